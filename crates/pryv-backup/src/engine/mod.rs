@@ -1,0 +1,160 @@
+//! The traits every storage engine implements. Backup and restore talk only to these.
+//!
+//! An engine reads and writes one Pryv.io install's storage directly (the same tables and
+//! files the core uses) and speaks in [`Item`]s: API objects exactly as the core's own
+//! `exportAll` gives them (camelCase keys, nulls dropped as the core drops them, float seconds
+//! as JavaScript writes them). That shared shape is what lets an archive made from one engine
+//! restore into another.
+
+mod memory;
+
+use std::io::Read;
+
+pub use memory::MemoryUser;
+
+use crate::model::{Collection, Item, UserRef};
+use crate::Result;
+
+/// Which items of a user an export includes, in the core's own terms: an item's timestamp is
+/// the first present of `modified`, `created`, `time` (seconds); an item without any is always
+/// included.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExportWindow {
+    /// Incremental backups: only items changed strictly after this time.
+    pub since: Option<f64>,
+    /// Consistency cutoff: items changed after this time are left for the next backup.
+    pub before: f64,
+}
+
+impl ExportWindow {
+    pub fn everything_before(before: f64) -> Self {
+        ExportWindow {
+            since: None,
+            before,
+        }
+    }
+
+    /// Whether an item with this timestamp belongs to the window.
+    pub fn includes_time(&self, ts: Option<f64>) -> bool {
+        match ts {
+            None => true,
+            Some(ts) => ts <= self.before && self.since.is_none_or(|since| ts > since),
+        }
+    }
+
+    /// Whether an exported item belongs to the window (see the type's doc for the rule).
+    pub fn includes(&self, item: &Item) -> bool {
+        let ts = ["modified", "created", "time"]
+            .iter()
+            .filter_map(|k| item.get(*k))
+            .find_map(|v| v.as_f64().filter(|t| *t != 0.0));
+        self.includes_time(ts)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    pub window: ExportWindow,
+    /// Sessions and password-reset requests are exported only when asked for.
+    pub include_ephemeral: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Remove the user's existing data first, in the same all-or-nothing unit as the import.
+    pub overwrite: bool,
+    /// After writing, re-read the user's events and accesses and check their integrity
+    /// hashes before committing; any mismatch aborts the whole user.
+    pub verify_integrity: bool,
+}
+
+/// Where an engine pushes one user's data during a backup.
+///
+/// Items of one collection arrive contiguously, each collection at most once, in any order.
+pub trait UserSink {
+    fn item(&mut self, collection: Collection, item: &Item) -> Result<()>;
+    /// The account data object (`passwords`, `storeKeyValues`, `accountFields`).
+    fn account(&mut self, account: &Item) -> Result<()>;
+    /// One attachment blob, streamed.
+    fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()>;
+}
+
+/// Items of one collection, read lazily.
+pub type ItemIter<'a> = Box<dyn Iterator<Item = Result<Item>> + 'a>;
+
+/// Where an engine pulls one user's data from during a restore.
+pub trait UserSource {
+    /// The user's items of a collection (empty when the backup has none).
+    fn items(&self, collection: Collection) -> Result<ItemIter<'_>>;
+    /// The account data object, when the backup has one.
+    fn account(&self) -> Result<Option<Item>>;
+    /// An attachment blob by file id, when the backup has it.
+    fn attachment(&self, file_id: &str) -> Result<Option<Box<dyn Read + '_>>>;
+}
+
+/// One Pryv.io install's storage, as configured.
+pub trait Engine: Send + Sync {
+    /// What this engine reads and writes, for logs and reports (never a secret).
+    fn describe(&self) -> String;
+
+    /// Every user of the users index.
+    fn users(&self) -> Result<Vec<UserRef>>;
+
+    /// Exports one user's data, all of it read in one consistent snapshot.
+    fn export_user(&self, user: &UserRef, options: &ExportOptions, sink: &mut dyn UserSink) -> Result<()>;
+
+    /// Why restoring this user would clash with what the install holds (the username
+    /// registered under another userId, or the reverse), or `None`.
+    fn find_conflict(&self, user: &UserRef) -> Result<Option<String>>;
+
+    /// Whether the install holds any data for this userId.
+    fn user_exists(&self, user_id: &str) -> Result<bool>;
+
+    /// Restores one user, all or nothing: on any error the user is left as it was.
+    fn import_user(&self, user: &UserRef, source: &dyn UserSource, options: &ImportOptions) -> Result<()>;
+
+    /// Platform-wide entries (unique and indexed account fields, ...), one item each.
+    fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
+
+    fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()>;
+}
+
+/// Where attachment blobs live when they are not in the base engine's own transaction
+/// (filesystem, S3): the file engine is configured apart from the base engine.
+pub trait AttachmentStore: Send + Sync {
+    fn describe(&self) -> String;
+
+    /// One attachment's bytes, streamed.
+    fn read(&self, user_id: &str, event_id: &str, file_id: &str) -> Result<Box<dyn Read + Send + '_>>;
+
+    /// Starts an all-or-nothing restore of a user's attachments: blobs are staged, and reach
+    /// their place only on [`AttachmentImport::commit`]. With `overwrite`, the commit also
+    /// replaces every attachment the user had.
+    fn begin_user_import(&self, user_id: &str, overwrite: bool) -> Result<Box<dyn AttachmentImport + '_>>;
+}
+
+/// A staged attachments restore; dropping it without commit discards what was staged.
+pub trait AttachmentImport {
+    fn write(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn window_follows_the_core_rule() {
+        let w = ExportWindow {
+            since: Some(10.0),
+            before: 20.0,
+        };
+        assert!(w.includes(&json!({"id": "a", "modified": 15})));
+        assert!(!w.includes(&json!({"id": "a", "modified": 10})));
+        assert!(!w.includes(&json!({"id": "a", "modified": 21, "created": 15})));
+        assert!(w.includes(&json!({"id": "a", "created": 11})));
+        assert!(w.includes(&json!({"id": "gone", "deleted": 5})));
+        assert!(ExportWindow::everything_before(20.0).includes(&json!({"time": 1})));
+    }
+}

@@ -1,0 +1,46 @@
+//! The crate-wide error: each module has its own error type, wrapped here.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Integrity(#[from] crate::integrity::IntegrityError),
+    #[error(transparent)]
+    Postgres(#[from] crate::engines::postgres::PgError),
+    #[error(transparent)]
+    Sqlite(#[from] crate::engines::sqlite::SqliteError),
+    /// A user's data could not be restored because of what the target already holds.
+    #[error("conflict for user {username} ({user_id}): {reason}")]
+    Conflict {
+        user_id: String,
+        username: String,
+        reason: String,
+    },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Anything else, with a message that says what to do.
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Test support for pryv-backup: real, throwaway PostgreSQL databases and data directories.
