@@ -1,0 +1,133 @@
+//! The canonical ("stable") JSON text the reference hashes: keys sorted, no spaces, null
+//! properties left out, numbers and strings written as its JavaScript serializer writes them.
+
+use super::js_value::JsValue;
+use crate::json::js_number_text;
+
+/// Writes `value` canonically. Object properties whose value is `null` are left out at every
+/// depth; `null` array elements stay.
+pub(crate) fn stable_text(value: &JsValue) -> String {
+    let mut out = String::new();
+    write_value(value, &mut out);
+    out
+}
+
+fn write_value(value: &JsValue, out: &mut String) {
+    match value {
+        JsValue::Null => out.push_str("null"),
+        JsValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        // The reference writes nothing at all for NaN and infinities (not even `null`).
+        JsValue::Number(x) => out.push_str(&js_number_text(*x).unwrap_or_default()),
+        JsValue::String(s) => write_quoted(s, out),
+        JsValue::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, out);
+            }
+            out.push(']');
+        }
+        JsValue::Object(entries) => {
+            let mut present: Vec<&(String, JsValue)> = entries
+                .iter()
+                .filter(|(_, v)| !matches!(v, JsValue::Null))
+                .collect();
+            // JavaScript compares strings by UTF-16 code units, which differs from Rust's
+            // byte order for characters above U+FFFF versus U+E000..U+FFFF.
+            present.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, (key, v)) in present.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_quoted(key, out);
+                out.push(':');
+                write_value(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Quotes a string the way the reference's serializer (derived from Crockford's json2) does:
+/// besides `"` and `\`, it escapes C0/C1 controls and a set of invisible or
+/// direction-changing characters as `\uXXXX` with lowercase hex. Everything else, including
+/// non-ASCII letters and astral characters, is written as is.
+fn write_quoted(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c if is_escaped(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// The characters the reference writes as `\uXXXX` (all in the Basic Multilingual Plane).
+fn is_escaped(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{ad}'
+            | '\u{600}'..='\u{604}'
+            | '\u{70f}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{200c}'..='\u{200f}'
+            | '\u{2028}'..='\u{202f}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff0}'..='\u{ffff}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(json: &str) -> String {
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        stable_text(&JsValue::from_json(&value))
+    }
+
+    #[test]
+    fn escapes_like_the_reference() {
+        assert_eq!(
+            text(r#""a\u0001\u007f\u00ad\u200d\u2028\ufeff\t\"é😀""#),
+            "\"a\\u0001\\u007f\\u00ad\\u200d\\u2028\\ufeff\\t\\\"é😀\""
+        );
+    }
+
+    #[test]
+    fn sorts_keys_by_utf16_code_units() {
+        // U+1F600 is encoded as the surrogates D83D DE00, which sort before U+FF21.
+        assert_eq!(text(r#"{"Ａ":1,"😀":2,"b":3}"#), r#"{"b":3,"😀":2,"Ａ":1}"#);
+    }
+
+    #[test]
+    fn drops_null_properties_but_keeps_null_elements() {
+        assert_eq!(
+            text(r#"{"a":null,"b":[null,{"c":null}],"d":{}}"#),
+            r#"{"b":[null,{}],"d":{}}"#
+        );
+    }
+
+    #[test]
+    fn writes_numbers_from_their_f64() {
+        assert_eq!(
+            text("[1.0, 1e2, 12345678901234567890, 1e400]"),
+            "[1,100,12345678901234567000,]"
+        );
+    }
+}
