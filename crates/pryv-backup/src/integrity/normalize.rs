@@ -58,8 +58,8 @@ pub(crate) fn event(value: &mut JsValue) {
         e.remove("trashed");
     }
 
-    // Read tokens are derived secrets, not content. The reference only handles an array of
-    // objects here (anything else makes it throw); other shapes are left untouched.
+    // Read tokens are derived secrets, not content. Shapes on which the reference throws
+    // (non-iterable values, null elements) cannot carry a stored hash: left untouched.
     if let Some((_, JsValue::Array(attachments))) = e.0.iter_mut().find(|(k, _)| k == "attachments")
     {
         for attachment in attachments {
