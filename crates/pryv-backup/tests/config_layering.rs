@@ -310,7 +310,7 @@ fn config_missing_values_and_wrong_types_are_named() {
     assert!(matches!(err, ConfigError::WrongType { .. }), "{text}");
     assert!(text.contains("storages:engines:postgresql:port"), "{text}");
     assert!(
-        text.contains("override storages:engines:postgresql:port=[1]"),
+        text.contains("set in override storages:engines:postgresql:port"),
         "{text}"
     );
 }
@@ -345,6 +345,20 @@ fn config_password_is_not_in_debug_output() {
         assert!(!debug.contains("word-xyz"), "password leaked: {debug}");
         assert!(debug.contains("<redacted>"), "{debug}");
     }
+    // Neither the sources nor errors about the key repeat the value.
+    assert!(!format!("{sources:?}").contains("word-xyz"));
+    sources.overrides.push((
+        "storages:engines:postgresql:password".into(),
+        "[\"word-xyz\"]".into(),
+    ));
+    let err = config::resolve(&load(&sources)).expect_err("a list is not a password");
+    assert!(!err.to_string().contains("word-xyz"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("storages:engines:postgresql:password"),
+        "{err}"
+    );
+
     // The connection string quotes what libpq would otherwise split.
     assert!(pg
         .connection_string()

@@ -21,7 +21,7 @@ use super::yaml::parse_config_text;
 use super::ConfigError;
 
 /// Where to find an install's configuration.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ConfigSources {
     /// The core's install directory (the one holding `config/`).
     pub base_dir: Option<PathBuf>,
@@ -35,12 +35,26 @@ pub struct ConfigSources {
     pub overrides: Vec<(String, String)>,
 }
 
+/// Override values may be secrets (a password): `Debug` shows their keys only.
+impl fmt::Debug for ConfigSources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let override_keys: Vec<&str> = self.overrides.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ConfigSources")
+            .field("base_dir", &self.base_dir)
+            .field("node_env", &self.node_env)
+            .field("files", &self.files)
+            .field("override_keys", &override_keys)
+            .finish()
+    }
+}
+
 /// What one layer came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LayerSource {
     BuiltIn,
     InstallPaths(PathBuf),
     File(PathBuf),
+    /// The override's key only: its value may be a secret.
     Override(String),
 }
 
@@ -52,7 +66,7 @@ impl fmt::Display for LayerSource {
                 write!(f, "the default paths of the install at {}", base.display())
             }
             LayerSource::File(path) => write!(f, "{}", path.display()),
-            LayerSource::Override(entry) => write!(f, "override {entry}"),
+            LayerSource::Override(key) => write!(f, "override {key}"),
         }
     }
 }
@@ -164,10 +178,9 @@ fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
 }
 
 fn override_layer(key: &str, raw: &str) -> Result<Layer, ConfigError> {
-    let entry = format!("{key}={raw}");
     if key.is_empty() || key.split(':').any(str::is_empty) {
         return Err(ConfigError::BadOverride {
-            entry,
+            key: key.to_string(),
             reason: "the key must be a colon-separated path such as storages:base:engine"
                 .to_string(),
         });
@@ -180,7 +193,7 @@ fn override_layer(key: &str, raw: &str) -> Result<Layer, ConfigError> {
         Value::Object(map)
     });
     Ok(Layer {
-        source: LayerSource::Override(entry),
+        source: LayerSource::Override(key.to_string()),
         tree,
     })
 }

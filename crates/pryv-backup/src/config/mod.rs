@@ -36,8 +36,8 @@ pub enum ConfigError {
     },
     #[error("configuration file {path} must hold one mapping of settings, found {found}")]
     NotAMapping { path: PathBuf, found: String },
-    #[error("invalid configuration override {entry:?}: {reason}")]
-    BadOverride { entry: String, reason: String },
+    #[error("invalid configuration override key {key:?}: {reason}")]
+    BadOverride { key: String, reason: String },
     #[error("unknown engine {value:?} for {key} (set in {origin}); use one of: {allowed}")]
     UnknownEngine {
         key: String,

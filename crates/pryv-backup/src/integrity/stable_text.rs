@@ -123,6 +123,16 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the characters, the canonical text of a string is valid JSON for it.
+        #[test]
+        fn quoted_strings_read_back(s in "\\PC*|[\\x00-\\x1f\\x7f-\\x9f\\u{ad}\\u{2028}\\u{fff0}-\\u{ffff}\"\\\\a]*") {
+            let quoted = stable_text(&JsValue::String(s.clone()));
+            let back: String = serde_json::from_str(&quoted).unwrap();
+            proptest::prop_assert_eq!(back, s);
+        }
+    }
+
     #[test]
     fn writes_numbers_from_their_f64() {
         assert_eq!(
