@@ -158,6 +158,23 @@ pub trait AttachmentImport {
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
+/// High-frequency series kept outside the base engine (InfluxDB). Items are the archive's
+/// series items: `{"measurement": <event id>, "points": [{"deltaTime": s, "value": v}, ...]}`.
+pub trait SeriesStore: Send + Sync {
+    fn describe(&self) -> String;
+    fn export_user(&self, user: &UserRef, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
+    /// With `overwrite`, the user's existing series are dropped first.
+    fn import_user(&self, user: &UserRef, items: &mut dyn Iterator<Item = Result<Item>>, overwrite: bool) -> Result<()>;
+}
+
+/// The platform DB kept outside the base engine (rqlite). Items are the archive's platform
+/// entries (`{"username", "field", "value", "isUnique"}`, or raw `{"key", "value"}`).
+pub trait PlatformStore: Send + Sync {
+    fn describe(&self) -> String;
+    fn export(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
+    fn import(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
