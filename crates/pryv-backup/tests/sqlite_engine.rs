@@ -69,3 +69,54 @@ fn sqlite_sample_platform_round_trips() {
     let alice = &platform[0].1;
     assert!(alice.items_of(Collection::Events).len() > 20 && alice.attachments.len() == 2);
 }
+
+#[test]
+fn sqlite_files_match_the_core_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let (user, data) = sample_platform(7).remove(0);
+    engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap();
+    let udir = dir.path().join("1/0/0/cksamplealice0001");
+    for f in [
+        "baseStorage-1.0.0.sqlite",
+        "local-1.0.0.sqlite",
+        "audit-1.0.0.sqlite",
+        "account-1.0.0.sqlite",
+        "series-1.0.0.sqlite",
+        "attachments/ev-with-files/att-sample-1",
+    ] {
+        assert!(udir.join(f).is_file(), "{f} missing");
+    }
+    // Nothing but the core's files is left in the user directory (no staging leftovers).
+    let mut names: Vec<String> = std::fs::read_dir(&udir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 6, "{names:?}");
+    // The full-text index was filled by the core's triggers, and the file is in WAL mode.
+    let conn = rusqlite::Connection::open(udir.join("local-1.0.0.sqlite")).unwrap();
+    let hits: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM events_fts WHERE events_fts MATCH '\"weight-morning\"'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(hits > 0);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let index = rusqlite::Connection::open(dir.path().join("user-index.db")).unwrap();
+    let id: String = index
+        .query_row(
+            "SELECT userId FROM id4name WHERE username = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(id, "cksamplealice0001");
+}
