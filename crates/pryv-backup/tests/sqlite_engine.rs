@@ -120,3 +120,167 @@ fn sqlite_files_match_the_core_layout() {
         .unwrap();
     assert_eq!(id, "cksamplealice0001");
 }
+
+mod fixture {
+    //! A tiny reader of the reference archive's plain (uncompressed, unencrypted) user folders.
+
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use pryv_backup::engine::MemoryUser;
+    use pryv_backup::model::{Collection, Item};
+
+    pub fn user_dir(user_id: &str) -> PathBuf {
+        // PRYV_FIXTURES overrides the workspace-relative default (for checkouts elsewhere).
+        let fixtures = std::env::var_os("PRYV_FIXTURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+            });
+        let root = fixtures.join("reference-archives/full-plain");
+        assert!(
+            root.is_dir(),
+            "reference fixtures not found at {}: they are expected next to the workspace (shared/fixtures) or at $PRYV_FIXTURES",
+            root.display()
+        );
+        root.join("users").join(user_id)
+    }
+
+    fn lines(path: &Path) -> Vec<Item> {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn read_user(user_id: &str) -> MemoryUser {
+        let dir = user_dir(user_id);
+        let manifest: Item =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("user-manifest.json")).unwrap())
+                .unwrap();
+        let mut user = MemoryUser::default();
+        for c in [
+            Collection::Streams,
+            Collection::Accesses,
+            Collection::Profile,
+            Collection::Webhooks,
+        ] {
+            let path = dir.join(format!("{}.jsonl", c.name()));
+            if path.exists() {
+                user.collections.insert(c, lines(&path));
+            }
+        }
+        for c in [Collection::Events, Collection::Audit] {
+            let chunks = manifest["chunks"][c.name()]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let items: Vec<Item> = chunks
+                .iter()
+                .flat_map(|chunk| lines(&dir.join(c.name()).join(chunk.as_str().unwrap())))
+                .collect();
+            if !items.is_empty() {
+                user.collections.insert(c, items);
+            }
+        }
+        let series = dir.join("series/series.jsonl");
+        if series.exists() {
+            user.collections.insert(Collection::Series, lines(&series));
+        }
+        user.account = lines(&dir.join("account.jsonl")).into_iter().next();
+        let mut owners = BTreeMap::new();
+        for event in user.items_of(Collection::Events) {
+            for att in event["attachments"].as_array().into_iter().flatten() {
+                owners.insert(
+                    att["id"].as_str().unwrap().to_string(),
+                    event["id"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+        for (file_id, event_id) in owners {
+            let bytes = std::fs::read(dir.join("attachments").join(&file_id)).unwrap();
+            user.attachments.insert(file_id, (event_id, bytes));
+        }
+        user
+    }
+}
+
+fn bob() -> UserRef {
+    UserRef {
+        user_id: "cjx1bobxyzab0002".into(),
+        username: "bob".into(),
+    }
+}
+
+/// Fixture bob as the core's SQLite schema can hold him: events without `tags` (no column
+/// for them) and no series (the fixture's synthetic points have no `time`). Both are refused
+/// as given: see `sqlite_refuses_what_it_cannot_store`.
+fn storable_bob() -> MemoryUser {
+    let mut user = fixture::read_user("cjx1bobxyzab0002");
+    for event in user.collections.get_mut(&Collection::Events).unwrap() {
+        event.as_object_mut().unwrap().shift_remove("tags");
+    }
+    user.collections.remove(&Collection::Series);
+    user
+}
+
+#[test]
+fn sqlite_fixture_bob_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let bob_data = storable_bob();
+    engine
+        .import_user(&bob(), &bob_data, &ImportOptions::default())
+        .unwrap();
+    let mut expected = bob_data.clone();
+    // The core's SQLite reader gives shared accesses without a deviceName `deviceName: null`.
+    for access in expected.collections.get_mut(&Collection::Accesses).unwrap() {
+        if access["type"] == "shared" && access.get("deviceName").is_none() {
+            access["deviceName"] = serde_json::Value::Null;
+        }
+    }
+    let exported = export(&engine, &bob());
+    assert_same_user(&expected, &exported, "bob");
+    assert_eq!(exported.items_of(Collection::Events).len(), 44);
+    assert_eq!(exported.items_of(Collection::Audit).len(), 30);
+    assert_eq!(exported.attachments.len(), 2);
+}
+
+#[test]
+fn sqlite_refuses_what_it_cannot_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let mut with_tags = storable_bob();
+    with_tags.collections.get_mut(&Collection::Events).unwrap()[0]["tags"] =
+        serde_json::json!(["a"]);
+    let err = engine
+        .import_user(&bob(), &with_tags, &ImportOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("\"tags\""), "{err}");
+
+    let mut bad_series = storable_bob();
+    bad_series.collections.insert(
+        Collection::Series,
+        fixture::read_user("cjx1bobxyzab0002")
+            .items_of(Collection::Series)
+            .to_vec(),
+    );
+    let err = engine
+        .import_user(&bob(), &bad_series, &ImportOptions::default())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("without a numeric \"time\""),
+        "{err}"
+    );
+
+    // Nothing was left behind by the refused restores.
+    assert!(engine.users().unwrap().is_empty());
+    assert!(!engine.user_exists("cjx1bobxyzab0002").unwrap());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file or directory left"
+    );
+}
