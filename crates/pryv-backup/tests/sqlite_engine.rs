@@ -284,3 +284,116 @@ fn sqlite_refuses_what_it_cannot_store() {
         "no file or directory left"
     );
 }
+
+/// Every file under `dir` with the SHA-256 of its bytes.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, String> {
+    use sha2::Digest;
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.insert(
+                    path.clone(),
+                    hex::encode(sha2::Sha256::digest(std::fs::read(&path).unwrap())),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A backup whose events fail after `fail_after` items, like a corrupt chunk read mid-way.
+struct FailingEvents {
+    inner: MemoryUser,
+    fail_after: usize,
+}
+
+impl pryv_backup::engine::UserSource for FailingEvents {
+    fn items(
+        &self,
+        collection: Collection,
+    ) -> pryv_backup::Result<pryv_backup::engine::ItemIter<'_>> {
+        let items = self.inner.items(collection)?;
+        if collection != Collection::Events {
+            return Ok(items);
+        }
+        let fail_after = self.fail_after;
+        Ok(Box::new(items.enumerate().map(move |(i, item)| {
+            if i >= fail_after {
+                Err(pryv_backup::Error::Other("events chunk damaged".into()))
+            } else {
+                item
+            }
+        })))
+    }
+    fn account(&self) -> pryv_backup::Result<Option<pryv_backup::model::Item>> {
+        self.inner.account()
+    }
+    fn attachment(
+        &self,
+        file_id: &str,
+    ) -> pryv_backup::Result<Option<Box<dyn std::io::Read + '_>>> {
+        self.inner.attachment(file_id)
+    }
+}
+
+#[test]
+fn sqlite_failed_or_refused_restore_leaves_the_user_as_it_was_and_overwrite_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let (alice, first) = sample_platform(1).remove(0);
+    engine
+        .import_user(&alice, &first, &ImportOptions::default())
+        .unwrap();
+    let before = snapshot(dir.path());
+
+    let (_, mut second) = sample_platform(2).remove(0);
+    second.collections.remove(&Collection::Webhooks);
+    second
+        .collections
+        .get_mut(&Collection::Events)
+        .unwrap()
+        .pop();
+    let overwrite = ImportOptions {
+        overwrite: true,
+        verify_integrity: true,
+    };
+
+    // Fails mid-events: nothing changes, byte for byte.
+    let failing = FailingEvents {
+        inner: second.clone(),
+        fail_after: 5,
+    };
+    let err = engine
+        .import_user(&alice, &failing, &overwrite)
+        .unwrap_err();
+    assert!(err.to_string().contains("events chunk damaged"), "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+
+    // Refused without overwrite, and refused for a username held by another userId.
+    let err = engine
+        .import_user(&alice, &second, &ImportOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, pryv_backup::Error::Conflict { .. }), "{err}");
+    let impostor = UserRef {
+        user_id: "ckimpostor00099".into(),
+        username: "alice".into(),
+    };
+    assert!(engine.find_conflict(&impostor).unwrap().is_some());
+    let err = engine
+        .import_user(&impostor, &second, &overwrite)
+        .unwrap_err();
+    assert!(matches!(err, pryv_backup::Error::Conflict { .. }), "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+
+    // Overwrite replaces everything: the webhooks and the dropped event are gone, bytes are new.
+    engine.import_user(&alice, &second, &overwrite).unwrap();
+    let exported = export(&engine, &alice);
+    assert_same_user(&second, &exported, "alice overwritten");
+    assert_ne!(first.attachments, exported.attachments);
+    assert_eq!(engine.users().unwrap(), vec![alice]);
+}

@@ -85,7 +85,7 @@ fn with_snapshot(
     if !path.exists() {
         return Ok(());
     }
-    let conn = layout::open_read_only(&path)?;
+    let conn = layout::open_for_reading(&path)?;
     let tx = conn.unchecked_transaction().map_err(db)?;
     read(&tx)?;
     tx.commit().map_err(db)

@@ -195,7 +195,7 @@ fn read_back(staging: &Path) -> Result<(Vec<Item>, Vec<Item>)> {
     let mut events_out = Vec::new();
     let path = staging.join(UserFile::Events.file_name());
     if path.exists() {
-        let conn = layout::open_read_only(&path)?;
+        let conn = layout::open_for_reading(&path)?;
         let mut stmt = conn.prepare(&events::select_sql()).map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
@@ -205,7 +205,7 @@ fn read_back(staging: &Path) -> Result<(Vec<Item>, Vec<Item>)> {
     let mut accesses = Vec::new();
     let path = staging.join(UserFile::BaseStorage.file_name());
     if path.exists() {
-        let conn = layout::open_read_only(&path)?;
+        let conn = layout::open_for_reading(&path)?;
         for table in base_storage::TABLES
             .iter()
             .filter(|t| t.collection == Collection::Accesses)

@@ -164,13 +164,16 @@ CREATE TABLE IF NOT EXISTS alias4id (alias TEXT PRIMARY KEY, userId TEXT NOT NUL
 CREATE INDEX IF NOT EXISTS alias4id_id ON alias4id(userId);
 ";
 
-/// Opens a file the core may hold open, for reading only (WAL readers never block writers).
-pub fn open_read_only(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| SqliteError::file(path, e))?;
+/// Opens an existing file for reading; no statement we run on it ever writes.
+///
+/// Read-write (without create) is preferred: a read-only connection leaves empty `-wal` and
+/// `-shm` files behind, whereas the last read-write connection to close removes them. If the
+/// file or directory is not writable, a read-only connection is used instead.
+pub fn open_for_reading(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .or_else(|_| Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_ONLY))
+        .map_err(|e| SqliteError::file(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| SqliteError::file(path, e))?;
     Ok(conn)
