@@ -40,7 +40,7 @@ pub fn sample_platform(seed: u64) -> Vec<(UserRef, MemoryUser)> {
                 user_id: user_id.to_string(),
                 username: username.to_string(),
             };
-            let data = sample_user(&user, *richness, &mut rng);
+            let data = sample_user(&user, *richness, language_of(seed, i), &mut rng);
             (user, data)
         })
         .collect()
@@ -52,17 +52,22 @@ pub fn sample_platform_entries(seed: u64) -> Vec<Item> {
     for (_, username, _) in USERS {
         out.push(json!({"username": username, "field": "email", "value": format!("{username}@example.com"), "isUnique": true}));
     }
-    let languages = ["fr", "en", "de", "it"];
     for (i, (_, username, _)) in USERS.iter().enumerate() {
-        let language = languages[(seed as usize + i) % languages.len()];
+        let language = language_of(seed, i);
         out.push(json!({"username": username, "field": "language", "value": language, "isUnique": false}));
     }
     out
 }
 
-fn sample_user(user: &UserRef, richness: Richness, rng: &mut Rng) -> MemoryUser {
+/// The user's current language (the last entry of its `language` account field history).
+fn language_of(seed: u64, user_index: usize) -> &'static str {
+    const LANGUAGES: [&str; 4] = ["fr", "en", "de", "it"];
+    LANGUAGES[(seed as usize).wrapping_add(user_index) % LANGUAGES.len()]
+}
+
+fn sample_user(user: &UserRef, richness: Richness, language: &str, rng: &mut Rng) -> MemoryUser {
     let mut data = MemoryUser {
-        account: Some(account(user)),
+        account: Some(account(user, language)),
         ..MemoryUser::default()
     };
     let personal = json!({"id": "acc-personal", "token": format!("tok-personal-{}", user.user_id),
@@ -236,7 +241,7 @@ fn audit(rng: &mut Rng) -> Vec<Item> {
         .collect()
 }
 
-fn account(user: &UserRef) -> Item {
+fn account(user: &UserRef, language: &str) -> Item {
     json!({
         "passwords": [
             {"time": n(T0), "hash": "$2b$10$abcdefghijklmnopqrstuuJ3xQ9m1N0o2p3q4r5s6t7u8v9w0x1y2", "createdBy": "system"},
@@ -249,7 +254,7 @@ fn account(user: &UserRef) -> Item {
         "accountFields": [
             {"field": "email", "value": format!("{}@example.com", user.username), "time": n(T0), "createdBy": "system"},
             {"field": "language", "value": "en", "time": n(T0), "createdBy": "system"},
-            {"field": "language", "value": "fr", "time": n(T0 + 400.0), "createdBy": "acc-personal"}
+            {"field": "language", "value": language, "time": n(T0 + 400.0), "createdBy": "acc-personal"}
         ]
     })
 }
@@ -289,5 +294,23 @@ impl Rng {
     fn value(&mut self, lo: f64, hi: f64) -> f64 {
         let x = lo + (self.next() % 10_000) as f64 / 10_000.0 * (hi - lo);
         (x * 100.0).round() / 100.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_sample_is_deterministic_and_seeded() {
+        assert_eq!(sample_platform(5), sample_platform(5));
+        assert_ne!(sample_platform(5), sample_platform(6));
+        assert_eq!(sample_platform_entries(5).len(), 8);
+        let users = sample_platform(5);
+        assert_eq!(users.len(), 4);
+        let alice = &users[0].1;
+        for c in Collection::ALL.iter().filter(|c| !c.is_ephemeral()) {
+            assert!(!alice.items_of(*c).is_empty(), "{}", c.name());
+        }
     }
 }

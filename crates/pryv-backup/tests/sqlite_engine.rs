@@ -397,3 +397,116 @@ fn sqlite_failed_or_refused_restore_leaves_the_user_as_it_was_and_overwrite_repl
     assert_ne!(first.attachments, exported.attachments);
     assert_eq!(engine.users().unwrap(), vec![alice]);
 }
+
+/// Attachments whose commit fails, after the SQLite files were already swapped in.
+struct CommitFails(FsAttachments);
+
+struct FailingImport<'a>(Box<dyn pryv_backup::engine::AttachmentImport + 'a>);
+
+impl pryv_backup::engine::AttachmentImport for FailingImport<'_> {
+    fn write(
+        &mut self,
+        event_id: &str,
+        file_id: &str,
+        data: &mut dyn std::io::Read,
+    ) -> pryv_backup::Result<()> {
+        self.0.write(event_id, file_id, data)
+    }
+    fn commit(self: Box<Self>) -> pryv_backup::Result<()> {
+        Err(pryv_backup::Error::Other("disk full".into()))
+    }
+}
+
+impl pryv_backup::engine::AttachmentStore for CommitFails {
+    fn describe(&self) -> String {
+        "failing".into()
+    }
+    fn read(
+        &self,
+        u: &str,
+        e: &str,
+        f: &str,
+    ) -> pryv_backup::Result<Box<dyn std::io::Read + Send + '_>> {
+        self.0.read(u, e, f)
+    }
+    fn begin_user_import(
+        &self,
+        user_id: &str,
+        overwrite: bool,
+    ) -> pryv_backup::Result<Box<dyn pryv_backup::engine::AttachmentImport + '_>> {
+        Ok(Box::new(FailingImport(
+            self.0.begin_user_import(user_id, overwrite)?,
+        )))
+    }
+}
+
+#[test]
+fn sqlite_failure_at_attachments_commit_puts_the_old_files_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, first) = sample_platform(1).remove(0);
+    engine(dir.path())
+        .import_user(&alice, &first, &ImportOptions::default())
+        .unwrap();
+    let before = snapshot(dir.path());
+    let failing = SqliteEngine::open(
+        dir.path(),
+        Arc::new(CommitFails(FsAttachments::new(dir.path()))),
+    )
+    .unwrap();
+    let (_, second) = sample_platform(2).remove(0);
+    let overwrite = ImportOptions {
+        overwrite: true,
+        verify_integrity: false,
+    };
+    let err = failing
+        .import_user(&alice, &second, &overwrite)
+        .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(snapshot(dir.path()), before);
+    assert_same_user(
+        &first,
+        &export(&engine(dir.path()), &alice),
+        "alice after rollback",
+    );
+}
+
+#[test]
+fn sqlite_incremental_export_follows_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let (alice, data) = sample_platform(3).remove(0);
+    engine
+        .import_user(&alice, &data, &ImportOptions::default())
+        .unwrap();
+    let since = 1_763_980_000.0 + 1500.0;
+    let options = ExportOptions {
+        window: ExportWindow {
+            since: Some(since),
+            before: 1_763_980_000.0 + 1800.0,
+        },
+        include_ephemeral: false,
+    };
+    let mut out = MemoryUser::default();
+    engine.export_user(&alice, &options, &mut out).unwrap();
+    let in_window = |c: Collection| {
+        data.items_of(c)
+            .iter()
+            .filter(|i| options.window.includes(i))
+            .count()
+    };
+    for c in [
+        Collection::Events,
+        Collection::Streams,
+        Collection::Accesses,
+        Collection::Audit,
+    ] {
+        assert_eq!(out.items_of(c).len(), in_window(c), "{}", c.name());
+    }
+    assert!(out.items_of(Collection::Events).len() < data.items_of(Collection::Events).len());
+    // Profile has no timestamps: always whole. The event with files is older: no attachments.
+    assert_eq!(
+        out.items_of(Collection::Profile),
+        data.items_of(Collection::Profile)
+    );
+    assert!(out.attachments.is_empty());
+}
