@@ -510,3 +510,62 @@ fn sqlite_incremental_export_follows_the_window() {
     );
     assert!(out.attachments.is_empty());
 }
+
+#[test]
+fn sqlite_sessions_and_password_resets_round_trip_on_request() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let mut platform = sample_platform(4);
+    let (bob, mut bob_data) = platform.remove(1);
+    let (alice, mut alice_data) = platform.remove(0);
+    alice_data.collections.insert(
+        Collection::Sessions,
+        vec![json!({"id": "sess-a1", "data": {"username": "alice", "appId": "pryv-browser"}, "expires": 1764000000.5})],
+    );
+    alice_data.collections.insert(
+        Collection::PasswordResets,
+        vec![json!({"id": "reset-a1", "username": "alice", "expires": 1764000100})],
+    );
+    bob_data.collections.insert(
+        Collection::Sessions,
+        vec![json!({"id": "sess-b1", "data": {"username": "bob"}, "expires": 1764000200})],
+    );
+    engine
+        .import_user(&alice, &alice_data, &ImportOptions::default())
+        .unwrap();
+    engine
+        .import_user(&bob, &bob_data, &ImportOptions::default())
+        .unwrap();
+
+    let mut with = MemoryUser::default();
+    let options = ExportOptions {
+        include_ephemeral: true,
+        ..everything()
+    };
+    engine.export_user(&alice, &options, &mut with).unwrap();
+    assert_same_user(&alice_data, &with, "alice with ephemeral");
+    let without = export(&engine, &alice);
+    assert!(without.items_of(Collection::Sessions).is_empty());
+
+    // Overwrite replaces alice's sessions and leaves bob's alone.
+    let (_, mut again) = sample_platform(4).remove(0);
+    again.collections.insert(
+        Collection::Sessions,
+        vec![json!({"id": "sess-a2", "data": {"username": "alice"}, "expires": 1764000300})],
+    );
+    let overwrite = ImportOptions {
+        overwrite: true,
+        verify_integrity: false,
+    };
+    engine.import_user(&alice, &again, &overwrite).unwrap();
+    let mut after = MemoryUser::default();
+    engine.export_user(&alice, &options, &mut after).unwrap();
+    assert_same_user(&again, &after, "alice overwritten with ephemeral");
+    let mut bob_after = MemoryUser::default();
+    engine.export_user(&bob, &options, &mut bob_after).unwrap();
+    assert_eq!(
+        bob_after.items_of(Collection::Sessions),
+        bob_data.items_of(Collection::Sessions)
+    );
+}

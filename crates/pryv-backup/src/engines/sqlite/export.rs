@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::layout::{self, UserFile};
-use super::{account, base_storage, db, events, series, SqliteEngine};
+use super::{account, base_storage, db, ephemeral, events, series, SqliteEngine};
 use crate::engine::{ExportOptions, UserSink};
 use crate::model::{Collection, Item, UserRef};
 use crate::{Error, Result};
@@ -71,7 +71,9 @@ pub fn export_user(
         }
         Ok(())
     })?;
-    // Sessions and password resets are not per user in this engine (docs §9.3): nothing to add.
+    if options.include_ephemeral {
+        ephemeral::export(engine.base(), &user.username, sink)?;
+    }
     Ok(())
 }
 

@@ -12,7 +12,9 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use super::layout::{self, UserFile, SIDE_SUFFIXES};
-use super::{account, base_storage, db, events, series, users_index, SqliteEngine, SqliteError};
+use super::{
+    account, base_storage, db, ephemeral, events, series, users_index, SqliteEngine, SqliteError,
+};
 use crate::engine::{AttachmentImport, ImportOptions, UserSource};
 use crate::model::{Collection, Item, UserRef};
 use crate::{Error, Result};
@@ -59,19 +61,18 @@ fn stage_and_commit(
         .attachments
         .begin_user_import(&user.user_id, options.overwrite)?;
     let staged = build_files(staging.path(), source, &mut *attachments)?;
+    let ephemeral = ephemeral::collect(source)?;
     if options.verify_integrity {
         let (events, accesses) = read_back(staging.path())?;
         verify_user_integrity(user, &events, &accesses)?;
     }
-    commit(
-        engine,
-        user,
+    let staged = Staged {
         dir,
-        &staging,
-        &staged,
-        attachments,
-        options.overwrite,
-    )
+        staging: &staging,
+        files: &staged,
+        ephemeral: &ephemeral,
+    };
+    commit(engine, user, staged, attachments, options.overwrite)
 }
 
 /// Writes every file the user has data for; returns which files were written.
@@ -222,17 +223,30 @@ fn verify_user_integrity(_user: &UserRef, _events: &[Item], _accesses: &[Item]) 
     Ok(())
 }
 
-/// Swaps the staged files in. Order: old files aside, new files in, attachments, then the
-/// users index; any failure before the index commit puts the old files back.
+/// What a restore built before touching anything of the install.
+struct Staged<'a> {
+    dir: &'a Path,
+    staging: &'a TempDir,
+    files: &'a [UserFile],
+    ephemeral: &'a ephemeral::Staged,
+}
+
+/// Swaps the staged files in. Order: old files aside, new files in, attachments, sessions and
+/// password resets (shared file), then the users index; any failure before the index commit
+/// puts the old files back (attachments, once committed, stay).
 fn commit(
     engine: &SqliteEngine,
     user: &UserRef,
-    dir: &Path,
-    staging: &TempDir,
-    staged: &[UserFile],
+    staged: Staged<'_>,
     attachments: Box<dyn AttachmentImport + '_>,
     overwrite: bool,
 ) -> Result<()> {
+    let Staged {
+        dir,
+        staging,
+        files: staged,
+        ephemeral,
+    } = staged;
     let index_path = engine.index_path();
     let index = users_index::open_for_update(&index_path)?;
     let tx = rusqlite::Transaction::new_unchecked(&index, rusqlite::TransactionBehavior::Immediate)
@@ -251,6 +265,26 @@ fn commit(
         [&user.username, &user.user_id],
     )
     .map_err(|e| SqliteError::file(&index_path, e))?;
+
+    // Sessions and password resets: written in the same window, only if there is anything to do.
+    let shared_path = ephemeral::shared_path(engine.base());
+    let shared = if !ephemeral.is_empty() || (overwrite && shared_path.exists()) {
+        Some(ephemeral::open_for_update(engine.base())?)
+    } else {
+        None
+    };
+    let shared_tx = match &shared {
+        Some(conn) => {
+            let tx = rusqlite::Transaction::new_unchecked(
+                conn,
+                rusqlite::TransactionBehavior::Immediate,
+            )
+            .map_err(|e| SqliteError::file(&shared_path, e))?;
+            ephemeral::apply(&tx, &user.username, ephemeral, overwrite)?;
+            Some(tx)
+        }
+        None => None,
+    };
 
     let aside = temp_dir_in(dir, ".pryv-backup-replaced-")?;
     let mut swap = Swap::default();
@@ -279,6 +313,11 @@ fn commit(
             swap.placed.push(to);
         }
         attachments.commit()?;
+        if let Some(shared_tx) = shared_tx {
+            shared_tx
+                .commit()
+                .map_err(|e| SqliteError::file(&shared_path, e))?;
+        }
         tx.commit().map_err(|e| SqliteError::file(&index_path, e))?;
         Ok(())
     })();

@@ -4,11 +4,12 @@
 //! - `layout`: file names and the exact schemas the core creates.
 //! - `values`: SQLite values ↔ JSON.
 //! - `events`, `base_storage`, `account`, `series`: row ↔ item per file.
-//! - `users_index`: `user-index.db`.
+//! - `users_index`: `user-index.db`; `ephemeral`: sessions and password resets (shared file).
 //! - `export` and `import`: one user, read in one snapshot per file / written all or nothing.
 
 mod account;
 mod base_storage;
+mod ephemeral;
 mod events;
 mod export;
 mod import;
