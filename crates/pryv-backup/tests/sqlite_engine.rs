@@ -214,38 +214,68 @@ fn bob() -> UserRef {
     }
 }
 
-/// Fixture bob as the core's SQLite schema can hold him: events without `tags` (no column
+/// A fixture user as the core's SQLite schema can hold it: events without `tags` (no column
 /// for them) and no series (the fixture's synthetic points have no `time`). Both are refused
 /// as given: see `sqlite_refuses_what_it_cannot_store`.
-fn storable_bob() -> MemoryUser {
-    let mut user = fixture::read_user("cjx1bobxyzab0002");
-    for event in user.collections.get_mut(&Collection::Events).unwrap() {
+fn storable(user_id: &str) -> MemoryUser {
+    let mut user = fixture::read_user(user_id);
+    for event in user
+        .collections
+        .get_mut(&Collection::Events)
+        .into_iter()
+        .flatten()
+    {
         event.as_object_mut().unwrap().shift_remove("tags");
     }
     user.collections.remove(&Collection::Series);
     user
 }
 
+fn storable_bob() -> MemoryUser {
+    storable("cjx1bobxyzab0002")
+}
+
 #[test]
-fn sqlite_fixture_bob_round_trips() {
+fn sqlite_fixture_users_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path());
-    let bob_data = storable_bob();
-    engine
-        .import_user(&bob(), &bob_data, &ImportOptions::default())
-        .unwrap();
-    let mut expected = bob_data.clone();
-    // The core's SQLite reader gives shared accesses without a deviceName `deviceName: null`.
-    for access in expected.collections.get_mut(&Collection::Accesses).unwrap() {
-        if access["type"] == "shared" && access.get("deviceName").is_none() {
-            access["deviceName"] = serde_json::Value::Null;
+    let users = [
+        ("cjx1alicexyz0001", "alice", 404),
+        ("cjx1bobxyzab0002", "bob", 44),
+        ("cjx1carolxyz0003", "carol", 0),
+    ];
+    for (user_id, username, events) in users {
+        let user = UserRef {
+            user_id: user_id.into(),
+            username: username.into(),
+        };
+        let data = storable(user_id);
+        engine
+            .import_user(&user, &data, &ImportOptions::default())
+            .unwrap();
+        let mut expected = data.clone();
+        // The core's SQLite reader gives shared accesses without a deviceName `deviceName: null`.
+        for access in expected
+            .collections
+            .get_mut(&Collection::Accesses)
+            .into_iter()
+            .flatten()
+        {
+            if access["type"] == "shared" && access.get("deviceName").is_none() {
+                access["deviceName"] = serde_json::Value::Null;
+            }
         }
+        let exported = export(&engine, &user);
+        assert_same_user(&expected, &exported, username);
+        assert_eq!(
+            exported.items_of(Collection::Events).len(),
+            events,
+            "{username}"
+        );
     }
-    let exported = export(&engine, &bob());
-    assert_same_user(&expected, &exported, "bob");
-    assert_eq!(exported.items_of(Collection::Events).len(), 44);
-    assert_eq!(exported.items_of(Collection::Audit).len(), 30);
-    assert_eq!(exported.attachments.len(), 2);
+    let bob = export(&engine, &bob());
+    assert_eq!(bob.items_of(Collection::Audit).len(), 30);
+    assert_eq!(bob.attachments.len(), 2);
 }
 
 #[test]

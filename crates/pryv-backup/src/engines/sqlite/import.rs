@@ -104,7 +104,7 @@ fn build_files(
     staged.extend(written);
     let mut seen = HashSet::new();
     for (event_id, file_id) in files {
-        if !seen.insert(file_id.clone()) {
+        if !seen.insert((event_id.clone(), file_id.clone())) {
             continue;
         }
         match source.attachment(&file_id)? {
