@@ -167,7 +167,7 @@ fn events(user: &UserRef, rng: &mut Rng, count: usize) -> Vec<Item> {
                     "longitude": n(rng.value(6.0, 8.0) + 0.0000003), "altitude": n(372.5)})),
                 _ => ("weight-morning", "note/txt", json!(format!("note {i} of {} ✓", user.username))),
             };
-            let mut event = json!({"id": format!("ev-{}-{i:04}", &user.user_id[2..8]), "streamIds": [stream],
+            let mut event = json!({"id": format!("ev-{}-{i:04}", user.username), "streamIds": [stream],
                 "time": t, "endTime": t, "type": kind, "content": content,
                 "created": t, "createdBy": "acc-app", "modified": t, "modifiedBy": "acc-app",
                 "integrity": placeholder_integrity("EVENT", rng)});
@@ -188,14 +188,14 @@ fn events(user: &UserRef, rng: &mut Rng, count: usize) -> Vec<Item> {
 fn special_events(user: &UserRef, rng: &mut Rng, data: &mut MemoryUser) -> Vec<Item> {
     let photo: Vec<u8> = (0..5000).map(|_| rng.next() as u8).collect();
     let report = format!("%PDF-1.4 report for {}\n", user.username).into_bytes();
-    let photo_id = format!("att-{}-1", &user.user_id[2..8]);
-    let report_id = format!("att-{}-2", &user.user_id[2..8]);
+    let photo_id = format!("att-{}-1", user.username);
+    let report_id = format!("att-{}-2", user.username);
     let ev_files = "ev-with-files";
     data.attachments
         .insert(photo_id.clone(), (ev_files.to_string(), photo.clone()));
     data.attachments
         .insert(report_id.clone(), (ev_files.to_string(), report.clone()));
-    let head = format!("ev-{}-0000", &user.user_id[2..8]);
+    let head = format!("ev-{}-0000", user.username);
     vec![
         json!({"id": "ev-running", "streamIds": ["health"], "time": n(T0 + 5.0), "endTime": null,
             "type": "activity/plain", "created": n(T0 + 5.0), "createdBy": "acc-app", "modified": n(T0 + 5.0),

@@ -85,7 +85,7 @@ fn sqlite_files_match_the_core_layout() {
         "audit-1.0.0.sqlite",
         "account-1.0.0.sqlite",
         "series-1.0.0.sqlite",
-        "attachments/ev-with-files/att-sample-1",
+        "attachments/ev-with-files/att-alice-1",
     ] {
         assert!(udir.join(f).is_file(), "{f} missing");
     }
