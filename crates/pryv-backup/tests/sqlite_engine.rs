@@ -599,3 +599,90 @@ fn sqlite_sessions_and_password_resets_round_trip_on_request() {
         bob_data.items_of(Collection::Sessions)
     );
 }
+
+#[test]
+fn sqlite_export_reads_a_consistent_snapshot_while_the_core_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let (alice, data) = sample_platform(9).remove(0);
+    engine
+        .import_user(&alice, &data, &ImportOptions::default())
+        .unwrap();
+    // A writer (as the core) holds an open, uncommitted write transaction on the events file.
+    let events_file = dir
+        .path()
+        .join("1/0/0/cksamplealice0001/local-1.0.0.sqlite");
+    let writer = rusqlite::Connection::open(&events_file).unwrap();
+    writer
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO events (eventid, streamIds, time) VALUES ('ev-pending', 'health ..', 1);")
+        .unwrap();
+    let exported = export(&engine, &alice);
+    assert_eq!(
+        exported.items_of(Collection::Events),
+        data.items_of(Collection::Events)
+    );
+    writer.execute_batch("COMMIT").unwrap();
+    let after = export(&engine, &alice);
+    assert_eq!(
+        after.items_of(Collection::Events).len(),
+        data.items_of(Collection::Events).len() + 1
+    );
+}
+
+#[test]
+fn sqlite_accepts_the_cores_raw_sqlite_audit_rows() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let mut user = MemoryUser::default();
+    // As the core's SQLite engine exports audit: column names, JSON as text, trashed 0/1.
+    user.collections.insert(
+        Collection::Audit,
+        vec![json!({"eventid": "a1", "headId": null, "streamIds": "access-x action-events.get ..", "time": 10.5,
+            "deleted": null, "endTime": 10.5, "type": "audit-log/pryv-api", "content": "{\"action\":\"events.get\"}",
+            "description": null, "clientData": null, "integrity": null, "attachments": null, "trashed": 0,
+            "created": 10.5, "createdBy": "system", "modified": 10.5, "modifiedBy": "system"})],
+    );
+    let carol = UserRef {
+        user_id: "ckrawaudit0003".into(),
+        username: "carol".into(),
+    };
+    engine
+        .import_user(&carol, &user, &ImportOptions::default())
+        .unwrap();
+    let out = export(&engine, &carol);
+    assert_eq!(
+        out.items_of(Collection::Audit),
+        &[
+            json!({"eventid": "a1", "head_id": null, "stream_ids": "access-x action-events.get ..", "time": 10.5,
+            "deleted": null, "end_time": 10.5, "type": "audit-log/pryv-api", "content": {"action": "events.get"},
+            "description": null, "client_data": null, "integrity": null, "attachments": null, "trashed": false,
+            "created": 10.5, "created_by": "system", "modified": 10.5, "modified_by": "system"})
+        ]
+    );
+}
+
+#[test]
+fn sqlite_refuses_users_the_core_has_not_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let (alice, data) = sample_platform(9).remove(0);
+    engine
+        .import_user(&alice, &data, &ImportOptions::default())
+        .unwrap();
+    std::fs::write(
+        dir.path().join("1/0/0/cksamplealice0001/audit.sqlite"),
+        b"v0",
+    )
+    .unwrap();
+    let mut sink = MemoryUser::default();
+    let err = engine
+        .export_user(&alice, &everything(), &mut sink)
+        .unwrap_err();
+    assert!(err.to_string().contains("start open-pryv.io once"), "{err}");
+    let overwrite = ImportOptions {
+        overwrite: true,
+        verify_integrity: false,
+    };
+    assert!(engine.import_user(&alice, &data, &overwrite).is_err());
+}

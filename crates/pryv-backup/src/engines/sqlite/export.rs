@@ -20,6 +20,7 @@ pub fn export_user(
     sink: &mut dyn UserSink,
 ) -> Result<()> {
     let dir = engine.user_dir(&user.user_id)?;
+    layout::refuse_unmigrated(&dir)?;
     let window = &options.window;
 
     with_snapshot(&dir, UserFile::BaseStorage, |conn| {

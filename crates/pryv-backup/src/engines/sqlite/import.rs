@@ -40,6 +40,7 @@ pub fn import_user(
         ));
     }
     let dir = engine.user_dir(&user.user_id)?;
+    layout::refuse_unmigrated(&dir)?;
     let created_dir = !dir.exists();
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let result = stage_and_commit(engine, user, &dir, source, options);

@@ -53,6 +53,22 @@ impl UserFile {
     }
 }
 
+/// The pre-1.0.0 audit file; the core migrates it into `audit-1.0.0.sqlite` when it starts.
+pub const V0_AUDIT_FILE: &str = "audit.sqlite";
+
+/// Refuses a user directory the core has not migrated yet: its audit would be missed by a
+/// backup, and after a restore the core would find both versions and refuse to start.
+pub fn refuse_unmigrated(user_dir: &Path) -> Result<()> {
+    let v0 = user_dir.join(V0_AUDIT_FILE);
+    if v0.exists() {
+        return Err(crate::Error::Other(format!(
+            "{} is a pre-1.0.0 audit database: start open-pryv.io once so it migrates it, then retry",
+            v0.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The SQLite side files that belong to a database file and must move with it.
 pub const SIDE_SUFFIXES: [&str; 4] = ["", "-wal", "-shm", "-journal"];
 
