@@ -91,8 +91,10 @@ fn sample_user(user: &UserRef, richness: Richness, language: &str, rng: &mut Rng
         data.collections
             .insert(Collection::Webhooks, webhooks(user));
         events.extend(special_events(user, rng, &mut data));
-        data.collections
-            .insert(Collection::Series, vec![series(rng)]);
+        data.collections.insert(
+            Collection::Series,
+            vec![series("ev-series-1", rng), series("event.ev-series-1", rng)],
+        );
         data.collections.insert(Collection::Audit, audit(rng));
     }
     data.collections.insert(Collection::Events, events);
@@ -219,11 +221,12 @@ fn special_events(user: &UserRef, rng: &mut Rng, data: &mut MemoryUser) -> Vec<I
     ]
 }
 
-fn series(rng: &mut Rng) -> Item {
+/// Points of a series event; `event.<id>` is how the HF server names its measurements.
+fn series(measurement: &str, rng: &mut Rng) -> Item {
     let points: Vec<Value> = (0..20)
         .map(|i| json!({"time": n(i as f64 * 0.5), "value": n(rng.value(0.0, 100.0))}))
         .collect();
-    json!({"measurement": "ev-series-1", "points": points})
+    json!({"measurement": measurement, "points": points})
 }
 
 /// Audit rows in the PostgreSQL raw shape (docs §4).

@@ -89,6 +89,11 @@ fn sqlite_files_match_the_core_layout() {
     ] {
         assert!(udir.join(f).is_file(), "{f} missing");
     }
+    // High-frequency series: in the HF server's "user.<username>" directory.
+    assert!(dir
+        .path()
+        .join("e/c/i/user.alice/series-1.0.0.sqlite")
+        .is_file());
     // Nothing but the core's files is left in the user directory (no staging leftovers).
     let mut names: Vec<String> = std::fs::read_dir(&udir)
         .unwrap()

@@ -66,12 +66,16 @@ pub fn export_user(
         })
     })?;
 
-    with_snapshot(&dir, UserFile::Series, |conn| {
-        for item in series::read_all(conn)? {
-            sink.item(Collection::Series, &item)?;
-        }
-        Ok(())
-    })?;
+    // The user's own series file (what the core's backup reads), then the HF server's.
+    let hf_dir = layout::hf_series_dir(engine.base(), &user.username)?;
+    for series_dir in [&dir, &hf_dir] {
+        with_snapshot(series_dir, UserFile::Series, |conn| {
+            for item in series::read_all(conn)? {
+                sink.item(Collection::Series, &item)?;
+            }
+            Ok(())
+        })?;
+    }
     if options.include_ephemeral {
         ephemeral::export(engine.base(), &user.username, sink)?;
     }

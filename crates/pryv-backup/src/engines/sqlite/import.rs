@@ -41,11 +41,26 @@ pub fn import_user(
     }
     let dir = engine.user_dir(&user.user_id)?;
     layout::refuse_unmigrated(&dir)?;
-    let created_dir = !dir.exists();
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let result = stage_and_commit(engine, user, &dir, source, options);
-    if result.is_err() && created_dir {
-        remove_empty_dirs(&dir, engine.base());
+    let hf_dir = layout::hf_series_dir(engine.base(), &user.username)?;
+    let mut user_target = Target::prepare(dir, &UserFile::ALL, engine.base())?;
+    let mut hf_target = match Target::prepare(hf_dir, &[UserFile::Series], engine.base()) {
+        Ok(t) => t,
+        Err(e) => {
+            user_target.discard();
+            return Err(e);
+        }
+    };
+    let result = stage_and_commit(
+        engine,
+        user,
+        source,
+        options,
+        &mut user_target,
+        &mut hf_target,
+    );
+    if result.is_err() {
+        user_target.discard();
+        hf_target.discard();
     }
     result
 }
@@ -53,27 +68,96 @@ pub fn import_user(
 fn stage_and_commit(
     engine: &SqliteEngine,
     user: &UserRef,
-    dir: &Path,
     source: &dyn UserSource,
     options: &ImportOptions,
+    user_target: &mut Target,
+    hf_target: &mut Target,
 ) -> Result<()> {
-    let staging = temp_dir_in(dir, ".pryv-backup-restore-")?;
     let mut attachments = engine
         .attachments
         .begin_user_import(&user.user_id, options.overwrite)?;
-    let staged = build_files(staging.path(), source, &mut *attachments)?;
+    user_target.files = build_files(user_target.staging()?, source, &mut *attachments)?;
+    // High-frequency series live in the HF server's own "user.<username>" directory.
+    let hf_series = write_file(hf_target.staging()?, UserFile::Series, |conn| {
+        write_series(conn, source, true)
+    })?;
+    hf_target.files.extend(hf_series);
     let ephemeral = ephemeral::collect(source)?;
     if options.verify_integrity {
-        let (events, accesses) = read_back(staging.path())?;
+        let (events, accesses) = read_back(user_target.staging()?)?;
         verify_user_integrity(user, &events, &accesses)?;
     }
-    let staged = Staged {
-        dir,
-        staging: &staging,
-        files: &staged,
-        ephemeral: &ephemeral,
-    };
-    commit(engine, user, staged, attachments, options.overwrite)
+    commit(
+        engine,
+        user,
+        [&*user_target, &*hf_target],
+        &ephemeral,
+        attachments,
+        options.overwrite,
+    )
+}
+
+/// Series items of one location: measurements named `event.<id>` are the HF server's.
+fn write_series(conn: &Connection, source: &dyn UserSource, hf: bool) -> Result<usize> {
+    let mut n = 0;
+    for item in source.items(Collection::Series)? {
+        let item = item?;
+        if series::is_hf_measurement(&item) == hf {
+            n += series::write(conn, &item)?;
+        }
+    }
+    Ok(n)
+}
+
+/// One directory a restore writes into: the staged files and what they replace.
+struct Target {
+    dir: PathBuf,
+    /// The files of this directory an overwrite replaces (all that we manage there).
+    manages: &'static [UserFile],
+    created_dir: bool,
+    base: PathBuf,
+    staging: Option<TempDir>,
+    files: Vec<UserFile>,
+}
+
+impl Target {
+    fn prepare(dir: PathBuf, manages: &'static [UserFile], base: &Path) -> Result<Target> {
+        let created_dir = !dir.exists();
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut target = Target {
+            staging: None,
+            dir,
+            manages,
+            created_dir,
+            base: base.to_path_buf(),
+            files: Vec::new(),
+        };
+        match temp_dir_in(&target.dir, ".pryv-backup-restore-") {
+            Ok(staging) => {
+                target.staging = Some(staging);
+                Ok(target)
+            }
+            Err(e) => {
+                target.discard();
+                Err(e)
+            }
+        }
+    }
+
+    fn staging(&self) -> Result<&Path> {
+        self.staging
+            .as_ref()
+            .map(TempDir::path)
+            .ok_or_else(|| Error::Other("restore staging directory already removed".to_string()))
+    }
+
+    /// Drops what was staged and the directories this restore created.
+    fn discard(&mut self) {
+        self.staging = None;
+        if self.created_dir {
+            remove_empty_dirs(&self.dir, &self.base);
+        }
+    }
 }
 
 /// Writes every file the user has data for; returns which files were written.
@@ -137,11 +221,7 @@ fn build_files(
     }
 
     let written = write_file(staging, UserFile::Series, |conn| {
-        let mut n = 0;
-        for item in source.items(Collection::Series)? {
-            n += series::write(conn, &item?)?;
-        }
-        Ok(n)
+        write_series(conn, source, false)
     })?;
     staged.extend(written);
     Ok(staged)
@@ -224,30 +304,17 @@ fn verify_user_integrity(_user: &UserRef, _events: &[Item], _accesses: &[Item]) 
     Ok(())
 }
 
-/// What a restore built before touching anything of the install.
-struct Staged<'a> {
-    dir: &'a Path,
-    staging: &'a TempDir,
-    files: &'a [UserFile],
-    ephemeral: &'a ephemeral::Staged,
-}
-
 /// Swaps the staged files in. Order: old files aside, new files in, attachments, sessions and
 /// password resets (shared file), then the users index; any failure before the index commit
 /// puts the old files back (attachments, once committed, stay).
 fn commit(
     engine: &SqliteEngine,
     user: &UserRef,
-    staged: Staged<'_>,
+    targets: [&Target; 2],
+    ephemeral: &ephemeral::Staged,
     attachments: Box<dyn AttachmentImport + '_>,
     overwrite: bool,
 ) -> Result<()> {
-    let Staged {
-        dir,
-        staging,
-        files: staged,
-        ephemeral,
-    } = staged;
     let index_path = engine.index_path();
     let index = users_index::open_for_update(&index_path)?;
     let tx = rusqlite::Transaction::new_unchecked(&index, rusqlite::TransactionBehavior::Immediate)
@@ -287,31 +354,14 @@ fn commit(
         None => None,
     };
 
-    let aside = temp_dir_in(dir, ".pryv-backup-replaced-")?;
+    let mut asides = Vec::new();
+    for target in targets {
+        asides.push(temp_dir_in(&target.dir, ".pryv-backup-replaced-")?);
+    }
     let mut swap = Swap::default();
-    let result = (|| {
-        if overwrite {
-            for file in UserFile::ALL {
-                for suffix in SIDE_SUFFIXES {
-                    let from = side_path(&dir.join(file.file_name()), suffix);
-                    if from.exists() {
-                        let to = aside.path().join(from.file_name().unwrap_or_default());
-                        rename(&from, &to)?;
-                        swap.moved_aside.push((from, to));
-                    }
-                }
-            }
-        }
-        for file in staged {
-            let to = dir.join(file.file_name());
-            if to.exists() {
-                return Err(Error::Other(format!(
-                    "{} appeared during the restore; is the core running? Stop it before restoring",
-                    to.display()
-                )));
-            }
-            rename(&staging.path().join(file.file_name()), &to)?;
-            swap.placed.push(to);
+    let result: Result<()> = (|| {
+        for (target, aside) in targets.iter().zip(&asides) {
+            swap_in(target, aside.path(), overwrite, &mut swap)?;
         }
         attachments.commit()?;
         if let Some(shared_tx) = shared_tx {
@@ -326,9 +376,41 @@ fn commit(
         swap.undo();
     }
     result?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    for target in targets {
+        fs::File::open(&target.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(&target.dir, e))?;
+    }
+    Ok(())
+}
+
+/// Moves one directory's old files aside (with overwrite) and its staged files in.
+fn swap_in(target: &Target, aside: &Path, overwrite: bool, swap: &mut Swap) -> Result<()> {
+    let dir = &target.dir;
+    if overwrite {
+        for file in target.manages {
+            for suffix in SIDE_SUFFIXES {
+                let from = side_path(&dir.join(file.file_name()), suffix);
+                if from.exists() {
+                    let to = aside.join(from.file_name().unwrap_or_default());
+                    rename(&from, &to)?;
+                    swap.moved_aside.push((from, to));
+                }
+            }
+        }
+    }
+    for file in &target.files {
+        let to = dir.join(file.file_name());
+        if to.exists() {
+            return Err(Error::Other(format!(
+                "{} already exists (is the core running? stop it before restoring, or restore with overwrite)",
+                to.display()
+            )));
+        }
+        rename(&target.staging()?.join(file.file_name()), &to)?;
+        swap.placed.push(to);
+    }
+    Ok(())
 }
 
 /// What the commit changed, to put back on failure.

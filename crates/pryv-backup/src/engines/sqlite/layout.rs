@@ -53,6 +53,13 @@ impl UserFile {
     }
 }
 
+/// Where the high-frequency server's series of a user live: it names its per-user series
+/// "database" `user.<username>`, and the SQLite series engine turns that name into a user
+/// local directory of its own (docs §4, §9.3).
+pub fn hf_series_dir(base: &Path, username: &str) -> Result<std::path::PathBuf> {
+    crate::engines::filesystem::user_local_dir(base, &format!("user.{username}"))
+}
+
 /// The pre-1.0.0 audit file; the core migrates it into `audit-1.0.0.sqlite` when it starts.
 pub const V0_AUDIT_FILE: &str = "audit.sqlite";
 

@@ -54,6 +54,14 @@ fn measurement((id, points): (String, Vec<Value>)) -> Item {
     Value::Object(m)
 }
 
+/// Measurements the high-frequency server wrote (`event.<eventId>`), as opposed to the
+/// `<eventId>` ones of the user's own series file.
+pub fn is_hf_measurement(item: &Item) -> bool {
+    item.get("measurement")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.starts_with("event."))
+}
+
 pub fn write(conn: &Connection, item: &Item) -> Result<usize> {
     let obj = object(item, "series")?;
     if let Some(extra) = obj.keys().find(|k| *k != "measurement" && *k != "points") {
