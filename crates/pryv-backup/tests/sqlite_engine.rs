@@ -691,3 +691,39 @@ fn sqlite_refuses_users_the_core_has_not_migrated() {
     };
     assert!(engine.import_user(&alice, &data, &overwrite).is_err());
 }
+
+#[test]
+fn sqlite_leaves_audit_and_series_to_other_stores_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = engine(dir.path());
+    let (alice, data) = sample_platform(11).remove(0);
+    full.import_user(&alice, &data, &ImportOptions::default())
+        .unwrap();
+    let udir = dir.path().join("1/0/0/cksamplealice0001");
+    let audit_before = std::fs::read(udir.join("audit-1.0.0.sqlite")).unwrap();
+
+    let partial = engine(dir.path()).without_audit().without_series();
+    let out = export(&partial, &alice);
+    assert!(
+        out.items_of(Collection::Audit).is_empty() && out.items_of(Collection::Series).is_empty()
+    );
+    assert_eq!(
+        out.items_of(Collection::Events),
+        data.items_of(Collection::Events)
+    );
+    let overwrite = ImportOptions {
+        overwrite: true,
+        verify_integrity: false,
+    };
+    partial.import_user(&alice, &data, &overwrite).unwrap();
+    // The other stores' files are untouched by an overwrite restore of this engine.
+    assert_eq!(
+        std::fs::read(udir.join("audit-1.0.0.sqlite")).unwrap(),
+        audit_before
+    );
+    assert!(dir
+        .path()
+        .join("e/c/i/user.alice/series-1.0.0.sqlite")
+        .is_file());
+    assert_same_user(&data, &export(&full, &alice), "alice");
+}

@@ -56,25 +56,29 @@ pub fn export_user(
         sink.account(&account::read(conn)?)
     })?;
 
-    with_snapshot(&dir, UserFile::Audit, |conn| {
-        for_each_row(conn, |row| {
-            let audit = events::row_to_audit(row)?;
-            if window.includes(&audit) {
-                sink.item(Collection::Audit, &audit)?;
-            }
-            Ok(())
-        })
-    })?;
-
-    // The user's own series file (what the core's backup reads), then the HF server's.
-    let hf_dir = layout::hf_series_dir(engine.base(), &user.username)?;
-    for series_dir in [&dir, &hf_dir] {
-        with_snapshot(series_dir, UserFile::Series, |conn| {
-            for item in series::read_all(conn)? {
-                sink.item(Collection::Series, &item)?;
-            }
-            Ok(())
+    if engine.with_audit {
+        with_snapshot(&dir, UserFile::Audit, |conn| {
+            for_each_row(conn, |row| {
+                let audit = events::row_to_audit(row)?;
+                if window.includes(&audit) {
+                    sink.item(Collection::Audit, &audit)?;
+                }
+                Ok(())
+            })
         })?;
+    }
+
+    if engine.with_series {
+        // The user's own series file (what the core's backup reads), then the HF server's.
+        let hf_dir = layout::hf_series_dir(engine.base(), &user.username)?;
+        for series_dir in [&dir, &hf_dir] {
+            with_snapshot(series_dir, UserFile::Series, |conn| {
+                for item in series::read_all(conn)? {
+                    sink.item(Collection::Series, &item)?;
+                }
+                Ok(())
+            })?;
+        }
     }
     if options.include_ephemeral {
         ephemeral::export(engine.base(), &user.username, sink)?;

@@ -42,8 +42,13 @@ pub fn import_user(
     let dir = engine.user_dir(&user.user_id)?;
     layout::refuse_unmigrated(&dir)?;
     let hf_dir = layout::hf_series_dir(engine.base(), &user.username)?;
-    let mut user_target = Target::prepare(dir, &UserFile::ALL, engine.base())?;
-    let mut hf_target = match Target::prepare(hf_dir, &[UserFile::Series], engine.base()) {
+    let managed = engine.managed_files();
+    let mut user_target = Target::prepare(dir, managed.clone(), engine.base())?;
+    let hf_managed = managed
+        .into_iter()
+        .filter(|f| *f == UserFile::Series)
+        .collect();
+    let mut hf_target = match Target::prepare(hf_dir, hf_managed, engine.base()) {
         Ok(t) => t,
         Err(e) => {
             user_target.discard();
@@ -76,12 +81,19 @@ fn stage_and_commit(
     let mut attachments = engine
         .attachments
         .begin_user_import(&user.user_id, options.overwrite)?;
-    user_target.files = build_files(user_target.staging()?, source, &mut *attachments)?;
-    // High-frequency series live in the HF server's own "user.<username>" directory.
-    let hf_series = write_file(hf_target.staging()?, UserFile::Series, |conn| {
-        write_series(conn, source, true)
-    })?;
-    hf_target.files.extend(hf_series);
+    user_target.files = build_files(
+        user_target.staging()?,
+        source,
+        &user_target.manages,
+        &mut *attachments,
+    )?;
+    if hf_target.manages.contains(&UserFile::Series) {
+        // High-frequency series live in the HF server's own "user.<username>" directory.
+        let hf_series = write_file(hf_target.staging()?, UserFile::Series, |conn| {
+            write_series(conn, source, true)
+        })?;
+        hf_target.files.extend(hf_series);
+    }
     let ephemeral = ephemeral::collect(source)?;
     if options.verify_integrity {
         let (events, accesses) = read_back(user_target.staging()?)?;
@@ -113,7 +125,7 @@ fn write_series(conn: &Connection, source: &dyn UserSource, hf: bool) -> Result<
 struct Target {
     dir: PathBuf,
     /// The files of this directory an overwrite replaces (all that we manage there).
-    manages: &'static [UserFile],
+    manages: Vec<UserFile>,
     created_dir: bool,
     base: PathBuf,
     staging: Option<TempDir>,
@@ -121,7 +133,7 @@ struct Target {
 }
 
 impl Target {
-    fn prepare(dir: PathBuf, manages: &'static [UserFile], base: &Path) -> Result<Target> {
+    fn prepare(dir: PathBuf, manages: Vec<UserFile>, base: &Path) -> Result<Target> {
         let created_dir = !dir.exists();
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut target = Target {
@@ -164,6 +176,7 @@ impl Target {
 fn build_files(
     staging: &Path,
     source: &dyn UserSource,
+    managed: &[UserFile],
     attachments: &mut dyn AttachmentImport,
 ) -> Result<Vec<UserFile>> {
     let mut staged = Vec::new();
@@ -202,15 +215,18 @@ fn build_files(
         }
     }
 
-    let written = write_file(staging, UserFile::Audit, |conn| {
-        events::insert_rows(
-            conn,
-            source
-                .items(Collection::Audit)?
-                .map(|i| events::audit_to_row(&i?)),
-        )
-    })?;
-    staged.extend(written);
+    // Audit and series held by another store are restored by that store.
+    if managed.contains(&UserFile::Audit) {
+        let written = write_file(staging, UserFile::Audit, |conn| {
+            events::insert_rows(
+                conn,
+                source
+                    .items(Collection::Audit)?
+                    .map(|i| events::audit_to_row(&i?)),
+            )
+        })?;
+        staged.extend(written);
+    }
 
     if let Some(account_data) = source.account()? {
         let written = write_file(staging, UserFile::Account, |conn| {
@@ -220,10 +236,12 @@ fn build_files(
         staged.extend(written);
     }
 
-    let written = write_file(staging, UserFile::Series, |conn| {
-        write_series(conn, source, false)
-    })?;
-    staged.extend(written);
+    if managed.contains(&UserFile::Series) {
+        let written = write_file(staging, UserFile::Series, |conn| {
+            write_series(conn, source, false)
+        })?;
+        staged.extend(written);
+    }
     Ok(staged)
 }
 
@@ -388,7 +406,7 @@ fn commit(
 fn swap_in(target: &Target, aside: &Path, overwrite: bool, swap: &mut Swap) -> Result<()> {
     let dir = &target.dir;
     if overwrite {
-        for file in target.manages {
+        for file in &target.manages {
             for suffix in SIDE_SUFFIXES {
                 let from = side_path(&dir.join(file.file_name()), suffix);
                 if from.exists() {

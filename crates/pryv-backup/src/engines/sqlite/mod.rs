@@ -24,7 +24,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::engine::{AttachmentStore, Engine, ExportOptions, ImportOptions, UserSink, UserSource};
-use crate::engines::filesystem::user_local_dir;
+use crate::engines::filesystem::{user_local_dir, FsAttachments};
 use crate::model::{Item, UserRef};
 use crate::{Error, Result};
 
@@ -66,6 +66,11 @@ pub(crate) fn unstorable(message: impl Into<String>) -> Error {
 pub struct SqliteEngine {
     base: PathBuf,
     attachments: Arc<dyn AttachmentStore>,
+    /// Whether audit (`storages:audit:engine: sqlite`) and series
+    /// (`storages:series:engine: sqlite`) are this engine's; when another store holds them,
+    /// this engine neither exports nor restores (nor replaces) them.
+    with_audit: bool,
+    with_series: bool,
 }
 
 impl SqliteEngine {
@@ -80,7 +85,38 @@ impl SqliteEngine {
         Ok(SqliteEngine {
             base: base.to_path_buf(),
             attachments,
+            with_audit: true,
+            with_series: true,
         })
+    }
+
+    /// An install whose attachments use the filesystem file engine under the same base (the default).
+    pub fn open_with_fs_attachments(base: &Path) -> Result<SqliteEngine> {
+        SqliteEngine::open(base, Arc::new(FsAttachments::new(base)))
+    }
+
+    /// For installs whose audit is not in SQLite (`storages:audit:engine`).
+    pub fn without_audit(mut self) -> SqliteEngine {
+        self.with_audit = false;
+        self
+    }
+
+    /// For installs whose series are not in SQLite (`storages:series:engine`).
+    pub fn without_series(mut self) -> SqliteEngine {
+        self.with_series = false;
+        self
+    }
+
+    /// The per-user files this engine reads and writes, given its configuration.
+    fn managed_files(&self) -> Vec<layout::UserFile> {
+        layout::UserFile::ALL
+            .into_iter()
+            .filter(|f| match f {
+                layout::UserFile::Audit => self.with_audit,
+                layout::UserFile::Series => self.with_series,
+                _ => true,
+            })
+            .collect()
     }
 
     pub fn base(&self) -> &Path {
@@ -127,7 +163,8 @@ impl Engine for SqliteEngine {
             return Ok(true);
         }
         let dir = self.user_dir(user_id)?;
-        Ok(layout::UserFile::ALL
+        Ok(self
+            .managed_files()
             .iter()
             .any(|f| dir.join(f.file_name()).exists()))
     }
