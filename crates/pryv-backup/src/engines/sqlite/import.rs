@@ -1,7 +1,8 @@
 //! Restoring one user, all or nothing: every per-user file is built from scratch in a staging
-//! directory inside the user's directory (same filesystem, same names and schema the core
-//! creates), then renamed into place; the users index is committed last. Until then the
-//! user's existing files are untouched; after a failure they are put back.
+//! directory inside its target directory (same filesystem, same names and schema the core
+//! creates) — the user's local directory, plus the HF server's `user.<username>` directory for
+//! high-frequency series — then renamed into place; the users index is committed last. Until
+//! then the install is untouched; after a failure the replaced files are put back.
 
 use std::collections::HashSet;
 use std::fs;
