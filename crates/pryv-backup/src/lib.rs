@@ -9,6 +9,7 @@
 //! - [`config`]: reading open-pryv.io's layered YAML configuration.
 //! - [`engine`]: the traits every storage engine implements.
 //! - [`engines`]: the storage engines (PostgreSQL, SQLite, ...).
+//! - [`sample`]: a small deterministic platform for demos and round-trip tests.
 
 pub mod archive;
 pub mod config;
@@ -19,5 +20,6 @@ pub mod error;
 pub mod integrity;
 pub mod json;
 pub mod model;
+pub mod sample;
 
 pub use error::{Error, Result};
