@@ -1,7 +1,7 @@
-//! The items our PostgreSQL export writes have the shapes of the reference archives: bob's
-//! items from `full-plain` go into PostgreSQL through import_user, come back out through
-//! export_user, and equal the fixture item by item, up to the differences the core's
-//! PostgreSQL storage itself makes (listed in `pg_core_differences`).
+//! The items our PostgreSQL export writes have the shapes of the reference archives: each
+//! user's items from `full-plain` (bob, then alice and carol) go into PostgreSQL through
+//! import_user, come back out through export_user, and equal the fixture item by item, up to
+//! the differences the core's PostgreSQL storage itself makes (see `pg_core_differences`).
 
 mod postgres_support;
 
@@ -14,17 +14,21 @@ use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::{Collection, Item, UserRef};
 use serde_json::Value;
 
-const BOB: &str = "cjx1bobxyzab0002";
+const USERS: [(&str, &str); 3] = [
+    ("cjx1bobxyzab0002", "bob"),
+    ("cjx1alicexyz0001", "alice"),
+    ("cjx1carolxyz0003", "carol"),
+];
 
 /// The shared fixtures sit next to the workspace (`../shared/fixtures`); a worktree one level
 /// deeper (`wt/<name>`) finds them one level up.
-fn fixture_user_dir() -> PathBuf {
+fn fixture_user_dir(user_id: &str) -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let candidates = ["../../../shared/fixtures", "../../../../shared/fixtures"].map(|rel| {
         manifest
             .join(rel)
             .join("reference-archives/full-plain/users")
-            .join(BOB)
+            .join(user_id)
     });
     candidates.iter().find(|d| d.is_dir()).cloned().unwrap_or_else(|| {
         panic!(
@@ -52,8 +56,8 @@ fn read_chunks(dir: &Path) -> Vec<Item> {
     files.iter().flat_map(|f| read_jsonl(f)).collect()
 }
 
-fn load_fixture_user() -> MemoryUser {
-    let dir = fixture_user_dir();
+fn load_fixture_user(user_id: &str) -> MemoryUser {
+    let dir = fixture_user_dir(user_id);
     let mut user = MemoryUser::default();
     for c in [
         Collection::Streams,
@@ -70,7 +74,8 @@ fn load_fixture_user() -> MemoryUser {
         .insert(Collection::Audit, read_chunks(&dir.join("audit")));
     user.collections
         .insert(Collection::Series, read_chunks(&dir.join("series")));
-    user.account = read_jsonl(&dir.join("account.jsonl")).into_iter().next();
+    let account = dir.join("account.jsonl");
+    user.account = if account.exists() { read_jsonl(&account).into_iter().next() } else { None };
     for event in user.items_of(Collection::Events).to_vec() {
         for att in event
             .get("attachments")
@@ -117,23 +122,25 @@ fn by_key(items: &[Item]) -> BTreeMap<String, Item> {
 
 #[test]
 fn postgres_export_gives_the_reference_shapes() {
-    let fixture = load_fixture_user();
-    assert_eq!(fixture.items_of(Collection::Events).len(), 44);
-
     let db = testbed::pg_database();
     let engine = PgEngine::connect(db.conn_str(), None).unwrap();
-    let bob = UserRef {
-        user_id: BOB.into(),
-        username: "bob".into(),
-    };
-    engine
-        .import_user(&bob, &fixture, &ImportOptions::default())
-        .unwrap();
-    let mut exported = MemoryUser::default();
-    engine
-        .export_user(&bob, &everything(), &mut exported)
-        .unwrap();
+    for (user_id, username) in USERS {
+        let fixture = load_fixture_user(user_id);
+        if username == "bob" {
+            assert_eq!(fixture.items_of(Collection::Events).len(), 44);
+        }
+        let user = UserRef {
+            user_id: user_id.into(),
+            username: username.into(),
+        };
+        engine.import_user(&user, &fixture, &ImportOptions::default()).unwrap();
+        let mut exported = MemoryUser::default();
+        engine.export_user(&user, &everything(), &mut exported).unwrap();
+        compare(username, &fixture, &exported);
+    }
+}
 
+fn compare(username: &str, fixture: &MemoryUser, exported: &MemoryUser) {
     for c in [
         Collection::Streams,
         Collection::Accesses,
@@ -146,28 +153,14 @@ fn postgres_export_gives_the_reference_shapes() {
         let mut expected = fixture.items_of(c).to_vec();
         expected.iter_mut().for_each(|i| pg_core_differences(c, i));
         let (want, got) = (by_key(&expected), by_key(exported.items_of(c)));
-        assert_eq!(
-            want.keys().collect::<Vec<_>>(),
-            got.keys().collect::<Vec<_>>(),
-            "{} ids",
-            c.name()
-        );
+        let what = format!("{username}'s {}", c.name());
+        assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>(), "{what} ids");
         for (id, item) in &want {
-            assert_eq!(
-                item,
-                &got[id],
-                "{} item {id}: fixture (left) vs export (right)",
-                c.name()
-            );
+            assert_eq!(item, &got[id], "{what} item {id}: fixture (left) vs export (right)");
             // Numbers keep the text JavaScript wrote.
-            assert_eq!(
-                item.to_string().len(),
-                got[id].to_string().len(),
-                "{} item {id} text",
-                c.name()
-            );
+            assert_eq!(item.to_string().len(), got[id].to_string().len(), "{what} item {id} text");
         }
     }
-    assert_eq!(fixture.account, exported.account);
-    assert_eq!(fixture.attachments, exported.attachments);
+    assert_eq!(fixture.account, exported.account, "{username}'s account");
+    assert_eq!(fixture.attachments, exported.attachments, "{username}'s attachments");
 }
