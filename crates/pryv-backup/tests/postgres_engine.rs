@@ -236,3 +236,37 @@ fn postgres_engine_creates_the_schema_in_an_empty_database_only() {
         .to_string();
     assert!(err.contains("no schema_migrations table"), "{err}");
 }
+
+#[test]
+fn postgres_errors_carry_the_server_message() {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let alice = UserRef {
+        user_id: "cuser0alice01".into(),
+        username: "alice".into(),
+    };
+    // Another stream named "Weight" under "health": the sibling-name index refuses it.
+    let mut data = MemoryUser::default();
+    data.collections.insert(
+        Collection::Streams,
+        vec![json!({"id": "weight-2", "name": "Weight", "parentId": "health"})],
+    );
+    let err = engine
+        .import_user(&alice, &data, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("idx_stream_sibling") && err.contains("23505"),
+        "{err}"
+    );
+
+    let err = PgEngine::connect("postgresql://postgres@127.0.0.1:1/x", None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with("PostgreSQL: error connecting to server: "),
+        "{err}"
+    );
+}

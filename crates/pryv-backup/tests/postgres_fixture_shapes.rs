@@ -75,7 +75,11 @@ fn load_fixture_user(user_id: &str) -> MemoryUser {
     user.collections
         .insert(Collection::Series, read_chunks(&dir.join("series")));
     let account = dir.join("account.jsonl");
-    user.account = if account.exists() { read_jsonl(&account).into_iter().next() } else { None };
+    user.account = if account.exists() {
+        read_jsonl(&account).into_iter().next()
+    } else {
+        None
+    };
     for event in user.items_of(Collection::Events).to_vec() {
         for att in event
             .get("attachments")
@@ -133,9 +137,13 @@ fn postgres_export_gives_the_reference_shapes() {
             user_id: user_id.into(),
             username: username.into(),
         };
-        engine.import_user(&user, &fixture, &ImportOptions::default()).unwrap();
+        engine
+            .import_user(&user, &fixture, &ImportOptions::default())
+            .unwrap();
         let mut exported = MemoryUser::default();
-        engine.export_user(&user, &everything(), &mut exported).unwrap();
+        engine
+            .export_user(&user, &everything(), &mut exported)
+            .unwrap();
         compare(username, &fixture, &exported);
     }
 }
@@ -154,13 +162,27 @@ fn compare(username: &str, fixture: &MemoryUser, exported: &MemoryUser) {
         expected.iter_mut().for_each(|i| pg_core_differences(c, i));
         let (want, got) = (by_key(&expected), by_key(exported.items_of(c)));
         let what = format!("{username}'s {}", c.name());
-        assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>(), "{what} ids");
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            got.keys().collect::<Vec<_>>(),
+            "{what} ids"
+        );
         for (id, item) in &want {
-            assert_eq!(item, &got[id], "{what} item {id}: fixture (left) vs export (right)");
+            assert_eq!(
+                item, &got[id],
+                "{what} item {id}: fixture (left) vs export (right)"
+            );
             // Numbers keep the text JavaScript wrote.
-            assert_eq!(item.to_string().len(), got[id].to_string().len(), "{what} item {id} text");
+            assert_eq!(
+                item.to_string().len(),
+                got[id].to_string().len(),
+                "{what} item {id} text"
+            );
         }
     }
     assert_eq!(fixture.account, exported.account, "{username}'s account");
-    assert_eq!(fixture.attachments, exported.attachments, "{username}'s attachments");
+    assert_eq!(
+        fixture.attachments, exported.attachments,
+        "{username}'s attachments"
+    );
 }
