@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn reference_manifest_fields_round_trip_with_unknown_fields_kept() {
-        let text = r#"{"formatVersion":1,"coreVersion":"2.0.0","config":{"a":1},"backupType":"full","backupTimestamp":1763990000123,"snapshotBefore":1763989999,"users":[{"userId":"u1","username":"x","backupTimestamp":5,"stats":{"streams":0,"events":3},"chunks":{"events":["events-0001.jsonl.gz"],"audit":[]},"future":[1.50]}],"compressed":true,"later":{"k":1e400}}"#;
+        let text = r#"{"formatVersion":1,"coreVersion":"2.0.0","config":{"a":1},"backupType":"full","backupTimestamp":1763990000123,"snapshotBefore":1763989999,"users":[{"userId":"u1","username":"x","backupTimestamp":5,"stats":{"streams":0,"events":3},"chunks":{"events":["events-0001.jsonl.gz"],"audit":[]},"future":[1.50]}],"compressed":true,"later":{"k":1e+400}}"#;
         let m: Manifest = serde_json::from_str(text).unwrap();
         assert_eq!(m.users[0].stat("events"), 3);
         assert_eq!(m.snapshot_before, Some(1763989999.0));
