@@ -40,6 +40,10 @@ pub fn open(
 /// Inflates a gzip stream (several members allowed, as Node's gunzip does), refusing
 /// gzip bombs.
 pub fn gunzip(input: Box<dyn Read + Send>, path: &Path) -> Box<dyn Read + Send> {
+    gunzip_capped(input, path, MAX_INFLATE_RATIO)
+}
+
+fn gunzip_capped(input: Box<dyn Read + Send>, path: &Path, max_ratio: u64) -> Box<dyn Read + Send> {
     let consumed = Arc::new(AtomicU64::new(0));
     let counted = Counted {
         inner: input,
@@ -49,6 +53,7 @@ pub fn gunzip(input: Box<dyn Read + Send>, path: &Path) -> Box<dyn Read + Send> 
         inner: MultiGzDecoder::new(io::BufReader::new(counted)),
         consumed,
         produced: 0,
+        max_ratio,
         path: path.to_path_buf(),
     })
 }
@@ -71,6 +76,7 @@ struct BombGuard<R> {
     inner: R,
     consumed: Arc<AtomicU64>,
     produced: u64,
+    max_ratio: u64,
     path: PathBuf,
 }
 
@@ -81,18 +87,57 @@ impl<R: Read> Read for BombGuard<R> {
         let consumed = self.consumed.load(Ordering::Relaxed);
         if self.produced
             > consumed
-                .saturating_mul(MAX_INFLATE_RATIO)
+                .saturating_mul(self.max_ratio)
                 .saturating_add(INFLATE_SLACK)
         {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "{}: gzip inflates more than {MAX_INFLATE_RATIO}x ({consumed} bytes gave {} so far); refusing a likely gzip bomb",
+                    "{}: gzip inflates more than {}x ({consumed} bytes gave {} so far); refusing a likely gzip bomb",
                     self.path.display(),
+                    self.max_ratio,
                     self.produced
                 ),
             ));
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn inflating_far_beyond_the_ratio_is_refused() {
+        // 8 MiB of zeros shrink ~1000x: over a 5x cap once past the slack.
+        let bomb = gz(&vec![0u8; 8 * 1024 * 1024]);
+        let mut r = gunzip_capped(Box::new(io::Cursor::new(bomb)), Path::new("bomb.gz"), 5);
+        let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            err.to_string().contains("bomb.gz") && err.to_string().contains("gzip bomb"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ordinary_data_and_concatenated_members_inflate() {
+        let mut two = gz(b"{\"a\":1}\n");
+        two.extend(gz(b"{\"b\":2}\n"));
+        let mut out = String::new();
+        gunzip(Box::new(io::Cursor::new(two)), Path::new("x.gz"))
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, "{\"a\":1}\n{\"b\":2}\n");
     }
 }
