@@ -4,7 +4,9 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use pryv_backup::archive::{verify, ArchiveReader, ArchiveWriter, ManifestInfo, WriterOptions};
+use pryv_backup::archive::{
+    summary, verify, ArchiveReader, ArchiveWriter, ManifestInfo, WriterOptions,
+};
 use pryv_backup::model::{Collection, UserRef};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -292,4 +294,21 @@ fn gunzip(path: &std::path::Path) -> Vec<u8> {
         .read_to_end(&mut out)
         .unwrap();
     out
+}
+
+#[test]
+fn archive_summary_describes_the_reference_archive() {
+    let r = ArchiveReader::open(&reference("full-gz"), None).unwrap();
+    let s = summary(r.manifest());
+    assert!(
+        s.text.contains(
+            "alice (cjx1alicexyz0001): streams 4, accesses 4, profile 3, webhooks 1, events 404"
+        ),
+        "{}",
+        s.text
+    );
+    assert!(s.text.contains("2025-11-24T13:13:20.123Z"), "{}", s.text);
+    assert_eq!(s.json["totals"]["events"], 448);
+    assert_eq!(s.json["userCount"], 3);
+    assert_eq!(s.json["snapshotBefore"].to_string(), "1763989999.5");
 }

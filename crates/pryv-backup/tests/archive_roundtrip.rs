@@ -257,6 +257,11 @@ fn archive_writer_refuses_misuse() {
         err.to_string().contains("choose an empty directory"),
         "{err}"
     );
+    std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
+    let err = ArchiveWriter::create(dir.path(), WriterOptions::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("unfinished backup"), "{err}");
 }
 
 #[test]
@@ -467,4 +472,15 @@ fn archive_seals_every_file() {
     assert_eq!(r.platform_items().unwrap().count(), 1);
     let report = verify(dir.path(), Some(sealer)).unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn archive_types_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<ArchiveWriter>();
+    send_sync::<ArchiveReader>();
+    send_sync::<pryv_backup::archive::UserReader>();
+    send::<pryv_backup::archive::UserWriter>();
+    send::<pryv_backup::archive::JsonlWriter>();
 }

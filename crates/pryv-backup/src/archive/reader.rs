@@ -229,6 +229,9 @@ impl UserReader {
         let mut names = list_files(&self.dir.join(ATTACHMENTS_DIR))?;
         // Dot files are our own leftovers of interrupted writes, never file ids.
         names.retain(|n| !n.starts_with('.'));
+        for name in &names {
+            layout::safe_name("attachment file id", name)?;
+        }
         names.sort();
         Ok(names)
     }

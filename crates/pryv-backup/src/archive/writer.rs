@@ -76,6 +76,20 @@ impl ArchiveWriter {
                 dir.display()
             )));
         }
+        // Leftovers of an interrupted backup would mix with this one (the reference reader
+        // lists chunk folders rather than trusting the manifest).
+        for leftover in [USERS_DIR, PLATFORM_DIR] {
+            let path = dir.join(leftover);
+            if path
+                .read_dir()
+                .is_ok_and(|mut entries| entries.next().is_some())
+            {
+                return Err(ArchiveError::Invalid(format!(
+                    "{} holds files of an earlier, unfinished backup ({leftover}/): choose an empty directory",
+                    dir.display()
+                )));
+            }
+        }
         if options.max_chunk_size == 0 {
             return Err(ArchiveError::Invalid(
                 "the maximum chunk size must be at least 1 byte".into(),
