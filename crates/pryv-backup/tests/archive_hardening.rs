@@ -172,6 +172,7 @@ fn archive_verify_collects_every_problem() {
     fs::remove_file(udir.join("events/events-0002.jsonl")).unwrap();
     fs::write(udir.join("attachments/f1"), b"BLOB").unwrap();
     fs::write(udir.join("attachments/f2"), b"extra").unwrap();
+    fs::write(udir.join("events/events-0999.jsonl"), b"{}\n").unwrap();
     let report = verify(dir.path(), None).unwrap();
     assert!(!report.is_ok());
     let text = format!("{:#?}", report.problems);
@@ -201,6 +202,13 @@ fn archive_verify_collects_every_problem() {
             .problems
             .iter()
             .any(|p| p.path.ends_with("events-0002.jsonl")),
+        "{text}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.path.ends_with("events-0999.jsonl") && p.problems[0].contains("not listed")),
         "{text}"
     );
     let f1 = report
@@ -301,4 +309,23 @@ fn archive_attachment_reads_back() {
         .read_to_string(&mut s)
         .unwrap();
     assert_eq!(s, "blob");
+}
+
+#[test]
+fn archive_reads_register_mappings_when_present() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), false);
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    assert_eq!(r.register_items().unwrap().count(), 0);
+    fs::create_dir(dir.path().join("register")).unwrap();
+    fs::write(
+        dir.path().join("register/servers.jsonl"),
+        "{\"username\":\"a\",\"server\":\"co1.example.com\"}\n",
+    )
+    .unwrap();
+    let items: Vec<Value> = r.register_items().unwrap().map(Result::unwrap).collect();
+    assert_eq!(
+        items,
+        vec![json!({"username": "a", "server": "co1.example.com"})]
+    );
 }

@@ -275,7 +275,7 @@ impl crate::engine::UserSource for UserReader {
 }
 
 /// File names in a folder (files only); none when the folder does not exist.
-fn list_files(dir: &Path) -> Result<Vec<String>, ArchiveError> {
+pub(crate) fn list_files(dir: &Path) -> Result<Vec<String>, ArchiveError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -14,7 +14,7 @@ use super::input;
 use super::jsonl::JsonlLines;
 use super::layout::{self, ACCOUNT, ATTACHMENTS_DIR, PLATFORM_DIR, USER_MANIFEST};
 use super::manifest::{FileEntry, UserManifest};
-use super::reader::{ArchiveReader, UserReader};
+use super::reader::{list_files, ArchiveReader, UserReader};
 use super::{ArchiveError, FileSealer};
 use crate::model::Collection;
 
@@ -121,6 +121,9 @@ impl Checker {
                     continue;
                 }
             };
+            if layout::is_chunked(collection) {
+                self.unlisted_chunks(dir, collection, &files);
+            }
             let count: u64 = files
                 .iter()
                 .map(|(path, required)| self.items(path, *required))
@@ -181,6 +184,26 @@ impl Checker {
                 Ok(_) => self.report.attachments_checked += 1,
                 Err(e) => self.problem(&path, e.to_string()),
             }
+        }
+    }
+
+    /// Chunk files present but not in the inventory: our reader ignores them, the reference
+    /// reader (which lists the folder) would restore them.
+    fn unlisted_chunks(&mut self, dir: &Path, collection: Collection, listed: &[(PathBuf, bool)]) {
+        let folder = dir.join(collection.name());
+        match list_files(&folder) {
+            Ok(names) => {
+                for name in names.into_iter().filter(|n| !n.starts_with('.')) {
+                    let path = folder.join(&name);
+                    if !listed.iter().any(|(p, _)| *p == path) {
+                        self.problem(
+                            &path,
+                            "not listed in the user manifest's chunks (the reference tool would restore it)".into(),
+                        );
+                    }
+                }
+            }
+            Err(e) => self.problem(&folder, e.to_string()),
         }
     }
 
