@@ -18,19 +18,13 @@ pub struct MemoryUser {
 
 impl MemoryUser {
     pub fn items_of(&self, collection: Collection) -> &[Item] {
-        self.collections
-            .get(&collection)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.collections.get(&collection).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
 impl UserSink for MemoryUser {
     fn item(&mut self, collection: Collection, item: &Item) -> Result<()> {
-        self.collections
-            .entry(collection)
-            .or_default()
-            .push(item.clone());
+        self.collections.entry(collection).or_default().push(item.clone());
         Ok(())
     }
 

@@ -101,12 +101,7 @@ pub trait Engine: Send + Sync {
     fn users(&self) -> Result<Vec<UserRef>>;
 
     /// Exports one user's data, all of it read in one consistent snapshot.
-    fn export_user(
-        &self,
-        user: &UserRef,
-        options: &ExportOptions,
-        sink: &mut dyn UserSink,
-    ) -> Result<()>;
+    fn export_user(&self, user: &UserRef, options: &ExportOptions, sink: &mut dyn UserSink) -> Result<()>;
 
     /// Why restoring this user would clash with what the install holds (the username
     /// registered under another userId, or the reverse), or `None`.
@@ -116,12 +111,7 @@ pub trait Engine: Send + Sync {
     fn user_exists(&self, user_id: &str) -> Result<bool>;
 
     /// Restores one user, all or nothing: on any error the user is left as it was.
-    fn import_user(
-        &self,
-        user: &UserRef,
-        source: &dyn UserSource,
-        options: &ImportOptions,
-    ) -> Result<()>;
+    fn import_user(&self, user: &UserRef, source: &dyn UserSource, options: &ImportOptions) -> Result<()>;
 
     /// Platform-wide entries (unique and indexed account fields, ...), one item each.
     fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
@@ -135,21 +125,12 @@ pub trait AttachmentStore: Send + Sync {
     fn describe(&self) -> String;
 
     /// One attachment's bytes, streamed.
-    fn read(
-        &self,
-        user_id: &str,
-        event_id: &str,
-        file_id: &str,
-    ) -> Result<Box<dyn Read + Send + '_>>;
+    fn read(&self, user_id: &str, event_id: &str, file_id: &str) -> Result<Box<dyn Read + Send + '_>>;
 
     /// Starts an all-or-nothing restore of a user's attachments: blobs are staged, and reach
     /// their place only on [`AttachmentImport::commit`]. With `overwrite`, the commit also
     /// replaces every attachment the user had.
-    fn begin_user_import(
-        &self,
-        user_id: &str,
-        overwrite: bool,
-    ) -> Result<Box<dyn AttachmentImport + '_>>;
+    fn begin_user_import(&self, user_id: &str, overwrite: bool) -> Result<Box<dyn AttachmentImport + '_>>;
 }
 
 /// A staged attachments restore; dropping it without commit discards what was staged.
