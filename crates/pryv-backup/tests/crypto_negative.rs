@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::sync::OnceLock;
 
 use pryv_backup::archive::FileSealer;
-use pryv_backup::crypto::{decrypt_tree, Pryvbke1};
+use pryv_backup::crypto::{decrypt_tree, read_envelope, Pryvbke1};
 use serde_json::{json, Value};
 
 const CHUNK: usize = 65_536;
@@ -269,6 +269,14 @@ fn crypto_envelope_errors_are_clear() {
     assert!(with("v", json!(2)).contains("unsupported version"));
     assert!(with("salt", json!("*not base64*")).contains("salt"));
     assert!(with("kdf", json!("argon2")).contains("kdf"));
+    let mut huge = envelope.clone();
+    huge["N"] = json!(1u64 << 31);
+    huge["r"] = json!(u32::MAX);
+    huge["p"] = json!(u32::MAX);
+    let err = Pryvbke1::open_with_passphrase(&huge, "x")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("memory"), "{err}");
     let err = Pryvbke1::open_with_passphrase(&json!([1]), "x")
         .unwrap_err()
         .to_string();
@@ -331,6 +339,13 @@ fn crypto_decrypt_tree_guards_its_output() {
     fs::write(busy.join("keep"), "x").unwrap();
     let err = decrypt_tree(&src, &busy, sealer()).unwrap_err().to_string();
     assert!(err.contains("not empty"), "{err}");
+
+    assert_eq!(read_envelope(&src).unwrap(), Some(sealer().envelope()));
+    assert_eq!(
+        read_envelope(tmp.path()).unwrap(),
+        None,
+        "no encryption.json: clear backup"
+    );
 
     let out = tmp.path().join("out/plain");
     let report = decrypt_tree(&src, &out, sealer()).unwrap();

@@ -199,8 +199,17 @@ fn crypto_node_hybrid_both_ways_and_key_forms() {
         &[],
     );
     let env = envelope(&node_sealed);
+    // OpenSSL may write attributes before the PEM block.
+    let with_attributes = tmp.path().join("key-attributes.pem");
+    let pkcs8 = fs::read_to_string(&keys.pkcs8).unwrap();
+    fs::write(
+        &with_attributes,
+        format!("Bag Attributes\n    localKeyID: 01 02\n{pkcs8}"),
+    )
+    .unwrap();
     let forms = [
         (&keys.pkcs8, None),
+        (&with_attributes, None),
         (&keys.pkcs8_encrypted, Some(KEY_PASSPHRASE)),
         (&keys.pkcs1, None),
     ];

@@ -149,7 +149,7 @@ pub(crate) fn open_symmetric(envelope: &Value, passphrase: &str) -> Result<DataK
             "invalid scrypt parameters N={n} r={r} p={p} (N must be a power of two, r and p positive)"
         )));
     }
-    let memory = 128 * u64::from(r) * (u64::from(n) + u64::from(p) + 2);
+    let memory = (u64::from(n) + u64::from(p) + 2).saturating_mul(128 * u64::from(r));
     if memory > SCRYPT_MAX_MEM {
         return Err(CryptoError::Envelope(format!(
             "scrypt parameters N={n} r={r} p={p} need more memory than the reference allows (32 MiB)"
@@ -199,13 +199,23 @@ pub(crate) fn open_hybrid(
     Ok(Zeroizing::new(key))
 }
 
+/// The PEM block labelled `label` in `text`, without surrounding text (OpenSSL may write
+/// "Bag Attributes" lines before a key).
+fn pem_block<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)?;
+    let stop = start + text[start..].find(&end)? + end.len();
+    Some(&text[start..stop])
+}
+
 fn parse_public_key(pem: &str) -> Result<RsaPublicKey, CryptoError> {
-    let key = if pem.contains("-----BEGIN PUBLIC KEY-----") {
-        RsaPublicKey::from_public_key_pem(pem.trim()).map_err(|e| {
+    let key = if let Some(block) = pem_block(pem, "PUBLIC KEY") {
+        RsaPublicKey::from_public_key_pem(block).map_err(|e| {
             CryptoError::Key(format!("cannot read the RSA public key (SPKI PEM): {e}"))
         })?
-    } else if pem.contains("-----BEGIN RSA PUBLIC KEY-----") {
-        RsaPublicKey::from_pkcs1_pem(pem.trim()).map_err(|e| {
+    } else if let Some(block) = pem_block(pem, "RSA PUBLIC KEY") {
+        RsaPublicKey::from_pkcs1_pem(block).map_err(|e| {
             CryptoError::Key(format!("cannot read the RSA public key (PKCS#1 PEM): {e}"))
         })?
     } else if pem.contains("PRIVATE KEY-----") {
@@ -229,29 +239,28 @@ fn parse_public_key(pem: &str) -> Result<RsaPublicKey, CryptoError> {
 }
 
 fn parse_private_key(pem: &str, passphrase: Option<&str>) -> Result<RsaPrivateKey, CryptoError> {
-    let pem = pem.trim();
-    if pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+    if let Some(block) = pem_block(pem, "ENCRYPTED PRIVATE KEY") {
         let passphrase = passphrase.ok_or_else(|| {
             CryptoError::Key("the private key is encrypted: its passphrase is required".into())
         })?;
-        RsaPrivateKey::from_pkcs8_encrypted_pem(pem, passphrase.as_bytes()).map_err(|e| {
+        RsaPrivateKey::from_pkcs8_encrypted_pem(block, passphrase.as_bytes()).map_err(|e| {
             CryptoError::Key(format!(
                 "cannot decrypt the private key: wrong key passphrase or unsupported key encryption ({e})"
             ))
         })
-    } else if pem.contains("-----BEGIN PRIVATE KEY-----") {
-        RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| {
+    } else if let Some(block) = pem_block(pem, "PRIVATE KEY") {
+        RsaPrivateKey::from_pkcs8_pem(block).map_err(|e| {
             CryptoError::Key(format!("cannot read the RSA private key (PKCS#8 PEM): {e}"))
         })
-    } else if pem.contains("-----BEGIN RSA PRIVATE KEY-----") {
-        if pem.contains("Proc-Type: 4,ENCRYPTED") {
+    } else if let Some(block) = pem_block(pem, "RSA PRIVATE KEY") {
+        if block.contains("Proc-Type: 4,ENCRYPTED") {
             return Err(CryptoError::Key(
                 "legacy-encrypted PKCS#1 private keys are not supported: convert it with \
                  `openssl pkcs8 -topk8 -v2 aes-256-cbc -in old.pem -out new.pem`"
                     .into(),
             ));
         }
-        RsaPrivateKey::from_pkcs1_pem(pem).map_err(|e| {
+        RsaPrivateKey::from_pkcs1_pem(block).map_err(|e| {
             CryptoError::Key(format!("cannot read the RSA private key (PKCS#1 PEM): {e}"))
         })
     } else {

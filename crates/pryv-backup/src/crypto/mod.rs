@@ -14,7 +14,7 @@ mod tree;
 mod writer;
 
 pub use sealer::Pryvbke1;
-pub use tree::{decrypt_tree, DecryptReport, ENVELOPE_FILE};
+pub use tree::{decrypt_tree, read_envelope, DecryptReport, ENVELOPE_FILE};
 
 use thiserror::Error;
 

@@ -14,6 +14,20 @@ pub const ENVELOPE_FILE: &str = "encryption.json";
 /// and the reference's self-recovery readme and script.
 const CLEARTEXT_ROOT_FILES: [&str; 3] = [ENVELOPE_FILE, "RESTORE-README.md", "decrypt-backup.mjs"];
 
+/// The envelope of the backup at `backup_dir`, or `None` if it is not encrypted (no
+/// encryption.json).
+pub fn read_envelope(backup_dir: &Path) -> Result<Option<serde_json::Value>, CryptoError> {
+    let path = backup_dir.join(ENVELOPE_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CryptoError::io(&path, e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| CryptoError::Envelope(format!("{} is not valid JSON ({e})", path.display())))
+}
+
 /// What [`decrypt_tree`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DecryptReport {
