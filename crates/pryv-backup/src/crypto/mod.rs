@@ -20,8 +20,6 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum CryptoError {
-    #[error("{0}")]
-    Invalid(String),
     /// encryption.json is missing a field, has a wrong value, or asks for unsupported crypto.
     #[error("invalid encryption.json: {0}")]
     Envelope(String),
@@ -41,9 +39,9 @@ pub enum CryptoError {
     /// One file of a backup could not be decrypted.
     #[error("cannot decrypt {path}: {reason}")]
     File { path: String, reason: String },
-    /// The output directory of a decryption is not acceptable.
+    /// A directory given to `decrypt_tree` is not acceptable (the message says why).
     #[error("{0}")]
-    Output(String),
+    Directory(String),
     #[error("I/O error on {path}: {source}")]
     Io {
         path: String,

@@ -50,25 +50,25 @@ pub fn decrypt_tree(
 ) -> Result<DecryptReport, CryptoError> {
     let src_real = fs::canonicalize(src).map_err(|e| CryptoError::io(src, e))?;
     if !src_real.is_dir() {
-        return Err(CryptoError::Output(format!(
+        return Err(CryptoError::Directory(format!(
             "{} is not a directory",
             src.display()
         )));
     }
     let out_real = resolve_missing(out)?;
     if out_real.starts_with(&src_real) {
-        return Err(CryptoError::Output(format!(
+        return Err(CryptoError::Directory(format!(
             "the output directory {} is inside the backup {}: choose a directory outside it",
             out.display(),
             src.display()
         )));
     }
+    let mut files = Vec::new();
+    list_files(&src_real, Path::new(""), &mut files)?;
     let mut created = Created::default();
     prepare_out(out, &mut created)?;
 
     let mut report = DecryptReport::default();
-    let mut files = Vec::new();
-    list_files(&src_real, Path::new(""), &mut files)?;
     for rel in files {
         if rel.parent() == Some(Path::new(""))
             && CLEARTEXT_ROOT_FILES.iter().any(|n| rel == Path::new(n))
@@ -130,7 +130,7 @@ fn prepare_out(out: &Path, created: &mut Created) -> Result<(), CryptoError> {
     match fs::read_dir(out) {
         Ok(mut entries) => {
             if entries.next().is_some() {
-                return Err(CryptoError::Output(format!(
+                return Err(CryptoError::Directory(format!(
                     "the output directory {} is not empty: give a new or empty directory",
                     out.display()
                 )));
