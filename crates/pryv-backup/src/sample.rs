@@ -2,8 +2,7 @@
 //! core's export shapes: for demos and round-trip tests.
 //!
 //! `integrity` strings are well-formed placeholders, NOT valid Pryv.io integrity hashes.
-//! Events carry no `tags` (the core's SQLite schema cannot store them, see docs §9.3), and
-//! shared accesses always have a `deviceName` (the core's SQLite reader would add `null`).
+//! Events carry no `tags` (the core's SQLite schema cannot store them, see docs §9.3).
 
 use serde_json::{json, Value};
 

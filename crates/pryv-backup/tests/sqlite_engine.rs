@@ -258,18 +258,7 @@ fn sqlite_fixture_users_round_trip() {
         engine
             .import_user(&user, &data, &ImportOptions::default())
             .unwrap();
-        let mut expected = data.clone();
-        // The core's SQLite reader gives shared accesses without a deviceName `deviceName: null`.
-        for access in expected
-            .collections
-            .get_mut(&Collection::Accesses)
-            .into_iter()
-            .flatten()
-        {
-            if access["type"] == "shared" && access.get("deviceName").is_none() {
-                access["deviceName"] = serde_json::Value::Null;
-            }
-        }
+        let expected = data.clone();
         let exported = export(&engine, &user);
         assert_same_user(&expected, &exported, username);
         assert_eq!(
@@ -726,4 +715,77 @@ fn sqlite_leaves_audit_and_series_to_other_stores_when_configured() {
         .join("e/c/i/user.alice/series-1.0.0.sqlite")
         .is_file());
     assert_same_user(&data, &export(&full, &alice), "alice");
+}
+
+#[test]
+fn sqlite_bad_items_are_errors_not_panics_and_leave_nothing() {
+    use serde_json::json;
+    let cases: Vec<(Collection, serde_json::Value)> = vec![
+        (Collection::Events, json!("not an object")),
+        (Collection::Events, json!({"streamIds": ["a"]})),
+        (Collection::Events, json!({"id": "e", "time": "yesterday"})),
+        (Collection::Events, json!({"id": "e", "streamIds": "a"})),
+        (
+            Collection::Events,
+            json!({"id": "e", "streamIds": ["has space"]}),
+        ),
+        (Collection::Events, json!({"id": "e", "trashed": "yes"})),
+        (Collection::Streams, json!({"name": "no id"})),
+        (Collection::Streams, json!({"id": "s", "children": []})),
+        (Collection::Accesses, json!({"id": "a", "headId": 3})),
+        (Collection::Webhooks, json!({"id": "w", "deleted": "now"})),
+        (Collection::Audit, json!({"time": 1})),
+        (Collection::Audit, json!({"eventid": "x", "surprise": 1})),
+        (
+            Collection::Series,
+            json!({"measurement": "m", "points": [{"value": 1}]}),
+        ),
+        (
+            Collection::Series,
+            json!({"measurement": "m", "points": "none"}),
+        ),
+        (Collection::Series, json!({"points": []})),
+        (Collection::Sessions, json!({"id": "s", "data": {}})),
+        (Collection::PasswordResets, json!({"id": "r", "expires": 1})),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let user = UserRef {
+        user_id: "ckbaditems0001".into(),
+        username: "baditems".into(),
+    };
+    for (collection, item) in cases {
+        let mut data = MemoryUser::default();
+        data.collections.insert(collection, vec![item.clone()]);
+        let result = engine.import_user(&user, &data, &ImportOptions::default());
+        assert!(result.is_err(), "{} {item} was accepted", collection.name());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{item} left files"
+        );
+    }
+    // Duplicates and bad account data too.
+    let mut data = MemoryUser::default();
+    data.collections.insert(
+        Collection::Profile,
+        vec![json!({"id": "p"}), json!({"id": "p"})],
+    );
+    assert!(engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .is_err());
+    for account in [
+        json!([]),
+        json!({"passwords": [{"hash": "h"}]}),
+        json!({"other": 1}),
+    ] {
+        let data = MemoryUser {
+            account: Some(account),
+            ..MemoryUser::default()
+        };
+        assert!(engine
+            .import_user(&user, &data, &ImportOptions::default())
+            .is_err());
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

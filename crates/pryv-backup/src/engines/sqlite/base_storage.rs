@@ -97,7 +97,7 @@ impl Table {
         Ok(items)
     }
 
-    /// The core's row → object, with its per-collection normalisations.
+    /// The core's row → object, with its stream normalisations (docs §4).
     fn item_from_row(self, id: Value, head_id: Value, deleted: Value, data: Value) -> Item {
         let mut out = Map::new();
         out.insert("id".into(), id.clone());
@@ -109,29 +109,20 @@ impl Table {
                 out.insert(k, v);
             }
         }
-        match self.collection {
-            Collection::Streams => {
-                if !deleted.is_null() {
-                    // A deleted stream is only its tombstone.
-                    let mut tomb = Map::new();
-                    tomb.insert("id".into(), id);
-                    tomb.insert("deleted".into(), deleted);
-                    return Value::Object(tomb);
-                }
-                out.shift_remove("path");
-                for flag in ["trashed", "singleActivity"] {
-                    if out.get(flag) == Some(&Value::Bool(false)) {
-                        out.shift_remove(flag);
-                    }
+        if self.collection == Collection::Streams {
+            if !deleted.is_null() {
+                // A deleted stream is only its tombstone.
+                let mut tomb = Map::new();
+                tomb.insert("id".into(), id);
+                tomb.insert("deleted".into(), deleted);
+                return Value::Object(tomb);
+            }
+            out.shift_remove("path");
+            for flag in ["trashed", "singleActivity"] {
+                if out.get(flag) == Some(&Value::Bool(false)) {
+                    out.shift_remove(flag);
                 }
             }
-            Collection::Accesses
-                if out.get("type").and_then(Value::as_str) == Some("shared")
-                    && !out.contains_key("deviceName") =>
-            {
-                out.insert("deviceName".into(), Value::Null);
-            }
-            _ => {}
         }
         if !deleted.is_null() {
             out.insert("deleted".into(), deleted);
