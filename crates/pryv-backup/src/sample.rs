@@ -1,12 +1,14 @@
 //! A small, deterministic Pryv.io platform with every kind of data a backup carries, in the
 //! core's export shapes: for demos and round-trip tests.
 //!
-//! `integrity` strings are well-formed placeholders, NOT valid Pryv.io integrity hashes.
+//! Events and accesses carry real integrity hashes (so `--verify-integrity` passes on them);
+//! attachment-level `integrity` strings are well-formed placeholders.
 //! Events carry no `tags` (the core's SQLite schema cannot store them, see docs §9.3).
 
 use serde_json::{json, Value};
 
 use crate::engine::MemoryUser;
+use crate::integrity::{self, ItemKind};
 use crate::json::number_from_f64;
 use crate::model::{Collection, Item, UserRef};
 
@@ -39,10 +41,23 @@ pub fn sample_platform(seed: u64) -> Vec<(UserRef, MemoryUser)> {
                 user_id: user_id.to_string(),
                 username: username.to_string(),
             };
-            let data = sample_user(&user, *richness, language_of(seed, i), &mut rng);
+            let mut data = sample_user(&user, *richness, language_of(seed, i), &mut rng);
+            seal_integrity(&mut data);
             (user, data)
         })
         .collect()
+}
+
+/// Replaces each event's and access's placeholder `integrity` by the hash the core would store.
+fn seal_integrity(data: &mut MemoryUser) {
+    for (collection, kind) in [(Collection::Events, ItemKind::Event), (Collection::Accesses, ItemKind::Access)] {
+        for item in data.collections.get_mut(&collection).into_iter().flatten() {
+            if item.get("integrity").is_some_and(|v| v.is_string()) {
+                let hash = integrity::compute(kind, item);
+                item["integrity"] = Value::String(hash);
+            }
+        }
+    }
 }
 
 /// Platform-wide entries (unique and indexed account fields), as the platform DB exports them.

@@ -17,6 +17,7 @@ use super::{
     account, base_storage, db, ephemeral, events, series, users_index, SqliteEngine, SqliteError,
 };
 use crate::engine::{AttachmentImport, ImportOptions, UserSource};
+use crate::integrity::{ItemKind, UserCheck};
 use crate::model::{Collection, Item, UserRef};
 use crate::{Error, Result};
 
@@ -97,8 +98,7 @@ fn stage_and_commit(
     }
     let ephemeral = ephemeral::collect(source)?;
     if options.verify_integrity {
-        let (events, accesses) = read_back(user_target.staging()?)?;
-        verify_user_integrity(user, &events, &accesses)?;
+        verify_staged_integrity(user, user_target.staging()?)?;
     }
     commit(
         engine,
@@ -291,19 +291,19 @@ fn write_file(
     Ok(Some(file))
 }
 
-/// The staged events and accesses, read back as they will be exported.
-fn read_back(staging: &Path) -> Result<(Vec<Item>, Vec<Item>)> {
-    let mut events_out = Vec::new();
+/// Reads the staged events and accesses back as they will be exported and checks their
+/// integrity hashes, before anything replaces the user's current files.
+fn verify_staged_integrity(user: &UserRef, staging: &Path) -> Result<()> {
+    let mut tally = UserCheck::default();
     let path = staging.join(UserFile::Events.file_name());
     if path.exists() {
         let conn = layout::open_for_reading(&path)?;
         let mut stmt = conn.prepare(&events::select_sql()).map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
-            events_out.push(events::row_to_event(row)?);
+            tally.item(ItemKind::Event, &events::row_to_event(row)?);
         }
     }
-    let mut accesses = Vec::new();
     let path = staging.join(UserFile::BaseStorage.file_name());
     if path.exists() {
         let conn = layout::open_for_reading(&path)?;
@@ -311,15 +311,12 @@ fn read_back(staging: &Path) -> Result<(Vec<Item>, Vec<Item>)> {
             .iter()
             .filter(|t| t.collection == Collection::Accesses)
         {
-            accesses = table.read_all(&conn)?;
+            for access in table.read_all(&conn)? {
+                tally.item(ItemKind::Access, &access);
+            }
         }
     }
-    Ok((events_out, accesses))
-}
-
-/// Checks the integrity hashes of a staged user before it replaces anything.
-// LEAD: wire crate::integrity here once the integrity module lands; until then this accepts all.
-fn verify_user_integrity(_user: &UserRef, _events: &[Item], _accesses: &[Item]) -> Result<()> {
+    tally.finish(&user.username)?;
     Ok(())
 }
 
