@@ -484,3 +484,62 @@ fn archive_types_can_cross_threads() {
     send::<pryv_backup::archive::UserWriter>();
     send::<pryv_backup::archive::JsonlWriter>();
 }
+
+/// The archive plugs into the engine traits: an engine exports into a `UserWriter` (as a
+/// `UserSink`) and imports from a `UserReader` (as a `UserSource`).
+#[test]
+fn archive_is_a_user_sink_and_source() {
+    use pryv_backup::engine::{MemoryUser, UserSink, UserSource};
+
+    let mut original = MemoryUser::default();
+    original
+        .item(Collection::Streams, &json!({"id": "s"}))
+        .unwrap();
+    for i in 0..50 {
+        original
+            .item(
+                Collection::Events,
+                &json!({"id": format!("e{i}"), "attachments": [{"id": format!("f{i}")}]}),
+            )
+            .unwrap();
+    }
+    UserSink::account(&mut original, &json!({"passwords": [{"hash": "h"}]})).unwrap();
+    UserSink::attachment(&mut original, "e3", "f3", &mut &b"three"[..]).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let w = ArchiveWriter::create(
+        dir.path(),
+        WriterOptions {
+            max_chunk_size: 256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut sink = w.open_user(&user("u")).unwrap();
+    for c in Collection::ALL {
+        for item in original.items_of(c) {
+            UserSink::item(&mut sink, c, item).unwrap();
+        }
+    }
+    UserSink::account(&mut sink, original.account.as_ref().unwrap()).unwrap();
+    for (file_id, (event_id, bytes)) in &original.attachments {
+        UserSink::attachment(&mut sink, event_id, file_id, &mut bytes.as_slice()).unwrap();
+    }
+    w.finish(info(vec![sink.finish().unwrap()])).unwrap();
+
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    let source = r.user("u").unwrap();
+    let mut copy = MemoryUser::default();
+    for c in Collection::ALL {
+        for item in UserSource::items(&source, c).unwrap() {
+            copy.item(c, &item.unwrap()).unwrap();
+        }
+    }
+    UserSink::account(&mut copy, &UserSource::account(&source).unwrap().unwrap()).unwrap();
+    let events = source.attachment_events().unwrap();
+    for file_id in source.attachment_ids().unwrap() {
+        let mut blob = UserSource::attachment(&source, &file_id).unwrap().unwrap();
+        UserSink::attachment(&mut copy, &events[&file_id], &file_id, &mut blob).unwrap();
+    }
+    assert_eq!(copy, original);
+}
