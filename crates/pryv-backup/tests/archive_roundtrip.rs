@@ -342,17 +342,18 @@ fn assert_no_temp_files(dir: &Path) {
 
 /// Test-only sealer: a marker, then every byte XORed. Enough to see that every file goes
 /// through the hook and comes back.
-struct XorSealer;
+struct XorSealer(u8);
 
 const MARK: &[u8] = b"XOR!";
 
 struct XorWrite<'a> {
     out: Box<dyn Write + Send + 'a>,
+    key: u8,
 }
 
 impl Write for XorWrite<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let x: Vec<u8> = buf.iter().map(|b| b ^ 0x5a).collect();
+        let x: Vec<u8> = buf.iter().map(|b| b ^ self.key).collect();
         self.out.write_all(&x)?;
         Ok(buf.len())
     }
@@ -369,12 +370,13 @@ impl SealedWrite for XorWrite<'_> {
 
 struct XorRead<'a> {
     input: Box<dyn Read + Send + 'a>,
+    key: u8,
 }
 
 impl Read for XorRead<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.input.read(buf)?;
-        buf[..n].iter_mut().for_each(|b| *b ^= 0x5a);
+        buf[..n].iter_mut().for_each(|b| *b ^= self.key);
         Ok(n)
     }
 }
@@ -388,7 +390,7 @@ impl FileSealer for XorSealer {
         mut out: Box<dyn Write + Send + 'a>,
     ) -> io::Result<Box<dyn SealedWrite + 'a>> {
         out.write_all(MARK)?;
-        Ok(Box::new(XorWrite { out }))
+        Ok(Box::new(XorWrite { out, key: self.0 }))
     }
     fn open<'a>(
         &self,
@@ -399,7 +401,7 @@ impl FileSealer for XorSealer {
         if mark != MARK {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "not sealed"));
         }
-        Ok(Box::new(XorRead { input }))
+        Ok(Box::new(XorRead { input, key: self.0 }))
     }
 }
 
@@ -417,7 +419,7 @@ fn every_file(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn archive_seals_every_file() {
     let dir = tempfile::tempdir().unwrap();
-    let sealer: Arc<dyn FileSealer> = Arc::new(XorSealer);
+    let sealer: Arc<dyn FileSealer> = Arc::new(XorSealer(0x5a));
     let options = WriterOptions {
         sealer: Some(sealer.clone()),
         max_chunk_size: 64,
@@ -470,6 +472,12 @@ fn archive_seals_every_file() {
         .unwrap();
     assert_eq!(blob, "secret blob");
     assert_eq!(r.platform_items().unwrap().count(), 1);
+    let wrong: Arc<dyn FileSealer> = Arc::new(XorSealer(0x33));
+    let err = ArchiveReader::open(dir.path(), Some(wrong))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("wrong passphrase or key"), "{err}");
     let report = verify(dir.path(), Some(sealer)).unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
 }
@@ -483,4 +491,63 @@ fn archive_types_can_cross_threads() {
     send_sync::<pryv_backup::archive::UserReader>();
     send::<pryv_backup::archive::UserWriter>();
     send::<pryv_backup::archive::JsonlWriter>();
+}
+
+/// The archive plugs into the engine traits: an engine exports into a `UserWriter` (as a
+/// `UserSink`) and imports from a `UserReader` (as a `UserSource`).
+#[test]
+fn archive_is_a_user_sink_and_source() {
+    use pryv_backup::engine::{MemoryUser, UserSink, UserSource};
+
+    let mut original = MemoryUser::default();
+    original
+        .item(Collection::Streams, &json!({"id": "s"}))
+        .unwrap();
+    for i in 0..50 {
+        original
+            .item(
+                Collection::Events,
+                &json!({"id": format!("e{i}"), "attachments": [{"id": format!("f{i}")}]}),
+            )
+            .unwrap();
+    }
+    UserSink::account(&mut original, &json!({"passwords": [{"hash": "h"}]})).unwrap();
+    UserSink::attachment(&mut original, "e3", "f3", &mut &b"three"[..]).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let w = ArchiveWriter::create(
+        dir.path(),
+        WriterOptions {
+            max_chunk_size: 256,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut sink = w.open_user(&user("u")).unwrap();
+    for c in Collection::ALL {
+        for item in original.items_of(c) {
+            UserSink::item(&mut sink, c, item).unwrap();
+        }
+    }
+    UserSink::account(&mut sink, original.account.as_ref().unwrap()).unwrap();
+    for (file_id, (event_id, bytes)) in &original.attachments {
+        UserSink::attachment(&mut sink, event_id, file_id, &mut bytes.as_slice()).unwrap();
+    }
+    w.finish(info(vec![sink.finish().unwrap()])).unwrap();
+
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    let source = r.user("u").unwrap();
+    let mut copy = MemoryUser::default();
+    for c in Collection::ALL {
+        for item in UserSource::items(&source, c).unwrap() {
+            copy.item(c, &item.unwrap()).unwrap();
+        }
+    }
+    UserSink::account(&mut copy, &UserSource::account(&source).unwrap().unwrap()).unwrap();
+    let events = source.attachment_events().unwrap();
+    for file_id in source.attachment_ids().unwrap() {
+        let mut blob = UserSource::attachment(&source, &file_id).unwrap().unwrap();
+        UserSink::attachment(&mut copy, &events[&file_id], &file_id, &mut blob).unwrap();
+    }
+    assert_eq!(copy, original);
 }

@@ -1,9 +1,9 @@
 //! The backup directory format written by open-pryv.io's bin/backup.js (format version 1),
 //! see docs/archive-format.md. Knows nothing of databases: it reads and writes items.
 //!
-//! By concern: [`layout`] (names and paths), [`output`] (one file written atomically through
-//! gzip and the sealer), [`writer`], [`input`] + [`jsonl`] (one file read back, guarded),
-//! [`reader`], [`manifest`], [`verify`] and [`summary`].
+//! By concern: `layout` (names and paths), `output` (one file written atomically through
+//! gzip and the sealer), `writer`, `input` + `jsonl` (one file read back, guarded),
+//! `reader`, `manifest`, `verify` and `summary`.
 
 mod error;
 mod input;

@@ -63,20 +63,27 @@ impl ArchiveReader {
             )));
         }
         let path = dir.join(MANIFEST);
-        let Some(input) = input::open(&path, false, sealer.as_ref())? else {
-            return Err(ArchiveError::Invalid(format!(
-                "{} has no {MANIFEST}: the backup is incomplete (it did not finish); make a new backup",
-                dir.display()
-            )));
+        let hint = if encrypted {
+            " (wrong passphrase or key?)"
+        } else {
+            ""
         };
-        let manifest: Manifest = serde_json::from_reader(BufReader::new(input)).map_err(|e| {
-            let hint = if encrypted {
-                " (wrong passphrase or key?)"
-            } else {
-                ""
-            };
+        let unreadable = |e: &dyn std::fmt::Display| {
             ArchiveError::corrupt(&path, format!("cannot read the manifest{hint}: {e}"))
-        })?;
+        };
+        let input = match input::open(&path, false, sealer.as_ref()) {
+            Ok(Some(input)) => input,
+            Ok(None) => {
+                return Err(ArchiveError::Invalid(format!(
+                    "{} has no {MANIFEST}: the backup is incomplete (it did not finish); make a new backup",
+                    dir.display()
+                )))
+            }
+            Err(e @ ArchiveError::Io { .. }) => return Err(e),
+            Err(e) => return Err(unreadable(&e)),
+        };
+        let manifest: Manifest =
+            serde_json::from_reader(BufReader::new(input)).map_err(|e| unreadable(&e))?;
         if manifest.format_version != FORMAT_VERSION {
             return Err(ArchiveError::Invalid(format!(
                 "{}: format version {} is not supported (this tool reads version {FORMAT_VERSION}); use a newer pryv-backup",

@@ -51,6 +51,7 @@ struct Shared {
     /// Root-level files written so far (platform data, user manifests).
     files: Mutex<Vec<FileEntry>>,
     opened_users: Mutex<HashSet<String>>,
+    platform_opened: Mutex<bool>,
 }
 
 impl Shared {
@@ -109,6 +110,7 @@ impl ArchiveWriter {
                 options,
                 files: Mutex::new(Vec::new()),
                 opened_users: Mutex::new(HashSet::new()),
+                platform_opened: Mutex::new(false),
             }),
         })
     }
@@ -144,6 +146,16 @@ impl ArchiveWriter {
 
     /// `platform/platform.jsonl[.gz]`.
     pub fn platform_writer(&self) -> Result<JsonlWriter, ArchiveError> {
+        let mut opened = self
+            .shared
+            .platform_opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if std::mem::replace(&mut *opened, true) {
+            return Err(ArchiveError::Invalid(
+                "platform data is already being written to this backup".into(),
+            ));
+        }
         let dir = self.shared.root.join(PLATFORM_DIR);
         ensure_dir(&dir)?;
         let name = layout::jsonl_name("platform", self.shared.options.compress);
@@ -156,7 +168,8 @@ impl ArchiveWriter {
         })
     }
 
-    /// Writes `manifest.json`, last: its presence is what marks the backup complete.
+    /// Writes `manifest.json`, last: its presence is what marks the backup complete. Call it
+    /// once every `UserWriter` and `JsonlWriter` has finished.
     pub fn finish(self, info: ManifestInfo) -> Result<Manifest, ArchiveError> {
         let mut files = std::mem::take(
             &mut *self
