@@ -368,3 +368,21 @@ fn crypto_decrypt_tree_guards_its_output() {
     assert!(err.contains("users/u1/z.jsonl.gz"), "{err}");
     assert!(!out2.exists(), "partial output removed");
 }
+
+#[test]
+fn crypto_gzip_file_cut_between_frames_fails_in_gunzip() {
+    use flate2::{read::GzDecoder, write::GzEncoder, Compression};
+    // Incompressible, so the gzip stream spans several frames.
+    let mut plain = vec![0u8; 200_000];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut plain);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&plain).unwrap();
+    let sealed = seal(sealer(), &gz.finish().unwrap());
+    assert!(frame_lengths(&sealed).len() >= 3);
+    let cut = &sealed[..HEADER + 2 * FRAME];
+    let mut out = Vec::new();
+    let err = GzDecoder::new(sealer().open(Box::new(cut)).unwrap())
+        .read_to_end(&mut out)
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+}

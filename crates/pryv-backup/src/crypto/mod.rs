@@ -1,10 +1,10 @@
 //! PRYVBKE1: the per-file encryption of bin/backup.js backups (see docs/encryption.md).
 //!
-//! - [`format`]: the bytes of one encrypted file (magic, header, frames, nonces).
-//! - [`keys`]: the data key behind a backup (passphrase or RSA-wrapped) and its envelope.
-//! - [`writer`] / [`reader`]: streaming seal and open, one 64 KiB frame in memory at most.
-//! - [`sealer`]: [`Pryvbke1`], the [`crate::archive::FileSealer`] the archive uses.
-//! - [`tree`]: [`decrypt_tree`], a plaintext mirror of a whole encrypted backup.
+//! - `format`: the bytes of one encrypted file (magic, header, frames, nonces).
+//! - `keys`: the data key behind a backup (passphrase or RSA-wrapped) and its envelope.
+//! - `writer` / `reader`: streaming seal and open, one 64 KiB frame in memory at most.
+//! - `sealer`: [`Pryvbke1`], the [`crate::archive::FileSealer`] the archive uses.
+//! - `tree`: [`decrypt_tree`], a plaintext mirror of a whole encrypted backup.
 
 mod format;
 mod keys;
