@@ -29,8 +29,14 @@ fn postgres_bulk_export_and_import_timing() {
     let target_db = testbed::pg_database();
     let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
     let started = Instant::now();
-    target.import_user(&user, &data, &ImportOptions::default()).unwrap();
+    target
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap();
     let import = started.elapsed();
     println!("{EVENTS} events: export {export:?}, import {import:?}");
-    assert_same(&dump(&mut source_db.connect()), &dump(&mut target_db.connect()));
+    // The platform's entries are not restored here.
+    assert_same(
+        &without(dump(&mut source_db.connect()), &["platform_kv"]),
+        &without(dump(&mut target_db.connect()), &["platform_kv"]),
+    );
 }
