@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashSet;
+
 use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ItemIter, MemoryUser, UserSource};
 use pryv_backup::model::{Collection, Item, UserRef};
 use pryv_backup::Error;
@@ -55,15 +57,26 @@ pub fn dump(client: &mut postgres::Client) -> Vec<(String, Vec<String>)> {
 /// Asserts two dumps are identical, table by table, naming the first differing rows.
 pub fn assert_same(expected: &[(String, Vec<String>)], actual: &[(String, Vec<String>)]) {
     for ((table, want), (_, got)) in expected.iter().zip(actual) {
-        let missing: Vec<&String> = want.iter().filter(|r| !got.contains(r)).take(3).collect();
-        let extra: Vec<&String> = got.iter().filter(|r| !want.contains(r)).take(3).collect();
-        assert!(
-            want == got,
+        if want == got {
+            continue;
+        }
+        let (want_set, got_set): (HashSet<&String>, HashSet<&String>) =
+            (want.iter().collect(), got.iter().collect());
+        let missing: Vec<&&String> = want_set.difference(&got_set).take(3).collect();
+        let extra: Vec<&&String> = got_set.difference(&want_set).take(3).collect();
+        panic!(
             "table {table}: {} rows expected, {} found\nmissing: {missing:#?}\nunexpected: {extra:#?}",
             want.len(),
             got.len()
         );
     }
+}
+
+/// A dump without the tables a test does not restore.
+pub fn without(dump: Vec<(String, Vec<String>)>, tables: &[&str]) -> Vec<(String, Vec<String>)> {
+    dump.into_iter()
+        .filter(|(t, _)| !tables.contains(&t.as_str()))
+        .collect()
 }
 
 pub fn everything() -> ExportOptions {
