@@ -1,1 +1,2 @@
 //! Test support for pryv-backup: real, throwaway PostgreSQL databases and data directories.
+pub mod influx;

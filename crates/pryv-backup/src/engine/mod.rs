@@ -164,7 +164,12 @@ pub trait SeriesStore: Send + Sync {
     fn describe(&self) -> String;
     fn export_user(&self, user: &UserRef, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
     /// With `overwrite`, the user's existing series are dropped first.
-    fn import_user(&self, user: &UserRef, items: &mut dyn Iterator<Item = Result<Item>>, overwrite: bool) -> Result<()>;
+    fn import_user(
+        &self,
+        user: &UserRef,
+        items: &mut dyn Iterator<Item = Result<Item>>,
+        overwrite: bool,
+    ) -> Result<()>;
 }
 
 /// The platform DB kept outside the base engine (rqlite). Items are the archive's platform

@@ -1,4 +1,6 @@
 //! Storage engines: one folder per engine, each implementing [`crate::engine::Engine`].
 
+pub mod influxdb;
 pub mod postgres;
+pub mod rqlite;
 pub mod sqlite;
