@@ -197,3 +197,37 @@ fn influxdb_reference_series_come_back_byte_for_byte() {
     }
     assert!(checked >= 2, "expected series of several fixture users");
 }
+
+/// Data as the core's writers leave it (high-frequency server: floats, no tags; the core's
+/// own restore: strings as tags), read back as archive items.
+#[test]
+fn influxdb_reads_points_as_the_core_wrote_them() {
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let u = user("dave");
+    let db = format!("user.{}", u.username);
+    let agent = ureq::agent();
+    agent
+        .post(&format!("{}/query", server.url()))
+        .send_form(&[("q", &format!("CREATE DATABASE \"{db}\""))])
+        .expect("create database");
+    let lines = "event.ev-1 value=36.4 0\n\
+                 event.ev-1 value=0.1 299999999\n\
+                 event.ev-1 value=-12 1500000000\n\
+                 event.ev-2,unit=kg value=70.5,count=3i 250000000\n\
+                 legacy value=1 1000000000";
+    agent
+        .post(&format!("{}/write", server.url()))
+        .query("db", &db)
+        .send_string(lines)
+        .expect("write");
+    let got: Vec<String> = export(&store, &u).iter().map(Value::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            r#"{"measurement":"ev-1","points":[{"deltaTime":0,"value":36.4},{"deltaTime":0.299999999,"value":0.1},{"deltaTime":1.5,"value":-12}]}"#,
+            r#"{"measurement":"ev-2","points":[{"deltaTime":0.25,"count":3,"unit":"kg","value":70.5}]}"#,
+            r#"{"measurement":"legacy","points":[{"deltaTime":1,"value":1}]}"#,
+        ]
+    );
+}
