@@ -8,7 +8,15 @@ influx_free_port() {
   echo "$port"
 }
 
-influx_answers() { curl -fsS -o /dev/null "$1/ping" 2>/dev/null; }
+# Whether the server on this loopback port answers `GET /ping` with 204 (no curl needed).
+influx_answers() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET /ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    read -r _ status _ <&3
+    [ "$status" = 204 ]
+  ) 2>/dev/null
+}
 
 # Exports PRYV_BACKUP_TEST_INFLUX (http://127.0.0.1:PORT): the one already given, else a
 # throwaway influxd started here (installing Debian's `influxdb` package when missing).
@@ -27,6 +35,11 @@ ensure_influxdb() {
   fi
   local dir="${PRYV_BACKUP_INFLUX_DIR:-/tmp/pryv-backup-influx}"
   local http_port rpc_port
+  # One started earlier and still answering is reused.
+  if [ -f "$dir/port" ] && influx_answers "$(cat "$dir/port")"; then
+    export PRYV_BACKUP_TEST_INFLUX="http://127.0.0.1:$(cat "$dir/port")"
+    return
+  fi
   http_port=$(influx_free_port 58086)
   rpc_port=$(influx_free_port $((http_port + 1)))
   rm -rf "$dir"
@@ -51,9 +64,10 @@ EOF
   printf '[pryv-backup] InfluxDB: starting influxd in %s on port %s\n' "$dir" "$http_port" >&2
   nohup influxd -config "$dir/influxdb.conf" >"$dir/log" 2>&1 &
   echo $! >"$dir/pid"
+  echo "$http_port" >"$dir/port"
   local url="http://127.0.0.1:$http_port" i
   for i in $(seq 1 100); do
-    if influx_answers "$url"; then
+    if influx_answers "$http_port"; then
       export PRYV_BACKUP_TEST_INFLUX="$url"
       return
     fi
@@ -61,4 +75,12 @@ EOF
   done
   printf '[pryv-backup] InfluxDB did not answer on %s; see %s/log\n' "$url" "$dir" >&2
   return 1
+}
+
+# Stops the influxd that ensure_influxdb started (none when PRYV_BACKUP_TEST_INFLUX was given).
+stop_influxdb() {
+  local pid_file="${PRYV_BACKUP_INFLUX_DIR:-/tmp/pryv-backup-influx}/pid"
+  [ -f "$pid_file" ] || return 0
+  kill "$(cat "$pid_file")" 2>/dev/null || true
+  rm -f "$pid_file" "${pid_file%pid}port"
 }

@@ -146,6 +146,16 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Below 10^6 s a float's spacing is far under a nanosecond: every stored time
+        /// survives export then restore.
+        #[test]
+        fn stored_times_survive_a_round_trip(stored in -1_000_000_000_000_000i64..1_000_000_000_000_000) {
+            let Value::Number(seconds) = seconds_from_nanos(stored) else { panic!("not a number") };
+            proptest::prop_assert_eq!(nanos_from_seconds(&seconds), Ok(stored));
+        }
+    }
+
     #[test]
     fn rows_become_points_without_nulls() {
         let columns: Vec<String> = ["time", "n", "s", "value"].map(String::from).into();
