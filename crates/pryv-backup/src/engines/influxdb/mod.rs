@@ -58,22 +58,35 @@ impl InfluxSeries {
         }
     }
 
+    /// The user's measurements; none when the user never had series (some InfluxDB
+    /// versions answer `SHOW MEASUREMENTS` on a missing database with an error).
     fn measurements(&self, database: &str) -> crate::Result<Vec<String>> {
+        if !self
+            .names("", "SHOW DATABASES")?
+            .iter()
+            .any(|d| d == database)
+        {
+            return Ok(Vec::new());
+        }
+        self.names(database, "SHOW MEASUREMENTS")
+    }
+
+    /// The first column of every row a `SHOW ...` statement gives.
+    fn names(&self, database: &str, statement: &str) -> crate::Result<Vec<String>> {
         let mut names = Vec::new();
-        self.client
-            .query(database, "SHOW MEASUREMENTS", &mut |series| {
-                for row in series.values {
-                    match row.first() {
-                        Some(Value::String(name)) => names.push(name.clone()),
-                        other => {
-                            return Err(self.server_error(format!(
-                                "SHOW MEASUREMENTS gave a row without a name: {other:?}"
-                            )))
-                        }
+        self.client.query(database, statement, &mut |series| {
+            for row in series.values {
+                match row.first() {
+                    Some(Value::String(name)) => names.push(name.clone()),
+                    other => {
+                        return Err(self.server_error(format!(
+                            "{statement} gave a row without a name: {other:?}"
+                        )))
                     }
                 }
-                Ok(())
-            })?;
+            }
+            Ok(())
+        })?;
         Ok(names)
     }
 
