@@ -1,5 +1,6 @@
 //! Archive points as InfluxDB line protocol, typed as the core writes them: numbers as
-//! floats, strings and booleans as such, no tags.
+//! floats, strings and booleans as such, no tags. Errors name keys, never values (health
+//! data).
 
 use serde_json::{Map, Value};
 
@@ -11,15 +12,13 @@ const MAX_EXACT_FLOAT_INT: u64 = 1 << 53;
 /// One line for a point, or `None` when the point has no value to store (InfluxDB cannot
 /// keep a point without fields; there is nothing to lose).
 pub fn point_line(measurement: &str, point: &Value) -> Result<Option<String>, String> {
-    let point = point
-        .as_object()
-        .ok_or_else(|| format!("point is not an object: {point}"))?;
+    let point = point.as_object().ok_or("a point is not an object")?;
     let time = point
         .get("deltaTime")
         .or_else(|| point.get("time"))
         .ok_or("point without deltaTime")?;
     let Value::Number(seconds) = time else {
-        return Err(format!("deltaTime is not a number: {time}"));
+        return Err("deltaTime is not a number".into());
     };
     let ns = nanos_from_seconds(seconds)?;
     let fields = fields_text(point)?;
@@ -41,11 +40,11 @@ fn fields_text(point: &Map<String, Value>) -> Result<String, String> {
         let value = match value {
             Value::Null => continue,
             Value::Bool(b) => b.to_string(),
-            Value::Number(n) => number_text(n)?,
+            Value::Number(n) => number_text(key, n)?,
             Value::String(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
-            other => {
+            _ => {
                 return Err(format!(
-                    "field {key:?} holds {other}, which InfluxDB cannot store"
+                    "field {key:?} holds a list or an object, which InfluxDB cannot store"
                 ))
             }
         };
@@ -59,7 +58,7 @@ fn fields_text(point: &Map<String, Value>) -> Result<String, String> {
     Ok(out)
 }
 
-fn number_text(n: &serde_json::Number) -> Result<String, String> {
+fn number_text(key: &str, n: &serde_json::Number) -> Result<String, String> {
     if let Some(i) = n.as_i64() {
         if i.unsigned_abs() > MAX_EXACT_FLOAT_INT {
             return Ok(format!("{i}i"));
@@ -67,7 +66,7 @@ fn number_text(n: &serde_json::Number) -> Result<String, String> {
     }
     match n.as_f64() {
         Some(x) if x.is_finite() => Ok(ryu::Buffer::new().format_finite(x).to_string()),
-        _ => Err(format!("number {n} does not fit a float")),
+        _ => Err(format!("field {key:?}: a number does not fit a float")),
     }
 }
 

@@ -191,28 +191,18 @@ fn item_lines(user: &UserRef, item: &Item) -> Result<Vec<String>, InfluxError> {
     let event_id = item
         .get("measurement")
         .and_then(Value::as_str)
-        .ok_or_else(|| {
-            bad(
-                "?",
-                format!("item without a string \"measurement\": {item}"),
-            )
-        })?;
+        .ok_or_else(|| bad("?", "item without a string \"measurement\"".into()))?;
     let measurement = format!("{MEASUREMENT_PREFIX}{event_id}");
     let points = match item.get("points") {
         Some(Value::Array(points)) => points.as_slice(),
         None | Some(Value::Null) => &[],
-        Some(other) => {
-            return Err(bad(
-                event_id,
-                format!("\"points\" is not an array: {other}"),
-            ))
-        }
+        Some(_) => return Err(bad(event_id, "\"points\" is not an array".into())),
     };
     let mut lines = Vec::with_capacity(points.len());
     for point in points {
         match line::point_line(&measurement, point) {
             Ok(Some(line)) => lines.push(line),
-            Ok(None) => tracing::debug!("{measurement}: point without values skipped: {point}"),
+            Ok(None) => tracing::debug!("{measurement}: a point without values skipped"),
             Err(reason) => return Err(bad(event_id, reason)),
         }
     }

@@ -39,7 +39,7 @@ pub fn row_from_item(item: &Value) -> Result<(String, String), String> {
             Some(Value::String(s)) => Ok(s.clone()),
             // The core writes values through string concatenation: numbers become text.
             Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(v.to_string()),
-            _ => Err(format!("platform item without a string \"{name}\": {item}")),
+            _ => Err(format!("platform item without a string \"{name}\"")),
         }
     };
     if item.get("username").is_none() && item.get("key").is_some() {
