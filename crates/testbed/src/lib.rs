@@ -307,3 +307,4 @@ mod tests {
         );
     }
 }
+pub mod influx;

@@ -162,7 +162,7 @@ pub trait AttachmentImport {
 
 /// One per-user collection kept outside the base engine: audit in per-user SQLite files,
 /// series in InfluxDB. Items are the archive's items of that collection (series:
-/// `{"measurement": <event id>, "points": [{"deltaTime": s, "value": v}, ...]}`).
+/// `{"measurement": <event id>, "points": [{"time": s, <field>: value, ...}, ...]}`).
 pub trait CollectionStore: Send + Sync {
     fn describe(&self) -> String;
     fn export_user(&self, user: &UserRef, window: &ExportWindow, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
