@@ -4,9 +4,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{self, AuditEngine, BaseEngine, ConfigSources, FileEngine, InstallConfig, LayeredConfig, PlatformEngine, SeriesEngine};
-use crate::engine::{AttachmentStore, Composite, Engine};
+use crate::engine::{AttachmentStore, CollectionStore, Composite, Engine, PlatformStore};
 use crate::engines::filesystem::FsAttachments;
+use crate::engines::influxdb::InfluxSeries;
 use crate::engines::postgres::PgEngine;
+use crate::engines::rqlite::RqlitePlatform;
 use crate::engines::sqlite::SqliteEngine;
 use crate::{Error, Result};
 
@@ -70,49 +72,56 @@ impl Install {
                 FileEngine::S3(_) => Err(unsupported("storages:file:engine", "s3")),
             }
         };
-        if let SeriesEngine::Influxdb(_) = c.series {
-            return Err(unsupported("storages:series:engine", "influxdb"));
-        }
-        let platform = match (&c.platform, c.base_engine) {
+        let platform: Option<Box<dyn PlatformStore>> = match (&c.platform, c.base_engine) {
             (PlatformEngine::Postgresql, BaseEngine::Postgresql) => None,
             (PlatformEngine::Postgresql, BaseEngine::Sqlite) => {
                 return Err(Error::Other(
                     "storages:platform:engine = postgresql needs storages:base:engine = postgresql (as the core requires)".into(),
                 ))
             }
-            (PlatformEngine::Rqlite(_), _) => return Err(unsupported("storages:platform:engine", "rqlite")),
+            (PlatformEngine::Rqlite(settings), _) => Some(Box::new(RqlitePlatform::new(settings))),
         };
-        match c.base_engine {
+        let influx = match &c.series {
+            SeriesEngine::Influxdb(settings) => Some(Box::new(InfluxSeries::new(settings)) as Box<dyn CollectionStore>),
+            _ => None,
+        };
+        let base: Box<dyn Engine> = match c.base_engine {
             BaseEngine::Postgresql => {
                 let pg = c.postgres.as_ref().ok_or_else(|| {
                     Error::Other("storages:engines:postgresql is missing from the configuration".into())
                 })?;
+                if c.series == SeriesEngine::Sqlite {
+                    return Err(unsupported("storages:series:engine", "sqlite (with a postgresql base engine)"));
+                }
+                if c.audit == AuditEngine::Sqlite {
+                    return Err(unsupported("storages:audit:engine", "sqlite (with a postgresql base engine)"));
+                }
                 let attachments = match c.attachments {
                     FileEngine::Postgresql => None,
                     _ => Some(fs_attachments()?),
                 };
-                let base = PgEngine::connect(&pg.connection_string(), attachments)?;
-                let audit = match c.audit {
-                    AuditEngine::Postgresql => None,
-                    AuditEngine::Sqlite => return Err(unsupported("storages:audit:engine", "sqlite (with a postgresql base engine)")),
-                };
-                Ok(Box::new(Composite {
-                    base: Box::new(base),
-                    audit,
-                    series: None,
-                    platform,
-                }))
+                Box::new(PgEngine::connect(&pg.connection_string(), attachments)?)
             }
             BaseEngine::Sqlite => {
                 // The SQLite engine keeps audit and series in each user's own files.
                 if c.audit != AuditEngine::Sqlite {
                     return Err(unsupported("storages:audit:engine", "postgresql (with a sqlite base engine)"));
                 }
-                if c.series != SeriesEngine::Sqlite {
-                    return Err(unsupported("storages:series:engine", "postgresql (with a sqlite base engine)"));
+                let engine = SqliteEngine::open(&c.user_root_dir, fs_attachments()?)?;
+                match c.series {
+                    SeriesEngine::Sqlite => Box::new(engine),
+                    SeriesEngine::Influxdb(_) => Box::new(engine.without_series()),
+                    SeriesEngine::Postgresql => {
+                        return Err(unsupported("storages:series:engine", "postgresql (with a sqlite base engine)"))
+                    }
                 }
-                Ok(Box::new(SqliteEngine::open(&c.user_root_dir, fs_attachments()?)?))
             }
-        }
+        };
+        Ok(Box::new(Composite {
+            base,
+            audit: None,
+            series: influx,
+            platform,
+        }))
     }
 }
