@@ -1,4 +1,4 @@
-//! PRYVBKE1: the per-file encryption of bin/backup.js backups (see docs/encryption.md).
+//! PRYVBKE1: the per-file encryption of bin/backup.js backups (see docs/archive-format.md, "Encryption").
 //!
 //! - `format`: the bytes of one encrypted file (magic, header, frames, nonces).
 //! - `keys`: the data key behind a backup (passphrase or RSA-wrapped) and its envelope.
