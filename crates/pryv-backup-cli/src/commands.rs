@@ -38,19 +38,25 @@ fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Inst
 }
 
 fn jobs(config: &ConfigArgs) -> usize {
-    config
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    config.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// The sealer of a new backup, when encryption was asked for.
 fn new_sealer(args: &BackupArgs) -> Result<Option<Arc<dyn FileSealer>>> {
     secrets::refuse_inline(&args.encrypt_passphrase, "--encrypt-passphrase")?;
     if let Some(pem_file) = &args.recipient_pubkey {
-        let pem = std::fs::read_to_string(pem_file).with_context(|| format!("reading {}", pem_file.display()))?;
+        let pem = std::fs::read_to_string(pem_file)
+            .with_context(|| format!("reading {}", pem_file.display()))?;
         return Ok(Some(Arc::new(Pryvbke1::for_recipient(&pem)?)));
     }
-    let pass = secrets::read_secret(args.encrypt_passphrase_file.as_deref(), secrets::PASSPHRASE_ENV)?;
+    let pass = secrets::read_secret(
+        args.encrypt_passphrase_file.as_deref(),
+        secrets::PASSPHRASE_ENV,
+    )?;
     Ok(match pass {
         Some(pass) => Some(Arc::new(Pryvbke1::with_passphrase(&pass)?)),
         None => None,
@@ -76,10 +82,15 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
     let (target, previous) = if args.incremental {
-        match chain::Chain::open(&args.output, &|dir| open_reader(dir, &args.decrypt).map_err(|e| e.to_string()))? {
+        match chain::Chain::open(&args.output, &|dir| {
+            open_reader(dir, &args.decrypt).map_err(|e| e.to_string())
+        })? {
             Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
             None => {
-                eprintln!("no previous backup in {}: running a full backup", args.output.display());
+                eprintln!(
+                    "no previous backup in {}: running a full backup",
+                    args.output.display()
+                );
                 (args.output.clone(), None)
             }
         }
@@ -135,8 +146,15 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
         (false, None) => OnSuccess::Keep,
     };
-    let chain = chain::Chain::open(&args.dir, &|dir| open_reader(dir, &args.decrypt).map_err(|e| e.to_string()))?
-        .with_context(|| format!("{} holds no complete backup (no manifest.json)", args.dir.display()))?;
+    let chain = chain::Chain::open(&args.dir, &|dir| {
+        open_reader(dir, &args.decrypt).map_err(|e| e.to_string())
+    })?
+    .with_context(|| {
+        format!(
+            "{} holds no complete backup (no manifest.json)",
+            args.dir.display()
+        )
+    })?;
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
         engine.as_ref(),
@@ -169,11 +187,16 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
 
 fn print_restore_report(report: &restore::RestoreReport) {
     if report.aborted {
-        println!("Restore aborted before writing anything: {} conflict(s)", report.conflicts.len());
+        println!(
+            "Restore aborted before writing anything: {} conflict(s)",
+            report.conflicts.len()
+        );
         for c in &report.conflicts {
             println!("  - {} ({}): {}", c.user.username, c.user.user_id, c.reason);
         }
-        println!("Use --overwrite to replace existing users, or --skip-conflicts to restore the others.");
+        println!(
+            "Use --overwrite to replace existing users, or --skip-conflicts to restore the others."
+        );
         return;
     }
     println!("Restore report:");
@@ -189,7 +212,10 @@ fn print_restore_report(report: &restore::RestoreReport) {
         if !list.is_empty() {
             println!("  {title}: {}", list.len());
             for u in list {
-                println!("    - {} ({}): {}", u.user.username, u.user.user_id, u.reason);
+                println!(
+                    "    - {} ({}): {}",
+                    u.user.username, u.user.user_id, u.reason
+                );
             }
         }
     }
@@ -233,7 +259,10 @@ fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> 
     } else {
         println!(
             "checked {} user(s), {} file(s), {} item(s), {} attachment(s)",
-            report.users_checked, report.files_checked, report.items_checked, report.attachments_checked
+            report.users_checked,
+            report.files_checked,
+            report.items_checked,
+            report.attachments_checked
         );
         for p in &report.problems {
             println!("PROBLEM {}:", p.path);
@@ -241,21 +270,39 @@ fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> 
                 println!("  - {line}");
             }
         }
-        println!("{}", if report.is_ok() { "backup OK" } else { "backup DAMAGED: see the problems above" });
+        println!(
+            "{}",
+            if report.is_ok() {
+                "backup OK"
+            } else {
+                "backup DAMAGED: see the problems above"
+            }
+        );
     }
-    Ok(if report.is_ok() { exit::OK } else { exit::ERROR })
+    Ok(if report.is_ok() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
 
 fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
     let Some(envelope) = ArchiveReader::envelope(dir)? else {
-        bail!("{} is not encrypted (no encryption.json): nothing to decrypt", dir.display());
+        bail!(
+            "{} is not encrypted (no encryption.json): nothing to decrypt",
+            dir.display()
+        );
     };
     let sealer = secrets::opener(&envelope, secrets_args)?;
     let report = crypto::decrypt_tree(dir, out, sealer.as_ref())?;
     if json {
         print_json(&serde_json::json!({ "out": out, "files": report.files }))?;
     } else {
-        println!("decrypted {} file(s) into {}", report.files.len(), out.display());
+        println!(
+            "decrypted {} file(s) into {}",
+            report.files.len(),
+            out.display()
+        );
     }
     Ok(exit::OK)
 }
@@ -267,5 +314,9 @@ fn run_demo(dir: Option<&Path>, json: bool) -> Result<u8> {
     } else {
         print!("{report}");
     }
-    Ok(if report.identical { exit::OK } else { exit::ERROR })
+    Ok(if report.identical {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
