@@ -149,6 +149,11 @@ pub struct RestoreArgs {
     /// Replace the data of users that already exist in the target.
     #[arg(long)]
     pub overwrite: bool,
+    /// Restore the state as it was at this time: only the generations (the base backup and
+    /// its increments) written at or before it. RFC 3339 (2026-11-24T23:00:00Z) or
+    /// milliseconds since the epoch (as in manifest.json's backupTimestamp).
+    #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
+    pub as_of: Option<u64>,
     /// Restore the other users when some conflict (needs --delete-on-success or
     /// --move-on-success, as with bin/backup.js).
     #[arg(long)]

@@ -155,6 +155,20 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
             args.dir.display()
         )
     })?;
+    let chain = match args.as_of {
+        Some(time_ms) => {
+            let all = chain.generation_count();
+            let chain = chain.as_of(time_ms)?;
+            if !json {
+                eprintln!(
+                    "restoring the state as of {time_ms} ms: {} of {all} generation(s)",
+                    chain.generation_count()
+                );
+            }
+            chain
+        }
+        None => chain,
+    };
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
         engine.as_ref(),
