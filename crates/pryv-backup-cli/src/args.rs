@@ -158,14 +158,16 @@ pub struct RestoreArgs {
     /// --move-on-success, as with bin/backup.js).
     #[arg(long)]
     pub skip_conflicts: bool,
-    /// Check every restored event's and access's integrity hash before committing the
-    /// user; a user that fails is rolled back.
+    /// Check every event's and access's integrity hash, in the backup before writing the
+    /// user and as written before committing it; a user that fails is rolled back.
     #[arg(long)]
     pub verify_integrity: bool,
-    /// Delete the backup directory when every user was restored.
+    /// Delete the backup directory when every user was restored (it is kept when a user
+    /// failed, was rolled back or was skipped: it is their only copy).
     #[arg(long, conflicts_with = "move_on_success")]
     pub delete_on_success: bool,
-    /// Move the backup directory here when every user was restored.
+    /// Move the backup directory here after the restore, unless a user failed or was
+    /// rolled back (skipped users' data moves with it).
     #[arg(long, value_name = "PATH")]
     pub move_on_success: Option<PathBuf>,
     #[command(flatten)]
