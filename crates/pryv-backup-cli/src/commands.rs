@@ -16,6 +16,7 @@ use crate::output::{print_json, UserBar};
 use crate::secrets;
 
 pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
+    refuse_inline_secrets(&cli.command)?;
     let json = cli.json;
     match cli.command {
         Command::Backup(args) => run_backup(args, overrides, json),
@@ -25,6 +26,22 @@ pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
         Command::Decrypt { dir, out, secrets } => run_decrypt(&dir, &out, &secrets, json),
         Command::Demo { dir } => run_demo(dir.as_deref(), json),
     }
+}
+
+/// A secret given on the command line stops the command before it reads or writes anything.
+fn refuse_inline_secrets(command: &Command) -> Result<()> {
+    let decrypt = match command {
+        Command::Backup(args) => {
+            secrets::refuse_inline(&args.encrypt_passphrase, "--encrypt-passphrase")?;
+            &args.decrypt
+        }
+        Command::Restore(args) => &args.decrypt,
+        Command::Inspect { secrets, .. }
+        | Command::Verify { secrets, .. }
+        | Command::Decrypt { secrets, .. } => secrets,
+        Command::Demo { .. } => return Ok(()),
+    };
+    secrets::refuse_inline(&decrypt.decrypt_passphrase, "--decrypt-passphrase")
 }
 
 fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Install> {
@@ -47,7 +64,6 @@ fn jobs(config: &ConfigArgs) -> usize {
 
 /// The sealer of a new backup, when encryption was asked for.
 fn new_sealer(args: &BackupArgs) -> Result<Option<Arc<dyn FileSealer>>> {
-    secrets::refuse_inline(&args.encrypt_passphrase, "--encrypt-passphrase")?;
     if let Some(pem_file) = &args.recipient_pubkey {
         let pem = std::fs::read_to_string(pem_file)
             .with_context(|| format!("reading {}", pem_file.display()))?;

@@ -44,7 +44,6 @@ pub fn refuse_inline(value: &Option<String>, flag: &str) -> Result<()> {
 
 /// The key to open an encrypted backup whose `encryption.json` is `envelope`.
 pub fn opener(envelope: &serde_json::Value, args: &DecryptArgs) -> Result<Arc<dyn FileSealer>> {
-    refuse_inline(&args.decrypt_passphrase, "--decrypt-passphrase")?;
     let mode = envelope
         .get("mode")
         .and_then(|m| m.as_str())
