@@ -97,9 +97,15 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     let sealer = new_sealer(&args)?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
+    // The previous generations open with the passphrase this one is encrypted with, unless
+    // told otherwise.
+    let mut previous_secrets = args.decrypt.clone();
+    if previous_secrets.decrypt_passphrase_file.is_none() {
+        previous_secrets.decrypt_passphrase_file = args.encrypt_passphrase_file.clone();
+    }
     let (target, previous) = if args.incremental {
         match chain::Chain::open(&args.output, &|dir| {
-            open_reader(dir, &args.decrypt).map_err(|e| e.to_string())
+            open_reader(dir, &previous_secrets).map_err(|e| e.to_string())
         })? {
             Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
             None => {

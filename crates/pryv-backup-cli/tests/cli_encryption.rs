@@ -122,6 +122,35 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_same(&source.dump(), &target.dump());
 
+    // An encrypted increment: the encryption passphrase opens the previous generation.
+    source.sql(
+        "INSERT INTO events (user_id, id, stream_ids, time, type, content, integrity, created, created_by, modified, modified_by)
+         VALUES ('cksamplealice0001', 'ev-secret-increment', '[\"health\"]', extract(epoch FROM clock_timestamp()), 'note/txt',
+                 '\"a secret written after the base\"', 'EVENT:0:x', extract(epoch FROM clock_timestamp()), 'acc-app',
+                 extract(epoch FROM clock_timestamp()), 'acc-app');
+         INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
+         VALUES ('cksamplealice0001', 'ev-secret-increment', 'health', 'health/');",
+    );
+    backup(
+        &source,
+        &out,
+        &[
+            "--incremental".as_ref(),
+            "--encrypt-passphrase-file".as_ref(),
+            pass_file.as_os_str(),
+        ],
+    );
+    assert!(out.join("increments/0001/encryption.json").is_file());
+    assert_no_plaintext(&out, &secrets_of(&source));
+    let latest = Install::empty();
+    let output = restore(
+        &latest,
+        &out,
+        &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&source.dump(), &latest.dump());
+
     // The passphrase from the environment works as well (verify, here).
     cli()
         .arg("verify")

@@ -357,3 +357,46 @@ fn postgres_engine_checks_integrity_of_what_it_wrote() {
     );
     assert_eq!(target.count("SELECT count(*) FROM events"), 0);
 }
+
+#[test]
+fn existing_users_need_overwrite_and_a_backup_is_never_written_over() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+    let ephemeral = ["sessions", "password_resets"];
+    let expected = without(source.dump(), &ephemeral);
+
+    let target = Install::empty();
+    assert_eq!(restore(&target, &out, &[]).status.code(), Some(0));
+    target.sql(&format!(
+        "DELETE FROM streams WHERE user_id = '{ALICE}' AND id = 'notes'"
+    ));
+    let damaged = target.dump();
+
+    let output = restore(&target, &out, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("--overwrite"), "{}", text(&output));
+    assert_same(&damaged, &target.dump());
+
+    let output = restore(&target, &out, &["--overwrite"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&expected, &without(target.dump(), &ephemeral));
+
+    // A second full backup into the same directory is refused; the first stays as it was.
+    let before = files(&out);
+    let output = cli()
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains(out.to_str().unwrap()),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(files(&out), before);
+}
