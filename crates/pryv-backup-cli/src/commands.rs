@@ -261,9 +261,43 @@ fn print_restore_report(report: &restore::RestoreReport) {
     }
 }
 
+/// The base backup's summary, then one line (or JSON entry) per increment.
 fn run_inspect(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
     let reader = open_reader(dir, secrets_args)?;
-    let summary = archive::summary(reader.manifest());
+    let mut summary = archive::summary(reader.manifest());
+    let mut increments = Vec::new();
+    for increment in chain::increment_dirs(dir)? {
+        let name = increment
+            .strip_prefix(dir)
+            .unwrap_or(&increment)
+            .display()
+            .to_string();
+        if !increment.join("manifest.json").is_file() {
+            summary.text.push_str(&format!(
+                "{name}: incomplete (no manifest.json), ignored by restores\n"
+            ));
+            increments.push(serde_json::json!({ "dir": name, "complete": false }));
+            continue;
+        }
+        let manifest = open_reader(&increment, secrets_args)?.manifest().clone();
+        let changed: u64 = manifest.users.iter().flat_map(|u| u.stats.values()).sum();
+        summary.text.push_str(&format!(
+            "{name}: {} backup made at {} ms, {} user(s), {changed} changed item(s) and attachment(s)\n",
+            manifest.backup_type,
+            manifest.backup_timestamp,
+            manifest.users.len()
+        ));
+        increments.push(serde_json::json!({
+            "dir": name,
+            "complete": true,
+            "backupType": manifest.backup_type,
+            "backupTimestamp": manifest.backup_timestamp,
+            "userCount": manifest.users.len(),
+        }));
+    }
+    if let Some(object) = summary.json.as_object_mut() {
+        object.insert("increments".into(), serde_json::Value::Array(increments));
+    }
     if json {
         print_json(&summary.json)?;
     } else {
@@ -272,57 +306,100 @@ fn run_inspect(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8>
     Ok(exit::OK)
 }
 
+/// Verifies the base backup and each of its increments (every generation a restore reads).
 fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
-    let sealer = match ArchiveReader::envelope(dir)? {
-        Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
-        None => None,
-    };
-    let report = archive::verify(dir, sealer)?;
-    let problems: Vec<_> = report
+    let mut generations = vec![(dir.to_path_buf(), String::new())];
+    let mut incomplete = Vec::new();
+    for increment in chain::increment_dirs(dir)? {
+        let prefix = format!(
+            "{}/",
+            increment.strip_prefix(dir).unwrap_or(&increment).display()
+        );
+        if increment.join("manifest.json").is_file() {
+            generations.push((increment, prefix));
+        } else {
+            incomplete.push(prefix);
+        }
+    }
+    let mut total = archive::VerifyReport::default();
+    for (generation, prefix) in &generations {
+        let sealer = match ArchiveReader::envelope(generation)? {
+            Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
+            None => None,
+        };
+        let report = archive::verify(generation, sealer)
+            .with_context(|| format!("verifying {}", generation.display()))?;
+        total.users_checked += report.users_checked;
+        total.files_checked += report.files_checked;
+        total.items_checked += report.items_checked;
+        total.attachments_checked += report.attachments_checked;
+        total
+            .problems
+            .extend(report.problems.into_iter().map(|mut p| {
+                if Path::new(&p.path).is_relative() {
+                    p.path = format!("{prefix}{}", p.path);
+                }
+                p
+            }));
+    }
+    let problems: Vec<_> = total
         .problems
         .iter()
         .map(|p| serde_json::json!({ "path": p.path, "problems": p.problems }))
         .collect();
     if json {
         print_json(&serde_json::json!({
-            "ok": report.is_ok(),
-            "users": report.users_checked,
-            "files": report.files_checked,
-            "items": report.items_checked,
-            "attachments": report.attachments_checked,
+            "ok": total.is_ok(),
+            "generations": generations.len(),
+            "users": total.users_checked,
+            "files": total.files_checked,
+            "items": total.items_checked,
+            "attachments": total.attachments_checked,
             "problems": problems,
+            "incompleteIncrements": incomplete,
         }))?;
     } else {
         println!(
-            "checked {} user(s), {} file(s), {} item(s), {} attachment(s)",
-            report.users_checked,
-            report.files_checked,
-            report.items_checked,
-            report.attachments_checked
+            "checked {} generation(s): {} user backup(s), {} file(s), {} item(s), {} attachment(s)",
+            generations.len(),
+            total.users_checked,
+            total.files_checked,
+            total.items_checked,
+            total.attachments_checked
         );
-        for p in &report.problems {
+        for p in &total.problems {
             println!("PROBLEM {}:", p.path);
             for line in &p.problems {
                 println!("  - {line}");
             }
         }
+        for prefix in &incomplete {
+            println!(
+                "note: {prefix} is an incomplete increment (no manifest.json): restores ignore it"
+            );
+        }
         println!(
             "{}",
-            if report.is_ok() {
+            if total.is_ok() {
                 "backup OK"
             } else {
                 "backup DAMAGED: see the problems above"
             }
         );
     }
-    Ok(if report.is_ok() {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
+    Ok(if total.is_ok() { exit::OK } else { exit::ERROR })
 }
 
 fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    // Each increment has its own key (its own encryption.json); the tree decryption knows one.
+    if !chain::increment_dirs(dir)?.is_empty() {
+        bail!(
+            "{} has increments ({}/): decrypting a backup with increments is not supported yet; \
+             nothing was written. `pryv-backup restore` reads it as it is.",
+            dir.display(),
+            chain::INCREMENTS_DIR
+        );
+    }
     let Some(envelope) = ArchiveReader::envelope(dir)? else {
         bail!(
             "{} is not encrypted (no encryption.json): nothing to decrypt",

@@ -151,6 +151,21 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_same(&source.dump(), &latest.dump());
 
+    // Not yet: a plaintext copy of a chain (see `decrypt_copies_every_generation`).
+    let output = cli()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--out")
+        .arg(work.path().join("plain"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("not supported yet") && !work.path().join("plain").exists(),
+        "{}",
+        text(&output)
+    );
+
     // The passphrase from the environment works as well (verify, here).
     cli()
         .arg("verify")
@@ -251,4 +266,43 @@ fn secrets_on_the_command_line_are_refused() {
         );
         assert!(!core.join("x").exists(), "{args:?} wrote a backup");
     }
+}
+
+#[test]
+#[ignore = "needs crypto::decrypt_tree to leave the root increments/ folder alone, then run_decrypt to decrypt each generation: report to the lead"]
+fn decrypt_copies_every_generation() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let pass_file = work.path().join("pass.txt");
+    std::fs::write(&pass_file, PASSPHRASE).unwrap();
+    let out = work.path().join("encrypted");
+    backup(
+        &source,
+        &out,
+        &["--encrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
+    source.sql("UPDATE streams SET name = 'renamed', modified = extract(epoch FROM clock_timestamp()) WHERE id = 'health'");
+    backup(
+        &source,
+        &out,
+        &[
+            "--incremental".as_ref(),
+            "--encrypt-passphrase-file".as_ref(),
+            pass_file.as_os_str(),
+        ],
+    );
+    let plain = work.path().join("plain");
+    let output = cli()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--out")
+        .arg(&plain)
+        .arg("--decrypt-passphrase-file")
+        .arg(&pass_file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let copy = Install::empty();
+    assert_eq!(restore(&copy, &plain, &[]).status.code(), Some(0));
+    assert_same(&source.dump(), &copy.dump());
 }

@@ -248,8 +248,35 @@ fn incremental_backup_adds_a_generation_and_restores_the_latest_or_an_earlier_st
         "a bad --as-of is a usage error"
     );
 
-    // The base alone is still a complete format-v1 backup.
-    cli().args(["verify"]).arg(&out).assert().code(0);
+    // inspect and verify see both generations.
+    let output = cli()
+        .args(["inspect", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let summary = stdout_json(&output);
+    assert_eq!(summary["backupType"], "full");
+    assert_eq!(summary["increments"][0]["dir"], "increments/0001");
+    assert_eq!(summary["increments"][0]["backupType"], "incremental");
+    let output = cli().args(["verify", "--json"]).arg(&out).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout_json(&output)["generations"], 2);
+
+    // Damage in an increment is found, and named with its generation.
+    let chunk = files(&out.join("increments/0001/users").join(ALICE))
+        .into_iter()
+        .map(|(p, _)| p)
+        .find(|p| p.to_string_lossy().contains("/events/"))
+        .unwrap();
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&chunk, bytes).unwrap();
+    let output = cli().args(["verify", "--json"]).arg(&out).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let report = stdout_json(&output);
+    let path = report["problems"][0]["path"].as_str().unwrap();
+    assert!(path.contains("increments/0001/users/"), "{report:#}");
 }
 
 #[test]

@@ -138,8 +138,8 @@ impl Chain {
     }
 }
 
-/// Increment directories, sorted by their number.
-fn increment_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Increment directories (complete or not), sorted by their number.
+pub fn increment_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let root = dir.join(INCREMENTS_DIR);
     if !root.is_dir() {
         return Ok(Vec::new());
