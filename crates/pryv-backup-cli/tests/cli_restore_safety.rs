@@ -330,7 +330,6 @@ fn single_user_backup_and_restore() {
 }
 
 #[test]
-#[ignore = "engine bug (engines/postgres/integrity_check.rs is a stub that accepts everything): report to the lead"]
 fn postgres_engine_checks_integrity_of_what_it_wrote() {
     let (user, mut data) = sample::sample_platform(SEED)
         .into_iter()

@@ -200,11 +200,9 @@ fn incremental_backup_adds_a_generation_and_restores_the_latest_or_an_earlier_st
         .iter()
         .find(|u| u["userId"] == ALICE)
         .unwrap();
-    assert_eq!(
-        alice["stats"]["streams"],
-        1 + 1,
-        "renamed stream + the sample's stream tombstone"
-    );
+    // The sample's old stream tombstone is dated by its `deleted` time, before the base
+    // backup: it is not a change since then.
+    assert_eq!(alice["stats"]["streams"], 1, "the renamed stream only");
     assert_eq!(alice["stats"]["accesses"], 1);
     assert!(alice["stats"]["events"].as_u64().unwrap() >= 3);
     assert_eq!(
@@ -280,7 +278,6 @@ fn incremental_backup_adds_a_generation_and_restores_the_latest_or_an_earlier_st
 }
 
 #[test]
-#[ignore = "engine bug (engines/postgres/table.rs window, not this crate's): deletions that keep `modified` are not exported by an incremental backup"]
 fn incremental_backup_carries_stream_and_access_deletions() {
     let source = Install::sample();
     let backup_dir = tempfile::tempdir().unwrap();
