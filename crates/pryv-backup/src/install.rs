@@ -97,7 +97,14 @@ impl Install {
                     FileEngine::Postgresql => None,
                     _ => Some(fs_attachments()?),
                 };
-                Box::new(PgEngine::connect(&pg.connection_string(), attachments)?)
+                let engine = PgEngine::connect(&pg.connection_string(), attachments).map_err(|e| {
+                    Error::Other(format!(
+                        "cannot use the PostgreSQL database {} at {}:{} as user {} \
+                         (storages:engines:postgresql:*): {e}",
+                        pg.database, pg.host, pg.port, pg.user
+                    ))
+                })?;
+                Box::new(engine)
             }
             BaseEngine::Sqlite => {
                 // The SQLite engine keeps audit and series in each user's own files.
