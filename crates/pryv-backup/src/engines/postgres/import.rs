@@ -7,7 +7,8 @@ use postgres::Transaction;
 use serde_json::Value;
 
 use super::connection::PgEngine;
-use super::table::{Cell, Inserter, Table};
+use super::copy::CopyWriter;
+use super::table::{Cell, Inserter, RowWriter, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, series,
     streams, users_index, webhooks, PgError,
@@ -168,7 +169,25 @@ fn import_events(
     paths: &HashMap<String, String>,
     replace_stream_rows: bool,
 ) -> Result<Vec<(String, String)>> {
-    let mut rows = Inserter::for_table(&events::TABLE);
+    // A user without events yet (new, or cleared by overwrite) gets them by COPY, several
+    // times faster than INSERT; otherwise rows with the same id must be replaced: upsert.
+    let has_events: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE user_id = $1)",
+            &[&uid],
+        )
+        .and_then(|row| row.try_get(0))
+        .map_err(PgError::from)?;
+    let upsert = Inserter::for_table(&events::TABLE);
+    let mut rows: Box<dyn RowWriter> = if has_events {
+        Box::new(upsert)
+    } else {
+        Box::new(CopyWriter::new(
+            events::TABLE.name,
+            upsert.columns(),
+            events::COPY_DEFAULTS,
+        ))
+    };
     let mut stream_rows = Inserter::new(
         "event_streams",
         events::EVENT_STREAMS_COLUMNS.to_vec(),
@@ -204,7 +223,6 @@ fn import_events(
             }
             files.extend(events::attachment_ids(&item));
         }
-        rows.flush(tx)?;
         stream_rows.flush(tx)?;
         Ok(())
     };
@@ -215,6 +233,7 @@ fn import_events(
         }
     }
     write_batch(tx, &mut batch)?;
+    rows.flush(tx)?;
     Ok(files)
 }
 
