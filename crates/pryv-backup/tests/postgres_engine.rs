@@ -270,3 +270,46 @@ fn postgres_errors_carry_the_server_message() {
         "{err}"
     );
 }
+
+#[test]
+fn postgres_import_copies_new_events_and_replaces_existing_ones() {
+    let db = testbed::pg_database();
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (user, mut data) = pryv_backup::sample::sample_platform(5).swap_remove(0);
+    let first_event = |d: &MemoryUser| {
+        d.items_of(Collection::Events)
+            .iter()
+            .find(|e| e["id"] == "ev-alice-0000")
+            .cloned()
+            .expect("ev-alice-0000")
+    };
+    // Text that COPY must escape, kept byte for byte (a new user's events go by COPY).
+    let events = data.collections.get_mut(&Collection::Events).unwrap();
+    events[0]["description"] = json!("tab\there\nnew line\r\\ back\\slash \\N");
+    events[0]["content"] = json!({"s": "a\tb\\nc", "n": 1.5e-7});
+    events[0].as_object_mut().unwrap().shift_remove("integrity");
+    let count = data.items_of(Collection::Events).len();
+    engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap();
+    let mut first = MemoryUser::default();
+    engine
+        .export_user(&user, &everything(), &mut first)
+        .unwrap();
+    assert_eq!(first.items_of(Collection::Events).len(), count);
+    // Maps compare without regard to key order (JSONB reorders keys).
+    assert_eq!(first_event(&first), first_event(&data));
+
+    // Again without overwrite: rows with the same id are replaced (upsert), none added.
+    let events = data.collections.get_mut(&Collection::Events).unwrap();
+    events[0]["description"] = json!("changed");
+    engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap();
+    let mut second = MemoryUser::default();
+    engine
+        .export_user(&user, &everything(), &mut second)
+        .unwrap();
+    assert_eq!(second.items_of(Collection::Events).len(), count);
+    assert_eq!(first_event(&second)["description"], "changed");
+}

@@ -140,4 +140,8 @@ fn sqlite_audit_failed_import_of_a_new_user_leaves_no_directory() {
         entries(root.path()).is_empty(),
         "nothing left under the root"
     );
+
+    // A user without audit: nothing to write, no directory made.
+    import(&store, &user, &[], false).unwrap();
+    assert!(entries(root.path()).is_empty(), "no directory for no audit");
 }

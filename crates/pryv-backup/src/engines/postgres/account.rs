@@ -3,7 +3,7 @@
 use postgres::Transaction;
 use serde_json::{json, Map, Value};
 
-use super::table::{Cell, Inserter, Kind::*};
+use super::table::{Cell, Inserter, Kind::*, RowWriter};
 use super::values::{float, json_from_text};
 use super::PgError;
 use crate::model::Item;

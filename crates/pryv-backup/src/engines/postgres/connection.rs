@@ -1,4 +1,5 @@
-//! [`PgEngine`]: a connection to one install's database, implementing the engine traits.
+//! [`PgEngine`]: one install's database (through a small pool of connections), implementing
+//! the engine traits.
 
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -47,6 +47,9 @@ pub fn to_item(values: RowValues) -> Item {
     Value::Object(item)
 }
 
+/// What `Cell::Default` stands for in a bulk copy (the schema's `trashed BOOLEAN DEFAULT FALSE`).
+pub const COPY_DEFAULTS: &[(&str, &str)] = &[("trashed", "f")];
+
 /// The row of an event item (without user_id).
 pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
     TABLE.row_from_item(item, &|c| {

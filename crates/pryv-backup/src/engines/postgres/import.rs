@@ -7,7 +7,8 @@ use postgres::Transaction;
 use serde_json::Value;
 
 use super::connection::PgEngine;
-use super::table::{Cell, Inserter, Table};
+use super::copy::CopyWriter;
+use super::table::{Cell, Inserter, RowWriter, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, series,
     streams, users_index, webhooks, PgError,
@@ -88,7 +89,7 @@ pub fn import_user(
         &mut webhooks::to_row,
     )?;
 
-    let files = import_events(&mut tx, source, uid, &paths, !options.overwrite)?;
+    let files = import_events(&mut tx, source, uid, &paths)?;
     for (event_id, file_id) in &files {
         let Some(mut data) = source.attachment(file_id)? else {
             tracing::warn!(
@@ -159,25 +160,54 @@ fn import_rows(
     Ok(())
 }
 
-/// Writes the events and their `event_streams` rows, a batch at a time. Returns the
-/// (event id, file id) of every attachment they list.
+/// Writes the events and their `event_streams` rows. Returns the (event id, file id) of
+/// every attachment they list.
+///
+/// A user without events yet (new, or cleared by overwrite) gets both by COPY (the
+/// `postgres_bulk` test, 100,000 events, release build: import from about 17 s with upserts
+/// to 5.5 s); otherwise rows with the same id must be replaced, so they are upserted.
 fn import_events(
     tx: &mut Transaction<'_>,
     source: &dyn UserSource,
     uid: &str,
     paths: &HashMap<String, String>,
-    replace_stream_rows: bool,
 ) -> Result<Vec<(String, String)>> {
-    let mut rows = Inserter::for_table(&events::TABLE);
-    let mut stream_rows = Inserter::new(
+    let has_events: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE user_id = $1)",
+            &[&uid],
+        )
+        .and_then(|row| row.try_get(0))
+        .map_err(PgError::from)?;
+    let event_upsert = Inserter::for_table(&events::TABLE);
+    let stream_upsert = Inserter::new(
         "event_streams",
         events::EVENT_STREAMS_COLUMNS.to_vec(),
         vec!["user_id", "event_id", "stream_id"],
     );
+    let (mut rows, mut stream_rows): (Box<dyn RowWriter>, Box<dyn RowWriter>) = if has_events {
+        (Box::new(event_upsert), Box::new(stream_upsert))
+    } else {
+        // event_streams rows derive from events: without events, any left are stale.
+        tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
+            .map_err(PgError::from)?;
+        (
+            Box::new(CopyWriter::new(
+                events::TABLE.name,
+                event_upsert.columns(),
+                events::COPY_DEFAULTS,
+            )),
+            Box::new(CopyWriter::new(
+                "event_streams",
+                events::EVENT_STREAMS_COLUMNS.to_vec(),
+                &[],
+            )),
+        )
+    };
     let mut files = Vec::new();
     let mut batch: Vec<Item> = Vec::with_capacity(EVENT_BATCH);
     let mut write_batch = |tx: &mut Transaction<'_>, batch: &mut Vec<Item>| -> Result<()> {
-        if replace_stream_rows {
+        if has_events {
             // An event already there may have had other streams.
             let ids: Vec<&str> = batch
                 .iter()
@@ -204,8 +234,6 @@ fn import_events(
             }
             files.extend(events::attachment_ids(&item));
         }
-        rows.flush(tx)?;
-        stream_rows.flush(tx)?;
         Ok(())
     };
     for item in source.items(Collection::Events)? {
@@ -215,6 +243,8 @@ fn import_events(
         }
     }
     write_batch(tx, &mut batch)?;
+    rows.flush(tx)?;
+    stream_rows.flush(tx)?;
     Ok(files)
 }
 

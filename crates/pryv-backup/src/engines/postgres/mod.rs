@@ -8,6 +8,7 @@ mod account;
 mod attachments;
 mod audit;
 mod connection;
+mod copy;
 mod ephemeral;
 mod events;
 mod export;

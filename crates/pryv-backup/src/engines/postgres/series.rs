@@ -5,7 +5,7 @@
 use postgres::Transaction;
 use serde_json::{Map, Value};
 
-use super::table::{Cell, Inserter, Kind::*};
+use super::table::{Cell, Inserter, Kind::*, RowWriter};
 use super::values::{as_f64, float, json_from_text};
 use super::PgError;
 use crate::model::Item;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use postgres::Transaction;
 use serde_json::Value;
 
-use super::table::{col, Cell, Inserter, Kind::*, RowValues, Table};
+use super::table::{col, Cell, Inserter, Kind::*, RowValues, RowWriter, Table};
 use super::PgError;
 use crate::model::Item;
 

@@ -276,6 +276,12 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
+/// Where an import sends rows (after `push`, `flush` writes what is still buffered).
+pub trait RowWriter {
+    fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell>) -> Result<(), PgError>;
+    fn flush(&mut self, tx: &mut Transaction<'_>) -> Result<(), PgError>;
+}
+
 /// Collects rows and writes them with multi-row `INSERT ... ON CONFLICT (key) DO UPDATE`:
 /// a row already there with the same key is replaced.
 pub struct Inserter<'t> {
@@ -304,7 +310,14 @@ impl<'t> Inserter<'t> {
         Inserter::new(table.name, columns, key)
     }
 
-    pub fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell>) -> Result<(), PgError> {
+    /// The table's columns with their kinds, `user_id` first.
+    pub fn columns(&self) -> Vec<(&'static str, Kind)> {
+        self.columns.clone()
+    }
+}
+
+impl RowWriter for Inserter<'_> {
+    fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell>) -> Result<(), PgError> {
         self.rows.push(row);
         if self.rows.len() >= INSERT_ROWS {
             self.flush(tx)?;
@@ -312,7 +325,7 @@ impl<'t> Inserter<'t> {
         Ok(())
     }
 
-    pub fn flush(&mut self, tx: &mut Transaction<'_>) -> Result<(), PgError> {
+    fn flush(&mut self, tx: &mut Transaction<'_>) -> Result<(), PgError> {
         if self.rows.is_empty() {
             return Ok(());
         }

@@ -72,7 +72,8 @@ impl CollectionStore for SqliteAudit {
         let dir = self.user_dir(user)?;
         let mut target = Target::prepare(dir, vec![UserFile::Audit], &self.users_root)?;
         let result = stage_and_swap(&mut target, items, overwrite);
-        if result.is_err() {
+        // A user without audit gets no directory from us (nor keeps a failed one).
+        if result.is_err() || target.files.is_empty() {
             target.discard();
         }
         result
