@@ -154,7 +154,6 @@ fn tombstones_untrashed(dump: Dump) -> Dump {
 }
 
 #[test]
-#[ignore = "engine bug (engines/postgres/events.rs, not this crate's): a core tombstone's trashed NULL comes back false"]
 fn core_tombstone_restores_exactly() {
     let source = Install::sample();
     change_alice(&source);

@@ -50,10 +50,12 @@ pub fn to_item(values: RowValues) -> Item {
 /// What `Cell::Default` stands for in a bulk copy (the schema's `trashed BOOLEAN DEFAULT FALSE`).
 pub const COPY_DEFAULTS: &[(&str, &str)] = &[("trashed", "f")];
 
-/// The row of an event item (without user_id).
+/// The row of an event item (without user_id). An absent `trashed` is the column default
+/// (false), except on a tombstone: the core's deletion leaves it NULL.
 pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
+    let tombstone = item.get("deleted").is_some_and(|v| !v.is_null());
     TABLE.row_from_item(item, &|c| {
-        if c.name == "trashed" {
+        if c.name == "trashed" && !tombstone {
             Cell::Default
         } else {
             Cell::Null
