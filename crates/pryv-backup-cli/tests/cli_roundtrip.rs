@@ -11,11 +11,11 @@ fn full_backup_restores_into_an_empty_install_identically() {
     let backup = tempfile::tempdir().unwrap();
     let out = backup.path().join("full");
 
+    // bin/backup.js's command lines: `--output DIR` backs up, `--restore DIR` restores.
     let output = cli()
-        .arg("backup")
-        .args(source.args())
         .arg("--output")
         .arg(&out)
+        .args(source.args())
         .args(["--include-ephemeral", "--json"])
         .output()
         .unwrap();
@@ -28,11 +28,11 @@ fn full_backup_restores_into_an_empty_install_identically() {
     assert_eq!(report["report"]["backupType"], "full");
     assert_eq!(report["report"]["users"].as_array().map(Vec::len), Some(4));
 
+    // The install given as configuration overrides rather than a file.
     cli()
-        .arg("restore")
-        .args(target.args())
         .arg("--restore")
         .arg(&out)
+        .args(target.override_args())
         .assert()
         .code(0);
 
