@@ -255,7 +255,10 @@ fn print_restore_report(report: &restore::RestoreReport) {
             }
         }
     }
-    println!("  platform entries: {}", report.platform_entries);
+    match &report.platform_error {
+        Some(e) => println!("  platform entries NOT restored: {e}"),
+        None => println!("  platform entries: {}", report.platform_entries),
+    }
     if let Some(d) = &report.backup_disposition {
         println!("  backup {d}");
     }
