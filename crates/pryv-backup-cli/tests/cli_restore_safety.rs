@@ -111,6 +111,27 @@ fn conflicts_abort_before_writing_and_skip_conflicts_restores_the_others() {
     );
     assert_same(&before, &target.dump());
 
+    // Deleting would lose the skipped alice's only copy: the backup stays, and says why.
+    let other_target = target_with_another_alice();
+    let output = restore(
+        &other_target,
+        &out,
+        &["--skip-conflicts", "--delete-on-success", "--json"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let disposition = stdout_json(&output)["backupDisposition"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        out.join("manifest.json").is_file(),
+        "the backup was deleted"
+    );
+    assert!(
+        disposition.starts_with("kept at") && disposition.contains("skipped"),
+        "{disposition}"
+    );
+
     let done = work.path().join("done/backup");
     let output = restore(
         &target,
