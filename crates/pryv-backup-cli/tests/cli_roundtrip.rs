@@ -181,6 +181,22 @@ fn incremental_backup_adds_a_generation_and_restores_the_latest_or_an_earlier_st
         .unwrap();
 
     change_alice(&source);
+    // A user who signed up after the base backup: exported whole into the increment.
+    let (_, carol_data) = pryv_backup::sample::sample_platform(SEED)
+        .into_iter()
+        .find(|(u, _)| u.username == "carol")
+        .unwrap();
+    let erin = pryv_backup::model::UserRef {
+        user_id: "cknewusererin0005".into(),
+        username: "erin".into(),
+    };
+    pryv_backup::engine::Engine::import_user(
+        &source.engine(),
+        &erin,
+        &carol_data,
+        &Default::default(),
+    )
+    .unwrap();
     let changed_state = source.dump();
     assert_ne!(base_state, changed_state);
 
@@ -207,6 +223,16 @@ fn incremental_backup_adds_a_generation_and_restores_the_latest_or_an_earlier_st
     );
     assert_eq!(alice["stats"]["accesses"], 1);
     assert!(alice["stats"]["events"].as_u64().unwrap() >= 3);
+    let erin = increment["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "erin")
+        .unwrap();
+    assert!(
+        erin["stats"]["events"].as_u64().unwrap() > 0,
+        "erin was not exported whole: {erin:#}"
+    );
     assert_eq!(
         base_files(&out),
         base_bytes,
