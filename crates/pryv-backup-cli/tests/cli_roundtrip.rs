@@ -331,3 +331,42 @@ fn incremental_backup_carries_stream_and_access_deletions() {
         );
     }
 }
+
+#[test]
+fn deleting_an_event_after_the_base_does_not_resurrect_its_history() {
+    let source = Install::sample();
+    let backup_dir = tempfile::tempdir().unwrap();
+    let out = backup_dir.path();
+    backup(&source, out, &[]);
+    // As the core deletes an event in its default mode (keep-nothing): its history versions
+    // are removed, the head becomes a tombstone.
+    let head = "ev-alice-0000";
+    assert_eq!(
+        source.count(&format!(
+            "SELECT count(*) FROM events WHERE user_id = '{ALICE}' AND head_id = '{head}'"
+        )),
+        1
+    );
+    source.sql(&format!(
+        "DELETE FROM events WHERE user_id = '{ALICE}' AND head_id = '{head}';
+         UPDATE events SET deleted = extract(epoch FROM clock_timestamp()), integrity = 'EVENT:0:tombstone',
+                stream_ids = NULL, time = NULL, end_time = NULL, type = NULL, content = NULL, description = NULL,
+                client_data = NULL, attachments = NULL, trashed = NULL, created = NULL, created_by = NULL,
+                modified = NULL, modified_by = NULL
+           WHERE user_id = '{ALICE}' AND id = '{head}';
+         DELETE FROM event_streams WHERE user_id = '{ALICE}' AND event_id = '{head}';"
+    ));
+    backup(&source, out, &["--incremental"]);
+    let target = Install::empty();
+    let output = restore(&target, out, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ephemeral = ["sessions", "password_resets"];
+    assert_same(
+        &tombstones_untrashed(without(source.dump(), &ephemeral)),
+        &tombstones_untrashed(without(target.dump(), &ephemeral)),
+    );
+}
