@@ -105,7 +105,14 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     }
     let (target, previous) = if args.incremental {
         match chain::Chain::open(&args.output, &|dir| {
-            open_reader(dir, &previous_secrets).map_err(|e| e.to_string())
+            open_reader(dir, &previous_secrets).map_err(|e| format!("{e:#}"))
+        })
+        .with_context(|| {
+            format!(
+                "an incremental backup starts from the manifests of the previous one in {}, \
+                 which could not be read (nothing was written)",
+                args.output.display()
+            )
         })? {
             Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
             None => {
@@ -255,7 +262,10 @@ fn print_restore_report(report: &restore::RestoreReport) {
             }
         }
     }
-    println!("  platform entries: {}", report.platform_entries);
+    match &report.platform_error {
+        Some(e) => println!("  platform entries NOT restored: {e}"),
+        None => println!("  platform entries: {}", report.platform_entries),
+    }
     if let Some(d) = &report.backup_disposition {
         println!("  backup {d}");
     }

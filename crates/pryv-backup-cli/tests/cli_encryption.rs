@@ -229,6 +229,56 @@ fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
     let output = restore(&Install::empty(), &out, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).contains("--private-key"), "{}", text(&output));
+
+    // An increment needs the previous manifests: without the private key, a clear refusal.
+    let output = cli()
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .arg("--incremental")
+        .arg("--recipient-pubkey")
+        .arg(&public)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("--private-key") && text(&output).contains("incremental"),
+        "{}",
+        text(&output)
+    );
+    assert!(!out.join("increments").exists());
+
+    // inspect, verify and decrypt with the key; the plaintext copy restores the same.
+    for command in ["inspect", "verify"] {
+        let output = cli()
+            .arg(command)
+            .arg(&out)
+            .arg("--private-key")
+            .arg(&private)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{command}: {}",
+            text(&output)
+        );
+    }
+    let plain = work.path().join("plain");
+    let output = cli()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--out")
+        .arg(&plain)
+        .arg("--private-key")
+        .arg(&private)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let copy = Install::empty();
+    assert_eq!(restore(&copy, &plain, &[]).status.code(), Some(0));
+    assert_same(&source.dump(), &copy.dump());
 }
 
 #[test]

@@ -111,6 +111,27 @@ fn conflicts_abort_before_writing_and_skip_conflicts_restores_the_others() {
     );
     assert_same(&before, &target.dump());
 
+    // Deleting would lose the skipped alice's only copy: the backup stays, and says why.
+    let other_target = target_with_another_alice();
+    let output = restore(
+        &other_target,
+        &out,
+        &["--skip-conflicts", "--delete-on-success", "--json"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let disposition = stdout_json(&output)["backupDisposition"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        out.join("manifest.json").is_file(),
+        "the backup was deleted"
+    );
+    assert!(
+        disposition.starts_with("kept at") && disposition.contains("skipped"),
+        "{disposition}"
+    );
+
     let done = work.path().join("done/backup");
     let output = restore(
         &target,
@@ -398,4 +419,44 @@ fn existing_users_need_overwrite_and_a_backup_is_never_written_over() {
         text(&output)
     );
     assert_eq!(files(&out), before);
+}
+
+#[test]
+fn a_platform_failure_after_the_users_is_reported_and_keeps_the_backup() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+
+    let target = Install::empty();
+    target.engine().ensure_schema().unwrap();
+    target.sql(
+        "CREATE FUNCTION refuse_platform() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'platform store unavailable (test)'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON platform_kv FOR EACH ROW EXECUTE FUNCTION refuse_platform();",
+    );
+    let done = work.path().join("done");
+    let output = restore(
+        &target,
+        &out,
+        &["--json", "--move-on-success", done.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(
+        report["restored"].as_array().unwrap().len(),
+        4,
+        "{report:#}"
+    );
+    assert!(
+        report["platformError"]
+            .as_str()
+            .unwrap()
+            .contains("platform store unavailable"),
+        "{report:#}"
+    );
+    assert!(
+        out.join("manifest.json").is_file() && !done.exists(),
+        "the backup was moved"
+    );
 }

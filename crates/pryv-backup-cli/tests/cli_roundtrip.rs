@@ -11,11 +11,11 @@ fn full_backup_restores_into_an_empty_install_identically() {
     let backup = tempfile::tempdir().unwrap();
     let out = backup.path().join("full");
 
+    // bin/backup.js's command lines: `--output DIR` backs up, `--restore DIR` restores.
     let output = cli()
-        .arg("backup")
-        .args(source.args())
         .arg("--output")
         .arg(&out)
+        .args(source.args())
         .args(["--include-ephemeral", "--json"])
         .output()
         .unwrap();
@@ -28,11 +28,11 @@ fn full_backup_restores_into_an_empty_install_identically() {
     assert_eq!(report["report"]["backupType"], "full");
     assert_eq!(report["report"]["users"].as_array().map(Vec::len), Some(4));
 
+    // The install given as configuration overrides rather than a file.
     cli()
-        .arg("restore")
-        .args(target.args())
         .arg("--restore")
         .arg(&out)
+        .args(target.override_args())
         .assert()
         .code(0);
 
@@ -180,6 +180,22 @@ fn incremental_backup_adds_a_generation_and_restores_the_latest_or_an_earlier_st
         .unwrap();
 
     change_alice(&source);
+    // A user who signed up after the base backup: exported whole into the increment.
+    let (_, carol_data) = pryv_backup::sample::sample_platform(SEED)
+        .into_iter()
+        .find(|(u, _)| u.username == "carol")
+        .unwrap();
+    let erin = pryv_backup::model::UserRef {
+        user_id: "cknewusererin0005".into(),
+        username: "erin".into(),
+    };
+    pryv_backup::engine::Engine::import_user(
+        &source.engine(),
+        &erin,
+        &carol_data,
+        &Default::default(),
+    )
+    .unwrap();
     let changed_state = source.dump();
     assert_ne!(base_state, changed_state);
 
@@ -204,6 +220,16 @@ fn incremental_backup_adds_a_generation_and_restores_the_latest_or_an_earlier_st
     assert_eq!(alice["stats"]["streams"], 1, "the renamed stream only");
     assert_eq!(alice["stats"]["accesses"], 1);
     assert!(alice["stats"]["events"].as_u64().unwrap() >= 3);
+    let erin = increment["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "erin")
+        .unwrap();
+    assert!(
+        erin["stats"]["events"].as_u64().unwrap() > 0,
+        "erin was not exported whole: {erin:#}"
+    );
     assert_eq!(
         base_files(&out),
         base_bytes,
@@ -300,4 +326,43 @@ fn incremental_backup_carries_stream_and_access_deletions() {
             "the deletion of {table} {id} was not restored"
         );
     }
+}
+
+#[test]
+fn deleting_an_event_after_the_base_does_not_resurrect_its_history() {
+    let source = Install::sample();
+    let backup_dir = tempfile::tempdir().unwrap();
+    let out = backup_dir.path();
+    backup(&source, out, &[]);
+    // As the core deletes an event in its default mode (keep-nothing): its history versions
+    // are removed, the head becomes a tombstone.
+    let head = "ev-alice-0000";
+    assert_eq!(
+        source.count(&format!(
+            "SELECT count(*) FROM events WHERE user_id = '{ALICE}' AND head_id = '{head}'"
+        )),
+        1
+    );
+    source.sql(&format!(
+        "DELETE FROM events WHERE user_id = '{ALICE}' AND head_id = '{head}';
+         UPDATE events SET deleted = extract(epoch FROM clock_timestamp()), integrity = 'EVENT:0:tombstone',
+                stream_ids = NULL, time = NULL, end_time = NULL, type = NULL, content = NULL, description = NULL,
+                client_data = NULL, attachments = NULL, trashed = NULL, created = NULL, created_by = NULL,
+                modified = NULL, modified_by = NULL
+           WHERE user_id = '{ALICE}' AND id = '{head}';
+         DELETE FROM event_streams WHERE user_id = '{ALICE}' AND event_id = '{head}';"
+    ));
+    backup(&source, out, &["--incremental"]);
+    let target = Install::empty();
+    let output = restore(&target, out, &[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ephemeral = ["sessions", "password_resets"];
+    assert_same(
+        &tombstones_untrashed(without(source.dump(), &ephemeral)),
+        &tombstones_untrashed(without(target.dump(), &ephemeral)),
+    );
 }

@@ -5,7 +5,10 @@
 //! complete format-v1 archive of what changed into `increments/NNNN/` beside it; a
 //! generation without its `manifest.json` is incomplete and ignored. Reading the chain
 //! yields the latest state: for each item id, the version of the newest generation holding
-//! it (deletions travel as the core's tombstones, `deleted` set).
+//! it (deletions travel as the core's tombstones, `deleted` set). History versions of an
+//! event deleted in a later generation are left out, as the core's default deletion mode
+//! erases them (with the opt-in `keep-everything` mode the source keeps them: a chain
+//! restore then lacks them rather than resurrect what may have been erased).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -166,6 +169,11 @@ fn item_key(collection: Collection, item: &Item) -> Option<String> {
     item.get(field).map(|v| v.to_string())
 }
 
+/// An event tombstone: `deleted` set on a head (not a history version).
+fn is_deleted_head(item: &Item) -> bool {
+    item.get("deleted").is_some_and(|d| !d.is_null()) && item.get("headId").is_none_or(|h| h.is_null())
+}
+
 /// One user's latest state: base items not superseded, then each increment's items that
 /// no later increment supersedes. Memory holds only the increments' keys.
 pub struct ChainUser {
@@ -177,26 +185,42 @@ impl UserSource for ChainUser {
         if self.readers.len() == 1 {
             return Ok(Box::new(self.readers[0].items(collection)?.map(|r| r.map_err(Error::from))));
         }
-        // key → newest generation holding it, over the increments only (they are small).
+        // key → newest generation holding it, over the increments only (they are small);
+        // and event key → newest generation where that event is a tombstone.
         let mut newest: HashMap<String, usize> = HashMap::new();
+        let mut deleted_in: HashMap<String, usize> = HashMap::new();
         for (g, reader) in self.readers.iter().enumerate().skip(1) {
             for item in reader.items(collection)? {
-                if let Some(key) = item_key(collection, &item?) {
+                let item = item?;
+                if let Some(key) = item_key(collection, &item) {
+                    if collection == Collection::Events && is_deleted_head(&item) {
+                        deleted_in.insert(key.clone(), g);
+                    }
                     newest.insert(key, g);
                 }
             }
         }
         let newest = std::rc::Rc::new(newest);
+        let deleted_in = std::rc::Rc::new(deleted_in);
         let mut parts: Vec<ItemIter<'_>> = Vec::with_capacity(self.readers.len());
         for (g, reader) in self.readers.iter().enumerate() {
-            let newest = newest.clone();
+            let (newest, deleted_in) = (newest.clone(), deleted_in.clone());
             let items = reader.items(collection)?.filter_map(move |r| match r {
                 Err(e) => Some(Err(Error::from(e))),
                 Ok(item) => {
                     let superseded = item_key(collection, &item)
                         .and_then(|key| newest.get(&key).copied())
                         .is_some_and(|n| n != g);
-                    (!superseded).then_some(Ok(item))
+                    // The core erases the history of an event it deletes (default
+                    // `keep-nothing` mode): versions an older generation holds of an event
+                    // deleted later must not come back.
+                    let head_deleted_later = collection == Collection::Events
+                        && item
+                            .get("headId")
+                            .filter(|h| !h.is_null())
+                            .and_then(|h| deleted_in.get(&h.to_string()))
+                            .is_some_and(|&d| d > g);
+                    (!superseded && !head_deleted_later).then_some(Ok(item))
                 }
             });
             parts.push(Box::new(items));

@@ -59,15 +59,21 @@ pub struct RestoreReport {
     /// True when conflicts stopped the restore before anything was written.
     pub aborted: bool,
     pub platform_entries: u64,
+    /// Why the platform entries (unique and indexed account fields) were not restored.
+    pub platform_error: Option<String>,
     /// Where the backup went after success (deleted, moved), or why it stayed although
     /// --delete-on-success or --move-on-success asked otherwise.
     pub backup_disposition: Option<String>,
 }
 
 impl RestoreReport {
-    /// Every selected user restored, none skipped.
+    /// Every selected user restored, none skipped, the platform entries too.
     pub fn is_complete(&self) -> bool {
-        !self.aborted && self.skipped.is_empty() && self.rolled_back.is_empty() && self.failed.is_empty()
+        !self.aborted
+            && self.skipped.is_empty()
+            && self.rolled_back.is_empty()
+            && self.failed.is_empty()
+            && self.platform_error.is_none()
     }
 }
 
@@ -113,14 +119,20 @@ pub fn run(engine: &dyn Engine, chain: &Chain, backup_dir: &Path, options: &Rest
         }
     }
 
+    // The users are committed by now: a platform failure goes in the report, not over it.
     if !report.restored.is_empty() {
-        report.platform_entries = import_platform_entries(engine, chain, &report.restored, options.users.is_empty())?;
+        match import_platform_entries(engine, chain, &report.restored, options.users.is_empty()) {
+            Ok(count) => report.platform_entries = count,
+            Err(e) => report.platform_error = Some(e.to_string()),
+        }
     }
 
     // The backup is the only copy of what failed to restore: keep it then. Skipped
     // (conflicting) users travel with a moved backup, but a deleted one would lose them.
     let kept_for = if report.restored.is_empty() {
         Some("no user was restored".to_string())
+    } else if report.platform_error.is_some() {
+        Some("its platform entries were not restored".to_string())
     } else if !report.failed.is_empty() || !report.rolled_back.is_empty() {
         Some(format!("{} user(s) failed or were rolled back", report.failed.len() + report.rolled_back.len()))
     } else if options.on_success == OnSuccess::Delete && !report.skipped.is_empty() {

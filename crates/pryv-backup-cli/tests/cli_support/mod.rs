@@ -78,6 +78,20 @@ impl Install {
         ]
     }
 
+    /// The same install given as `--key:path=value` overrides instead of a file.
+    pub fn override_args(&self) -> Vec<OsString> {
+        let (host, port, database, user) = server_of(self.db.conn_str());
+        let mut args: Vec<OsString> = vec!["--core-dir".into(), self.core_dir.path().into()];
+        for storage in ["base", "platform", "file", "audit", "series"] {
+            args.push(format!("--storages:{storage}:engine=postgresql").into());
+        }
+        args.push(format!("--storages:engines:postgresql:host={host}").into());
+        args.push(format!("--storages:engines:postgresql:port={port}").into());
+        args.push(format!("--storages:engines:postgresql:database={database}").into());
+        args.push(format!("--storages:engines:postgresql:user={user}").into());
+        args
+    }
+
     pub fn dump(&self) -> Dump {
         dump(&mut self.db.connect())
     }
@@ -98,8 +112,8 @@ impl Install {
     }
 }
 
-/// Every storage of the install in the one PostgreSQL database.
-fn config_yaml(conn_str: &str) -> String {
+/// Host, port, database and user of a test database's connection string.
+fn server_of(conn_str: &str) -> (String, u16, String, String) {
     let c: postgres::Config = conn_str
         .parse()
         .unwrap_or_else(|e| panic!("test database URL {conn_str}: {e}"));
@@ -108,13 +122,24 @@ fn config_yaml(conn_str: &str) -> String {
         other => panic!("the test database must be reached over TCP, not {other:?}"),
     };
     let port = c.get_ports().first().copied().unwrap_or(5432);
-    let user = c.get_user().unwrap_or("postgres");
+    let user = c.get_user().unwrap_or("postgres").to_string();
     let database = c
         .get_dbname()
-        .unwrap_or_else(|| panic!("no database in {conn_str}"));
-    let password = c
-        .get_password()
-        .map(|p| format!("\n      password: '{}'", String::from_utf8_lossy(p)))
+        .unwrap_or_else(|| panic!("no database in {conn_str}"))
+        .to_string();
+    (host, port, database, user)
+}
+
+/// Every storage of the install in the one PostgreSQL database.
+fn config_yaml(conn_str: &str) -> String {
+    let (host, port, database, user) = server_of(conn_str);
+    let password = conn_str
+        .parse::<postgres::Config>()
+        .ok()
+        .and_then(|c| {
+            c.get_password()
+                .map(|p| format!("\n      password: '{}'", String::from_utf8_lossy(p)))
+        })
         .unwrap_or_default();
     format!(
         "storages:
