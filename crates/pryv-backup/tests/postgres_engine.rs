@@ -42,10 +42,10 @@ fn postgres_export_applies_the_window() {
     engine.export_user(&bob, &options, &mut data).unwrap();
     let mut events = ids(&data, Collection::Events);
     events.sort();
-    // ev-deleted has no change time left: always included, as the core does.
-    assert_eq!(events, ["ev-4", "ev-5", "ev-6", "ev-deleted"]);
-    // Streams were all changed before `since`, except the deleted one (no time).
-    assert_eq!(ids(&data, Collection::Streams), ["old-stream"]);
+    // Tombstones are dated by their `deleted` time: ev-deleted was deleted before `since`.
+    assert_eq!(events, ["ev-4", "ev-5", "ev-6"]);
+    // Streams were all changed (or deleted) before `since`.
+    assert!(ids(&data, Collection::Streams).is_empty());
     assert_eq!(
         data.items_of(Collection::Profile).len(),
         3,
@@ -312,4 +312,27 @@ fn postgres_import_copies_new_events_and_replaces_existing_ones() {
         .unwrap();
     assert_eq!(second.items_of(Collection::Events).len(), count);
     assert_eq!(first_event(&second)["description"], "changed");
+}
+
+#[test]
+fn postgres_export_window_carries_deletions_made_in_it() {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let bob = UserRef {
+        user_id: "cuser0bob0002".into(),
+        username: "bob".into(),
+    };
+    // ev-deleted was deleted at 1763980090, old-stream at 1763980060.
+    let options = ExportOptions {
+        window: ExportWindow {
+            since: Some(1763980080.0),
+            before: 1763980100.0,
+        },
+        include_ephemeral: false,
+    };
+    let mut data = MemoryUser::default();
+    engine.export_user(&bob, &options, &mut data).unwrap();
+    assert_eq!(ids(&data, Collection::Events), ["ev-deleted"]);
+    assert!(ids(&data, Collection::Streams).is_empty());
 }
