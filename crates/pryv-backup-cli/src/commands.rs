@@ -401,29 +401,43 @@ fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> 
 }
 
 fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
-    // Each increment has its own key (its own encryption.json); the tree decryption knows one.
-    if !chain::increment_dirs(dir)?.is_empty() {
-        bail!(
-            "{} has increments ({}/): decrypting a backup with increments is not supported yet; \
-             nothing was written. `pryv-backup restore` reads it as it is.",
-            dir.display(),
-            chain::INCREMENTS_DIR
-        );
-    }
-    let Some(envelope) = ArchiveReader::envelope(dir)? else {
+    if ArchiveReader::envelope(dir)?.is_none() {
         bail!(
             "{} is not encrypted (no encryption.json): nothing to decrypt",
             dir.display()
         );
-    };
-    let sealer = secrets::opener(&envelope, secrets_args)?;
-    let report = crypto::decrypt_tree(dir, out, sealer.as_ref())?;
+    }
+    // The base, then each increment into the same place of the copy: every generation has
+    // its own key (its own encryption.json).
+    let mut generations = vec![(dir.to_path_buf(), out.to_path_buf())];
+    for gen_dir in chain::increment_dirs(dir)? {
+        let name = gen_dir
+            .strip_prefix(dir)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| gen_dir.clone());
+        generations.push((gen_dir, out.join(name)));
+    }
+    let mut files = Vec::new();
+    for (src, dst) in &generations {
+        let Some(envelope) = ArchiveReader::envelope(src)? else {
+            bail!(
+                "{} is not encrypted while its base is: refusing to mix clear and sealed generations",
+                src.display()
+            );
+        };
+        let sealer = secrets::opener(&envelope, secrets_args)?;
+        let report = crypto::decrypt_tree(src, dst, sealer.as_ref())
+            .with_context(|| format!("decrypting {}", src.display()))?;
+        let prefix = dst.strip_prefix(out).unwrap_or(Path::new(""));
+        files.extend(report.files.into_iter().map(|f| prefix.join(f)));
+    }
     if json {
-        print_json(&serde_json::json!({ "out": out, "files": report.files }))?;
+        print_json(&serde_json::json!({ "out": out, "files": files }))?;
     } else {
         println!(
-            "decrypted {} file(s) into {}",
-            report.files.len(),
+            "decrypted {} file(s) of {} generation(s) into {}",
+            files.len(),
+            generations.len(),
             out.display()
         );
     }
