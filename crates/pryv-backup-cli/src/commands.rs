@@ -168,8 +168,6 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
 }
 
 fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) -> Result<u8> {
-    let install = install(&args.config, overrides)?;
-    let engine = install.engine()?;
     let on_success = match (&args.delete_on_success, &args.move_on_success) {
         (true, _) => OnSuccess::Delete,
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
@@ -198,6 +196,9 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
         }
         None => chain,
     };
+    // The backup is checked (present, complete, secrets right) before the install is touched.
+    let install = install(&args.config, overrides)?;
+    let engine = install.engine()?;
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
         engine.as_ref(),
