@@ -5,6 +5,11 @@
 //! process in a temporary directory on a free port, with Debian's `initdb`/`pg_ctl` (the
 //! `postgresql` package is installed with apt-get when they are missing).
 
+mod fixtures;
+pub mod influx;
+
+pub use fixtures::{fixture, fixtures_dir};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -307,4 +312,3 @@ mod tests {
         );
     }
 }
-pub mod influx;

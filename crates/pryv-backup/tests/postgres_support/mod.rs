@@ -178,7 +178,7 @@ WHERE e.user_id = '{uid}';
 INSERT INTO events (user_id, id, head_id, stream_ids, time, end_time, type, tags, content, description, client_data, attachments, integrity, trashed, created, created_by, modified, modified_by, deleted) VALUES
  ('{uid}', 'ev-running', NULL, '["health"]', 1763980005, NULL, 'activity/plain', '[]', NULL, NULL, NULL, NULL, 'EVENT:0:r', false, 1763980005, 'acc-app', 1763980005, 'acc-app', NULL),
  ('{uid}', 'ev-hist-1', 'ev-1', '["weight", "notes"]', 1763981037.125, 1763981037.125, 'note/txt', '[]', '"first version"', NULL, NULL, NULL, 'EVENT:0:h', false, 1763981037, 'acc-app', 1763981037, 'acc-app', NULL),
- ('{uid}', 'ev-deleted', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'EVENT:0:d', false, NULL, NULL, NULL, NULL, 1763980090),
+ ('{uid}', 'ev-deleted', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'EVENT:0:d', NULL, NULL, NULL, NULL, NULL, 1763980090),
  ('{uid}', 'ev-files', NULL, '["health", "unknown-stream"]', 1763980007, 1763980007, 'picture/attached', '[]', NULL, NULL, NULL,
    '[{{"id": "{uid}-f1", "fileName": "photo.jpg", "type": "image/jpeg", "size": 2621440, "integrity": "sha256-x"}}, {{"id": "{uid}-f2", "fileName": "empty.txt", "type": "text/plain", "size": 0, "integrity": "sha256-y"}}]',
    'EVENT:0:f', false, 1763980007, 'acc-app', 1763980007, 'acc-app', NULL);
