@@ -1,9 +1,48 @@
-//! The PostgreSQL engine of open-pryv.io v2 (see docs/storage-layout.md).
+//! The PostgreSQL engine of open-pryv.io v2 (see docs/storage-layout.md, sections 2, 3, 6.2).
+//!
+//! One file per concern; each table's file holds both directions (row → item for backups,
+//! item → row for restores). [`PgEngine`] ties them together behind [`crate::engine::Engine`].
+
+mod accesses;
+mod account;
+mod attachments;
+mod audit;
+mod connection;
+mod ephemeral;
+mod events;
+mod export;
+mod import;
+mod integrity_check;
+mod platform;
+mod profile;
+mod series;
+mod streams;
+mod table;
+mod users_index;
+mod values;
+mod webhooks;
+
+pub mod schema;
 
 use thiserror::Error;
+
+pub use connection::PgEngine;
 
 #[derive(Debug, Error)]
 pub enum PgError {
     #[error("PostgreSQL: {0}")]
     Db(#[from] postgres::Error),
+    /// The database's schema is not one pryv-backup can read or write.
+    #[error("PostgreSQL schema: {0}")]
+    Schema(String),
+    /// A backup item that cannot become a row (says which item and why).
+    #[error("cannot restore {collection} item {id}: {reason}")]
+    Item {
+        collection: &'static str,
+        id: String,
+        reason: String,
+    },
+    /// A row that cannot become a backup item.
+    #[error("cannot back up a row of {table}: {reason}")]
+    Row { table: &'static str, reason: String },
 }

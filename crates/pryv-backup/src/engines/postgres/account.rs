@@ -1,0 +1,188 @@
+//! The account object: `passwords`, `store_key_values` and `account_fields`.
+
+use postgres::Transaction;
+use serde_json::{json, Map, Value};
+
+use super::table::{Cell, Inserter, Kind::*};
+use super::values::{float, json_from_text};
+use super::PgError;
+use crate::model::Item;
+
+/// `{passwords, storeKeyValues, accountFields}` as the core exports it.
+pub fn export(tx: &mut Transaction<'_>, user_id: &str) -> Result<Item, PgError> {
+    let passwords = tx
+        .query(
+            "SELECT time, hash, created_by FROM passwords WHERE user_id = $1 ORDER BY time",
+            &[&user_id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(json!({
+                "time": float(r.try_get(0)?),
+                "hash": r.try_get::<_, String>(1)?,
+                "createdBy": r.try_get::<_, Option<String>>(2)?,
+            }))
+        })
+        .collect::<Result<Vec<_>, PgError>>()?;
+    let store_key_values = tx
+        .query(
+            "SELECT store_id, key, value::text FROM store_key_values WHERE user_id = $1 ORDER BY store_id, key",
+            &[&user_id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(json!({
+                "storeId": r.try_get::<_, String>(0)?,
+                "key": r.try_get::<_, String>(1)?,
+                "value": json_column(r.try_get(2)?)?,
+            }))
+        })
+        .collect::<Result<Vec<_>, PgError>>()?;
+    let account_fields = tx
+        .query(
+            "SELECT field, value::text, time, created_by FROM account_fields WHERE user_id = $1 ORDER BY field, time",
+            &[&user_id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(json!({
+                "field": r.try_get::<_, String>(0)?,
+                "value": json_column(r.try_get(1)?)?,
+                "time": float(r.try_get(2)?),
+                "createdBy": r.try_get::<_, Option<String>>(3)?,
+            }))
+        })
+        .collect::<Result<Vec<_>, PgError>>()?;
+    let mut account = Map::new();
+    account.insert("passwords".into(), Value::Array(passwords));
+    account.insert("storeKeyValues".into(), Value::Array(store_key_values));
+    account.insert("accountFields".into(), Value::Array(account_fields));
+    Ok(Value::Object(account))
+}
+
+fn json_column(text: Option<String>) -> Result<Value, PgError> {
+    match text {
+        None => Ok(Value::Null),
+        Some(t) => json_from_text(&t).map_err(|reason| PgError::Row {
+            table: "account",
+            reason,
+        }),
+    }
+}
+
+/// Writes the account object back. Accepts the snake_case spellings the core also accepts
+/// (`created_by`, `store_id`).
+pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result<(), PgError> {
+    let bad = |reason: String| PgError::Item {
+        collection: "account",
+        id: user_id.to_string(),
+        reason,
+    };
+    let obj = account
+        .as_object()
+        .ok_or_else(|| bad("not a JSON object".into()))?;
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["passwords", "storeKeyValues", "accountFields"].contains(&k.as_str()))
+    {
+        return Err(bad(format!("unknown part \"{k}\"")));
+    }
+    let list = |name: &str| -> Result<&[Value], PgError> {
+        match obj.get(name) {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Array(a)) => Ok(a.as_slice()),
+            Some(_) => Err(bad(format!("\"{name}\" is not an array"))),
+        }
+    };
+    let text = |v: &Value, names: &[&str]| -> Result<Cell, PgError> {
+        match names.iter().find_map(|n| v.get(*n)) {
+            None | Some(Value::Null) => Ok(Cell::Null),
+            Some(Value::String(s)) => Ok(Cell::Text(s.clone())),
+            Some(other) => Err(bad(format!(
+                "\"{}\" should be a string, not {other}",
+                names[0]
+            ))),
+        }
+    };
+    let time = |v: &Value| -> Result<Cell, PgError> {
+        v.get("time")
+            .and_then(super::values::as_f64)
+            .map(Cell::Float)
+            .ok_or_else(|| bad(format!("entry without a numeric time: {v}")))
+    };
+    let user = || Cell::Text(user_id.to_string());
+
+    let mut passwords = Inserter::new(
+        "passwords",
+        vec![
+            ("user_id", Text),
+            ("time", Float),
+            ("hash", Text),
+            ("created_by", Text),
+        ],
+        vec!["user_id", "time"],
+    );
+    for p in list("passwords")? {
+        let row = vec![
+            user(),
+            time(p)?,
+            text(p, &["hash"])?,
+            text(p, &["createdBy", "created_by"])?,
+        ];
+        passwords.push(tx, row)?;
+    }
+    passwords.flush(tx)?;
+
+    let mut kvs = Inserter::new(
+        "store_key_values",
+        vec![
+            ("user_id", Text),
+            ("store_id", Text),
+            ("key", Text),
+            ("value", Json),
+        ],
+        vec!["user_id", "store_id", "key"],
+    );
+    for kv in list("storeKeyValues")? {
+        let value = kv
+            .get("value")
+            .map(|v| Cell::Json(v.to_string()))
+            .unwrap_or(Cell::Null);
+        let row = vec![
+            user(),
+            text(kv, &["storeId", "store_id"])?,
+            text(kv, &["key"])?,
+            value,
+        ];
+        kvs.push(tx, row)?;
+    }
+    kvs.flush(tx)?;
+
+    let mut fields = Inserter::new(
+        "account_fields",
+        vec![
+            ("user_id", Text),
+            ("field", Text),
+            ("value", Json),
+            ("time", Float),
+            ("created_by", Text),
+        ],
+        vec!["user_id", "field", "time"],
+    );
+    for f in list("accountFields")? {
+        let value = f
+            .get("value")
+            .map(|v| Cell::Json(v.to_string()))
+            .unwrap_or(Cell::Null);
+        let row = vec![
+            user(),
+            text(f, &["field"])?,
+            value,
+            time(f)?,
+            text(f, &["createdBy", "created_by"])?,
+        ];
+        fields.push(tx, row)?;
+    }
+    fields.flush(tx)?;
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! `audit_events`: exported and restored as the raw snake_case rows (the core's audit
+//! export does not convert them), every column but `user_id`, NULLs kept.
+
+use serde_json::Value;
+
+use super::table::{col, Cell, Kind::*, RowValues, Table};
+use super::PgError;
+use crate::model::Item;
+
+pub const TABLE: Table = Table {
+    name: "audit_events",
+    what: "audit",
+    columns: &[
+        col("eventid", "eventid", Text),
+        col("head_id", "head_id", Text),
+        col("stream_ids", "stream_ids", Text),
+        col("time", "time", Float),
+        col("deleted", "deleted", Float),
+        col("end_time", "end_time", Float),
+        col("type", "type", Text),
+        col("content", "content", Json),
+        col("description", "description", Text),
+        col("client_data", "client_data", Json),
+        col("integrity", "integrity", Text),
+        col("attachments", "attachments", Json),
+        col("trashed", "trashed", Bool),
+        col("created", "created", Float),
+        col("created_by", "created_by", Text),
+        col("modified", "modified", Float),
+        col("modified_by", "modified_by", Text),
+    ],
+    key: &["eventid"],
+};
+
+const ALL: [&str; 17] = [
+    "eventid",
+    "head_id",
+    "stream_ids",
+    "time",
+    "deleted",
+    "end_time",
+    "type",
+    "content",
+    "description",
+    "client_data",
+    "integrity",
+    "attachments",
+    "trashed",
+    "created",
+    "created_by",
+    "modified",
+    "modified_by",
+];
+
+pub fn to_item(values: RowValues) -> Item {
+    Value::Object(TABLE.to_item(values, &ALL))
+}
+
+/// A `user_id` field (rows exported by older tools) is accepted and ignored: the row goes
+/// to the user being restored.
+pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
+    let mut item = item.clone();
+    if let Some(obj) = item.as_object_mut() {
+        obj.shift_remove("user_id");
+    }
+    TABLE.row_from_item(&item, &|_| Cell::Null)
+}

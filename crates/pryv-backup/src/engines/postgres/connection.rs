@@ -1,0 +1,159 @@
+//! [`PgEngine`]: a connection to one install's database, implementing the engine traits.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use postgres::{Client, Config, NoTls};
+
+use super::schema::{self, SchemaState};
+use super::{export, import, users_index, PgError};
+use crate::engine::{AttachmentStore, Engine, ExportOptions, ImportOptions, UserSink, UserSource};
+use crate::model::{Item, UserRef};
+use crate::Result;
+
+pub struct PgEngine {
+    client: Mutex<Client>,
+    description: String,
+    /// Where attachments live when not in `attachment_files`.
+    attachments: Option<Arc<dyn AttachmentStore>>,
+}
+
+impl PgEngine {
+    /// Connects (without TLS) and checks the schema version; an empty database is accepted
+    /// as a restore target. `attachments`: `None` when the file engine is `postgresql`
+    /// (bytes in `attachment_files`), else the store holding them.
+    pub fn connect(
+        conn_str: &str,
+        attachments: Option<Arc<dyn AttachmentStore>>,
+    ) -> Result<PgEngine, PgError> {
+        let description = describe(conn_str);
+        let mut client = Client::connect(conn_str, NoTls)?;
+        schema::state(&mut client)?;
+        Ok(PgEngine {
+            client: Mutex::new(client),
+            description,
+            attachments,
+        })
+    }
+
+    /// Creates the schema when the database is empty (restore into a fresh install);
+    /// otherwise checks its version.
+    pub fn ensure_schema(&self) -> Result<(), PgError> {
+        schema::ensure(&mut *self.client()?)
+    }
+
+    pub(super) fn client(&self) -> Result<MutexGuard<'_, Client>, PgError> {
+        // A panic while holding the lock left the connection in an unknown state.
+        self.client.lock().map_err(|_| {
+            PgError::Schema(
+                "the PostgreSQL connection was left unusable by an earlier failure".into(),
+            )
+        })
+    }
+
+    pub(super) fn attachment_store(&self) -> Option<&dyn AttachmentStore> {
+        self.attachments.as_deref()
+    }
+}
+
+/// Host, port, database and user, never the password.
+fn describe(conn_str: &str) -> String {
+    match conn_str.parse::<Config>() {
+        Ok(c) => {
+            let host = c
+                .get_hosts()
+                .first()
+                .map(|h| match h {
+                    postgres::config::Host::Tcp(name) => name.clone(),
+                    #[cfg(unix)]
+                    postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .unwrap_or_else(|| "localhost".into());
+            let port = c.get_ports().first().copied().unwrap_or(5432);
+            format!(
+                "PostgreSQL {}@{host}:{port}/{}",
+                c.get_user().unwrap_or("(default user)"),
+                c.get_dbname().unwrap_or("(default database)")
+            )
+        }
+        Err(_) => "PostgreSQL (unparsable connection string)".into(),
+    }
+}
+
+impl Engine for PgEngine {
+    fn describe(&self) -> String {
+        match self.attachments.as_deref() {
+            Some(store) => format!(
+                "{} with attachments in {}",
+                self.description,
+                store.describe()
+            ),
+            None => self.description.clone(),
+        }
+    }
+
+    fn users(&self) -> Result<Vec<UserRef>> {
+        let mut client = self.client()?;
+        if schema::state(&mut *client)? == SchemaState::Empty {
+            return Ok(Vec::new());
+        }
+        Ok(users_index::all(&mut *client)?)
+    }
+
+    fn export_user(
+        &self,
+        user: &UserRef,
+        options: &ExportOptions,
+        sink: &mut dyn UserSink,
+    ) -> Result<()> {
+        export::export_user(self, user, options, sink)
+    }
+
+    fn find_conflict(&self, user: &UserRef) -> Result<Option<String>> {
+        let mut client = self.client()?;
+        if schema::state(&mut *client)? == SchemaState::Empty {
+            return Ok(None);
+        }
+        Ok(users_index::conflict(&mut *client, user)?)
+    }
+
+    fn user_exists(&self, user_id: &str) -> Result<bool> {
+        let mut client = self.client()?;
+        if schema::state(&mut *client)? == SchemaState::Empty {
+            return Ok(false);
+        }
+        Ok(users_index::exists(&mut *client, user_id)?)
+    }
+
+    fn import_user(
+        &self,
+        user: &UserRef,
+        source: &dyn UserSource,
+        options: &ImportOptions,
+    ) -> Result<()> {
+        import::import_user(self, user, source, options)
+    }
+
+    fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()> {
+        let mut client = self.client()?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(PgError::from)?;
+        super::platform::export(&mut tx, out)?;
+        tx.commit().map_err(PgError::from)?;
+        Ok(())
+    }
+
+    fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()> {
+        self.ensure_schema()?;
+        let mut client = self.client()?;
+        let mut tx = client.transaction().map_err(PgError::from)?;
+        for item in items {
+            super::platform::import(&mut tx, &item?)?;
+        }
+        tx.commit().map_err(PgError::from)?;
+        Ok(())
+    }
+}

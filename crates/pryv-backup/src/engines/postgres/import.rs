@@ -1,0 +1,228 @@
+//! Restoring one user: everything in one transaction (all or nothing), derived tables
+//! (`users_index`, `event_streams`, `alias_index`) filled as the core maintains them.
+
+use std::collections::HashMap;
+
+use postgres::Transaction;
+use serde_json::Value;
+
+use super::connection::PgEngine;
+use super::table::{Cell, Inserter, Table};
+use super::{
+    accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, series,
+    streams, users_index, webhooks, PgError,
+};
+use crate::engine::{ImportOptions, UserSource};
+use crate::model::{Collection, Item, UserRef};
+use crate::{Error, Result};
+
+/// Events written per round of derived-row maintenance.
+const EVENT_BATCH: usize = 500;
+
+pub fn import_user(
+    engine: &PgEngine,
+    user: &UserRef,
+    source: &dyn UserSource,
+    options: &ImportOptions,
+) -> Result<()> {
+    engine.ensure_schema()?;
+    let mut client = engine.client()?;
+    let mut tx = client.transaction().map_err(PgError::from)?;
+    let uid = user.user_id.as_str();
+
+    if let Some(reason) = users_index::conflict(&mut tx, user)? {
+        return Err(Error::Conflict {
+            user_id: user.user_id.clone(),
+            username: user.username.clone(),
+            reason,
+        });
+    }
+    users_index::register(&mut tx, user)?;
+    if options.overwrite {
+        users_index::clear_user_data(&mut tx, uid)?;
+        ephemeral::clear(&mut tx, &user.username)?;
+    }
+    let mut staged = match engine.attachment_store() {
+        Some(store) => Some(store.begin_user_import(uid, options.overwrite)?),
+        None => None,
+    };
+
+    // Streams first: events' stream paths come from them.
+    let stream_items: Vec<Item> = source.items(Collection::Streams)?.collect::<Result<_>>()?;
+    let existing = stream_paths(&mut tx, uid)?;
+    streams::import(&mut tx, uid, &stream_items, &existing)?;
+    let paths = stream_paths(&mut tx, uid)?;
+    drop(stream_items);
+
+    let mut aliases: Vec<String> = Vec::new();
+    import_rows(
+        &mut tx,
+        source,
+        uid,
+        Collection::Accesses,
+        &accesses::TABLE,
+        &mut |item| {
+            if let Some(alias) = accesses::live_alias(item) {
+                aliases.push(alias.to_string());
+            }
+            accesses::to_row(item)
+        },
+    )?;
+    for alias in &aliases {
+        users_index::add_alias(&mut tx, alias, uid)?;
+    }
+    import_rows(
+        &mut tx,
+        source,
+        uid,
+        Collection::Profile,
+        &profile::TABLE,
+        &mut profile::to_row,
+    )?;
+    import_rows(
+        &mut tx,
+        source,
+        uid,
+        Collection::Webhooks,
+        &webhooks::TABLE,
+        &mut webhooks::to_row,
+    )?;
+
+    let files = import_events(&mut tx, source, uid, &paths, !options.overwrite)?;
+    for (event_id, file_id) in &files {
+        let Some(mut data) = source.attachment(file_id)? else {
+            tracing::warn!(
+                "user {} ({uid}): the backup has no bytes for attachment {file_id} of event {event_id}",
+                user.username
+            );
+            continue;
+        };
+        match staged.as_mut() {
+            Some(staged) => staged.write(event_id, file_id, &mut data)?,
+            None => attachments::write_file(&mut tx, uid, event_id, file_id, &mut data)?,
+        }
+    }
+
+    if let Some(account) = source.account()? {
+        account::import(&mut tx, uid, &account)?;
+    }
+    import_rows(
+        &mut tx,
+        source,
+        uid,
+        Collection::Audit,
+        &audit::TABLE,
+        &mut audit::to_row,
+    )?;
+
+    let mut points = series::inserter();
+    for item in source.items(Collection::Series)? {
+        series::import(&mut points, &mut tx, uid, &item?)?;
+    }
+    points.flush(&mut tx)?;
+
+    for item in source.items(Collection::Sessions)? {
+        ephemeral::import_session(&mut tx, &item?)?;
+    }
+    for item in source.items(Collection::PasswordResets)? {
+        ephemeral::import_password_reset(&mut tx, &item?)?;
+    }
+
+    if options.verify_integrity {
+        integrity_check::verify_user_integrity(&mut tx, uid)?;
+    }
+    tx.commit().map_err(PgError::from)?;
+    // The database is committed first: should this fail, the user's rows are in place and a
+    // new restore with overwrite repairs the files.
+    if let Some(staged) = staged {
+        staged.commit()?;
+    }
+    Ok(())
+}
+
+/// Writes every item of a collection into its table.
+fn import_rows(
+    tx: &mut Transaction<'_>,
+    source: &dyn UserSource,
+    uid: &str,
+    collection: Collection,
+    table: &Table,
+    to_row: &mut dyn FnMut(&Item) -> Result<Vec<Cell>, PgError>,
+) -> Result<()> {
+    let mut inserter = Inserter::for_table(table);
+    for item in source.items(collection)? {
+        let mut row = to_row(&item?)?;
+        row.insert(0, Cell::Text(uid.to_string()));
+        inserter.push(tx, row)?;
+    }
+    inserter.flush(tx)?;
+    Ok(())
+}
+
+/// Writes the events and their `event_streams` rows, a batch at a time. Returns the
+/// (event id, file id) of every attachment they list.
+fn import_events(
+    tx: &mut Transaction<'_>,
+    source: &dyn UserSource,
+    uid: &str,
+    paths: &HashMap<String, String>,
+    replace_stream_rows: bool,
+) -> Result<Vec<(String, String)>> {
+    let mut rows = Inserter::for_table(&events::TABLE);
+    let mut stream_rows = Inserter::new(
+        "event_streams",
+        events::EVENT_STREAMS_COLUMNS.to_vec(),
+        vec!["user_id", "event_id", "stream_id"],
+    );
+    let mut files = Vec::new();
+    let mut batch: Vec<Item> = Vec::with_capacity(EVENT_BATCH);
+    let mut write_batch = |tx: &mut Transaction<'_>, batch: &mut Vec<Item>| -> Result<()> {
+        if replace_stream_rows {
+            // An event already there may have had other streams.
+            let ids: Vec<&str> = batch
+                .iter()
+                .filter_map(|e| e.get("id").and_then(Value::as_str))
+                .collect();
+            tx.execute(
+                "DELETE FROM event_streams WHERE user_id = $1 AND event_id = ANY($2)",
+                &[&uid, &ids],
+            )
+            .map_err(PgError::from)?;
+        }
+        for item in batch.drain(..) {
+            let mut row = events::to_row(&item)?;
+            row.insert(0, Cell::Text(uid.to_string()));
+            rows.push(tx, row)?;
+            for (event_id, stream_id, path) in events::stream_rows(&item, paths) {
+                let cells = vec![
+                    Cell::Text(uid.to_string()),
+                    Cell::Text(event_id),
+                    Cell::Text(stream_id),
+                    Cell::Text(path),
+                ];
+                stream_rows.push(tx, cells)?;
+            }
+            files.extend(events::attachment_ids(&item));
+        }
+        rows.flush(tx)?;
+        stream_rows.flush(tx)?;
+        Ok(())
+    };
+    for item in source.items(Collection::Events)? {
+        batch.push(item?);
+        if batch.len() >= EVENT_BATCH {
+            write_batch(tx, &mut batch)?;
+        }
+    }
+    write_batch(tx, &mut batch)?;
+    Ok(files)
+}
+
+/// Stream id → path of the user's streams in the database.
+fn stream_paths(tx: &mut Transaction<'_>, uid: &str) -> Result<HashMap<String, String>, PgError> {
+    tx.query("SELECT id, path FROM streams WHERE user_id = $1", &[&uid])?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect::<Result<_, postgres::Error>>()
+        .map_err(PgError::from)
+}

@@ -1,0 +1,154 @@
+//! `series_data`: high-frequency points, one item per measurement (series event):
+//! `{"measurement": event id, "points": [{"deltaTime": seconds, ...fields}]}`.
+
+use postgres::Transaction;
+use serde_json::{Map, Value};
+
+use super::table::{Cell, Inserter, Kind::*};
+use super::values::{as_f64, float, json_from_text};
+use super::PgError;
+use crate::model::Item;
+
+/// Points read per round trip.
+const BATCH: i32 = 2000;
+
+/// Emits one item per measurement; points of one measurement are gathered in memory (one
+/// series item is one JSON line of the archive).
+pub fn export(
+    tx: &mut Transaction<'_>,
+    user_id: &str,
+    emit: &mut dyn FnMut(&Item) -> crate::Result<()>,
+) -> crate::Result<()> {
+    let portal = tx
+        .bind(
+            "SELECT event_id, delta_time, fields::text FROM series_data WHERE user_id = $1 \
+             ORDER BY event_id, delta_time, point_time",
+            &[&user_id],
+        )
+        .map_err(PgError::from)?;
+    let mut current: Option<(String, Vec<Value>)> = None;
+    loop {
+        let rows = tx.query_portal(&portal, BATCH).map_err(PgError::from)?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in &rows {
+            let event_id: String = row.try_get(0).map_err(PgError::from)?;
+            let delta_time: i64 = row.try_get(1).map_err(PgError::from)?;
+            let fields: String = row.try_get(2).map_err(PgError::from)?;
+            let point = point(delta_time, &fields)?;
+            match &mut current {
+                Some((id, points)) if *id == event_id => points.push(point),
+                _ => {
+                    if let Some((id, points)) = current.take() {
+                        emit(&measurement(id, points))?;
+                    }
+                    current = Some((event_id, vec![point]));
+                }
+            }
+        }
+    }
+    if let Some((id, points)) = current {
+        emit(&measurement(id, points))?;
+    }
+    Ok(())
+}
+
+fn point(delta_time_us: i64, fields: &str) -> Result<Value, PgError> {
+    let fields = json_from_text(fields).map_err(|reason| PgError::Row {
+        table: "series_data",
+        reason,
+    })?;
+    let mut point = Map::new();
+    point.insert("deltaTime".into(), float(delta_time_us as f64 / 1e6));
+    match fields {
+        Value::Object(map) => point.extend(map),
+        other => {
+            return Err(PgError::Row {
+                table: "series_data",
+                reason: format!("fields is not an object: {other}"),
+            })
+        }
+    }
+    Ok(Value::Object(point))
+}
+
+fn measurement(id: String, points: Vec<Value>) -> Value {
+    let mut item = Map::new();
+    item.insert("measurement".into(), Value::String(id));
+    item.insert("points".into(), Value::Array(points));
+    Value::Object(item)
+}
+
+/// Writes one measurement item. The point time may be named `deltaTime` (reference archives)
+/// or `time` (the core's PostgreSQL series export); both are seconds.
+pub fn import(
+    inserter: &mut Inserter<'_>,
+    tx: &mut Transaction<'_>,
+    user_id: &str,
+    item: &Item,
+) -> Result<(), PgError> {
+    let bad = |reason: String| PgError::Item {
+        collection: "series",
+        id: item
+            .get("measurement")
+            .map(|m| {
+                m.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.to_string())
+            })
+            .unwrap_or_else(|| "(without measurement)".into()),
+        reason,
+    };
+    let measurement = item
+        .get("measurement")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("no string \"measurement\"".into()))?;
+    let points = match item.get("points") {
+        Some(Value::Array(p)) => p.as_slice(),
+        None | Some(Value::Null) => &[],
+        Some(_) => return Err(bad("\"points\" is not an array".into())),
+    };
+    for p in points {
+        let obj = p
+            .as_object()
+            .ok_or_else(|| bad(format!("point is not an object: {p}")))?;
+        let seconds = obj
+            .get("deltaTime")
+            .or_else(|| obj.get("time"))
+            .and_then(as_f64)
+            .ok_or_else(|| bad(format!("point without a numeric deltaTime: {p}")))?;
+        let micros = (seconds * 1e6).round();
+        if !micros.is_finite() || micros.abs() > 9.0e15 {
+            return Err(bad(format!("deltaTime out of range: {seconds}")));
+        }
+        let fields: Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| k.as_str() != "deltaTime" && k.as_str() != "time")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let row = vec![
+            Cell::Text(user_id.to_string()),
+            Cell::Text(measurement.to_string()),
+            Cell::Float(micros),
+            Cell::BigInt(micros as i64),
+            Cell::Json(Value::Object(fields).to_string()),
+        ];
+        inserter.push(tx, row)?;
+    }
+    Ok(())
+}
+
+pub fn inserter() -> Inserter<'static> {
+    Inserter::new(
+        "series_data",
+        vec![
+            ("user_id", Text),
+            ("event_id", Text),
+            ("point_time", Float),
+            ("delta_time", BigInt),
+            ("fields", Json),
+        ],
+        vec!["user_id", "event_id", "point_time"],
+    )
+}

@@ -1,0 +1,136 @@
+//! `streams`: the user's stream tree, exported flat.
+
+use std::collections::HashMap;
+
+use postgres::Transaction;
+use serde_json::Value;
+
+use super::table::{col, Cell, Inserter, Kind::*, RowValues, Table};
+use super::PgError;
+use crate::model::Item;
+
+pub const TABLE: Table = Table {
+    name: "streams",
+    what: "streams",
+    columns: &[
+        col("id", "id", Text),
+        col("name", "name", Text),
+        col("parent_id", "parentId", Text),
+        col("path", "path", Text),
+        col("client_data", "clientData", Json),
+        col("single_activity", "singleActivity", Bool),
+        col("trashed", "trashed", Bool),
+        col("created", "created", Float),
+        col("created_by", "createdBy", Text),
+        col("modified", "modified", Float),
+        col("modified_by", "modifiedBy", Text),
+        col("deleted", "deleted", Float),
+    ],
+    key: &["id"],
+};
+
+/// A row as the core exports it: no path, false flags dropped, root parent kept as null,
+/// deletions reduced to `{id, deleted}`.
+pub fn to_item(values: RowValues) -> Item {
+    let mut item = TABLE.to_item(values, &["parent_id"]);
+    item.shift_remove("path");
+    for flag in ["trashed", "singleActivity"] {
+        if item.get(flag) == Some(&Value::Bool(false)) {
+            item.shift_remove(flag);
+        }
+    }
+    if let Some(deleted) = item.get("deleted").cloned() {
+        let mut tombstone = serde_json::Map::new();
+        if let Some(id) = item.get("id") {
+            tombstone.insert("id".into(), id.clone());
+        }
+        tombstone.insert("deleted".into(), deleted);
+        return Value::Object(tombstone);
+    }
+    Value::Object(item)
+}
+
+/// Writes the user's streams, computing each one's path from its ancestors (in the backup,
+/// else already in the database: `existing`, stream id → path).
+pub fn import(
+    tx: &mut Transaction<'_>,
+    user_id: &str,
+    items: &[Item],
+    existing: &HashMap<String, String>,
+) -> Result<(), PgError> {
+    let mut by_id: HashMap<&str, &Item> = HashMap::new();
+    for item in items {
+        let id = item
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TABLE.item_error(item, "no string id".into()))?;
+        if item.get("path").is_some() {
+            return Err(TABLE.item_error(item, "field \"path\" is not an API field".into()));
+        }
+        if by_id.insert(id, item).is_some() {
+            return Err(TABLE.item_error(item, "the backup holds this stream twice".into()));
+        }
+    }
+    let mut paths: HashMap<String, String> = HashMap::new();
+    for id in by_id.keys() {
+        path_of(id, &by_id, existing, &mut paths, 0)?;
+    }
+    let mut inserter = Inserter::for_table(&TABLE);
+    let path_col = TABLE.column("path").unwrap_or(3);
+    for item in items {
+        let deleted = item.get("deleted").is_some_and(|d| !d.is_null());
+        let mut row = TABLE.row_from_item(item, &|c| absent(c.name, deleted))?;
+        let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
+        row[path_col] = Cell::Text(paths.get(id).cloned().unwrap_or_else(|| format!("{id}/")));
+        row.insert(0, Cell::Text(user_id.to_string()));
+        inserter.push(tx, row)?;
+    }
+    inserter.flush(tx)?;
+    Ok(())
+}
+
+/// What an absent field becomes: the core's defaults for live streams; a deletion
+/// leaves `trashed` NULL, as the core's delete does.
+fn absent(column: &str, deleted: bool) -> Cell {
+    match column {
+        "single_activity" => Cell::Default,
+        "trashed" if !deleted => Cell::Default,
+        _ => Cell::Null,
+    }
+}
+
+fn path_of(
+    id: &str,
+    by_id: &HashMap<&str, &Item>,
+    existing: &HashMap<String, String>,
+    paths: &mut HashMap<String, String>,
+    depth: usize,
+) -> Result<String, PgError> {
+    if let Some(p) = paths.get(id) {
+        return Ok(p.clone());
+    }
+    let item = by_id.get(id).copied();
+    if depth > by_id.len() {
+        return Err(PgError::Item {
+            collection: "streams",
+            id: id.to_string(),
+            reason: "its parentId chain loops".into(),
+        });
+    }
+    let parent = item
+        .filter(|i| i.get("deleted").is_none_or(Value::is_null))
+        .and_then(|i| i.get("parentId"))
+        .and_then(Value::as_str);
+    let path = match parent {
+        Some(parent) if by_id.contains_key(parent) => {
+            format!(
+                "{}{id}/",
+                path_of(parent, by_id, existing, paths, depth + 1)?
+            )
+        }
+        Some(parent) if existing.contains_key(parent) => format!("{}{id}/", existing[parent]),
+        _ => format!("{id}/"),
+    };
+    paths.insert(id.to_string(), path.clone());
+    Ok(path)
+}

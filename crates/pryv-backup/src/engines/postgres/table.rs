@@ -1,0 +1,362 @@
+//! What every per-user table shares: column descriptions, reading rows into JSON values in
+//! batches (portals), and writing items back with multi-row upserts.
+
+use postgres::types::ToSql;
+use postgres::{Row, Transaction};
+use serde_json::{Map, Value};
+
+use super::values::{as_f64, float, json_from_text, json_text};
+use super::PgError;
+use crate::engine::ExportWindow;
+
+/// How a column's value travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Float,
+    Bool,
+    Int,
+    BigInt,
+    Json,
+}
+
+impl Kind {
+    fn sql_type(self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Float => "float8",
+            Kind::Bool => "boolean",
+            Kind::Int => "int4",
+            Kind::BigInt => "int8",
+            Kind::Json => "jsonb",
+        }
+    }
+}
+
+pub struct Column {
+    pub name: &'static str,
+    /// The API field it maps to.
+    pub field: &'static str,
+    pub kind: Kind,
+}
+
+pub const fn col(name: &'static str, field: &'static str, kind: Kind) -> Column {
+    Column { name, field, kind }
+}
+
+/// A per-user table: `user_id` first (implicit here), then `columns` in table order.
+pub struct Table {
+    pub name: &'static str,
+    /// Collection name for messages.
+    pub what: &'static str,
+    pub columns: &'static [Column],
+    /// Primary key columns after `user_id`.
+    pub key: &'static [&'static str],
+}
+
+/// One row's values, aligned with `Table::columns`.
+pub type RowValues = Vec<Option<Value>>;
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// SELECT list: JSONB comes as text so numbers can be rewritten JavaScript's way.
+    fn select_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| match c.kind {
+                Kind::Json => format!("{}::text", c.name),
+                _ => c.name.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn read_row(&self, row: &Row) -> Result<RowValues, PgError> {
+        let mut out = Vec::with_capacity(self.columns.len());
+        for (i, c) in self.columns.iter().enumerate() {
+            let value = match c.kind {
+                Kind::Text => row.try_get::<_, Option<String>>(i)?.map(Value::String),
+                Kind::Float => row.try_get::<_, Option<f64>>(i)?.map(float),
+                Kind::Bool => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
+                Kind::Int => row.try_get::<_, Option<i32>>(i)?.map(Value::from),
+                Kind::BigInt => row.try_get::<_, Option<i64>>(i)?.map(Value::from),
+                Kind::Json => match row.try_get::<_, Option<String>>(i)? {
+                    Some(text) => Some(json_from_text(&text).map_err(|reason| PgError::Row {
+                        table: self.name,
+                        reason: format!("column {}: {reason}", c.name),
+                    })?),
+                    None => None,
+                },
+            };
+            out.push(value);
+        }
+        Ok(out)
+    }
+
+    /// Streams the user's rows (ordered by key) to `each`, a batch at a time; with a window,
+    /// only rows whose change time falls in it (the timestamp rule of [`ExportWindow`]).
+    pub fn for_each_row(
+        &self,
+        tx: &mut Transaction<'_>,
+        user_id: &str,
+        window: Option<&ExportWindow>,
+        each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
+    ) -> crate::Result<()> {
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE user_id = $1",
+            self.select_list(),
+            self.name
+        );
+        let mut params: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(user_id.to_string())];
+        if let Some(w) = window {
+            let ts: Vec<String> = ["modified", "created", "time"]
+                .iter()
+                .filter(|c| {
+                    self.column(c)
+                        .is_some_and(|i| self.columns[i].kind == Kind::Float)
+                })
+                .map(|c| format!("NULLIF({c}, 0)"))
+                .collect();
+            if !ts.is_empty() {
+                let ts = format!("COALESCE({})", ts.join(", "));
+                sql.push_str(&format!(
+                    " AND ({ts} IS NULL OR ({ts} <= $2 AND ($3::float8 IS NULL OR {ts} > $3)))"
+                ));
+                params.push(Box::new(w.before));
+                params.push(Box::new(w.since));
+            }
+        }
+        sql.push_str(&format!(" ORDER BY {}", self.key.join(", ")));
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        let portal = tx.bind(sql.as_str(), &refs).map_err(PgError::from)?;
+        loop {
+            let rows = tx
+                .query_portal(&portal, BATCH_ROWS)
+                .map_err(PgError::from)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for row in &rows {
+                each(self.read_row(row)?)?;
+            }
+        }
+    }
+
+    /// The item of a row: fields in column order, NULL columns left out except `keep_null`.
+    pub fn to_item(&self, values: RowValues, keep_null: &[&str]) -> Map<String, Value> {
+        let mut item = Map::new();
+        for (c, v) in self.columns.iter().zip(values) {
+            match v {
+                Some(v) => {
+                    item.insert(c.field.to_string(), v);
+                }
+                None if keep_null.contains(&c.name) => {
+                    item.insert(c.field.to_string(), Value::Null);
+                }
+                None => {}
+            }
+        }
+        item
+    }
+
+    /// The row of an item. A field without a column is an error; an absent field takes what
+    /// `absent` says for its column.
+    pub fn row_from_item(
+        &self,
+        item: &Value,
+        absent: &dyn Fn(&Column) -> Cell,
+    ) -> Result<Vec<Cell>, PgError> {
+        let obj = item
+            .as_object()
+            .ok_or_else(|| self.item_error(item, "not a JSON object".into()))?;
+        if let Some(unknown) = obj
+            .keys()
+            .find(|k| !self.columns.iter().any(|c| c.field == k.as_str()))
+        {
+            return Err(self.item_error(
+                item,
+                format!("field \"{unknown}\" has no column in table {}", self.name),
+            ));
+        }
+        self.columns
+            .iter()
+            .map(|c| match obj.get(c.field) {
+                None => Ok(absent(c)),
+                Some(v) => Cell::from_json(c, v).map_err(|reason| self.item_error(item, reason)),
+            })
+            .collect()
+    }
+
+    pub fn item_error(&self, item: &Value, reason: String) -> PgError {
+        PgError::Item {
+            collection: self.what,
+            id: item_id(item),
+            reason,
+        }
+    }
+}
+
+/// Rows read per round trip.
+const BATCH_ROWS: i32 = 500;
+
+/// Rows written per INSERT statement.
+pub const INSERT_ROWS: usize = 500;
+
+pub fn item_id(item: &Value) -> String {
+    item.get("id")
+        .or_else(|| item.get("eventid"))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+        .unwrap_or_else(|| "(without id)".to_string())
+}
+
+/// A value about to be written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Null,
+    /// The column's DEFAULT.
+    Default,
+    Text(String),
+    Float(f64),
+    Bool(bool),
+    Int(i32),
+    BigInt(i64),
+    Json(String),
+}
+
+impl Cell {
+    pub fn from_json(c: &Column, v: &Value) -> Result<Cell, String> {
+        if v.is_null() {
+            return Ok(Cell::Null);
+        }
+        let wrong = || {
+            format!(
+                "field \"{}\" should be {} but is {v}",
+                c.field,
+                kind_name(c.kind)
+            )
+        };
+        Ok(match c.kind {
+            Kind::Text => Cell::Text(v.as_str().ok_or_else(wrong)?.to_string()),
+            Kind::Float => Cell::Float(as_f64(v).ok_or_else(wrong)?),
+            Kind::Bool => Cell::Bool(v.as_bool().ok_or_else(wrong)?),
+            Kind::Int => Cell::Int(
+                v.as_i64()
+                    .and_then(|i| i32::try_from(i).ok())
+                    .ok_or_else(wrong)?,
+            ),
+            Kind::BigInt => Cell::BigInt(v.as_i64().ok_or_else(wrong)?),
+            Kind::Json => Cell::Json(json_text(v)),
+        })
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "a string",
+        Kind::Float => "a number",
+        Kind::Bool => "a boolean",
+        Kind::Int | Kind::BigInt => "an integer",
+        Kind::Json => "JSON",
+    }
+}
+
+/// Collects rows and writes them with multi-row `INSERT ... ON CONFLICT (key) DO UPDATE`:
+/// a row already there with the same key is replaced.
+pub struct Inserter<'t> {
+    table: &'t str,
+    columns: Vec<(&'static str, Kind)>,
+    key: Vec<&'static str>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl<'t> Inserter<'t> {
+    pub fn new(table: &'t str, columns: Vec<(&'static str, Kind)>, key: Vec<&'static str>) -> Self {
+        Inserter {
+            table,
+            columns,
+            key,
+            rows: Vec::new(),
+        }
+    }
+
+    /// For a per-user table: `user_id` then the table's columns.
+    pub fn for_table(table: &'t Table) -> Self {
+        let mut columns = vec![("user_id", Kind::Text)];
+        columns.extend(table.columns.iter().map(|c| (c.name, c.kind)));
+        let mut key = vec!["user_id"];
+        key.extend(table.key.iter().copied());
+        Inserter::new(table.name, columns, key)
+    }
+
+    pub fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell>) -> Result<(), PgError> {
+        self.rows.push(row);
+        if self.rows.len() >= INSERT_ROWS {
+            self.flush(tx)?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self, tx: &mut Transaction<'_>) -> Result<(), PgError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut tuples = Vec::with_capacity(self.rows.len());
+        for row in self.rows.drain(..) {
+            let mut cells = Vec::with_capacity(row.len());
+            for (cell, (_, kind)) in row.into_iter().zip(&self.columns) {
+                let param: Box<dyn ToSql + Sync> = match cell {
+                    Cell::Null => {
+                        cells.push("NULL".to_string());
+                        continue;
+                    }
+                    Cell::Default => {
+                        cells.push("DEFAULT".to_string());
+                        continue;
+                    }
+                    Cell::Text(s) | Cell::Json(s) => Box::new(s),
+                    Cell::Float(x) => Box::new(x),
+                    Cell::Bool(b) => Box::new(b),
+                    Cell::Int(i) => Box::new(i),
+                    Cell::BigInt(i) => Box::new(i),
+                };
+                params.push(param);
+                // JSON travels as text, then PostgreSQL parses it.
+                cells.push(match kind {
+                    Kind::Json => format!("${}::text::jsonb", params.len()),
+                    other => format!("${}::{}", params.len(), other.sql_type()),
+                });
+            }
+            tuples.push(format!("({})", cells.join(", ")));
+        }
+        let names: Vec<&str> = self.columns.iter().map(|(n, _)| *n).collect();
+        let updates: Vec<String> = names
+            .iter()
+            .filter(|n| !self.key.contains(n))
+            .map(|n| format!("{n} = EXCLUDED.{n}"))
+            .collect();
+        let on_conflict = if updates.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!("DO UPDATE SET {}", updates.join(", "))
+        };
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) {}",
+            self.table,
+            names.join(", "),
+            tuples.join(", "),
+            self.key.join(", "),
+            on_conflict
+        );
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        tx.execute(sql.as_str(), &refs)?;
+        Ok(())
+    }
+}

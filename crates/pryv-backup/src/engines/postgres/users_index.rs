@@ -1,0 +1,129 @@
+//! `users_index` (username ↔ userId) and `alias_index`.
+
+use postgres::{GenericClient, Transaction};
+
+use super::PgError;
+use crate::model::UserRef;
+
+pub fn all(client: &mut impl GenericClient) -> Result<Vec<UserRef>, PgError> {
+    Ok(client
+        .query(
+            "SELECT user_id, username FROM users_index ORDER BY username",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(UserRef {
+                user_id: r.try_get(0)?,
+                username: r.try_get(1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, postgres::Error>>()?)
+}
+
+/// Why `user` clashes with the index: its username taken by another userId, or its userId
+/// registered under another username.
+pub fn conflict(
+    client: &mut impl GenericClient,
+    user: &UserRef,
+) -> Result<Option<String>, PgError> {
+    let mut reasons = Vec::new();
+    if let Some(row) = client.query_opt(
+        "SELECT user_id FROM users_index WHERE username = $1",
+        &[&user.username],
+    )? {
+        let existing: String = row.try_get(0)?;
+        if existing != user.user_id {
+            reasons.push(format!(
+                "username \"{}\" already exists with userId \"{existing}\"",
+                user.username
+            ));
+        }
+    }
+    if let Some(row) = client.query_opt(
+        "SELECT username FROM users_index WHERE user_id = $1",
+        &[&user.user_id],
+    )? {
+        let existing: String = row.try_get(0)?;
+        if existing != user.username {
+            reasons.push(format!(
+                "userId \"{}\" already registered as \"{existing}\"",
+                user.user_id
+            ));
+        }
+    }
+    Ok(if reasons.is_empty() {
+        None
+    } else {
+        Some(reasons.join("; "))
+    })
+}
+
+/// Per-user tables that say a userId has data.
+const USER_TABLES: [&str; 12] = [
+    "streams",
+    "events",
+    "accesses",
+    "webhooks",
+    "profile",
+    "passwords",
+    "store_key_values",
+    "account_fields",
+    "series_data",
+    "audit_events",
+    "attachment_files",
+    "alias_index",
+];
+
+pub fn exists(client: &mut impl GenericClient, user_id: &str) -> Result<bool, PgError> {
+    let mut sql = "SELECT EXISTS (SELECT 1 FROM users_index WHERE user_id = $1)".to_string();
+    for t in USER_TABLES {
+        sql.push_str(&format!(
+            " OR EXISTS (SELECT 1 FROM {t} WHERE user_id = $1)"
+        ));
+    }
+    Ok(client.query_one(sql.as_str(), &[&user_id])?.try_get(0)?)
+}
+
+/// Registers the user (a row already there for the same pair is fine).
+pub fn register(tx: &mut Transaction<'_>, user: &UserRef) -> Result<(), PgError> {
+    tx.execute(
+        "INSERT INTO users_index (username, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&user.username, &user.user_id],
+    )?;
+    Ok(())
+}
+
+/// Per-user rows removed by an overwrite, in every table that holds some.
+pub fn clear_user_data(tx: &mut Transaction<'_>, user_id: &str) -> Result<(), PgError> {
+    for t in USER_TABLES.iter().chain(["event_streams"].iter()) {
+        tx.execute(
+            format!("DELETE FROM {t} WHERE user_id = $1").as_str(),
+            &[&user_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Registers an access alias; an alias held by another user is a conflict (aliases are
+/// platform-unique), never taken over.
+pub fn add_alias(tx: &mut Transaction<'_>, alias: &str, user_id: &str) -> Result<(), PgError> {
+    tx.execute(
+        "INSERT INTO alias_index (alias, user_id) VALUES ($1, $2) ON CONFLICT (alias) DO NOTHING",
+        &[&alias, &user_id],
+    )?;
+    let holder: String = tx
+        .query_one(
+            "SELECT user_id FROM alias_index WHERE alias = $1",
+            &[&alias],
+        )?
+        .try_get(0)?;
+    if holder != user_id {
+        return Err(PgError::Item {
+            collection: "accesses",
+            id: alias.to_string(),
+            reason: format!("access alias \"{alias}\" already belongs to user {holder}"),
+        });
+    }
+    Ok(())
+}
