@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use postgres::{Client, CopyInWriter};
+use postgres::{CopyInWriter, GenericClient};
 use serde_json::Value;
 
 use crate::BenchError;
@@ -20,7 +20,7 @@ pub struct TableCopy<'a> {
 
 impl<'a> TableCopy<'a> {
     pub fn start(
-        client: &'a mut Client,
+        client: &'a mut impl GenericClient,
         table: &str,
         columns: &[&str],
     ) -> Result<Self, BenchError> {

@@ -9,6 +9,7 @@ pub mod copy_text;
 pub mod digest;
 pub mod generate;
 pub mod schema;
+pub mod touch;
 
 use thiserror::Error;
 

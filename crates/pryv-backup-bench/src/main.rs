@@ -6,6 +6,7 @@ use postgres::{Client, NoTls};
 
 use pryv_backup_bench::digest::table_digests;
 use pryv_backup_bench::generate::{generate, Options};
+use pryv_backup_bench::touch::touch_events;
 
 /// Benchmark support for pryv-backup (see scripts/bench.sh and docs/performance.md).
 #[derive(Parser)]
@@ -39,6 +40,13 @@ enum Command {
         series_points: u64,
         #[arg(long, default_value_t = 50_000)]
         audit_rows: u64,
+    },
+    /// Change ~PERCENT % of the live events (content, modified, integrity), as an app would.
+    Touch {
+        #[arg(long)]
+        pg: String,
+        #[arg(long, default_value_t = 1)]
+        percent: u32,
     },
     /// Print each table's row count and md5 of its sorted rows (to compare two databases).
     Digest {
@@ -88,6 +96,10 @@ fn main() -> anyhow::Result<()> {
                 "",
                 summary.total_elapsed().as_secs_f64()
             );
+        }
+        Command::Touch { pg, percent } => {
+            let mut client = connect(&pg)?;
+            println!("{} events changed", touch_events(&mut client, percent)?);
         }
         Command::Digest { pg } => {
             let mut client = connect(&pg)?;

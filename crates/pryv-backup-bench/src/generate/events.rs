@@ -202,9 +202,8 @@ fn regular_event(rng: &mut impl Rng, user: &UserPlan, n: u64, time_ms: i64) -> E
             e
         }
         _ => {
-            // A period: content null, an end time hours later.
+            // A period: no content, an end time hours later.
             let mut e = Event::live(cuid(rng), time, "activity/plain", &["sleep"], by);
-            e.content = Some(Value::Null);
             e.end_time = Some(secs(time_ms + rng.gen_range(3_600_000..36_000_000)));
             e
         }
@@ -333,14 +332,13 @@ pub fn load_events(client: &mut Client, seed: u64, users: &[UserPlan]) -> Result
         }
         for (k, series) in user.series.iter().enumerate() {
             let time = secs(NOW_MS - 7 * 86_400_000 + k as i64 * 3_600_000);
-            let mut event = Event::live(
+            let event = Event::live(
                 series.event_id.clone(),
                 time,
                 "series:mass/kg",
                 &["weight"],
                 &user.app_access,
             );
-            event.content = Some(Value::Null);
             event.write(&user.user_id, &mut copy)?;
         }
     }
