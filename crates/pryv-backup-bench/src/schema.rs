@@ -1,5 +1,6 @@
-//! The library's DDL, split so that secondary indexes are built once after the bulk load
-//! (much faster than maintaining them row by row during COPY).
+//! The library's DDL, split so that primary keys and secondary indexes are built once after
+//! the bulk load (much faster than maintaining them row by row during COPY). The result is
+//! the same schema: a key added later gets the same name (`<table>_pkey`) as an inline one.
 
 use postgres::Client;
 
@@ -7,14 +8,49 @@ use pryv_backup::engines::postgres::schema::{self, SchemaState};
 
 use crate::BenchError;
 
-/// Tables (with their primary keys) and the schema_migrations rows.
+/// Tables without their multi-column primary keys, and the schema_migrations rows.
 pub fn tables_ddl() -> Vec<String> {
-    statements().into_iter().filter(|s| !is_index(s)).collect()
+    statements()
+        .into_iter()
+        .filter(|s| !is_index(s))
+        .map(|s| split_primary_key(&s).0)
+        .collect()
 }
 
-/// Secondary indexes.
-pub fn indexes_ddl() -> Vec<String> {
-    statements().into_iter().filter(|s| is_index(s)).collect()
+/// The primary keys left out by [`tables_ddl`], then the secondary indexes.
+pub fn keys_and_indexes_ddl() -> Vec<String> {
+    let statements = statements();
+    let keys = statements
+        .iter()
+        .filter(|s| !is_index(s))
+        .filter_map(|s| split_primary_key(s).1);
+    let indexes = statements.iter().filter(|s| is_index(s)).cloned();
+    keys.chain(indexes).collect()
+}
+
+/// A `CREATE TABLE` without its `PRIMARY KEY (...)` line, and the `ALTER TABLE` adding it.
+fn split_primary_key(statement: &str) -> (String, Option<String>) {
+    let Some(table) = statement
+        .strip_prefix("CREATE TABLE ")
+        .and_then(|rest| rest.split_whitespace().next())
+    else {
+        return (statement.to_string(), None);
+    };
+    let mut lines: Vec<&str> = statement.lines().collect();
+    let Some(at) = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("PRIMARY KEY ("))
+    else {
+        return (statement.to_string(), None);
+    };
+    let key = lines.remove(at).trim().trim_end_matches(',').to_string();
+    if let Some(previous) = at.checked_sub(1).and_then(|i| lines.get_mut(i)) {
+        *previous = previous.trim_end().trim_end_matches(',');
+    }
+    (
+        lines.join("\n"),
+        Some(format!("ALTER TABLE {table} ADD {key}")),
+    )
 }
 
 fn is_index(statement: &str) -> bool {
@@ -53,7 +89,7 @@ mod tests {
     #[test]
     fn split_keeps_every_statement() {
         let tables = tables_ddl();
-        let indexes = indexes_ddl();
+        let indexes = keys_and_indexes_ddl();
         assert!(tables.iter().any(|s| s.starts_with("CREATE TABLE events")));
         assert!(tables
             .iter()
@@ -66,6 +102,12 @@ mod tests {
         assert_eq!(created, schema::DDL.matches("CREATE TABLE").count());
         let indexed = schema::DDL.matches("CREATE INDEX").count()
             + schema::DDL.matches("CREATE UNIQUE INDEX").count();
-        assert_eq!(indexes.len(), indexed);
+        let keys = schema::DDL.matches("  PRIMARY KEY (").count();
+        assert_eq!(indexes.len(), keys + indexed);
+        assert!(indexes.contains(&"ALTER TABLE events ADD PRIMARY KEY (user_id, id)".to_string()));
+        assert!(tables.iter().all(|s| !s.contains("PRIMARY KEY (")));
+        assert!(tables
+            .iter()
+            .any(|s| s.contains("created_by TEXT\n)") || s.contains("modified_by TEXT\n)")));
     }
 }

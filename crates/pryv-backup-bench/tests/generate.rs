@@ -139,3 +139,53 @@ fn refuses_a_database_with_tables() {
     let err = generate(db.client(), &small(1)).expect_err("must refuse");
     assert!(err.to_string().contains("EMPTY"), "{err}");
 }
+
+/// Keys and indexes built after the load give exactly the library's schema.
+#[test]
+fn schema_is_the_librarys() {
+    let describe = |c: &mut postgres::Client| -> Vec<String> {
+        let mut out: Vec<String> = c
+            .query(
+                "SELECT indexname || ': ' || indexdef FROM pg_indexes \
+                 WHERE schemaname = current_schema() ORDER BY 1",
+                &[],
+            )
+            .expect("indexes")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        out.extend(
+            c.query(
+                "SELECT concat_ws(' ', table_name, ordinal_position, column_name, data_type, \
+                 is_nullable, column_default) FROM information_schema.columns \
+                 WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
+                &[],
+            )
+            .expect("columns")
+            .iter()
+            .map(|r| r.get::<_, String>(0)),
+        );
+        out
+    };
+    let mut direct = testbed::pg_database();
+    direct
+        .client()
+        .batch_execute(pryv_backup::engines::postgres::schema::DDL)
+        .expect("library DDL");
+    let mut generated = testbed::pg_database();
+    generate(
+        generated.client(),
+        &Options {
+            users: 1,
+            events: 10,
+            attachment_bytes: 0,
+            series_points: 0,
+            audit_rows: 0,
+            ..small(1)
+        },
+    )
+    .expect("generate");
+    let expected = describe(direct.client());
+    assert!(expected.iter().any(|l| l.starts_with("events_pkey: ")));
+    assert_eq!(describe(generated.client()), expected);
+}

@@ -119,8 +119,9 @@ pub fn generate(client: &mut Client, options: &Options) -> Result<Summary, Bench
     summary.timed("series_data", || events::load_series(client, seed, users))?;
     summary.timed("audit_events", || audit::load(client, seed, users))?;
     summary.timed("event_streams", || derive_event_streams(client))?;
-    summary.timed("indexes", || {
-        client.batch_execute(&schema::indexes_ddl().join(";\n"))?;
+    summary.timed("keys+indexes", || {
+        client.batch_execute("SET maintenance_work_mem = '256MB'")?;
+        client.batch_execute(&schema::keys_and_indexes_ddl().join(";\n"))?;
         Ok(0)
     })?;
     summary.timed("analyze", || {
