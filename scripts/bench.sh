@@ -106,6 +106,9 @@ for size in "${sizes[@]}"; do
     --series-points $(( size / 5 )) --audit-rows $(( size / 5 ))
   RAW=$(psql_admin "SELECT pg_database_size('$src')")
   printf '%s\traw\t%s bytes (pg_database_size of the generated database)\n' "$size" "$RAW" >>"$WORK/raw.txt"
+  awk -F'\t' -v OFS='\t' -v s="$size" -v r="$RAW" \
+    '$1 == s && $2 == "generate" { $4 = sprintf("%.1f", (r / 1e6) / ($3 > 0 ? $3 : 1)) } { print }' \
+    "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 
   mapfile -t src_args < <(pryv_storage_args "$src")
   mapfile -t rst_args < <(pryv_storage_args "$rst")
@@ -146,7 +149,7 @@ column -t -s $'\t' "$RESULTS"
 echo
 echo "Ratios pryv-backup / PostgreSQL tools (wall time; output size):"
 awk -F'\t' '
-  NR > 1 { wall[$1, $2] = $3; out[$1, $2] = $5; ok[$1, $2] = $7; seen[$1] = 1 }
+  NR > 1 { wall[$1, $2] = ($7 == "ok" ? $3 : 0); out[$1, $2] = $5; ok[$1, $2] = $7; seen[$1] = 1 }
   function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2f", a / b) : "n/a" }
   END {
     for (s in seen) {
@@ -154,7 +157,7 @@ awk -F'\t' '
         ratio(wall[s, "pryv-backup"], wall[s, "pg_dump"]), ratio(out[s, "pryv-backup"], out[s, "pg_dump"]),
         ratio(wall[s, "pryv-restore"], wall[s, "pg_restore"]), ratio(wall[s, "pryv-incremental"], wall[s, "pryv-backup"])
       if (ok[s, "pryv-backup"] != "ok" || ok[s, "pryv-restore"] != "ok")
-        printf "  %s events: a pryv-backup step FAILED: ratios involving it are meaningless\n", s
+        printf "  %s events: a pryv-backup step FAILED (see its log): its ratios are n/a\n", s
     }
   }' "$RESULTS"
 echo

@@ -8,6 +8,7 @@
 pub mod copy_text;
 pub mod digest;
 pub mod generate;
+pub mod profile;
 pub mod schema;
 pub mod touch;
 

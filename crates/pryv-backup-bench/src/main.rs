@@ -6,6 +6,7 @@ use postgres::{Client, NoTls};
 
 use pryv_backup_bench::digest::table_digests;
 use pryv_backup_bench::generate::{generate, Options};
+use pryv_backup_bench::profile::profile_export;
 use pryv_backup_bench::touch::touch_events;
 
 /// Benchmark support for pryv-backup (see scripts/bench.sh and docs/performance.md).
@@ -47,6 +48,12 @@ enum Command {
         pg: String,
         #[arg(long, default_value_t = 1)]
         percent: u32,
+    },
+    /// Export every user with the library's PostgreSQL engine to JSON + gzip in memory,
+    /// timing each stage (DB read and row mapping, JSON, gzip, attachment reads).
+    ProfileExport {
+        #[arg(long)]
+        pg: String,
     },
     /// Print each table's row count and md5 of its sorted rows (to compare two databases).
     Digest {
@@ -100,6 +107,31 @@ fn main() -> anyhow::Result<()> {
         Command::Touch { pg, percent } => {
             let mut client = connect(&pg)?;
             println!("{} events changed", touch_events(&mut client, percent)?);
+        }
+        Command::ProfileExport { pg } => {
+            let p = profile_export(&pg)?;
+            let secs = |d: std::time::Duration| d.as_secs_f64();
+            let share = |d: std::time::Duration| 100.0 * secs(d) / secs(p.total).max(1e-9);
+            println!(
+                "users {}  items {}  total {:.2} s",
+                p.users,
+                p.items,
+                secs(p.total)
+            );
+            for (name, d) in [
+                ("engine (DB read + rows to items)", p.engine()),
+                ("JSON serialization", p.json),
+                ("gzip (default level)", p.gzip),
+                ("attachment reads", p.attachments),
+            ] {
+                println!("  {name:<34} {:>8.2} s {:>5.1} %", secs(d), share(d));
+            }
+            println!(
+                "  JSON {:.1} MB -> gzip {:.1} MB; attachments {:.1} MB",
+                p.json_bytes as f64 / 1e6,
+                p.gzip_bytes as f64 / 1e6,
+                p.attachment_bytes as f64 / 1e6
+            );
         }
         Command::Digest { pg } => {
             let mut client = connect(&pg)?;
