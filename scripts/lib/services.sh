@@ -38,3 +38,7 @@ ensure_postgres() {
   fi
   export PRYV_BACKUP_TEST_PG="postgresql://postgres@127.0.0.1:$port/postgres"
 }
+
+ensure_node() {
+  command -v node >/dev/null || { log "installing Node.js"; apt_install nodejs; }
+}

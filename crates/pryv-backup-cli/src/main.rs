@@ -1,48 +1,36 @@
-//! `pryv-backup`: the command-line interface. The logic lives in the `pryv-backup` library.
+//! `pryv-backup`: the command-line interface. The logic lives in the `pryv-backup` library;
+//! this file parses arguments, reads secrets, draws progress and maps outcomes to exit codes.
 
-use std::path::PathBuf;
+mod args;
+mod commands;
+mod output;
+mod secrets;
+
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-/// Fast, safe backup and restore for Pryv.io v2 platforms.
-///
-/// Reads the install's storage directly, with the same configuration as the core
-/// (NODE_ENV + --config override.yml), and writes a backup directory compatible with
-/// open-pryv.io's `bin/backup.js` (format version 1).
-#[derive(Parser)]
-#[command(name = "pryv-backup", version, propagate_version = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use args::Cli;
 
-#[derive(Subcommand)]
-enum Command {
-    /// Back up a Pryv.io install into a backup directory.
-    Backup,
-    /// Restore a backup directory into a Pryv.io install.
-    Restore,
-    /// Print a backup's manifest summary: users, item counts, sizes, type.
-    Inspect { dir: PathBuf },
-    /// Check a backup without restoring it: files present, sizes, checksums, contents.
-    Verify { dir: PathBuf },
-    /// Write a plaintext copy of an encrypted backup.
-    Decrypt { dir: PathBuf },
-    /// Create a sample platform, back it up, restore it elsewhere and compare.
-    Demo,
+/// Exit codes scripts can rely on.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const ERROR: u8 = 1;
+    /// Bad command line (clap uses 2 as well).
+    pub const USAGE: u8 = 2;
+    /// Some users were not restored (conflicts skipped, integrity failures, errors).
+    pub const PARTIAL: u8 = 3;
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let name = match cli.command {
-        Command::Backup => "backup",
-        Command::Restore => "restore",
-        Command::Inspect { .. } => "inspect",
-        Command::Verify { .. } => "verify",
-        Command::Decrypt { .. } => "decrypt",
-        Command::Demo => "demo",
-    };
-    eprintln!("pryv-backup {name}: not yet implemented");
-    ExitCode::from(1)
+    let (argv, overrides) = args::split_config_overrides(std::env::args_os());
+    let cli = Cli::parse_from(args::with_compat_subcommand(argv));
+    output::init_logging(cli.verbose);
+    match commands::run(cli, overrides) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
 }

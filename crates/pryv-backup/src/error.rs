@@ -16,6 +16,10 @@ pub enum Error {
     Postgres(#[from] crate::engines::postgres::PgError),
     #[error(transparent)]
     Sqlite(#[from] crate::engines::sqlite::SqliteError),
+    #[error(transparent)]
+    Influx(#[from] crate::engines::influxdb::InfluxError),
+    #[error(transparent)]
+    Rqlite(#[from] crate::engines::rqlite::RqliteError),
     /// A user's data could not be restored because of what the target already holds.
     #[error("conflict for user {username} ({user_id}): {reason}")]
     Conflict {

@@ -9,15 +9,26 @@
 //! - [`config`]: reading open-pryv.io's layered YAML configuration.
 //! - [`engine`]: the traits every storage engine implements.
 //! - [`engines`]: the storage engines (PostgreSQL, SQLite, ...).
+//! - [`sample`]: a small deterministic platform for demos and round-trip tests.
+//! - [`backup`], [`restore`], [`chain`]: the orchestration, over the traits only.
+//! - [`install`]: the engines an install's configuration asks for.
+//! - [`demo`]: the self-contained demo the README starts with.
 
 pub mod archive;
+pub mod backup;
+pub mod chain;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod engine;
 pub mod engines;
 pub mod error;
+pub mod install;
 pub mod integrity;
 pub mod json;
 pub mod model;
+pub mod progress;
+pub mod restore;
+pub mod sample;
 
 pub use error::{Error, Result};

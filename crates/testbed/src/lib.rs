@@ -143,9 +143,9 @@ fn with_database(conn_str: &str, db: &str) -> String {
     }
 }
 
-/// A PostgreSQL cluster private to this test process. It lives in a static, so it is never
-/// stopped by us: it keeps running (on its random port, in its temp dir) after the tests, which
-/// is what a throwaway CI machine wants and saves restarting it for every test binary.
+/// A PostgreSQL cluster private to this test process. It lives in a static, which is never
+/// dropped, so it outlives the process; the next process that needs a cluster stops and
+/// removes those whose owner process is gone (see [`reap_orphans`]).
 struct Cluster {
     port: u16,
     _dir: tempfile::TempDir,
@@ -159,8 +159,9 @@ impl Cluster {
                 panic!("testbed: PostgreSQL binaries not found after installing")
             })
         });
+        reap_orphans(&bindir);
         let dir = tempfile::Builder::new()
-            .prefix("pryv-backup-pg-")
+            .prefix(CLUSTER_PREFIX)
             .tempdir()
             .unwrap_or_else(|e| panic!("testbed: cannot create a temporary directory: {e}"));
         let root = is_root();
@@ -184,7 +185,42 @@ impl Cluster {
                 dir.path().display()
             ))
             .args(["-w", "start"]));
+        // Written last: a directory with an owner file holds a started cluster.
+        let _ = std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string());
         Cluster { port, _dir: dir }
+    }
+}
+
+const CLUSTER_PREFIX: &str = "pryv-backup-pg-";
+const OWNER_FILE: &str = "owner.pid";
+
+/// Stops and removes the clusters earlier test processes left behind.
+fn reap_orphans(bindir: &Path) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for dir in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let is_cluster = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(CLUSTER_PREFIX));
+        let Some(owner) = std::fs::read_to_string(dir.join(OWNER_FILE))
+            .ok()
+            .filter(|_| is_cluster)
+        else {
+            continue;
+        };
+        if Path::new("/proc").join(owner.trim()).exists() {
+            continue;
+        }
+        let _ = as_postgres(is_root(), &bindir.join("pg_ctl"))
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-m", "fast", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
@@ -271,3 +307,4 @@ mod tests {
         );
     }
 }
+pub mod influx;

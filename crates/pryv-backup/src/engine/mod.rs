@@ -6,10 +6,12 @@
 //! as JavaScript writes them). That shared shape is what lets an archive made from one engine
 //! restore into another.
 
+mod composite;
 mod memory;
 
 use std::io::Read;
 
+pub use composite::Composite;
 pub use memory::MemoryUser;
 
 use crate::model::{Collection, Item, UserRef};
@@ -158,12 +160,13 @@ pub trait AttachmentImport {
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
-/// High-frequency series kept outside the base engine (InfluxDB). Items are the archive's
-/// series items: `{"measurement": <event id>, "points": [{"deltaTime": s, "value": v}, ...]}`.
-pub trait SeriesStore: Send + Sync {
+/// One per-user collection kept outside the base engine: audit in per-user SQLite files,
+/// series in InfluxDB. Items are the archive's items of that collection (series:
+/// `{"measurement": <event id>, "points": [{"time": s, <field>: value, ...}, ...]}`).
+pub trait CollectionStore: Send + Sync {
     fn describe(&self) -> String;
-    fn export_user(&self, user: &UserRef, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
-    /// With `overwrite`, the user's existing series are dropped first.
+    fn export_user(&self, user: &UserRef, window: &ExportWindow, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
+    /// With `overwrite`, the user's existing items are dropped first.
     fn import_user(&self, user: &UserRef, items: &mut dyn Iterator<Item = Result<Item>>, overwrite: bool) -> Result<()>;
 }
 

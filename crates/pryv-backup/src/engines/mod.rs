@@ -1,4 +1,7 @@
 //! Storage engines: one folder per engine, each implementing [`crate::engine::Engine`].
 
+pub mod filesystem;
+pub mod influxdb;
 pub mod postgres;
+pub mod rqlite;
 pub mod sqlite;

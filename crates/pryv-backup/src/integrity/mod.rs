@@ -16,8 +16,60 @@ use js_value::{to_js_string, JsValue};
 
 #[derive(Debug, Error)]
 pub enum IntegrityError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("integrity check failed for user {user}: {count} item(s) do not match their stored hash ({examples})")]
+    Mismatch {
+        user: String,
+        count: u64,
+        examples: String,
+    },
+}
+
+/// Tallies the integrity checks of one user's restored items, streamed one by one.
+#[derive(Debug, Default)]
+pub struct UserCheck {
+    pub checked: u64,
+    /// Items whose hash was made with an algorithm we cannot recompute (`sha1`, `md5`).
+    pub unsupported: u64,
+    mismatches: u64,
+    examples: Vec<String>,
+}
+
+impl UserCheck {
+    const MAX_EXAMPLES: usize = 3;
+
+    pub fn item(&mut self, kind: ItemKind, item: &Item) {
+        match check(kind, item) {
+            Check::Valid => self.checked += 1,
+            Check::Absent => {}
+            Check::Unsupported { .. } => self.unsupported += 1,
+            Check::Mismatch { stored, computed } => {
+                self.mismatches += 1;
+                if self.examples.len() < Self::MAX_EXAMPLES {
+                    let id = item.get("id").and_then(|v| v.as_str()).unwrap_or("?");
+                    self.examples
+                        .push(format!("{kind:?} {id}: stored {stored}, computed {computed}"));
+                }
+            }
+        }
+    }
+
+    /// `Err` when any item did not match: the caller rolls the user back.
+    pub fn finish(self, user: &str) -> Result<UserCheck, IntegrityError> {
+        if self.mismatches > 0 {
+            return Err(IntegrityError::Mismatch {
+                user: user.to_string(),
+                count: self.mismatches,
+                examples: self.examples.join("; "),
+            });
+        }
+        if self.unsupported > 0 {
+            tracing::warn!(
+                "user {user}: {} integrity hash(es) use an algorithm pryv-backup cannot recompute; not checked",
+                self.unsupported
+            );
+        }
+        Ok(self)
+    }
 }
 
 /// The two kinds of items the core protects with an integrity hash.

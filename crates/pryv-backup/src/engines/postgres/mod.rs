@@ -30,7 +30,7 @@ pub use connection::PgEngine;
 
 #[derive(Debug, Error)]
 pub enum PgError {
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", describe_db_error(.0))]
     Db(#[from] postgres::Error),
     /// The database's schema is not one pryv-backup can read or write.
     #[error("PostgreSQL schema: {0}")]
@@ -45,4 +45,24 @@ pub enum PgError {
     /// A row that cannot become a backup item.
     #[error("cannot back up a row of {table}: {reason}")]
     Row { table: &'static str, reason: String },
+}
+
+/// The server's own message (the client library's Display says only "db error").
+fn describe_db_error(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; {detail}"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    }
 }

@@ -247,14 +247,23 @@ impl Cell {
             Kind::Float => Cell::Float(as_f64(v).ok_or_else(wrong)?),
             Kind::Bool => Cell::Bool(v.as_bool().ok_or_else(wrong)?),
             Kind::Int => Cell::Int(
-                v.as_i64()
+                integer(v)
                     .and_then(|i| i32::try_from(i).ok())
                     .ok_or_else(wrong)?,
             ),
-            Kind::BigInt => Cell::BigInt(v.as_i64().ok_or_else(wrong)?),
+            Kind::BigInt => Cell::BigInt(integer(v).ok_or_else(wrong)?),
             Kind::Json => Cell::Json(json_text(v)),
         })
     }
+}
+
+/// An integer, also when written with a fraction of zero (`3.0`), as JavaScript sees it.
+fn integer(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        as_f64(v)
+            .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+            .map(|x| x as i64)
+    })
 }
 
 fn kind_name(kind: Kind) -> &'static str {

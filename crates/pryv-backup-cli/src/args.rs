@@ -1,0 +1,246 @@
+//! The command line. Compatible with `node bin/backup.js` (`--output DIR` backs up,
+//! `--restore DIR` restores) and with subcommands for everything else.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const CONFIG_HELP: &str = "\
+CONFIGURATION
+  pryv-backup reads the install's storage settings exactly as the core does:
+  built-in defaults, then <core-dir>/config/${NODE_ENV}-config.yml, then each
+  --config FILE in order, then --key:path=value overrides
+  (e.g. --storages:base:engine=sqlite). NODE_ENV defaults to 'production'.
+
+SECRETS
+  Secrets are never taken on the command line (it shows in `ps` and shell history):
+  passphrases come from a file (--*-passphrase-file) or from PRYV_BACKUP_PASSPHRASE /
+  PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE.
+
+EXIT CODES
+  0 success   1 error (nothing or not everything done; see message)   2 bad usage
+  3 partial: some users were skipped, rolled back or failed (see the report)";
+
+/// Fast, safe backup and restore for Pryv.io v2 platforms.
+///
+/// Reads the install's storage directly with the same configuration as the core, and
+/// writes (or restores) a backup directory compatible with open-pryv.io's bin/backup.js
+/// (format version 1, PRYVBKE1 encryption).
+#[derive(Parser, Debug)]
+#[command(name = "pryv-backup", version, propagate_version = true, after_long_help = CONFIG_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log lines on stderr (-v info, -vv debug). RUST_LOG works too.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print a machine-readable JSON report on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Back up a Pryv.io install into a directory (also: `pryv-backup --output DIR`).
+    ///
+    /// Example: NODE_ENV=production pryv-backup backup --core-dir /opt/pryv --output /backups/2026-11-24
+    Backup(BackupArgs),
+    /// Restore a backup directory into a Pryv.io install (also: `pryv-backup --restore DIR`).
+    ///
+    /// Users are restored one by one, each all-or-nothing. Conflicting users abort the
+    /// restore before anything is written, unless --skip-conflicts.
+    Restore(RestoreArgs),
+    /// Print a backup's summary: type, users, item counts, sizes.
+    Inspect {
+        dir: PathBuf,
+        #[command(flatten)]
+        secrets: DecryptArgs,
+    },
+    /// Check a backup without restoring it: every file present, of the recorded size and
+    /// SHA-256, decompresses, parses, and item counts match the manifest.
+    Verify {
+        dir: PathBuf,
+        #[command(flatten)]
+        secrets: DecryptArgs,
+    },
+    /// Write a plaintext copy of an encrypted backup.
+    Decrypt {
+        dir: PathBuf,
+        /// Where to write the plaintext copy (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        secrets: DecryptArgs,
+    },
+    /// Create a sample SQLite-engine platform, back it up, restore it into a second empty
+    /// platform, compare both and print a summary. Needs no server.
+    Demo {
+        /// Where to create the demo platforms and backup (default: a new temp directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Where the install and its configuration are.
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// The core's install directory (the one holding config/).
+    #[arg(long, env = "PRYV_CORE_DIR", default_value = ".")]
+    pub core_dir: PathBuf,
+    /// An override configuration file, applied after the NODE_ENV one (repeatable).
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_files: Vec<PathBuf>,
+    /// Users processed at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The backup directory to write.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Back up only this user (userId or username; repeatable).
+    #[arg(short, long, value_name = "USER")]
+    pub user: Vec<String>,
+    /// Export only what changed since each user's previous backup in --output (a new
+    /// generation beside the previous ones); a full backup when there is none.
+    #[arg(long)]
+    pub incremental: bool,
+    /// Chunk size of events and audit files, in MB of raw (uncompressed) JSON.
+    #[arg(long, alias = "target-file-size", value_name = "MB", default_value_t = 50)]
+    pub max_chunk_size: u64,
+    /// Write plain .jsonl files instead of .jsonl.gz.
+    #[arg(long)]
+    pub no_compress: bool,
+    /// Also back up sessions and password-reset requests.
+    #[arg(long)]
+    pub include_ephemeral: bool,
+    /// Encrypt for the holder of this RSA private key (recommended: this host cannot
+    /// decrypt its own backups).
+    #[arg(long, value_name = "PEM", conflicts_with = "encrypt_passphrase_file")]
+    pub recipient_pubkey: Option<PathBuf>,
+    /// Encrypt with the passphrase in this file (or PRYV_BACKUP_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub encrypt_passphrase_file: Option<PathBuf>,
+    /// Refused: give the passphrase in a file or PRYV_BACKUP_PASSPHRASE instead.
+    #[arg(long, hide = true, value_name = "SECRET")]
+    pub encrypt_passphrase: Option<String>,
+    #[command(flatten)]
+    pub decrypt: DecryptArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup directory to restore.
+    #[arg(short = 'r', long = "restore", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Restore only this user (userId or username; repeatable).
+    #[arg(short, long, value_name = "USER")]
+    pub user: Vec<String>,
+    /// Replace the data of users that already exist in the target.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Restore the other users when some conflict (needs --delete-on-success or
+    /// --move-on-success, as with bin/backup.js).
+    #[arg(long)]
+    pub skip_conflicts: bool,
+    /// Check every restored event's and access's integrity hash before committing the
+    /// user; a user that fails is rolled back.
+    #[arg(long)]
+    pub verify_integrity: bool,
+    /// Delete the backup directory when every user was restored.
+    #[arg(long, conflicts_with = "move_on_success")]
+    pub delete_on_success: bool,
+    /// Move the backup directory here when every user was restored.
+    #[arg(long, value_name = "PATH")]
+    pub move_on_success: Option<PathBuf>,
+    #[command(flatten)]
+    pub decrypt: DecryptArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// How to open an encrypted backup.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DecryptArgs {
+    /// The backup's passphrase, in this file (or PRYV_BACKUP_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub decrypt_passphrase_file: Option<PathBuf>,
+    /// The recipient's RSA private key (PEM, PKCS#8 or PKCS#1).
+    #[arg(long, value_name = "PEM")]
+    pub private_key: Option<PathBuf>,
+    /// The private key's passphrase, in this file (or PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub private_key_passphrase_file: Option<PathBuf>,
+    /// Refused: give the passphrase in a file or PRYV_BACKUP_PASSPHRASE instead.
+    #[arg(long, hide = true, value_name = "SECRET")]
+    pub decrypt_passphrase: Option<String>,
+}
+
+/// Takes `--a:b:c=value` configuration overrides out of the arguments (clap cannot
+/// declare them: their names are config paths).
+pub fn split_config_overrides(args: impl Iterator<Item = OsString>) -> (Vec<OsString>, Vec<(String, String)>) {
+    let mut rest = Vec::new();
+    let mut overrides = Vec::new();
+    for arg in args {
+        let parsed = arg.to_str().and_then(|s| {
+            let body = s.strip_prefix("--")?;
+            let (key, value) = body.split_once('=')?;
+            key.contains(':').then(|| (key.to_string(), value.to_string()))
+        });
+        match parsed {
+            Some(pair) => overrides.push(pair),
+            None => rest.push(arg),
+        }
+    }
+    (rest, overrides)
+}
+
+/// `pryv-backup --output DIR ...` and `pryv-backup --restore DIR ...`, as with
+/// bin/backup.js, mean the backup and restore subcommands.
+pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
+    let first_is_flag = args.get(1).and_then(|a| a.to_str()).is_some_and(|a| a.starts_with('-'));
+    let has = |names: &[&str]| args.iter().skip(1).any(|a| a.to_str().is_some_and(|a| names.contains(&a) || names.iter().any(|n| a.starts_with(&format!("{n}=")))));
+    let asks_help = has(&["--help", "-h", "--version", "-V"]);
+    if first_is_flag && !asks_help {
+        if has(&["--restore", "-r"]) {
+            args.insert(1, "restore".into());
+        } else if has(&["--output", "-o"]) {
+            args.insert(1, "backup".into());
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn bin_backup_js_command_lines_map_to_subcommands() {
+        assert_eq!(with_compat_subcommand(os(&["p", "--output", "x"]))[1], "backup");
+        assert_eq!(with_compat_subcommand(os(&["p", "-r", "x", "--overwrite"]))[1], "restore");
+        assert_eq!(with_compat_subcommand(os(&["p", "inspect", "x"]))[1], "inspect");
+    }
+
+    #[test]
+    fn config_overrides_are_taken_out() {
+        let (rest, overrides) = split_config_overrides(os(&["p", "backup", "--storages:base:engine=sqlite", "--output=x"]).into_iter());
+        assert_eq!(rest, os(&["p", "backup", "--output=x"]));
+        assert_eq!(overrides, vec![("storages:base:engine".to_string(), "sqlite".to_string())]);
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

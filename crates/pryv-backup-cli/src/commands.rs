@@ -1,0 +1,271 @@
+//! One function per subcommand: parse-free glue between the arguments and the library.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use pryv_backup::archive::{self, ArchiveReader, ArchiveWriter, FileSealer, WriterOptions};
+use pryv_backup::crypto::{self, Pryvbke1};
+use pryv_backup::install::{Install, InstallSources};
+use pryv_backup::restore::{OnSuccess, RestoreOptions};
+use pryv_backup::{backup, chain, demo, restore};
+
+use crate::args::{BackupArgs, Cli, Command, ConfigArgs, DecryptArgs, RestoreArgs};
+use crate::exit;
+use crate::output::{print_json, UserBar};
+use crate::secrets;
+
+pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
+    let json = cli.json;
+    match cli.command {
+        Command::Backup(args) => run_backup(args, overrides, json),
+        Command::Restore(args) => run_restore(args, overrides, json),
+        Command::Inspect { dir, secrets } => run_inspect(&dir, &secrets, json),
+        Command::Verify { dir, secrets } => run_verify(&dir, &secrets, json),
+        Command::Decrypt { dir, out, secrets } => run_decrypt(&dir, &out, &secrets, json),
+        Command::Demo { dir } => run_demo(dir.as_deref(), json),
+    }
+}
+
+fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Install> {
+    Install::load(&InstallSources {
+        core_dir: config.core_dir.clone(),
+        node_env: std::env::var("NODE_ENV").ok(),
+        files: config.config_files.clone(),
+        overrides,
+    })
+    .context("reading the Pryv.io configuration")
+}
+
+fn jobs(config: &ConfigArgs) -> usize {
+    config
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+}
+
+/// The sealer of a new backup, when encryption was asked for.
+fn new_sealer(args: &BackupArgs) -> Result<Option<Arc<dyn FileSealer>>> {
+    secrets::refuse_inline(&args.encrypt_passphrase, "--encrypt-passphrase")?;
+    if let Some(pem_file) = &args.recipient_pubkey {
+        let pem = std::fs::read_to_string(pem_file).with_context(|| format!("reading {}", pem_file.display()))?;
+        return Ok(Some(Arc::new(Pryvbke1::for_recipient(&pem)?)));
+    }
+    let pass = secrets::read_secret(args.encrypt_passphrase_file.as_deref(), secrets::PASSPHRASE_ENV)?;
+    Ok(match pass {
+        Some(pass) => Some(Arc::new(Pryvbke1::with_passphrase(&pass)?)),
+        None => None,
+    })
+}
+
+/// Opens a backup directory (or one generation of it), asking for the key when encrypted.
+fn open_reader(dir: &Path, secrets_args: &DecryptArgs) -> Result<ArchiveReader> {
+    let sealer = match ArchiveReader::envelope(dir)? {
+        Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
+        None => None,
+    };
+    Ok(ArchiveReader::open(dir, sealer)?)
+}
+
+fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) -> Result<u8> {
+    if args.max_chunk_size == 0 {
+        bail!("--max-chunk-size must be at least 1 (MB)");
+    }
+    let install = install(&args.config, overrides)?;
+    let engine = install.engine()?;
+    let sealer = new_sealer(&args)?;
+
+    // An incremental backup adds a generation beside the previous ones; it never rewrites them.
+    let (target, previous) = if args.incremental {
+        match chain::Chain::open(&args.output, &|dir| open_reader(dir, &args.decrypt).map_err(|e| e.to_string()))? {
+            Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
+            None => {
+                eprintln!("no previous backup in {}: running a full backup", args.output.display());
+                (args.output.clone(), None)
+            }
+        }
+    } else {
+        (args.output.clone(), None)
+    };
+
+    let writer = ArchiveWriter::create(
+        &target,
+        WriterOptions {
+            compress: !args.no_compress,
+            max_chunk_size: args.max_chunk_size * 1024 * 1024,
+            sealer,
+        },
+    )?;
+    let bar = UserBar::new("backing up", json);
+    let report = backup::run(
+        engine.as_ref(),
+        writer,
+        &backup::BackupOptions {
+            users: args.user.clone(),
+            previous,
+            include_ephemeral: args.include_ephemeral,
+            jobs: jobs(&args.config),
+            engine_name: install.engine_name(),
+            domain: install.domain(),
+            core_version: install.core_version(),
+        },
+        &bar,
+    )?;
+    drop(bar);
+    if json {
+        print_json(&serde_json::json!({ "output": target, "report": report }))?;
+    } else {
+        println!(
+            "{} backup of {} user(s) written to {} ({} items, {} attachments, {} platform entries)",
+            report.backup_type,
+            report.users.len(),
+            target.display(),
+            report.items,
+            report.attachments,
+            report.platform_entries
+        );
+    }
+    Ok(exit::OK)
+}
+
+fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) -> Result<u8> {
+    let install = install(&args.config, overrides)?;
+    let engine = install.engine()?;
+    let on_success = match (&args.delete_on_success, &args.move_on_success) {
+        (true, _) => OnSuccess::Delete,
+        (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
+        (false, None) => OnSuccess::Keep,
+    };
+    let chain = chain::Chain::open(&args.dir, &|dir| open_reader(dir, &args.decrypt).map_err(|e| e.to_string()))?
+        .with_context(|| format!("{} holds no complete backup (no manifest.json)", args.dir.display()))?;
+    let bar = UserBar::new("restoring", json);
+    let report = restore::run(
+        engine.as_ref(),
+        &chain,
+        &args.dir,
+        &RestoreOptions {
+            users: args.user.clone(),
+            overwrite: args.overwrite,
+            skip_conflicts: args.skip_conflicts,
+            verify_integrity: args.verify_integrity,
+            jobs: jobs(&args.config),
+            on_success,
+        },
+        &bar,
+    )?;
+    drop(bar);
+    if json {
+        print_json(&report)?;
+    } else {
+        print_restore_report(&report);
+    }
+    Ok(if report.aborted {
+        exit::ERROR
+    } else if report.is_complete() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+fn print_restore_report(report: &restore::RestoreReport) {
+    if report.aborted {
+        println!("Restore aborted before writing anything: {} conflict(s)", report.conflicts.len());
+        for c in &report.conflicts {
+            println!("  - {} ({}): {}", c.user.username, c.user.user_id, c.reason);
+        }
+        println!("Use --overwrite to replace existing users, or --skip-conflicts to restore the others.");
+        return;
+    }
+    println!("Restore report:");
+    println!("  restored: {}", report.restored.len());
+    for u in &report.restored {
+        println!("    - {} ({})", u.username, u.user_id);
+    }
+    for (title, list) in [
+        ("skipped (conflict)", &report.skipped),
+        ("rolled back (integrity)", &report.rolled_back),
+        ("failed (rolled back)", &report.failed),
+    ] {
+        if !list.is_empty() {
+            println!("  {title}: {}", list.len());
+            for u in list {
+                println!("    - {} ({}): {}", u.user.username, u.user.user_id, u.reason);
+            }
+        }
+    }
+    println!("  platform entries: {}", report.platform_entries);
+    if let Some(d) = &report.backup_disposition {
+        println!("  backup {d}");
+    }
+}
+
+fn run_inspect(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    let reader = open_reader(dir, secrets_args)?;
+    let summary = archive::summary(reader.manifest());
+    if json {
+        print_json(&summary.json)?;
+    } else {
+        print!("{}", summary.text);
+    }
+    Ok(exit::OK)
+}
+
+fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    let sealer = match ArchiveReader::envelope(dir)? {
+        Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
+        None => None,
+    };
+    let report = archive::verify(dir, sealer)?;
+    let problems: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| serde_json::json!({ "path": p.path, "problems": p.problems }))
+        .collect();
+    if json {
+        print_json(&serde_json::json!({
+            "ok": report.is_ok(),
+            "users": report.users_checked,
+            "files": report.files_checked,
+            "items": report.items_checked,
+            "attachments": report.attachments_checked,
+            "problems": problems,
+        }))?;
+    } else {
+        println!(
+            "checked {} user(s), {} file(s), {} item(s), {} attachment(s)",
+            report.users_checked, report.files_checked, report.items_checked, report.attachments_checked
+        );
+        for p in &report.problems {
+            println!("PROBLEM {}:", p.path);
+            for line in &p.problems {
+                println!("  - {line}");
+            }
+        }
+        println!("{}", if report.is_ok() { "backup OK" } else { "backup DAMAGED: see the problems above" });
+    }
+    Ok(if report.is_ok() { exit::OK } else { exit::ERROR })
+}
+
+fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    let Some(envelope) = ArchiveReader::envelope(dir)? else {
+        bail!("{} is not encrypted (no encryption.json): nothing to decrypt", dir.display());
+    };
+    let sealer = secrets::opener(&envelope, secrets_args)?;
+    let report = crypto::decrypt_tree(dir, out, sealer.as_ref())?;
+    if json {
+        print_json(&serde_json::json!({ "out": out, "files": report.files }))?;
+    } else {
+        println!("decrypted {} file(s) into {}", report.files.len(), out.display());
+    }
+    Ok(exit::OK)
+}
+
+fn run_demo(dir: Option<&Path>, json: bool) -> Result<u8> {
+    let report = demo::run(dir)?;
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{report}");
+    }
+    Ok(if report.identical { exit::OK } else { exit::ERROR })
+}

@@ -1,0 +1,59 @@
+//! What can go wrong reading or writing a backup directory. Every message names the file
+//! concerned and, when the operator can act, says what to do.
+
+use std::io;
+use std::path::Path;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ArchiveError {
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The file exists but its content is not what format v1 says (bad gzip, bad JSON, ...).
+    #[error("{path}: {message}")]
+    Corrupt { path: String, message: String },
+    /// A file the manifests list is not there.
+    #[error("{path} is missing: the backup is damaged or was copied incompletely")]
+    Missing { path: String },
+    /// A name from the archive that could escape its directory.
+    #[error("refusing unsafe {what} {name:?} (path separators, `..`, NUL and absolute paths are not allowed)")]
+    UnsafeName { what: &'static str, name: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ArchiveError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
+        ArchiveError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: &Path, message: impl Into<String>) -> Self {
+        ArchiveError::Corrupt {
+            path: path.display().to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// An error met while reading a file's content: gzip and decryption failures show as
+    /// I/O errors of kinds that mean "bad content", which we report as corruption.
+    pub(crate) fn reading(path: &Path, source: io::Error) -> Self {
+        match source.kind() {
+            io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
+                ArchiveError::corrupt(path, format!("unreadable content ({source})"))
+            }
+            io::ErrorKind::UnexpectedEof => ArchiveError::corrupt(
+                path,
+                format!("truncated file ({source}); the backup was cut short or damaged"),
+            ),
+            _ => ArchiveError::io(path, source),
+        }
+    }
+}

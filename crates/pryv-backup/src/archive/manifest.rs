@@ -1,0 +1,179 @@
+//! `manifest.json` (the backup's completion marker) and `user-manifest.json`, as format v1
+//! defines them, plus pryv-backup's additions (extra fields that v1 readers ignore).
+//!
+//! Deserialization goes through [`serde_json::Value`] by hand: serde's `flatten` does not
+//! work together with serde_json's `arbitrary_precision` numbers.
+
+use indexmap::IndexMap;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+pub const FORMAT_VERSION: u64 = 1;
+pub const TOOL_NAME: &str = "pryv-backup";
+
+/// What the caller knows about the whole backup when it ends.
+#[derive(Clone, Debug)]
+pub struct ManifestInfo {
+    pub core_version: String,
+    pub config: Value,
+    /// "full" or "incremental".
+    pub backup_type: String,
+    /// Milliseconds since the epoch.
+    pub backup_timestamp: u64,
+    /// Consistency cutoff, seconds since the epoch.
+    pub snapshot_before: Option<f64>,
+    pub users: Vec<UserManifest>,
+}
+
+/// The program that wrote a backup (our addition: `"writer": {"name", "version"}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WriterInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl WriterInfo {
+    pub fn this_tool() -> Self {
+        WriterInfo {
+            name: TOOL_NAME.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// One file of the backup as it is on disk (our addition): path relative to the folder of
+/// the manifest that lists it, size in bytes, SHA-256 (hex) of those bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub format_version: u64,
+    pub core_version: String,
+    pub config: Value,
+    pub backup_type: String,
+    pub backup_timestamp: u64,
+    #[serde(serialize_with = "js_seconds")]
+    pub snapshot_before: Option<f64>,
+    pub users: Vec<UserManifest>,
+    pub compressed: bool,
+    /// Our addition; absent from reference backups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer: Option<WriterInfo>,
+    /// Our addition: root-level files (platform data, user manifests). Empty when absent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileEntry>,
+    /// Fields this version does not know, kept as read.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserManifest {
+    pub user_id: String,
+    pub username: String,
+    pub backup_timestamp: u64,
+    /// Item counts per collection, plus `attachments`.
+    pub stats: IndexMap<String, u64>,
+    /// Chunk file names of `events` and `audit`, in order.
+    pub chunks: IndexMap<String, Vec<String>>,
+    /// Our addition: every file of the user folder but `user-manifest.json`, path relative
+    /// to the user folder. Empty when absent (reference backups).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileEntry>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl UserManifest {
+    /// The recorded count of a collection (or `attachments`); 0 when not recorded.
+    pub fn stat(&self, name: &str) -> u64 {
+        self.stats.get(name).copied().unwrap_or(0)
+    }
+}
+
+fn js_seconds<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(x) => crate::json::number_from_f64(*x).serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Takes a field out of a JSON object and converts it; missing or null gives the default
+/// when `required` is false.
+fn take<T: serde::de::DeserializeOwned + Default, E: serde::de::Error>(
+    map: &mut Map<String, Value>,
+    key: &str,
+    required: bool,
+) -> Result<T, E> {
+    match map.remove(key) {
+        None | Some(Value::Null) if !required => Ok(T::default()),
+        None => Err(E::custom(format!("missing field `{key}`"))),
+        Some(v) => serde_json::from_value(v).map_err(|e| E::custom(format!("field `{key}`: {e}"))),
+    }
+}
+
+fn object<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<Map<String, Value>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(D::Error::custom(format!("{what} is not a JSON object"))),
+    }
+}
+
+impl<'de> Deserialize<'de> for Manifest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut m = object(d, "manifest")?;
+        Ok(Manifest {
+            format_version: take(&mut m, "formatVersion", true)?,
+            core_version: take(&mut m, "coreVersion", false)?,
+            config: m.remove("config").unwrap_or(Value::Null),
+            backup_type: take(&mut m, "backupType", false)?,
+            backup_timestamp: take(&mut m, "backupTimestamp", false)?,
+            snapshot_before: take(&mut m, "snapshotBefore", false)?,
+            users: take(&mut m, "users", true)?,
+            // Format v1 readers treat a missing `compressed` as true.
+            compressed: take::<Option<bool>, _>(&mut m, "compressed", false)?.unwrap_or(true),
+            writer: take(&mut m, "writer", false)?,
+            files: take(&mut m, "files", false)?,
+            extra: m,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for UserManifest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut m = object(d, "user manifest")?;
+        Ok(UserManifest {
+            user_id: take(&mut m, "userId", true)?,
+            username: take(&mut m, "username", false)?,
+            backup_timestamp: take(&mut m, "backupTimestamp", false)?,
+            stats: take(&mut m, "stats", false)?,
+            chunks: take(&mut m, "chunks", false)?,
+            files: take(&mut m, "files", false)?,
+            extra: m,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_manifest_fields_round_trip_with_unknown_fields_kept() {
+        let text = r#"{"formatVersion":1,"coreVersion":"2.0.0","config":{"a":1},"backupType":"full","backupTimestamp":1763990000123,"snapshotBefore":1763989999,"users":[{"userId":"u1","username":"x","backupTimestamp":5,"stats":{"streams":0,"events":3},"chunks":{"events":["events-0001.jsonl.gz"],"audit":[]},"future":[1.50]}],"compressed":true,"later":{"k":1e+400}}"#;
+        let m: Manifest = serde_json::from_str(text).unwrap();
+        assert_eq!(m.users[0].stat("events"), 3);
+        assert_eq!(m.snapshot_before, Some(1763989999.0));
+        let back = serde_json::to_string(&m).unwrap();
+        assert_eq!(back, text, "key order, number text and unknown fields kept");
+    }
+}

@@ -1,0 +1,380 @@
+//! Reading a backup directory written by pryv-backup or by open-pryv.io's bin/backup.js.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::input;
+use super::jsonl::JsonlLines;
+use super::layout::{
+    self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, REGISTER_DIR,
+};
+use super::manifest::{Manifest, UserManifest, FORMAT_VERSION};
+use super::{ArchiveError, FileSealer};
+use crate::model::{Collection, Item};
+
+/// A stream of items read lazily, file after file.
+pub type Items<'a> = Box<dyn Iterator<Item = Result<Item, ArchiveError>> + Send + 'a>;
+
+/// An opened backup directory. Safe to share between threads restoring users in parallel.
+pub struct ArchiveReader {
+    root: PathBuf,
+    manifest: Manifest,
+    sealer: Option<Arc<dyn FileSealer>>,
+}
+
+impl ArchiveReader {
+    /// The cleartext `encryption.json` of an encrypted backup, to build the sealer from.
+    pub fn envelope(dir: &Path) -> Result<Option<Value>, ArchiveError> {
+        let path = dir.join(ENVELOPE);
+        let Some(input) = input::open(&path, false, None)? else {
+            return Ok(None);
+        };
+        serde_json::from_reader(BufReader::new(input))
+            .map(Some)
+            .map_err(|e| ArchiveError::corrupt(&path, format!("invalid JSON ({e})")))
+    }
+
+    pub fn open(
+        dir: &Path,
+        sealer: Option<Arc<dyn FileSealer>>,
+    ) -> Result<ArchiveReader, ArchiveError> {
+        if !dir.is_dir() {
+            return Err(ArchiveError::Invalid(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let encrypted = dir.join(ENVELOPE).exists();
+        if encrypted && sealer.is_none() {
+            return Err(ArchiveError::Invalid(format!(
+                "{} is an encrypted backup ({ENVELOPE} is present): give the passphrase or the private key it was made for",
+                dir.display()
+            )));
+        }
+        if !encrypted && sealer.is_some() {
+            return Err(ArchiveError::Invalid(format!(
+                "{} is not encrypted (no {ENVELOPE}): do not give a passphrase or key for it",
+                dir.display()
+            )));
+        }
+        let path = dir.join(MANIFEST);
+        let hint = if encrypted {
+            " (wrong passphrase or key?)"
+        } else {
+            ""
+        };
+        let unreadable = |e: &dyn std::fmt::Display| {
+            ArchiveError::corrupt(&path, format!("cannot read the manifest{hint}: {e}"))
+        };
+        let input = match input::open(&path, false, sealer.as_ref()) {
+            Ok(Some(input)) => input,
+            Ok(None) => {
+                return Err(ArchiveError::Invalid(format!(
+                    "{} has no {MANIFEST}: the backup is incomplete (it did not finish); make a new backup",
+                    dir.display()
+                )))
+            }
+            Err(e @ ArchiveError::Io { .. }) => return Err(e),
+            Err(e) => return Err(unreadable(&e)),
+        };
+        let manifest: Manifest =
+            serde_json::from_reader(BufReader::new(input)).map_err(|e| unreadable(&e))?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(ArchiveError::Invalid(format!(
+                "{}: format version {} is not supported (this tool reads version {FORMAT_VERSION}); use a newer pryv-backup",
+                path.display(),
+                manifest.format_version
+            )));
+        }
+        for user in &manifest.users {
+            layout::safe_name("user id", &user.user_id)?;
+        }
+        Ok(ArchiveReader {
+            root: dir.to_path_buf(),
+            manifest,
+            sealer,
+        })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn user(&self, user_id: &str) -> Result<UserReader, ArchiveError> {
+        let dir = layout::user_dir(&self.root, user_id)?;
+        let manifest = self
+            .manifest
+            .users
+            .iter()
+            .find(|u| u.user_id == user_id)
+            .cloned()
+            .ok_or_else(|| {
+                ArchiveError::Invalid(format!("user {user_id} is not in this backup"))
+            })?;
+        Ok(UserReader {
+            dir,
+            manifest,
+            compressed: self.manifest.compressed,
+            sealer: self.sealer.clone(),
+        })
+    }
+
+    /// `platform/platform.jsonl[.gz]`; nothing when absent.
+    pub fn platform_items(&self) -> Result<Items<'_>, ArchiveError> {
+        let name = layout::jsonl_name("platform", self.manifest.compressed);
+        Ok(self.optional_file(self.root.join(PLATFORM_DIR).join(name)))
+    }
+
+    /// `register/servers.jsonl[.gz]` (username → v1 server), only in backups converted from
+    /// Pryv.io v1 enterprise; nothing when absent.
+    pub fn register_items(&self) -> Result<Items<'_>, ArchiveError> {
+        let name = layout::jsonl_name("servers", self.manifest.compressed);
+        Ok(self.optional_file(self.root.join(REGISTER_DIR).join(name)))
+    }
+
+    fn optional_file(&self, path: PathBuf) -> Items<'_> {
+        Box::new(ItemFiles::new(
+            vec![(path, false)],
+            self.manifest.compressed,
+            self.sealer.clone(),
+        ))
+    }
+
+    pub(crate) fn sealer(&self) -> Option<&Arc<dyn FileSealer>> {
+        self.sealer.as_ref()
+    }
+}
+
+/// One user of an opened backup.
+pub struct UserReader {
+    dir: PathBuf,
+    manifest: UserManifest,
+    compressed: bool,
+    sealer: Option<Arc<dyn FileSealer>>,
+}
+
+impl UserReader {
+    pub fn manifest(&self) -> &UserManifest {
+        &self.manifest
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The files holding a collection, in order, each with whether it must exist.
+    pub fn collection_files(
+        &self,
+        collection: Collection,
+    ) -> Result<Vec<(PathBuf, bool)>, ArchiveError> {
+        let expected = self.manifest.stat(collection.name()) > 0;
+        if !layout::is_chunked(collection) {
+            let path = self
+                .dir
+                .join(layout::single_file(collection, self.compressed));
+            return Ok(vec![(path, expected)]);
+        }
+        let dir = self.dir.join(collection.name());
+        match self.manifest.chunks.get(collection.name()) {
+            Some(names) => names
+                .iter()
+                .map(|name| Ok((dir.join(layout::safe_name("chunk name", name)?), true)))
+                .collect(),
+            // No inventory (hand-made or foreign backup): the chunk files in name order.
+            None => {
+                let prefix = format!("{}-", collection.name());
+                let suffix = layout::jsonl_name("", self.compressed);
+                let mut names = list_files(&dir)?;
+                names.retain(|n| n.starts_with(&prefix) && n.ends_with(&suffix));
+                names.sort();
+                Ok(names.into_iter().map(|n| (dir.join(n), true)).collect())
+            }
+        }
+    }
+
+    /// A collection's items, streamed file by file; nothing when the backup has none.
+    pub fn items(&self, collection: Collection) -> Result<Items<'_>, ArchiveError> {
+        let files = self.collection_files(collection)?;
+        Ok(Box::new(ItemFiles::new(
+            files,
+            self.compressed,
+            self.sealer.clone(),
+        )))
+    }
+
+    /// The account data object, when the backup has one.
+    pub fn account(&self) -> Result<Option<Item>, ArchiveError> {
+        let path = self.dir.join(layout::jsonl_name(ACCOUNT, self.compressed));
+        let mut items = ItemFiles::new(vec![(path, false)], self.compressed, self.sealer.clone());
+        items.next().transpose()
+    }
+
+    /// An attachment's bytes (opened through the sealer), when the backup has it.
+    pub fn attachment(
+        &self,
+        file_id: &str,
+    ) -> Result<Option<Box<dyn Read + Send + '_>>, ArchiveError> {
+        let path = self
+            .dir
+            .join(ATTACHMENTS_DIR)
+            .join(layout::safe_name("attachment file id", file_id)?);
+        Ok(input::open(&path, false, self.sealer.as_ref())?
+            .map(|inner| Box::new(Named { inner, path }) as Box<dyn Read + Send>))
+    }
+
+    /// File ids of the attachments present, sorted.
+    pub fn attachment_ids(&self) -> Result<Vec<String>, ArchiveError> {
+        let mut names = list_files(&self.dir.join(ATTACHMENTS_DIR))?;
+        // Dot files are our own leftovers of interrupted writes, never file ids.
+        names.retain(|n| !n.starts_with('.'));
+        for name in &names {
+            layout::safe_name("attachment file id", name)?;
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// fileId → eventId, from the `attachments[].id` of the user's events (format v1 does
+    /// not store the mapping otherwise). Reads every event.
+    pub fn attachment_events(&self) -> Result<BTreeMap<String, String>, ArchiveError> {
+        let mut map = BTreeMap::new();
+        for event in self.items(Collection::Events)? {
+            let event = event?;
+            let Some(event_id) = event.get("id").and_then(Value::as_str) else {
+                continue;
+            };
+            let attachments = event.get("attachments").and_then(Value::as_array);
+            for file_id in attachments
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.get("id").and_then(Value::as_str))
+            {
+                map.insert(file_id.to_string(), event_id.to_string());
+            }
+        }
+        Ok(map)
+    }
+}
+
+/// Lets an engine restore a user straight from the archive.
+impl crate::engine::UserSource for UserReader {
+    fn items(&self, collection: Collection) -> crate::Result<crate::engine::ItemIter<'_>> {
+        let items = UserReader::items(self, collection)?;
+        Ok(Box::new(items.map(|r| r.map_err(crate::Error::from))))
+    }
+
+    fn account(&self) -> crate::Result<Option<Item>> {
+        Ok(UserReader::account(self)?)
+    }
+
+    fn attachment(&self, file_id: &str) -> crate::Result<Option<Box<dyn Read + '_>>> {
+        Ok(UserReader::attachment(self, file_id)?.map(|r| r as Box<dyn Read>))
+    }
+}
+
+/// File names in a folder (files only); none when the folder does not exist.
+pub(crate) fn list_files(dir: &Path) -> Result<Vec<String>, ArchiveError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ArchiveError::io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| ArchiveError::io(dir, e))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| ArchiveError::io(&entry.path(), e))?;
+        if !kind.is_file() {
+            continue;
+        }
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|n| ArchiveError::corrupt(dir, format!("file name {n:?} is not UTF-8")))?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Items of several files in sequence, each opened only when reached.
+struct ItemFiles {
+    pending: VecDeque<(PathBuf, bool)>,
+    current: Option<JsonlLines>,
+    compressed: bool,
+    sealer: Option<Arc<dyn FileSealer>>,
+}
+
+impl ItemFiles {
+    fn new(
+        files: Vec<(PathBuf, bool)>,
+        compressed: bool,
+        sealer: Option<Arc<dyn FileSealer>>,
+    ) -> Self {
+        ItemFiles {
+            pending: files.into(),
+            current: None,
+            compressed,
+            sealer,
+        }
+    }
+}
+
+impl Iterator for ItemFiles {
+    type Item = Result<Item, ArchiveError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(lines) = self.current.as_mut() {
+                match lines.next() {
+                    Some(Err(e)) => {
+                        // Stop at the first error: the caller restores all or nothing.
+                        self.current = None;
+                        self.pending.clear();
+                        return Some(Err(e));
+                    }
+                    Some(ok) => return Some(ok),
+                    None => self.current = None,
+                }
+            }
+            let (path, required) = self.pending.pop_front()?;
+            match input::open(&path, self.compressed, self.sealer.as_ref()) {
+                Ok(Some(input)) => self.current = Some(JsonlLines::new(input, &path)),
+                Ok(None) if !required => {}
+                Ok(None) => {
+                    self.pending.clear();
+                    return Some(Err(ArchiveError::Missing {
+                        path: path.display().to_string(),
+                    }));
+                }
+                Err(e) => {
+                    self.pending.clear();
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Names the file in read errors of an attachment stream.
+struct Named {
+    inner: Box<dyn Read + Send>,
+    path: PathBuf,
+}
+
+impl Read for Named {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
+}

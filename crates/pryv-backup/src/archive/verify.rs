@@ -1,0 +1,301 @@
+//! Checking a backup without restoring it: every listed file present, of the recorded size
+//! and SHA-256 (our backups record them; reference ones do not), every file decompressing
+//! and parsing, item counts matching the manifests. All problems are collected, per file.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::input;
+use super::jsonl::JsonlLines;
+use super::layout::{self, ACCOUNT, ATTACHMENTS_DIR, PLATFORM_DIR, USER_MANIFEST};
+use super::manifest::{FileEntry, UserManifest};
+use super::reader::{list_files, ArchiveReader, UserReader};
+use super::{ArchiveError, FileSealer};
+use crate::model::Collection;
+
+/// Stop listing bad lines of one file after this many.
+const MAX_LINE_PROBLEMS: usize = 20;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileProblem {
+    pub path: String,
+    pub problems: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    pub files_checked: u64,
+    pub items_checked: u64,
+    pub attachments_checked: u64,
+    pub users_checked: u64,
+    /// Problems grouped by file (or user folder), sorted by path.
+    pub problems: Vec<FileProblem>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks the backup at `dir`; `Err` only when it cannot be opened at all (no manifest,
+/// wrong secret, ...).
+pub fn verify(
+    dir: &Path,
+    sealer: Option<Arc<dyn FileSealer>>,
+) -> Result<VerifyReport, ArchiveError> {
+    let reader = ArchiveReader::open(dir, sealer)?;
+    let mut check = Checker {
+        sealer: reader.sealer().cloned(),
+        compressed: reader.manifest().compressed,
+        problems: BTreeMap::new(),
+        report: VerifyReport::default(),
+    };
+    for entry in &reader.manifest().files {
+        check.recorded(dir, entry);
+    }
+    let platform = dir
+        .join(PLATFORM_DIR)
+        .join(layout::jsonl_name("platform", check.compressed));
+    check.items(&platform, false);
+    for user in &reader.manifest().users {
+        match reader.user(&user.user_id) {
+            Ok(user_reader) => check.user(&user_reader, user),
+            Err(e) => check.problem(&dir.join(layout::USERS_DIR), e.to_string()),
+        }
+    }
+    let mut report = check.report;
+    report.problems = check
+        .problems
+        .into_iter()
+        .map(|(path, problems)| FileProblem { path, problems })
+        .collect();
+    Ok(report)
+}
+
+struct Checker {
+    sealer: Option<Arc<dyn FileSealer>>,
+    compressed: bool,
+    problems: BTreeMap<String, Vec<String>>,
+    report: VerifyReport,
+}
+
+impl Checker {
+    fn problem(&mut self, path: &Path, message: String) {
+        self.problems
+            .entry(path.display().to_string())
+            .or_default()
+            .push(message);
+    }
+
+    fn user(&mut self, reader: &UserReader, manifest: &UserManifest) {
+        self.report.users_checked += 1;
+        let dir = reader.dir();
+        if !dir.is_dir() {
+            self.problem(dir, "user folder is missing".into());
+            return;
+        }
+        let user_manifest = dir.join(USER_MANIFEST);
+        match input::open(&user_manifest, false, self.sealer.as_ref()) {
+            Ok(Some(r)) => {
+                if let Err(e) = serde_json::from_reader::<_, UserManifest>(io::BufReader::new(r)) {
+                    self.problem(&user_manifest, format!("unreadable user manifest: {e}"));
+                }
+            }
+            Ok(None) => self.problem(&user_manifest, "missing".into()),
+            Err(e) => self.problem(&user_manifest, e.to_string()),
+        }
+        for entry in &manifest.files {
+            self.recorded(dir, entry);
+        }
+        for collection in Collection::ALL {
+            let files = match reader.collection_files(collection) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.problem(dir, format!("{}: {e}", collection.name()));
+                    continue;
+                }
+            };
+            if layout::is_chunked(collection) {
+                self.unlisted_chunks(dir, collection, &files);
+            }
+            let count: u64 = files
+                .iter()
+                .map(|(path, required)| self.items(path, *required))
+                .sum();
+            let expected = manifest.stat(collection.name());
+            if count != expected {
+                self.problem(
+                    dir,
+                    format!(
+                        "{}: {count} items found, the manifest says {expected}",
+                        collection.name()
+                    ),
+                );
+            }
+        }
+        let account = dir.join(layout::jsonl_name(ACCOUNT, self.compressed));
+        if account.exists() {
+            let n = self.items(&account, true);
+            if n != 1 {
+                self.problem(&account, format!("holds {n} items, expected exactly 1"));
+            }
+        }
+        self.attachments(reader, manifest);
+    }
+
+    fn attachments(&mut self, reader: &UserReader, manifest: &UserManifest) {
+        let ids = match reader.attachment_ids() {
+            Ok(ids) => ids,
+            Err(e) => {
+                self.problem(reader.dir(), e.to_string());
+                return;
+            }
+        };
+        let expected = manifest.stat("attachments");
+        if ids.len() as u64 != expected {
+            self.problem(
+                reader.dir(),
+                format!(
+                    "attachments: {} files found, the manifest says {expected}",
+                    ids.len()
+                ),
+            );
+        }
+        for id in ids {
+            let path = reader.dir().join(ATTACHMENTS_DIR).join(&id);
+            // Reading through the sealer checks that an encrypted blob authenticates.
+            let result = reader
+                .attachment(&id)
+                .and_then(|r| {
+                    r.ok_or_else(|| ArchiveError::Missing {
+                        path: path.display().to_string(),
+                    })
+                })
+                .and_then(|mut r| {
+                    io::copy(&mut r, &mut io::sink()).map_err(|e| ArchiveError::reading(&path, e))
+                });
+            match result {
+                Ok(_) => self.report.attachments_checked += 1,
+                Err(e) => self.problem(&path, e.to_string()),
+            }
+        }
+    }
+
+    /// Chunk files present but not in the inventory: our reader ignores them, the reference
+    /// reader (which lists the folder) would restore them.
+    fn unlisted_chunks(&mut self, dir: &Path, collection: Collection, listed: &[(PathBuf, bool)]) {
+        let folder = dir.join(collection.name());
+        match list_files(&folder) {
+            Ok(names) => {
+                for name in names.into_iter().filter(|n| !n.starts_with('.')) {
+                    let path = folder.join(&name);
+                    if !listed.iter().any(|(p, _)| *p == path) {
+                        self.problem(
+                            &path,
+                            "not listed in the user manifest's chunks (the reference tool would restore it)".into(),
+                        );
+                    }
+                }
+            }
+            Err(e) => self.problem(&folder, e.to_string()),
+        }
+    }
+
+    /// Decompresses and parses a JSONL file; returns how many items it holds.
+    fn items(&mut self, path: &Path, required: bool) -> u64 {
+        let input = match input::open(path, self.compressed, self.sealer.as_ref()) {
+            Ok(Some(i)) => i,
+            Ok(None) => {
+                if required {
+                    self.problem(path, "missing".into());
+                }
+                return 0;
+            }
+            Err(e) => {
+                self.problem(path, e.to_string());
+                return 0;
+            }
+        };
+        self.report.files_checked += 1;
+        let mut count = 0;
+        let mut bad_lines = 0;
+        for item in JsonlLines::new(input, path) {
+            match item {
+                Ok(_) => count += 1,
+                Err(e) => {
+                    bad_lines += 1;
+                    if bad_lines <= MAX_LINE_PROBLEMS {
+                        self.problem(path, e.to_string());
+                    }
+                }
+            }
+        }
+        if bad_lines > MAX_LINE_PROBLEMS {
+            self.problem(
+                path,
+                format!("{} more bad lines", bad_lines - MAX_LINE_PROBLEMS),
+            );
+        }
+        self.report.items_checked += count;
+        count
+    }
+
+    /// Checks a file a manifest records: present, same size, same SHA-256 of its bytes.
+    fn recorded(&mut self, base: &Path, entry: &FileEntry) {
+        let mut path = base.to_path_buf();
+        for part in entry.path.split('/') {
+            if let Err(e) = layout::safe_name("file path", part) {
+                self.problem(base, format!("{}: {e}", entry.path));
+                return;
+            }
+            path.push(part);
+        }
+        match digest(&path) {
+            Ok(None) => self.problem(&path, "missing".into()),
+            Ok(Some((size, sha))) => {
+                if size != entry.size {
+                    self.problem(
+                        &path,
+                        format!("size is {size} bytes, the manifest says {}", entry.size),
+                    );
+                }
+                if let Some(expected) = &entry.sha256 {
+                    if !expected.eq_ignore_ascii_case(&sha) {
+                        self.problem(
+                            &path,
+                            format!("SHA-256 is {sha}, the manifest says {expected}"),
+                        );
+                    }
+                }
+            }
+            Err(e) => self.problem(&path, e.to_string()),
+        }
+    }
+}
+
+/// Size and SHA-256 (hex) of a file's bytes; `None` when it does not exist.
+fn digest(path: &PathBuf) -> Result<Option<(u64, String)>, ArchiveError> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ArchiveError::io(path, e)),
+    };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| ArchiveError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok(Some((size, hex::encode(hasher.finalize()))))
+}

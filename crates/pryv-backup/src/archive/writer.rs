@@ -1,0 +1,497 @@
+//! Writing a backup directory: see docs/archive-format.md for the layout.
+//!
+//! Items are streamed into the current file as they arrive; a chunk file of events or audit
+//! is closed once the raw (pre-gzip) bytes written to it reach `max_chunk_size`, so memory
+//! stays bounded by a few buffers whatever the size of a user.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indexmap::IndexMap;
+use serde_json::Map;
+
+use super::layout::{
+    self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, USERS_DIR, USER_MANIFEST,
+};
+use super::manifest::{
+    FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION,
+};
+use super::output::{ensure_dir, write_file, OutputFile};
+use super::{ArchiveError, FileSealer};
+use crate::model::{Collection, Item, UserRef};
+
+pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 50 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct WriterOptions {
+    /// gzip every JSONL file (`.jsonl.gz`).
+    pub compress: bool,
+    /// Raw (pre-gzip) bytes after which an events/audit chunk file is closed.
+    pub max_chunk_size: u64,
+    /// Seals every file (after gzip) when set; see [`FileSealer`].
+    pub sealer: Option<Arc<dyn FileSealer>>,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            compress: true,
+            max_chunk_size: DEFAULT_MAX_CHUNK_SIZE,
+            sealer: None,
+        }
+    }
+}
+
+struct Shared {
+    root: PathBuf,
+    options: WriterOptions,
+    /// Root-level files written so far (platform data, user manifests).
+    files: Mutex<Vec<FileEntry>>,
+    opened_users: Mutex<HashSet<String>>,
+    platform_opened: Mutex<bool>,
+}
+
+impl Shared {
+    fn record(&self, entry: FileEntry) {
+        self.files
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(entry);
+    }
+}
+
+/// Writes one backup directory. Users may be written from several threads at once.
+pub struct ArchiveWriter {
+    shared: Arc<Shared>,
+}
+
+impl ArchiveWriter {
+    /// Creates the directory if needed; refuses one that already holds a finished backup.
+    pub fn create(dir: &Path, options: WriterOptions) -> Result<ArchiveWriter, ArchiveError> {
+        if dir.join(MANIFEST).exists() {
+            return Err(ArchiveError::Invalid(format!(
+                "{} already holds a backup (it has a {MANIFEST}): choose an empty directory",
+                dir.display()
+            )));
+        }
+        // Leftovers of an interrupted backup would mix with this one (the reference reader
+        // lists chunk folders rather than trusting the manifest).
+        for leftover in [USERS_DIR, PLATFORM_DIR] {
+            let path = dir.join(leftover);
+            if path
+                .read_dir()
+                .is_ok_and(|mut entries| entries.next().is_some())
+            {
+                return Err(ArchiveError::Invalid(format!(
+                    "{} holds files of an earlier, unfinished backup ({leftover}/): choose an empty directory",
+                    dir.display()
+                )));
+            }
+        }
+        if options.max_chunk_size == 0 {
+            return Err(ArchiveError::Invalid(
+                "the maximum chunk size must be at least 1 byte".into(),
+            ));
+        }
+        ensure_dir(dir)?;
+        if let Some(sealer) = &options.sealer {
+            // The envelope stays in the clear: restore needs it to know how to open the rest.
+            let text = serde_json::to_vec_pretty(&sealer.envelope()).map_err(|e| {
+                ArchiveError::Invalid(format!("cannot encode the encryption envelope: {e}"))
+            })?;
+            write_file(&dir.join(ENVELOPE), &text, None, ENVELOPE.to_string())?;
+        }
+        Ok(ArchiveWriter {
+            shared: Arc::new(Shared {
+                root: dir.to_path_buf(),
+                options,
+                files: Mutex::new(Vec::new()),
+                opened_users: Mutex::new(HashSet::new()),
+                platform_opened: Mutex::new(false),
+            }),
+        })
+    }
+
+    pub fn open_user(&self, user: &UserRef) -> Result<UserWriter, ArchiveError> {
+        let dir = layout::user_dir(&self.shared.root, &user.user_id)?;
+        let first = self
+            .shared
+            .opened_users
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(user.user_id.clone());
+        if !first {
+            return Err(ArchiveError::Invalid(format!(
+                "user {} ({}) is already being written to this backup",
+                user.username, user.user_id
+            )));
+        }
+        ensure_dir(&self.shared.root.join(USERS_DIR))?;
+        ensure_dir(&dir)?;
+        Ok(UserWriter {
+            shared: Arc::clone(&self.shared),
+            user: user.clone(),
+            dir,
+            current: None,
+            done: HashSet::new(),
+            stats: IndexMap::new(),
+            chunks: IndexMap::new(),
+            files: Vec::new(),
+            account_written: false,
+        })
+    }
+
+    /// `platform/platform.jsonl[.gz]`.
+    pub fn platform_writer(&self) -> Result<JsonlWriter, ArchiveError> {
+        let mut opened = self
+            .shared
+            .platform_opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if std::mem::replace(&mut *opened, true) {
+            return Err(ArchiveError::Invalid(
+                "platform data is already being written to this backup".into(),
+            ));
+        }
+        let dir = self.shared.root.join(PLATFORM_DIR);
+        ensure_dir(&dir)?;
+        let name = layout::jsonl_name("platform", self.shared.options.compress);
+        let out = self.shared_output(&dir.join(&name))?;
+        Ok(JsonlWriter {
+            out,
+            count: 0,
+            relative: format!("{PLATFORM_DIR}/{name}"),
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
+    /// Writes `manifest.json`, last: its presence is what marks the backup complete. Call it
+    /// once every `UserWriter` and `JsonlWriter` has finished.
+    pub fn finish(self, info: ManifestInfo) -> Result<Manifest, ArchiveError> {
+        let mut files = std::mem::take(
+            &mut *self
+                .shared
+                .files
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            core_version: info.core_version,
+            config: info.config,
+            backup_type: info.backup_type,
+            backup_timestamp: info.backup_timestamp,
+            snapshot_before: info.snapshot_before,
+            users: info.users,
+            compressed: self.shared.options.compress,
+            writer: Some(WriterInfo::this_tool()),
+            files,
+            extra: Map::new(),
+        };
+        let text = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| ArchiveError::Invalid(format!("cannot encode the manifest: {e}")))?;
+        let path = self.shared.root.join(MANIFEST);
+        write_file(
+            &path,
+            &text,
+            self.shared.options.sealer.as_ref(),
+            MANIFEST.to_string(),
+        )?;
+        Ok(manifest)
+    }
+
+    fn shared_output(&self, path: &Path) -> Result<OutputFile, ArchiveError> {
+        let o = &self.shared.options;
+        OutputFile::create(path, o.compress, o.sealer.as_ref())
+    }
+}
+
+/// Writes one JSONL file, one compact JSON item per line.
+pub struct JsonlWriter {
+    out: OutputFile,
+    count: u64,
+    relative: String,
+    shared: Arc<Shared>,
+}
+
+impl JsonlWriter {
+    pub fn item(&mut self, item: &Item) -> Result<(), ArchiveError> {
+        write_line(&mut self.out, item)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Closes the file; returns how many items it holds.
+    pub fn finish(self) -> Result<u64, ArchiveError> {
+        let entry = self.out.commit(self.relative)?;
+        self.shared.record(entry);
+        Ok(self.count)
+    }
+}
+
+/// Serializes an item as compact JSON (key order and number text kept) plus `\n`; returns
+/// the number of raw bytes written.
+fn write_line(out: &mut OutputFile, item: &Item) -> Result<u64, ArchiveError> {
+    let mut line = serde_json::to_vec(item).map_err(|e| {
+        ArchiveError::Invalid(format!(
+            "cannot encode an item for {}: {e}",
+            out.path().display()
+        ))
+    })?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    Ok(line.len() as u64)
+}
+
+/// The file items of the current collection go to.
+struct Current {
+    collection: Collection,
+    out: Option<OutputFile>,
+    /// Path of `out` relative to the user folder.
+    relative: String,
+    /// Raw bytes in `out` (for chunking).
+    raw: u64,
+}
+
+/// Writes one user's folder. Items of a collection must arrive contiguously.
+pub struct UserWriter {
+    shared: Arc<Shared>,
+    user: UserRef,
+    dir: PathBuf,
+    current: Option<Current>,
+    done: HashSet<Collection>,
+    stats: IndexMap<String, u64>,
+    chunks: IndexMap<String, Vec<String>>,
+    files: Vec<FileEntry>,
+    account_written: bool,
+}
+
+impl UserWriter {
+    pub fn item(&mut self, collection: Collection, item: &Item) -> Result<(), ArchiveError> {
+        if self.current.as_ref().map(|c| c.collection) != Some(collection) {
+            self.close_current()?;
+            if !self.done.insert(collection) {
+                return Err(ArchiveError::Invalid(format!(
+                    "{} items of user {} arrived in two separate runs; a collection's items must be contiguous",
+                    collection.name(),
+                    self.user.user_id
+                )));
+            }
+            self.current = Some(Current {
+                collection,
+                out: None,
+                relative: String::new(),
+                raw: 0,
+            });
+        }
+        let max = self.shared.options.max_chunk_size;
+        let out = self.current_output()?;
+        let written = write_line(out, item)?;
+        *self.stats.entry(collection.name().to_string()).or_insert(0) += 1;
+        if let Some(current) = self.current.as_mut() {
+            current.raw += written;
+            // An item is never split: the chunk that reaches the limit is closed after it.
+            if layout::is_chunked(collection) && current.raw >= max {
+                self.commit_current_file()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The account data object, written as the single line of `account.jsonl[.gz]`.
+    pub fn account(&mut self, account: &Item) -> Result<(), ArchiveError> {
+        if self.account_written {
+            return Err(ArchiveError::Invalid(format!(
+                "account data of user {} given twice",
+                self.user.user_id
+            )));
+        }
+        self.close_current()?;
+        let name = layout::jsonl_name(ACCOUNT, self.shared.options.compress);
+        let mut out = self.output(&self.dir.join(&name), self.shared.options.compress)?;
+        write_line(&mut out, account)?;
+        self.files.push(out.commit(name)?);
+        self.account_written = true;
+        Ok(())
+    }
+
+    /// One attachment blob, streamed to `attachments/<fileId>` (never gzipped).
+    pub fn attachment(&mut self, file_id: &str, data: &mut dyn Read) -> Result<(), ArchiveError> {
+        let file_id = layout::safe_name("attachment file id", file_id)?;
+        let dir = self.dir.join(ATTACHMENTS_DIR);
+        ensure_dir(&dir)?;
+        let relative = format!("{ATTACHMENTS_DIR}/{file_id}");
+        if self.files.iter().any(|f| f.path == relative) {
+            return Err(ArchiveError::Invalid(format!(
+                "attachment {file_id} of user {} given twice",
+                self.user.user_id
+            )));
+        }
+        let mut out = self.output(&dir.join(file_id), false)?;
+        out.copy_from(data)?;
+        self.files.push(out.commit(relative)?);
+        *self.stats.entry("attachments".to_string()).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Writes the files format v1 always has (empty when the user has nothing), then
+    /// `user-manifest.json`.
+    pub fn finish(mut self) -> Result<UserManifest, ArchiveError> {
+        self.close_current()?;
+        let compress = self.shared.options.compress;
+        for collection in [
+            Collection::Streams,
+            Collection::Accesses,
+            Collection::Profile,
+            Collection::Webhooks,
+        ] {
+            if !self.done.contains(&collection) {
+                let relative = layout::jsonl_name(collection.name(), compress);
+                let out = self.output(&self.dir.join(&relative), compress)?;
+                self.files.push(out.commit(relative)?);
+            }
+        }
+        let mut stats = IndexMap::new();
+        for name in [
+            "streams",
+            "accesses",
+            "profile",
+            "webhooks",
+            "events",
+            "audit",
+            "series",
+            "attachments",
+        ] {
+            stats.insert(name.to_string(), self.stats.get(name).copied().unwrap_or(0));
+        }
+        // Ephemeral collections are counted only when present, as their files.
+        for collection in [Collection::Sessions, Collection::PasswordResets] {
+            if let Some(n) = self.stats.get(collection.name()) {
+                stats.insert(collection.name().to_string(), *n);
+            }
+        }
+        let mut chunks = IndexMap::new();
+        for collection in [Collection::Events, Collection::Audit] {
+            let list = self
+                .chunks
+                .shift_remove(collection.name())
+                .unwrap_or_default();
+            chunks.insert(collection.name().to_string(), list);
+        }
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        let manifest = UserManifest {
+            user_id: self.user.user_id.clone(),
+            username: self.user.username.clone(),
+            backup_timestamp: now_ms(),
+            stats,
+            chunks,
+            files: std::mem::take(&mut self.files),
+            extra: Map::new(),
+        };
+        let text = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| ArchiveError::Invalid(format!("cannot encode the user manifest: {e}")))?;
+        let relative = format!("{USERS_DIR}/{}/{USER_MANIFEST}", self.user.user_id);
+        let entry = write_file(
+            &self.dir.join(USER_MANIFEST),
+            &text,
+            self.shared.options.sealer.as_ref(),
+            relative,
+        )?;
+        self.shared.record(entry);
+        Ok(manifest)
+    }
+
+    fn output(&self, path: &Path, gzip: bool) -> Result<OutputFile, ArchiveError> {
+        OutputFile::create(path, gzip, self.shared.options.sealer.as_ref())
+    }
+
+    /// The open file of the current collection, opening the next one (chunk) when needed.
+    fn current_output(&mut self) -> Result<&mut OutputFile, ArchiveError> {
+        let compress = self.shared.options.compress;
+        let Some(current) = self.current.as_mut() else {
+            return Err(ArchiveError::Invalid(
+                "no collection is being written".into(),
+            ));
+        };
+        if current.out.is_none() {
+            let collection = current.collection;
+            let relative = if layout::is_chunked(collection) {
+                let list = self
+                    .chunks
+                    .entry(collection.name().to_string())
+                    .or_default();
+                let name = layout::chunk_name(collection, list.len() + 1, compress);
+                list.push(name.clone());
+                format!("{}/{name}", collection.name())
+            } else {
+                layout::single_file(collection, compress)
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            };
+            let path = self.dir.join(&relative);
+            ensure_dir(path.parent().unwrap_or(&self.dir))?;
+            current.out = Some(OutputFile::create(
+                &path,
+                compress,
+                self.shared.options.sealer.as_ref(),
+            )?);
+            current.relative = relative;
+            current.raw = 0;
+        }
+        current
+            .out
+            .as_mut()
+            .ok_or_else(|| ArchiveError::Invalid("no file is open".into()))
+    }
+
+    fn commit_current_file(&mut self) -> Result<(), ArchiveError> {
+        if let Some(current) = self.current.as_mut() {
+            if let Some(out) = current.out.take() {
+                self.files
+                    .push(out.commit(std::mem::take(&mut current.relative))?);
+            }
+        }
+        Ok(())
+    }
+
+    fn close_current(&mut self) -> Result<(), ArchiveError> {
+        self.commit_current_file()?;
+        self.current = None;
+        Ok(())
+    }
+
+    pub fn user(&self) -> &UserRef {
+        &self.user
+    }
+}
+
+/// Lets an engine export a user straight into the archive.
+impl crate::engine::UserSink for UserWriter {
+    fn item(&mut self, collection: Collection, item: &Item) -> crate::Result<()> {
+        Ok(UserWriter::item(self, collection, item)?)
+    }
+
+    fn account(&mut self, account: &Item) -> crate::Result<()> {
+        Ok(UserWriter::account(self, account)?)
+    }
+
+    fn attachment(
+        &mut self,
+        _event_id: &str,
+        file_id: &str,
+        data: &mut dyn Read,
+    ) -> crate::Result<()> {
+        Ok(UserWriter::attachment(self, file_id, data)?)
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,213 @@
+//! A backup directory and its increments ("generations"), read as one state.
+//!
+//! Format extension (see docs/archive-format.md): the directory's own `manifest.json` is the
+//! base backup, untouched and readable by bin/backup.js. Each incremental run writes a
+//! complete format-v1 archive of what changed into `increments/NNNN/` beside it; a
+//! generation without its `manifest.json` is incomplete and ignored. Reading the chain
+//! yields the latest state: for each item id, the version of the newest generation holding
+//! it (deletions travel as the core's tombstones, `deleted` set).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::archive::{ArchiveError, ArchiveReader, Manifest, UserReader};
+use crate::engine::{ItemIter, UserSource};
+use crate::model::{Collection, Item, UserRef};
+use crate::{Error, Result};
+
+pub const INCREMENTS_DIR: &str = "increments";
+
+/// Opens one generation directory (the caller knows the secrets).
+pub type Opener<'a> = dyn Fn(&Path) -> std::result::Result<ArchiveReader, String> + 'a;
+
+pub struct Chain {
+    dir: PathBuf,
+    /// Base first, then increments in the order they were written.
+    generations: Vec<ArchiveReader>,
+}
+
+impl Chain {
+    /// `None` when `dir` holds no complete base backup (no `manifest.json`).
+    pub fn open(dir: &Path, open: &Opener<'_>) -> Result<Option<Chain>> {
+        if !dir.join("manifest.json").is_file() {
+            return Ok(None);
+        }
+        let mut generations = vec![open(dir).map_err(Error::Other)?];
+        for gen_dir in increment_dirs(dir)? {
+            if gen_dir.join("manifest.json").is_file() {
+                generations.push(open(&gen_dir).map_err(|e| Error::Other(format!("{}: {e}", gen_dir.display())))?);
+            } else {
+                tracing::warn!("ignoring incomplete increment {} (no manifest.json)", gen_dir.display());
+            }
+        }
+        Ok(Some(Chain {
+            dir: dir.to_path_buf(),
+            generations,
+        }))
+    }
+
+    /// Keeps only the generations written at or before `time_ms` (the base always stays).
+    pub fn as_of(mut self, time_ms: u64) -> Result<Chain> {
+        let base_time = self.generations[0].manifest().backup_timestamp;
+        if base_time > time_ms {
+            return Err(Error::Other(format!(
+                "the base backup was written at {base_time} ms, after the requested time {time_ms} ms"
+            )));
+        }
+        self.generations
+            .retain(|g| g.manifest().backup_timestamp <= time_ms);
+        Ok(self)
+    }
+
+    pub fn generation_count(&self) -> usize {
+        self.generations.len()
+    }
+
+    /// Every user of any generation, in the order first seen.
+    pub fn users(&self) -> Vec<UserRef> {
+        let mut seen = HashMap::new();
+        let mut users = Vec::new();
+        for g in &self.generations {
+            for u in &g.manifest().users {
+                if seen.insert(u.user_id.clone(), ()).is_none() {
+                    users.push(UserRef {
+                        user_id: u.user_id.clone(),
+                        username: u.username.clone(),
+                    });
+                }
+            }
+        }
+        users
+    }
+
+    /// The latest state of one user, across generations.
+    pub fn user_source(&self, user_id: &str) -> Result<ChainUser> {
+        let mut readers = Vec::new();
+        for g in &self.generations {
+            if g.manifest().users.iter().any(|u| u.user_id == user_id) {
+                readers.push(g.user(user_id)?);
+            }
+        }
+        if readers.is_empty() {
+            return Err(Error::Other(format!("user {user_id} is not in this backup")));
+        }
+        Ok(ChainUser { readers })
+    }
+
+    /// Platform entries of the newest generation (each holds a complete platform export).
+    pub fn platform_items(&self) -> Result<Box<dyn Iterator<Item = std::result::Result<Item, ArchiveError>> + Send + '_>> {
+        let newest = self.generations.last().unwrap_or(&self.generations[0]);
+        Ok(newest.platform_items()?)
+    }
+
+    /// What the next incremental backup starts from: each user's latest backup time.
+    pub fn latest_state(&self) -> Manifest {
+        let mut state = self.generations[0].manifest().clone();
+        for g in &self.generations[1..] {
+            for u in &g.manifest().users {
+                match state.users.iter_mut().find(|s| s.user_id == u.user_id) {
+                    Some(s) => s.backup_timestamp = s.backup_timestamp.max(u.backup_timestamp),
+                    None => state.users.push(u.clone()),
+                }
+            }
+        }
+        state
+    }
+
+    /// Where the next increment goes: `increments/NNNN` after the highest existing number
+    /// (incomplete ones included, so a failed run is never overwritten).
+    pub fn next_generation_dir(&self) -> Result<PathBuf> {
+        let last = increment_dirs(&self.dir)?
+            .iter()
+            .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        Ok(self.dir.join(INCREMENTS_DIR).join(format!("{:04}", last + 1)))
+    }
+}
+
+/// Increment directories, sorted by their number.
+fn increment_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let root = dir.join(INCREMENTS_DIR);
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir(&root)
+        .map_err(|e| Error::io(&root, e))?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let n = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            entry.path().is_dir().then(|| (n, entry.path()))
+        })
+        .collect();
+    dirs.sort();
+    Ok(dirs.into_iter().map(|(_, p)| p).collect())
+}
+
+/// The key that identifies an item across generations.
+fn item_key(collection: Collection, item: &Item) -> Option<String> {
+    let field = match collection {
+        Collection::Series => "measurement",
+        Collection::Audit => "eventid",
+        _ => "id",
+    };
+    item.get(field).map(|v| v.to_string())
+}
+
+/// One user's latest state: base items not superseded, then each increment's items that
+/// no later increment supersedes. Memory holds only the increments' keys.
+pub struct ChainUser {
+    readers: Vec<UserReader>,
+}
+
+impl UserSource for ChainUser {
+    fn items(&self, collection: Collection) -> Result<ItemIter<'_>> {
+        if self.readers.len() == 1 {
+            return Ok(Box::new(self.readers[0].items(collection)?.map(|r| r.map_err(Error::from))));
+        }
+        // key → newest generation holding it, over the increments only (they are small).
+        let mut newest: HashMap<String, usize> = HashMap::new();
+        for (g, reader) in self.readers.iter().enumerate().skip(1) {
+            for item in reader.items(collection)? {
+                if let Some(key) = item_key(collection, &item?) {
+                    newest.insert(key, g);
+                }
+            }
+        }
+        let newest = std::rc::Rc::new(newest);
+        let mut parts: Vec<ItemIter<'_>> = Vec::with_capacity(self.readers.len());
+        for (g, reader) in self.readers.iter().enumerate() {
+            let newest = newest.clone();
+            let items = reader.items(collection)?.filter_map(move |r| match r {
+                Err(e) => Some(Err(Error::from(e))),
+                Ok(item) => {
+                    let superseded = item_key(collection, &item)
+                        .and_then(|key| newest.get(&key).copied())
+                        .is_some_and(|n| n != g);
+                    (!superseded).then_some(Ok(item))
+                }
+            });
+            parts.push(Box::new(items));
+        }
+        Ok(Box::new(parts.into_iter().flatten()))
+    }
+
+    fn account(&self) -> Result<Option<Item>> {
+        for reader in self.readers.iter().rev() {
+            if let Some(account) = reader.account()? {
+                return Ok(Some(account));
+            }
+        }
+        Ok(None)
+    }
+
+    fn attachment(&self, file_id: &str) -> Result<Option<Box<dyn Read + '_>>> {
+        for reader in self.readers.iter().rev() {
+            if let Some(data) = reader.attachment(file_id)? {
+                return Ok(Some(data));
+            }
+        }
+        Ok(None)
+    }
+}

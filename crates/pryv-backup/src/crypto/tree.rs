@@ -1,0 +1,253 @@
+//! `decrypt_tree`: a plaintext mirror of a whole encrypted backup directory, so that any
+//! tool (or a human) can read it without this program.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::CryptoError;
+use crate::archive::FileSealer;
+
+/// The cleartext envelope at the root of an encrypted backup.
+pub const ENVELOPE_FILE: &str = "encryption.json";
+/// Cleartext files at the root of an encrypted backup that are not ciphertext: the envelope
+/// and the reference's self-recovery readme and script.
+const CLEARTEXT_ROOT_FILES: [&str; 3] = [ENVELOPE_FILE, "RESTORE-README.md", "decrypt-backup.mjs"];
+
+/// The envelope of the backup at `backup_dir`, or `None` if it is not encrypted (no
+/// encryption.json).
+pub fn read_envelope(backup_dir: &Path) -> Result<Option<serde_json::Value>, CryptoError> {
+    let path = backup_dir.join(ENVELOPE_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CryptoError::io(&path, e)),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| CryptoError::Envelope(format!("{} is not valid JSON ({e})", path.display())))
+}
+
+/// What [`decrypt_tree`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DecryptReport {
+    /// Files decrypted, relative to the backup root.
+    pub files: Vec<PathBuf>,
+    /// Cleartext root files not copied (the envelope, the reference's readme and script).
+    pub skipped: Vec<PathBuf>,
+    pub ciphertext_bytes: u64,
+    pub plaintext_bytes: u64,
+}
+
+/// Writes into `out` the plaintext of every file of the encrypted backup `src` (same
+/// relative paths), except the cleartext root files. `out` must not exist or be an empty
+/// directory, and must not be inside `src`. Each file is written under a temporary name and
+/// renamed when complete and authenticated; on failure, everything written is removed.
+pub fn decrypt_tree(
+    src: &Path,
+    out: &Path,
+    sealer: &dyn FileSealer,
+) -> Result<DecryptReport, CryptoError> {
+    let src_real = fs::canonicalize(src).map_err(|e| CryptoError::io(src, e))?;
+    if !src_real.is_dir() {
+        return Err(CryptoError::Directory(format!(
+            "{} is not a directory",
+            src.display()
+        )));
+    }
+    let out_real = resolve_missing(out)?;
+    if out_real.starts_with(&src_real) {
+        return Err(CryptoError::Directory(format!(
+            "the output directory {} is inside the backup {}: choose a directory outside it",
+            out.display(),
+            src.display()
+        )));
+    }
+    let mut files = Vec::new();
+    list_files(&src_real, Path::new(""), &mut files)?;
+    let mut created = Created::default();
+    prepare_out(out, &mut created)?;
+
+    let mut report = DecryptReport::default();
+    for rel in files {
+        if rel.parent() == Some(Path::new(""))
+            && CLEARTEXT_ROOT_FILES.iter().any(|n| rel == Path::new(n))
+        {
+            report.skipped.push(rel);
+            continue;
+        }
+        if let Err(e) = decrypt_file(&src_real, out, &rel, sealer, &mut created, &mut report) {
+            created.remove();
+            return Err(e);
+        }
+        report.files.push(rel);
+    }
+    Ok(report)
+}
+
+/// Paths this run created, to undo a partial decryption.
+#[derive(Default)]
+struct Created {
+    dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+}
+
+impl Created {
+    fn remove(&self) {
+        for file in self.files.iter().rev() {
+            let _ = fs::remove_file(file);
+        }
+        // Only empty directories go: anything else in them is not ours.
+        for dir in self.dirs.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// `path` made absolute with symlinks resolved, even if its last components do not exist.
+fn resolve_missing(path: &Path) -> Result<PathBuf, CryptoError> {
+    let absolute = std::path::absolute(path).map_err(|e| CryptoError::io(path, e))?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match fs::canonicalize(existing) {
+            Ok(real) => return Ok(rest.iter().rev().fold(real, |p, c| p.join(c))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match (existing.parent(), existing.file_name()) {
+                    (Some(parent), Some(name)) => {
+                        rest.push(name.to_owned());
+                        existing = parent;
+                    }
+                    _ => return Err(CryptoError::io(path, e)),
+                }
+            }
+            Err(e) => return Err(CryptoError::io(path, e)),
+        }
+    }
+}
+
+fn prepare_out(out: &Path, created: &mut Created) -> Result<(), CryptoError> {
+    match fs::read_dir(out) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(CryptoError::Directory(format!(
+                    "the output directory {} is not empty: give a new or empty directory",
+                    out.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_dirs(out, created),
+        Err(e) => Err(CryptoError::io(out, e)),
+    }
+}
+
+/// Like `create_dir_all`, remembering which directories it created.
+fn create_dirs(dir: &Path, created: &mut Created) -> Result<(), CryptoError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dirs(parent, created)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {
+            created.dirs.push(dir.to_owned());
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(CryptoError::io(dir, e)),
+    }
+}
+
+/// Every regular file under `root/rel`, sorted; symlinks and special files are refused.
+fn list_files(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<(), CryptoError> {
+    let dir = root.join(rel);
+    let mut entries = fs::read_dir(&dir)
+        .and_then(|it| it.collect::<io::Result<Vec<_>>>())
+        .map_err(|e| CryptoError::io(&dir, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = rel.join(entry.file_name());
+        let kind = entry
+            .file_type()
+            .map_err(|e| CryptoError::io(entry.path(), e))?;
+        if kind.is_dir() {
+            list_files(root, &path, files)?;
+        } else if kind.is_file() {
+            files.push(path);
+        } else {
+            return Err(CryptoError::File {
+                path: path.display().to_string(),
+                reason: "not a regular file (symlink or special file); a backup holds only regular files".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn decrypt_file(
+    src: &Path,
+    out: &Path,
+    rel: &Path,
+    sealer: &dyn FileSealer,
+    created: &mut Created,
+    report: &mut DecryptReport,
+) -> Result<(), CryptoError> {
+    let from = src.join(rel);
+    let to = out.join(rel);
+    let dest_dir = to.parent().unwrap_or(out);
+    create_dirs(dest_dir, created)?;
+    let input = File::open(&from).map_err(|e| CryptoError::io(&from, e))?;
+    let ciphertext_bytes = input
+        .metadata()
+        .map_err(|e| CryptoError::io(&from, e))?
+        .len();
+    let file_error = |e: io::Error| CryptoError::File {
+        path: rel.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut plain = sealer
+        .open(Box::new(BufReader::new(input)))
+        .map_err(file_error)?;
+    let temp =
+        tempfile::NamedTempFile::new_in(dest_dir).map_err(|e| CryptoError::io(dest_dir, e))?;
+    let mut writer = BufWriter::new(temp);
+    // Read errors (authentication, truncation) name the file; write errors name the output.
+    let copied = copy(&mut plain, &mut writer).map_err(|e| match e {
+        CopyError::Read(e) => file_error(e),
+        CopyError::Write(e) => CryptoError::io(&to, e),
+    })?;
+    let temp = writer
+        .into_inner()
+        .map_err(|e| CryptoError::io(&to, e.into_error()))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| CryptoError::io(&to, e))?;
+    temp.persist_noclobber(&to)
+        .map_err(|e| CryptoError::io(&to, e.error))?;
+    created.files.push(to);
+    report.ciphertext_bytes += ciphertext_bytes;
+    report.plaintext_bytes += copied;
+    Ok(())
+}
+
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+fn copy(from: &mut dyn io::Read, to: &mut dyn Write) -> Result<u64, CopyError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        to.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        total += n as u64;
+    }
+}

@@ -1,0 +1,105 @@
+//! An install whose storages are configured apart: the base engine, plus audit, series
+//! and platform data kept elsewhere (per-user SQLite audit files, InfluxDB, rqlite).
+//!
+//! Each user's base data stays all-or-nothing; the side stores are written after the base
+//! commit, each in its own unit (they have no shared transaction with the base engine).
+
+use std::io::Read;
+
+use super::{CollectionStore, Engine, ExportOptions, ImportOptions, ItemIter, PlatformStore, UserSink, UserSource};
+use crate::model::{Collection, Item, UserRef};
+use crate::Result;
+
+pub struct Composite {
+    pub base: Box<dyn Engine>,
+    pub audit: Option<Box<dyn CollectionStore>>,
+    pub series: Option<Box<dyn CollectionStore>>,
+    pub platform: Option<Box<dyn PlatformStore>>,
+}
+
+impl Composite {
+    fn side_stores(&self) -> impl Iterator<Item = (Collection, &dyn CollectionStore)> {
+        [(Collection::Audit, &self.audit), (Collection::Series, &self.series)]
+            .into_iter()
+            .filter_map(|(c, s)| s.as_deref().map(|s| (c, s)))
+    }
+}
+
+impl Engine for Composite {
+    fn describe(&self) -> String {
+        let mut parts = vec![self.base.describe()];
+        for (c, store) in self.side_stores() {
+            parts.push(format!("{}: {}", c.name(), store.describe()));
+        }
+        if let Some(p) = &self.platform {
+            parts.push(format!("platform: {}", p.describe()));
+        }
+        parts.join(", ")
+    }
+
+    fn users(&self) -> Result<Vec<UserRef>> {
+        self.base.users()
+    }
+
+    fn export_user(&self, user: &UserRef, options: &ExportOptions, sink: &mut dyn UserSink) -> Result<()> {
+        self.base.export_user(user, options, sink)?;
+        for (collection, store) in self.side_stores() {
+            store.export_user(user, &options.window, &mut |item: &Item| sink.item(collection, item))?;
+        }
+        Ok(())
+    }
+
+    fn find_conflict(&self, user: &UserRef) -> Result<Option<String>> {
+        self.base.find_conflict(user)
+    }
+
+    fn user_exists(&self, user_id: &str) -> Result<bool> {
+        self.base.user_exists(user_id)
+    }
+
+    fn import_user(&self, user: &UserRef, source: &dyn UserSource, options: &ImportOptions) -> Result<()> {
+        let hidden: Vec<Collection> = self.side_stores().map(|(c, _)| c).collect();
+        self.base.import_user(user, &Hiding { inner: source, hidden: &hidden }, options)?;
+        for (collection, store) in self.side_stores() {
+            store.import_user(user, &mut source.items(collection)?, options.overwrite)?;
+        }
+        Ok(())
+    }
+
+    fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()> {
+        match &self.platform {
+            Some(p) => p.export(out),
+            None => self.base.export_platform(out),
+        }
+    }
+
+    fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()> {
+        match &self.platform {
+            Some(p) => p.import(items),
+            None => self.base.import_platform(items),
+        }
+    }
+}
+
+/// A source whose side-store collections look empty to the base engine.
+struct Hiding<'a> {
+    inner: &'a dyn UserSource,
+    hidden: &'a [Collection],
+}
+
+impl UserSource for Hiding<'_> {
+    fn items(&self, collection: Collection) -> Result<ItemIter<'_>> {
+        if self.hidden.contains(&collection) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        self.inner.items(collection)
+    }
+
+    fn account(&self) -> Result<Option<Item>> {
+        self.inner.account()
+    }
+
+    fn attachment(&self, file_id: &str) -> Result<Option<Box<dyn Read + '_>>> {
+        self.inner.attachment(file_id)
+    }
+}

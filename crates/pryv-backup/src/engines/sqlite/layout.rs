@@ -1,0 +1,225 @@
+//! File names and schemas, exactly as the core creates them (docs/storage-layout.md §4).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::SqliteError;
+use crate::Result;
+
+pub const USER_INDEX_FILE: &str = "user-index.db";
+
+/// How long a reader waits on a lock the core holds; the core itself gives up after ~10 s.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The per-user files, all at version 1.0.0 (the version is in the name only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserFile {
+    BaseStorage,
+    Events,
+    Audit,
+    Account,
+    Series,
+}
+
+impl UserFile {
+    pub const ALL: [UserFile; 5] = [
+        UserFile::BaseStorage,
+        UserFile::Events,
+        UserFile::Audit,
+        UserFile::Account,
+        UserFile::Series,
+    ];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            UserFile::BaseStorage => "baseStorage-1.0.0.sqlite",
+            UserFile::Events => "local-1.0.0.sqlite",
+            UserFile::Audit => "audit-1.0.0.sqlite",
+            UserFile::Account => "account-1.0.0.sqlite",
+            UserFile::Series => "series-1.0.0.sqlite",
+        }
+    }
+
+    /// The statements the core runs when it opens the file, in its order.
+    pub fn schema(self) -> String {
+        match self {
+            UserFile::BaseStorage => BASE_STORAGE_SCHEMA.to_string(),
+            UserFile::Events | UserFile::Audit => events_schema(),
+            UserFile::Account => ACCOUNT_SCHEMA.to_string(),
+            UserFile::Series => SERIES_SCHEMA.to_string(),
+        }
+    }
+}
+
+/// Where the high-frequency server's series of a user live: it names its per-user series
+/// "database" `user.<username>`, and the SQLite series engine turns that name into a user
+/// local directory of its own (docs §4, §9.3).
+pub fn hf_series_dir(base: &Path, username: &str) -> Result<std::path::PathBuf> {
+    crate::engines::filesystem::user_local_dir(base, &format!("user.{username}"))
+}
+
+/// The pre-1.0.0 audit file; the core migrates it into `audit-1.0.0.sqlite` when it starts.
+pub const V0_AUDIT_FILE: &str = "audit.sqlite";
+
+/// Refuses a user directory the core has not migrated yet: its audit would be missed by a
+/// backup, and after a restore the core would find both versions and refuse to start.
+pub fn refuse_unmigrated(user_dir: &Path) -> Result<()> {
+    let v0 = user_dir.join(V0_AUDIT_FILE);
+    if v0.exists() {
+        return Err(crate::Error::Other(format!(
+            "{} is a pre-1.0.0 audit database: start open-pryv.io once so it migrates it, then retry",
+            v0.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The SQLite side files that belong to a database file and must move with it.
+pub const SIDE_SUFFIXES: [&str; 4] = ["", "-wal", "-shm", "-journal"];
+
+/// The columns of the events table (events and audit files), in the core's order.
+pub const EVENT_COLUMNS: [(&str, &str); 17] = [
+    ("eventid", "TEXT UNIQUE"),
+    ("headId", "TEXT DEFAULT NULL"),
+    ("streamIds", "TEXT"),
+    ("time", "REAL"),
+    ("deleted", "REAL DEFAULT NULL"),
+    ("endTime", "REAL"),
+    ("type", "TEXT"),
+    ("content", "TEXT"),
+    ("description", "TEXT"),
+    ("clientData", "TEXT"),
+    ("integrity", "TEXT"),
+    ("attachments", "TEXT"),
+    ("trashed", "INTEGER DEFAULT 0"),
+    ("created", "REAL"),
+    ("createdBy", "TEXT"),
+    ("modified", "REAL"),
+    ("modifiedBy", "TEXT"),
+];
+
+const EVENT_INDEXED: [&str; 10] = [
+    "eventid",
+    "time",
+    "deleted",
+    "endTime",
+    "type",
+    "trashed",
+    "created",
+    "createdBy",
+    "modified",
+    "modifiedBy",
+];
+
+fn events_schema() -> String {
+    let cols: Vec<String> = EVENT_COLUMNS
+        .iter()
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect();
+    let mut sql = format!("CREATE TABLE IF NOT EXISTS events ({});\n", cols.join(", "));
+    for col in EVENT_INDEXED {
+        sql.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS events_{col} ON events({col});\n"
+        ));
+    }
+    // Full-text search on streamIds, kept in sync by triggers (must exist before any insert).
+    let fts_cols: Vec<String> = EVENT_COLUMNS
+        .iter()
+        .map(|(n, _)| {
+            if *n == "streamIds" {
+                n.to_string()
+            } else {
+                format!("{n} UNINDEXED")
+            }
+        })
+        .collect();
+    sql.push_str(&format!(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5({}, content='events', content_rowid='rowid', \
+         tokenize = \"unicode61 remove_diacritics 0 tokenchars '-_:.'\");\n",
+        fts_cols.join(", ")
+    ));
+    sql.push_str(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS events_fts_v USING fts5vocab(events_fts, 'row');\n",
+    );
+    sql.push_str(
+        "CREATE TRIGGER IF NOT EXISTS events_ai AFTER INSERT ON events BEGIN \
+           INSERT INTO events_fts (rowid, streamIds) VALUES (new.rowid, new.streamIds); END;\n\
+         CREATE TRIGGER IF NOT EXISTS events_ad AFTER DELETE ON events BEGIN \
+           INSERT INTO events_fts (events_fts, rowid, streamIds) VALUES ('delete', old.rowid, old.streamIds); END;\n\
+         CREATE TRIGGER IF NOT EXISTS events_au AFTER UPDATE ON events BEGIN \
+           INSERT INTO events_fts (events_fts, rowid, streamIds) VALUES ('delete', old.rowid, old.streamIds); \
+           INSERT INTO events_fts (rowid, streamIds) VALUES (new.rowid, new.streamIds); END;\n",
+    );
+    sql
+}
+
+const BASE_STORAGE_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS streams (id TEXT PRIMARY KEY, deleted INTEGER, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS streams_deleted ON streams(deleted);
+CREATE TABLE IF NOT EXISTS accesses (id TEXT PRIMARY KEY, head_id TEXT, deleted INTEGER, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS accesses_deleted ON accesses(deleted);
+CREATE INDEX IF NOT EXISTS accesses_head_id ON accesses(head_id);
+CREATE TABLE IF NOT EXISTS profile (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, deleted INTEGER, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS webhooks_deleted ON webhooks(deleted);
+";
+
+const ACCOUNT_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS passwords (time REAL PRIMARY KEY, hash TEXT NOT NULL, createdBy TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS passwords_hash ON passwords(hash);
+CREATE TABLE IF NOT EXISTS storeKeyValueData (storeId TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (storeId, key));
+CREATE INDEX IF NOT EXISTS storeKeyValueData_storeId ON storeKeyValueData(storeId);
+CREATE TABLE IF NOT EXISTS account_fields (field TEXT NOT NULL, value TEXT, time REAL NOT NULL, createdBy TEXT NOT NULL, PRIMARY KEY (field, time));
+CREATE INDEX IF NOT EXISTS account_fields_field ON account_fields(field);
+";
+
+const SERIES_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS series_data (event_id TEXT NOT NULL, point_time INTEGER NOT NULL, delta_time INTEGER NOT NULL, fields TEXT NOT NULL, PRIMARY KEY (event_id, point_time));
+CREATE INDEX IF NOT EXISTS idx_event_delta ON series_data(event_id, delta_time);
+";
+
+pub const USER_INDEX_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS id4name (username TEXT PRIMARY KEY, userId TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS id4name_id ON id4name(userId);
+CREATE TABLE IF NOT EXISTS alias4id (alias TEXT PRIMARY KEY, userId TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alias4id_id ON alias4id(userId);
+";
+
+/// Opens an existing file for reading; no statement we run on it ever writes.
+///
+/// Read-write (without create) is preferred: a read-only connection leaves empty `-wal` and
+/// `-shm` files behind, whereas the last read-write connection to close removes them. If the
+/// file or directory is not writable, a read-only connection is used instead.
+pub fn open_for_reading(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .or_else(|_| Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_READ_ONLY))
+        .map_err(|e| SqliteError::file(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| SqliteError::file(path, e))?;
+    Ok(conn)
+}
+
+/// Creates (or opens) a file in WAL mode with the core's schema for `kind`.
+pub fn create_with_schema(path: &Path, schema: &str) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| SqliteError::file(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| SqliteError::file(path, e))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| SqliteError::file(path, e))?;
+    conn.execute_batch(schema)
+        .map_err(|e| SqliteError::file(path, e))?;
+    Ok(conn)
+}
+
+/// Whether a table exists (the core creates baseStorage tables lazily).
+pub fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}

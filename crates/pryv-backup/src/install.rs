@@ -1,0 +1,127 @@
+//! The engines an install's configuration asks for, put together as one [`Engine`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::{self, AuditEngine, BaseEngine, ConfigSources, FileEngine, InstallConfig, LayeredConfig, PlatformEngine, SeriesEngine};
+use crate::engine::{AttachmentStore, CollectionStore, Composite, Engine, PlatformStore};
+use crate::engines::filesystem::FsAttachments;
+use crate::engines::influxdb::InfluxSeries;
+use crate::engines::postgres::PgEngine;
+use crate::engines::rqlite::RqlitePlatform;
+use crate::engines::sqlite::SqliteEngine;
+use crate::{Error, Result};
+
+/// Where to find the install's configuration (the same files the core reads).
+#[derive(Clone, Debug, Default)]
+pub struct InstallSources {
+    /// The core's install directory, holding `config/`.
+    pub core_dir: PathBuf,
+    pub node_env: Option<String>,
+    pub files: Vec<PathBuf>,
+    pub overrides: Vec<(String, String)>,
+}
+
+pub struct Install {
+    pub config: InstallConfig,
+}
+
+impl Install {
+    pub fn load(sources: &InstallSources) -> Result<Install> {
+        let layered = LayeredConfig::load(&ConfigSources {
+            base_dir: Some(sources.core_dir.clone()),
+            node_env: sources.node_env.clone(),
+            files: sources.files.clone(),
+            overrides: sources.overrides.clone(),
+        })?;
+        Ok(Install {
+            config: config::resolve(&layered)?,
+        })
+    }
+
+    pub fn engine_name(&self) -> String {
+        match self.config.base_engine {
+            BaseEngine::Postgresql => "postgresql",
+            BaseEngine::Sqlite => "sqlite",
+        }
+        .to_string()
+    }
+
+    pub fn domain(&self) -> String {
+        self.config.domain.clone()
+    }
+
+    pub fn core_version(&self) -> String {
+        self.config.core_version.clone().unwrap_or_else(|| "unknown".into())
+    }
+
+    /// Connects to every storage the configuration names; an engine pryv-backup cannot
+    /// reach yet is an error naming its configuration key.
+    pub fn engine(&self) -> Result<Box<dyn Engine>> {
+        let c = &self.config;
+        let unsupported = |key: &str, value: &str| {
+            Error::Other(format!(
+                "{key} = {value} is not supported by this version of pryv-backup yet; \
+                 nothing was read or written"
+            ))
+        };
+        let fs_attachments = || -> Result<Arc<dyn AttachmentStore>> {
+            match &c.attachments {
+                FileEngine::Filesystem { root } => Ok(Arc::new(FsAttachments::new(root.clone()))),
+                FileEngine::Postgresql => Err(unsupported("storages:file:engine", "postgresql (with a sqlite base engine)")),
+                FileEngine::S3(_) => Err(unsupported("storages:file:engine", "s3")),
+            }
+        };
+        let platform: Option<Box<dyn PlatformStore>> = match (&c.platform, c.base_engine) {
+            (PlatformEngine::Postgresql, BaseEngine::Postgresql) => None,
+            (PlatformEngine::Postgresql, BaseEngine::Sqlite) => {
+                return Err(Error::Other(
+                    "storages:platform:engine = postgresql needs storages:base:engine = postgresql (as the core requires)".into(),
+                ))
+            }
+            (PlatformEngine::Rqlite(settings), _) => Some(Box::new(RqlitePlatform::new(settings))),
+        };
+        let influx = match &c.series {
+            SeriesEngine::Influxdb(settings) => Some(Box::new(InfluxSeries::new(settings)) as Box<dyn CollectionStore>),
+            _ => None,
+        };
+        let base: Box<dyn Engine> = match c.base_engine {
+            BaseEngine::Postgresql => {
+                let pg = c.postgres.as_ref().ok_or_else(|| {
+                    Error::Other("storages:engines:postgresql is missing from the configuration".into())
+                })?;
+                if c.series == SeriesEngine::Sqlite {
+                    return Err(unsupported("storages:series:engine", "sqlite (with a postgresql base engine)"));
+                }
+                if c.audit == AuditEngine::Sqlite {
+                    return Err(unsupported("storages:audit:engine", "sqlite (with a postgresql base engine)"));
+                }
+                let attachments = match c.attachments {
+                    FileEngine::Postgresql => None,
+                    _ => Some(fs_attachments()?),
+                };
+                Box::new(PgEngine::connect(&pg.connection_string(), attachments)?)
+            }
+            BaseEngine::Sqlite => {
+                // The SQLite engine keeps audit and series in each user's own files.
+                if c.audit != AuditEngine::Sqlite {
+                    return Err(unsupported("storages:audit:engine", "postgresql (with a sqlite base engine)"));
+                }
+                let engine = SqliteEngine::open(&c.user_root_dir, fs_attachments()?)?;
+                match c.series {
+                    SeriesEngine::Sqlite => Box::new(engine),
+                    SeriesEngine::Influxdb(_) => Box::new(engine.without_series()),
+                    SeriesEngine::Postgresql => {
+                        return Err(unsupported("storages:series:engine", "postgresql (with a sqlite base engine)"))
+                    }
+                }
+            }
+        };
+        Ok(Box::new(Composite {
+            base,
+            audit: None,
+            series: influx,
+            platform,
+        }))
+    }
+}

@@ -1,0 +1,18 @@
+//! How long-running work reports what it is doing; the CLI draws bars, tests ignore it.
+
+use crate::model::UserRef;
+
+pub trait Progress: Send + Sync {
+    /// `total` users are about to be processed.
+    fn start(&self, _total: usize) {}
+    fn user_started(&self, _user: &UserRef) {}
+    /// One user is done, `ok` or not.
+    fn user_finished(&self, _user: &UserRef, _ok: bool) {}
+    /// A line worth telling the operator (fallback to full backup, skipped user, ...).
+    fn note(&self, _message: &str) {}
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Progress for Silent {}

@@ -1,0 +1,331 @@
+//! Reading damaged or hostile archives: every case is a clear error naming the file, never a
+//! panic, never a read outside the backup.
+
+use std::fs;
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use proptest::prelude::*;
+use pryv_backup::archive::{
+    read_jsonl, verify, ArchiveError, ArchiveReader, ArchiveWriter, JsonlLines, ManifestInfo,
+    WriterOptions,
+};
+use pryv_backup::model::{Collection, UserRef};
+use serde_json::{json, Value};
+
+/// A small archive: user `u` with 3 streams, 40 events in several chunks, one attachment.
+fn write_archive(dir: &Path, compress: bool) {
+    let w = ArchiveWriter::create(
+        dir,
+        WriterOptions {
+            compress,
+            max_chunk_size: 200,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut u = w
+        .open_user(&UserRef {
+            user_id: "u".into(),
+            username: "user".into(),
+        })
+        .unwrap();
+    for i in 0..3 {
+        u.item(Collection::Streams, &json!({"id": format!("s{i}")}))
+            .unwrap();
+    }
+    for i in 0..40 {
+        u.item(
+            Collection::Events,
+            &json!({"id": format!("e{i}"), "content": "x".repeat(30)}),
+        )
+        .unwrap();
+    }
+    u.attachment("f1", &mut &b"blob"[..]).unwrap();
+    let m = u.finish().unwrap();
+    w.finish(ManifestInfo {
+        core_version: "2.0.0".into(),
+        config: json!({}),
+        backup_type: "full".into(),
+        backup_timestamp: 1,
+        snapshot_before: None,
+        users: vec![m],
+    })
+    .unwrap();
+}
+
+fn events_error(dir: &Path) -> ArchiveError {
+    let r = ArchiveReader::open(dir, None).unwrap();
+    let u = r.user("u").unwrap();
+    let result: Result<Vec<Value>, ArchiveError> = u
+        .items(Collection::Events)
+        .and_then(|items| items.collect());
+    result.unwrap_err()
+}
+
+/// Rewrites the manifest through a JSON edit.
+fn edit_manifest(dir: &Path, edit: impl FnOnce(&mut Value)) {
+    let path = dir.join("manifest.json");
+    let mut m: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    edit(&mut m);
+    fs::write(path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn archive_refuses_path_traversal() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    for bad in ["../u", "a/b", "/etc", "..", "x\0y"] {
+        assert!(
+            matches!(r.user(bad), Err(ArchiveError::UnsafeName { .. })),
+            "{bad:?}"
+        );
+    }
+    let u = r.user("u").unwrap();
+    for bad in [
+        "../user-manifest.json",
+        "../../manifest.json",
+        "/etc/passwd",
+        "a\\b",
+    ] {
+        assert!(
+            matches!(u.attachment(bad), Err(ArchiveError::UnsafeName { .. })),
+            "{bad:?}"
+        );
+    }
+
+    edit_manifest(dir.path(), |m| {
+        m["users"][0]["chunks"]["events"][0] = json!("../streams.jsonl.gz")
+    });
+    let err = events_error(dir.path());
+    assert!(matches!(err, ArchiveError::UnsafeName { .. }), "{err}");
+
+    edit_manifest(dir.path(), |m| {
+        m["users"][0]["userId"] = json!("../../outside")
+    });
+    let err = ArchiveReader::open(dir.path(), None).err().unwrap();
+    assert!(err.to_string().contains("../../outside"), "{err}");
+}
+
+#[test]
+fn archive_reports_truncated_gzip_with_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let chunk = dir.path().join("users/u/events/events-0002.jsonl.gz");
+    let bytes = fs::read(&chunk).unwrap();
+    fs::write(&chunk, &bytes[..bytes.len() / 2]).unwrap();
+    let err = events_error(dir.path()).to_string();
+    assert!(
+        err.contains("events-0002.jsonl.gz") && err.contains("truncated"),
+        "{err}"
+    );
+}
+
+#[test]
+fn archive_reports_bad_json_with_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), false);
+    let streams = dir.path().join("users/u/streams.jsonl");
+    fs::write(&streams, "{\"id\":\"s0\"}\n{\"id\":\n{\"id\":\"s2\"}\n").unwrap();
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    let u = r.user("u").unwrap();
+    let err = u
+        .items(Collection::Streams)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("streams.jsonl") && err.contains("line 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn archive_reports_missing_chunk_and_missing_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    fs::remove_file(dir.path().join("users/u/events/events-0003.jsonl.gz")).unwrap();
+    let err = events_error(dir.path());
+    assert!(matches!(err, ArchiveError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("events-0003.jsonl.gz"), "{err}");
+
+    fs::remove_file(dir.path().join("manifest.json")).unwrap();
+    let err = ArchiveReader::open(dir.path(), None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("incomplete"), "{err}");
+    assert!(verify(dir.path(), None).is_err());
+}
+
+#[test]
+fn archive_verify_collects_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), false);
+    assert!(verify(dir.path(), None).unwrap().is_ok());
+    let udir = dir.path().join("users/u");
+    // Two bad lines in one file (also changes its size and hash), a missing chunk, a
+    // changed attachment, a stray attachment.
+    fs::write(udir.join("streams.jsonl"), "{\"id\":\"s0\"}\nnope\n{]\n").unwrap();
+    fs::remove_file(udir.join("events/events-0002.jsonl")).unwrap();
+    fs::write(udir.join("attachments/f1"), b"BLOB").unwrap();
+    fs::write(udir.join("attachments/f2"), b"extra").unwrap();
+    fs::write(udir.join("events/events-0999.jsonl"), b"{}\n").unwrap();
+    let report = verify(dir.path(), None).unwrap();
+    assert!(!report.is_ok());
+    let text = format!("{:#?}", report.problems);
+    let streams = report
+        .problems
+        .iter()
+        .find(|p| p.path.ends_with("streams.jsonl"))
+        .expect(&text);
+    assert!(
+        streams.problems.iter().any(|p| p.contains("line 2")),
+        "{text}"
+    );
+    assert!(
+        streams.problems.iter().any(|p| p.contains("line 3")),
+        "{text}"
+    );
+    assert!(
+        streams.problems.iter().any(|p| p.contains("size is")),
+        "{text}"
+    );
+    assert!(
+        streams.problems.iter().any(|p| p.contains("SHA-256")),
+        "{text}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.path.ends_with("events-0002.jsonl")),
+        "{text}"
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.path.ends_with("events-0999.jsonl") && p.problems[0].contains("not listed")),
+        "{text}"
+    );
+    let f1 = report
+        .problems
+        .iter()
+        .find(|p| p.path.ends_with("attachments/f1"))
+        .expect(&text);
+    assert!(f1.problems.iter().any(|p| p.contains("SHA-256")), "{text}");
+    let user = report
+        .problems
+        .iter()
+        .find(|p| p.path.ends_with("users/u"))
+        .expect(&text);
+    assert!(
+        user.problems
+            .iter()
+            .any(|p| p.contains("streams: 1 items found, the manifest says 3")),
+        "{text}"
+    );
+    assert!(
+        user.problems
+            .iter()
+            .any(|p| p.contains("attachments: 2 files found")),
+        "{text}"
+    );
+}
+
+#[test]
+fn archive_line_length_is_capped() {
+    let input = format!("{{\"a\":\"{}\"}}\n", "x".repeat(5000));
+    let mut lines = JsonlLines::with_max_line(
+        Box::new(Cursor::new(input.into_bytes())),
+        Path::new("big.jsonl"),
+        1000,
+    );
+    let err = lines.next().unwrap().unwrap_err().to_string();
+    assert!(
+        err.contains("big.jsonl") && err.contains("line 1 is longer"),
+        "{err}"
+    );
+    assert!(lines.next().is_none());
+}
+
+fn drain(bytes: Vec<u8>, gzip: bool) {
+    let lines = read_jsonl(Box::new(Cursor::new(bytes)), Path::new("fuzz.jsonl"), gzip);
+    for item in lines.take(10_000) {
+        let _ = item;
+    }
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).unwrap();
+    e.finish().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn archive_jsonl_reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        drain(bytes.clone(), false);
+        drain(bytes.clone(), true);
+        // Valid gzip around arbitrary bytes, and a damaged one.
+        let mut wrapped = gz(&bytes);
+        drain(wrapped.clone(), true);
+        let n = wrapped.len();
+        wrapped[n / 2] ^= 0xff;
+        drain(wrapped, true);
+    }
+
+    #[test]
+    fn archive_jsonl_reader_reads_what_json_lines_hold(values in proptest::collection::vec(any::<(i64, String, bool)>(), 0..20)) {
+        let items: Vec<Value> = values.iter().map(|(n, s, b)| json!({"n": n, "s": s, "b": b})).collect();
+        let mut text = Vec::new();
+        for item in &items {
+            text.extend(serde_json::to_vec(item).unwrap());
+            text.push(b'\n');
+        }
+        let back: Vec<Value> = read_jsonl(Box::new(Cursor::new(gz(&text))), Path::new("x.gz"), true)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(back, items);
+    }
+}
+
+#[test]
+fn archive_attachment_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    let mut s = String::new();
+    r.user("u")
+        .unwrap()
+        .attachment("f1")
+        .unwrap()
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
+    assert_eq!(s, "blob");
+}
+
+#[test]
+fn archive_reads_register_mappings_when_present() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), false);
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    assert_eq!(r.register_items().unwrap().count(), 0);
+    fs::create_dir(dir.path().join("register")).unwrap();
+    fs::write(
+        dir.path().join("register/servers.jsonl"),
+        "{\"username\":\"a\",\"server\":\"co1.example.com\"}\n",
+    )
+    .unwrap();
+    let items: Vec<Value> = r.register_items().unwrap().map(Result::unwrap).collect();
+    assert_eq!(
+        items,
+        vec![json!({"username": "a", "server": "co1.example.com"})]
+    );
+}

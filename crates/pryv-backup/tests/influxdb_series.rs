@@ -1,0 +1,233 @@
+//! InfluxDB series store against a real influxd (testbed::influx): archive items written
+//! in, read back out, compared point by point.
+
+use std::path::PathBuf;
+
+use pryv_backup::engine::{CollectionStore, ExportWindow};
+use pryv_backup::engines::influxdb::InfluxSeries;
+use pryv_backup::json::number_from_f64;
+use pryv_backup::model::{Item, UserRef};
+use serde_json::{json, Map, Value};
+
+fn user(tag: &str) -> UserRef {
+    let n: u64 = rand::random();
+    UserRef {
+        user_id: format!("uid-{tag}-{n:x}"),
+        username: format!("{tag}-{n:x}"),
+    }
+}
+
+fn export(store: &InfluxSeries, user: &UserRef) -> Vec<Item> {
+    let mut out = Vec::new();
+    store
+        .export_user(user, &ExportWindow::everything_before(f64::MAX), &mut |item| {
+            out.push(item.clone());
+            Ok(())
+        })
+        .expect("export");
+    out
+}
+
+fn import(store: &InfluxSeries, user: &UserRef, items: &[Item], overwrite: bool) {
+    store
+        .import_user(user, &mut items.iter().cloned().map(Ok), overwrite)
+        .expect("import");
+}
+
+fn point(delta_time: f64, fields: &[(&str, Value)]) -> Value {
+    let mut p = Map::new();
+    p.insert("deltaTime".into(), number_from_f64(delta_time));
+    for (k, v) in fields {
+        p.insert((*k).into(), v.clone());
+    }
+    Value::Object(p)
+}
+
+/// Items as the export gives them: measurements sorted, points by time, fields by name.
+fn sample_items() -> Vec<Item> {
+    let floats: Vec<Value> = (0..4000)
+        .map(|i| {
+            // From -1 s in millisecond steps. Times are kept to the nanosecond, as InfluxDB does.
+            let t = (i - 1000) as f64 / 1000.0;
+            let v = match i % 4 {
+                0 => 0.1 + 0.2,
+                1 => -(i as f64) / 3.0,
+                2 => i as f64, // integral float
+                _ => 1e21 * i as f64 + 1e-7,
+            };
+            point(t, &[("value", number_from_f64(v))])
+        })
+        .collect();
+    let mixed: Vec<Value> = (0..1500)
+        .map(|i| {
+            point(
+                i as f64 * 0.5,
+                &[
+                    ("big", json!(9_007_199_254_740_993i64 + i)),
+                    ("flag", json!(i % 3 == 0)),
+                    ("latitude", number_from_f64(46.5 + i as f64 * 1e-6)),
+                    (
+                        "note",
+                        json!(format!("n°{i} \"quoted\" \\ back, comma=x\nline")),
+                    ),
+                ],
+            )
+        })
+        .collect();
+    let sparse: Vec<Value> = (0..300)
+        .map(|i| {
+            if i % 2 == 0 {
+                point(t_abs(i), &[("a", json!(-7))])
+            } else {
+                point(t_abs(i), &[("b", json!(-0.5))])
+            }
+        })
+        .collect();
+    vec![
+        json!({"measurement": "ev-floats", "points": floats}),
+        json!({"measurement": "ev-mixed", "points": mixed}),
+        json!({"measurement": "ev-sparse", "points": sparse}),
+    ]
+}
+
+/// Absolute times (a client posting timestamps), millisecond precision.
+fn t_abs(i: i64) -> f64 {
+    (1_763_990_000_000 + i * 123) as f64 / 1000.0
+}
+
+fn assert_same(got: &[Item], want: &[Item]) {
+    assert_eq!(got.len(), want.len(), "number of measurements");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g["measurement"], w["measurement"]);
+        let (gp, wp) = (
+            g["points"].as_array().unwrap(),
+            w["points"].as_array().unwrap(),
+        );
+        assert_eq!(gp.len(), wp.len(), "points of {}", w["measurement"]);
+        for (a, b) in gp.iter().zip(wp) {
+            assert_eq!(a.to_string(), b.to_string(), "in {}", w["measurement"]);
+        }
+    }
+}
+
+#[test]
+fn influxdb_round_trip_is_exact_point_by_point() {
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let alice = user("alice");
+    let items = sample_items();
+    import(&store, &alice, &items, false);
+    assert_same(&export(&store, &alice), &items);
+
+    // The core's names: database user.<username>, measurement event.<eventId>.
+    let other = user("nobody");
+    assert!(export(&store, &other).is_empty());
+}
+
+#[test]
+fn influxdb_overwrite_replaces_the_users_series() {
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let bob = user("bob");
+    import(&store, &bob, &sample_items(), false);
+    let replacement = vec![json!({"measurement": "ev-new", "points": [
+        {"deltaTime": 0, "value": 1.5}, {"deltaTime": 0.25, "value": -2}
+    ]})];
+    import(&store, &bob, &replacement, true);
+    assert_same(&export(&store, &bob), &replacement);
+}
+
+#[test]
+fn influxdb_refuses_points_it_cannot_store_without_writing_them() {
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let carol = user("carol");
+    let bad = vec![json!({"measurement": "ev-bad", "points": [
+        {"deltaTime": 0, "value": 1}, {"deltaTime": 1, "value": {"nested": true}}
+    ]})];
+    let err = store
+        .import_user(&carol, &mut bad.into_iter().map(Ok), false)
+        .unwrap_err();
+    assert!(err.to_string().contains("ev-bad"), "{err}");
+    assert!(export(&store, &carol).is_empty());
+}
+
+#[test]
+fn influxdb_unreachable_server_says_so() {
+    let store = InfluxSeries::from_url("http://127.0.0.1:9");
+    let err = store.export_user(&user("x"), &ExportWindow::everything_before(f64::MAX), &mut |_| Ok(())).unwrap_err();
+    assert!(err.to_string().contains("cannot reach InfluxDB"), "{err}");
+}
+
+fn fixtures() -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    ["../../../shared/fixtures", "../../../../shared/fixtures"]
+        .iter()
+        .map(|rel| base.join(rel))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "shared/fixtures not found beside the workspace (looked up from {})",
+                base.display()
+            )
+        })
+}
+
+#[test]
+fn influxdb_reference_series_come_back_byte_for_byte() {
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let users = fixtures().join("reference-archives/full-plain/users");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&users).expect("fixture users") {
+        let path = entry.expect("entry").path().join("series/series.jsonl");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        let items: Vec<Item> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        let u = user("fixture");
+        import(&store, &u, &items, false);
+        let got: Vec<String> = export(&store, &u).iter().map(Value::to_string).collect();
+        assert_eq!(got, lines, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 2, "expected series of several fixture users");
+}
+
+/// Data as the core's writers leave it (high-frequency server: floats, no tags; the core's
+/// own restore: strings as tags), read back as archive items.
+#[test]
+fn influxdb_reads_points_as_the_core_wrote_them() {
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let u = user("dave");
+    let db = format!("user.{}", u.username);
+    let agent = ureq::agent();
+    agent
+        .post(&format!("{}/query", server.url()))
+        .send_form(&[("q", &format!("CREATE DATABASE \"{db}\""))])
+        .expect("create database");
+    let lines = "event.ev-1 value=36.4 0\n\
+                 event.ev-1 value=0.1 299999999\n\
+                 event.ev-1 value=-12 1500000000\n\
+                 event.ev-2,unit=kg value=70.5,count=3i 250000000\n\
+                 legacy value=1 1000000000";
+    agent
+        .post(&format!("{}/write", server.url()))
+        .query("db", &db)
+        .send_string(lines)
+        .expect("write");
+    let got: Vec<String> = export(&store, &u).iter().map(Value::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            r#"{"measurement":"ev-1","points":[{"deltaTime":0,"value":36.4},{"deltaTime":0.299999999,"value":0.1},{"deltaTime":1.5,"value":-12}]}"#,
+            r#"{"measurement":"ev-2","points":[{"deltaTime":0.25,"count":3,"unit":"kg","value":70.5}]}"#,
+            r#"{"measurement":"legacy","points":[{"deltaTime":1,"value":1}]}"#,
+        ]
+    );
+}

@@ -1,0 +1,272 @@
+//! PgEngine behaviours around the round trip: export windows, conflicts, refusals.
+
+mod postgres_support;
+
+use postgres_support::*;
+use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, MemoryUser};
+use pryv_backup::engines::postgres::PgEngine;
+use pryv_backup::model::{Collection, UserRef};
+use pryv_backup::Error;
+use serde_json::{json, Value};
+
+fn ids(data: &MemoryUser, c: Collection) -> Vec<String> {
+    data.items_of(c)
+        .iter()
+        .map(|i| {
+            i.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn postgres_export_applies_the_window() {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let bob = UserRef {
+        user_id: "cuser0bob0002".into(),
+        username: "bob".into(),
+    };
+    // ev-1 .. ev-15 were modified at 1763981000 + i * 37.125.
+    let options = ExportOptions {
+        window: ExportWindow {
+            since: Some(1763981000.0 + 3.0 * 37.125),
+            before: 1763981000.0 + 6.0 * 37.125,
+        },
+        include_ephemeral: false,
+    };
+    let mut data = MemoryUser::default();
+    engine.export_user(&bob, &options, &mut data).unwrap();
+    let mut events = ids(&data, Collection::Events);
+    events.sort();
+    // ev-deleted has no change time left: always included, as the core does.
+    assert_eq!(events, ["ev-4", "ev-5", "ev-6", "ev-deleted"]);
+    // Streams were all changed before `since`, except the deleted one (no time).
+    assert_eq!(ids(&data, Collection::Streams), ["old-stream"]);
+    assert_eq!(
+        data.items_of(Collection::Profile).len(),
+        3,
+        "profile has no time: always whole"
+    );
+    assert!(
+        data.items_of(Collection::Sessions).is_empty(),
+        "ephemeral only on request"
+    );
+    assert!(
+        data.attachments.is_empty(),
+        "attachments only of exported events"
+    );
+    assert!(data.account.is_some());
+}
+
+#[test]
+fn postgres_exported_items_follow_the_core_rules() {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let users = export_all(&engine);
+    let (_, alice) = &users[0];
+    let find = |c: Collection, id: &str| {
+        alice
+            .items_of(c)
+            .iter()
+            .find(|i| i["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .clone()
+    };
+    assert_eq!(
+        find(Collection::Streams, "old-stream"),
+        json!({"id": "old-stream", "deleted": 1763980060})
+    );
+    assert_eq!(find(Collection::Streams, "health")["parentId"], Value::Null);
+    assert_eq!(find(Collection::Streams, "daily")["singleActivity"], true);
+    assert!(find(Collection::Streams, "health").get("trashed").is_none());
+    let running = find(Collection::Events, "ev-running");
+    assert_eq!(running["endTime"], Value::Null);
+    assert!(running.get("content").is_none() && running.get("trashed").is_none());
+    assert_eq!(
+        find(Collection::Events, "ev-deleted"),
+        json!({"id": "ev-deleted", "integrity": "EVENT:0:d", "deleted": 1763980090})
+    );
+    assert_eq!(find(Collection::Events, "ev-hist-1")["headId"], "ev-1");
+    assert_eq!(
+        find(Collection::Events, "ev-1")["time"].to_string(),
+        "1763981037.125"
+    );
+    assert_eq!(
+        find(Collection::Events, "ev-2")["content"].to_string(),
+        "2.4"
+    );
+    assert_eq!(
+        find(Collection::Accesses, "acc-shared")["deviceName"],
+        Value::Null
+    );
+    assert_eq!(
+        find(Collection::Accesses, "acc-personal")["headId"],
+        Value::Null
+    );
+    assert_eq!(
+        find(Collection::Profile, "diary-app")["data"]["big"].to_string(),
+        "12345678901234567000"
+    );
+    assert_eq!(
+        find(Collection::Webhooks, "wh-gone"),
+        json!({"id": "wh-gone", "deleted": 1763980081})
+    );
+    let series = &alice.items_of(Collection::Series)[0];
+    assert_eq!(series["measurement"], "ev-series");
+    assert_eq!(series["points"][1], json!({"deltaTime": 0.5, "value": 7.3}));
+    assert_eq!(alice.items_of(Collection::Audit)[0]["head_id"], Value::Null);
+    let session = &alice.items_of(Collection::Sessions)[0];
+    assert_eq!(session["expires"].to_string(), "1795516000.123");
+    let account = alice.account.as_ref().unwrap();
+    assert_eq!(account["passwords"][1]["time"].to_string(), "1763980500.75");
+    assert_eq!(account["accountFields"].as_array().unwrap().len(), 3);
+
+    let mut platform = Vec::new();
+    engine
+        .export_platform(&mut |i| {
+            platform.push(i.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert!(platform.contains(&json!({"username": "alice", "field": "email", "value": "alice@example.com", "isUnique": true})));
+    assert!(platform.contains(
+        &json!({"username": "bob", "field": "language", "value": "fr", "isUnique": false})
+    ));
+    assert_eq!(
+        platform.len(),
+        4,
+        "user-core keys are not platform user fields"
+    );
+}
+
+#[test]
+fn postgres_conflicts_and_bad_items_are_refused_clearly() {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let before = dump(&mut db.connect());
+
+    let impostor = UserRef {
+        user_id: "cother0000099".into(),
+        username: "alice".into(),
+    };
+    let conflict = engine.find_conflict(&impostor).unwrap().unwrap();
+    assert!(
+        conflict.contains("username \"alice\" already exists with userId \"cuser0alice01\""),
+        "{conflict}"
+    );
+    let renamed = UserRef {
+        user_id: "cuser0alice01".into(),
+        username: "alicia".into(),
+    };
+    assert!(engine
+        .find_conflict(&renamed)
+        .unwrap()
+        .unwrap()
+        .contains("already registered as \"alice\""));
+    let err = engine
+        .import_user(
+            &impostor,
+            &MemoryUser::default(),
+            &ImportOptions {
+                overwrite: true,
+                verify_integrity: false,
+            },
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
+
+    let mut bad = MemoryUser::default();
+    bad.collections.insert(
+        Collection::Events,
+        vec![json!({"id": "e", "streamIds": ["s"], "colour": "red"})],
+    );
+    let newcomer = UserRef {
+        user_id: "cnew00000001".into(),
+        username: "newcomer".into(),
+    };
+    let err = engine
+        .import_user(&newcomer, &bad, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "cannot restore events item e: field \"colour\" has no column in table events"
+    );
+    bad.collections.insert(
+        Collection::Events,
+        vec![json!({"id": "e", "time": "yesterday"})],
+    );
+    let err = engine
+        .import_user(&newcomer, &bad, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("field \"time\" should be a number"), "{err}");
+    assert_same(&before, &dump(&mut db.connect()));
+    assert!(!engine.user_exists("cnew00000001").unwrap());
+    assert!(engine.user_exists("cuser0carol03").unwrap());
+}
+
+#[test]
+fn postgres_engine_creates_the_schema_in_an_empty_database_only() {
+    let db = testbed::pg_database();
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    assert!(engine.users().unwrap().is_empty());
+    assert!(
+        engine.describe().starts_with("PostgreSQL postgres@"),
+        "{}",
+        engine.describe()
+    );
+    engine.ensure_schema().unwrap();
+    engine.ensure_schema().unwrap();
+
+    let mut other = testbed::pg_database();
+    other
+        .client()
+        .batch_execute("CREATE TABLE events (id TEXT)")
+        .unwrap();
+    let err = PgEngine::connect(other.conn_str(), None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("no schema_migrations table"), "{err}");
+}
+
+#[test]
+fn postgres_errors_carry_the_server_message() {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let alice = UserRef {
+        user_id: "cuser0alice01".into(),
+        username: "alice".into(),
+    };
+    // Another stream named "Weight" under "health": the sibling-name index refuses it.
+    let mut data = MemoryUser::default();
+    data.collections.insert(
+        Collection::Streams,
+        vec![json!({"id": "weight-2", "name": "Weight", "parentId": "health"})],
+    );
+    let err = engine
+        .import_user(&alice, &data, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("idx_stream_sibling") && err.contains("23505"),
+        "{err}"
+    );
+
+    let err = PgEngine::connect("postgresql://postgres@127.0.0.1:1/x", None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.starts_with("PostgreSQL: error connecting to server: "),
+        "{err}"
+    );
+}
