@@ -47,13 +47,13 @@ BENCH=target/release/pryv-backup-bench
 PRYV=target/release/pryv-backup
 
 WORK=${PRYV_BENCH_DIR:-/tmp/pryv-bench}
-rm -rf "$WORK"; mkdir -p "$WORK"
+rm -rf "$WORK"; mkdir -p "$WORK/core"  # an install without config files: defaults + overrides
 RESULTS=$WORK/results.tsv
 printf 'events\tstep\twall_s\tMB_per_s\toutput_MB\tpeak_rss_MB\tstatus\n' >"$RESULTS"
 
 # The install's configuration as pryv-backup reads it: everything in this one database.
 pryv_storage_args() {
-  printf '%s\n' \
+  printf '%s\n' --core-dir "$WORK/core" \
     --storages:base:engine=postgresql --storages:file:engine=postgresql \
     --storages:series:engine=postgresql --storages:audit:engine=postgresql \
     --storages:platform:engine=postgresql \
