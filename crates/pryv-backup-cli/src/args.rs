@@ -109,7 +109,12 @@ pub struct BackupArgs {
     #[arg(long)]
     pub incremental: bool,
     /// Chunk size of events and audit files, in MB of raw (uncompressed) JSON.
-    #[arg(long, alias = "target-file-size", value_name = "MB", default_value_t = 50)]
+    #[arg(
+        long,
+        alias = "target-file-size",
+        value_name = "MB",
+        default_value_t = 50
+    )]
     pub max_chunk_size: u64,
     /// Write plain .jsonl files instead of .jsonl.gz.
     #[arg(long)]
@@ -144,18 +149,25 @@ pub struct RestoreArgs {
     /// Replace the data of users that already exist in the target.
     #[arg(long)]
     pub overwrite: bool,
+    /// Restore the state as it was at this time: only the generations (the base backup and
+    /// its increments) written at or before it. RFC 3339 (2026-11-24T23:00:00Z) or
+    /// milliseconds since the epoch (as in manifest.json's backupTimestamp).
+    #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
+    pub as_of: Option<u64>,
     /// Restore the other users when some conflict (needs --delete-on-success or
     /// --move-on-success, as with bin/backup.js).
     #[arg(long)]
     pub skip_conflicts: bool,
-    /// Check every restored event's and access's integrity hash before committing the
-    /// user; a user that fails is rolled back.
+    /// Check every event's and access's integrity hash, in the backup before writing the
+    /// user and as written before committing it; a user that fails is rolled back.
     #[arg(long)]
     pub verify_integrity: bool,
-    /// Delete the backup directory when every user was restored.
+    /// Delete the backup directory when every user was restored (it is kept when a user
+    /// failed, was rolled back or was skipped: it is their only copy).
     #[arg(long, conflicts_with = "move_on_success")]
     pub delete_on_success: bool,
-    /// Move the backup directory here when every user was restored.
+    /// Move the backup directory here after the restore, unless a user failed or was
+    /// rolled back (skipped users' data moves with it).
     #[arg(long, value_name = "PATH")]
     pub move_on_success: Option<PathBuf>,
     #[command(flatten)]
@@ -183,14 +195,17 @@ pub struct DecryptArgs {
 
 /// Takes `--a:b:c=value` configuration overrides out of the arguments (clap cannot
 /// declare them: their names are config paths).
-pub fn split_config_overrides(args: impl Iterator<Item = OsString>) -> (Vec<OsString>, Vec<(String, String)>) {
+pub fn split_config_overrides(
+    args: impl Iterator<Item = OsString>,
+) -> (Vec<OsString>, Vec<(String, String)>) {
     let mut rest = Vec::new();
     let mut overrides = Vec::new();
     for arg in args {
         let parsed = arg.to_str().and_then(|s| {
             let body = s.strip_prefix("--")?;
             let (key, value) = body.split_once('=')?;
-            key.contains(':').then(|| (key.to_string(), value.to_string()))
+            key.contains(':')
+                .then(|| (key.to_string(), value.to_string()))
         });
         match parsed {
             Some(pair) => overrides.push(pair),
@@ -203,8 +218,17 @@ pub fn split_config_overrides(args: impl Iterator<Item = OsString>) -> (Vec<OsSt
 /// `pryv-backup --output DIR ...` and `pryv-backup --restore DIR ...`, as with
 /// bin/backup.js, mean the backup and restore subcommands.
 pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
-    let first_is_flag = args.get(1).and_then(|a| a.to_str()).is_some_and(|a| a.starts_with('-'));
-    let has = |names: &[&str]| args.iter().skip(1).any(|a| a.to_str().is_some_and(|a| names.contains(&a) || names.iter().any(|n| a.starts_with(&format!("{n}=")))));
+    let first_is_flag = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| a.starts_with('-'));
+    let has = |names: &[&str]| {
+        args.iter().skip(1).any(|a| {
+            a.to_str().is_some_and(|a| {
+                names.contains(&a) || names.iter().any(|n| a.starts_with(&format!("{n}=")))
+            })
+        })
+    };
     let asks_help = has(&["--help", "-h", "--version", "-V"]);
     if first_is_flag && !asks_help {
         if has(&["--restore", "-r"]) {
@@ -226,16 +250,30 @@ mod tests {
 
     #[test]
     fn bin_backup_js_command_lines_map_to_subcommands() {
-        assert_eq!(with_compat_subcommand(os(&["p", "--output", "x"]))[1], "backup");
-        assert_eq!(with_compat_subcommand(os(&["p", "-r", "x", "--overwrite"]))[1], "restore");
-        assert_eq!(with_compat_subcommand(os(&["p", "inspect", "x"]))[1], "inspect");
+        assert_eq!(
+            with_compat_subcommand(os(&["p", "--output", "x"]))[1],
+            "backup"
+        );
+        assert_eq!(
+            with_compat_subcommand(os(&["p", "-r", "x", "--overwrite"]))[1],
+            "restore"
+        );
+        assert_eq!(
+            with_compat_subcommand(os(&["p", "inspect", "x"]))[1],
+            "inspect"
+        );
     }
 
     #[test]
     fn config_overrides_are_taken_out() {
-        let (rest, overrides) = split_config_overrides(os(&["p", "backup", "--storages:base:engine=sqlite", "--output=x"]).into_iter());
+        let (rest, overrides) = split_config_overrides(
+            os(&["p", "backup", "--storages:base:engine=sqlite", "--output=x"]).into_iter(),
+        );
         assert_eq!(rest, os(&["p", "backup", "--output=x"]));
-        assert_eq!(overrides, vec![("storages:base:engine".to_string(), "sqlite".to_string())]);
+        assert_eq!(
+            overrides,
+            vec![("storages:base:engine".to_string(), "sqlite".to_string())]
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::output::{print_json, UserBar};
 use crate::secrets;
 
 pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
+    refuse_inline_secrets(&cli.command)?;
     let json = cli.json;
     match cli.command {
         Command::Backup(args) => run_backup(args, overrides, json),
@@ -25,6 +26,22 @@ pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
         Command::Decrypt { dir, out, secrets } => run_decrypt(&dir, &out, &secrets, json),
         Command::Demo { dir } => run_demo(dir.as_deref(), json),
     }
+}
+
+/// A secret given on the command line stops the command before it reads or writes anything.
+fn refuse_inline_secrets(command: &Command) -> Result<()> {
+    let decrypt = match command {
+        Command::Backup(args) => {
+            secrets::refuse_inline(&args.encrypt_passphrase, "--encrypt-passphrase")?;
+            &args.decrypt
+        }
+        Command::Restore(args) => &args.decrypt,
+        Command::Inspect { secrets, .. }
+        | Command::Verify { secrets, .. }
+        | Command::Decrypt { secrets, .. } => secrets,
+        Command::Demo { .. } => return Ok(()),
+    };
+    secrets::refuse_inline(&decrypt.decrypt_passphrase, "--decrypt-passphrase")
 }
 
 fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Install> {
@@ -38,19 +55,24 @@ fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Inst
 }
 
 fn jobs(config: &ConfigArgs) -> usize {
-    config
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    config.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 /// The sealer of a new backup, when encryption was asked for.
 fn new_sealer(args: &BackupArgs) -> Result<Option<Arc<dyn FileSealer>>> {
-    secrets::refuse_inline(&args.encrypt_passphrase, "--encrypt-passphrase")?;
     if let Some(pem_file) = &args.recipient_pubkey {
-        let pem = std::fs::read_to_string(pem_file).with_context(|| format!("reading {}", pem_file.display()))?;
+        let pem = std::fs::read_to_string(pem_file)
+            .with_context(|| format!("reading {}", pem_file.display()))?;
         return Ok(Some(Arc::new(Pryvbke1::for_recipient(&pem)?)));
     }
-    let pass = secrets::read_secret(args.encrypt_passphrase_file.as_deref(), secrets::PASSPHRASE_ENV)?;
+    let pass = secrets::read_secret(
+        args.encrypt_passphrase_file.as_deref(),
+        secrets::PASSPHRASE_ENV,
+    )?;
     Ok(match pass {
         Some(pass) => Some(Arc::new(Pryvbke1::with_passphrase(&pass)?)),
         None => None,
@@ -75,11 +97,22 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     let sealer = new_sealer(&args)?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
+    // The previous generations open with the passphrase this one is encrypted with, unless
+    // told otherwise.
+    let mut previous_secrets = args.decrypt.clone();
+    if previous_secrets.decrypt_passphrase_file.is_none() {
+        previous_secrets.decrypt_passphrase_file = args.encrypt_passphrase_file.clone();
+    }
     let (target, previous) = if args.incremental {
-        match chain::Chain::open(&args.output, &|dir| open_reader(dir, &args.decrypt).map_err(|e| e.to_string()))? {
+        match chain::Chain::open(&args.output, &|dir| {
+            open_reader(dir, &previous_secrets).map_err(|e| e.to_string())
+        })? {
             Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
             None => {
-                eprintln!("no previous backup in {}: running a full backup", args.output.display());
+                eprintln!(
+                    "no previous backup in {}: running a full backup",
+                    args.output.display()
+                );
                 (args.output.clone(), None)
             }
         }
@@ -135,8 +168,29 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
         (false, None) => OnSuccess::Keep,
     };
-    let chain = chain::Chain::open(&args.dir, &|dir| open_reader(dir, &args.decrypt).map_err(|e| e.to_string()))?
-        .with_context(|| format!("{} holds no complete backup (no manifest.json)", args.dir.display()))?;
+    let chain = chain::Chain::open(&args.dir, &|dir| {
+        open_reader(dir, &args.decrypt).map_err(|e| e.to_string())
+    })?
+    .with_context(|| {
+        format!(
+            "{} holds no complete backup (no manifest.json)",
+            args.dir.display()
+        )
+    })?;
+    let chain = match args.as_of {
+        Some(time_ms) => {
+            let all = chain.generation_count();
+            let chain = chain.as_of(time_ms)?;
+            if !json {
+                eprintln!(
+                    "restoring the state as of {time_ms} ms: {} of {all} generation(s)",
+                    chain.generation_count()
+                );
+            }
+            chain
+        }
+        None => chain,
+    };
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
         engine.as_ref(),
@@ -169,11 +223,16 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
 
 fn print_restore_report(report: &restore::RestoreReport) {
     if report.aborted {
-        println!("Restore aborted before writing anything: {} conflict(s)", report.conflicts.len());
+        println!(
+            "Restore aborted before writing anything: {} conflict(s)",
+            report.conflicts.len()
+        );
         for c in &report.conflicts {
             println!("  - {} ({}): {}", c.user.username, c.user.user_id, c.reason);
         }
-        println!("Use --overwrite to replace existing users, or --skip-conflicts to restore the others.");
+        println!(
+            "Use --overwrite to replace existing users, or --skip-conflicts to restore the others."
+        );
         return;
     }
     println!("Restore report:");
@@ -189,7 +248,10 @@ fn print_restore_report(report: &restore::RestoreReport) {
         if !list.is_empty() {
             println!("  {title}: {}", list.len());
             for u in list {
-                println!("    - {} ({}): {}", u.user.username, u.user.user_id, u.reason);
+                println!(
+                    "    - {} ({}): {}",
+                    u.user.username, u.user.user_id, u.reason
+                );
             }
         }
     }
@@ -199,9 +261,43 @@ fn print_restore_report(report: &restore::RestoreReport) {
     }
 }
 
+/// The base backup's summary, then one line (or JSON entry) per increment.
 fn run_inspect(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
     let reader = open_reader(dir, secrets_args)?;
-    let summary = archive::summary(reader.manifest());
+    let mut summary = archive::summary(reader.manifest());
+    let mut increments = Vec::new();
+    for increment in chain::increment_dirs(dir)? {
+        let name = increment
+            .strip_prefix(dir)
+            .unwrap_or(&increment)
+            .display()
+            .to_string();
+        if !increment.join("manifest.json").is_file() {
+            summary.text.push_str(&format!(
+                "{name}: incomplete (no manifest.json), ignored by restores\n"
+            ));
+            increments.push(serde_json::json!({ "dir": name, "complete": false }));
+            continue;
+        }
+        let manifest = open_reader(&increment, secrets_args)?.manifest().clone();
+        let changed: u64 = manifest.users.iter().flat_map(|u| u.stats.values()).sum();
+        summary.text.push_str(&format!(
+            "{name}: {} backup made at {} ms, {} user(s), {changed} changed item(s) and attachment(s)\n",
+            manifest.backup_type,
+            manifest.backup_timestamp,
+            manifest.users.len()
+        ));
+        increments.push(serde_json::json!({
+            "dir": name,
+            "complete": true,
+            "backupType": manifest.backup_type,
+            "backupTimestamp": manifest.backup_timestamp,
+            "userCount": manifest.users.len(),
+        }));
+    }
+    if let Some(object) = summary.json.as_object_mut() {
+        object.insert("increments".into(), serde_json::Value::Array(increments));
+    }
     if json {
         print_json(&summary.json)?;
     } else {
@@ -210,52 +306,116 @@ fn run_inspect(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8>
     Ok(exit::OK)
 }
 
+/// Verifies the base backup and each of its increments (every generation a restore reads).
 fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
-    let sealer = match ArchiveReader::envelope(dir)? {
-        Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
-        None => None,
-    };
-    let report = archive::verify(dir, sealer)?;
-    let problems: Vec<_> = report
+    let mut generations = vec![(dir.to_path_buf(), String::new())];
+    let mut incomplete = Vec::new();
+    for increment in chain::increment_dirs(dir)? {
+        let prefix = format!(
+            "{}/",
+            increment.strip_prefix(dir).unwrap_or(&increment).display()
+        );
+        if increment.join("manifest.json").is_file() {
+            generations.push((increment, prefix));
+        } else {
+            incomplete.push(prefix);
+        }
+    }
+    let mut total = archive::VerifyReport::default();
+    for (generation, prefix) in &generations {
+        let sealer = match ArchiveReader::envelope(generation)? {
+            Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
+            None => None,
+        };
+        let report = archive::verify(generation, sealer)
+            .with_context(|| format!("verifying {}", generation.display()))?;
+        total.users_checked += report.users_checked;
+        total.files_checked += report.files_checked;
+        total.items_checked += report.items_checked;
+        total.attachments_checked += report.attachments_checked;
+        total
+            .problems
+            .extend(report.problems.into_iter().map(|mut p| {
+                if Path::new(&p.path).is_relative() {
+                    p.path = format!("{prefix}{}", p.path);
+                }
+                p
+            }));
+    }
+    let problems: Vec<_> = total
         .problems
         .iter()
         .map(|p| serde_json::json!({ "path": p.path, "problems": p.problems }))
         .collect();
     if json {
         print_json(&serde_json::json!({
-            "ok": report.is_ok(),
-            "users": report.users_checked,
-            "files": report.files_checked,
-            "items": report.items_checked,
-            "attachments": report.attachments_checked,
+            "ok": total.is_ok(),
+            "generations": generations.len(),
+            "users": total.users_checked,
+            "files": total.files_checked,
+            "items": total.items_checked,
+            "attachments": total.attachments_checked,
             "problems": problems,
+            "incompleteIncrements": incomplete,
         }))?;
     } else {
         println!(
-            "checked {} user(s), {} file(s), {} item(s), {} attachment(s)",
-            report.users_checked, report.files_checked, report.items_checked, report.attachments_checked
+            "checked {} generation(s): {} user backup(s), {} file(s), {} item(s), {} attachment(s)",
+            generations.len(),
+            total.users_checked,
+            total.files_checked,
+            total.items_checked,
+            total.attachments_checked
         );
-        for p in &report.problems {
+        for p in &total.problems {
             println!("PROBLEM {}:", p.path);
             for line in &p.problems {
                 println!("  - {line}");
             }
         }
-        println!("{}", if report.is_ok() { "backup OK" } else { "backup DAMAGED: see the problems above" });
+        for prefix in &incomplete {
+            println!(
+                "note: {prefix} is an incomplete increment (no manifest.json): restores ignore it"
+            );
+        }
+        println!(
+            "{}",
+            if total.is_ok() {
+                "backup OK"
+            } else {
+                "backup DAMAGED: see the problems above"
+            }
+        );
     }
-    Ok(if report.is_ok() { exit::OK } else { exit::ERROR })
+    Ok(if total.is_ok() { exit::OK } else { exit::ERROR })
 }
 
 fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    // Each increment has its own key (its own encryption.json); the tree decryption knows one.
+    if !chain::increment_dirs(dir)?.is_empty() {
+        bail!(
+            "{} has increments ({}/): decrypting a backup with increments is not supported yet; \
+             nothing was written. `pryv-backup restore` reads it as it is.",
+            dir.display(),
+            chain::INCREMENTS_DIR
+        );
+    }
     let Some(envelope) = ArchiveReader::envelope(dir)? else {
-        bail!("{} is not encrypted (no encryption.json): nothing to decrypt", dir.display());
+        bail!(
+            "{} is not encrypted (no encryption.json): nothing to decrypt",
+            dir.display()
+        );
     };
     let sealer = secrets::opener(&envelope, secrets_args)?;
     let report = crypto::decrypt_tree(dir, out, sealer.as_ref())?;
     if json {
         print_json(&serde_json::json!({ "out": out, "files": report.files }))?;
     } else {
-        println!("decrypted {} file(s) into {}", report.files.len(), out.display());
+        println!(
+            "decrypted {} file(s) into {}",
+            report.files.len(),
+            out.display()
+        );
     }
     Ok(exit::OK)
 }
@@ -267,5 +427,9 @@ fn run_demo(dir: Option<&Path>, json: bool) -> Result<u8> {
     } else {
         print!("{report}");
     }
-    Ok(if report.identical { exit::OK } else { exit::ERROR })
+    Ok(if report.identical {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }

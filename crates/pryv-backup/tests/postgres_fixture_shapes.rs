@@ -98,8 +98,12 @@ fn load_fixture_user(user_id: &str) -> MemoryUser {
 
 /// What the core's PostgreSQL storage itself changes in these items (docs/storage-layout.md
 /// §2): accesses keep `headId: null`, and a shared access without device name reads back
-/// with `deviceName: null`.
+/// with `deviceName: null`. Series points come back with `time` (see `time_named_points`).
 fn pg_core_differences(collection: Collection, item: &mut Item) {
+    if collection == Collection::Series {
+        time_named_points(item);
+        return;
+    }
     if collection != Collection::Accesses {
         return;
     }
@@ -107,6 +111,17 @@ fn pg_core_differences(collection: Collection, item: &mut Item) {
     obj.entry("headId").or_insert(Value::Null);
     if obj.get("type").and_then(Value::as_str) == Some("shared") {
         obj.entry("deviceName").or_insert(Value::Null);
+    }
+}
+
+/// The fixture's synthetic points name their time `deltaTime`; the engine reads that and
+/// writes `time` first, as the core's own series export does.
+fn time_named_points(measurement: &mut Item) {
+    for point in measurement["points"].as_array_mut().unwrap() {
+        let p = point.as_object_mut().unwrap();
+        if let Some(t) = p.shift_remove("deltaTime") {
+            p.shift_insert(0, "time".into(), t);
+        }
     }
 }
 

@@ -40,7 +40,8 @@ pub struct DecryptReport {
 }
 
 /// Writes into `out` the plaintext of every file of the encrypted backup `src` (same
-/// relative paths), except the cleartext root files. `out` must not exist or be an empty
+/// relative paths), except the cleartext root files and any sub-folder holding its own
+/// `encryption.json` (another sealed tree, e.g. an incremental generation, with its own key). `out` must not exist or be an empty
 /// directory, and must not be inside `src`. Each file is written under a temporary name and
 /// renamed when complete and authenticated; on failure, everything written is removed.
 pub fn decrypt_tree(
@@ -68,11 +69,16 @@ pub fn decrypt_tree(
     let mut created = Created::default();
     prepare_out(out, &mut created)?;
 
+    let nested: Vec<PathBuf> = files
+        .iter()
+        .filter(|rel| rel.file_name() == Some(ENVELOPE_FILE.as_ref()))
+        .filter_map(|rel| rel.parent().filter(|p| *p != Path::new("")).map(Path::to_path_buf))
+        .collect();
     let mut report = DecryptReport::default();
     for rel in files {
-        if rel.parent() == Some(Path::new(""))
-            && CLEARTEXT_ROOT_FILES.iter().any(|n| rel == Path::new(n))
-        {
+        let is_root_cleartext = rel.parent() == Some(Path::new(""))
+            && CLEARTEXT_ROOT_FILES.iter().any(|n| rel == Path::new(n));
+        if is_root_cleartext || nested.iter().any(|n| rel.starts_with(n)) {
             report.skipped.push(rel);
             continue;
         }

@@ -17,9 +17,13 @@ pub use memory::MemoryUser;
 use crate::model::{Collection, Item, UserRef};
 use crate::Result;
 
-/// Which items of a user an export includes, in the core's own terms: an item's timestamp is
-/// the first present of `modified`, `created`, `time` (seconds); an item without any is always
-/// included.
+/// Which items of a user an export includes. An item's change time is the first present of
+/// `deleted`, `modified`, `created`, `time` (seconds); an item without any is always included.
+/// `deleted` comes first (unlike the core's own incremental rule) because the core may keep
+/// an item's old `modified` when it deletes it: an incremental backup must carry deletions.
+/// The fields that date an item's last change, most telling first (see [`ExportWindow`]).
+pub const CHANGE_TIME_FIELDS: [&str; 4] = ["deleted", "modified", "created", "time"];
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExportWindow {
     /// Incremental backups: only items changed strictly after this time.
@@ -46,7 +50,7 @@ impl ExportWindow {
 
     /// Whether an exported item belongs to the window (see the type's doc for the rule).
     pub fn includes(&self, item: &Item) -> bool {
-        let ts = ["modified", "created", "time"]
+        let ts = CHANGE_TIME_FIELDS
             .iter()
             .filter_map(|k| item.get(*k))
             .find_map(|v| v.as_f64().filter(|t| *t != 0.0));
@@ -193,7 +197,9 @@ mod tests {
         assert!(!w.includes(&json!({"id": "a", "modified": 10})));
         assert!(!w.includes(&json!({"id": "a", "modified": 21, "created": 15})));
         assert!(w.includes(&json!({"id": "a", "created": 11})));
-        assert!(w.includes(&json!({"id": "gone", "deleted": 5})));
+        assert!(!w.includes(&json!({"id": "gone", "deleted": 5})));
+        assert!(w.includes(&json!({"id": "gone", "deleted": 15, "modified": 5})));
+        assert!(w.includes(&json!({"id": "no-dates"})));
         assert!(ExportWindow::everything_before(20.0).includes(&json!({"time": 1})));
     }
 }

@@ -14,11 +14,11 @@ const MAX_EXACT_FLOAT_INT: u64 = 1 << 53;
 pub fn point_line(measurement: &str, point: &Value) -> Result<Option<String>, String> {
     let point = point.as_object().ok_or("a point is not an object")?;
     let time = point
-        .get("deltaTime")
-        .or_else(|| point.get("time"))
-        .ok_or("point without deltaTime")?;
+        .get("time")
+        .or_else(|| point.get("deltaTime"))
+        .ok_or("point without time")?;
     let Value::Number(seconds) = time else {
-        return Err("deltaTime is not a number".into());
+        return Err("the point time is not a number".into());
     };
     let ns = nanos_from_seconds(seconds)?;
     let fields = fields_text(point)?;
@@ -100,14 +100,21 @@ mod tests {
     #[test]
     fn points_become_typed_lines() {
         let p: Value = serde_json::from_str(
-            r#"{"deltaTime":0.3,"value":0.30000000000000004,"big":9007199254740993,"n":12,"s":"a\"b","ok":true,"gone":null}"#,
+            r#"{"time":0.3,"value":0.30000000000000004,"big":9007199254740993,"n":12,"s":"a\"b","ok":true,"gone":null}"#,
         )
         .unwrap();
         assert_eq!(
             point_line("event.a b", &p).unwrap().unwrap(),
             r#"event.a\ b value=0.30000000000000004,big=9007199254740993i,n=12.0,s="a\"b",ok=true 300000000"#
         );
-        assert_eq!(point_line("m", &json!({"deltaTime": 1})).unwrap(), None);
+        assert_eq!(point_line("m", &json!({"time": 1})).unwrap(), None);
+        // Reference archives name the time `deltaTime`.
+        assert_eq!(
+            point_line("m", &json!({"deltaTime": 2, "v": 1}))
+                .unwrap()
+                .unwrap(),
+            "m v=1.0 2000000000"
+        );
         assert!(point_line("m", &json!({"deltaTime": 1, "x": [1]})).is_err());
         assert!(point_line("m", &json!({"value": 1})).is_err());
     }

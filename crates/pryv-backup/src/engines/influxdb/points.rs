@@ -1,5 +1,5 @@
 //! Between InfluxDB rows and the archive's series points
-//! (`{"deltaTime": seconds, <field>: value, ...}`).
+//! (`{"time": seconds, <field>: value, ...}`, as the core's engines export them).
 //!
 //! Times are kept exact: InfluxDB stores integer nanoseconds, and seconds are converted
 //! through their decimal text, never through a float multiplication, so a time written by
@@ -33,7 +33,7 @@ pub fn point_from_row(columns: &[String], row: Vec<Value>) -> Result<Value, Stri
     }
     let time = time.ok_or("the row has no time column")?;
     let mut out = Map::with_capacity(point.len() + 1);
-    out.insert("deltaTime".into(), time);
+    out.insert("time".into(), time);
     out.extend(point);
     Ok(Value::Object(out))
 }
@@ -164,7 +164,7 @@ mod tests {
         let point = point_from_row(&columns, row).unwrap();
         assert_eq!(
             point.to_string(),
-            r#"{"deltaTime":4e-9,"n":9007199254740993,"value":1e-7}"#
+            r#"{"time":4e-9,"n":9007199254740993,"value":1e-7}"#
         );
     }
 }

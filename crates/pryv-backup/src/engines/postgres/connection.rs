@@ -1,9 +1,10 @@
 //! [`PgEngine`]: a connection to one install's database, implementing the engine traits.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::{Client, Config, NoTls};
 
+use super::pool::{Pool, PooledClient};
 use super::schema::{self, SchemaState};
 use super::{export, import, users_index, PgError};
 use crate::engine::{AttachmentStore, Engine, ExportOptions, ImportOptions, UserSink, UserSource};
@@ -11,7 +12,10 @@ use crate::model::{Item, UserRef};
 use crate::Result;
 
 pub struct PgEngine {
-    client: Mutex<Client>,
+    /// One connection per user being exported or restored at the same time.
+    pool: Pool,
+    /// Two restores into an empty database must not both create the schema.
+    schema_lock: Mutex<()>,
     description: String,
     /// Where attachments live when not in `attachment_files`.
     attachments: Option<Arc<dyn AttachmentStore>>,
@@ -29,7 +33,8 @@ impl PgEngine {
         let mut client = Client::connect(conn_str, NoTls)?;
         schema::state(&mut client)?;
         Ok(PgEngine {
-            client: Mutex::new(client),
+            pool: Pool::new(conn_str, client),
+            schema_lock: Mutex::new(()),
             description,
             attachments,
         })
@@ -38,16 +43,17 @@ impl PgEngine {
     /// Creates the schema when the database is empty (restore into a fresh install);
     /// otherwise checks its version.
     pub fn ensure_schema(&self) -> Result<(), PgError> {
+        // The guarded unit holds no data: a panic elsewhere leaves nothing to distrust.
+        let _creating = self
+            .schema_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         schema::ensure(&mut *self.client()?)
     }
 
-    pub(super) fn client(&self) -> Result<MutexGuard<'_, Client>, PgError> {
-        // A panic while holding the lock left the connection in an unknown state.
-        self.client.lock().map_err(|_| {
-            PgError::Schema(
-                "the PostgreSQL connection was left unusable by an earlier failure".into(),
-            )
-        })
+    /// A connection of the engine's own, returned to the pool when dropped.
+    pub(super) fn client(&self) -> Result<PooledClient<'_>, PgError> {
+        self.pool.get()
     }
 
     pub(super) fn attachment_store(&self) -> Option<&dyn AttachmentStore> {

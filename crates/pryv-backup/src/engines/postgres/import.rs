@@ -129,7 +129,7 @@ pub fn import_user(
     }
 
     if options.verify_integrity {
-        integrity_check::verify_user_integrity(&mut tx, uid)?;
+        integrity_check::verify_user_integrity(&mut tx, user)?;
     }
     tx.commit().map_err(PgError::from)?;
     // The database is committed first: should this fail, the user's rows are in place and a

@@ -14,6 +14,7 @@ mod export;
 mod import;
 mod integrity_check;
 mod platform;
+mod pool;
 mod profile;
 mod series;
 mod streams;

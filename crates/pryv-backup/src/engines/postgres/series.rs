@@ -1,5 +1,6 @@
 //! `series_data`: high-frequency points, one item per measurement (series event):
-//! `{"measurement": event id, "points": [{"deltaTime": seconds, ...fields}]}`.
+//! `{"measurement": event id, "points": [{"time": seconds, ...fields}]}`, as the core's own
+//! export names the point time; imports also accept `deltaTime` (the reference fixtures).
 
 use postgres::Transaction;
 use serde_json::{Map, Value};
@@ -60,7 +61,7 @@ fn point(delta_time_us: i64, fields: &str) -> Result<Value, PgError> {
         reason,
     })?;
     let mut point = Map::new();
-    point.insert("deltaTime".into(), float(delta_time_us as f64 / 1e6));
+    point.insert("time".into(), float(delta_time_us as f64 / 1e6));
     match fields {
         Value::Object(map) => point.extend(map),
         other => {
@@ -80,8 +81,8 @@ fn measurement(id: String, points: Vec<Value>) -> Value {
     Value::Object(item)
 }
 
-/// Writes one measurement item. The point time may be named `deltaTime` (reference archives)
-/// or `time` (the core's PostgreSQL series export); both are seconds.
+/// Writes one measurement item. The point time may be named `time` (the core's series export)
+/// or `deltaTime` (reference archives); both are seconds.
 pub fn import(
     inserter: &mut Inserter<'_>,
     tx: &mut Transaction<'_>,
@@ -114,13 +115,13 @@ pub fn import(
             .as_object()
             .ok_or_else(|| bad(format!("point is not an object: {p}")))?;
         let seconds = obj
-            .get("deltaTime")
-            .or_else(|| obj.get("time"))
+            .get("time")
+            .or_else(|| obj.get("deltaTime"))
             .and_then(as_f64)
-            .ok_or_else(|| bad(format!("point without a numeric deltaTime: {p}")))?;
+            .ok_or_else(|| bad(format!("point without a numeric time: {p}")))?;
         let micros = (seconds * 1e6).round();
         if !micros.is_finite() || micros.abs() > 9.0e15 {
-            return Err(bad(format!("deltaTime out of range: {seconds}")));
+            return Err(bad(format!("time out of range: {seconds}")));
         }
         let fields: Map<String, Value> = obj
             .iter()

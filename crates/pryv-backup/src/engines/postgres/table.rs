@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::values::{as_f64, float, json_from_text, json_text};
 use super::PgError;
-use crate::engine::ExportWindow;
+use crate::engine::{ExportWindow, CHANGE_TIME_FIELDS};
 
 /// How a column's value travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +112,7 @@ impl Table {
         );
         let mut params: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(user_id.to_string())];
         if let Some(w) = window {
-            let ts: Vec<String> = ["modified", "created", "time"]
+            let ts: Vec<String> = CHANGE_TIME_FIELDS
                 .iter()
                 .filter(|c| {
                     self.column(c)

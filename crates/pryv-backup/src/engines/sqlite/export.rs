@@ -87,7 +87,7 @@ pub fn export_user(
 }
 
 /// Runs `read` inside one read transaction on the file, if the user has it.
-fn with_snapshot(
+pub(super) fn with_snapshot(
     dir: &Path,
     file: UserFile,
     read: impl FnOnce(&Connection) -> Result<()>,
@@ -102,7 +102,8 @@ fn with_snapshot(
     tx.commit().map_err(db)
 }
 
-fn for_each_row(
+/// Each row of the file's `events` table (events or audit), if it has one.
+pub(super) fn for_each_row(
     conn: &Connection,
     mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<()>,
 ) -> Result<()> {

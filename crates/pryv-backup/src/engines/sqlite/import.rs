@@ -123,18 +123,18 @@ fn write_series(conn: &Connection, source: &dyn UserSource, hf: bool) -> Result<
 }
 
 /// One directory a restore writes into: the staged files and what they replace.
-struct Target {
+pub(super) struct Target {
     dir: PathBuf,
     /// The files of this directory an overwrite replaces (all that we manage there).
     manages: Vec<UserFile>,
     created_dir: bool,
     base: PathBuf,
     staging: Option<TempDir>,
-    files: Vec<UserFile>,
+    pub(super) files: Vec<UserFile>,
 }
 
 impl Target {
-    fn prepare(dir: PathBuf, manages: Vec<UserFile>, base: &Path) -> Result<Target> {
+    pub(super) fn prepare(dir: PathBuf, manages: Vec<UserFile>, base: &Path) -> Result<Target> {
         let created_dir = !dir.exists();
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut target = Target {
@@ -157,7 +157,7 @@ impl Target {
         }
     }
 
-    fn staging(&self) -> Result<&Path> {
+    pub(super) fn staging(&self) -> Result<&Path> {
         self.staging
             .as_ref()
             .map(TempDir::path)
@@ -165,7 +165,7 @@ impl Target {
     }
 
     /// Drops what was staged and the directories this restore created.
-    fn discard(&mut self) {
+    pub(super) fn discard(&mut self) {
         self.staging = None;
         if self.created_dir {
             remove_empty_dirs(&self.dir, &self.base);
@@ -268,7 +268,7 @@ fn current_attachments(event: &Item) -> Vec<(String, String)> {
 
 /// Creates one file with the core's schema, fills it in one transaction, closes it (which
 /// checkpoints the WAL away) and fsyncs it. A file that ends up empty is not kept.
-fn write_file(
+pub(super) fn write_file(
     staging: &Path,
     file: UserFile,
     fill: impl FnOnce(&Connection) -> Result<usize>,
@@ -370,6 +370,26 @@ fn commit(
         None => None,
     };
 
+    swap_in_all(&targets, overwrite, || {
+        attachments.commit()?;
+        if let Some(shared_tx) = shared_tx {
+            shared_tx
+                .commit()
+                .map_err(|e| SqliteError::file(&shared_path, e))?;
+        }
+        tx.commit().map_err(|e| SqliteError::file(&index_path, e))?;
+        Ok(())
+    })
+}
+
+/// Moves the staged files of every target into place (the old ones aside first, with
+/// overwrite), then runs `finish`, the commits that belong to the same unit; any failure
+/// puts the old files back. The old files are deleted once all succeeded.
+pub(super) fn swap_in_all(
+    targets: &[&Target],
+    overwrite: bool,
+    finish: impl FnOnce() -> Result<()>,
+) -> Result<()> {
     let mut asides = Vec::new();
     for target in targets {
         asides.push(temp_dir_in(&target.dir, ".pryv-backup-replaced-")?);
@@ -379,14 +399,7 @@ fn commit(
         for (target, aside) in targets.iter().zip(&asides) {
             swap_in(target, aside.path(), overwrite, &mut swap)?;
         }
-        attachments.commit()?;
-        if let Some(shared_tx) = shared_tx {
-            shared_tx
-                .commit()
-                .map_err(|e| SqliteError::file(&shared_path, e))?;
-        }
-        tx.commit().map_err(|e| SqliteError::file(&index_path, e))?;
-        Ok(())
+        finish()
     })();
     if result.is_err() {
         swap.undo();

@@ -6,8 +6,10 @@
 //! - `events`, `base_storage`, `account`, `series`: row ↔ item per file.
 //! - `users_index`: `user-index.db`; `ephemeral`: sessions and password resets (shared file).
 //! - `export` and `import`: one user, read in one snapshot per file / written all or nothing.
+//! - `audit_store`: [`SqliteAudit`], the audit files alone, beside another base engine.
 
 mod account;
+mod audit_store;
 mod base_storage;
 mod ephemeral;
 mod events;
@@ -22,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use thiserror::Error;
+
+pub use audit_store::SqliteAudit;
 
 use crate::engine::{AttachmentStore, Engine, ExportOptions, ImportOptions, UserSink, UserSource};
 use crate::engines::filesystem::{user_local_dir, FsAttachments};

@@ -1,7 +1,8 @@
 //! `series-1.0.0.sqlite`: high-frequency points, one measurement per series event.
 //!
 //! Item shape (both engines of the core): `{measurement, points: [{time, ...fields}]}` with
-//! `time` in seconds; stored as `delta_time = point_time = time * 1e6`.
+//! `time` in seconds; stored as `delta_time = point_time = time * 1e6`. Imports also accept
+//! the reference fixtures' `deltaTime` for the point time.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection};
@@ -87,7 +88,8 @@ pub fn write(conn: &Connection, item: &Item) -> Result<usize> {
         .map_err(db)?;
     for point in points {
         let p = object(point, &format!("series {id} point"))?;
-        let time = p.get("time").and_then(Value::as_f64).ok_or_else(|| {
+        let time = p.get("time").or_else(|| p.get("deltaTime"));
+        let time = time.and_then(Value::as_f64).ok_or_else(|| {
             unstorable(format!(
                 "series {id}: a point without a numeric \"time\" (seconds) cannot be stored: {point}"
             ))
@@ -97,7 +99,7 @@ pub fn write(conn: &Connection, item: &Item) -> Result<usize> {
         for string_values in [false, true] {
             for (k, v) in p
                 .iter()
-                .filter(|(k, v)| *k != "time" && v.is_string() == string_values)
+                .filter(|(k, v)| !is_time_key(k) && v.is_string() == string_values)
             {
                 fields.insert(k.clone(), v.clone());
             }
@@ -125,4 +127,8 @@ pub fn write(conn: &Connection, item: &Item) -> Result<usize> {
         })?;
     }
     Ok(points.len())
+}
+
+fn is_time_key(key: &str) -> bool {
+    key == "time" || key == "deltaTime"
 }

@@ -1,0 +1,308 @@
+//! Encrypted backups through the binary: they restore, they leak nothing, secrets stay off
+//! the command line.
+
+mod cli_support;
+
+use std::path::{Path, PathBuf};
+
+use cli_support::*;
+
+const PASSPHRASE: &str = "a long and secret passphrase ✓";
+
+fn keys() -> (PathBuf, PathBuf) {
+    let dir = reference_archives().join("keys");
+    (dir.join("recipient.pub.pem"), dir.join("recipient.key.pem"))
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Strings of the source's user data that must never appear in clear in an encrypted backup.
+fn secrets_of(source: &Install) -> Vec<String> {
+    let mut client = source.db.connect();
+    let mut needles = Vec::new();
+    for sql in [
+        "SELECT DISTINCT content #>> '{}' FROM events WHERE jsonb_typeof(content) = 'string'",
+        "SELECT DISTINCT token FROM accesses WHERE token IS NOT NULL",
+        "SELECT DISTINCT name FROM streams WHERE name IS NOT NULL",
+        "SELECT DISTINCT value #>> '{}' FROM account_fields WHERE jsonb_typeof(value) = 'string'",
+        "SELECT DISTINCT key FROM platform_kv",
+        "SELECT DISTINCT id FROM sessions",
+    ] {
+        for row in client
+            .query(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        {
+            let s: String = row.get(0);
+            // Short strings can turn up in random bytes by chance.
+            if s.len() >= 8 {
+                needles.push(s);
+            }
+        }
+    }
+    assert!(
+        needles.iter().any(|n| n.contains("@example.com")),
+        "no email among {needles:?}"
+    );
+    assert!(
+        needles.len() > 20,
+        "too few secrets to look for: {needles:?}"
+    );
+    needles
+}
+
+/// Fails naming the file when any secret is found in clear in any file under `dir`.
+fn assert_no_plaintext(dir: &Path, needles: &[String]) {
+    let all = files(dir);
+    assert!(
+        all.len() > 10,
+        "{} holds only {} files",
+        dir.display(),
+        all.len()
+    );
+    for (path, bytes) in &all {
+        for needle in needles {
+            let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+            assert!(!found, "{} holds {needle:?} in clear", path.display());
+        }
+    }
+}
+
+fn backup(source: &Install, out: &Path, extra: &[&std::ffi::OsStr]) {
+    let output = cli()
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(out)
+        .arg("--include-ephemeral")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "backup failed: {}", text(&output));
+}
+
+fn restore(target: &Install, dir: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Output {
+    cli()
+        .arg("restore")
+        .args(target.args())
+        .arg("--restore")
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let pass_file = work.path().join("pass.txt");
+    std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
+    let out = work.path().join("encrypted");
+    backup(
+        &source,
+        &out,
+        &["--encrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
+
+    assert!(out.join("encryption.json").is_file());
+    assert_no_plaintext(&out, &secrets_of(&source));
+
+    let target = Install::empty();
+    let output = restore(
+        &target,
+        &out,
+        &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&source.dump(), &target.dump());
+
+    // An encrypted increment: the encryption passphrase opens the previous generation.
+    source.sql(
+        "INSERT INTO events (user_id, id, stream_ids, time, type, content, integrity, created, created_by, modified, modified_by)
+         VALUES ('cksamplealice0001', 'ev-secret-increment', '[\"health\"]', extract(epoch FROM clock_timestamp()), 'note/txt',
+                 '\"a secret written after the base\"', 'EVENT:0:x', extract(epoch FROM clock_timestamp()), 'acc-app',
+                 extract(epoch FROM clock_timestamp()), 'acc-app');
+         INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
+         VALUES ('cksamplealice0001', 'ev-secret-increment', 'health', 'health/');",
+    );
+    backup(
+        &source,
+        &out,
+        &[
+            "--incremental".as_ref(),
+            "--encrypt-passphrase-file".as_ref(),
+            pass_file.as_os_str(),
+        ],
+    );
+    assert!(out.join("increments/0001/encryption.json").is_file());
+    assert_no_plaintext(&out, &secrets_of(&source));
+    let latest = Install::empty();
+    let output = restore(
+        &latest,
+        &out,
+        &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&source.dump(), &latest.dump());
+
+    // Not yet: a plaintext copy of a chain (see `decrypt_copies_every_generation`).
+    let output = cli()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--out")
+        .arg(work.path().join("plain"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("not supported yet") && !work.path().join("plain").exists(),
+        "{}",
+        text(&output)
+    );
+
+    // The passphrase from the environment works as well (verify, here).
+    cli()
+        .arg("verify")
+        .arg(&out)
+        .env("PRYV_BACKUP_PASSPHRASE", PASSPHRASE)
+        .assert()
+        .code(0);
+
+    // A wrong passphrase: exit 1, a message that says so, nothing written.
+    let wrong = work.path().join("wrong.txt");
+    std::fs::write(&wrong, "not the passphrase").unwrap();
+    let untouched = Install::empty();
+    let output = restore(
+        &untouched,
+        &out,
+        &["--decrypt-passphrase-file".as_ref(), wrong.as_os_str()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let message = text(&output).to_lowercase();
+    assert!(
+        message.contains("passphrase") || message.contains("key"),
+        "unclear message: {message}"
+    );
+    assert_eq!(
+        untouched.count("SELECT count(*) FROM pg_tables WHERE tablename = 'events'"),
+        0
+    );
+
+    // No key at all: told what to give.
+    let output = restore(&untouched, &out, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("--decrypt-passphrase-file"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let (public, private) = keys();
+    let out = work.path().join("encrypted");
+    backup(
+        &source,
+        &out,
+        &["--recipient-pubkey".as_ref(), public.as_os_str()],
+    );
+    assert_no_plaintext(&out, &secrets_of(&source));
+
+    let target = Install::empty();
+    let output = restore(
+        &target,
+        &out,
+        &["--private-key".as_ref(), private.as_os_str()],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&source.dump(), &target.dump());
+
+    let output = restore(&Install::empty(), &out, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("--private-key"), "{}", text(&output));
+}
+
+#[test]
+fn secrets_on_the_command_line_are_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let core = work.path();
+    for args in [
+        vec![
+            "backup",
+            "--output",
+            "x",
+            "--encrypt-passphrase",
+            "hunter2hunter2",
+        ],
+        vec![
+            "restore",
+            "--restore",
+            "x",
+            "--decrypt-passphrase",
+            "hunter2hunter2",
+        ],
+        vec!["verify", "x", "--decrypt-passphrase", "hunter2hunter2"],
+    ] {
+        let output = cli().current_dir(core).args(&args).output().unwrap();
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(1) | Some(2)),
+            "{args:?} exited {code:?}: {}",
+            text(&output)
+        );
+        let message = text(&output);
+        assert!(
+            message.contains("-file") && message.contains("PRYV_BACKUP_PASSPHRASE"),
+            "{args:?}: {message}"
+        );
+        assert!(!core.join("x").exists(), "{args:?} wrote a backup");
+    }
+}
+
+#[test]
+#[ignore = "needs crypto::decrypt_tree to leave the root increments/ folder alone, then run_decrypt to decrypt each generation: report to the lead"]
+fn decrypt_copies_every_generation() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let pass_file = work.path().join("pass.txt");
+    std::fs::write(&pass_file, PASSPHRASE).unwrap();
+    let out = work.path().join("encrypted");
+    backup(
+        &source,
+        &out,
+        &["--encrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
+    source.sql("UPDATE streams SET name = 'renamed', modified = extract(epoch FROM clock_timestamp()) WHERE id = 'health'");
+    backup(
+        &source,
+        &out,
+        &[
+            "--incremental".as_ref(),
+            "--encrypt-passphrase-file".as_ref(),
+            pass_file.as_os_str(),
+        ],
+    );
+    let plain = work.path().join("plain");
+    let output = cli()
+        .arg("decrypt")
+        .arg(&out)
+        .arg("--out")
+        .arg(&plain)
+        .arg("--decrypt-passphrase-file")
+        .arg(&pass_file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let copy = Install::empty();
+    assert_eq!(restore(&copy, &plain, &[]).status.code(), Some(0));
+    assert_same(&source.dump(), &copy.dump());
+}

@@ -1,0 +1,401 @@
+//! Restores that must not do harm: conflicts, skipped users, integrity failures, single users.
+
+mod cli_support;
+
+use std::path::Path;
+
+use cli_support::*;
+use pryv_backup::engine::Engine;
+use pryv_backup::model::UserRef;
+use pryv_backup::sample;
+
+const ALICE: &str = "cksamplealice0001";
+const BOB: &str = "cksamplebobby0002";
+const OTHER_ALICE: &str = "cktargetalice0099";
+
+fn backup(install: &Install, out: &Path, extra: &[&str]) {
+    let output = cli()
+        .arg("backup")
+        .args(install.args())
+        .arg("--output")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "backup {extra:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn restore(install: &Install, dir: &Path, extra: &[&str]) -> std::process::Output {
+    cli()
+        .arg("restore")
+        .args(install.args())
+        .arg("--restore")
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A target install where another user (another userId) already has the username `alice`,
+/// with her own platform entries.
+fn target_with_another_alice() -> Install {
+    let target = Install::empty();
+    let engine = target.engine();
+    let (_, carol_data) = sample::sample_platform(99)
+        .into_iter()
+        .find(|(u, _)| u.username == "carol")
+        .unwrap();
+    let other_alice = UserRef {
+        user_id: OTHER_ALICE.into(),
+        username: "alice".into(),
+    };
+    engine
+        .import_user(&other_alice, &carol_data, &Default::default())
+        .unwrap();
+    let entries = [
+        serde_json::json!({"username": "alice", "field": "language", "value": "xx", "isUnique": false}),
+        serde_json::json!({"username": "alice", "field": "email", "value": "other-alice@example.com", "isUnique": true}),
+    ];
+    engine
+        .import_platform(&mut entries.into_iter().map(Ok))
+        .unwrap();
+    target
+}
+
+fn platform_rows(dump: &Dump) -> Vec<String> {
+    dump.iter()
+        .find(|(t, _)| t == "platform_kv")
+        .map(|(_, r)| r.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn conflicts_abort_before_writing_and_skip_conflicts_restores_the_others() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+    let source_dump = source.dump();
+
+    let target = target_with_another_alice();
+    let before = target.dump();
+
+    let output = restore(&target, &out, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("alice"),
+        "the conflict is not named: {}",
+        text(&output)
+    );
+    assert_same(&before, &target.dump());
+
+    // bin/backup.js's rule: skipping conflicts needs to say what becomes of the backup.
+    let output = restore(&target, &out, &["--skip-conflicts"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("--move-on-success"),
+        "{}",
+        text(&output)
+    );
+    assert_same(&before, &target.dump());
+
+    let done = work.path().join("done/backup");
+    let output = restore(
+        &target,
+        &out,
+        &[
+            "--skip-conflicts",
+            "--move-on-success",
+            done.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let report = stdout_json(&output);
+    let names = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("skipped"), ["alice"]);
+    assert_eq!(names("restored"), ["bob", "carol", "dave"]);
+
+    let after = target.dump();
+    // The target's own alice is untouched, platform entries included.
+    assert_same(
+        &user_rows(&before, OTHER_ALICE),
+        &user_rows(&after, OTHER_ALICE),
+    );
+    let platform = platform_rows(&after);
+    assert!(
+        platform
+            .iter()
+            .any(|r| r.contains("user-indexed/language/alice") && r.contains("\"xx\"")),
+        "{platform:#?}"
+    );
+    assert!(
+        !platform
+            .iter()
+            .any(|r| r.contains("user-unique/email/alice@example.com")),
+        "{platform:#?}"
+    );
+    for (user_id, _) in sample::sample_platform(SEED)
+        .iter()
+        .map(|(u, _)| (u.user_id.clone(), ()))
+    {
+        if user_id != ALICE {
+            assert_same(
+                &user_rows(&source_dump, &user_id),
+                &user_rows(&after, &user_id),
+            );
+        }
+    }
+    assert!(
+        platform
+            .iter()
+            .any(|r| r.contains("user-unique/email/bob@example.com")),
+        "{platform:#?}"
+    );
+
+    // Skipped users' data travels with the moved backup (nothing lost).
+    assert!(
+        !out.exists() && done.join("manifest.json").is_file(),
+        "the backup was not moved"
+    );
+    assert_eq!(
+        report["backupDisposition"],
+        format!("moved to {}", done.display())
+    );
+}
+
+/// Rewrites one of bob's event contents in a plaintext backup, keeping the line valid JSON.
+fn tamper_one_event(backup: &Path) -> String {
+    let user_dir = backup.join("users").join(BOB);
+    for (path, bytes) in files(&user_dir) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !(name.starts_with("events") && name.ends_with(".jsonl")) {
+            continue;
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        for line in lines.iter_mut() {
+            let mut event: serde_json::Value = serde_json::from_str(line).unwrap();
+            if event.get("content").is_some_and(|c| c.is_string()) && event.get("deleted").is_none()
+            {
+                let id = event["id"].as_str().unwrap().to_string();
+                event["content"] = serde_json::Value::String("forged".into());
+                *line = serde_json::to_string(&event).unwrap();
+                std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+                return id;
+            }
+        }
+    }
+    panic!("no event with a text content in {}", user_dir.display());
+}
+
+#[test]
+fn verify_integrity_rolls_back_a_tampered_user_and_restores_the_others() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &["--no-compress"]);
+    let forged = tamper_one_event(&out);
+    let source_dump = source.dump();
+
+    let target = Install::empty();
+    let done = work.path().join("done");
+    let output = restore(
+        &target,
+        &out,
+        &[
+            "--verify-integrity",
+            "--json",
+            "--move-on-success",
+            done.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let report = stdout_json(&output);
+    let rolled_back = report["rolledBack"].as_array().unwrap();
+    assert_eq!(rolled_back.len(), 1, "{report:#}");
+    assert_eq!(rolled_back[0]["userId"], BOB);
+    assert!(
+        rolled_back[0]["reason"].as_str().unwrap().contains(&forged),
+        "the reason does not name the event: {report:#}"
+    );
+    assert_eq!(report["restored"].as_array().unwrap().len(), 3);
+
+    let after = target.dump();
+    for (table, rows) in user_rows(&after, BOB) {
+        assert!(
+            rows.is_empty(),
+            "bob has {table} rows after his rollback: {rows:#?}"
+        );
+    }
+    assert!(
+        !platform_rows(&after).iter().any(|r| r.contains("bob")),
+        "bob's platform entries were restored"
+    );
+    assert_same(&user_rows(&source_dump, ALICE), &user_rows(&after, ALICE));
+    // The backup is the only copy of bob: it stays where it is.
+    assert!(
+        out.join("manifest.json").is_file() && !done.exists(),
+        "the backup was moved"
+    );
+
+    // Without the check, the forged content goes in unnoticed (the reason for the flag).
+    let unchecked = Install::empty();
+    assert_eq!(restore(&unchecked, &out, &[]).status.code(), Some(0));
+}
+
+#[test]
+fn single_user_backup_and_restore() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let whole = work.path().join("whole");
+    let only_alice = work.path().join("alice");
+    backup(&source, &whole, &[]);
+    backup(&source, &only_alice, &["--user", "alice"]);
+    let source_dump = source.dump();
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(only_alice.join("manifest.json")).unwrap()).unwrap();
+    let users: Vec<&str> = manifest["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["alice"]);
+
+    // A single-user backup restores that user.
+    let target = Install::empty();
+    assert_eq!(restore(&target, &only_alice, &[]).status.code(), Some(0));
+    let after = target.dump();
+    assert_same(&user_rows(&source_dump, ALICE), &user_rows(&after, ALICE));
+    assert!(user_rows(&after, BOB)
+        .iter()
+        .all(|(_, rows)| rows.is_empty()));
+
+    // One user out of a whole backup, by userId.
+    let target = Install::empty();
+    assert_eq!(
+        restore(&target, &whole, &["--user", BOB]).status.code(),
+        Some(0)
+    );
+    let after = target.dump();
+    assert_same(&user_rows(&source_dump, BOB), &user_rows(&after, BOB));
+    assert!(user_rows(&after, ALICE)
+        .iter()
+        .all(|(_, rows)| rows.is_empty()));
+    let platform = platform_rows(&after);
+    assert!(
+        platform.iter().any(|r| r.contains("bob@example.com")),
+        "bob's platform entries: {platform:#?}"
+    );
+    assert!(
+        !platform.iter().any(|r| r.contains("alice")),
+        "alice's platform entries came along: {platform:#?}"
+    );
+
+    // A user the backup does not hold is an error, not an empty success.
+    let output = restore(&Install::empty(), &whole, &["--user", "nobody"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("nobody"));
+    let output = cli()
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(work.path().join("nobody"))
+        .args(["--user", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("nobody"));
+}
+
+#[test]
+fn postgres_engine_checks_integrity_of_what_it_wrote() {
+    let (user, mut data) = sample::sample_platform(SEED)
+        .into_iter()
+        .find(|(u, _)| u.user_id == BOB)
+        .unwrap();
+    let events = data
+        .collections
+        .get_mut(&pryv_backup::model::Collection::Events)
+        .unwrap();
+    let event = events
+        .iter_mut()
+        .find(|e| e.get("content").is_some_and(|c| c.is_string()))
+        .unwrap();
+    event["content"] = serde_json::Value::String("forged".into());
+    let target = Install::empty();
+    let options = pryv_backup::engine::ImportOptions {
+        overwrite: false,
+        verify_integrity: true,
+    };
+    let result = target.engine().import_user(&user, &data, &options);
+    assert!(
+        matches!(result, Err(pryv_backup::Error::Integrity(_))),
+        "{result:?}"
+    );
+    assert_eq!(target.count("SELECT count(*) FROM events"), 0);
+}
+
+#[test]
+fn existing_users_need_overwrite_and_a_backup_is_never_written_over() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+    let ephemeral = ["sessions", "password_resets"];
+    let expected = without(source.dump(), &ephemeral);
+
+    let target = Install::empty();
+    assert_eq!(restore(&target, &out, &[]).status.code(), Some(0));
+    target.sql(&format!(
+        "DELETE FROM streams WHERE user_id = '{ALICE}' AND id = 'notes'"
+    ));
+    let damaged = target.dump();
+
+    let output = restore(&target, &out, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("--overwrite"), "{}", text(&output));
+    assert_same(&damaged, &target.dump());
+
+    let output = restore(&target, &out, &["--overwrite"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&expected, &without(target.dump(), &ephemeral));
+
+    // A second full backup into the same directory is refused; the first stays as it was.
+    let before = files(&out);
+    let output = cli()
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains(out.to_str().unwrap()),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(files(&out), before);
+}

@@ -1,0 +1,302 @@
+//! Shared by the cli_* tests: a Pryv.io install on a throwaway PostgreSQL database (every
+//! storage set to `postgresql`), described to the binary by a core directory and a
+//! `--config` file, plus table-by-table comparison of two installs.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use pryv_backup::engine::Engine;
+use pryv_backup::engines::postgres::PgEngine;
+use pryv_backup::sample;
+
+/// The seed of every sample platform in these tests.
+pub const SEED: u64 = 7;
+
+/// One install: its database, its core directory and its override configuration file.
+pub struct Install {
+    pub db: testbed::TestDb,
+    pub core_dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Install {
+    /// An install whose database is empty (no schema): a restore target.
+    pub fn empty() -> Install {
+        let db = testbed::pg_database();
+        let core_dir = tempfile::Builder::new()
+            .prefix("pryv-core-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("cannot create a core directory: {e}"));
+        let config = core_dir.path().join("backup-override.yml");
+        std::fs::write(&config, config_yaml(db.conn_str()))
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));
+        Install {
+            db,
+            core_dir,
+            config,
+        }
+    }
+
+    /// An install holding `sample::sample_platform(SEED)`, its platform entries, a session
+    /// and a password reset.
+    pub fn sample() -> Install {
+        let install = Install::empty();
+        let engine = install.engine();
+        for (user, data) in sample::sample_platform(SEED) {
+            engine
+                .import_user(&user, &data, &Default::default())
+                .unwrap_or_else(|e| panic!("seeding {}: {e}", user.username));
+        }
+        engine
+            .import_platform(&mut sample::sample_platform_entries(SEED).into_iter().map(Ok))
+            .unwrap_or_else(|e| panic!("seeding the platform entries: {e}"));
+        // The sample has no ephemeral data: add some as the core stores it.
+        install.sql(
+            "INSERT INTO sessions (id, data, expires) VALUES
+               ('sess-alice', '{\"username\": \"alice\", \"appId\": \"pryv-browser\"}', to_timestamp(1795516000.123));
+             INSERT INTO password_resets (id, username, expires) VALUES ('reset-bob', 'bob', to_timestamp(1795516000.5));",
+        );
+        install
+    }
+
+    pub fn engine(&self) -> PgEngine {
+        PgEngine::connect(self.db.conn_str(), None)
+            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.db.name()))
+    }
+
+    /// `--core-dir DIR --config FILE`: what every backup/restore command needs.
+    pub fn args(&self) -> Vec<OsString> {
+        vec![
+            "--core-dir".into(),
+            self.core_dir.path().into(),
+            "--config".into(),
+            self.config.clone().into(),
+        ]
+    }
+
+    pub fn dump(&self) -> Dump {
+        dump(&mut self.db.connect())
+    }
+
+    pub fn sql(&self, sql: &str) {
+        self.db
+            .connect()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("running {sql}: {e}"));
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db
+            .connect()
+            .query_one(sql, &[])
+            .unwrap_or_else(|e| panic!("running {sql}: {e}"))
+            .get(0)
+    }
+}
+
+/// Every storage of the install in the one PostgreSQL database.
+fn config_yaml(conn_str: &str) -> String {
+    let c: postgres::Config = conn_str
+        .parse()
+        .unwrap_or_else(|e| panic!("test database URL {conn_str}: {e}"));
+    let host = match c.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(h)) => h.clone(),
+        other => panic!("the test database must be reached over TCP, not {other:?}"),
+    };
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    let user = c.get_user().unwrap_or("postgres");
+    let database = c
+        .get_dbname()
+        .unwrap_or_else(|| panic!("no database in {conn_str}"));
+    let password = c
+        .get_password()
+        .map(|p| format!("\n      password: '{}'", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    format!(
+        "storages:
+  base: {{ engine: postgresql }}
+  platform: {{ engine: postgresql }}
+  file: {{ engine: postgresql }}
+  audit: {{ engine: postgresql }}
+  series: {{ engine: postgresql }}
+  engines:
+    postgresql:
+      host: '{host}'
+      port: {port}
+      database: '{database}'
+      user: '{user}'{password}
+dnsLess:
+  publicUrl: 'https://cli-test.pryv.local/'
+"
+    )
+}
+
+/// The `pryv-backup` binary, with no secret or NODE_ENV inherited from the environment.
+pub fn cli() -> Command {
+    let mut cmd =
+        Command::cargo_bin("pryv-backup").unwrap_or_else(|e| panic!("pryv-backup binary: {e}"));
+    cmd.env_remove("PRYV_BACKUP_PASSPHRASE")
+        .env_remove("PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE")
+        .env_remove("PRYV_CORE_DIR")
+        .env_remove("NODE_ENV")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// The reference archives written by open-pryv.io (see their README).
+pub fn reference_archives() -> PathBuf {
+    let dir = std::env::var_os("PRYV_BACKUP_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"))
+        .join("reference-archives");
+    assert!(
+        dir.is_dir(),
+        "fixtures not found at {}: set PRYV_BACKUP_FIXTURES to the shared fixtures directory",
+        dir.display()
+    );
+    dir
+}
+
+/// Each table's rows as sorted JSON text.
+pub type Dump = Vec<(String, Vec<String>)>;
+
+/// Every table a backup carries (platform_kv: the user-field keys only).
+pub const TABLES: [(&str, &str); 17] = [
+    ("streams", "true"),
+    ("events", "true"),
+    ("event_streams", "true"),
+    ("accesses", "true"),
+    ("webhooks", "true"),
+    ("profile", "true"),
+    ("passwords", "true"),
+    ("store_key_values", "true"),
+    ("account_fields", "true"),
+    ("users_index", "true"),
+    ("alias_index", "true"),
+    ("series_data", "true"),
+    ("audit_events", "true"),
+    ("attachment_files", "true"),
+    ("sessions", "true"),
+    ("password_resets", "true"),
+    (
+        "platform_kv",
+        "key LIKE 'user-unique/%' OR key LIKE 'user-indexed/%'",
+    ),
+];
+
+pub fn dump(client: &mut postgres::Client) -> Dump {
+    TABLES
+        .iter()
+        .map(|(table, filter)| {
+            let rows = client
+                .query(
+                    format!(
+                        "SELECT row_to_json(t)::text AS r FROM {table} t WHERE {filter} ORDER BY r"
+                    )
+                    .as_str(),
+                    &[],
+                )
+                .unwrap_or_else(|e| panic!("dumping {table}: {e}"));
+            (table.to_string(), rows.iter().map(|r| r.get(0)).collect())
+        })
+        .collect()
+}
+
+/// The rows of one user only (tables without a user_id column are left out).
+pub fn user_rows(dump: &Dump, user_id: &str) -> Dump {
+    let marker = format!("\"user_id\":\"{user_id}\"");
+    dump.iter()
+        .map(|(t, rows)| {
+            (
+                t.clone(),
+                rows.iter()
+                    .filter(|r| r.contains(&marker))
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// A dump without some tables.
+pub fn without(dump: Dump, tables: &[&str]) -> Dump {
+    dump.into_iter()
+        .filter(|(t, _)| !tables.contains(&t.as_str()))
+        .collect()
+}
+
+/// Asserts two dumps are identical, table by table, naming the first differing rows.
+#[track_caller]
+pub fn assert_same(expected: &Dump, actual: &Dump) {
+    assert_eq!(
+        expected.iter().map(|(t, _)| t).collect::<Vec<_>>(),
+        actual.iter().map(|(t, _)| t).collect::<Vec<_>>()
+    );
+    for ((table, want), (_, got)) in expected.iter().zip(actual) {
+        if want == got {
+            continue;
+        }
+        let (want_set, got_set): (HashSet<&String>, HashSet<&String>) =
+            (want.iter().collect(), got.iter().collect());
+        let missing: Vec<&&String> = want_set.difference(&got_set).take(3).collect();
+        let extra: Vec<&&String> = got_set.difference(&want_set).take(3).collect();
+        panic!(
+            "table {table}: {} rows expected, {} found\nmissing: {missing:#?}\nunexpected: {extra:#?}",
+            want.len(),
+            got.len()
+        );
+    }
+}
+
+/// Every file under `dir` (recursively), with its bytes.
+pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&d).unwrap_or_else(|e| panic!("reading {}: {e}", d.display()))
+        {
+            let path = entry
+                .unwrap_or_else(|e| panic!("reading {}: {e}", d.display()))
+                .path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path)
+                    .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+                out.push((path, bytes));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Copies a directory tree (to damage a copy of a fixture, never the fixture).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for (path, bytes) in files(from) {
+        let target = to.join(path.strip_prefix(from).unwrap_or(&path));
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|e| panic!("creating {}: {e}", parent.display()));
+        }
+        std::fs::write(&target, bytes)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", target.display()));
+    }
+}
+
+/// The process's stdout as JSON.
+#[track_caller]
+pub fn stdout_json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}

@@ -1,0 +1,279 @@
+//! inspect, verify, decrypt, demo and the command line itself (help, usage errors), on the
+//! archives open-pryv.io wrote and on ours. No database needed.
+
+mod cli_support;
+
+use std::path::Path;
+
+use cli_support::*;
+
+const FIXTURE_PASSPHRASE: &str = "correct horse battery staple";
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    cli().args(args).output().unwrap()
+}
+
+/// Flips a byte in the middle of the first events chunk of the first user, returning its path.
+fn damage_a_chunk(backup: &Path) -> std::path::PathBuf {
+    let chunk = files(&backup.join("users"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .find(|p| p.to_string_lossy().contains("/events/"))
+        .unwrap_or_else(|| panic!("no events chunk in {}", backup.display()));
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&chunk, bytes).unwrap();
+    chunk
+}
+
+#[test]
+fn inspect_and_verify_a_reference_archive_and_catch_a_damaged_chunk() {
+    let fixture = reference_archives().join("full-gz");
+    let output = run(&["inspect".as_ref(), fixture.as_os_str()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("alice (cjx1alicexyz0001)"),
+        "{}",
+        text(&output)
+    );
+
+    let output = run(&["inspect".as_ref(), "--json".as_ref(), fixture.as_os_str()]);
+    let summary = stdout_json(&output);
+    assert_eq!(summary["userCount"], 3);
+    assert_eq!(summary["totals"]["events"], 448);
+
+    let output = run(&["verify".as_ref(), fixture.as_os_str(), "--json".as_ref()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["users"], 3);
+
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join("full-gz");
+    copy_tree(&fixture, &copy);
+    let damaged = damage_a_chunk(&copy);
+    let output = run(&["verify".as_ref(), copy.as_os_str()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let name = damaged.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        text(&output).contains(&name) && text(&output).contains("DAMAGED"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn decrypt_a_reference_archive_then_verify_the_plaintext_copy() {
+    let fixture = reference_archives().join("encrypted-passphrase");
+    let work = tempfile::tempdir().unwrap();
+    let pass = work.path().join("pass");
+    std::fs::write(&pass, FIXTURE_PASSPHRASE).unwrap();
+    let plain = work.path().join("plain");
+
+    let output = run(&[
+        "inspect".as_ref(),
+        fixture.as_os_str(),
+        "--decrypt-passphrase-file".as_ref(),
+        pass.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("users:           3"),
+        "{}",
+        text(&output)
+    );
+
+    let output = run(&[
+        "decrypt".as_ref(),
+        fixture.as_os_str(),
+        "--out".as_ref(),
+        plain.as_os_str(),
+        "--decrypt-passphrase-file".as_ref(),
+        pass.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(!plain.join("encryption.json").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plain.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["formatVersion"], 1);
+    let output = run(&["verify".as_ref(), plain.as_os_str()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    // The hybrid fixture opens with the recipient's private key.
+    let hybrid = reference_archives().join("encrypted-hybrid");
+    let key = reference_archives().join("keys/recipient.key.pem");
+    let output = run(&[
+        "verify".as_ref(),
+        hybrid.as_os_str(),
+        "--private-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+
+    // A wrong passphrase says so and exits 1.
+    let wrong = work.path().join("wrong");
+    std::fs::write(&wrong, "Tr0ub4dor&3").unwrap();
+    let output = run(&[
+        "verify".as_ref(),
+        fixture.as_os_str(),
+        "--decrypt-passphrase-file".as_ref(),
+        wrong.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).to_lowercase().contains("passphrase"),
+        "{}",
+        text(&output)
+    );
+
+    // Decrypting a plaintext backup is a clear error.
+    let output = run(&[
+        "decrypt".as_ref(),
+        plain.as_os_str(),
+        "--out".as_ref(),
+        work.path().join("again").as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("not encrypted"), "{}", text(&output));
+}
+
+#[test]
+fn demo_reports_identical_and_its_backup_inspects_and_verifies() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("demo");
+    let output = run(&["demo".as_ref(), "--dir".as_ref(), dir.as_os_str()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("identical"),
+        "{}",
+        text(&output)
+    );
+
+    let ours = dir.join("backup");
+    let output = run(&["inspect".as_ref(), ours.as_os_str()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("pryv-backup"),
+        "the writer is not named: {}",
+        text(&output)
+    );
+    run(&["verify".as_ref(), ours.as_os_str()])
+        .status
+        .success()
+        .then_some(())
+        .expect("our backup verifies");
+
+    damage_a_chunk(&ours);
+    let output = run(&["verify".as_ref(), ours.as_os_str(), "--json".as_ref()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(report["ok"], false);
+    assert!(!report["problems"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn help_documents_the_flags_and_usage_errors_exit_2() {
+    let expectations: [(&str, &[&str]); 6] = [
+        (
+            "backup",
+            &[
+                "--output",
+                "--incremental",
+                "--user",
+                "--include-ephemeral",
+                "--no-compress",
+                "--recipient-pubkey",
+                "--encrypt-passphrase-file",
+                "--config",
+                "--core-dir",
+                "--max-chunk-size",
+            ],
+        ),
+        (
+            "restore",
+            &[
+                "--restore",
+                "--user",
+                "--overwrite",
+                "--skip-conflicts",
+                "--verify-integrity",
+                "--as-of",
+                "--delete-on-success",
+                "--move-on-success",
+                "--private-key",
+                "--decrypt-passphrase-file",
+            ],
+        ),
+        (
+            "inspect",
+            &["--private-key", "--decrypt-passphrase-file", "--json"],
+        ),
+        (
+            "verify",
+            &["--private-key", "--decrypt-passphrase-file", "--json"],
+        ),
+        (
+            "decrypt",
+            &["--out", "--private-key", "--decrypt-passphrase-file"],
+        ),
+        ("demo", &["--dir"]),
+    ];
+    for (command, flags) in expectations {
+        let output = run(&[command.as_ref(), "--help".as_ref()]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{command} --help: {}",
+            text(&output)
+        );
+        let help = String::from_utf8_lossy(&output.stdout);
+        for flag in flags {
+            assert!(
+                help.contains(flag),
+                "`{command} --help` does not mention {flag}:\n{help}"
+            );
+        }
+    }
+    let output = run(&["--help".as_ref()]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    for word in [
+        "backup",
+        "restore",
+        "inspect",
+        "verify",
+        "decrypt",
+        "demo",
+        "EXIT CODES",
+        "PRYV_BACKUP_PASSPHRASE",
+    ] {
+        assert!(
+            help.contains(word),
+            "--help does not mention {word}:\n{help}"
+        );
+    }
+
+    for args in [
+        &["backup", "--output", "x", "--no-such-flag"][..],
+        &["--no-such-flag"],
+        &["frobnicate"],
+        &["restore"],
+    ] {
+        let output = cli().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+    }
+    // bin/backup.js's spelling reaches the same usage check.
+    let output = cli()
+        .args(["--output", "x", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}
