@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Benchmarks pryv-backup against pg_dump/pg_restore on generated PostgreSQL platforms.
+#
+#   scripts/bench.sh [--events 200000,1000000] [--seed 1] [--keep]
+#
+# For each size: a fresh database is generated (pryv-backup-bench generate), then on that same
+# database: pryv-backup backup (full), pg_dump -Fc, pryv-backup restore into an empty database,
+# pg_restore into another empty database, a digest comparison of the restored tables, 1% of
+# the events changed (pryv-backup-bench touch), and an incremental pryv-backup backup.
+# Raw data = pg_database_size of the generated database; MB/s = raw MB / wall seconds.
+# Peak RSS is the client process's (/usr/bin/time -v); PostgreSQL's own work is not in it.
+# Uses PRYV_BACKUP_TEST_PG (a postgresql:// URL without query string) or 127.0.0.1:5432.
+# Work files go to $PRYV_BENCH_DIR (default /tmp/pryv-bench); --keep keeps them and the databases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/services.sh
+
+SIZES=200000,1000000
+SEED=1
+KEEP=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) SIZES=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    *) log "unknown option $1 (use --events N[,N...], --seed S, --keep)"; exit 2 ;;
+  esac
+done
+
+ensure_build_tools
+ensure_postgres
+[ -x /usr/bin/time ] || { log "installing GNU time"; apt_install time; }
+command -v pg_dump >/dev/null || apt_install postgresql-client
+
+ADMIN_URL=$PRYV_BACKUP_TEST_PG
+URL_BASE=${ADMIN_URL%/*}
+db_url() { printf '%s/%s' "$URL_BASE" "$1"; }
+pg_host=$(printf '%s' "$URL_BASE" | sed -E 's#^[a-z]+://([^@/]*@)?##; s#:[0-9]+$##')
+pg_port=$(printf '%s' "$URL_BASE" | sed -nE 's#.*:([0-9]+)$#\1#p'); pg_port=${pg_port:-5432}
+pg_user=$(printf '%s' "$URL_BASE" | sed -nE 's#^[a-z]+://([^:@/]+)(:[^@]*)?@.*#\1#p'); pg_user=${pg_user:-postgres}
+psql_admin() { psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -Atqc "$1"; }
+fresh_db() { psql_admin "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)"; psql_admin "CREATE DATABASE \"$1\""; }
+
+log "building release binaries"
+cargo build --release -q -p pryv-backup-bench -p pryv-backup-cli
+BENCH=target/release/pryv-backup-bench
+PRYV=target/release/pryv-backup
+
+WORK=${PRYV_BENCH_DIR:-/tmp/pryv-bench}
+rm -rf "$WORK"; mkdir -p "$WORK/core"  # an install without config files: defaults + overrides
+RESULTS=$WORK/results.tsv
+printf 'events\tstep\twall_s\tMB_per_s\toutput_MB\tpeak_rss_MB\tstatus\n' >"$RESULTS"
+
+# The install's configuration as pryv-backup reads it: everything in this one database.
+pryv_storage_args() {
+  printf '%s\n' --core-dir "$WORK/core" \
+    --storages:base:engine=postgresql --storages:file:engine=postgresql \
+    --storages:series:engine=postgresql --storages:audit:engine=postgresql \
+    --storages:platform:engine=postgresql \
+    "--storages:engines:postgresql:host=$pg_host" "--storages:engines:postgresql:port=$pg_port" \
+    "--storages:engines:postgresql:user=$pg_user" "--storages:engines:postgresql:database=$1"
+}
+
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+size_of() { du -sb "$1" 2>/dev/null | cut -f1; }
+
+# measure SIZE STEP OUTPUT_PATH COMMAND...: times one step and appends a row to RESULTS.
+measure() {
+  local size=$1 step=$2 output=$3; shift 3
+  local t0 t1 status=ok
+  t0=$(date +%s.%N)
+  /usr/bin/time -v -o "$WORK/$size-$step.time" "$@" >"$WORK/$size-$step.log" 2>&1 || status=FAILED
+  t1=$(date +%s.%N)
+  local wall rss out
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/$size-$step.time")
+  out=-; [ -n "$output" ] && [ -e "$output" ] && out=$(mb "$(size_of "$output")")
+  local rate
+  rate=$(awk -v r="$RAW" -v w="$wall" 'BEGIN { printf "%.1f", (r / 1e6) / (w > 0 ? w : 1) }')
+  [ "$status" = ok ] || log "$step failed: see $WORK/$size-$step.log"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$step" "$wall" "$rate" "$out" "${rss:--}" "$status" >>"$RESULTS"
+}
+
+compare_digests() { # SIZE STEP SOURCE_DB TARGET_DB
+  local a="$WORK/$1-digest-source" b="$WORK/$1-digest-$2"
+  [ -s "$a" ] || "$BENCH" digest --pg "$(db_url "$3")" >"$a"
+  if "$BENCH" digest --pg "$(db_url "$4")" >"$b" 2>&1; then
+    local same total
+    total=$(wc -l <"$a"); same=$(grep -cxFf "$a" "$b" || true)
+    printf '%s\t%s: %s of %s tables identical to the source (rows and md5)\n' "$1" "$2" "$same" "$total" >>"$WORK/digests.txt"
+    diff "$a" "$b" >"$WORK/$1-digest-$2.diff" || true
+  else
+    printf '%s\t%s: could not read the restored database\n' "$1" "$2" >>"$WORK/digests.txt"
+  fi
+}
+
+IFS=, read -r -a sizes <<<"$SIZES"
+for size in "${sizes[@]}"; do
+  src=pryvbench_src_$size; rst=pryvbench_rst_$size; pgr=pryvbench_pgr_$size
+  users=$(( size / 1000 > 10 ? size / 1000 : 10 ))
+  fresh_db "$src"; fresh_db "$rst"; fresh_db "$pgr"
+  RAW=0
+  log "$size events: generating ($users users)"
+  measure "$size" generate "" "$BENCH" generate --pg "$(db_url "$src")" --users "$users" \
+    --events "$size" --seed "$SEED" --attachment-bytes $(( size * 100 )) \
+    --series-points $(( size / 5 )) --audit-rows $(( size / 5 ))
+  RAW=$(psql_admin "SELECT pg_database_size('$src')")
+  printf '%s\traw\t%s bytes (pg_database_size of the generated database)\n' "$size" "$RAW" >>"$WORK/raw.txt"
+  awk -F'\t' -v OFS='\t' -v s="$size" -v r="$RAW" \
+    '$1 == s && $2 == "generate" { $4 = sprintf("%.1f", (r / 1e6) / ($3 > 0 ? $3 : 1)) } { print }' \
+    "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
+
+  mapfile -t src_args < <(pryv_storage_args "$src")
+  mapfile -t rst_args < <(pryv_storage_args "$rst")
+  log "$size events: pryv-backup backup"
+  measure "$size" pryv-backup "$WORK/$size-backup" "$PRYV" backup --output "$WORK/$size-backup" "${src_args[@]}"
+  log "$size events: pg_dump -Fc"
+  measure "$size" pg_dump "$WORK/$size.dump" pg_dump -Fc -f "$WORK/$size.dump" "$(db_url "$src")"
+  log "$size events: pryv-backup restore"
+  measure "$size" pryv-restore "" "$PRYV" restore --restore "$WORK/$size-backup" "${rst_args[@]}"
+  log "$size events: pg_restore"
+  measure "$size" pg_restore "" pg_restore -d "$(db_url "$pgr")" "$WORK/$size.dump"
+  compare_digests "$size" pryv-restore "$src" "$rst"
+  compare_digests "$size" pg_restore "$src" "$pgr"
+
+  log "$size events: changing 1% of the events"
+  "$BENCH" touch --pg "$(db_url "$src")" --percent 1 >"$WORK/$size-touch.log"
+  # Incremental backups continue a previous backup in its own directory (as bin/backup.js);
+  # a copy keeps the full backup intact, and the output size counted is what was added.
+  rm -rf "$WORK/$size-incr"; cp -a "$WORK/$size-backup" "$WORK/$size-incr" 2>/dev/null || mkdir -p "$WORK/$size-incr"
+  before=$(size_of "$WORK/$size-incr")
+  log "$size events: pryv-backup incremental backup"
+  measure "$size" pryv-incremental "" "$PRYV" backup --output "$WORK/$size-incr" --incremental "${src_args[@]}"
+  added=$(( $(size_of "$WORK/$size-incr") - before ))
+  awk -F'\t' -v OFS='\t' -v s="$size" -v a="$(mb "$added")" \
+    '$1 == s && $2 == "pryv-incremental" { $5 = a } { print }' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
+
+  if [ -z "$KEEP" ]; then
+    for db in "$src" "$rst" "$pgr"; do psql_admin "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+    rm -rf "$WORK/$size-backup" "$WORK/$size-incr" "$WORK/$size.dump"
+  fi
+done
+
+echo
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+cat "$WORK/raw.txt"
+echo
+column -t -s $'\t' "$RESULTS"
+echo
+echo "Ratios pryv-backup / PostgreSQL tools (wall time; output size):"
+awk -F'\t' '
+  NR > 1 { wall[$1, $2] = ($7 == "ok" ? $3 : 0); out[$1, $2] = $5; ok[$1, $2] = $7; seen[$1] = 1 }
+  function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2f", a / b) : "n/a" }
+  END {
+    for (s in seen) {
+      printf "  %s events: backup/pg_dump time %s, size %s; restore/pg_restore time %s; incremental/full backup time %s\n", s,
+        ratio(wall[s, "pryv-backup"], wall[s, "pg_dump"]), ratio(out[s, "pryv-backup"], out[s, "pg_dump"]),
+        ratio(wall[s, "pryv-restore"], wall[s, "pg_restore"]), ratio(wall[s, "pryv-incremental"], wall[s, "pryv-backup"])
+      if (ok[s, "pryv-backup"] != "ok" || ok[s, "pryv-restore"] != "ok")
+        printf "  %s events: a pryv-backup step FAILED (see its log): its ratios are n/a\n", s
+    }
+  }' "$RESULTS"
+echo
+cat "$WORK/digests.txt" 2>/dev/null || true
+echo "(logs and timings in $WORK)"
