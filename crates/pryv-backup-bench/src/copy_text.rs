@@ -85,6 +85,13 @@ impl<'a> TableCopy<'a> {
         self
     }
 
+    pub fn opt_boolean(&mut self, value: Option<bool>) -> &mut Self {
+        match value {
+            Some(v) => self.boolean(v),
+            None => self.null(),
+        }
+    }
+
     pub fn json(&mut self, value: &Value) -> &mut Self {
         self.separator();
         push_escaped(&mut self.line, &value.to_string());

@@ -131,7 +131,8 @@ impl Event {
             .opt_json(self.client_data.as_ref())
             .opt_json(self.attachments.as_ref())
             .opt_text(integrity.as_deref())
-            .boolean(self.trashed)
+            // The core's deletion leaves a tombstone's trashed NULL.
+            .opt_boolean(self.deleted.is_none().then_some(self.trashed))
             .opt_float(self.created)
             .opt_text(self.created_by.as_deref())
             .opt_float(self.modified)
