@@ -45,7 +45,12 @@ pub struct BackupReport {
 
 /// Runs a backup into `writer`; on any error no manifest is written, so the directory
 /// stays detectably incomplete.
-pub fn run(engine: &dyn Engine, writer: ArchiveWriter, options: &BackupOptions, progress: &dyn Progress) -> Result<BackupReport> {
+pub fn run(
+    engine: &dyn Engine,
+    writer: ArchiveWriter,
+    options: &BackupOptions,
+    progress: &dyn Progress,
+) -> Result<BackupReport> {
     let snapshot_before = now_seconds();
     let users = select_users(engine.users()?, &options.users)?;
     let since = previous_timestamps(options.previous.as_ref());
@@ -54,21 +59,39 @@ pub fn run(engine: &dyn Engine, writer: ArchiveWriter, options: &BackupOptions, 
     }
 
     progress.start(users.len());
-    let manifests = export_users(engine, &writer, &users, options, &since, snapshot_before, progress)?;
+    let manifests = export_users(
+        engine,
+        &writer,
+        &users,
+        options,
+        &since,
+        snapshot_before,
+        progress,
+    )?;
 
     let mut platform = writer.platform_writer()?;
     engine.export_platform(&mut |item: &Item| Ok(platform.item(item)?))?;
     let platform_entries = platform.finish()?;
 
-    let incremental_users = users.iter().filter(|u| since.contains_key(&u.user_id)).count();
-    let backup_type = if incremental_users > 0 { "incremental" } else { "full" };
+    let incremental_users = users
+        .iter()
+        .filter(|u| since.contains_key(&u.user_id))
+        .count();
+    let backup_type = if incremental_users > 0 {
+        "incremental"
+    } else {
+        "full"
+    };
     let items = manifests
         .iter()
         .flat_map(|m| m.stats.iter())
         .filter(|(name, _)| name.as_str() != "attachments")
         .map(|(_, n)| n)
         .sum();
-    let attachments = manifests.iter().filter_map(|m| m.stats.get("attachments")).sum();
+    let attachments = manifests
+        .iter()
+        .filter_map(|m| m.stats.get("attachments"))
+        .sum();
     writer.finish(ManifestInfo {
         core_version: options.core_version.clone(),
         config: serde_json::json!({ "engine": options.engine_name, "domain": options.domain }),
@@ -116,7 +139,12 @@ fn previous_timestamps(previous: Option<&Manifest>) -> HashMap<String, f64> {
             m.users
                 .iter()
                 .filter(|u| u.backup_timestamp > 0)
-                .map(|u| (u.user_id.clone(), changes_since_ms(u.backup_timestamp, m.snapshot_before) as f64 / 1000.0))
+                .map(|u| {
+                    (
+                        u.user_id.clone(),
+                        changes_since_ms(u.backup_timestamp, m.snapshot_before) as f64 / 1000.0,
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -140,7 +168,8 @@ fn export_users(
     progress: &dyn Progress,
 ) -> Result<Vec<UserManifest>> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<UserManifest>>>> = Mutex::new(users.iter().map(|_| None).collect());
+    let results: Mutex<Vec<Option<Result<UserManifest>>>> =
+        Mutex::new(users.iter().map(|_| None).collect());
     let failed = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.clamp(1, users.len().max(1)) {
@@ -190,7 +219,12 @@ fn export_users(
     Ok(manifests)
 }
 
-fn export_user(engine: &dyn Engine, writer: &ArchiveWriter, user: &UserRef, options: &ExportOptions) -> Result<UserManifest> {
+fn export_user(
+    engine: &dyn Engine,
+    writer: &ArchiveWriter,
+    user: &UserRef,
+    options: &ExportOptions,
+) -> Result<UserManifest> {
     let mut sink = ArchiveSink(writer.open_user(user)?);
     engine.export_user(user, options, &mut sink)?;
     Ok(sink.0.finish()?)
@@ -230,7 +264,10 @@ mod tests {
 
     #[test]
     fn changes_are_taken_from_the_cutoff_not_the_end_of_the_user_export() {
-        assert_eq!(changes_since_ms(1_763_990_005_000, Some(1_763_990_000.25)), 1_763_990_000_250);
+        assert_eq!(
+            changes_since_ms(1_763_990_005_000, Some(1_763_990_000.25)),
+            1_763_990_000_250
+        );
         assert_eq!(changes_since_ms(1_763_990_005_000, None), 1_763_990_005_000);
         // A cutoff after the user's time (never written so, but harmless) changes nothing.
         assert_eq!(changes_since_ms(1_000, Some(5.0)), 1_000);

@@ -39,9 +39,15 @@ impl Chain {
         let mut generations = vec![open(dir).map_err(Error::Other)?];
         for gen_dir in increment_dirs(dir)? {
             if gen_dir.join("manifest.json").is_file() {
-                generations.push(open(&gen_dir).map_err(|e| Error::Other(format!("{}: {e}", gen_dir.display())))?);
+                generations.push(
+                    open(&gen_dir)
+                        .map_err(|e| Error::Other(format!("{}: {e}", gen_dir.display())))?,
+                );
             } else {
-                tracing::warn!("ignoring incomplete increment {} (no manifest.json)", gen_dir.display());
+                tracing::warn!(
+                    "ignoring incomplete increment {} (no manifest.json)",
+                    gen_dir.display()
+                );
             }
         }
         Ok(Some(Chain {
@@ -93,13 +99,17 @@ impl Chain {
             }
         }
         if readers.is_empty() {
-            return Err(Error::Other(format!("user {user_id} is not in this backup")));
+            return Err(Error::Other(format!(
+                "user {user_id} is not in this backup"
+            )));
         }
         Ok(ChainUser { readers })
     }
 
     /// Platform entries of the newest generation (each holds a complete platform export).
-    pub fn platform_items(&self) -> Result<Box<dyn Iterator<Item = std::result::Result<Item, ArchiveError>> + Send + '_>> {
+    pub fn platform_items(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = std::result::Result<Item, ArchiveError>> + Send + '_>> {
         let newest = self.generations.last().unwrap_or(&self.generations[0]);
         Ok(newest.platform_items()?)
     }
@@ -137,7 +147,10 @@ impl Chain {
             .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
             .max()
             .unwrap_or(0);
-        Ok(self.dir.join(INCREMENTS_DIR).join(format!("{:04}", last + 1)))
+        Ok(self
+            .dir
+            .join(INCREMENTS_DIR)
+            .join(format!("{:04}", last + 1)))
     }
 }
 
@@ -171,7 +184,8 @@ fn item_key(collection: Collection, item: &Item) -> Option<String> {
 
 /// An event tombstone: `deleted` set on a head (not a history version).
 fn is_deleted_head(item: &Item) -> bool {
-    item.get("deleted").is_some_and(|d| !d.is_null()) && item.get("headId").is_none_or(|h| h.is_null())
+    item.get("deleted").is_some_and(|d| !d.is_null())
+        && item.get("headId").is_none_or(|h| h.is_null())
 }
 
 /// One user's latest state: base items not superseded, then each increment's items that
@@ -183,7 +197,11 @@ pub struct ChainUser {
 impl UserSource for ChainUser {
     fn items(&self, collection: Collection) -> Result<ItemIter<'_>> {
         if self.readers.len() == 1 {
-            return Ok(Box::new(self.readers[0].items(collection)?.map(|r| r.map_err(Error::from))));
+            return Ok(Box::new(
+                self.readers[0]
+                    .items(collection)?
+                    .map(|r| r.map_err(Error::from)),
+            ));
         }
         // key → newest generation holding it, over the increments only (they are small);
         // and event key → newest generation where that event is a tombstone.

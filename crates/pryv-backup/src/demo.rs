@@ -45,10 +45,22 @@ pub fn run(dir: Option<&Path>) -> Result<DemoReport> {
             .map_err(|e| Error::io(std::env::temp_dir(), e))?
             .keep(),
     };
-    let (source_dir, backup_dir, restored_dir) = (dir.join("source-platform"), dir.join("backup"), dir.join("restored-platform"));
+    let (source_dir, backup_dir, restored_dir) = (
+        dir.join("source-platform"),
+        dir.join("backup"),
+        dir.join("restored-platform"),
+    );
     for d in [&source_dir, &restored_dir] {
-        if d.exists() && std::fs::read_dir(d).map_err(|e| Error::io(d, e))?.next().is_some() {
-            return Err(Error::Other(format!("{} is not empty: give the demo a new directory", d.display())));
+        if d.exists()
+            && std::fs::read_dir(d)
+                .map_err(|e| Error::io(d, e))?
+                .next()
+                .is_some()
+        {
+            return Err(Error::Other(format!(
+                "{} is not empty: give the demo a new directory",
+                d.display()
+            )));
         }
         std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
     }
@@ -89,12 +101,26 @@ pub fn run(dir: Option<&Path>) -> Result<DemoReport> {
 
     let started = Instant::now();
     let restored = sqlite_platform(&restored_dir)?;
-    let chain = Chain::open(&backup_dir, &|d| ArchiveReader::open(d, None).map_err(|e| e.to_string()))?
-        .ok_or_else(|| Error::Other("the demo backup has no manifest".into()))?;
-    let outcome = restore::run(&restored, &chain, &backup_dir, &restore::RestoreOptions { jobs: 2, ..Default::default() }, &Silent)?;
+    let chain = Chain::open(&backup_dir, &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })?
+    .ok_or_else(|| Error::Other("the demo backup has no manifest".into()))?;
+    let outcome = restore::run(
+        &restored,
+        &chain,
+        &backup_dir,
+        &restore::RestoreOptions {
+            jobs: 2,
+            ..Default::default()
+        },
+        &Silent,
+    )?;
     let restore_ms = started.elapsed().as_millis();
     if !outcome.is_complete() {
-        differences.push(format!("restore incomplete: {}", serde_json::to_string(&outcome).unwrap_or_default()));
+        differences.push(format!(
+            "restore incomplete: {}",
+            serde_json::to_string(&outcome).unwrap_or_default()
+        ));
     }
 
     differences.extend(compare(&source, &restored)?);
@@ -126,7 +152,11 @@ fn compare(a: &dyn Engine, b: &dyn Engine) -> Result<Vec<String>> {
     };
     let (users_a, users_b) = (a.users()?, b.users()?);
     if users_a.len() != users_b.len() {
-        differences.push(format!("{} users in the source, {} restored", users_a.len(), users_b.len()));
+        differences.push(format!(
+            "{} users in the source, {} restored",
+            users_a.len(),
+            users_b.len()
+        ));
     }
     for user in &users_a {
         let (mut left, mut right) = (MemoryUser::default(), MemoryUser::default());
@@ -176,17 +206,39 @@ fn dir_size(dir: &Path) -> Result<(usize, u64)> {
 impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "pryv-backup demo in {}", self.dir.display())?;
-        writeln!(f, "  source platform (SQLite engine): {} users, {} items, {} attachments", self.users, self.items, self.attachments)?;
-        writeln!(f, "  backup:   {} files, {} bytes, {} ms  ({})", self.backup_files, self.backup_bytes, self.backup_ms, self.dir.join("backup").display())?;
-        writeln!(f, "  restore into an empty platform: {} ms", self.restore_ms)?;
+        writeln!(
+            f,
+            "  source platform (SQLite engine): {} users, {} items, {} attachments",
+            self.users, self.items, self.attachments
+        )?;
+        writeln!(
+            f,
+            "  backup:   {} files, {} bytes, {} ms  ({})",
+            self.backup_files,
+            self.backup_bytes,
+            self.backup_ms,
+            self.dir.join("backup").display()
+        )?;
+        writeln!(
+            f,
+            "  restore into an empty platform: {} ms",
+            self.restore_ms
+        )?;
         if self.identical {
-            writeln!(f, "  compared: identical (every user's items, attachments and platform entries)")?;
+            writeln!(
+                f,
+                "  compared: identical (every user's items, attachments and platform entries)"
+            )?;
         } else {
             writeln!(f, "  compared: DIFFERENT")?;
             for d in &self.differences {
                 writeln!(f, "    - {d}")?;
             }
         }
-        writeln!(f, "Next: pryv-backup inspect {}", self.dir.join("backup").display())
+        writeln!(
+            f,
+            "Next: pryv-backup inspect {}",
+            self.dir.join("backup").display()
+        )
     }
 }

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::{self, AuditEngine, BaseEngine, ConfigSources, FileEngine, InstallConfig, LayeredConfig, PlatformEngine, SeriesEngine};
+use crate::config::{
+    self, AuditEngine, BaseEngine, ConfigSources, FileEngine, InstallConfig, LayeredConfig,
+    PlatformEngine, SeriesEngine,
+};
 use crate::engine::{AttachmentStore, CollectionStore, Composite, Engine, PlatformStore};
 use crate::engines::filesystem::FsAttachments;
 use crate::engines::influxdb::InfluxSeries;
@@ -52,7 +55,10 @@ impl Install {
     }
 
     pub fn core_version(&self) -> String {
-        self.config.core_version.clone().unwrap_or_else(|| "unknown".into())
+        self.config
+            .core_version
+            .clone()
+            .unwrap_or_else(|| "unknown".into())
     }
 
     /// Connects to every storage the configuration names; an engine pryv-backup cannot
@@ -68,7 +74,10 @@ impl Install {
         let fs_attachments = || -> Result<Arc<dyn AttachmentStore>> {
             match &c.attachments {
                 FileEngine::Filesystem { root } => Ok(Arc::new(FsAttachments::new(root.clone()))),
-                FileEngine::Postgresql => Err(unsupported("storages:file:engine", "postgresql (with a sqlite base engine)")),
+                FileEngine::Postgresql => Err(unsupported(
+                    "storages:file:engine",
+                    "postgresql (with a sqlite base engine)",
+                )),
                 FileEngine::S3(_) => Err(unsupported("storages:file:engine", "s3")),
             }
         };
@@ -82,41 +91,55 @@ impl Install {
             (PlatformEngine::Rqlite(settings), _) => Some(Box::new(RqlitePlatform::new(settings))),
         };
         let influx = match &c.series {
-            SeriesEngine::Influxdb(settings) => Some(Box::new(InfluxSeries::new(settings)) as Box<dyn CollectionStore>),
+            SeriesEngine::Influxdb(settings) => {
+                Some(Box::new(InfluxSeries::new(settings)) as Box<dyn CollectionStore>)
+            }
             _ => None,
         };
         let base: Box<dyn Engine> = match c.base_engine {
             BaseEngine::Postgresql => {
                 let pg = c.postgres.as_ref().ok_or_else(|| {
-                    Error::Other("storages:engines:postgresql is missing from the configuration".into())
+                    Error::Other(
+                        "storages:engines:postgresql is missing from the configuration".into(),
+                    )
                 })?;
                 if c.series == SeriesEngine::Sqlite {
-                    return Err(unsupported("storages:series:engine", "sqlite (with a postgresql base engine)"));
+                    return Err(unsupported(
+                        "storages:series:engine",
+                        "sqlite (with a postgresql base engine)",
+                    ));
                 }
                 let attachments = match c.attachments {
                     FileEngine::Postgresql => None,
                     _ => Some(fs_attachments()?),
                 };
-                let engine = PgEngine::connect(&pg.connection_string(), attachments).map_err(|e| {
-                    Error::Other(format!(
-                        "cannot use the PostgreSQL database {} at {}:{} as user {} \
+                let engine =
+                    PgEngine::connect(&pg.connection_string(), attachments).map_err(|e| {
+                        Error::Other(format!(
+                            "cannot use the PostgreSQL database {} at {}:{} as user {} \
                          (storages:engines:postgresql:*): {e}",
-                        pg.database, pg.host, pg.port, pg.user
-                    ))
-                })?;
+                            pg.database, pg.host, pg.port, pg.user
+                        ))
+                    })?;
                 Box::new(engine)
             }
             BaseEngine::Sqlite => {
                 // The SQLite engine keeps audit and series in each user's own files.
                 if c.audit != AuditEngine::Sqlite {
-                    return Err(unsupported("storages:audit:engine", "postgresql (with a sqlite base engine)"));
+                    return Err(unsupported(
+                        "storages:audit:engine",
+                        "postgresql (with a sqlite base engine)",
+                    ));
                 }
                 let engine = SqliteEngine::open(&c.user_root_dir, fs_attachments()?)?;
                 match c.series {
                     SeriesEngine::Sqlite => Box::new(engine),
                     SeriesEngine::Influxdb(_) => Box::new(engine.without_series()),
                     SeriesEngine::Postgresql => {
-                        return Err(unsupported("storages:series:engine", "postgresql (with a sqlite base engine)"))
+                        return Err(unsupported(
+                            "storages:series:engine",
+                            "postgresql (with a sqlite base engine)",
+                        ))
                     }
                 }
             }

@@ -77,14 +77,24 @@ impl RestoreReport {
     }
 }
 
-pub fn run(engine: &dyn Engine, chain: &Chain, backup_dir: &Path, options: &RestoreOptions, progress: &dyn Progress) -> Result<RestoreReport> {
+pub fn run(
+    engine: &dyn Engine,
+    chain: &Chain,
+    backup_dir: &Path,
+    options: &RestoreOptions,
+    progress: &dyn Progress,
+) -> Result<RestoreReport> {
     if options.skip_conflicts && options.on_success == OnSuccess::Keep {
         return Err(Error::Other(
             "--skip-conflicts needs --delete-on-success or --move-on-success (as bin/backup.js requires)".into(),
         ));
     }
-    let users = crate::backup::select_users(chain.users(), &options.users)
-        .map_err(|_| Error::Other(format!("the backup holds none of the users {:?}", options.users)))?;
+    let users = crate::backup::select_users(chain.users(), &options.users).map_err(|_| {
+        Error::Other(format!(
+            "the backup holds none of the users {:?}",
+            options.users
+        ))
+    })?;
 
     let mut report = RestoreReport {
         conflicts: find_conflicts(engine, &users, options.overwrite)?,
@@ -99,7 +109,10 @@ pub fn run(engine: &dyn Engine, chain: &Chain, backup_dir: &Path, options: &Rest
         .filter(|u| {
             let conflict = report.conflicts.iter().find(|c| c.user == *u);
             if let Some(c) = conflict {
-                progress.note(&format!("skipping {} ({}): {}", u.username, u.user_id, c.reason));
+                progress.note(&format!(
+                    "skipping {} ({}): {}",
+                    u.username, u.user_id, c.reason
+                ));
                 report.skipped.push(c.clone());
             }
             conflict.is_none()
@@ -111,7 +124,14 @@ pub fn run(engine: &dyn Engine, chain: &Chain, backup_dir: &Path, options: &Rest
         overwrite: options.overwrite,
         verify_integrity: options.verify_integrity,
     };
-    for (user, result) in to_restore.iter().zip(import_users(engine, chain, &to_restore, &import, options.jobs, progress)) {
+    for (user, result) in to_restore.iter().zip(import_users(
+        engine,
+        chain,
+        &to_restore,
+        &import,
+        options.jobs,
+        progress,
+    )) {
         match result {
             Ok(()) => report.restored.push(user.clone()),
             Err(e @ Error::Integrity(_)) => report.rolled_back.push(issue(user, e)),
@@ -134,9 +154,15 @@ pub fn run(engine: &dyn Engine, chain: &Chain, backup_dir: &Path, options: &Rest
     } else if report.platform_error.is_some() {
         Some("its platform entries were not restored".to_string())
     } else if !report.failed.is_empty() || !report.rolled_back.is_empty() {
-        Some(format!("{} user(s) failed or were rolled back", report.failed.len() + report.rolled_back.len()))
+        Some(format!(
+            "{} user(s) failed or were rolled back",
+            report.failed.len() + report.rolled_back.len()
+        ))
     } else if options.on_success == OnSuccess::Delete && !report.skipped.is_empty() {
-        Some(format!("it is the only copy of {} skipped user(s)", report.skipped.len()))
+        Some(format!(
+            "it is the only copy of {} skipped user(s)",
+            report.skipped.len()
+        ))
     } else {
         None
     };
@@ -156,7 +182,12 @@ pub fn run(engine: &dyn Engine, chain: &Chain, backup_dir: &Path, options: &Rest
 /// skipped user's entries would overwrite those of the target's user of the same name, a
 /// rolled-back user's would claim unique values for nobody. Entries naming no user belong
 /// to the whole platform and come with a whole-backup restore only.
-fn import_platform_entries(engine: &dyn Engine, chain: &Chain, restored: &[UserRef], whole_backup: bool) -> Result<u64> {
+fn import_platform_entries(
+    engine: &dyn Engine,
+    chain: &Chain,
+    restored: &[UserRef],
+    whole_backup: bool,
+) -> Result<u64> {
     let restored: HashSet<&str> = restored.iter().map(|u| u.username.as_str()).collect();
     let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
     let mut count = 0u64;
@@ -183,7 +214,10 @@ fn import_platform_entries(engine: &dyn Engine, chain: &Chain, restored: &[UserR
 /// what they wrote, before committing.
 fn check_backup_integrity(user: &UserRef, source: &dyn UserSource) -> Result<()> {
     let mut tally = UserCheck::default();
-    for (collection, kind) in [(Collection::Events, ItemKind::Event), (Collection::Accesses, ItemKind::Access)] {
+    for (collection, kind) in [
+        (Collection::Events, ItemKind::Event),
+        (Collection::Accesses, ItemKind::Access),
+    ] {
         for item in source.items(collection)? {
             tally.item(kind, &item?);
         }
@@ -199,7 +233,11 @@ fn issue(user: &UserRef, error: Error) -> UserIssue {
     }
 }
 
-fn find_conflicts(engine: &dyn Engine, users: &[UserRef], overwrite: bool) -> Result<Vec<UserIssue>> {
+fn find_conflicts(
+    engine: &dyn Engine,
+    users: &[UserRef],
+    overwrite: bool,
+) -> Result<Vec<UserIssue>> {
     let mut conflicts = Vec::new();
     for user in users {
         let reason = match engine.find_conflict(user)? {
@@ -255,7 +293,9 @@ fn import_users(
     match results.into_inner() {
         Ok(slots) => slots
             .into_iter()
-            .map(|s| s.unwrap_or_else(|| Err(Error::Other("not restored: a worker stopped".into()))))
+            .map(|s| {
+                s.unwrap_or_else(|| Err(Error::Other("not restored: a worker stopped".into())))
+            })
             .collect(),
         Err(_) => users
             .iter()

@@ -50,7 +50,10 @@ pub fn sample_platform(seed: u64) -> Vec<(UserRef, MemoryUser)> {
 
 /// Replaces each event's and access's placeholder `integrity` by the hash the core would store.
 fn seal_integrity(data: &mut MemoryUser) {
-    for (collection, kind) in [(Collection::Events, ItemKind::Event), (Collection::Accesses, ItemKind::Access)] {
+    for (collection, kind) in [
+        (Collection::Events, ItemKind::Event),
+        (Collection::Accesses, ItemKind::Access),
+    ] {
         for item in data.collections.get_mut(&collection).into_iter().flatten() {
             if item.get("integrity").is_some_and(|v| v.is_string()) {
                 let hash = integrity::compute(kind, item);

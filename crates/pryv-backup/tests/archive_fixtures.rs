@@ -11,24 +11,8 @@ use pryv_backup::model::{Collection, UserRef};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The shared fixtures folder: `PRYV_BACKUP_FIXTURES`, or `shared/fixtures` next to the
-/// workspace (or next to the folder of worktrees).
 fn fixtures() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PRYV_BACKUP_FIXTURES") {
-        return PathBuf::from(dir);
-    }
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for up in ["../../../shared/fixtures", "../../../../shared/fixtures"] {
-        let dir = manifest_dir.join(up);
-        if dir.is_dir() {
-            return dir;
-        }
-    }
-    panic!(
-        "reference fixtures not found: expected shared/fixtures beside the workspace \
-         ({}/../../../shared/fixtures) or PRYV_BACKUP_FIXTURES set",
-        manifest_dir.display()
-    );
+    testbed::fixtures_dir()
 }
 
 fn reference(name: &str) -> PathBuf {

@@ -13,22 +13,8 @@ use sha2::{Digest, Sha256};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
-/// `shared/fixtures/reference-archives` beside the workspace (../shared from /work/main), or
-/// beside one of its ancestors (a worktree under /work/wt/<name> finds /work/shared).
 fn archives() -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    crate_dir
-        .ancestors()
-        .skip(3)
-        .map(|dir| dir.join("shared/fixtures/reference-archives"))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "reference fixtures missing: no shared/fixtures/reference-archives beside {} or \
-                 its parents (they are present in CI)",
-                crate_dir.join("../..").display()
-            )
-        })
+    testbed::fixture("reference-archives")
 }
 
 fn envelope(archive: &Path) -> Value {

@@ -170,17 +170,7 @@ fn influxdb_unreachable_server_says_so() {
 }
 
 fn fixtures() -> PathBuf {
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    ["../../../shared/fixtures", "../../../../shared/fixtures"]
-        .iter()
-        .map(|rel| base.join(rel))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "shared/fixtures not found beside the workspace (looked up from {})",
-                base.display()
-            )
-        })
+    testbed::fixtures_dir()
 }
 
 #[test]

@@ -11,8 +11,19 @@ fn pg_overrides(db: &testbed::TestDb) -> Vec<(String, String)> {
     };
     [
         ("host", host),
-        ("port", config.get_ports().first().copied().unwrap_or(5432).to_string()),
-        ("database", config.get_dbname().unwrap_or_default().to_string()),
+        (
+            "port",
+            config
+                .get_ports()
+                .first()
+                .copied()
+                .unwrap_or(5432)
+                .to_string(),
+        ),
+        (
+            "database",
+            config.get_dbname().unwrap_or_default().to_string(),
+        ),
         ("user", config.get_user().unwrap_or_default().to_string()),
     ]
     .into_iter()
@@ -27,14 +38,20 @@ fn install_default_engines_are_composed_as_the_core_configures_them() {
     let users = core.path().join("var-pryv/users");
     std::fs::create_dir_all(&users).expect("user root");
     let mut overrides = pg_overrides(&db);
-    overrides.push(("storages:engines:sqlite:path".into(), users.display().to_string()));
+    overrides.push((
+        "storages:engines:sqlite:path".into(),
+        users.display().to_string(),
+    ));
     let install = Install::load(&InstallSources {
         core_dir: core.path().to_path_buf(),
         overrides,
         ..Default::default()
     })
     .expect("the built-in defaults resolve");
-    let described = install.engine().expect("the default engines open").describe();
+    let described = install
+        .engine()
+        .expect("the default engines open")
+        .describe();
     // Core defaults: PostgreSQL base, audit in per-user SQLite files, platform on rqlite.
     assert!(described.starts_with("PostgreSQL"), "{described}");
     assert!(described.contains("audit: "), "{described}");

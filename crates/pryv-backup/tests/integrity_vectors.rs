@@ -6,22 +6,8 @@ use std::path::PathBuf;
 use pryv_backup::integrity::{self, Check, ItemKind};
 use pryv_backup::model::Item;
 
-/// The shared fixtures sit next to the workspace (`../shared/fixtures`); helper worktrees
-/// are nested one level deeper, so the nearest ancestor holding them is used.
 fn vectors_path() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let relative = "shared/fixtures/integrity/vectors.json";
-    manifest
-        .ancestors()
-        .map(|dir| dir.join(relative))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "integrity vectors not found: expected {relative} in a parent of {} \
-                 (the shared fixtures must sit next to the workspace, as in CI)",
-                manifest.display()
-            )
-        })
+    testbed::fixture("integrity/vectors.json")
 }
 
 fn vectors() -> Item {

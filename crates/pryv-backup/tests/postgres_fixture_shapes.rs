@@ -20,22 +20,8 @@ const USERS: [(&str, &str); 3] = [
     ("cjx1carolxyz0003", "carol"),
 ];
 
-/// The shared fixtures sit next to the workspace (`../shared/fixtures`); a worktree one level
-/// deeper (`wt/<name>`) finds them one level up.
 fn fixture_user_dir(user_id: &str) -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = ["../../../shared/fixtures", "../../../../shared/fixtures"].map(|rel| {
-        manifest
-            .join(rel)
-            .join("reference-archives/full-plain/users")
-            .join(user_id)
-    });
-    candidates.iter().find(|d| d.is_dir()).cloned().unwrap_or_else(|| {
-        panic!(
-            "reference fixtures missing: expected {} (the shared fixtures sit next to the workspace)",
-            candidates[0].display()
-        )
-    })
+    testbed::fixture("reference-archives/full-plain/users").join(user_id)
 }
 
 /// A tiny JSONL reader: one JSON value per non-empty line.

@@ -9,17 +9,7 @@ use pryv_backup::model::Item;
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    ["../../../shared/fixtures", "../../../../shared/fixtures"]
-        .iter()
-        .map(|rel| base.join(rel))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "shared/fixtures not found beside the workspace (looked up from {})",
-                base.display()
-            )
-        })
+    testbed::fixtures_dir()
 }
 
 fn export(store: &RqlitePlatform) -> Vec<Item> {

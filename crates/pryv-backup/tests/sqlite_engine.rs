@@ -136,18 +136,7 @@ mod fixture {
     use pryv_backup::model::{Collection, Item};
 
     pub fn user_dir(user_id: &str) -> PathBuf {
-        // PRYV_FIXTURES overrides the workspace-relative default (for checkouts elsewhere).
-        let fixtures = std::env::var_os("PRYV_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-            });
-        let root = fixtures.join("reference-archives/full-plain");
-        assert!(
-            root.is_dir(),
-            "reference fixtures not found at {}: they are expected next to the workspace (shared/fixtures) or at $PRYV_FIXTURES",
-            root.display()
-        );
+        let root = testbed::fixture("reference-archives/full-plain");
         root.join("users").join(user_id)
     }
 

@@ -174,16 +174,7 @@ pub fn cli() -> Command {
 
 /// The reference archives written by open-pryv.io (see their README).
 pub fn reference_archives() -> PathBuf {
-    let dir = std::env::var_os("PRYV_BACKUP_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures"))
-        .join("reference-archives");
-    assert!(
-        dir.is_dir(),
-        "fixtures not found at {}: set PRYV_BACKUP_FIXTURES to the shared fixtures directory",
-        dir.display()
-    );
-    dir
+    testbed::fixture("reference-archives")
 }
 
 /// Each table's rows as sorted JSON text.

@@ -72,7 +72,11 @@ pub fn decrypt_tree(
     let nested: Vec<PathBuf> = files
         .iter()
         .filter(|rel| rel.file_name() == Some(ENVELOPE_FILE.as_ref()))
-        .filter_map(|rel| rel.parent().filter(|p| *p != Path::new("")).map(Path::to_path_buf))
+        .filter_map(|rel| {
+            rel.parent()
+                .filter(|p| *p != Path::new(""))
+                .map(Path::to_path_buf)
+        })
         .collect();
     let mut report = DecryptReport::default();
     for rel in files {

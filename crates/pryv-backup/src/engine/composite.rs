@@ -6,7 +6,10 @@
 
 use std::io::Read;
 
-use super::{CollectionStore, Engine, ExportOptions, ImportOptions, ItemIter, PlatformStore, UserSink, UserSource};
+use super::{
+    CollectionStore, Engine, ExportOptions, ImportOptions, ItemIter, PlatformStore, UserSink,
+    UserSource,
+};
 use crate::model::{Collection, Item, UserRef};
 use crate::Result;
 
@@ -19,9 +22,12 @@ pub struct Composite {
 
 impl Composite {
     fn side_stores(&self) -> impl Iterator<Item = (Collection, &dyn CollectionStore)> {
-        [(Collection::Audit, &self.audit), (Collection::Series, &self.series)]
-            .into_iter()
-            .filter_map(|(c, s)| s.as_deref().map(|s| (c, s)))
+        [
+            (Collection::Audit, &self.audit),
+            (Collection::Series, &self.series),
+        ]
+        .into_iter()
+        .filter_map(|(c, s)| s.as_deref().map(|s| (c, s)))
     }
 }
 
@@ -41,10 +47,17 @@ impl Engine for Composite {
         self.base.users()
     }
 
-    fn export_user(&self, user: &UserRef, options: &ExportOptions, sink: &mut dyn UserSink) -> Result<()> {
+    fn export_user(
+        &self,
+        user: &UserRef,
+        options: &ExportOptions,
+        sink: &mut dyn UserSink,
+    ) -> Result<()> {
         self.base.export_user(user, options, sink)?;
         for (collection, store) in self.side_stores() {
-            store.export_user(user, &options.window, &mut |item: &Item| sink.item(collection, item))?;
+            store.export_user(user, &options.window, &mut |item: &Item| {
+                sink.item(collection, item)
+            })?;
         }
         Ok(())
     }
@@ -57,9 +70,21 @@ impl Engine for Composite {
         self.base.user_exists(user_id)
     }
 
-    fn import_user(&self, user: &UserRef, source: &dyn UserSource, options: &ImportOptions) -> Result<()> {
+    fn import_user(
+        &self,
+        user: &UserRef,
+        source: &dyn UserSource,
+        options: &ImportOptions,
+    ) -> Result<()> {
         let hidden: Vec<Collection> = self.side_stores().map(|(c, _)| c).collect();
-        self.base.import_user(user, &Hiding { inner: source, hidden: &hidden }, options)?;
+        self.base.import_user(
+            user,
+            &Hiding {
+                inner: source,
+                hidden: &hidden,
+            },
+            options,
+        )?;
         for (collection, store) in self.side_stores() {
             store.import_user(user, &mut source.items(collection)?, options.overwrite)?;
         }

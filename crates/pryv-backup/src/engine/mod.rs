@@ -169,9 +169,19 @@ pub trait AttachmentImport {
 /// `{"measurement": <event id>, "points": [{"time": s, <field>: value, ...}, ...]}`).
 pub trait CollectionStore: Send + Sync {
     fn describe(&self) -> String;
-    fn export_user(&self, user: &UserRef, window: &ExportWindow, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
+    fn export_user(
+        &self,
+        user: &UserRef,
+        window: &ExportWindow,
+        out: &mut dyn FnMut(&Item) -> Result<()>,
+    ) -> Result<()>;
     /// With `overwrite`, the user's existing items are dropped first.
-    fn import_user(&self, user: &UserRef, items: &mut dyn Iterator<Item = Result<Item>>, overwrite: bool) -> Result<()>;
+    fn import_user(
+        &self,
+        user: &UserRef,
+        items: &mut dyn Iterator<Item = Result<Item>>,
+        overwrite: bool,
+    ) -> Result<()>;
 }
 
 /// The platform DB kept outside the base engine (rqlite). Items are the archive's platform

@@ -46,8 +46,9 @@ impl UserCheck {
                 self.mismatches += 1;
                 if self.examples.len() < Self::MAX_EXAMPLES {
                     let id = item.get("id").and_then(|v| v.as_str()).unwrap_or("?");
-                    self.examples
-                        .push(format!("{kind:?} {id}: stored {stored}, computed {computed}"));
+                    self.examples.push(format!(
+                        "{kind:?} {id}: stored {stored}, computed {computed}"
+                    ));
                 }
             }
         }
