@@ -2,16 +2,15 @@
 //! platform data, then the manifest (the completion marker).
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest, UserWriter};
-use crate::engine::{Engine, ExportOptions, ExportWindow, UserSink};
-use crate::model::{Collection, Item, UserRef};
+use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest};
+use crate::engine::{Engine, ExportOptions, ExportWindow};
+use crate::model::{Item, UserRef};
 use crate::progress::Progress;
 use crate::{Error, Result};
 
@@ -225,26 +224,9 @@ fn export_user(
     user: &UserRef,
     options: &ExportOptions,
 ) -> Result<UserManifest> {
-    let mut sink = ArchiveSink(writer.open_user(user)?);
-    engine.export_user(user, options, &mut sink)?;
-    Ok(sink.0.finish()?)
-}
-
-/// Engine output straight into the archive's user writer.
-struct ArchiveSink(UserWriter);
-
-impl UserSink for ArchiveSink {
-    fn item(&mut self, collection: Collection, item: &Item) -> Result<()> {
-        Ok(self.0.item(collection, item)?)
-    }
-
-    fn account(&mut self, account: &Item) -> Result<()> {
-        Ok(self.0.account(account)?)
-    }
-
-    fn attachment(&mut self, _event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()> {
-        Ok(self.0.attachment(file_id, data)?)
-    }
+    let mut user_writer = writer.open_user(user)?;
+    engine.export_user(user, options, &mut user_writer)?;
+    Ok(user_writer.finish()?)
 }
 
 pub(crate) fn now_millis() -> u64 {
