@@ -75,7 +75,8 @@ impl Sealing {
 }
 
 enum Codec {
-    Gzip(GzEncoder<Sealing>),
+    // Boxed: zlib-rs keeps its whole deflate state inline.
+    Gzip(Box<GzEncoder<Sealing>>),
     Raw(Sealing),
 }
 
@@ -135,7 +136,7 @@ impl OutputFile {
         };
         let codec = if gzip {
             // Level 6 is Node's zlib default.
-            Codec::Gzip(GzEncoder::new(sealing, Compression::new(6)))
+            Codec::Gzip(Box::new(GzEncoder::new(sealing, Compression::new(6))))
         } else {
             Codec::Raw(sealing)
         };

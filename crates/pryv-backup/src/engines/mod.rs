@@ -1,6 +1,7 @@
 //! Storage engines: one folder per engine, each implementing [`crate::engine::Engine`].
 
 pub mod filesystem;
+mod http;
 pub mod influxdb;
 pub mod postgres;
 pub mod rqlite;

@@ -5,15 +5,14 @@ use std::io::{BufReader, Read};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::engines::http::HttpFailure;
 use serde_json::Value;
 
 use super::InfluxError;
 
 /// Points per chunk of a streamed query result.
 const CHUNK_SIZE: &str = "10000";
-
-/// Error bodies are read only this far: they are messages, not data.
-const MAX_ERROR_BODY: u64 = 4096;
 
 pub struct Client {
     base: String,
@@ -137,19 +136,11 @@ impl Client {
     }
 
     fn http_error(&self, error: ureq::Error) -> InfluxError {
-        match error {
-            ureq::Error::Status(code, response) => {
-                let mut text = String::new();
-                // Best effort: the status alone already says something went wrong.
-                let _ = response
-                    .into_reader()
-                    .take(MAX_ERROR_BODY)
-                    .read_to_string(&mut text);
-                self.protocol(format!("HTTP {code}: {}", text.trim()))
-            }
-            ureq::Error::Transport(t) => InfluxError::Unreachable {
+        match crate::engines::http::failure(error) {
+            HttpFailure::Answered(reason) => self.protocol(reason),
+            HttpFailure::Unreachable(reason) => InfluxError::Unreachable {
                 url: self.base.clone(),
-                reason: t.to_string(),
+                reason,
             },
         }
     }

@@ -1,18 +1,17 @@
 //! The rqlite HTTP API: `/db/query` (reads, `level=strong` so a read is confirmed by the
 //! cluster's leader) and `/db/execute` (writes, one transaction per request).
 
-use std::io::Read;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::engines::http::HttpFailure;
 use serde_json::Value;
 
 use super::{RqliteError, TABLE_DDL};
 
 /// Rows read per request, so a large platform never sits in memory whole.
 const PAGE: i64 = 5000;
-
-const MAX_ERROR_BODY: u64 = 4096;
 
 pub struct Client {
     base: String,
@@ -138,19 +137,11 @@ impl Client {
     }
 
     fn http_error(&self, error: ureq::Error) -> RqliteError {
-        match error {
-            ureq::Error::Status(code, response) => {
-                let mut text = String::new();
-                // Best effort: the status alone already says something went wrong.
-                let _ = response
-                    .into_reader()
-                    .take(MAX_ERROR_BODY)
-                    .read_to_string(&mut text);
-                self.server_error(format!("HTTP {code}: {}", text.trim()))
-            }
-            ureq::Error::Transport(t) => RqliteError::Unreachable {
+        match crate::engines::http::failure(error) {
+            HttpFailure::Answered(reason) => self.server_error(reason),
+            HttpFailure::Unreachable(reason) => RqliteError::Unreachable {
                 url: self.base.clone(),
-                reason: t.to_string(),
+                reason,
             },
         }
     }
