@@ -24,6 +24,7 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
+    bound_allocator_memory();
     let (argv, overrides) = args::split_config_overrides(std::env::args_os());
     let cli = Cli::parse_from(args::with_compat_subcommand(argv));
     output::init_logging(cli.verbose);
@@ -35,3 +36,18 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Every archive file gets its own deflate state (a few hundred KiB, allocated and freed
+/// thousands of times per backup). glibc raises its mmap threshold after such frees and then
+/// keeps them in its heaps, so resident memory grew with the number of files (measured: 364 MB
+/// for 1M events); a fixed threshold returns them at once (32 MB on the same backup).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn bound_allocator_memory() {
+    // SAFETY: mallopt only tunes the allocator; called first, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn bound_allocator_memory() {}

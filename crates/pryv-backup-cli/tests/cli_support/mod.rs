@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -12,6 +11,9 @@ use assert_cmd::Command;
 use pryv_backup::engine::Engine;
 use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::sample;
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use testbed::dump::{assert_same, without, Dump};
 
 /// The seed of every sample platform in these tests.
 pub const SEED: u64 = 7;
@@ -93,7 +95,7 @@ impl Install {
     }
 
     pub fn dump(&self) -> Dump {
-        dump(&mut self.db.connect())
+        testbed::dump::dump(&mut self.db.connect())
     }
 
     pub fn sql(&self, sql: &str) {
@@ -177,51 +179,6 @@ pub fn reference_archives() -> PathBuf {
     testbed::fixture("reference-archives")
 }
 
-/// Each table's rows as sorted JSON text.
-pub type Dump = Vec<(String, Vec<String>)>;
-
-/// Every table a backup carries (platform_kv: the user-field keys only).
-pub const TABLES: [(&str, &str); 17] = [
-    ("streams", "true"),
-    ("events", "true"),
-    ("event_streams", "true"),
-    ("accesses", "true"),
-    ("webhooks", "true"),
-    ("profile", "true"),
-    ("passwords", "true"),
-    ("store_key_values", "true"),
-    ("account_fields", "true"),
-    ("users_index", "true"),
-    ("alias_index", "true"),
-    ("series_data", "true"),
-    ("audit_events", "true"),
-    ("attachment_files", "true"),
-    ("sessions", "true"),
-    ("password_resets", "true"),
-    (
-        "platform_kv",
-        "key LIKE 'user-unique/%' OR key LIKE 'user-indexed/%'",
-    ),
-];
-
-pub fn dump(client: &mut postgres::Client) -> Dump {
-    TABLES
-        .iter()
-        .map(|(table, filter)| {
-            let rows = client
-                .query(
-                    format!(
-                        "SELECT row_to_json(t)::text AS r FROM {table} t WHERE {filter} ORDER BY r"
-                    )
-                    .as_str(),
-                    &[],
-                )
-                .unwrap_or_else(|e| panic!("dumping {table}: {e}"));
-            (table.to_string(), rows.iter().map(|r| r.get(0)).collect())
-        })
-        .collect()
-}
-
 /// The rows of one user only (tables without a user_id column are left out).
 pub fn user_rows(dump: &Dump, user_id: &str) -> Dump {
     let marker = format!("\"user_id\":\"{user_id}\"");
@@ -236,36 +193,6 @@ pub fn user_rows(dump: &Dump, user_id: &str) -> Dump {
             )
         })
         .collect()
-}
-
-/// A dump without some tables.
-pub fn without(dump: Dump, tables: &[&str]) -> Dump {
-    dump.into_iter()
-        .filter(|(t, _)| !tables.contains(&t.as_str()))
-        .collect()
-}
-
-/// Asserts two dumps are identical, table by table, naming the first differing rows.
-#[track_caller]
-pub fn assert_same(expected: &Dump, actual: &Dump) {
-    assert_eq!(
-        expected.iter().map(|(t, _)| t).collect::<Vec<_>>(),
-        actual.iter().map(|(t, _)| t).collect::<Vec<_>>()
-    );
-    for ((table, want), (_, got)) in expected.iter().zip(actual) {
-        if want == got {
-            continue;
-        }
-        let (want_set, got_set): (HashSet<&String>, HashSet<&String>) =
-            (want.iter().collect(), got.iter().collect());
-        let missing: Vec<&&String> = want_set.difference(&got_set).take(3).collect();
-        let extra: Vec<&&String> = got_set.difference(&want_set).take(3).collect();
-        panic!(
-            "table {table}: {} rows expected, {} found\nmissing: {missing:#?}\nunexpected: {extra:#?}",
-            want.len(),
-            got.len()
-        );
-    }
 }
 
 /// Every file under `dir` (recursively), with its bytes.
