@@ -91,7 +91,7 @@ pub fn run(
     }
     let users = crate::backup::select_users(chain.users(), &options.users).map_err(|_| {
         Error::Other(format!(
-            "the backup holds none of the users {:?}",
+            "not every user of {:?} is in this backup (give userIds or usernames it lists; see `pryv-backup inspect`)",
             options.users
         ))
     })?;
