@@ -42,9 +42,10 @@ fn full_backup_restores_into_an_empty_install_identically() {
         .filter(|(_, rows)| rows.is_empty())
         .map(|(t, _)| t.as_str())
         .collect();
+    // schema_migrations is dumped empty on purpose: it is the schema's, not the data's.
     assert_eq!(
         empty,
-        ["alias_index"],
+        ["alias_index", "schema_migrations"],
         "the sample platform should fill every other table"
     );
     assert_same(&expected, &target.dump());
