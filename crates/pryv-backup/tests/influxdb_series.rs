@@ -222,11 +222,20 @@ fn influxdb_reads_points_as_the_core_wrote_them() {
                  event.ev-1 value=-12 1500000000\n\
                  event.ev-2,unit=kg value=70.5,count=3i 250000000\n\
                  legacy value=1 1000000000";
-    agent
+    // A database created a moment ago may not take writes yet (404): retry, bounded.
+    let mut attempts = 0;
+    while let Err(e) = agent
         .post(&format!("{}/write", server.url()))
         .query("db", &db)
         .send_string(lines)
-        .expect("write");
+    {
+        attempts += 1;
+        assert!(
+            matches!(e, ureq::Error::Status(404, _)) && attempts < 50,
+            "write: {e}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let got: Vec<String> = export(&store, &u).iter().map(Value::to_string).collect();
     assert_eq!(
         got,

@@ -13,6 +13,8 @@ use super::InfluxError;
 
 /// Points per chunk of a streamed query result.
 const CHUNK_SIZE: &str = "10000";
+/// Writes retried while a new database becomes visible (100 ms apart).
+const NEW_DATABASE_RETRIES: u32 = 50;
 
 pub struct Client {
     base: String,
@@ -91,14 +93,26 @@ impl Client {
     }
 
     /// Writes line-protocol points with nanosecond timestamps.
+    /// Writes line-protocol points. A database created a moment ago may not be visible to
+    /// writes yet (InfluxDB answers 404): those are retried for a few seconds.
     pub fn write(&self, database: &str, lines: &str) -> Result<(), InfluxError> {
-        self.agent
-            .post(&format!("{}/write", self.base))
-            .query("db", database)
-            .query("precision", "ns")
-            .send_string(lines)
-            .map_err(|e| self.http_error(e))?;
-        Ok(())
+        let mut attempts = 0;
+        loop {
+            let sent = self
+                .agent
+                .post(&format!("{}/write", self.base))
+                .query("db", database)
+                .query("precision", "ns")
+                .send_string(lines);
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(ureq::Error::Status(404, _)) if attempts < NEW_DATABASE_RETRIES => {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(self.http_error(e)),
+            }
+        }
     }
 
     fn read_responses<E>(
