@@ -227,7 +227,7 @@ impl fmt::Display for DemoReport {
         if self.identical {
             writeln!(
                 f,
-                "  compared: identical (every user's items, attachments and platform entries)"
+                "  compared: identical (every user's items, account and attachments)"
             )?;
         } else {
             writeln!(f, "  compared: DIFFERENT")?;
