@@ -2,8 +2,6 @@
 //! platform data, then the manifest (the completion marker).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -12,6 +10,7 @@ use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest};
 use crate::engine::{Engine, ExportOptions, ExportWindow};
 use crate::model::{Item, UserRef};
 use crate::progress::Progress;
+use crate::workers::per_user;
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -166,41 +165,17 @@ fn export_users(
     snapshot_before: f64,
     progress: &dyn Progress,
 ) -> Result<Vec<UserManifest>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<UserManifest>>>> =
-        Mutex::new(users.iter().map(|_| None).collect());
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        for _ in 0..options.jobs.clamp(1, users.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                // One failure makes the backup incomplete: stop taking new users.
-                if i >= users.len() || failed.load(Ordering::SeqCst) {
-                    break;
-                }
-                let user = &users[i];
-                progress.user_started(user);
-                let export = ExportOptions {
-                    window: ExportWindow {
-                        since: since.get(&user.user_id).copied(),
-                        before: snapshot_before,
-                    },
-                    include_ephemeral: options.include_ephemeral,
-                };
-                let result = export_user(engine, writer, user, &export);
-                progress.user_finished(user, result.is_ok());
-                if result.is_err() {
-                    failed.store(true, Ordering::SeqCst);
-                }
-                if let Ok(mut slots) = results.lock() {
-                    slots[i] = Some(result);
-                }
-            });
-        }
-    });
-    let slots = results
-        .into_inner()
-        .map_err(|_| Error::Other("a backup worker panicked".into()))?;
+    // One failure makes the backup incomplete: stop taking new users.
+    let slots = per_user(users, options.jobs, true, progress, |user| {
+        let export = ExportOptions {
+            window: ExportWindow {
+                since: since.get(&user.user_id).copied(),
+                before: snapshot_before,
+            },
+            include_ephemeral: options.include_ephemeral,
+        };
+        export_user(engine, writer, user, &export)
+    })?;
     let mut manifests = Vec::with_capacity(users.len());
     for (user, slot) in users.iter().zip(slots) {
         match slot {

@@ -30,5 +30,6 @@ pub mod model;
 pub mod progress;
 pub mod restore;
 pub mod sample;
+mod workers;
 
 pub use error::{Error, Result};

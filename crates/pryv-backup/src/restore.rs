@@ -3,8 +3,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -13,6 +11,7 @@ use crate::engine::{Engine, ImportOptions, UserSource};
 use crate::integrity::{ItemKind, UserCheck};
 use crate::model::{Collection, UserRef};
 use crate::progress::Progress;
+use crate::workers::per_user;
 use crate::{Error, Result};
 
 #[derive(Clone, Debug, Default)]
@@ -266,40 +265,23 @@ fn import_users(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Vec<Result<()>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<()>>>> = Mutex::new(users.iter().map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, users.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= users.len() {
-                    break;
-                }
-                let user = &users[i];
-                progress.user_started(user);
-                let result = chain.user_source(&user.user_id).and_then(|source| {
-                    if options.verify_integrity {
-                        check_backup_integrity(user, &source)?;
-                    }
-                    engine.import_user(user, &source, options)
-                });
-                progress.user_finished(user, result.is_ok());
-                if let Ok(mut slots) = results.lock() {
-                    slots[i] = Some(result);
-                }
-            });
+    let work = |user: &UserRef| {
+        let source = chain.user_source(&user.user_id)?;
+        if options.verify_integrity {
+            check_backup_integrity(user, &source)?;
         }
-    });
-    match results.into_inner() {
+        engine.import_user(user, &source, options)
+    };
+    match per_user(users, jobs, false, progress, work) {
         Ok(slots) => slots
             .into_iter()
             .map(|s| {
                 s.unwrap_or_else(|| Err(Error::Other("not restored: a worker stopped".into())))
             })
             .collect(),
-        Err(_) => users
+        Err(e) => users
             .iter()
-            .map(|_| Err(Error::Other("a restore worker panicked".into())))
+            .map(|_| Err(Error::Other(e.to_string())))
             .collect(),
     }
 }

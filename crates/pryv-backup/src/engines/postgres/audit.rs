@@ -32,28 +32,8 @@ pub const TABLE: Table = Table {
     key: &["eventid"],
 };
 
-const ALL: [&str; 17] = [
-    "eventid",
-    "head_id",
-    "stream_ids",
-    "time",
-    "deleted",
-    "end_time",
-    "type",
-    "content",
-    "description",
-    "client_data",
-    "integrity",
-    "attachments",
-    "trashed",
-    "created",
-    "created_by",
-    "modified",
-    "modified_by",
-];
-
 pub fn to_item(values: RowValues) -> Item {
-    Value::Object(TABLE.to_item(values, &ALL))
+    Value::Object(TABLE.to_item_keeping_nulls(values))
 }
 
 /// A `user_id` field (rows exported by older tools) is accepted and ignored: the row goes

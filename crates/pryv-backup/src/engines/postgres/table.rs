@@ -162,6 +162,15 @@ impl Table {
         item
     }
 
+    /// The item of a row with every column present, NULLs as `null`.
+    pub fn to_item_keeping_nulls(&self, values: RowValues) -> Map<String, Value> {
+        self.columns
+            .iter()
+            .zip(values)
+            .map(|(c, v)| (c.field.to_string(), v.unwrap_or(Value::Null)))
+            .collect()
+    }
+
     /// The row of an item. A field without a column is an error; an absent field takes what
     /// `absent` says for its column.
     pub fn row_from_item(

@@ -1,0 +1,45 @@
+//! Users processed in parallel by a few worker threads, for backup and restore alike.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::model::UserRef;
+use crate::progress::Progress;
+use crate::{Error, Result};
+
+/// Runs `work` for every user on up to `jobs` threads, telling `progress`. Slot `i` holds
+/// user `i`'s result; with `stop_on_error`, users not started once one failed stay `None`.
+pub(crate) fn per_user<R: Send>(
+    users: &[UserRef],
+    jobs: usize,
+    stop_on_error: bool,
+    progress: &dyn Progress,
+    work: impl Fn(&UserRef) -> Result<R> + Sync,
+) -> Result<Vec<Option<Result<R>>>> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<R>>>> = Mutex::new(users.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, users.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= users.len() || (stop_on_error && failed.load(Ordering::SeqCst)) {
+                    break;
+                }
+                let user = &users[i];
+                progress.user_started(user);
+                let result = work(user);
+                progress.user_finished(user, result.is_ok());
+                if result.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                if let Ok(mut slots) = results.lock() {
+                    slots[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .map_err(|_| Error::Other("a worker thread panicked".into()))
+}
