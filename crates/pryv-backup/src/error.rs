@@ -19,6 +19,8 @@ pub enum Error {
     #[error(transparent)]
     Influx(#[from] crate::engines::influxdb::InfluxError),
     #[error(transparent)]
+    S3(#[from] crate::s3::S3Error),
+    #[error(transparent)]
     Rqlite(#[from] crate::engines::rqlite::RqliteError),
     /// A user's data could not be restored because of what the target already holds.
     #[error("conflict for user {username} ({user_id}): {reason}")]

@@ -29,6 +29,7 @@ pub mod json;
 pub mod model;
 pub mod progress;
 pub mod restore;
+pub mod s3;
 pub mod sample;
 mod workers;
 

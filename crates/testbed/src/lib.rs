@@ -8,6 +8,7 @@
 pub mod dump;
 mod fixtures;
 pub mod influx;
+pub mod s3;
 
 pub use fixtures::{fixture, fixtures_dir};
 

@@ -1,0 +1,223 @@
+//! S3-compatible object storage, used from our (blocking) threads: the S3 attachments engine
+//! and the S3 backup destination both go through [`Bucket`].
+//!
+//! object_store does the protocol (signing, retries, multipart); its futures are driven by
+//! one small process-wide tokio runtime. Uploads are streamed in parts of [`PART_SIZE`]
+//! bytes: at most one part being filled and one in flight per object, whatever its size.
+
+mod upload;
+
+use std::io::{self, Read};
+use std::sync::{Arc, OnceLock};
+
+use futures_util::stream::{BoxStream, StreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt};
+use thiserror::Error;
+use tokio::runtime::Runtime;
+use zeroize::Zeroizing;
+
+pub use upload::Upload;
+
+/// Size of one multipart part: above S3's 5 MiB minimum; 10 000 parts (S3's maximum) make
+/// objects of up to ~78 GiB.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, Error)]
+pub enum S3Error {
+    #[error("S3 settings: {0}")]
+    Config(String),
+    #[error("S3 {op} of {url} failed: {source}")]
+    Request {
+        op: &'static str,
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// How to reach one bucket. Unset fields fall back to the usual AWS environment
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` or
+/// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`), then to AWS's own defaults.
+#[derive(Clone, Default)]
+pub struct S3Settings {
+    pub bucket: String,
+    pub region: Option<String>,
+    /// For S3-compatible stores (Garage, MinIO, Ceph); `http://` is allowed only here.
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Zeroizing<String>>,
+    /// Path-style addressing (`endpoint/bucket/key`), which most self-hosted stores need.
+    pub path_style: bool,
+}
+
+impl std::fmt::Debug for S3Settings {
+    // Never prints the secret key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("path_style", &self.path_style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One bucket, shareable between threads.
+#[derive(Clone)]
+pub struct Bucket {
+    store: Arc<AmazonS3>,
+    name: String,
+}
+
+impl Bucket {
+    pub fn connect(settings: &S3Settings) -> Result<Bucket, S3Error> {
+        if settings.bucket.is_empty() {
+            return Err(S3Error::Config("no bucket name given".into()));
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&settings.bucket);
+        let env_endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+        if let Some(endpoint) = settings.endpoint.as_ref().or(env_endpoint.as_ref()) {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        let env_region = std::env::var("AWS_REGION").ok();
+        if let Some(region) = settings.region.as_ref().or(env_region.as_ref()) {
+            builder = builder.with_region(region);
+        }
+        if let (Some(id), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            builder = builder
+                .with_access_key_id(id)
+                .with_secret_access_key(secret.as_str());
+        }
+        builder = builder.with_virtual_hosted_style_request(!settings.path_style);
+        let store = builder
+            .build()
+            .map_err(|e| S3Error::Config(format!("bucket {}: {e}", settings.bucket)))?;
+        Ok(Bucket {
+            store: Arc::new(store),
+            name: settings.bucket.clone(),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `s3://bucket/key`, for messages.
+    pub fn url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.name)
+    }
+
+    fn key(&self, key: &str) -> Result<Key, S3Error> {
+        Key::parse(key).map_err(|e| {
+            S3Error::Config(format!("{} is not a usable object key: {e}", self.url(key)))
+        })
+    }
+
+    fn failed(&self, op: &'static str, key: &str) -> impl FnOnce(object_store::Error) -> S3Error {
+        let url = self.url(key);
+        move |source| S3Error::Request { op, url, source }
+    }
+
+    /// The object's bytes, streamed; `None` when there is no such object.
+    pub fn get(&self, key: &str) -> Result<Option<Box<dyn Read + Send>>, S3Error> {
+        let path = self.key(key)?;
+        match runtime()?.block_on(self.store.get(&path)) {
+            Ok(found) => Ok(Some(Box::new(ObjectReader {
+                stream: found.into_stream(),
+                current: bytes::Bytes::new(),
+                url: self.url(key),
+            }))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.failed("download", key)(e)),
+        }
+    }
+
+    pub fn exists(&self, key: &str) -> Result<bool, S3Error> {
+        let path = self.key(key)?;
+        match runtime()?.block_on(self.store.head(&path)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.failed("lookup", key)(e)),
+        }
+    }
+
+    /// Every key below `prefix` taken as a folder (`prefix/...`), at any depth, in the
+    /// store's (lexicographic) order.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, S3Error> {
+        let path = self.key(prefix)?;
+        let prefix = (!prefix.is_empty()).then_some(&path);
+        let mut stream = self.store.list(prefix);
+        let mut keys = Vec::new();
+        let rt = runtime()?;
+        while let Some(meta) = rt.block_on(stream.next()) {
+            let meta = meta.map_err(self.failed("listing", path.as_ref()))?;
+            keys.push(meta.location.to_string());
+        }
+        Ok(keys)
+    }
+
+    pub fn delete(&self, key: &str) -> Result<(), S3Error> {
+        let path = self.key(key)?;
+        match runtime()?.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.failed("delete", key)(e)),
+        }
+    }
+
+    /// Server-side copy (no bytes through this machine).
+    pub fn copy(&self, from: &str, to: &str) -> Result<(), S3Error> {
+        let (source, target) = (self.key(from)?, self.key(to)?);
+        runtime()?
+            .block_on(self.store.copy(&source, &target))
+            .map_err(self.failed("copy", from))
+    }
+
+    /// Starts writing `key`; see [`Upload`].
+    pub fn create(&self, key: &str) -> Result<Upload, S3Error> {
+        Ok(Upload::new(self.clone(), self.key(key)?, key.to_string()))
+    }
+}
+
+/// The shared runtime: two worker threads are plenty, our threads block on it.
+fn runtime() -> Result<&'static Runtime, S3Error> {
+    static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("pryv-backup-s3")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| S3Error::Config(format!("cannot start the S3 client runtime: {e}")))
+}
+
+/// An object's body as a [`Read`], one received buffer at a time.
+struct ObjectReader {
+    stream: BoxStream<'static, object_store::Result<bytes::Bytes>>,
+    current: bytes::Bytes,
+    url: String,
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            let rt = runtime().map_err(io::Error::other)?;
+            match rt.block_on(self.stream.next()) {
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(e)) => return Err(io::Error::other(format!("{}: {e}", self.url))),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
