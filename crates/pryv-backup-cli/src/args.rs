@@ -98,7 +98,9 @@ pub struct ConfigArgs {
 
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// The backup directory to write.
+    /// The backup directory to write, or `s3://bucket/prefix` for an S3-compatible object
+    /// store (credentials, region and endpoint from the usual AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL variables).
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
     /// Back up only this user (userId or username; repeatable).
@@ -140,7 +142,7 @@ pub struct BackupArgs {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// The backup directory to restore.
+    /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`).
     #[arg(short = 'r', long = "restore", value_name = "DIR")]
     pub dir: PathBuf,
     /// Restore only this user (userId or username; repeatable).

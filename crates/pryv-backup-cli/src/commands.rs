@@ -1,13 +1,16 @@
 //! One function per subcommand: parse-free glue between the arguments and the library.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use pryv_backup::archive::{self, ArchiveReader, ArchiveWriter, FileSealer, WriterOptions};
+use pryv_backup::archive::{
+    self, ArchiveReader, ArchiveWriter, Backend, FileSealer, WriterOptions,
+};
 use pryv_backup::crypto::{self, Pryvbke1};
 use pryv_backup::install::{Install, InstallSources};
 use pryv_backup::restore::{OnSuccess, RestoreOptions};
+use pryv_backup::s3::S3Settings;
 use pryv_backup::{backup, chain, demo, restore};
 
 use crate::args::{BackupArgs, Cli, Command, ConfigArgs, DecryptArgs, RestoreArgs};
@@ -79,13 +82,25 @@ fn new_sealer(args: &BackupArgs) -> Result<Option<Arc<dyn FileSealer>>> {
     })
 }
 
+/// Where a backup is: a local directory, or `s3://bucket/prefix` reached with the usual AWS
+/// environment (path-style requests unless AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true).
+fn locate(location: &Path) -> Result<(Backend, PathBuf)> {
+    let virtual_hosted = std::env::var("AWS_VIRTUAL_HOSTED_STYLE_REQUEST")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    Ok(Backend::locate(location, |bucket| S3Settings {
+        bucket: bucket.to_string(),
+        path_style: !virtual_hosted,
+        ..S3Settings::default()
+    })?)
+}
+
 /// Opens a backup directory (or one generation of it), asking for the key when encrypted.
-fn open_reader(dir: &Path, secrets_args: &DecryptArgs) -> Result<ArchiveReader> {
-    let sealer = match ArchiveReader::envelope(dir)? {
+fn open_reader(backend: &Backend, dir: &Path, secrets_args: &DecryptArgs) -> Result<ArchiveReader> {
+    let sealer = match ArchiveReader::envelope_in(backend, dir)? {
         Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
         None => None,
     };
-    Ok(ArchiveReader::open(dir, sealer)?)
+    Ok(ArchiveReader::open_in(backend, dir, sealer)?)
 }
 
 fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) -> Result<u8> {
@@ -95,6 +110,7 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     let install = install(&args.config, overrides)?;
     let engine = install.engine()?;
     let sealer = new_sealer(&args)?;
+    let (backend, output) = locate(&args.output)?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
     // The previous generations open with the passphrase this one is encrypted with, unless
@@ -104,27 +120,27 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
         previous_secrets.decrypt_passphrase_file = args.encrypt_passphrase_file.clone();
     }
     let (target, previous) = if args.incremental {
-        match chain::Chain::open(&args.output, &|dir| {
-            open_reader(dir, &previous_secrets).map_err(|e| format!("{e:#}"))
+        match chain::Chain::open(&backend, &output, &|dir| {
+            open_reader(&backend, dir, &previous_secrets).map_err(|e| format!("{e:#}"))
         })
         .with_context(|| {
             format!(
                 "an incremental backup starts from the manifests of the previous one in {}, \
                  which could not be read (nothing was written)",
-                args.output.display()
+                output.display()
             )
         })? {
             Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
             None => {
                 eprintln!(
                     "no previous backup in {}: running a full backup",
-                    args.output.display()
+                    output.display()
                 );
-                (args.output.clone(), None)
+                (output.clone(), None)
             }
         }
     } else {
-        (args.output.clone(), None)
+        (output.clone(), None)
     };
 
     let writer = ArchiveWriter::create(
@@ -133,6 +149,7 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
             compress: !args.no_compress,
             max_chunk_size: args.max_chunk_size * 1024 * 1024,
             sealer,
+            backend,
         },
     )?;
     let bar = UserBar::new("backing up", json);
@@ -173,13 +190,14 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
         (false, None) => OnSuccess::Keep,
     };
-    let chain = chain::Chain::open(&args.dir, &|dir| {
-        open_reader(dir, &args.decrypt).map_err(|e| e.to_string())
+    let (backend, dir) = locate(&args.dir)?;
+    let chain = chain::Chain::open(&backend, &dir, &|dir| {
+        open_reader(&backend, dir, &args.decrypt).map_err(|e| e.to_string())
     })?
     .with_context(|| {
         format!(
             "{} holds no complete backup (no manifest.json)",
-            args.dir.display()
+            dir.display()
         )
     })?;
     let chain = match args.as_of {
@@ -203,7 +221,7 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
     let report = restore::run(
         engine.as_ref(),
         &chain,
-        &args.dir,
+        &dir,
         &RestoreOptions {
             users: args.user.clone(),
             overwrite: args.overwrite,
@@ -273,24 +291,28 @@ fn print_restore_report(report: &restore::RestoreReport) {
 }
 
 /// The base backup's summary, then one line (or JSON entry) per increment.
-fn run_inspect(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
-    let reader = open_reader(dir, secrets_args)?;
+fn run_inspect(location: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    let (backend, dir) = locate(location)?;
+    let dir = dir.as_path();
+    let reader = open_reader(&backend, dir, secrets_args)?;
     let mut summary = archive::summary(reader.manifest());
     let mut increments = Vec::new();
-    for increment in chain::increment_dirs(dir)? {
+    for increment in chain::increment_dirs(&backend, dir)? {
         let name = increment
             .strip_prefix(dir)
             .unwrap_or(&increment)
             .display()
             .to_string();
-        if !increment.join("manifest.json").is_file() {
+        if !backend.is_file(&increment.join("manifest.json"))? {
             summary.text.push_str(&format!(
                 "{name}: incomplete (no manifest.json), ignored by restores\n"
             ));
             increments.push(serde_json::json!({ "dir": name, "complete": false }));
             continue;
         }
-        let manifest = open_reader(&increment, secrets_args)?.manifest().clone();
+        let manifest = open_reader(&backend, &increment, secrets_args)?
+            .manifest()
+            .clone();
         let changed: u64 = manifest.users.iter().flat_map(|u| u.stats.values()).sum();
         summary.text.push_str(&format!(
             "{name}: {} backup made at {} ms, {} user(s), {changed} changed item(s) and attachment(s)\n",
@@ -318,15 +340,17 @@ fn run_inspect(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8>
 }
 
 /// Verifies the base backup and each of its increments (every generation a restore reads).
-fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+fn run_verify(location: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    let (backend, dir) = locate(location)?;
+    let dir = dir.as_path();
     let mut generations = vec![(dir.to_path_buf(), String::new())];
     let mut incomplete = Vec::new();
-    for increment in chain::increment_dirs(dir)? {
+    for increment in chain::increment_dirs(&backend, dir)? {
         let prefix = format!(
             "{}/",
             increment.strip_prefix(dir).unwrap_or(&increment).display()
         );
-        if increment.join("manifest.json").is_file() {
+        if backend.is_file(&increment.join("manifest.json"))? {
             generations.push((increment, prefix));
         } else {
             incomplete.push(prefix);
@@ -334,11 +358,11 @@ fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> 
     }
     let mut total = archive::VerifyReport::default();
     for (generation, prefix) in &generations {
-        let sealer = match ArchiveReader::envelope(generation)? {
+        let sealer = match ArchiveReader::envelope_in(&backend, generation)? {
             Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
             None => None,
         };
-        let report = archive::verify(generation, sealer)
+        let report = archive::verify_in(&backend, generation, sealer)
             .with_context(|| format!("verifying {}", generation.display()))?;
         total.users_checked += report.users_checked;
         total.files_checked += report.files_checked;
@@ -402,6 +426,12 @@ fn run_verify(dir: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> 
 }
 
 fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+    if !locate(dir)?.0.is_local() {
+        bail!(
+            "decrypt works on a local directory: copy {} here first (e.g. `aws s3 sync`)",
+            dir.display()
+        );
+    }
     if ArchiveReader::envelope(dir)?.is_none() {
         bail!(
             "{} is not encrypted (no encryption.json): nothing to decrypt",
@@ -411,7 +441,7 @@ fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -
     // The base, then each increment into the same place of the copy: every generation has
     // its own key (its own encryption.json).
     let mut generations = vec![(dir.to_path_buf(), out.to_path_buf())];
-    for gen_dir in chain::increment_dirs(dir)? {
+    for gen_dir in chain::increment_dirs(&Backend::Local, dir)? {
         let name = gen_dir
             .strip_prefix(dir)
             .map(Path::to_path_buf)

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::archive::{ArchiveError, ArchiveReader, Manifest, UserReader};
+use crate::archive::{ArchiveError, ArchiveReader, Backend, Manifest, UserReader};
 use crate::engine::{ItemIter, UserSource};
 use crate::model::{Collection, Item, UserRef};
 use crate::{Error, Result};
@@ -25,6 +25,7 @@ pub const INCREMENTS_DIR: &str = "increments";
 pub type Opener<'a> = dyn Fn(&Path) -> std::result::Result<ArchiveReader, String> + 'a;
 
 pub struct Chain {
+    backend: Backend,
     dir: PathBuf,
     /// Base first, then increments in the order they were written.
     generations: Vec<ArchiveReader>,
@@ -32,13 +33,13 @@ pub struct Chain {
 
 impl Chain {
     /// `None` when `dir` holds no complete base backup (no `manifest.json`).
-    pub fn open(dir: &Path, open: &Opener<'_>) -> Result<Option<Chain>> {
-        if !dir.join("manifest.json").is_file() {
+    pub fn open(backend: &Backend, dir: &Path, open: &Opener<'_>) -> Result<Option<Chain>> {
+        if !backend.is_file(&dir.join("manifest.json"))? {
             return Ok(None);
         }
         let mut generations = vec![open(dir).map_err(Error::Other)?];
-        for gen_dir in increment_dirs(dir)? {
-            if gen_dir.join("manifest.json").is_file() {
+        for gen_dir in increment_dirs(backend, dir)? {
+            if backend.is_file(&gen_dir.join("manifest.json"))? {
                 generations.push(
                     open(&gen_dir)
                         .map_err(|e| Error::Other(format!("{}: {e}", gen_dir.display())))?,
@@ -51,6 +52,7 @@ impl Chain {
             }
         }
         Ok(Some(Chain {
+            backend: backend.clone(),
             dir: dir.to_path_buf(),
             generations,
         }))
@@ -67,6 +69,10 @@ impl Chain {
         self.generations
             .retain(|g| g.manifest().backup_timestamp <= time_ms);
         Ok(self)
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     pub fn generation_count(&self) -> usize {
@@ -142,7 +148,7 @@ impl Chain {
     /// Where the next increment goes: `increments/NNNN` after the highest existing number
     /// (incomplete ones included, so a failed run is never overwritten).
     pub fn next_generation_dir(&self) -> Result<PathBuf> {
-        let last = increment_dirs(&self.dir)?
+        let last = increment_dirs(&self.backend, &self.dir)?
             .iter()
             .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
             .max()
@@ -155,18 +161,12 @@ impl Chain {
 }
 
 /// Increment directories (complete or not), sorted by their number.
-pub fn increment_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
+pub fn increment_dirs(backend: &Backend, dir: &Path) -> Result<Vec<PathBuf>> {
     let root = dir.join(INCREMENTS_DIR);
-    if !root.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir(&root)
-        .map_err(|e| Error::io(&root, e))?
-        .filter_map(|entry| {
-            let entry = entry.ok()?;
-            let n = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            entry.path().is_dir().then(|| (n, entry.path()))
-        })
+    let mut dirs: Vec<(u32, PathBuf)> = backend
+        .list_dirs(&root)?
+        .into_iter()
+        .filter_map(|name| Some((name.parse::<u32>().ok()?, root.join(name))))
         .collect();
     dirs.sort();
     Ok(dirs.into_iter().map(|(_, p)| p).collect())

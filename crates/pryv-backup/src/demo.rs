@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::archive::{self, ArchiveReader, ArchiveWriter, WriterOptions};
+use crate::archive::{self, ArchiveReader, ArchiveWriter, Backend, WriterOptions};
 use crate::chain::Chain;
 use crate::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, MemoryUser};
 use crate::engines::filesystem::FsAttachments;
@@ -101,7 +101,7 @@ pub fn run(dir: Option<&Path>) -> Result<DemoReport> {
 
     let started = Instant::now();
     let restored = sqlite_platform(&restored_dir)?;
-    let chain = Chain::open(&backup_dir, &|d| {
+    let chain = Chain::open(&Backend::Local, &backup_dir, &|d| {
         ArchiveReader::open(d, None).map_err(|e| e.to_string())
     })?
     .ok_or_else(|| Error::Other("the demo backup has no manifest".into()))?;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::archive::Backend;
 use crate::chain::Chain;
 use crate::engine::{Engine, ImportOptions, UserSource};
 use crate::integrity::{ItemKind, UserCheck};
@@ -88,6 +89,11 @@ pub fn run(
             "--skip-conflicts needs --delete-on-success or --move-on-success (as bin/backup.js requires)".into(),
         ));
     }
+    if matches!(options.on_success, OnSuccess::MoveTo(_)) && !chain.backend().is_local() {
+        return Err(Error::Other(
+            "--move-on-success moves a local directory; for a backup in S3 use --delete-on-success, or keep it".into(),
+        ));
+    }
     let users = crate::backup::select_users(chain.users(), &options.users).map_err(|_| {
         Error::Other(format!(
             "not every user of {:?} is in this backup (give userIds or usernames it lists; see `pryv-backup inspect`)",
@@ -166,7 +172,9 @@ pub fn run(
         None
     };
     match kept_for {
-        None => report.backup_disposition = dispose(backup_dir, &options.on_success)?,
+        None => {
+            report.backup_disposition = dispose(chain.backend(), backup_dir, &options.on_success)?
+        }
         Some(reason) if options.on_success != OnSuccess::Keep => {
             let kept = format!("kept at {}: {reason}", backup_dir.display());
             progress.note(&format!("backup {kept}"));
@@ -286,11 +294,11 @@ fn import_users(
     }
 }
 
-fn dispose(backup_dir: &Path, on_success: &OnSuccess) -> Result<Option<String>> {
+fn dispose(backend: &Backend, backup_dir: &Path, on_success: &OnSuccess) -> Result<Option<String>> {
     match on_success {
         OnSuccess::Keep => Ok(None),
         OnSuccess::Delete => {
-            std::fs::remove_dir_all(backup_dir).map_err(|e| Error::io(backup_dir, e))?;
+            backend.remove_tree(backup_dir)?;
             Ok(Some(format!("deleted {}", backup_dir.display())))
         }
         OnSuccess::MoveTo(target) => {

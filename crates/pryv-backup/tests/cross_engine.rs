@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, WriterOptions};
+use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::chain::Chain;
 use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, MemoryUser};
@@ -36,7 +36,7 @@ fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
         core_version: "test".into(),
     };
     backup::run(from, writer, &options, &Silent).expect("backup");
-    let chain = Chain::open(dir, &|d| {
+    let chain = Chain::open(&Backend::Local, dir, &|d| {
         ArchiveReader::open(d, None).map_err(|e| e.to_string())
     })
     .expect("open")

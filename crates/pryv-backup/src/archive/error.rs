@@ -23,6 +23,9 @@ pub enum ArchiveError {
     /// A name from the archive that could escape its directory.
     #[error("refusing unsafe {what} {name:?} (path separators, `..`, NUL and absolute paths are not allowed)")]
     UnsafeName { what: &'static str, name: String },
+    /// The object store holding the backup failed or refused a request.
+    #[error(transparent)]
+    S3(#[from] crate::s3::S3Error),
     #[error("{0}")]
     Invalid(String),
 }

@@ -1,7 +1,6 @@
 //! Opening one file of a backup for reading: the sealer first (outermost layer), then
 //! gunzip, guarded against gzip bombs. Errors carry the file's path.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +8,7 @@ use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
-use super::{ArchiveError, FileSealer};
+use super::{ArchiveError, Backend, FileSealer};
 
 /// Inflated output may exceed compressed input by at most this factor (plus
 /// [`INFLATE_SLACK`]); deflate cannot legitimately reach much more than ~1030x, and JSON
@@ -19,20 +18,17 @@ const INFLATE_SLACK: u64 = 1024 * 1024;
 
 /// Opens `path`: `Ok(None)` when it does not exist.
 pub fn open(
+    backend: &Backend,
     path: &Path,
     gzip: bool,
     sealer: Option<&Arc<dyn FileSealer>>,
 ) -> Result<Option<Box<dyn Read + Send>>, ArchiveError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ArchiveError::io(path, e)),
+    let Some(file) = backend.open(path)? else {
+        return Ok(None);
     };
     let opened: Box<dyn Read + Send> = match sealer {
-        Some(s) => s
-            .open(Box::new(file))
-            .map_err(|e| ArchiveError::reading(path, e))?,
-        None => Box::new(file),
+        Some(s) => s.open(file).map_err(|e| ArchiveError::reading(path, e))?,
+        None => file,
     };
     Ok(Some(if gzip { gunzip(opened, path) } else { opened }))
 }

@@ -5,6 +5,7 @@
 //! gzip and the sealer), `writer`, `input` + `jsonl` (one file read back, guarded),
 //! `reader`, `manifest`, `verify` and `summary`.
 
+mod backend;
 mod error;
 mod input;
 mod jsonl;
@@ -17,6 +18,7 @@ mod summary;
 mod verify;
 mod writer;
 
+pub use backend::{Backend, S3_SCHEME};
 pub use error::ArchiveError;
 pub use jsonl::{JsonlLines, MAX_LINE_BYTES};
 pub use manifest::{
@@ -25,7 +27,7 @@ pub use manifest::{
 pub use reader::{ArchiveReader, Items, UserReader};
 pub use sealer::{FileSealer, SealedWrite};
 pub use summary::{summary, Summary};
-pub use verify::{verify, FileProblem, VerifyReport};
+pub use verify::{verify, verify_in, FileProblem, VerifyReport};
 pub use writer::{ArchiveWriter, JsonlWriter, UserWriter, WriterOptions, DEFAULT_MAX_CHUNK_SIZE};
 
 /// Reads JSONL items from any byte stream (gzip or not): the reader the archive uses, for

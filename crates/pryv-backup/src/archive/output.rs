@@ -1,7 +1,8 @@
 //! One file being written: bytes go through gzip (optional), then the sealer (optional),
-//! then into a temporary file in the destination folder that counts and hashes what reaches
-//! the disk. Only [`OutputFile::commit`] fsyncs it and renames it into place, so a crash
-//! never leaves a complete-looking but partial file under its final name.
+//! then into a temporary file in the destination folder (or an S3 upload) that counts and
+//! hashes what is stored. Only [`OutputFile::commit`] fsyncs it and renames it into place
+//! (or completes the upload), so a crash never leaves a complete-looking but partial file
+//! under its final name.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -14,7 +15,8 @@ use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 
 use super::manifest::FileEntry;
-use super::{ArchiveError, FileSealer, SealedWrite};
+use super::{ArchiveError, Backend, FileSealer, SealedWrite};
+use crate::s3::Upload;
 
 /// Size and SHA-256 of the bytes written to disk.
 #[derive(Default)]
@@ -23,16 +25,31 @@ struct Tally {
     hasher: Sha256,
 }
 
-/// The bottom of the stack: writes straight to the file, tallying every byte. The file and
+/// Where the bytes end up: a temporary file, or an S3 upload (taken out at commit).
+#[derive(Clone)]
+enum Place {
+    File(Arc<File>),
+    S3(Arc<Mutex<Option<Upload>>>),
+}
+
+/// The bottom of the stack: writes straight to the place, tallying every byte. The place and
 /// tally are shared so they survive the sealer consuming (and dropping) its inner writer.
 struct TallyFile {
-    file: Arc<File>,
+    place: Place,
     tally: Arc<Mutex<Tally>>,
 }
 
 impl Write for TallyFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = (&*self.file).write(buf)?;
+        let n = match &self.place {
+            Place::File(file) => (&**file).write(buf)?,
+            Place::S3(upload) => upload
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the upload is already finished"))?
+                .write(buf)?,
+        };
         let mut tally = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
         tally.size += n as u64;
         tally.hasher.update(&buf[..n]);
@@ -40,7 +57,10 @@ impl Write for TallyFile {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        (&*self.file).flush()
+        match &self.place {
+            Place::File(file) => (&**file).flush(),
+            Place::S3(_) => Ok(()),
+        }
     }
 }
 
@@ -99,31 +119,37 @@ impl Write for Codec {
 /// A file being written; see the module doc.
 pub struct OutputFile {
     out: BufWriter<Codec>,
-    file: Arc<File>,
+    place: Place,
     tally: Arc<Mutex<Tally>>,
-    temp: TempPath,
+    /// The temporary file to rename into place (local files only).
+    temp: Option<TempPath>,
     path: PathBuf,
 }
 
 impl OutputFile {
-    /// Starts writing `path` (its folder must exist).
+    /// Starts writing `path` (locally, its folder must exist).
     pub fn create(
+        backend: &Backend,
         path: &Path,
         gzip: bool,
         sealer: Option<&Arc<dyn FileSealer>>,
     ) -> Result<OutputFile, ArchiveError> {
-        let dir = parent(path);
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| ArchiveError::io(path, e))?;
-        let (file, temp) = temp.into_parts();
-        let file = Arc::new(file);
+        let (place, temp) = match backend.upload(path)? {
+            Some(upload) => (Place::S3(Arc::new(Mutex::new(Some(upload)))), None),
+            None => {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+                let temp = tempfile::Builder::new()
+                    .prefix(&format!(".{name}."))
+                    .suffix(".tmp")
+                    .tempfile_in(parent(path))
+                    .map_err(|e| ArchiveError::io(path, e))?;
+                let (file, temp) = temp.into_parts();
+                (Place::File(Arc::new(file)), Some(temp))
+            }
+        };
         let tally = Arc::new(Mutex::new(Tally::default()));
         let bottom = TallyFile {
-            file: Arc::clone(&file),
+            place: place.clone(),
             tally: Arc::clone(&tally),
         };
         let sealing = match sealer {
@@ -142,7 +168,7 @@ impl OutputFile {
         };
         Ok(OutputFile {
             out: BufWriter::with_capacity(64 * 1024, codec),
-            file,
+            place,
             tally,
             temp,
             path: path.to_path_buf(),
@@ -164,8 +190,9 @@ impl OutputFile {
         io::copy(data, &mut self.out).map_err(|e| ArchiveError::io(&self.path, e))
     }
 
-    /// Ends every layer, fsyncs, renames into place and fsyncs the folder. Returns the
-    /// on-disk size and SHA-256 under `relative` (the name recorded in manifests).
+    /// Ends every layer, fsyncs, renames into place and fsyncs the folder (or completes the
+    /// upload). Returns the stored size and SHA-256 under `relative` (the name recorded in
+    /// manifests).
     pub fn commit(self, relative: String) -> Result<FileEntry, ArchiveError> {
         let path = self.path;
         let err = |e: io::Error| ArchiveError::io(&path, e);
@@ -175,10 +202,25 @@ impl OutputFile {
             Codec::Raw(w) => w,
         };
         sealing.finish().map_err(err)?;
-        self.file.sync_all().map_err(err)?;
-        drop(self.file);
-        self.temp.persist(&path).map_err(|e| err(e.error))?;
-        sync_dir(parent(&path))?;
+        match (self.place, self.temp) {
+            (Place::File(file), Some(temp)) => {
+                file.sync_all().map_err(err)?;
+                drop(file);
+                temp.persist(&path).map_err(|e| err(e.error))?;
+                sync_dir(parent(&path))?;
+            }
+            (Place::S3(upload), _) => {
+                let upload = upload.lock().unwrap_or_else(PoisonError::into_inner).take();
+                upload
+                    .ok_or_else(|| err(io::Error::other("the upload is already finished")))?
+                    .finish()?;
+            }
+            (Place::File(_), None) => {
+                return Err(err(io::Error::other(
+                    "no temporary file to rename into place",
+                )))
+            }
+        }
         let tally = std::mem::take(&mut *self.tally.lock().unwrap_or_else(PoisonError::into_inner));
         Ok(FileEntry {
             path: relative,
@@ -190,19 +232,21 @@ impl OutputFile {
 
 /// Writes a whole small file (manifests, envelope) atomically.
 pub fn write_file(
+    backend: &Backend,
     path: &Path,
     bytes: &[u8],
     sealer: Option<&Arc<dyn FileSealer>>,
     relative: String,
 ) -> Result<FileEntry, ArchiveError> {
-    let mut out = OutputFile::create(path, false, sealer)?;
+    let mut out = OutputFile::create(backend, path, false, sealer)?;
     out.write_all(bytes)?;
     out.commit(relative)
 }
 
-/// Creates a folder (and its parents) and makes its entry durable in its parent.
-pub fn ensure_dir(dir: &Path) -> Result<(), ArchiveError> {
-    if dir.is_dir() {
+/// Creates a folder (and its parents) and makes its entry durable in its parent. Folders of
+/// an object store need no creating.
+pub fn ensure_dir(backend: &Backend, dir: &Path) -> Result<(), ArchiveError> {
+    if !backend.is_local() || dir.is_dir() {
         return Ok(());
     }
     fs::create_dir_all(dir).map_err(|e| ArchiveError::io(dir, e))?;

@@ -1,7 +1,6 @@
 //! Reading a backup directory written by pryv-backup or by open-pryv.io's bin/backup.js.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use super::layout::{
     self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, REGISTER_DIR,
 };
 use super::manifest::{Manifest, UserManifest, FORMAT_VERSION};
-use super::{ArchiveError, FileSealer};
+use super::{ArchiveError, Backend, FileSealer};
 use crate::model::{Collection, Item};
 
 /// A stream of items read lazily, file after file.
@@ -22,6 +21,7 @@ pub type Items<'a> = Box<dyn Iterator<Item = Result<Item, ArchiveError>> + Send 
 
 /// An opened backup directory. Safe to share between threads restoring users in parallel.
 pub struct ArchiveReader {
+    backend: Backend,
     root: PathBuf,
     manifest: Manifest,
     sealer: Option<Arc<dyn FileSealer>>,
@@ -30,8 +30,12 @@ pub struct ArchiveReader {
 impl ArchiveReader {
     /// The cleartext `encryption.json` of an encrypted backup, to build the sealer from.
     pub fn envelope(dir: &Path) -> Result<Option<Value>, ArchiveError> {
+        Self::envelope_in(&Backend::Local, dir)
+    }
+
+    pub fn envelope_in(backend: &Backend, dir: &Path) -> Result<Option<Value>, ArchiveError> {
         let path = dir.join(ENVELOPE);
-        let Some(input) = input::open(&path, false, None)? else {
+        let Some(input) = input::open(backend, &path, false, None)? else {
             return Ok(None);
         };
         serde_json::from_reader(BufReader::new(input))
@@ -39,17 +43,28 @@ impl ArchiveReader {
             .map_err(|e| ArchiveError::corrupt(&path, format!("invalid JSON ({e})")))
     }
 
+    /// Opens a backup directory on the local filesystem.
     pub fn open(
         dir: &Path,
         sealer: Option<Arc<dyn FileSealer>>,
     ) -> Result<ArchiveReader, ArchiveError> {
-        if !dir.is_dir() {
-            return Err(ArchiveError::Invalid(format!(
-                "{} is not a directory",
-                dir.display()
-            )));
+        Self::open_in(&Backend::Local, dir, sealer)
+    }
+
+    pub fn open_in(
+        backend: &Backend,
+        dir: &Path,
+        sealer: Option<Arc<dyn FileSealer>>,
+    ) -> Result<ArchiveReader, ArchiveError> {
+        if !backend.is_dir(dir)? {
+            let what = if backend.is_local() {
+                "is not a directory"
+            } else {
+                "holds no objects"
+            };
+            return Err(ArchiveError::Invalid(format!("{} {what}", dir.display())));
         }
-        let encrypted = dir.join(ENVELOPE).exists();
+        let encrypted = backend.is_file(&dir.join(ENVELOPE))?;
         if encrypted && sealer.is_none() {
             return Err(ArchiveError::Invalid(format!(
                 "{} is an encrypted backup ({ENVELOPE} is present): give the passphrase or the private key it was made for",
@@ -71,7 +86,7 @@ impl ArchiveReader {
         let unreadable = |e: &dyn std::fmt::Display| {
             ArchiveError::corrupt(&path, format!("cannot read the manifest{hint}: {e}"))
         };
-        let input = match input::open(&path, false, sealer.as_ref()) {
+        let input = match input::open(backend, &path, false, sealer.as_ref()) {
             Ok(Some(input)) => input,
             Ok(None) => {
                 return Err(ArchiveError::Invalid(format!(
@@ -95,6 +110,7 @@ impl ArchiveReader {
             layout::safe_name("user id", &user.user_id)?;
         }
         Ok(ArchiveReader {
+            backend: backend.clone(),
             root: dir.to_path_buf(),
             manifest,
             sealer,
@@ -109,6 +125,10 @@ impl ArchiveReader {
         &self.root
     }
 
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     pub fn user(&self, user_id: &str) -> Result<UserReader, ArchiveError> {
         let dir = layout::user_dir(&self.root, user_id)?;
         let manifest = self
@@ -121,6 +141,7 @@ impl ArchiveReader {
                 ArchiveError::Invalid(format!("user {user_id} is not in this backup"))
             })?;
         Ok(UserReader {
+            backend: self.backend.clone(),
             dir,
             manifest,
             compressed: self.manifest.compressed,
@@ -143,6 +164,7 @@ impl ArchiveReader {
 
     fn optional_file(&self, path: PathBuf) -> Items<'_> {
         Box::new(ItemFiles::new(
+            self.backend.clone(),
             vec![(path, false)],
             self.manifest.compressed,
             self.sealer.clone(),
@@ -156,6 +178,7 @@ impl ArchiveReader {
 
 /// One user of an opened backup.
 pub struct UserReader {
+    backend: Backend,
     dir: PathBuf,
     manifest: UserManifest,
     compressed: bool,
@@ -193,7 +216,7 @@ impl UserReader {
             None => {
                 let prefix = format!("{}-", collection.name());
                 let suffix = layout::jsonl_name("", self.compressed);
-                let mut names = list_files(&dir)?;
+                let mut names = self.backend.list_files(&dir)?;
                 names.retain(|n| n.starts_with(&prefix) && n.ends_with(&suffix));
                 names.sort();
                 Ok(names.into_iter().map(|n| (dir.join(n), true)).collect())
@@ -205,6 +228,7 @@ impl UserReader {
     pub fn items(&self, collection: Collection) -> Result<Items<'_>, ArchiveError> {
         let files = self.collection_files(collection)?;
         Ok(Box::new(ItemFiles::new(
+            self.backend.clone(),
             files,
             self.compressed,
             self.sealer.clone(),
@@ -214,7 +238,12 @@ impl UserReader {
     /// The account data object, when the backup has one.
     pub fn account(&self) -> Result<Option<Item>, ArchiveError> {
         let path = self.dir.join(layout::jsonl_name(ACCOUNT, self.compressed));
-        let mut items = ItemFiles::new(vec![(path, false)], self.compressed, self.sealer.clone());
+        let mut items = ItemFiles::new(
+            self.backend.clone(),
+            vec![(path, false)],
+            self.compressed,
+            self.sealer.clone(),
+        );
         items.next().transpose()
     }
 
@@ -227,13 +256,15 @@ impl UserReader {
             .dir
             .join(ATTACHMENTS_DIR)
             .join(layout::safe_name("attachment file id", file_id)?);
-        Ok(input::open(&path, false, self.sealer.as_ref())?
-            .map(|inner| Box::new(Named { inner, path }) as Box<dyn Read + Send>))
+        Ok(
+            input::open(&self.backend, &path, false, self.sealer.as_ref())?
+                .map(|inner| Box::new(Named { inner, path }) as Box<dyn Read + Send>),
+        )
     }
 
     /// File ids of the attachments present, sorted.
     pub fn attachment_ids(&self) -> Result<Vec<String>, ArchiveError> {
-        let mut names = list_files(&self.dir.join(ATTACHMENTS_DIR))?;
+        let mut names = self.backend.list_files(&self.dir.join(ATTACHMENTS_DIR))?;
         // Dot files are our own leftovers of interrupted writes, never file ids.
         names.retain(|n| !n.starts_with('.'));
         for name in &names {
@@ -281,33 +312,9 @@ impl crate::engine::UserSource for UserReader {
     }
 }
 
-/// File names in a folder (files only); none when the folder does not exist.
-pub(crate) fn list_files(dir: &Path) -> Result<Vec<String>, ArchiveError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ArchiveError::io(dir, e)),
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| ArchiveError::io(dir, e))?;
-        let kind = entry
-            .file_type()
-            .map_err(|e| ArchiveError::io(&entry.path(), e))?;
-        if !kind.is_file() {
-            continue;
-        }
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|n| ArchiveError::corrupt(dir, format!("file name {n:?} is not UTF-8")))?;
-        names.push(name);
-    }
-    Ok(names)
-}
-
 /// Items of several files in sequence, each opened only when reached.
 struct ItemFiles {
+    backend: Backend,
     pending: VecDeque<(PathBuf, bool)>,
     current: Option<JsonlLines>,
     compressed: bool,
@@ -316,11 +323,13 @@ struct ItemFiles {
 
 impl ItemFiles {
     fn new(
+        backend: Backend,
         files: Vec<(PathBuf, bool)>,
         compressed: bool,
         sealer: Option<Arc<dyn FileSealer>>,
     ) -> Self {
         ItemFiles {
+            backend,
             pending: files.into(),
             current: None,
             compressed,
@@ -347,7 +356,7 @@ impl Iterator for ItemFiles {
                 }
             }
             let (path, required) = self.pending.pop_front()?;
-            match input::open(&path, self.compressed, self.sealer.as_ref()) {
+            match input::open(&self.backend, &path, self.compressed, self.sealer.as_ref()) {
                 Ok(Some(input)) => self.current = Some(JsonlLines::new(input, &path)),
                 Ok(None) if !required => {}
                 Ok(None) => {

@@ -3,7 +3,6 @@
 //! and parsing, item counts matching the manifests. All problems are collected, per file.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,8 +13,8 @@ use super::input;
 use super::jsonl::JsonlLines;
 use super::layout::{self, ACCOUNT, ATTACHMENTS_DIR, PLATFORM_DIR, USER_MANIFEST};
 use super::manifest::{FileEntry, UserManifest};
-use super::reader::{list_files, ArchiveReader, UserReader};
-use super::{ArchiveError, FileSealer};
+use super::reader::{ArchiveReader, UserReader};
+use super::{ArchiveError, Backend, FileSealer};
 use crate::model::Collection;
 
 /// Stop listing bad lines of one file after this many.
@@ -43,14 +42,24 @@ impl VerifyReport {
     }
 }
 
-/// Checks the backup at `dir`; `Err` only when it cannot be opened at all (no manifest,
-/// wrong secret, ...).
+/// Checks the backup in the local directory `dir`; `Err` only when it cannot be opened at
+/// all (no manifest, wrong secret, ...).
 pub fn verify(
     dir: &Path,
     sealer: Option<Arc<dyn FileSealer>>,
 ) -> Result<VerifyReport, ArchiveError> {
-    let reader = ArchiveReader::open(dir, sealer)?;
+    verify_in(&Backend::Local, dir, sealer)
+}
+
+/// [`verify`], wherever the backup is.
+pub fn verify_in(
+    backend: &Backend,
+    dir: &Path,
+    sealer: Option<Arc<dyn FileSealer>>,
+) -> Result<VerifyReport, ArchiveError> {
+    let reader = ArchiveReader::open_in(backend, dir, sealer)?;
     let mut check = Checker {
+        backend: backend.clone(),
         sealer: reader.sealer().cloned(),
         compressed: reader.manifest().compressed,
         problems: BTreeMap::new(),
@@ -79,6 +88,7 @@ pub fn verify(
 }
 
 struct Checker {
+    backend: Backend,
     sealer: Option<Arc<dyn FileSealer>>,
     compressed: bool,
     problems: BTreeMap<String, Vec<String>>,
@@ -96,12 +106,12 @@ impl Checker {
     fn user(&mut self, reader: &UserReader, manifest: &UserManifest) {
         self.report.users_checked += 1;
         let dir = reader.dir();
-        if !dir.is_dir() {
+        if !self.backend.is_dir(dir).unwrap_or(false) {
             self.problem(dir, "user folder is missing".into());
             return;
         }
         let user_manifest = dir.join(USER_MANIFEST);
-        match input::open(&user_manifest, false, self.sealer.as_ref()) {
+        match input::open(&self.backend, &user_manifest, false, self.sealer.as_ref()) {
             Ok(Some(r)) => {
                 if let Err(e) = serde_json::from_reader::<_, UserManifest>(io::BufReader::new(r)) {
                     self.problem(&user_manifest, format!("unreadable user manifest: {e}"));
@@ -140,7 +150,7 @@ impl Checker {
             }
         }
         let account = dir.join(layout::jsonl_name(ACCOUNT, self.compressed));
-        if account.exists() {
+        if self.backend.is_file(&account).unwrap_or(true) {
             let n = self.items(&account, true);
             if n != 1 {
                 self.problem(&account, format!("holds {n} items, expected exactly 1"));
@@ -191,7 +201,7 @@ impl Checker {
     /// reader (which lists the folder) would restore them.
     fn unlisted_chunks(&mut self, dir: &Path, collection: Collection, listed: &[(PathBuf, bool)]) {
         let folder = dir.join(collection.name());
-        match list_files(&folder) {
+        match self.backend.list_files(&folder) {
             Ok(names) => {
                 for name in names.into_iter().filter(|n| !n.starts_with('.')) {
                     let path = folder.join(&name);
@@ -209,7 +219,7 @@ impl Checker {
 
     /// Decompresses and parses a JSONL file; returns how many items it holds.
     fn items(&mut self, path: &Path, required: bool) -> u64 {
-        let input = match input::open(path, self.compressed, self.sealer.as_ref()) {
+        let input = match input::open(&self.backend, path, self.compressed, self.sealer.as_ref()) {
             Ok(Some(i)) => i,
             Ok(None) => {
                 if required {
@@ -256,7 +266,7 @@ impl Checker {
             }
             path.push(part);
         }
-        match digest(&path) {
+        match digest(&self.backend, &path) {
             Ok(None) => self.problem(&path, "missing".into()),
             Ok(Some((size, sha))) => {
                 if size != entry.size {
@@ -280,11 +290,9 @@ impl Checker {
 }
 
 /// Size and SHA-256 (hex) of a file's bytes; `None` when it does not exist.
-fn digest(path: &PathBuf) -> Result<Option<(u64, String)>, ArchiveError> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ArchiveError::io(path, e)),
+fn digest(backend: &Backend, path: &Path) -> Result<Option<(u64, String)>, ArchiveError> {
+    let Some(mut file) = backend.open(path)? else {
+        return Ok(None);
     };
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];

@@ -20,7 +20,7 @@ use super::manifest::{
     FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION,
 };
 use super::output::{ensure_dir, write_file, OutputFile};
-use super::{ArchiveError, FileSealer};
+use super::{ArchiveError, Backend, FileSealer};
 use crate::model::{Collection, Item, UserRef};
 
 pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 50 * 1024 * 1024;
@@ -33,6 +33,8 @@ pub struct WriterOptions {
     pub max_chunk_size: u64,
     /// Seals every file (after gzip) when set; see [`FileSealer`].
     pub sealer: Option<Arc<dyn FileSealer>>,
+    /// Where the files go (the local filesystem unless set).
+    pub backend: Backend,
 }
 
 impl Default for WriterOptions {
@@ -41,6 +43,7 @@ impl Default for WriterOptions {
             compress: true,
             max_chunk_size: DEFAULT_MAX_CHUNK_SIZE,
             sealer: None,
+            backend: Backend::Local,
         }
     }
 }
@@ -71,7 +74,8 @@ pub struct ArchiveWriter {
 impl ArchiveWriter {
     /// Creates the directory if needed; refuses one that already holds a finished backup.
     pub fn create(dir: &Path, options: WriterOptions) -> Result<ArchiveWriter, ArchiveError> {
-        if dir.join(MANIFEST).exists() {
+        let backend = &options.backend;
+        if backend.is_file(&dir.join(MANIFEST))? {
             return Err(ArchiveError::Invalid(format!(
                 "{} already holds a backup (it has a {MANIFEST}): choose an empty directory",
                 dir.display()
@@ -80,11 +84,7 @@ impl ArchiveWriter {
         // Leftovers of an interrupted backup would mix with this one (the reference reader
         // lists chunk folders rather than trusting the manifest).
         for leftover in [USERS_DIR, PLATFORM_DIR] {
-            let path = dir.join(leftover);
-            if path
-                .read_dir()
-                .is_ok_and(|mut entries| entries.next().is_some())
-            {
+            if backend.has_files_under(&dir.join(leftover))? {
                 return Err(ArchiveError::Invalid(format!(
                     "{} holds files of an earlier, unfinished backup ({leftover}/): choose an empty directory",
                     dir.display()
@@ -96,13 +96,19 @@ impl ArchiveWriter {
                 "the maximum chunk size must be at least 1 byte".into(),
             ));
         }
-        ensure_dir(dir)?;
+        ensure_dir(backend, dir)?;
         if let Some(sealer) = &options.sealer {
             // The envelope stays in the clear: restore needs it to know how to open the rest.
             let text = serde_json::to_vec_pretty(&sealer.envelope()).map_err(|e| {
                 ArchiveError::Invalid(format!("cannot encode the encryption envelope: {e}"))
             })?;
-            write_file(&dir.join(ENVELOPE), &text, None, ENVELOPE.to_string())?;
+            write_file(
+                backend,
+                &dir.join(ENVELOPE),
+                &text,
+                None,
+                ENVELOPE.to_string(),
+            )?;
         }
         Ok(ArchiveWriter {
             shared: Arc::new(Shared {
@@ -129,8 +135,9 @@ impl ArchiveWriter {
                 user.username, user.user_id
             )));
         }
-        ensure_dir(&self.shared.root.join(USERS_DIR))?;
-        ensure_dir(&dir)?;
+        let backend = &self.shared.options.backend;
+        ensure_dir(backend, &self.shared.root.join(USERS_DIR))?;
+        ensure_dir(backend, &dir)?;
         Ok(UserWriter {
             shared: Arc::clone(&self.shared),
             user: user.clone(),
@@ -157,7 +164,7 @@ impl ArchiveWriter {
             ));
         }
         let dir = self.shared.root.join(PLATFORM_DIR);
-        ensure_dir(&dir)?;
+        ensure_dir(&self.shared.options.backend, &dir)?;
         let name = layout::jsonl_name("platform", self.shared.options.compress);
         let out = self.shared_output(&dir.join(&name))?;
         Ok(JsonlWriter {
@@ -196,6 +203,7 @@ impl ArchiveWriter {
             .map_err(|e| ArchiveError::Invalid(format!("cannot encode the manifest: {e}")))?;
         let path = self.shared.root.join(MANIFEST);
         write_file(
+            &self.shared.options.backend,
             &path,
             &text,
             self.shared.options.sealer.as_ref(),
@@ -206,7 +214,7 @@ impl ArchiveWriter {
 
     fn shared_output(&self, path: &Path) -> Result<OutputFile, ArchiveError> {
         let o = &self.shared.options;
-        OutputFile::create(path, o.compress, o.sealer.as_ref())
+        OutputFile::create(&o.backend, path, o.compress, o.sealer.as_ref())
     }
 }
 
@@ -323,7 +331,7 @@ impl UserWriter {
     pub fn attachment(&mut self, file_id: &str, data: &mut dyn Read) -> Result<(), ArchiveError> {
         let file_id = layout::safe_name("attachment file id", file_id)?;
         let dir = self.dir.join(ATTACHMENTS_DIR);
-        ensure_dir(&dir)?;
+        ensure_dir(&self.shared.options.backend, &dir)?;
         let relative = format!("{ATTACHMENTS_DIR}/{file_id}");
         if self.files.iter().any(|f| f.path == relative) {
             return Err(ArchiveError::Invalid(format!(
@@ -396,6 +404,7 @@ impl UserWriter {
             .map_err(|e| ArchiveError::Invalid(format!("cannot encode the user manifest: {e}")))?;
         let relative = format!("{USERS_DIR}/{}/{USER_MANIFEST}", self.user.user_id);
         let entry = write_file(
+            &self.shared.options.backend,
             &self.dir.join(USER_MANIFEST),
             &text,
             self.shared.options.sealer.as_ref(),
@@ -406,7 +415,8 @@ impl UserWriter {
     }
 
     fn output(&self, path: &Path, gzip: bool) -> Result<OutputFile, ArchiveError> {
-        OutputFile::create(path, gzip, self.shared.options.sealer.as_ref())
+        let o = &self.shared.options;
+        OutputFile::create(&o.backend, path, gzip, o.sealer.as_ref())
     }
 
     /// The open file of the current collection, opening the next one (chunk) when needed.
@@ -433,8 +443,10 @@ impl UserWriter {
                     .replace('\\', "/")
             };
             let path = self.dir.join(&relative);
-            ensure_dir(path.parent().unwrap_or(&self.dir))?;
+            let backend = &self.shared.options.backend;
+            ensure_dir(backend, path.parent().unwrap_or(&self.dir))?;
             current.out = Some(OutputFile::create(
+                backend,
                 &path,
                 compress,
                 self.shared.options.sealer.as_ref(),

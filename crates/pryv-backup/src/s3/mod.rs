@@ -160,6 +160,32 @@ impl Bucket {
         Ok(keys)
     }
 
+    /// Whether any object is below `prefix` taken as a folder (stops at the first).
+    pub fn any_under(&self, prefix: &str) -> Result<bool, S3Error> {
+        let path = self.key(prefix)?;
+        let mut stream = self.store.list((!prefix.is_empty()).then_some(&path));
+        match runtime()?.block_on(stream.next()) {
+            None => Ok(false),
+            Some(Ok(_)) => Ok(true),
+            Some(Err(e)) => Err(self.failed("listing", prefix)(e)),
+        }
+    }
+
+    /// The objects and the sub-folders directly below `prefix` taken as a folder, as full
+    /// keys (folders without their trailing `/`).
+    pub fn children(&self, prefix: &str) -> Result<(Vec<String>, Vec<String>), S3Error> {
+        let path = self.key(prefix)?;
+        let listed = runtime()?
+            .block_on(
+                self.store
+                    .list_with_delimiter((!prefix.is_empty()).then_some(&path)),
+            )
+            .map_err(self.failed("listing", prefix))?;
+        let files = listed.objects.into_iter().map(|o| o.location.to_string());
+        let folders = listed.common_prefixes.into_iter().map(|p| p.to_string());
+        Ok((files.collect(), folders.collect()))
+    }
+
     pub fn delete(&self, key: &str) -> Result<(), S3Error> {
         let path = self.key(key)?;
         match runtime()?.block_on(self.store.delete(&path)) {

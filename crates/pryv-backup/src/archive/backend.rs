@@ -1,0 +1,191 @@
+//! Where a backup's files physically go: the local filesystem, or one S3 bucket.
+//!
+//! The rest of the archive code names files by path and stays the same for both. In a bucket
+//! a file is an object and its path reads `s3://<bucket>/<key>` (so messages show where it
+//! is); folders are key prefixes and exist as soon as an object is under them.
+//!
+//! A file becomes visible under its name only when it is complete, in both: locally through
+//! a temporary file renamed into place, in S3 because an upload shows nothing before it is
+//! finished. So `manifest.json`, written last, still marks a backup complete.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::ArchiveError;
+use crate::s3::{Bucket, S3Settings};
+
+pub const S3_SCHEME: &str = "s3://";
+
+#[derive(Clone, Default)]
+pub enum Backend {
+    #[default]
+    Local,
+    S3(Bucket),
+}
+
+impl Backend {
+    /// A backup location as an operator gives it: `s3://bucket/prefix` (reached with the
+    /// usual AWS environment, see [`S3Settings`]) or a local directory.
+    pub fn locate(
+        location: &Path,
+        s3: impl FnOnce(&str) -> S3Settings,
+    ) -> Result<(Backend, PathBuf), ArchiveError> {
+        let Some(rest) = location.to_str().and_then(|l| l.strip_prefix(S3_SCHEME)) else {
+            return Ok((Backend::Local, location.to_path_buf()));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_matches('/');
+        if bucket.is_empty() {
+            return Err(ArchiveError::Invalid(format!(
+                "{}: no bucket name (write s3://bucket/prefix)",
+                location.display()
+            )));
+        }
+        let bucket = Bucket::connect(&s3(bucket))?;
+        let root = if prefix.is_empty() {
+            format!("{S3_SCHEME}{}", bucket.name())
+        } else {
+            format!("{S3_SCHEME}{}/{prefix}", bucket.name())
+        };
+        Ok((Backend::S3(bucket), PathBuf::from(root)))
+    }
+
+    pub fn is_local(&self) -> bool {
+        matches!(self, Backend::Local)
+    }
+
+    /// The object key of an `s3://<bucket>/<key>` path of this bucket.
+    fn key(bucket: &Bucket, path: &Path) -> Result<String, ArchiveError> {
+        let text = path.to_str().unwrap_or_default();
+        let key = text
+            .strip_prefix(S3_SCHEME)
+            .and_then(|rest| rest.strip_prefix(bucket.name()))
+            .map(|rest| rest.trim_start_matches('/'))
+            .ok_or_else(|| {
+                ArchiveError::Invalid(format!(
+                    "{} is not in bucket {}",
+                    path.display(),
+                    bucket.name()
+                ))
+            })?;
+        Ok(key.to_string())
+    }
+
+    /// Opens a file for reading; `None` when it does not exist.
+    pub(crate) fn open(&self, path: &Path) -> Result<Option<Box<dyn Read + Send>>, ArchiveError> {
+        match self {
+            Backend::Local => match File::open(path) {
+                Ok(f) => Ok(Some(Box::new(f))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(ArchiveError::io(path, e)),
+            },
+            Backend::S3(bucket) => Ok(bucket.get(&Self::key(bucket, path)?)?),
+        }
+    }
+
+    pub fn is_file(&self, path: &Path) -> Result<bool, ArchiveError> {
+        match self {
+            Backend::Local => Ok(path.is_file()),
+            Backend::S3(bucket) => Ok(bucket.exists(&Self::key(bucket, path)?)?),
+        }
+    }
+
+    /// Whether anything is stored under this folder (a local folder may exist empty).
+    pub fn has_files_under(&self, dir: &Path) -> Result<bool, ArchiveError> {
+        match self {
+            Backend::Local => Ok(dir
+                .read_dir()
+                .is_ok_and(|mut entries| entries.next().is_some())),
+            Backend::S3(bucket) => Ok(bucket.any_under(&Self::key(bucket, dir)?)?),
+        }
+    }
+
+    /// Whether the folder can hold a backup to read: a directory, or a prefix with objects.
+    pub fn is_dir(&self, dir: &Path) -> Result<bool, ArchiveError> {
+        match self {
+            Backend::Local => Ok(dir.is_dir()),
+            Backend::S3(_) => self.has_files_under(dir),
+        }
+    }
+
+    /// Names of the files directly in a folder; none when it does not exist.
+    pub fn list_files(&self, dir: &Path) -> Result<Vec<String>, ArchiveError> {
+        Ok(self
+            .list(dir)?
+            .into_iter()
+            .filter_map(|(name, is_file)| is_file.then_some(name))
+            .collect())
+    }
+
+    /// Names of the folders directly in a folder; none when it does not exist.
+    pub fn list_dirs(&self, dir: &Path) -> Result<Vec<String>, ArchiveError> {
+        Ok(self
+            .list(dir)?
+            .into_iter()
+            .filter_map(|(name, is_file)| (!is_file).then_some(name))
+            .collect())
+    }
+
+    /// Direct children of a folder, each with whether it is a file.
+    fn list(&self, dir: &Path) -> Result<Vec<(String, bool)>, ArchiveError> {
+        match self {
+            Backend::Local => {
+                let entries = match fs::read_dir(dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+                    Err(e) => return Err(ArchiveError::io(dir, e)),
+                };
+                let mut children = Vec::new();
+                for entry in entries {
+                    let entry = entry.map_err(|e| ArchiveError::io(dir, e))?;
+                    let kind = entry
+                        .file_type()
+                        .map_err(|e| ArchiveError::io(&entry.path(), e))?;
+                    if !kind.is_file() && !kind.is_dir() {
+                        continue;
+                    }
+                    let name = entry.file_name().into_string().map_err(|n| {
+                        ArchiveError::corrupt(dir, format!("file name {n:?} is not UTF-8"))
+                    })?;
+                    children.push((name, kind.is_file()));
+                }
+                Ok(children)
+            }
+            Backend::S3(bucket) => {
+                let (files, folders) = bucket.children(&Self::key(bucket, dir)?)?;
+                let name = |key: String| match key.rsplit_once('/') {
+                    Some((_, name)) => name.to_string(),
+                    None => key,
+                };
+                Ok(files
+                    .into_iter()
+                    .map(|k| (name(k), true))
+                    .chain(folders.into_iter().map(|k| (name(k), false)))
+                    .collect())
+            }
+        }
+    }
+
+    /// Deletes a folder and everything in it.
+    pub fn remove_tree(&self, dir: &Path) -> Result<(), ArchiveError> {
+        match self {
+            Backend::Local => fs::remove_dir_all(dir).map_err(|e| ArchiveError::io(dir, e)),
+            Backend::S3(bucket) => {
+                let prefix = Self::key(bucket, dir)?;
+                for key in bucket.list(&prefix)? {
+                    bucket.delete(&key)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts an upload of `path` (S3 only; local files are written by `output`).
+    pub(crate) fn upload(&self, path: &Path) -> Result<Option<crate::s3::Upload>, ArchiveError> {
+        match self {
+            Backend::Local => Ok(None),
+            Backend::S3(bucket) => Ok(Some(bucket.create(&Self::key(bucket, path)?)?)),
+        }
+    }
+}
