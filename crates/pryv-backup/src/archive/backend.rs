@@ -61,6 +61,7 @@ impl Backend {
         let key = text
             .strip_prefix(S3_SCHEME)
             .and_then(|rest| rest.strip_prefix(bucket.name()))
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
             .map(|rest| rest.trim_start_matches('/'))
             .ok_or_else(|| {
                 ArchiveError::Invalid(format!(

@@ -1,0 +1,280 @@
+//! Backups to and restores from a real S3 server (Garage on loopback, see
+//! scripts/lib/garage.sh): the same layout and the same restored data as a backup on disk,
+//! and an upload cut short before the manifest leaves a backup every command calls incomplete.
+
+mod cli_support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cli_support::*;
+use pryv_backup::s3::{Bucket, S3Settings};
+use testbed::s3::{s3, S3Server};
+use zeroize::Zeroizing;
+
+fn bucket(server: &S3Server) -> Bucket {
+    Bucket::connect(&S3Settings {
+        bucket: server.bucket.clone(),
+        region: Some("garage".into()),
+        endpoint: Some(server.endpoint.clone()),
+        access_key_id: Some(server.key_id.clone()),
+        secret_access_key: Some(Zeroizing::new(server.secret.clone())),
+        path_style: true,
+    })
+    .unwrap_or_else(|e| panic!("connecting to the test bucket: {e}"))
+}
+
+/// Keys under `prefix/`, relative to it, with their bytes.
+fn objects(bucket: &Bucket, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = bucket
+        .list(prefix)
+        .unwrap_or_else(|e| panic!("listing {prefix}: {e}"))
+        .into_iter()
+        .map(|key| {
+            let mut bytes = Vec::new();
+            bucket
+                .get(&key)
+                .unwrap_or_else(|e| panic!("reading {key}: {e}"))
+                .unwrap_or_else(|| panic!("{key} listed but absent"))
+                .read_to_end(&mut bytes)
+                .unwrap_or_else(|e| panic!("reading {key}: {e}"));
+            let relative = key[prefix.len() + 1..].to_string();
+            (relative, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn local_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    files(dir)
+        .into_iter()
+        .map(|(path, bytes)| {
+            let relative = path.strip_prefix(dir).unwrap_or(&path);
+            (relative.display().to_string(), bytes)
+        })
+        .collect()
+}
+
+fn cli_s3(server: &S3Server) -> assert_cmd::Command {
+    let mut cmd = cli();
+    cmd.envs(server.aws_env());
+    cmd
+}
+
+#[test]
+fn backup_to_s3_restores_like_the_backup_on_disk() {
+    let server = s3();
+    let bucket = bucket(&server);
+    let prefix = server.unique_prefix("cli-full");
+    let url = format!("s3://{}/{prefix}", server.bucket);
+    let source = Install::sample();
+    let disk = tempfile::tempdir().unwrap();
+    let out = disk.path().join("full");
+
+    cli()
+        .arg("--output")
+        .arg(&out)
+        .args(source.args())
+        .arg("--include-ephemeral")
+        .assert()
+        .code(0);
+    let output = cli_s3(&server)
+        .args(["backup", "--output", &url, "--json", "--include-ephemeral"])
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "backup to S3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout_json(&output)["output"], url.as_str());
+
+    // Same files under the same names; attachments byte for byte.
+    let in_s3 = objects(&bucket, &prefix);
+    let on_disk = local_files(&out);
+    let names =
+        |list: &[(String, Vec<u8>)]| list.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&in_s3), names(&on_disk));
+    let attachments = |list: &[(String, Vec<u8>)]| {
+        list.iter()
+            .filter(|(n, _)| n.contains("/attachments/"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(!attachments(&on_disk).is_empty());
+    assert_eq!(attachments(&in_s3), attachments(&on_disk));
+
+    cli_s3(&server).args(["verify", &url]).assert().code(0);
+
+    let from_s3 = Install::empty();
+    cli_s3(&server)
+        .args(["--restore", &url])
+        .args(from_s3.args())
+        .assert()
+        .code(0);
+    let from_disk = Install::empty();
+    cli()
+        .arg("--restore")
+        .arg(&out)
+        .args(from_disk.args())
+        .assert()
+        .code(0);
+    let expected = source.dump();
+    assert_same(&expected, &from_s3.dump());
+    assert_same(&from_disk.dump(), &from_s3.dump());
+
+    // An incremental run adds a generation beside the base, in the bucket too.
+    cli_s3(&server)
+        .args(["backup", "--incremental", "--output", &url])
+        .args(source.args())
+        .assert()
+        .code(0);
+    assert!(bucket
+        .exists(&format!("{prefix}/increments/0001/manifest.json"))
+        .unwrap());
+    let again = Install::empty();
+    cli_s3(&server)
+        .args(["--restore", &url, "--delete-on-success"])
+        .args(again.args())
+        .assert()
+        .code(0);
+    assert_same(&expected, &again.dump());
+    assert!(
+        bucket.list(&prefix).unwrap().is_empty(),
+        "--delete-on-success leaves nothing under the prefix"
+    );
+}
+
+/// Forwards loopback connections to the S3 server, but holds the request that would store
+/// `manifest.json` (never forwarding it) and reports it: the backup is then stopped there.
+fn manifest_holding_proxy(server: &S3Server) -> (String, mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = server
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let (held, held_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let held = held.clone();
+            let (mut from_client, mut to_server) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut from_server, mut to_client) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+            });
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match from_client.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    let text = String::from_utf8_lossy(&buf[..n]);
+                    let stores_manifest = text.lines().any(|line| {
+                        line.starts_with("PUT ")
+                            && line.split(' ').nth(1).is_some_and(|path| {
+                                path.split('?')
+                                    .next()
+                                    .unwrap_or("")
+                                    .ends_with("/manifest.json")
+                            })
+                    });
+                    if stores_manifest {
+                        let _ = held.send(());
+                        // Hold the connection open, forwarding nothing more.
+                        std::thread::sleep(Duration::from_secs(120));
+                        return;
+                    }
+                    if to_server.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (proxy, held_rx)
+}
+
+#[test]
+fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
+    let server = s3();
+    let bucket = bucket(&server);
+    let prefix = server.unique_prefix("cli-interrupted");
+    let url = format!("s3://{}/{prefix}", server.bucket);
+    let source = Install::sample();
+    let (proxy, held) = manifest_holding_proxy(&server);
+
+    let mut backup = std::process::Command::new(assert_cmd::cargo::cargo_bin("pryv-backup"));
+    backup
+        .envs(server.aws_env())
+        .env("AWS_ENDPOINT_URL", &proxy)
+        .env_remove("NODE_ENV")
+        .args(["backup", "--output", &url])
+        .args(source.args())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = backup.spawn().unwrap();
+    held.recv_timeout(Duration::from_secs(120))
+        .expect("the backup never tried to store its manifest");
+    // Everything else is stored; the process dies as a crash or a cut link would stop it.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let keys = bucket.list(&prefix).unwrap();
+    assert!(
+        keys.iter().any(|k| k.ends_with("/user-manifest.json")),
+        "the users' files were uploaded before the manifest: {keys:?}"
+    );
+    assert!(
+        !keys.iter().any(|k| *k == format!("{prefix}/manifest.json")),
+        "no manifest object after an interrupted backup"
+    );
+
+    let target = Install::empty();
+    let restore = cli_s3(&server)
+        .args(["--restore", &url])
+        .args(target.args())
+        .output()
+        .unwrap();
+    assert_eq!(restore.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&restore.stderr);
+    assert!(stderr.contains("no complete backup"), "{stderr}");
+    assert_eq!(
+        target
+            .count("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"),
+        0,
+        "nothing written to the target"
+    );
+
+    let verify = cli_s3(&server).args(["verify", &url]).output().unwrap();
+    assert_ne!(verify.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&verify.stderr).contains("incomplete"),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+
+    // A new backup refuses to mix with the leftovers.
+    let again = cli_s3(&server)
+        .args(["backup", "--output", &url])
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("unfinished backup"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
