@@ -52,13 +52,16 @@ impl S3Install {
             ("storages:series:engine", "postgresql"),
             ("storages:platform:engine", "postgresql"),
             ("storages:file:engine", "s3"),
-            ("storages:engines:s3:bucket", &server.bucket.as_str()),
-            ("storages:engines:s3:endpoint", &server.endpoint.as_str()),
+            ("storages:engines:s3:bucket", server.bucket.as_str()),
+            ("storages:engines:s3:endpoint", server.endpoint.as_str()),
             ("storages:engines:s3:region", "garage"),
-            ("storages:engines:s3:accessKeyId", &server.key_id.as_str()),
-            ("storages:engines:s3:secretAccessKey", &server.secret.as_str()),
+            ("storages:engines:s3:accessKeyId", server.key_id.as_str()),
+            (
+                "storages:engines:s3:secretAccessKey",
+                server.secret.as_str(),
+            ),
             ("storages:engines:s3:forcePathStyle", "true"),
-            ("storages:engines:s3:keyPrefix", &key_prefix.as_str()),
+            ("storages:engines:s3:keyPrefix", key_prefix.as_str()),
             ("storages:engines:sqlite:path", user_root.as_str()),
         ] {
             overrides.push((key.to_string(), value.to_string()));
@@ -364,10 +367,7 @@ fn s3_attachments_failed_restore_leaves_no_object() {
         .engine
         .import_user(alice, data, &ImportOptions::default())
         .expect("import");
-    assert_same_objects(
-        &target.objects(&bucket),
-        &expected_objects(&users[..1]),
-    );
+    assert_same_objects(&target.objects(&bucket), &expected_objects(&users[..1]));
 }
 
 #[test]
@@ -437,7 +437,10 @@ fn s3_attachments_without_overwrite_never_replace_a_file() {
     assert!(store.read("../x", "ev1", "a").is_err());
     match store.read(user, "ev1", "missing") {
         Err(Error::Io { source, .. }) => assert_eq!(source.kind(), std::io::ErrorKind::NotFound),
-        other => panic!("a missing object reads as not found, got {:?}", other.is_ok()),
+        other => panic!(
+            "a missing object reads as not found, got {:?}",
+            other.is_ok()
+        ),
     };
 }
 

@@ -134,7 +134,10 @@ impl AttachmentImport for S3AttachmentImport<'_> {
                 "attachment {file_id} of event {event_id} appears twice in the backup"
             )));
         }
-        let mut upload = self.store.bucket.create(&format!("{}/{name}", self.staging))?;
+        let mut upload = self
+            .store
+            .bucket
+            .create(&format!("{}/{name}", self.staging))?;
         io::copy(data, &mut upload).map_err(|source| Error::Io {
             path: upload.url(),
             source,
