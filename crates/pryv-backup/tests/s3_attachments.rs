@@ -354,10 +354,12 @@ fn s3_attachments_failed_restore_leaves_no_object() {
             inner: data,
             fail_at,
         };
-        assert!(target
+        let error = target
             .engine
             .import_user(alice, &failing, &ImportOptions::default())
-            .is_err());
+            .expect_err("the source fails")
+            .to_string();
+        assert!(error.contains("simulated failure"), "{error}");
         // Neither the user's objects nor staged ones.
         assert_eq!(target.objects(&bucket).len(), 0);
         assert!(target.engine.users().expect("users").is_empty());

@@ -152,6 +152,9 @@ impl AttachmentImport for S3AttachmentImport<'_> {
     /// objects go when `self` is dropped. Copies come first because the base engine has
     /// already committed rows that name these files.
     fn commit(self: Box<Self>) -> Result<()> {
+        if self.staged.is_empty() && !self.overwrite {
+            return Ok(());
+        }
         let bucket = &self.store.bucket;
         let below = format!("{}/", self.user_prefix);
         let (replaced, stale): (Vec<String>, Vec<String>) = bucket
