@@ -12,6 +12,7 @@ use crate::engines::filesystem::FsAttachments;
 use crate::engines::influxdb::InfluxSeries;
 use crate::engines::postgres::PgEngine;
 use crate::engines::rqlite::RqlitePlatform;
+use crate::engines::s3::S3Attachments;
 use crate::engines::sqlite::{SqliteAudit, SqliteEngine};
 use crate::{Error, Result};
 
@@ -71,14 +72,14 @@ impl Install {
                  nothing was read or written"
             ))
         };
-        let fs_attachments = || -> Result<Arc<dyn AttachmentStore>> {
+        let attachment_store = || -> Result<Arc<dyn AttachmentStore>> {
             match &c.attachments {
                 FileEngine::Filesystem { root } => Ok(Arc::new(FsAttachments::new(root.clone()))),
+                FileEngine::S3(settings) => Ok(Arc::new(S3Attachments::connect(settings)?)),
                 FileEngine::Postgresql => Err(unsupported(
                     "storages:file:engine",
                     "postgresql (with a sqlite base engine)",
                 )),
-                FileEngine::S3(_) => Err(unsupported("storages:file:engine", "s3")),
             }
         };
         let platform: Option<Box<dyn PlatformStore>> = match (&c.platform, c.base_engine) {
@@ -111,7 +112,7 @@ impl Install {
                 }
                 let attachments = match c.attachments {
                     FileEngine::Postgresql => None,
-                    _ => Some(fs_attachments()?),
+                    _ => Some(attachment_store()?),
                 };
                 let engine =
                     PgEngine::connect(&pg.connection_string(), attachments).map_err(|e| {
@@ -131,7 +132,7 @@ impl Install {
                         "postgresql (with a sqlite base engine)",
                     ));
                 }
-                let engine = SqliteEngine::open(&c.user_root_dir, fs_attachments()?)?;
+                let engine = SqliteEngine::open(&c.user_root_dir, attachment_store()?)?;
                 match c.series {
                     SeriesEngine::Sqlite => Box::new(engine),
                     SeriesEngine::Influxdb(_) => Box::new(engine.without_series()),

@@ -59,19 +59,53 @@ fn install_default_engines_are_composed_as_the_core_configures_them() {
 }
 
 #[test]
+fn install_s3_file_engine_is_wired_under_the_base_engine() {
+    let db = testbed::pg_database();
+    let core = testbed::data_dir();
+    let mut overrides = pg_overrides(&db);
+    for (key, value) in [
+        ("storages:file:engine", "s3"),
+        ("storages:engines:s3:bucket", "attachments"),
+        ("storages:engines:s3:endpoint", "http://127.0.0.1:9"),
+        ("storages:engines:s3:keyPrefix", "pryv/"),
+        ("storages:engines:s3:accessKeyId", "id"),
+        ("storages:engines:s3:secretAccessKey", "never-shown"),
+    ] {
+        overrides.push((key.into(), value.into()));
+    }
+    let install = Install::load(&InstallSources {
+        core_dir: core.path().to_path_buf(),
+        overrides,
+        ..Default::default()
+    })
+    .expect("the configuration resolves");
+    let described = install.engine().expect("the engines open").describe();
+    assert!(
+        described.contains("S3 attachments in s3://attachments/pryv/"),
+        "{described}"
+    );
+    assert!(!described.contains("never-shown"), "{described}");
+}
+
+#[test]
 fn install_unsupported_engine_is_refused_naming_its_key() {
     let db = testbed::pg_database();
     let core = testbed::data_dir();
     let mut overrides = pg_overrides(&db);
-    overrides.push(("storages:file:engine".into(), "s3".into()));
-    overrides.push(("storages:engines:s3:bucket".into(), "b".into()));
+    // PostgreSQL attachments beside a SQLite base are not read by pryv-backup.
+    overrides.push(("storages:base:engine".into(), "sqlite".into()));
+    overrides.push(("storages:file:engine".into(), "postgresql".into()));
+    overrides.push((
+        "storages:engines:sqlite:path".into(),
+        core.path().display().to_string(),
+    ));
     let install = Install::load(&InstallSources {
         core_dir: core.path().to_path_buf(),
         overrides,
         ..Default::default()
     });
     let message = match install.and_then(|i| i.engine()) {
-        Ok(_) => panic!("s3 attachments are not supported yet"),
+        Ok(_) => panic!("postgresql attachments beside a sqlite base are not supported"),
         Err(e) => e.to_string(),
     };
     assert!(message.contains("storages:file:engine"), "{message}");

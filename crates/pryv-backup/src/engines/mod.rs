@@ -5,4 +5,5 @@ mod http;
 pub mod influxdb;
 pub mod postgres;
 pub mod rqlite;
+pub mod s3;
 pub mod sqlite;

@@ -1,6 +1,8 @@
 //! Backing up one user: every table read in one REPEATABLE READ, READ ONLY transaction, rows
 //! streamed in batches and turned into items as the core's own export does.
 
+use std::io::ErrorKind;
+
 use postgres::IsolationLevel;
 
 use super::connection::PgEngine;
@@ -11,7 +13,7 @@ use super::{
 };
 use crate::engine::{ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
-use crate::Result;
+use crate::{Error, Result};
 
 pub fn export_user(
     engine: &PgEngine,
@@ -86,10 +88,16 @@ pub fn export_user(
     // Attachments of the exported events only.
     for (event_id, file_id) in &files {
         match engine.attachment_store() {
-            Some(store) => {
-                let mut reader = store.read(uid, event_id, file_id)?;
-                sink.attachment(event_id, file_id, &mut reader)?;
-            }
+            Some(store) => match store.read(uid, event_id, file_id) {
+                Ok(mut reader) => sink.attachment(event_id, file_id, &mut reader)?,
+                Err(Error::Io { path, source }) if source.kind() == ErrorKind::NotFound => {
+                    tracing::warn!(
+                        "user {} ({uid}): attachment {file_id} of event {event_id} is missing ({path}); not backed up",
+                        user.username
+                    )
+                }
+                Err(e) => return Err(e),
+            },
             None => match attachments::open_file(&mut tx, uid, event_id, file_id)? {
                 Some(mut reader) => sink.attachment(event_id, file_id, &mut reader)?,
                 // The core's backup skips a missing file with a warning; so do we, loudly.
