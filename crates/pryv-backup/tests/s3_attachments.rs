@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, WriterOptions};
+use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::chain::Chain;
 use pryv_backup::engine::{
@@ -212,7 +212,7 @@ fn backup_to(engine: &dyn Engine, dir: &Path) {
 }
 
 fn restore_from(dir: &Path, engine: &dyn Engine, overwrite: bool) {
-    let chain = Chain::open(dir, &|d| {
+    let chain = Chain::open(&Backend::Local, dir, &|d| {
         ArchiveReader::open(d, None).map_err(|e| e.to_string())
     })
     .expect("open")
