@@ -1,17 +1,22 @@
 //! Memory stays bounded whatever the size of a user: writes then reads back a 1 GiB user
-//! (raw JSON) plus a 256 MiB attachment, and reports the process's peak RSS (VmHWM).
+//! (raw JSON) plus a 256 MiB attachment, and reports the process's peak RSS (VmHWM); the
+//! same with 512 MiB into an S3 bucket (Garage), where chunks and the attachment are
+//! multipart uploads.
 //!
-//! Slow; run it in release with `scripts/archive-memory.sh`.
+//! Slow; run it in release with `scripts/archive-memory.sh` (one process per test, so that
+//! each peak is its own).
 
 use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 
-use pryv_backup::archive::{verify, ArchiveReader, ArchiveWriter, ManifestInfo, WriterOptions};
+use pryv_backup::archive::{
+    verify_in, ArchiveReader, ArchiveWriter, Backend, ManifestInfo, WriterOptions,
+};
 use pryv_backup::model::{Collection, UserRef};
+use pryv_backup::s3::{Bucket, S3Settings};
 use serde_json::json;
 
-const RAW_BYTES: u64 = 1024 * 1024 * 1024;
-const ATTACHMENT_BYTES: u64 = 256 * 1024 * 1024;
-const CHUNK: u64 = 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -60,11 +65,49 @@ impl Read for Blob {
 #[ignore = "writes 1.25 GiB; run scripts/archive-memory.sh"]
 fn archive_memory_is_bounded_by_a_chunk() {
     let dir = tempfile::tempdir().unwrap();
+    let peak = roundtrip(&Backend::Local, dir.path(), 1024 * MIB, 256 * MIB, MIB);
+    assert!(
+        peak < 128 * 1024,
+        "peak RSS {} MiB: memory grows with the user",
+        peak >> 10
+    );
+}
+
+#[test]
+#[ignore = "uploads 0.5 GiB to S3; run scripts/archive-memory.sh"]
+fn s3_archive_memory_is_bounded_by_upload_parts() {
+    let server = testbed::s3::s3();
+    let bucket = Bucket::connect(&S3Settings {
+        bucket: server.bucket.clone(),
+        region: Some("garage".into()),
+        endpoint: Some(server.endpoint.clone()),
+        access_key_id: Some(server.key_id.clone()),
+        secret_access_key: Some(server.secret.clone().into()),
+        path_style: true,
+    })
+    .unwrap();
+    let prefix = server.unique_prefix("archive-memory");
+    let root = PathBuf::from(format!("s3://{}/{prefix}", server.bucket));
+    let backend = Backend::S3(bucket.clone());
+    // 50 MiB chunks (the default) gzip to ~25 MiB: multipart uploads of several parts.
+    let peak = roundtrip(&backend, &root, 512 * MIB, 256 * MIB, 50 * MIB);
+    backend.remove_tree(&root).unwrap();
+    assert!(
+        peak < 128 * 1024,
+        "peak RSS {} MiB: memory grows with the user",
+        peak >> 10
+    );
+}
+
+/// Writes one user of `raw` bytes of JSON events and an attachment of `attachment` bytes,
+/// reads and verifies it all back; returns the peak RSS in KiB.
+fn roundtrip(backend: &Backend, root: &Path, raw_target: u64, attachment: u64, chunk: u64) -> u64 {
     let start = peak_rss_kib();
     let w = ArchiveWriter::create(
-        dir.path(),
+        root,
         WriterOptions {
-            max_chunk_size: CHUNK,
+            max_chunk_size: chunk,
+            backend: backend.clone(),
             ..Default::default()
         },
     )
@@ -77,19 +120,14 @@ fn archive_memory_is_bounded_by_a_chunk() {
         .unwrap();
     let mut noise = Noise(0x9e3779b97f4a7c15);
     let (mut raw, mut count) = (0u64, 0u64);
-    while raw < RAW_BYTES {
+    while raw < raw_target {
         let item = json!({"id": format!("ev-{count:010}"), "streamIds": ["s"], "time": 1763981000.125, "type": "note/txt", "content": noise.text(900)});
         raw += serde_json::to_vec(&item).unwrap().len() as u64 + 1;
         count += 1;
         u.item(Collection::Events, &item).unwrap();
     }
-    u.attachment(
-        "blob",
-        &mut Blob {
-            left: ATTACHMENT_BYTES,
-        },
-    )
-    .unwrap();
+    u.attachment("blob", &mut Blob { left: attachment })
+        .unwrap();
     let m = u.finish().unwrap();
     let chunks = m.chunks["events"].len();
     w.finish(ManifestInfo {
@@ -103,7 +141,7 @@ fn archive_memory_is_bounded_by_a_chunk() {
     .unwrap();
     let after_write = peak_rss_kib();
 
-    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    let r = ArchiveReader::open_in(backend, root, None).unwrap();
     let user = r.user("big").unwrap();
     let read = user
         .items(Collection::Events)
@@ -116,24 +154,21 @@ fn archive_memory_is_bounded_by_a_chunk() {
         &mut io::sink(),
     )
     .unwrap();
-    assert_eq!(blob, ATTACHMENT_BYTES);
-    let report = verify(dir.path(), None).unwrap();
+    assert_eq!(blob, attachment);
+    let report = verify_in(backend, root, None).unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     let after_read = peak_rss_kib();
 
     println!(
-        "archive memory: {count} events, {} MiB raw JSON in {chunks} chunks of {} KiB + {} MiB attachment; \
+        "archive memory ({}): {count} events, {} MiB raw JSON in {chunks} chunks of {} KiB + {} MiB attachment; \
          peak RSS (VmHWM): {} MiB at start, {} MiB after writing, {} MiB after reading and verifying",
+        root.display(),
         raw >> 20,
-        CHUNK >> 10,
-        ATTACHMENT_BYTES >> 20,
+        chunk >> 10,
+        attachment >> 20,
         start >> 10,
         after_write >> 10,
         after_read >> 10
     );
-    assert!(
-        after_read < 128 * 1024,
-        "peak RSS {} MiB: memory grows with the user",
-        after_read >> 10
-    );
+    after_read
 }
