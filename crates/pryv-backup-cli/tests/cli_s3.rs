@@ -13,17 +13,15 @@ use std::time::Duration;
 use cli_support::*;
 use pryv_backup::s3::{Bucket, S3Settings};
 use testbed::s3::{s3, S3Server};
-use zeroize::Zeroizing;
 
 fn bucket(server: &S3Server) -> Bucket {
-    Bucket::connect(&S3Settings {
-        bucket: server.bucket.clone(),
-        region: Some("garage".into()),
-        endpoint: Some(server.endpoint.clone()),
-        access_key_id: Some(server.key_id.clone()),
-        secret_access_key: Some(Zeroizing::new(server.secret.clone())),
-        path_style: true,
-    })
+    Bucket::connect(&S3Settings::self_hosted(
+        &server.bucket,
+        &server.endpoint,
+        "garage",
+        &server.key_id,
+        &server.secret,
+    ))
     .unwrap_or_else(|e| panic!("connecting to the test bucket: {e}"))
 }
 

@@ -77,14 +77,13 @@ fn archive_memory_is_bounded_by_a_chunk() {
 #[ignore = "uploads 0.5 GiB to S3; run scripts/archive-memory.sh"]
 fn s3_archive_memory_is_bounded_by_upload_parts() {
     let server = testbed::s3::s3();
-    let bucket = Bucket::connect(&S3Settings {
-        bucket: server.bucket.clone(),
-        region: Some("garage".into()),
-        endpoint: Some(server.endpoint.clone()),
-        access_key_id: Some(server.key_id.clone()),
-        secret_access_key: Some(server.secret.clone().into()),
-        path_style: true,
-    })
+    let bucket = Bucket::connect(&S3Settings::self_hosted(
+        &server.bucket,
+        &server.endpoint,
+        "garage",
+        &server.key_id,
+        &server.secret,
+    ))
     .unwrap();
     let prefix = server.unique_prefix("archive-memory");
     let root = PathBuf::from(format!("s3://{}/{prefix}", server.bucket));

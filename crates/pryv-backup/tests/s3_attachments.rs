@@ -116,14 +116,13 @@ fn pg_overrides(db: &testbed::TestDb) -> Vec<(String, String)> {
 }
 
 fn bucket(server: &S3Server) -> Bucket {
-    Bucket::connect(&S3Settings {
-        bucket: server.bucket.clone(),
-        region: Some("garage".into()),
-        endpoint: Some(server.endpoint.clone()),
-        access_key_id: Some(server.key_id.clone()),
-        secret_access_key: Some(server.secret.clone().into()),
-        path_style: true,
-    })
+    Bucket::connect(&S3Settings::self_hosted(
+        &server.bucket,
+        &server.endpoint,
+        "garage",
+        &server.key_id,
+        &server.secret,
+    ))
     .expect("bucket")
 }
 

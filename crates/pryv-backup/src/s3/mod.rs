@@ -52,6 +52,26 @@ pub struct S3Settings {
     pub path_style: bool,
 }
 
+impl S3Settings {
+    /// A self-hosted store (Garage, MinIO, Ceph) at `endpoint`, path-style, with this key.
+    pub fn self_hosted(
+        bucket: &str,
+        endpoint: &str,
+        region: &str,
+        key_id: &str,
+        secret: &str,
+    ) -> Self {
+        S3Settings {
+            bucket: bucket.to_string(),
+            region: Some(region.to_string()),
+            endpoint: Some(endpoint.to_string()),
+            access_key_id: Some(key_id.to_string()),
+            secret_access_key: Some(Zeroizing::new(secret.to_string())),
+            path_style: true,
+        }
+    }
+}
+
 impl std::fmt::Debug for S3Settings {
     // Never prints the secret key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
