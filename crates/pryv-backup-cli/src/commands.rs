@@ -270,6 +270,10 @@ fn print_restore_report(report: &restore::RestoreReport) {
         ("skipped (conflict)", &report.skipped),
         ("rolled back (integrity)", &report.rolled_back),
         ("failed (rolled back)", &report.failed),
+        (
+            "INCOMPLETE (committed; restore again with --overwrite)",
+            &report.incomplete,
+        ),
     ] {
         if !list.is_empty() {
             println!("  {title}: {}", list.len());

@@ -29,6 +29,14 @@ pub enum Error {
         username: String,
         reason: String,
     },
+    /// A user's base data is committed but a store written after it (attachments, audit or
+    /// series kept apart from the base engine) failed: the user is in place, incomplete.
+    #[error("the user's data is committed but its {what} could not be written ({source}); restore this user again with --overwrite to complete it")]
+    AfterCommit {
+        what: &'static str,
+        #[source]
+        source: Box<Error>,
+    },
     #[error("I/O error on {path}: {source}")]
     Io {
         path: String,
@@ -43,6 +51,13 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    pub(crate) fn after_commit(what: &'static str) -> impl FnOnce(Error) -> Error {
+        move |source| Error::AfterCommit {
+            what,
+            source: Box::new(source),
+        }
+    }
+
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().display().to_string(),

@@ -56,6 +56,10 @@ pub struct RestoreReport {
     pub rolled_back: Vec<UserIssue>,
     /// Users whose restore failed for another reason: also undone.
     pub failed: Vec<UserIssue>,
+    /// Users whose base data is committed but whose attachments, audit or series kept
+    /// apart could not all be written: in place but incomplete (restore again with
+    /// --overwrite).
+    pub incomplete: Vec<UserIssue>,
     /// True when conflicts stopped the restore before anything was written.
     pub aborted: bool,
     pub platform_entries: u64,
@@ -73,6 +77,7 @@ impl RestoreReport {
             && self.skipped.is_empty()
             && self.rolled_back.is_empty()
             && self.failed.is_empty()
+            && self.incomplete.is_empty()
             && self.platform_error.is_none()
     }
 }
@@ -140,13 +145,21 @@ pub fn run(
         match result {
             Ok(()) => report.restored.push(user.clone()),
             Err(e @ Error::Integrity(_)) => report.rolled_back.push(issue(user, e)),
+            Err(e @ Error::AfterCommit { .. }) => report.incomplete.push(issue(user, e)),
             Err(e) => report.failed.push(issue(user, e)),
         }
     }
 
     // The users are committed by now: a platform failure goes in the report, not over it.
-    if !report.restored.is_empty() {
-        match import_platform_entries(engine, chain, &report.restored, options.users.is_empty()) {
+    // Incomplete users are committed too: their entries belong with them.
+    let committed: Vec<UserRef> = report
+        .restored
+        .iter()
+        .cloned()
+        .chain(report.incomplete.iter().map(|i| i.user.clone()))
+        .collect();
+    if !committed.is_empty() {
+        match import_platform_entries(engine, chain, &committed, options.users.is_empty()) {
             Ok(count) => report.platform_entries = count,
             Err(e) => report.platform_error = Some(e.to_string()),
         }
@@ -158,10 +171,13 @@ pub fn run(
         Some("no user was restored".to_string())
     } else if report.platform_error.is_some() {
         Some("its platform entries were not restored".to_string())
-    } else if !report.failed.is_empty() || !report.rolled_back.is_empty() {
+    } else if !report.failed.is_empty()
+        || !report.rolled_back.is_empty()
+        || !report.incomplete.is_empty()
+    {
         Some(format!(
-            "{} user(s) failed or were rolled back",
-            report.failed.len() + report.rolled_back.len()
+            "{} user(s) failed, were rolled back or are incomplete",
+            report.failed.len() + report.rolled_back.len() + report.incomplete.len()
         ))
     } else if options.on_success == OnSuccess::Delete && !report.skipped.is_empty() {
         Some(format!(

@@ -3,7 +3,7 @@
 //! restore of a PostgreSQL-base install configured as the core is.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -462,4 +462,53 @@ fn s3_attachments_restore_an_archive_of_filesystem_attachments() {
     restore_from(&archive, target.engine.as_ref(), false);
     assert_same_objects(&target.objects(&bucket), &expected_objects(&users));
     assert!(attachments_of(&sqlite) == attachments_of(target.engine.as_ref()));
+}
+
+#[test]
+fn s3_attachments_failing_after_the_database_commit_leave_the_user_incomplete_not_rolled_back() {
+    let server = testbed::s3::s3();
+    let bucket = bucket(&server);
+    let users = platform(15);
+    let (alice, data) = &users[0];
+    let target = S3Install::new(&server, "s3att-after-commit");
+    // A stray object where the restore puts one of alice's files: the attachment commit,
+    // which runs once her rows are committed, refuses to replace it without overwrite.
+    let wanted = expected_objects(&users[..1]);
+    let (clashing, _) = wanted.iter().next().expect("alice has attachments");
+    let mut stray = bucket
+        .create(&format!("{}{clashing}", target.key_prefix))
+        .expect("upload");
+    stray.write_all(b"stray").expect("write");
+    stray.finish().expect("finish");
+
+    let error = target
+        .engine
+        .import_user(alice, data, &ImportOptions::default())
+        .expect_err("the attachment commit fails");
+    assert!(
+        matches!(
+            &error,
+            Error::AfterCommit {
+                what: "attachments",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("--overwrite"), "{error}");
+    // Her rows are in: the report must not call her rolled back.
+    assert_eq!(target.engine.users().expect("users"), vec![alice.clone()]);
+
+    target
+        .engine
+        .import_user(
+            alice,
+            data,
+            &ImportOptions {
+                overwrite: true,
+                ..Default::default()
+            },
+        )
+        .expect("the overwrite completes her");
+    assert_same_objects(&target.objects(&bucket), &wanted);
 }

@@ -2,7 +2,9 @@
 //! and platform data kept elsewhere (per-user SQLite audit files, InfluxDB, rqlite).
 //!
 //! Each user's base data stays all-or-nothing; the side stores are written after the base
-//! commit, each in its own unit (they have no shared transaction with the base engine).
+//! commit, each in its own unit (they have no shared transaction with the base engine). A
+//! side store failing then is an [`crate::Error::AfterCommit`]: the user is reported
+//! incomplete, not rolled back.
 
 use std::io::Read;
 
@@ -86,7 +88,14 @@ impl Engine for Composite {
             options,
         )?;
         for (collection, store) in self.side_stores() {
-            store.import_user(user, &mut source.items(collection)?, options.overwrite)?;
+            let what = match collection {
+                Collection::Audit => "audit records",
+                _ => "series",
+            };
+            source
+                .items(collection)
+                .and_then(|mut items| store.import_user(user, &mut items, options.overwrite))
+                .map_err(crate::Error::after_commit(what))?;
         }
         Ok(())
     }

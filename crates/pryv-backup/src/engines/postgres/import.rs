@@ -136,7 +136,9 @@ pub fn import_user(
     // The database is committed first: should this fail, the user's rows are in place and a
     // new restore with overwrite repairs the files.
     if let Some(staged) = staged {
-        staged.commit()?;
+        staged
+            .commit()
+            .map_err(Error::after_commit("attachments"))?;
     }
     Ok(())
 }
