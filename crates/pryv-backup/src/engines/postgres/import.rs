@@ -167,6 +167,9 @@ fn import_rows(
     Ok(())
 }
 
+/// Takes one row for the table being written.
+type PushRow<'a> = dyn FnMut(Vec<Cell>) -> Result<(), PgError> + 'a;
+
 /// Rows given to `push` by `produce`, into the upsert's table: by COPY when the user has no
 /// row there yet (a new user, or one cleared by overwrite), else by upserts that replace the
 /// rows with the same key. `copy_defaults`: what `Cell::Default` stands for in a COPY.
@@ -175,7 +178,7 @@ fn write_rows(
     uid: &str,
     mut upsert: Inserter<'_>,
     copy_defaults: &'static [(&'static str, &'static str)],
-    produce: &mut dyn FnMut(&mut dyn FnMut(Vec<Cell>) -> Result<(), PgError>) -> Result<()>,
+    produce: &mut dyn FnMut(&mut PushRow<'_>) -> Result<()>,
 ) -> Result<()> {
     if user_has_rows(tx, upsert.table(), uid)? {
         produce(&mut |row| upsert.push(tx, row))?;
