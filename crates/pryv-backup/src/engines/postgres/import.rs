@@ -111,7 +111,6 @@ pub fn import_user(
         &mut tx,
         uid,
         Inserter::for_table(&audit::TABLE),
-        &[],
         &mut |push| {
             for item in source.items(Collection::Audit)? {
                 let mut row = audit::to_row(&item?)?;
@@ -121,7 +120,7 @@ pub fn import_user(
             Ok(())
         },
     )?;
-    write_rows(&mut tx, uid, series::inserter(), &[], &mut |push| {
+    write_rows(&mut tx, uid, series::inserter(), &mut |push| {
         for item in source.items(Collection::Series)? {
             series::rows(uid, &item?, push)?;
         }
@@ -172,19 +171,18 @@ type PushRow<'a> = dyn FnMut(Vec<Cell>) -> Result<(), PgError> + 'a;
 
 /// Rows given to `push` by `produce`, into the upsert's table: by COPY when the user has no
 /// row there yet (a new user, or one cleared by overwrite), else by upserts that replace the
-/// rows with the same key. `copy_defaults`: what `Cell::Default` stands for in a COPY.
+/// rows with the same key. Rows here never ask for a column's DEFAULT.
 fn write_rows(
     tx: &mut Transaction<'_>,
     uid: &str,
     mut upsert: Inserter<'_>,
-    copy_defaults: &'static [(&'static str, &'static str)],
     produce: &mut dyn FnMut(&mut PushRow<'_>) -> Result<()>,
 ) -> Result<()> {
     if user_has_rows(tx, upsert.table(), uid)? {
         produce(&mut |row| upsert.push(tx, row))?;
         upsert.flush(tx)?;
     } else {
-        let mut copy = CopyIn::start(tx, upsert.table(), upsert.columns(), copy_defaults)?;
+        let mut copy = CopyIn::start(tx, upsert.table(), upsert.columns(), &[])?;
         produce(&mut |row| copy.push(row))?;
         copy.finish()?;
     }
@@ -216,22 +214,16 @@ fn import_events(
     // event_streams rows derive from events: without events, any left are stale.
     tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
         .map_err(PgError::from)?;
-    write_rows(
-        tx,
-        uid,
-        Inserter::for_table(&events::TABLE),
-        events::COPY_DEFAULTS,
-        &mut |push| {
-            for item in source.items(Collection::Events)? {
-                let item = item?;
-                let mut row = events::to_row(&item)?;
-                row.insert(0, Cell::Text(uid.to_string()));
-                push(row)?;
-                files.extend(events::attachment_ids(&item));
-            }
-            Ok(())
-        },
-    )?;
+    let columns = Inserter::for_table(&events::TABLE).columns();
+    let mut copy = CopyIn::start(tx, events::TABLE.name, columns, events::COPY_DEFAULTS)?;
+    for item in source.items(Collection::Events)? {
+        let item = item?;
+        let mut row = events::to_row(&item)?;
+        row.insert(0, Cell::Text(uid.to_string()));
+        copy.push(row)?;
+        files.extend(events::attachment_ids(&item));
+    }
+    copy.finish()?;
     events::derive_streams(tx, uid)?;
     Ok(files)
 }
