@@ -336,3 +336,48 @@ fn postgres_export_window_carries_deletions_made_in_it() {
     assert_eq!(ids(&data, Collection::Events), ["ev-deleted"]);
     assert!(ids(&data, Collection::Streams).is_empty());
 }
+
+#[test]
+fn postgres_event_streams_are_the_same_whether_events_are_copied_or_upserted() {
+    let mut db = testbed::pg_database();
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (user, mut data) = pryv_backup::sample::sample_platform(5).swap_remove(0);
+    // A stream twice, one the user does not have, and an id that is not a string.
+    let events = data.collections.get_mut(&Collection::Events).unwrap();
+    events[0]["streamIds"] = json!(["health", "nowhere", "health", 7]);
+    events[0].as_object_mut().unwrap().shift_remove("integrity");
+    let first_id = events[0]["id"].as_str().unwrap().to_string();
+    let event_streams = |db: &mut testbed::TestDb| -> Vec<(String, String, String)> {
+        db.client()
+            .query(
+                "SELECT event_id, stream_id, stream_path FROM event_streams ORDER BY 1, 2",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    };
+
+    // A new user: events by COPY, event_streams derived in SQL.
+    engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap();
+    let copied = event_streams(&mut db);
+    let of_first: Vec<_> = copied.iter().filter(|r| r.0 == first_id).collect();
+    assert_eq!(of_first.len(), 2, "{of_first:?}");
+    assert_eq!(of_first[0].1, "health");
+    assert!(of_first[0].2.ends_with("health/"), "{of_first:?}");
+    assert_eq!(
+        of_first[1],
+        &(first_id.clone(), "nowhere".into(), "nowhere/".into())
+    );
+    // History versions and deletions have none.
+    assert!(!copied.iter().any(|r| r.0 == "ev-hist-1"));
+
+    // The same events again: upserted, event_streams rows built one by one.
+    engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap();
+    assert_eq!(event_streams(&mut db), copied);
+}

@@ -1,6 +1,7 @@
 //! [`PgEngine`]: one install's database (through a small pool of connections), implementing
 //! the engine traits.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::{Client, Config, NoTls};
@@ -17,6 +18,8 @@ pub struct PgEngine {
     pool: Pool,
     /// Two restores into an empty database must not both create the schema.
     schema_lock: Mutex<()>,
+    /// The schema was seen at the supported version: no need to look again for every user.
+    schema_current: AtomicBool,
     description: String,
     /// Where attachments live when not in `attachment_files`.
     attachments: Option<Arc<dyn AttachmentStore>>,
@@ -32,10 +35,11 @@ impl PgEngine {
     ) -> Result<PgEngine, PgError> {
         let description = describe(conn_str);
         let mut client = Client::connect(conn_str, NoTls)?;
-        schema::state(&mut client)?;
+        let state = schema::state(&mut client)?;
         Ok(PgEngine {
             pool: Pool::new(conn_str, client),
             schema_lock: Mutex::new(()),
+            schema_current: AtomicBool::new(state == SchemaState::Current),
             description,
             attachments,
         })
@@ -44,12 +48,30 @@ impl PgEngine {
     /// Creates the schema when the database is empty (restore into a fresh install);
     /// otherwise checks its version.
     pub fn ensure_schema(&self) -> Result<(), PgError> {
+        if self.schema_current.load(Ordering::Acquire) {
+            return Ok(());
+        }
         // The guarded unit holds no data: a panic elsewhere leaves nothing to distrust.
         let _creating = self
             .schema_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        schema::ensure(&mut *self.client()?)
+        schema::ensure(&mut *self.client()?)?;
+        self.schema_current.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The schema's state, read from the database until it was once seen current (a restore
+    /// asks for every user; the schema does not change under it).
+    fn schema_state(&self, client: &mut Client) -> Result<SchemaState, PgError> {
+        if self.schema_current.load(Ordering::Acquire) {
+            return Ok(SchemaState::Current);
+        }
+        let state = schema::state(client)?;
+        if state == SchemaState::Current {
+            self.schema_current.store(true, Ordering::Release);
+        }
+        Ok(state)
     }
 
     /// A connection of the engine's own, returned to the pool when dropped.
@@ -100,7 +122,7 @@ impl Engine for PgEngine {
 
     fn users(&self) -> Result<Vec<UserRef>> {
         let mut client = self.client()?;
-        if schema::state(&mut *client)? == SchemaState::Empty {
+        if self.schema_state(&mut client)? == SchemaState::Empty {
             return Ok(Vec::new());
         }
         Ok(users_index::all(&mut *client)?)
@@ -117,7 +139,7 @@ impl Engine for PgEngine {
 
     fn find_conflict(&self, user: &UserRef) -> Result<Option<String>> {
         let mut client = self.client()?;
-        if schema::state(&mut *client)? == SchemaState::Empty {
+        if self.schema_state(&mut client)? == SchemaState::Empty {
             return Ok(None);
         }
         Ok(users_index::conflict(&mut *client, user)?)
@@ -125,7 +147,7 @@ impl Engine for PgEngine {
 
     fn user_exists(&self, user_id: &str) -> Result<bool> {
         let mut client = self.client()?;
-        if schema::state(&mut *client)? == SchemaState::Empty {
+        if self.schema_state(&mut client)? == SchemaState::Empty {
             return Ok(false);
         }
         Ok(users_index::exists(&mut *client, user_id)?)

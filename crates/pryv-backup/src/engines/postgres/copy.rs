@@ -4,37 +4,90 @@
 
 use std::io::Write;
 
-use postgres::Transaction;
+use postgres::{CopyInWriter, Transaction};
 
-use super::table::{Cell, Kind, RowWriter};
+use super::table::{Cell, Kind};
 use super::PgError;
 
-/// Bytes of COPY text sent per COPY statement.
-const FLUSH_BYTES: usize = 8 << 20;
+/// COPY text gathered before it goes to the connection: the server parses the rows already
+/// sent while the next ones are read from the backup.
+const SEND_BYTES: usize = 64 << 10;
 
-pub struct CopyWriter {
-    table: &'static str,
-    columns: Vec<(&'static str, Kind)>,
-    /// The text of each column's DEFAULT that a row may ask for (COPY has no per-row DEFAULT).
-    defaults: &'static [(&'static str, &'static str)],
+/// One open `COPY table (columns) FROM STDIN`: rows go out as they are pushed, in a single
+/// statement, so memory holds one small buffer whatever the number of rows.
+pub struct CopyIn<'a> {
+    encoder: Encoder,
+    writer: Option<CopyInWriter<'a>>,
     buf: Vec<u8>,
 }
 
-impl CopyWriter {
-    pub fn new(
-        table: &'static str,
+impl<'a> CopyIn<'a> {
+    /// `defaults`: the text of each column's DEFAULT that a row may ask for with
+    /// [`Cell::Default`] (COPY has no per-row DEFAULT).
+    pub fn start(
+        tx: &'a mut Transaction<'_>,
+        table: &str,
         columns: Vec<(&'static str, Kind)>,
         defaults: &'static [(&'static str, &'static str)],
-    ) -> Self {
-        CopyWriter {
-            table,
-            columns,
-            defaults,
-            buf: Vec::new(),
+    ) -> Result<Self, PgError> {
+        let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+        let sql = format!("COPY {table} ({}) FROM STDIN", names.join(", "));
+        let writer = tx.copy_in(sql.as_str())?;
+        Ok(CopyIn {
+            encoder: Encoder {
+                table: table.to_string(),
+                columns,
+                defaults,
+            },
+            writer: Some(writer),
+            buf: Vec::with_capacity(SEND_BYTES * 2),
+        })
+    }
+
+    pub fn push(&mut self, row: Vec<Cell>) -> Result<(), PgError> {
+        self.encoder.encode(&mut self.buf, row)?;
+        if self.buf.len() >= SEND_BYTES {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is left and ends the statement; returns the number of rows written.
+    pub fn finish(mut self) -> Result<u64, PgError> {
+        self.send()?;
+        match self.writer.take() {
+            Some(writer) => Ok(writer.finish()?),
+            None => Err(self.encoder.failed("the statement already ended")),
         }
     }
 
-    fn encode(&mut self, row: Vec<Cell>) -> Result<(), PgError> {
+    fn send(&mut self) -> Result<(), PgError> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(self.encoder.failed("the statement already ended"));
+        };
+        let written = writer.write_all(&self.buf);
+        self.buf.clear();
+        if let Err(e) = written {
+            // A write error is the connection's; ending the statement gives the server's reason.
+            let finished = self.writer.take().map(CopyInWriter::finish);
+            return Err(match finished {
+                Some(Err(db)) => PgError::from(db),
+                _ => self.encoder.failed(&e.to_string()),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Rows as COPY text lines.
+struct Encoder {
+    table: String,
+    columns: Vec<(&'static str, Kind)>,
+    defaults: &'static [(&'static str, &'static str)],
+}
+
+impl Encoder {
+    fn encode(&self, buf: &mut Vec<u8>, row: Vec<Cell>) -> Result<(), PgError> {
         if row.len() != self.columns.len() {
             return Err(PgError::Schema(format!(
                 "{} values for the {} columns of {}",
@@ -45,10 +98,10 @@ impl CopyWriter {
         }
         for (i, (cell, (name, _))) in row.into_iter().zip(&self.columns).enumerate() {
             if i > 0 {
-                self.buf.push(b'\t');
+                buf.push(b'\t');
             }
             match cell {
-                Cell::Null => self.buf.extend_from_slice(b"\\N"),
+                Cell::Null => buf.extend_from_slice(b"\\N"),
                 Cell::Default => {
                     let default = self
                         .defaults
@@ -61,44 +114,22 @@ impl CopyWriter {
                                 self.table
                             ))
                         })?;
-                    escape_into(&mut self.buf, default);
+                    escape_into(buf, default);
                 }
-                Cell::Text(s) | Cell::Json(s) => escape_into(&mut self.buf, &s),
+                Cell::Text(s) | Cell::Json(s) => escape_into(buf, &s),
                 // Rust prints the shortest text that parses back to the same float.
-                Cell::Float(x) => write_text(&mut self.buf, format_args!("{x}")),
-                Cell::Bool(b) => self.buf.push(if b { b't' } else { b'f' }),
-                Cell::Int(n) => write_text(&mut self.buf, format_args!("{n}")),
-                Cell::BigInt(n) => write_text(&mut self.buf, format_args!("{n}")),
+                Cell::Float(x) => write_text(buf, format_args!("{x}")),
+                Cell::Bool(b) => buf.push(if b { b't' } else { b'f' }),
+                Cell::Int(n) => write_text(buf, format_args!("{n}")),
+                Cell::BigInt(n) => write_text(buf, format_args!("{n}")),
             }
         }
-        self.buf.push(b'\n');
-        Ok(())
-    }
-}
-
-impl RowWriter for CopyWriter {
-    fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell>) -> Result<(), PgError> {
-        self.encode(row)?;
-        if self.buf.len() >= FLUSH_BYTES {
-            self.flush(tx)?;
-        }
+        buf.push(b'\n');
         Ok(())
     }
 
-    fn flush(&mut self, tx: &mut Transaction<'_>) -> Result<(), PgError> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let names: Vec<&str> = self.columns.iter().map(|(n, _)| *n).collect();
-        let sql = format!("COPY {} ({}) FROM STDIN", self.table, names.join(", "));
-        let mut writer = tx.copy_in(sql.as_str())?;
-        // A write error is the connection's; finish() then reports the server's reason.
-        let written = writer.write_all(&self.buf);
-        self.buf.clear();
-        let finished = writer.finish();
-        written.map_err(|e| PgError::Schema(format!("COPY into {}: {e}", self.table)))?;
-        finished?;
-        Ok(())
+    fn failed(&self, reason: &str) -> PgError {
+        PgError::Schema(format!("COPY into {}: {reason}", self.table))
     }
 }
 
@@ -127,9 +158,9 @@ mod tests {
 
     #[test]
     fn cells_become_copy_text() {
-        let mut w = CopyWriter::new(
-            "t",
-            vec![
+        let encoder = Encoder {
+            table: "t".into(),
+            columns: vec![
                 ("a", Kind::Text),
                 ("b", Kind::Float),
                 ("c", Kind::Bool),
@@ -137,21 +168,26 @@ mod tests {
                 ("e", Kind::Int),
                 ("f", Kind::Bool),
             ],
-            &[("f", "f")],
-        );
-        w.encode(vec![
-            Cell::Text("x\ty\\z\nw\r".into()),
-            Cell::Float(0.1 + 0.2),
-            Cell::Bool(true),
-            Cell::Json(r#"{"k":"a\nb"}"#.into()),
-            Cell::Null,
-            Cell::Default,
-        ])
-        .unwrap();
+            defaults: &[("f", "f")],
+        };
+        let mut buf = Vec::new();
+        encoder
+            .encode(
+                &mut buf,
+                vec![
+                    Cell::Text("x\ty\\z\nw\r".into()),
+                    Cell::Float(0.1 + 0.2),
+                    Cell::Bool(true),
+                    Cell::Json(r#"{"k":"a\nb"}"#.into()),
+                    Cell::Null,
+                    Cell::Default,
+                ],
+            )
+            .unwrap();
         assert_eq!(
-            String::from_utf8(w.buf.clone()).unwrap(),
+            String::from_utf8(buf.clone()).unwrap(),
             "x\\ty\\\\z\\nw\\r\t0.30000000000000004\tt\t{\"k\":\"a\\\\nb\"}\t\\N\tf\n"
         );
-        assert!(w.encode(vec![Cell::Null]).is_err());
+        assert!(encoder.encode(&mut buf, vec![Cell::Null]).is_err());
     }
 }

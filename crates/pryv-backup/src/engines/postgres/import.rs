@@ -7,7 +7,7 @@ use postgres::Transaction;
 use serde_json::Value;
 
 use super::connection::PgEngine;
-use super::copy::CopyWriter;
+use super::copy::CopyIn;
 use super::table::{Cell, Inserter, RowWriter, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, series,
@@ -107,20 +107,25 @@ pub fn import_user(
     if let Some(account) = source.account()? {
         account::import(&mut tx, uid, &account)?;
     }
-    import_rows(
+    write_rows(
         &mut tx,
-        source,
         uid,
-        Collection::Audit,
-        &audit::TABLE,
-        &mut audit::to_row,
+        Inserter::for_table(&audit::TABLE),
+        &mut |push| {
+            for item in source.items(Collection::Audit)? {
+                let mut row = audit::to_row(&item?)?;
+                row.insert(0, Cell::Text(uid.to_string()));
+                push(row)?;
+            }
+            Ok(())
+        },
     )?;
-
-    let mut points = series::inserter();
-    for item in source.items(Collection::Series)? {
-        series::import(&mut points, &mut tx, uid, &item?)?;
-    }
-    points.flush(&mut tx)?;
+    write_rows(&mut tx, uid, series::inserter(), &mut |push| {
+        for item in source.items(Collection::Series)? {
+            series::rows(uid, &item?, push)?;
+        }
+        Ok(())
+    })?;
 
     for item in source.items(Collection::Sessions)? {
         ephemeral::import_session(&mut tx, &item?)?;
@@ -143,7 +148,8 @@ pub fn import_user(
     Ok(())
 }
 
-/// Writes every item of a collection into its table.
+/// Writes every item of a collection into its table with upserts: these tables hold a few
+/// rows per user, which one INSERT writes in fewer round trips than a COPY.
 fn import_rows(
     tx: &mut Transaction<'_>,
     source: &dyn UserSource,
@@ -162,65 +168,94 @@ fn import_rows(
     Ok(())
 }
 
+/// Takes one row for the table being written.
+type PushRow<'a> = dyn FnMut(Vec<Cell>) -> Result<(), PgError> + 'a;
+
+/// Rows given to `push` by `produce`, into the upsert's table: by COPY when the user has no
+/// row there yet (a new user, or one cleared by overwrite), else by upserts that replace the
+/// rows with the same key. Rows here never ask for a column's DEFAULT.
+fn write_rows(
+    tx: &mut Transaction<'_>,
+    uid: &str,
+    mut upsert: Inserter<'_>,
+    produce: &mut dyn FnMut(&mut PushRow<'_>) -> Result<()>,
+) -> Result<()> {
+    if user_has_rows(tx, upsert.table(), uid)? {
+        produce(&mut |row| upsert.push(tx, row))?;
+        upsert.flush(tx)?;
+    } else {
+        let mut copy = CopyIn::start(tx, upsert.table(), upsert.columns(), &[])?;
+        produce(&mut |row| copy.push(row))?;
+        copy.finish()?;
+    }
+    Ok(())
+}
+
+fn user_has_rows(tx: &mut Transaction<'_>, table: &str, uid: &str) -> Result<bool, PgError> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE user_id = $1)");
+    Ok(tx.query_one(sql.as_str(), &[&uid])?.try_get(0)?)
+}
+
 /// Writes the events and their `event_streams` rows. Returns the (event id, file id) of
 /// every attachment they list.
 ///
-/// A user without events yet (new, or cleared by overwrite) gets both by COPY (the
-/// `postgres_bulk` test, 100,000 events, release build: import from about 17 s with upserts
-/// to 5.5 s); otherwise rows with the same id must be replaced, so they are upserted.
+/// A user without events yet (new, or cleared by overwrite) gets its events in one COPY and
+/// its `event_streams` rows derived from them in SQL; otherwise rows with the same id must
+/// be replaced, so events and their streams are upserted a batch at a time.
 fn import_events(
     tx: &mut Transaction<'_>,
     source: &dyn UserSource,
     uid: &str,
     paths: &HashMap<String, String>,
 ) -> Result<Vec<(String, String)>> {
-    let has_events: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE user_id = $1)",
-            &[&uid],
-        )
-        .and_then(|row| row.try_get(0))
+    let mut files = Vec::new();
+    if user_has_rows(tx, events::TABLE.name, uid)? {
+        upsert_events(tx, source, uid, paths, &mut files)?;
+        return Ok(files);
+    }
+    // event_streams rows derive from events: without events, any left are stale.
+    tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
         .map_err(PgError::from)?;
-    let event_upsert = Inserter::for_table(&events::TABLE);
-    let stream_upsert = Inserter::new(
+    let columns = Inserter::for_table(&events::TABLE).columns();
+    let mut copy = CopyIn::start(tx, events::TABLE.name, columns, events::COPY_DEFAULTS)?;
+    for item in source.items(Collection::Events)? {
+        let item = item?;
+        let mut row = events::to_row(&item)?;
+        row.insert(0, Cell::Text(uid.to_string()));
+        copy.push(row)?;
+        files.extend(events::attachment_ids(&item));
+    }
+    copy.finish()?;
+    events::derive_streams(tx, uid)?;
+    Ok(files)
+}
+
+/// Events of a user who has some already: upserts, and for each batch its `event_streams`
+/// rows replaced (an event already there may have had other streams).
+fn upsert_events(
+    tx: &mut Transaction<'_>,
+    source: &dyn UserSource,
+    uid: &str,
+    paths: &HashMap<String, String>,
+    files: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let mut rows = Inserter::for_table(&events::TABLE);
+    let mut stream_rows = Inserter::new(
         "event_streams",
         events::EVENT_STREAMS_COLUMNS.to_vec(),
         vec!["user_id", "event_id", "stream_id"],
     );
-    let (mut rows, mut stream_rows): (Box<dyn RowWriter>, Box<dyn RowWriter>) = if has_events {
-        (Box::new(event_upsert), Box::new(stream_upsert))
-    } else {
-        // event_streams rows derive from events: without events, any left are stale.
-        tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
-            .map_err(PgError::from)?;
-        (
-            Box::new(CopyWriter::new(
-                events::TABLE.name,
-                event_upsert.columns(),
-                events::COPY_DEFAULTS,
-            )),
-            Box::new(CopyWriter::new(
-                "event_streams",
-                events::EVENT_STREAMS_COLUMNS.to_vec(),
-                &[],
-            )),
-        )
-    };
-    let mut files = Vec::new();
     let mut batch: Vec<Item> = Vec::with_capacity(EVENT_BATCH);
     let mut write_batch = |tx: &mut Transaction<'_>, batch: &mut Vec<Item>| -> Result<()> {
-        if has_events {
-            // An event already there may have had other streams.
-            let ids: Vec<&str> = batch
-                .iter()
-                .filter_map(|e| e.get("id").and_then(Value::as_str))
-                .collect();
-            tx.execute(
-                "DELETE FROM event_streams WHERE user_id = $1 AND event_id = ANY($2)",
-                &[&uid, &ids],
-            )
-            .map_err(PgError::from)?;
-        }
+        let ids: Vec<&str> = batch
+            .iter()
+            .filter_map(|e| e.get("id").and_then(Value::as_str))
+            .collect();
+        tx.execute(
+            "DELETE FROM event_streams WHERE user_id = $1 AND event_id = ANY($2)",
+            &[&uid, &ids],
+        )
+        .map_err(PgError::from)?;
         for item in batch.drain(..) {
             let mut row = events::to_row(&item)?;
             row.insert(0, Cell::Text(uid.to_string()));
@@ -247,7 +282,7 @@ fn import_events(
     write_batch(tx, &mut batch)?;
     rows.flush(tx)?;
     stream_rows.flush(tx)?;
-    Ok(files)
+    Ok(())
 }
 
 /// Stream id → path of the user's streams in the database.

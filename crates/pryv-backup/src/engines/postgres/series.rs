@@ -5,7 +5,7 @@
 use postgres::Transaction;
 use serde_json::{Map, Value};
 
-use super::table::{Cell, Inserter, Kind::*, RowWriter};
+use super::table::{Cell, Inserter, Kind::*};
 use super::values::{as_f64, float, json_from_text};
 use super::PgError;
 use crate::model::Item;
@@ -81,13 +81,12 @@ fn measurement(id: String, points: Vec<Value>) -> Value {
     Value::Object(item)
 }
 
-/// Writes one measurement item. The point time may be named `time` (the core's series export)
-/// or `deltaTime` (reference archives); both are seconds.
-pub fn import(
-    inserter: &mut Inserter<'_>,
-    tx: &mut Transaction<'_>,
+/// The rows of one measurement item, given one by one to `push`. The point time may be named
+/// `time` (the core's series export) or `deltaTime` (reference archives); both are seconds.
+pub fn rows(
     user_id: &str,
     item: &Item,
+    push: &mut dyn FnMut(Vec<Cell>) -> Result<(), PgError>,
 ) -> Result<(), PgError> {
     let bad = |reason: String| PgError::Item {
         collection: "series",
@@ -135,7 +134,7 @@ pub fn import(
             Cell::BigInt(micros as i64),
             Cell::Json(Value::Object(fields).to_string()),
         ];
-        inserter.push(tx, row)?;
+        push(row)?;
     }
     Ok(())
 }

@@ -319,6 +319,10 @@ impl<'t> Inserter<'t> {
         Inserter::new(table.name, columns, key)
     }
 
+    pub fn table(&self) -> &str {
+        self.table
+    }
+
     /// The table's columns with their kinds, `user_id` first.
     pub fn columns(&self) -> Vec<(&'static str, Kind)> {
         self.columns.clone()
