@@ -36,18 +36,15 @@ impl Backend {
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = prefix.trim_matches('/');
-        if bucket.is_empty() {
+        // A backup never takes a whole bucket: --delete-on-success would empty it.
+        if bucket.is_empty() || prefix.is_empty() {
             return Err(ArchiveError::Invalid(format!(
-                "{}: no bucket name (write s3://bucket/prefix)",
+                "{}: write s3://bucket/prefix (a bucket name, then the folder of this backup in it)",
                 location.display()
             )));
         }
         let bucket = Bucket::connect(&s3(bucket))?;
-        let root = if prefix.is_empty() {
-            format!("{S3_SCHEME}{}", bucket.name())
-        } else {
-            format!("{S3_SCHEME}{}/{prefix}", bucket.name())
-        };
+        let root = format!("{S3_SCHEME}{}/{prefix}", bucket.name());
         Ok((Backend::S3(bucket), PathBuf::from(root)))
     }
 
@@ -187,6 +184,42 @@ impl Backend {
         match self {
             Backend::Local => Ok(None),
             Backend::S3(bucket) => Ok(Some(bucket.create(&Self::key(bucket, path)?)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(bucket: &str) -> S3Settings {
+        S3Settings::self_hosted(bucket, "http://127.0.0.1:1", "garage", "id", "secret")
+    }
+
+    #[test]
+    fn locations_name_a_folder_or_a_prefix_in_a_bucket() {
+        let (backend, root) = Backend::locate(Path::new("/backups/full"), settings).unwrap();
+        assert!(backend.is_local());
+        assert_eq!(root, Path::new("/backups/full"));
+
+        let (backend, root) = Backend::locate(Path::new("s3://pryv/2026/full/"), settings).unwrap();
+        let Backend::S3(bucket) = &backend else {
+            panic!("not S3");
+        };
+        assert_eq!(root, Path::new("s3://pryv/2026/full"));
+        let manifest = root.join("users").join("u1").join("user-manifest.json");
+        assert_eq!(
+            Backend::key(bucket, &manifest).unwrap(),
+            "2026/full/users/u1/user-manifest.json"
+        );
+        // A path of another bucket whose name starts alike is not ours.
+        assert!(Backend::key(bucket, Path::new("s3://pryvate/x")).is_err());
+
+        for whole_bucket in ["s3://", "s3://pryv", "s3://pryv/", "s3:///prefix"] {
+            assert!(
+                Backend::locate(Path::new(whole_bucket), settings).is_err(),
+                "{whole_bucket} accepted"
+            );
         }
     }
 }
