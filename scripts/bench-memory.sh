@@ -32,32 +32,12 @@ ensure_build_tools
 ensure_postgres
 [ -x /usr/bin/time ] || { log "installing GNU time"; apt_install time; }
 
-ADMIN_URL=$PRYV_BACKUP_TEST_PG
-URL_BASE=${ADMIN_URL%/*}
-db_url() { printf '%s/%s' "$URL_BASE" "$1"; }
-pg_host=$(printf '%s' "$URL_BASE" | sed -E 's#^[a-z]+://([^@/]*@)?##; s#:[0-9]+$##')
-pg_port=$(printf '%s' "$URL_BASE" | sed -nE 's#.*:([0-9]+)$#\1#p'); pg_port=${pg_port:-5432}
-pg_user=$(printf '%s' "$URL_BASE" | sed -nE 's#^[a-z]+://([^:@/]+)(:[^@]*)?@.*#\1#p'); pg_user=${pg_user:-postgres}
-psql_admin() { psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -Atqc "$1"; }
-fresh_db() { psql_admin "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)"; psql_admin "CREATE DATABASE \"$1\""; }
-
-log "building release binaries"
-cargo build --release -q -p pryv-backup-bench -p pryv-backup-cli
-BENCH=target/release/pryv-backup-bench
-PRYV=target/release/pryv-backup
+# shellcheck source=scripts/lib/bench.sh
+source scripts/lib/bench.sh
 
 WORK=${PRYV_BENCH_DIR:-/tmp/pryv-bench-memory}
 rm -rf "$WORK"; mkdir -p "$WORK/core"
 src=pryvmem_src_$EVENTS; rst=pryvmem_rst_$EVENTS
-
-pryv_storage_args() {
-  printf '%s\n' --core-dir "$WORK/core" \
-    --storages:base:engine=postgresql --storages:file:engine=postgresql \
-    --storages:series:engine=postgresql --storages:audit:engine=postgresql \
-    --storages:platform:engine=postgresql \
-    "--storages:engines:postgresql:host=$pg_host" "--storages:engines:postgresql:port=$pg_port" \
-    "--storages:engines:postgresql:user=$pg_user" "--storages:engines:postgresql:database=$1"
-}
 
 # run STEP COMMAND...: runs one step under /usr/bin/time -v and prints its line.
 run() {

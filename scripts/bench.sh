@@ -32,34 +32,13 @@ ensure_postgres
 [ -x /usr/bin/time ] || { log "installing GNU time"; apt_install time; }
 command -v pg_dump >/dev/null || apt_install postgresql-client
 
-ADMIN_URL=$PRYV_BACKUP_TEST_PG
-URL_BASE=${ADMIN_URL%/*}
-db_url() { printf '%s/%s' "$URL_BASE" "$1"; }
-pg_host=$(printf '%s' "$URL_BASE" | sed -E 's#^[a-z]+://([^@/]*@)?##; s#:[0-9]+$##')
-pg_port=$(printf '%s' "$URL_BASE" | sed -nE 's#.*:([0-9]+)$#\1#p'); pg_port=${pg_port:-5432}
-pg_user=$(printf '%s' "$URL_BASE" | sed -nE 's#^[a-z]+://([^:@/]+)(:[^@]*)?@.*#\1#p'); pg_user=${pg_user:-postgres}
-psql_admin() { psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -Atqc "$1"; }
-fresh_db() { psql_admin "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)"; psql_admin "CREATE DATABASE \"$1\""; }
-
-log "building release binaries"
-cargo build --release -q -p pryv-backup-bench -p pryv-backup-cli
-BENCH=target/release/pryv-backup-bench
-PRYV=target/release/pryv-backup
+# shellcheck source=scripts/lib/bench.sh
+source scripts/lib/bench.sh
 
 WORK=${PRYV_BENCH_DIR:-/tmp/pryv-bench}
 rm -rf "$WORK"; mkdir -p "$WORK/core"  # an install without config files: defaults + overrides
 RESULTS=$WORK/results.tsv
 printf 'events\tstep\twall_s\tMB_per_s\toutput_MB\tpeak_rss_MB\tstatus\n' >"$RESULTS"
-
-# The install's configuration as pryv-backup reads it: everything in this one database.
-pryv_storage_args() {
-  printf '%s\n' --core-dir "$WORK/core" \
-    --storages:base:engine=postgresql --storages:file:engine=postgresql \
-    --storages:series:engine=postgresql --storages:audit:engine=postgresql \
-    --storages:platform:engine=postgresql \
-    "--storages:engines:postgresql:host=$pg_host" "--storages:engines:postgresql:port=$pg_port" \
-    "--storages:engines:postgresql:user=$pg_user" "--storages:engines:postgresql:database=$1"
-}
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 size_of() { du -sb "$1" 2>/dev/null | cut -f1; }
