@@ -22,11 +22,6 @@ pub fn export(
         )
         .map_err(PgError::from)?;
     for row in &rows {
-        let mut item = Map::new();
-        item.insert(
-            "id".into(),
-            Value::String(row.try_get(0).map_err(PgError::from)?),
-        );
         let data: Option<String> = row.try_get(1).map_err(PgError::from)?;
         let data = match data {
             Some(t) => json_from_text(&t).map_err(|reason| PgError::Row {
@@ -35,10 +30,7 @@ pub fn export(
             })?,
             None => Value::Null,
         };
-        item.insert("data".into(), data);
-        let expires: Option<f64> = row.try_get(2).map_err(PgError::from)?;
-        item.insert("expires".into(), expires.map(float).unwrap_or(Value::Null));
-        emit(Collection::Sessions, &Value::Object(item))?;
+        emit(Collection::Sessions, &item(row, "data", data)?)?;
     }
     let rows = tx
         .query(
@@ -48,21 +40,22 @@ pub fn export(
         )
         .map_err(PgError::from)?;
     for row in &rows {
-        let mut item = Map::new();
-        item.insert(
-            "id".into(),
-            Value::String(row.try_get(0).map_err(PgError::from)?),
-        );
         let name: Option<String> = row.try_get(1).map_err(PgError::from)?;
-        item.insert(
-            "username".into(),
-            name.map(Value::String).unwrap_or(Value::Null),
-        );
-        let expires: Option<f64> = row.try_get(2).map_err(PgError::from)?;
-        item.insert("expires".into(), expires.map(float).unwrap_or(Value::Null));
-        emit(Collection::PasswordResets, &Value::Object(item))?;
+        let name = name.map(Value::String).unwrap_or(Value::Null);
+        emit(Collection::PasswordResets, &item(row, "username", name)?)?;
     }
     Ok(())
+}
+
+/// `{id, <owner key>: owner, expires}` from a row `(id, <owner>, expires seconds)`: both
+/// tables share that shape but for how they name their user.
+fn item(row: &postgres::Row, owner_key: &str, owner: Value) -> Result<Item, PgError> {
+    let mut item = Map::new();
+    item.insert("id".into(), Value::String(row.try_get(0)?));
+    item.insert(owner_key.into(), owner);
+    let expires: Option<f64> = row.try_get(2)?;
+    item.insert("expires".into(), expires.map(float).unwrap_or(Value::Null));
+    Ok(Value::Object(item))
 }
 
 /// Removes the user's ephemeral rows (for overwrite).
