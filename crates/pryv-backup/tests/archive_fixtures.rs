@@ -1,5 +1,5 @@
 //! Reading archives written by open-pryv.io's own bin/backup.js writer
-//! (/work/shared/fixtures/reference-archives) and comparing with what they must yield.
+//! (tests/fixtures/reference-archives) and comparing with what they must yield.
 
 use std::io::Read;
 use std::path::PathBuf;
