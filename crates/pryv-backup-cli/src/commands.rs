@@ -164,6 +164,7 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
             engine_name: install.engine_name(),
             domain: install.domain(),
             core_version: install.core_version(),
+            pii_key: install.config.pii_key.clone(),
         },
         &bar,
     )?;
@@ -229,6 +230,7 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
             verify_integrity: args.verify_integrity,
             jobs: jobs(&args.config),
             on_success,
+            pii_key: install.config.pii_key.clone(),
         },
         &bar,
     )?;

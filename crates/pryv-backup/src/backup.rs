@@ -10,6 +10,7 @@ use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest};
 use crate::engine::{Engine, ExportOptions, ExportWindow};
 use crate::model::{Item, UserRef};
 use crate::progress::Progress;
+use crate::restore::PlatformOwners;
 use crate::workers::per_user;
 use crate::{Error, Result};
 
@@ -27,6 +28,8 @@ pub struct BackupOptions {
     pub engine_name: String,
     pub domain: String,
     pub core_version: String,
+    /// The install's hashed-PII pepper, when it uses that mode (see [`crate::config::InstallConfig`]).
+    pub pii_key: Option<crate::config::PiiKey>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -67,8 +70,20 @@ pub fn run(
         progress,
     )?;
 
+    // A backup of some users carries their platform entries only (named by plaintext
+    // username, or by token in hashed PII mode); entries naming no user come with all.
+    let owners = PlatformOwners::new(&users, options.pii_key.as_ref(), options.users.is_empty())?;
     let mut platform = writer.platform_writer()?;
-    engine.export_platform(&mut |item: &Item| Ok(platform.item(item)?))?;
+    engine.export_platform(&mut |item: &Item| {
+        let keep = match item.get("username").and_then(|u| u.as_str()) {
+            Some(username) => owners.includes(username),
+            None => options.users.is_empty(),
+        };
+        if keep {
+            platform.item(item)?;
+        }
+        Ok(())
+    })?;
     let platform_entries = platform.finish()?;
 
     let incremental_users = users

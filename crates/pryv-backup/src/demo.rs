@@ -83,6 +83,7 @@ pub fn run(dir: Option<&Path>) -> Result<DemoReport> {
             engine_name: "sqlite".into(),
             domain: "https://demo.pryv.local".into(),
             core_version: "demo".into(),
+            pii_key: None,
         },
         &Silent,
     )?;

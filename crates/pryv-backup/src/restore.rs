@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use crate::archive::Backend;
 use crate::chain::Chain;
+use crate::config::PiiKey;
 use crate::engine::{Engine, ImportOptions, UserSource};
+use crate::engines::rqlite::pii_token;
 use crate::integrity::{ItemKind, UserCheck};
 use crate::model::{Collection, UserRef};
 use crate::progress::Progress;
@@ -28,6 +30,9 @@ pub struct RestoreOptions {
     pub jobs: usize,
     /// What to do with the backup directory once every selected user is restored.
     pub on_success: OnSuccess,
+    /// The target's hashed-PII pepper (`platform:piiHmacKey`), when it uses that mode:
+    /// platform entries then name users by token, and are recognised by it.
+    pub pii_key: Option<PiiKey>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -159,7 +164,11 @@ pub fn run(
         .chain(report.incomplete.iter().map(|i| i.user.clone()))
         .collect();
     if !committed.is_empty() {
-        match import_platform_entries(engine, chain, &committed, options.users.is_empty()) {
+        // Every user of the backup committed: all its entries belong to restored users, even
+        // those naming users by a token made with a pepper this install does not know.
+        let all_committed = options.users.is_empty() && committed.len() == chain.users().len();
+        let owners = PlatformOwners::new(&committed, options.pii_key.as_ref(), all_committed)?;
+        match import_platform_entries(engine, chain, &owners, options.users.is_empty()) {
             Ok(count) => report.platform_entries = count,
             Err(e) => report.platform_error = Some(e.to_string()),
         }
@@ -208,10 +217,9 @@ pub fn run(
 fn import_platform_entries(
     engine: &dyn Engine,
     chain: &Chain,
-    restored: &[UserRef],
+    owners: &PlatformOwners,
     whole_backup: bool,
 ) -> Result<u64> {
-    let restored: HashSet<&str> = restored.iter().map(|u| u.username.as_str()).collect();
     let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
     let mut count = 0u64;
     let mut wanted = std::iter::from_fn(|| loop {
@@ -220,7 +228,7 @@ fn import_platform_entries(
             Err(e) => return Some(Err(e)),
         };
         let keep = match item.get("username").and_then(|u| u.as_str()) {
-            Some(username) => restored.contains(username),
+            Some(username) => owners.includes(username),
             None => whole_backup,
         };
         if keep {
@@ -230,6 +238,31 @@ fn import_platform_entries(
     });
     engine.import_platform(&mut wanted)?;
     Ok(count)
+}
+
+/// Which users' platform entries a restore writes. An entry names its user by plaintext
+/// username, or in hashed PII mode by `token("username", name)`.
+pub(crate) struct PlatformOwners {
+    names: HashSet<String>,
+    /// Every entry that names a user belongs to a restored one.
+    all: bool,
+}
+
+impl PlatformOwners {
+    pub(crate) fn new(restored: &[UserRef], pii_key: Option<&PiiKey>, all: bool) -> Result<Self> {
+        let mut names = HashSet::new();
+        for user in restored {
+            names.insert(user.username.clone());
+            if let Some(key) = pii_key {
+                names.insert(pii_token(&key.0, "username", &user.username).map_err(Error::Other)?);
+            }
+        }
+        Ok(PlatformOwners { names, all })
+    }
+
+    pub(crate) fn includes(&self, username: &str) -> bool {
+        self.all || self.names.contains(username)
+    }
 }
 
 /// With `--verify-integrity`, the backup's own events and accesses are checked before the

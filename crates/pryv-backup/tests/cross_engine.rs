@@ -34,6 +34,7 @@ fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
         engine_name: "test".into(),
         domain: "https://cross.example".into(),
         core_version: "test".into(),
+        pii_key: None,
     };
     backup::run(from, writer, &options, &Silent).expect("backup");
     let chain = Chain::open(&Backend::Local, dir, &|d| {

@@ -206,6 +206,7 @@ fn backup_to(engine: &dyn Engine, dir: &Path) {
         engine_name: "test".into(),
         domain: "https://s3.example".into(),
         core_version: "test".into(),
+        pii_key: None,
     };
     backup::run(engine, writer, &options, &Silent).expect("backup");
 }

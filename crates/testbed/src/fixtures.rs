@@ -9,7 +9,12 @@ pub fn fixtures_dir() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .nth(2)
-        .unwrap_or_else(|| panic!("testbed: {} has no workspace root", env!("CARGO_MANIFEST_DIR")));
+        .unwrap_or_else(|| {
+            panic!(
+                "testbed: {} has no workspace root",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        });
     let dir = root.join("tests/fixtures");
     assert!(
         dir.join("README.md").is_file(),

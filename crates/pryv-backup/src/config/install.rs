@@ -6,7 +6,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::layers::LayeredConfig;
-use super::settings::{InfluxSettings, PgSettings, RqliteSettings, S3Settings};
+use super::settings::{InfluxSettings, PgSettings, PiiKey, RqliteSettings, S3Settings};
 use super::yaml::kind_of;
 use super::ConfigError;
 
@@ -72,6 +72,9 @@ pub struct InstallConfig {
     pub domain: String,
     /// The core's storage component version, read from the install when known.
     pub core_version: Option<String>,
+    /// `platform:piiHmacKey` (decoded) when `platform:piiMode` is `hashed`: platform entries
+    /// then name users by token, and a restore recognises its users' entries by it.
+    pub pii_key: Option<PiiKey>,
 }
 
 const PG_KEY: &str = "storages:engines:postgresql";
@@ -138,6 +141,7 @@ pub fn resolve(cfg: &LayeredConfig) -> Result<InstallConfig, ConfigError> {
         audit,
         platform,
         domain: read.domain(),
+        pii_key: read.pii_key()?,
         core_version: cfg.base_dir().and_then(core_version),
     })
 }
@@ -293,6 +297,24 @@ impl<'a> Reader<'a> {
             force_path_style: self.flag(&key("forcePathStyle"))?,
             key_prefix: self.text(&key("keyPrefix"))?.unwrap_or_default(),
         })
+    }
+
+    fn pii_key(&self) -> Result<Option<PiiKey>, ConfigError> {
+        if self.text("platform:piiMode")?.as_deref() != Some("hashed") {
+            return Ok(None);
+        }
+        const KEY: &str = "platform:piiHmacKey";
+        let Some(key) = self.text(KEY)?.filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        use base64::Engine as _;
+        match base64::engine::general_purpose::STANDARD.decode(key.trim()) {
+            Ok(k) => Ok(Some(PiiKey(Zeroizing::new(k)))),
+            // The key itself is a secret: the error names the setting, not its value.
+            Err(_) => {
+                Err(self.wrong_type(KEY, "base64 text", &Value::String("(not shown)".into())))
+            }
+        }
     }
 
     fn domain(&self) -> String {

@@ -17,7 +17,7 @@ pub use install::{
     resolve, AuditEngine, BaseEngine, FileEngine, InstallConfig, PlatformEngine, SeriesEngine,
 };
 pub use layers::{ConfigSources, LayerSource, LayeredConfig};
-pub use settings::{InfluxSettings, PgSettings, RqliteSettings, S3Settings};
+pub use settings::{InfluxSettings, PgSettings, PiiKey, RqliteSettings, S3Settings};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {

@@ -133,3 +133,13 @@ fn redacted(present: bool) -> &'static str {
         "<none>"
     }
 }
+
+/// `platform:piiHmacKey`, decoded: the pepper of hashed PII mode's tokens.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PiiKey(pub Zeroizing<Vec<u8>>);
+
+impl fmt::Debug for PiiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PiiKey(<secret>)")
+    }
+}

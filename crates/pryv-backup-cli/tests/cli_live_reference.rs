@@ -1,0 +1,99 @@
+//! Restores of the archive the real open-pryv.io `bin/backup.js` wrote of a live install
+//! (tests/fixtures/live-reference: hashed PII mode, so platform entries name users by token).
+
+mod cli_support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cli_support::*;
+
+/// The live install's pepper (`platform:piiHmacKey` of live-reference/config/refe-config.yml).
+const PII: &str =
+    "platform:\n  piiMode: hashed\n  piiHmacKey: 'q8Vb0m3v8ZQ0wG7r7m6dYc3f6bXk0wq0a1mV8sY2n7Q='\n";
+
+fn live(relative: &str) -> PathBuf {
+    testbed::fixture(&format!("live-reference/{relative}"))
+}
+
+/// An empty install configured as the live one: hashed PII mode, attachments on disk.
+fn hashed_install() -> (Install, tempfile::TempDir) {
+    let install = Install::empty();
+    let users_dir = testbed::data_dir();
+    let extra = install.core_dir.path().join("live-override.yml");
+    std::fs::write(
+        &extra,
+        format!(
+            "{PII}storages:\n  file: {{ engine: filesystem }}\n  engines:\n    sqlite:\n      path: '{}'\n",
+            users_dir.path().display()
+        ),
+    )
+    .unwrap();
+    (install, users_dir)
+}
+
+fn restore(install: &Install, extra_config: &Path, args: &[&str]) -> std::process::Output {
+    cli()
+        .arg("restore")
+        .args(install.args())
+        .arg("--config")
+        .arg(extra_config)
+        .arg("--restore")
+        .arg(live("backup-by-reference"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The platform_kv rows of user fields, as the live install's dump holds them.
+fn source_user_fields(keep: impl Fn(&str) -> bool) -> BTreeSet<String> {
+    std::fs::read_to_string(live("source-db/platform_kv.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.starts_with("{\"key\":\"user-unique/") || l.starts_with("{\"key\":\"user-indexed/")
+        })
+        .filter(|l| keep(l))
+        .map(str::to_string)
+        .collect()
+}
+
+fn restored_user_fields(install: &Install) -> BTreeSet<String> {
+    let dump = install.dump();
+    dump.iter()
+        .find(|(t, _)| t == "platform_kv")
+        .map(|(_, rows)| rows.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn platform_entries_named_by_token_are_restored() {
+    let (install, _files) = hashed_install();
+    let extra = install.core_dir.path().join("live-override.yml");
+    let output = restore(&install, &extra, &["--json"]);
+    assert!(
+        output.status.success(),
+        "restore failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    assert_eq!(report["platformEntries"], 15, "{report}");
+    assert_eq!(restored_user_fields(&install), source_user_fields(|_| true));
+}
+
+#[test]
+fn a_single_user_restore_takes_that_users_token_entries_only() {
+    let (install, _files) = hashed_install();
+    let extra = install.core_dir.path().join("live-override.yml");
+    let output = restore(&install, &extra, &["--user", "dora77"]);
+    assert!(
+        output.status.success(),
+        "restore failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // token("username", "dora77"), from live-reference/README.md.
+    let dora = "3eab5cccf80569a9510c414ffc26e6a65d254594b5cd522a57a6fb30ddcbd2cb";
+    let expected = source_user_fields(|l| l.contains(dora));
+    assert_eq!(expected.len(), 5, "1 unique email + 4 indexed fields");
+    assert_eq!(restored_user_fields(&install), expected);
+}
