@@ -103,7 +103,7 @@ fn postgres_overwrite_over_modified_data_ends_identical() {
              INSERT INTO attachment_files VALUES ('cuser0alice01', 'ev-new', 'f-new', 0, 'new');
              INSERT INTO accesses (user_id, id, token, name, type) VALUES ('cuser0alice01', 'acc-new', 't', 'n', 'app');
              INSERT INTO account_fields VALUES ('cuser0alice01', 'email', '\"new@example.com\"', 1763990000, 'acc-personal');
-             DELETE FROM series_data WHERE user_id = 'cuser0alice01' AND delta_time > 1000000;
+             DELETE FROM series_data WHERE user_id = 'user.alice' AND delta_time > 1000000000;
              INSERT INTO sessions VALUES ('sess-new', '{\"username\": \"alice\"}', now());",
         )
         .unwrap();

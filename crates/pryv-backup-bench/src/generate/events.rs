@@ -370,7 +370,8 @@ pub fn load_attachment_files(client: &mut Client, users: &[UserPlan]) -> Result<
     copy.finish()
 }
 
-/// Points every half second: `delta_time` in microseconds, `point_time` the same value.
+/// Points every half second, keyed as the live core keys them (`user.<username>`,
+/// `event.<eventId>`): `delta_time` in nanoseconds, `point_time` the same value.
 pub fn load_series(client: &mut Client, seed: u64, users: &[UserPlan]) -> Result<u64, BenchError> {
     let mut copy = TableCopy::start(
         client,
@@ -382,13 +383,13 @@ pub fn load_series(client: &mut Client, seed: u64, users: &[UserPlan]) -> Result
         for series in &user.series {
             let mut weight: f64 = rng.gen_range(50.0..90.0);
             for k in 0..series.points {
-                let delta_us = k as i64 * 500_000;
+                let delta_ns = k as i64 * 500_000_000;
                 weight = (weight + rng.gen_range(-0.3..0.3)).clamp(30.0, 150.0);
                 let value = (weight * 10.0).round() / 10.0;
-                copy.text(&user.user_id)
-                    .text(&series.event_id)
-                    .float(delta_us as f64)
-                    .int(delta_us)
+                copy.text(&format!("user.{}", user.username))
+                    .text(&format!("event.{}", series.event_id))
+                    .float(delta_ns as f64)
+                    .int(delta_ns)
                     .json(&json!({ "value": js(value) }));
                 copy.end_row()?;
             }

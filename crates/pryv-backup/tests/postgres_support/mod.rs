@@ -144,8 +144,10 @@ INSERT INTO account_fields (user_id, field, value, time, created_by) VALUES
  ('{uid}', 'language', '"en"', 1763980000, 'system'),
  ('{uid}', 'language', '"fr"', 1763980400, 'acc-personal');
 
+-- Keys and units as the live core writes them (live-reference): 'user.<username>',
+-- 'event.<eventId>', nanoseconds.
 INSERT INTO series_data (user_id, event_id, point_time, delta_time, fields)
-SELECT '{uid}', 'ev-series', i * 500000, i * 500000, jsonb_build_object('value', round((i * 7.3)::numeric % 100, 1)::float8)
+SELECT 'user.{username}', 'event.ev-series', i::bigint * 500000000, i::bigint * 500000000, jsonb_build_object('value', round((i * 7.3)::numeric % 100, 1)::float8)
 FROM generate_series(0, 49) AS i;
 
 INSERT INTO audit_events (user_id, eventid, head_id, stream_ids, time, deleted, end_time, type, content, description, client_data, integrity, attachments, trashed, created, created_by, modified, modified_by)

@@ -120,7 +120,7 @@ pub fn export_user(
         audit::to_item,
         &mut ignore,
     )?;
-    series::export(&mut tx, uid, &mut |item| {
+    series::export(&mut tx, &user.username, &mut |item| {
         sink.item(Collection::Series, item)
     })?;
     if options.include_ephemeral {

@@ -40,7 +40,7 @@ pub fn import_user(
     }
     users_index::register(&mut tx, user)?;
     if options.overwrite {
-        users_index::clear_user_data(&mut tx, uid)?;
+        users_index::clear_user_data(&mut tx, user)?;
         ephemeral::clear(&mut tx, &user.username)?;
     }
     let mut staged = match engine.attachment_store() {
@@ -120,9 +120,10 @@ pub fn import_user(
             Ok(())
         },
     )?;
-    write_rows(&mut tx, uid, series::inserter(), &mut |push| {
+    let series_key = series::user_key(&user.username);
+    write_rows(&mut tx, &series_key, series::inserter(), &mut |push| {
         for item in source.items(Collection::Series)? {
-            series::rows(uid, &item?, push)?;
+            series::rows(&user.username, &item?, push)?;
         }
         Ok(())
     })?;

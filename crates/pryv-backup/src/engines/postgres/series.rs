@@ -1,6 +1,10 @@
 //! `series_data`: high-frequency points, one item per measurement (series event):
 //! `{"measurement": event id, "points": [{"time": seconds, ...fields}]}`, as the core's own
 //! export names the point time; imports also accept `deltaTime` (the reference fixtures).
+//!
+//! As the live core writes them (tests/fixtures/live-reference): rows are keyed
+//! `user_id = 'user.<username>'` and `event_id = 'event.<eventId>'`, and `delta_time` /
+//! `point_time` are nanoseconds relative to the event's time.
 
 use postgres::Transaction;
 use serde_json::{Map, Value};
@@ -13,18 +17,26 @@ use crate::model::Item;
 /// Points read per round trip.
 const BATCH: i32 = 2000;
 
+const EVENT_PREFIX: &str = "event.";
+const NANOS: f64 = 1e9;
+
+/// The `user_id` the core keys a user's points by.
+pub fn user_key(username: &str) -> String {
+    format!("user.{username}")
+}
+
 /// Emits one item per measurement; points of one measurement are gathered in memory (one
 /// series item is one JSON line of the archive).
 pub fn export(
     tx: &mut Transaction<'_>,
-    user_id: &str,
+    username: &str,
     emit: &mut dyn FnMut(&Item) -> crate::Result<()>,
 ) -> crate::Result<()> {
     let portal = tx
         .bind(
             "SELECT event_id, delta_time, fields::text FROM series_data WHERE user_id = $1 \
              ORDER BY event_id, delta_time, point_time",
-            &[&user_id],
+            &[&user_key(username)],
         )
         .map_err(PgError::from)?;
     let mut current: Option<(String, Vec<Value>)> = None;
@@ -34,7 +46,8 @@ pub fn export(
             break;
         }
         for row in &rows {
-            let event_id: String = row.try_get(0).map_err(PgError::from)?;
+            let key: String = row.try_get(0).map_err(PgError::from)?;
+            let event_id = key.strip_prefix(EVENT_PREFIX).unwrap_or(&key).to_string();
             let delta_time: i64 = row.try_get(1).map_err(PgError::from)?;
             let fields: String = row.try_get(2).map_err(PgError::from)?;
             let point = point(delta_time, &fields)?;
@@ -55,13 +68,13 @@ pub fn export(
     Ok(())
 }
 
-fn point(delta_time_us: i64, fields: &str) -> Result<Value, PgError> {
+fn point(delta_time_ns: i64, fields: &str) -> Result<Value, PgError> {
     let fields = json_from_text(fields).map_err(|reason| PgError::Row {
         table: "series_data",
         reason,
     })?;
     let mut point = Map::new();
-    point.insert("time".into(), float(delta_time_us as f64 / 1e6));
+    point.insert("time".into(), float(delta_time_ns as f64 / NANOS));
     match fields {
         Value::Object(map) => point.extend(map),
         other => {
@@ -84,7 +97,7 @@ fn measurement(id: String, points: Vec<Value>) -> Value {
 /// The rows of one measurement item, given one by one to `push`. The point time may be named
 /// `time` (the core's series export) or `deltaTime` (reference archives); both are seconds.
 pub fn rows(
-    user_id: &str,
+    username: &str,
     item: &Item,
     push: &mut dyn FnMut(Vec<Cell>) -> Result<(), PgError>,
 ) -> Result<(), PgError> {
@@ -118,8 +131,8 @@ pub fn rows(
             .or_else(|| obj.get("deltaTime"))
             .and_then(as_f64)
             .ok_or_else(|| bad(format!("point without a numeric time: {p}")))?;
-        let micros = (seconds * 1e6).round();
-        if !micros.is_finite() || micros.abs() > 9.0e15 {
+        let nanos = (seconds * NANOS).round();
+        if !nanos.is_finite() || nanos.abs() > 9.0e18 {
             return Err(bad(format!("time out of range: {seconds}")));
         }
         let fields: Map<String, Value> = obj
@@ -128,10 +141,10 @@ pub fn rows(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let row = vec![
-            Cell::Text(user_id.to_string()),
-            Cell::Text(measurement.to_string()),
-            Cell::Float(micros),
-            Cell::BigInt(micros as i64),
+            Cell::Text(user_key(username)),
+            Cell::Text(format!("{EVENT_PREFIX}{measurement}")),
+            Cell::Float(nanos),
+            Cell::BigInt(nanos as i64),
             Cell::Json(Value::Object(fields).to_string()),
         ];
         push(row)?;

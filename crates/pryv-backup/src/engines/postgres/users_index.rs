@@ -59,8 +59,9 @@ pub fn conflict(
     })
 }
 
-/// Per-user tables that say a userId has data.
-const USER_TABLES: [&str; 12] = [
+/// Per-user tables that say a userId has data (`series_data` is keyed by username: see
+/// [`super::series::user_key`]).
+const USER_TABLES: [&str; 11] = [
     "streams",
     "events",
     "accesses",
@@ -69,7 +70,6 @@ const USER_TABLES: [&str; 12] = [
     "passwords",
     "store_key_values",
     "account_fields",
-    "series_data",
     "audit_events",
     "attachment_files",
     "alias_index",
@@ -95,13 +95,17 @@ pub fn register(tx: &mut Transaction<'_>, user: &UserRef) -> Result<(), PgError>
 }
 
 /// Per-user rows removed by an overwrite, in every table that holds some.
-pub fn clear_user_data(tx: &mut Transaction<'_>, user_id: &str) -> Result<(), PgError> {
+pub fn clear_user_data(tx: &mut Transaction<'_>, user: &UserRef) -> Result<(), PgError> {
     for t in USER_TABLES.iter().chain(["event_streams"].iter()) {
         tx.execute(
             format!("DELETE FROM {t} WHERE user_id = $1").as_str(),
-            &[&user_id],
+            &[&user.user_id],
         )?;
     }
+    tx.execute(
+        "DELETE FROM series_data WHERE user_id = $1",
+        &[&super::series::user_key(&user.username)],
+    )?;
     Ok(())
 }
 

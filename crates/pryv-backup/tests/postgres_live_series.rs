@@ -1,0 +1,86 @@
+//! HF series as the live core stores them (tests/fixtures/live-reference/source-db): rows keyed
+//! `user.<username>` / `event.<eventId>`, times in nanoseconds. Both bin/backup.js and our
+//! earlier exporter looked them up by userId and backed up none.
+
+mod postgres_support;
+
+use std::collections::BTreeSet;
+
+use postgres_support::*;
+use pryv_backup::engine::{Engine, ImportOptions};
+use pryv_backup::engines::postgres::PgEngine;
+use pryv_backup::model::Collection;
+
+fn source_rows(table: &str) -> Vec<String> {
+    let path = testbed::fixture(&format!("live-reference/source-db/{table}.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The live install's rows of `table`, loaded as psql dumped them.
+fn load(client: &mut postgres::Client, table: &str) {
+    for row in source_rows(table) {
+        client
+            .execute(
+                format!("INSERT INTO {table} SELECT * FROM json_populate_record(NULL::{table}, $1::text::json)")
+                    .as_str(),
+                &[&row],
+            )
+            .unwrap_or_else(|e| panic!("loading {table}: {e}"));
+    }
+}
+
+fn series_rows(client: &mut postgres::Client) -> BTreeSet<String> {
+    client
+        .query("SELECT row_to_json(t)::text FROM series_data t", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
+    let mut source_db = testbed::pg_database();
+    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
+    source.ensure_schema().unwrap();
+    load(source_db.client(), "users_index");
+    load(source_db.client(), "series_data");
+
+    let users = export_all(&source);
+    assert_eq!(users.len(), 3);
+    for (user, data) in &users {
+        let series = data.items_of(Collection::Series);
+        assert_eq!(series.len(), 2, "{}: two HF events", user.username);
+        for item in series {
+            let points = item["points"].as_array().unwrap();
+            assert_eq!(points.len(), 200, "{}", user.username);
+            // The core writes a point every half second: 500000000 ns.
+            assert_eq!(points[1]["time"], serde_json::json!(0.5), "{item}");
+            assert!(!item["measurement"].as_str().unwrap().starts_with("event."));
+        }
+    }
+
+    let mut target_db = testbed::pg_database();
+    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    let options = ImportOptions::default();
+    for (user, data) in &users {
+        target.import_user(user, data, &options).unwrap();
+    }
+    let expected: BTreeSet<String> = source_rows("series_data").into_iter().collect();
+    assert_eq!(expected.len(), 1200);
+    assert_eq!(series_rows(target_db.client()), expected);
+
+    // An overwrite replaces them under the same keys, and leaves no copy behind.
+    let overwrite = ImportOptions {
+        overwrite: true,
+        ..Default::default()
+    };
+    for (user, data) in &users {
+        target.import_user(user, data, &overwrite).unwrap();
+    }
+    assert_eq!(series_rows(target_db.client()), expected);
+}
