@@ -329,3 +329,55 @@ fn archive_reads_register_mappings_when_present() {
         vec![json!({"username": "a", "server": "co1.example.com"})]
     );
 }
+
+/// A link inside a backup (what an attacker who can write to the backup store plants to make
+/// a host file a user's attachment) is refused by name: a chunk, an attachment, a user folder.
+#[test]
+fn archive_never_follows_links() {
+    use std::os::unix::fs::symlink;
+    let host_file = tempfile::NamedTempFile::new().unwrap();
+    fs::write(host_file.path(), b"host secret").unwrap();
+
+    // An attachment replaced by a link.
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let att = dir.path().join("users/u/attachments/f1");
+    fs::remove_file(&att).unwrap();
+    symlink(host_file.path(), &att).unwrap();
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    let u = r.user("u").unwrap();
+    let err = u
+        .attachment("f1")
+        .err()
+        .expect("a linked attachment is refused");
+    assert!(matches!(err, ArchiveError::Link { .. }), "{err}");
+    assert!(err.to_string().contains("users/u/attachments/f1"), "{err}");
+    let err = u.attachment_ids().unwrap_err();
+    assert!(matches!(err, ArchiveError::Link { .. }), "{err}");
+
+    // A chunk replaced by a link.
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let events = dir.path().join("users/u/events");
+    let chunk = fs::read_dir(&events)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let copy = dir.path().join("elsewhere.gz");
+    fs::rename(&chunk, &copy).unwrap();
+    symlink(&copy, &chunk).unwrap();
+    let err = events_error(dir.path());
+    assert!(matches!(err, ArchiveError::Link { .. }), "{err}");
+
+    // A whole user folder pointing elsewhere.
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let user_dir = dir.path().join("users/u");
+    let moved = dir.path().join("moved-user");
+    fs::rename(&user_dir, &moved).unwrap();
+    symlink(&moved, &user_dir).unwrap();
+    let err = events_error(dir.path());
+    assert!(matches!(err, ArchiveError::Link { .. }), "{err}");
+}

@@ -17,6 +17,50 @@ use crate::s3::{Bucket, S3Settings};
 
 pub const S3_SCHEME: &str = "s3://";
 
+/// How many folders a backup's deepest file sits below the backup's root
+/// (`users/<id>/events/events-0001.jsonl.gz`, or an increment's under `increments/<n>/`).
+const LAYOUT_DEPTH: usize = 5;
+
+/// Opens a file, refusing a link in its place (the kernel answers ELOOP).
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Refuses a file whose folders inside the backup's layout include a link (a user folder
+/// pointing elsewhere, say). The backup's own location may be reached through links.
+fn refuse_linked_folders(path: &Path) -> Result<(), ArchiveError> {
+    for folder in path.ancestors().skip(1).take(LAYOUT_DEPTH - 1) {
+        // Folders that do not exist are reported when the file is opened.
+        if let Ok(meta) = fs::symlink_metadata(folder) {
+            if meta.file_type().is_symlink() && names_a_layout_folder(folder) {
+                return Err(ArchiveError::link(folder));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a folder is one the backup layout itself makes (its parent is `users`,
+/// `increments`, or it is `users`, `increments`, `platform`, or a collection's folder).
+fn names_a_layout_folder(folder: &Path) -> bool {
+    let name = |p: Option<&Path>| {
+        p.and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let own = name(Some(folder));
+    let parent = name(folder.parent());
+    matches!(
+        own.as_str(),
+        "users" | "increments" | "platform" | "events" | "audit" | "series" | "attachments"
+    ) || matches!(parent.as_str(), "users" | "increments")
+}
+
 #[derive(Clone, Default)]
 pub enum Backend {
     #[default]
@@ -73,11 +117,17 @@ impl Backend {
     /// Opens a file for reading; `None` when it does not exist.
     pub(crate) fn open(&self, path: &Path) -> Result<Option<Box<dyn Read + Send>>, ArchiveError> {
         match self {
-            Backend::Local => match File::open(path) {
-                Ok(f) => Ok(Some(Box::new(f))),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(ArchiveError::io(path, e)),
-            },
+            Backend::Local => {
+                refuse_linked_folders(path)?;
+                match open_no_follow(path) {
+                    Ok(f) => Ok(Some(Box::new(f))),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                    Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                        Err(ArchiveError::link(path))
+                    }
+                    Err(e) => Err(ArchiveError::io(path, e)),
+                }
+            }
             Backend::S3(bucket) => Ok(bucket.get(&Self::key(bucket, path)?)?),
         }
     }
@@ -140,6 +190,10 @@ impl Backend {
                     let kind = entry
                         .file_type()
                         .map_err(|e| ArchiveError::io(&entry.path(), e))?;
+                    // A link could make a host file part of a user's data: refused, by name.
+                    if kind.is_symlink() {
+                        return Err(ArchiveError::link(&entry.path()));
+                    }
                     if !kind.is_file() && !kind.is_dir() {
                         continue;
                     }
@@ -165,7 +219,7 @@ impl Backend {
         }
     }
 
-    /// Deletes a folder and everything in it.
+    /// Deletes a folder and everything in it (locally, links are removed, never followed).
     pub fn remove_tree(&self, dir: &Path) -> Result<(), ArchiveError> {
         match self {
             Backend::Local => fs::remove_dir_all(dir).map_err(|e| ArchiveError::io(dir, e)),

@@ -26,6 +26,9 @@ pub enum ArchiveError {
     /// The object store holding the backup failed or refused a request.
     #[error(transparent)]
     S3(#[from] crate::s3::S3Error),
+    /// A link inside a backup: never followed (it could point at any file of the host).
+    #[error("refusing {path}: it is a symbolic link, and links inside a backup are never followed (replace it with the file it points to)")]
+    Link { path: String },
     #[error("{0}")]
     Invalid(String),
 }
@@ -35,6 +38,12 @@ impl ArchiveError {
         ArchiveError::Io {
             path: path.display().to_string(),
             source,
+        }
+    }
+
+    pub(crate) fn link(path: &Path) -> Self {
+        ArchiveError::Link {
+            path: path.display().to_string(),
         }
     }
 
