@@ -104,6 +104,9 @@ pub fn run(
             "--move-on-success moves a local directory; for a backup in S3 use --delete-on-success, or keep it".into(),
         ));
     }
+    if let OnSuccess::MoveTo(target) = &options.on_success {
+        check_move_target(backup_dir, target)?;
+    }
     let users = crate::backup::select_users(chain.users(), &options.users).map_err(|_| {
         Error::Other(format!(
             "not every user of {:?} is in this backup (give userIds or usernames it lists; see `pryv-backup inspect`)",
@@ -343,6 +346,57 @@ fn import_users(
     }
 }
 
+/// Checked before anything is restored, so a move that cannot happen stops the run first:
+/// the target must be new (or an empty folder), outside the backup, on the same filesystem
+/// (a move is a rename).
+fn check_move_target(backup_dir: &Path, target: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |why: &str| {
+        Err(Error::Other(format!(
+            "--move-on-success {}: {why}; nothing was restored",
+            target.display()
+        )))
+    };
+    match std::fs::symlink_metadata(target) {
+        Ok(meta) if meta.is_dir() => {
+            let empty = std::fs::read_dir(target)
+                .map_err(|e| Error::io(target, e))?
+                .next()
+                .is_none();
+            if !empty {
+                return refuse("is a folder that is not empty (name a new path)");
+            }
+        }
+        Ok(_) => return refuse("already exists and is not a folder (name a new path)"),
+        Err(_) => {}
+    }
+    let backup = backup_dir
+        .canonicalize()
+        .map_err(|e| Error::io(backup_dir, e))?;
+    // The deepest part of the target that exists says where it would land.
+    let existing = target
+        .ancestors()
+        .find(|a| !a.as_os_str().is_empty() && a.exists())
+        .unwrap_or(Path::new("."));
+    let landing = existing
+        .canonicalize()
+        .map_err(|e| Error::io(existing, e))?;
+    if landing.starts_with(&backup) {
+        return refuse("is inside the backup it would move");
+    }
+    let dev = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.dev())
+            .map_err(|e| Error::io(p, e))
+    };
+    if dev(&landing)? != dev(&backup)? {
+        return refuse(
+            "is on another filesystem than the backup (a move renames it; copy it instead)",
+        );
+    }
+    Ok(())
+}
+
 fn dispose(backend: &Backend, backup_dir: &Path, on_success: &OnSuccess) -> Result<Option<String>> {
     match on_success {
         OnSuccess::Keep => Ok(None),
@@ -363,5 +417,37 @@ fn dispose(backend: &Backend, backup_dir: &Path, on_success: &OnSuccess) -> Resu
             })?;
             Ok(Some(format!("moved to {}", target.display())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_move_target;
+
+    #[test]
+    fn a_move_that_cannot_happen_is_refused_before_the_restore() {
+        let root = tempfile::tempdir().unwrap();
+        let backup = root.path().join("backup");
+        std::fs::create_dir_all(backup.join("users")).unwrap();
+        let refused = |target: &std::path::Path| {
+            let e = check_move_target(&backup, target).unwrap_err().to_string();
+            assert!(e.contains("nothing was restored"), "{e}");
+            e
+        };
+
+        let full = root.path().join("full");
+        std::fs::create_dir(&full).unwrap();
+        std::fs::write(full.join("x"), "x").unwrap();
+        assert!(refused(&full).contains("not empty"));
+        let file = root.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(refused(&file).contains("not a folder"));
+        assert!(refused(&backup.join("users/moved")).contains("inside the backup"));
+        assert!(refused(&backup).contains("not empty"));
+
+        check_move_target(&backup, &root.path().join("new/deeper")).unwrap();
+        let empty = root.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        check_move_target(&backup, &empty).unwrap();
     }
 }
