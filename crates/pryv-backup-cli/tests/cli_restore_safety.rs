@@ -229,6 +229,109 @@ fn tamper_one_event(backup: &Path) -> String {
     panic!("no event with a text content in {}", user_dir.display());
 }
 
+/// Removes the recorded sizes and SHA-256 (`files`) from every manifest of the backup.
+fn drop_checksums(backup: &Path) {
+    fn strip(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("files");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    for (path, bytes) in files(backup) {
+        if path
+            .file_name()
+            .is_some_and(|n| n == "manifest.json" || n == "user-manifest.json")
+        {
+            let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            strip(&mut json);
+            std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+        }
+    }
+}
+
+/// Damage the manifests record (an edited value, a dropped line, a flipped attachment byte)
+/// is found before the user is written, without any flag: the user is not restored, the
+/// report names the file, the others are restored.
+#[test]
+fn damaged_files_are_found_before_the_user_is_written() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &["--no-compress"]);
+
+    // An edited value.
+    tamper_one_event(&out);
+    let target = Install::empty();
+    let output = restore(&target, &out, &["--json"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let report = stdout_json(&output);
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{report:#}");
+    assert_eq!(failed[0]["userId"], BOB);
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("events") && (reason.contains("SHA-256") || reason.contains("size")),
+        "{reason}"
+    );
+    for (table, rows) in user_rows(&target.dump(), BOB) {
+        assert!(rows.is_empty(), "bob has {table} rows: {rows:#?}");
+    }
+    assert_eq!(report["restored"].as_array().unwrap().len(), 3);
+
+    // A dropped line, and a flipped attachment byte, in alice's files.
+    let fresh = work.path().join("fresh");
+    backup(&source, &fresh, &["--no-compress"]);
+    let alice = fresh.join("users").join(ALICE);
+    for (path, bytes) in files(&alice) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("streams") {
+            let text = String::from_utf8(bytes).unwrap();
+            let kept: Vec<&str> = text.lines().skip(1).collect();
+            std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+        }
+    }
+    let target = Install::empty();
+    let output = restore(&target, &fresh, &["--json"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(report["failed"][0]["userId"], ALICE, "{report:#}");
+    assert!(
+        report["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("streams"),
+        "{report:#}"
+    );
+
+    let flipped = work.path().join("flipped");
+    backup(&source, &flipped, &["--no-compress"]);
+    let (path, mut bytes) = files(&flipped.join("users").join(ALICE).join("attachments"))
+        .into_iter()
+        .next()
+        .expect("alice has attachments");
+    bytes[0] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let target = Install::empty();
+    let output = restore(&target, &flipped, &["--json"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(report["failed"][0]["userId"], ALICE, "{report:#}");
+    assert!(
+        report["failed"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("attachments"),
+        "{report:#}"
+    );
+    for (table, rows) in user_rows(&target.dump(), ALICE) {
+        assert!(rows.is_empty(), "alice has {table} rows: {rows:#?}");
+    }
+}
+
 #[test]
 fn verify_integrity_rolls_back_a_tampered_user_and_restores_the_others() {
     let source = Install::sample();
@@ -236,6 +339,9 @@ fn verify_integrity_rolls_back_a_tampered_user_and_restores_the_others() {
     let out = work.path().join("backup");
     backup(&source, &out, &["--no-compress"]);
     let forged = tamper_one_event(&out);
+    // A forger who also drops the checksums (a bin/backup.js archive has none) gets past the
+    // file check: only the integrity hashes can tell.
+    drop_checksums(&out);
     let source_dump = source.dump();
 
     let target = Install::empty();

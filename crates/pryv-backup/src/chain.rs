@@ -194,6 +194,23 @@ pub struct ChainUser {
     readers: Vec<UserReader>,
 }
 
+impl ChainUser {
+    /// Checks the user's files in every generation (see [`UserReader::check`]); the error
+    /// names each damaged file.
+    pub fn check(&self) -> Result<()> {
+        let problems: Vec<String> = self
+            .readers
+            .iter()
+            .flat_map(|r| r.check())
+            .map(|p| format!("{}: {}", p.path, p.problems.join("; ")))
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Damaged(problems.join(" | ")))
+    }
+}
+
 impl UserSource for ChainUser {
     fn items(&self, collection: Collection) -> Result<ItemIter<'_>> {
         if self.readers.len() == 1 {

@@ -12,6 +12,10 @@ pub enum Error {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Integrity(#[from] crate::integrity::IntegrityError),
+    /// A user's files do not match what the backup's manifests record: nothing of it is
+    /// restored. Lists each damaged file with what is wrong.
+    #[error("the backup's files for this user are damaged, so nothing of it was restored: {0} (check with `pryv-backup verify`)")]
+    Damaged(String),
     #[error(transparent)]
     Postgres(#[from] crate::engines::postgres::PgError),
     #[error(transparent)]

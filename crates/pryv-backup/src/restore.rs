@@ -327,6 +327,8 @@ fn import_users(
 ) -> Vec<Result<()>> {
     let work = |user: &UserRef| {
         let source = chain.user_source(&user.user_id)?;
+        // Nothing of a user whose files do not match the manifests is written.
+        source.check()?;
         if options.verify_integrity {
             check_backup_integrity(user, &source)?;
         }

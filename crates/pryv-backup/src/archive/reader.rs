@@ -186,6 +186,18 @@ pub struct UserReader {
 }
 
 impl UserReader {
+    /// Checks this user's files before they are restored: each listed file's size and
+    /// SHA-256, every file decompressing and parsing, counts against the manifest,
+    /// attachments present. Empty when all is well.
+    pub fn check(&self) -> Vec<super::FileProblem> {
+        super::verify::check_user(
+            self,
+            self.backend.clone(),
+            self.compressed,
+            self.sealer.clone(),
+        )
+    }
+
     pub fn manifest(&self) -> &UserManifest {
         &self.manifest
     }

@@ -87,6 +87,28 @@ pub fn verify_in(
     Ok(report)
 }
 
+/// [`UserReader::check`].
+pub(crate) fn check_user(
+    reader: &UserReader,
+    backend: Backend,
+    compressed: bool,
+    sealer: Option<Arc<dyn FileSealer>>,
+) -> Vec<FileProblem> {
+    let mut check = Checker {
+        backend,
+        sealer,
+        compressed,
+        problems: BTreeMap::new(),
+        report: VerifyReport::default(),
+    };
+    check.user(reader, reader.manifest());
+    check
+        .problems
+        .into_iter()
+        .map(|(path, problems)| FileProblem { path, problems })
+        .collect()
+}
+
 struct Checker {
     backend: Backend,
     sealer: Option<Arc<dyn FileSealer>>,
