@@ -111,6 +111,12 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     let engine = install.engine()?;
     let sealer = new_sealer(&args)?;
     let (backend, output) = locate(&args.output)?;
+    // Two backups into one output would mix their files: the second stops here.
+    let _lock = if backend.is_local() {
+        Some(pryv_backup::lock::lock_backup_output(&output)?)
+    } else {
+        None
+    };
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
     // The previous generations open with the passphrase this one is encrypted with, unless

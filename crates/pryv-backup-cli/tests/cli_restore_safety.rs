@@ -566,3 +566,46 @@ fn a_platform_failure_after_the_users_is_reported_and_keeps_the_backup() {
         "the backup was moved"
     );
 }
+
+/// Two runs at once on one output or one install: the second fails at once, clearly, and
+/// writes nothing (the locks a concurrent run holds are taken here in the test process).
+#[test]
+fn a_second_backup_or_restore_at_once_is_refused() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+
+    let held = pryv_backup::lock::lock_backup_output(&out).unwrap();
+    let output = cli()
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("another pryv-backup run"),
+        "{}",
+        text(&output)
+    );
+    assert!(!out.join("manifest.json").exists());
+    drop(held);
+    backup(&source, &out, &[]);
+
+    let target = Install::empty();
+    let engine = target.engine();
+    let held = engine.lock_for_restore().unwrap();
+    let output = restore(&target, &out, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("another pryv-backup restore"),
+        "{}",
+        text(&output)
+    );
+    drop(held);
+    let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
+    assert_eq!(target.count(tables), 0, "the refused restore wrote");
+    let output = restore(&target, &out, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}

@@ -26,6 +26,7 @@ pub mod error;
 pub mod install;
 pub mod integrity;
 pub mod json;
+pub mod lock;
 pub mod model;
 pub mod progress;
 pub mod restore;

@@ -114,6 +114,9 @@ pub fn run(
         ))
     })?;
 
+    // Held until the run ends, conflicts checked under it: a concurrent restore cannot
+    // take the same user between the check and the write.
+    let _lock = engine.lock_for_restore()?;
     let mut report = RestoreReport {
         conflicts: find_conflicts(engine, &users, options.overwrite)?,
         ..Default::default()

@@ -49,6 +49,10 @@ impl Engine for Composite {
         self.base.users()
     }
 
+    fn lock_for_restore(&self) -> Result<Box<dyn crate::lock::Held>> {
+        self.base.lock_for_restore()
+    }
+
     fn export_user(
         &self,
         user: &UserRef,

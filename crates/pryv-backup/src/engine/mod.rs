@@ -133,6 +133,10 @@ pub trait Engine: Send + Sync {
     fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
 
     fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()>;
+
+    /// Takes the install's restore lock, held while the value lives: a second restore into
+    /// the same install fails at once instead of racing this one.
+    fn lock_for_restore(&self) -> Result<Box<dyn crate::lock::Held>>;
 }
 
 /// Where attachment blobs live when they are not in the base engine's own transaction

@@ -108,6 +108,9 @@ fn describe(conn_str: &str) -> String {
     }
 }
 
+/// The advisory lock key restores hold ("pryvbkup" as a number).
+const RESTORE_LOCK_KEY: i64 = 0x7072_7976_626b_7570;
+
 impl Engine for PgEngine {
     fn describe(&self) -> String {
         match self.attachments.as_deref() {
@@ -118,6 +121,23 @@ impl Engine for PgEngine {
             ),
             None => self.description.clone(),
         }
+    }
+
+    fn lock_for_restore(&self) -> Result<Box<dyn crate::lock::Held>> {
+        // A session-level advisory lock on a connection of its own: the server releases it
+        // when the connection ends, however this process ends.
+        let mut client = self.pool.dedicated()?;
+        let taken: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&RESTORE_LOCK_KEY])
+            .and_then(|row| row.try_get(0))
+            .map_err(PgError::from)?;
+        if !taken {
+            return Err(crate::Error::Other(format!(
+                "another pryv-backup restore is writing {}: wait for it to end, then run again",
+                self.description
+            )));
+        }
+        Ok(Box::new(client))
     }
 
     fn users(&self) -> Result<Vec<UserRef>> {

@@ -149,6 +149,13 @@ impl Engine for SqliteEngine {
         users_index::all_users(&self.index_path())
     }
 
+    fn lock_for_restore(&self) -> Result<Box<dyn crate::lock::Held>> {
+        crate::lock::lock_file(
+            &self.base.join(".pryv-backup-restore.lock"),
+            &format!("a restore into {}", self.base.display()),
+        )
+    }
+
     fn export_user(
         &self,
         user: &UserRef,
