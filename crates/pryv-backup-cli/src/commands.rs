@@ -113,6 +113,7 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     let (backend, output) = locate(&args.output)?;
     // Two backups into one output would mix their files: the second stops here.
     let _lock = if backend.is_local() {
+        install.check_output(&output)?;
         Some(pryv_backup::lock::lock_backup_output(&output)?)
     } else {
         None

@@ -609,3 +609,62 @@ fn a_second_backup_or_restore_at_once_is_refused() {
     let output = restore(&target, &out, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 }
+
+/// An output inside the install's data folder (where a restore's --delete-on-success would
+/// then delete live attachments), or a folder holding other files, is refused before anything
+/// is written.
+#[test]
+fn an_output_in_the_install_or_over_other_files_is_refused() {
+    let source = Install::sample();
+    let data = testbed::data_dir();
+    let users_dir = data.path().join("users");
+    std::fs::create_dir_all(users_dir.join("live")).unwrap();
+    std::fs::write(users_dir.join("live/attachment"), b"live data").unwrap();
+    let extra = source.core_dir.path().join("data-dir.yml");
+    std::fs::write(
+        &extra,
+        format!(
+            "storages:\n  file: {{ engine: filesystem }}\n  engines:\n    sqlite:\n      path: '{}'\n",
+            users_dir.display()
+        ),
+    )
+    .unwrap();
+    let run = |out: &Path| {
+        cli()
+            .arg("backup")
+            .args(source.args())
+            .arg("--config")
+            .arg(&extra)
+            .arg("--output")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+
+    let inside = users_dir.join("backup");
+    let output = run(&inside);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("overlaps the install's data folder"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        !inside.exists(),
+        "something was written into the data folder"
+    );
+    let holding = data.path().to_path_buf();
+    let output = run(&holding);
+    assert!(text(&output).contains("overlaps"), "{}", text(&output));
+
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("notes.txt"), b"not a backup").unwrap();
+    let output = run(work.path());
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("other content (notes.txt)"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 1);
+}

@@ -1,6 +1,6 @@
 //! The engines an install's configuration asks for, put together as one [`Engine`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{
@@ -26,6 +26,38 @@ pub struct InstallSources {
     pub overrides: Vec<(String, String)>,
 }
 
+/// What the root of an unfinished backup folder may hold (one with a `manifest.json` is a
+/// backup, and is the writer's and the chain's to judge).
+const BACKUP_ROOT_NAMES: [&str; 5] = [
+    "encryption.json",
+    "users",
+    "platform",
+    "register",
+    "increments",
+];
+
+/// A path made absolute against the current directory, its existing part with links
+/// resolved (the rest may not exist yet).
+fn absolute_resolved(path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = existing
+        .canonicalize()
+        .map_err(|e| Error::io(existing, e))?;
+    resolved.extend(rest.iter().rev());
+    Ok(resolved)
+}
+
 pub struct Install {
     pub config: InstallConfig,
 }
@@ -41,6 +73,56 @@ impl Install {
         Ok(Install {
             config: config::resolve(&layered)?,
         })
+    }
+
+    /// The folders of the install's own data, as its configuration names them.
+    pub fn data_dirs(&self) -> Vec<PathBuf> {
+        let c = &self.config;
+        let mut dirs = vec![c.user_root_dir.clone()];
+        if let FileEngine::Filesystem { root } = &c.attachments {
+            dirs.push(root.clone());
+        }
+        if let PlatformEngine::Rqlite(r) = &c.platform {
+            dirs.push(r.data_dir.clone());
+        }
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    /// Refuses a local backup output that lies inside the install's data (a restore's
+    /// --delete-on-success would then delete live data) or holds it, or that is a folder
+    /// with content other than a backup's.
+    pub fn check_output(&self, output: &Path) -> Result<()> {
+        let out = absolute_resolved(output)?;
+        for dir in self.data_dirs() {
+            let data = absolute_resolved(&dir)?;
+            if out.starts_with(&data) || data.starts_with(&out) {
+                return Err(Error::Other(format!(
+                    "--output {} overlaps the install's data folder {} (from its configuration): \
+                     write backups outside the install",
+                    output.display(),
+                    dir.display()
+                )));
+            }
+        }
+        if output.join("manifest.json").is_file() {
+            return Ok(());
+        }
+        if let Ok(entries) = std::fs::read_dir(output) {
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(output, e))?;
+                let name = entry.file_name().to_string_lossy().to_string();
+                if !BACKUP_ROOT_NAMES.contains(&name.as_str()) && !name.starts_with('.') {
+                    return Err(Error::Other(format!(
+                        "--output {} is a folder with other content ({name}): give an empty \
+                         or new folder, or a previous backup with --incremental",
+                        output.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn engine_name(&self) -> String {
