@@ -2,7 +2,7 @@
 
 mod cli_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cli_support::*;
 use pryv_backup::engine::Engine;
@@ -667,4 +667,39 @@ fn an_output_in_the_install_or_over_other_files_is_refused() {
         text(&output)
     );
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 1);
+}
+
+/// --delete-on-success removes the files the backup's manifests account for and the folders
+/// they leave empty, never a file it does not list (here one beside the backup's own, as in a
+/// backup wrongly written over other data).
+#[test]
+fn delete_on_success_removes_only_the_backups_files() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+    let foreign = [
+        out.join("keep-me.txt"),
+        out.join("users").join(ALICE).join("notes"),
+    ];
+    for f in &foreign {
+        std::fs::write(f, b"not the backup's").unwrap();
+    }
+    let target = Install::empty();
+    let output = restore(&target, &out, &["--delete-on-success"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let left: Vec<PathBuf> = files(&out).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(left, foreign.to_vec(), "only the unlisted files are left");
+    assert!(
+        !out.join("users").join(BOB).exists(),
+        "emptied folders are removed"
+    );
+
+    // A backup with nothing foreign goes entirely.
+    let clean = work.path().join("clean");
+    backup(&source, &clean, &[]);
+    let target = Install::empty();
+    let output = restore(&target, &clean, &["--delete-on-success"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(!clean.exists(), "the backup folder is gone");
 }

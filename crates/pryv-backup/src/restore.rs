@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::archive::Backend;
 use crate::chain::Chain;
 use crate::config::PiiKey;
 use crate::engine::{Engine, ImportOptions, UserSource};
@@ -203,9 +202,7 @@ pub fn run(
         None
     };
     match kept_for {
-        None => {
-            report.backup_disposition = dispose(chain.backend(), backup_dir, &options.on_success)?
-        }
+        None => report.backup_disposition = dispose(chain, backup_dir, &options.on_success)?,
         Some(reason) if options.on_success != OnSuccess::Keep => {
             let kept = format!("kept at {}: {reason}", backup_dir.display());
             progress.note(&format!("backup {kept}"));
@@ -402,11 +399,20 @@ fn check_move_target(backup_dir: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
-fn dispose(backend: &Backend, backup_dir: &Path, on_success: &OnSuccess) -> Result<Option<String>> {
+fn dispose(chain: &Chain, backup_dir: &Path, on_success: &OnSuccess) -> Result<Option<String>> {
     match on_success {
         OnSuccess::Keep => Ok(None),
         OnSuccess::Delete => {
-            backend.remove_tree(backup_dir)?;
+            // Only what the manifests account for: a file someone put beside the backup's
+            // files (or a folder the backup was wrongly written into) is never deleted.
+            let files = chain.listed_files()?;
+            let removed = chain.backend().remove_listed(backup_dir, &files)?;
+            if chain.backend().is_local() && backup_dir.exists() {
+                return Ok(Some(format!(
+                    "deleted the backup's {removed} files from {}; other files there were kept",
+                    backup_dir.display()
+                )));
+            }
             Ok(Some(format!("deleted {}", backup_dir.display())))
         }
         OnSuccess::MoveTo(target) => {

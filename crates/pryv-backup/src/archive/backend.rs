@@ -219,6 +219,52 @@ impl Backend {
         }
     }
 
+    /// Deletes the given files of a backup rooted at `root` (absent ones are skipped), then
+    /// the folders under `root` they leave empty, then `root` if empty. Nothing else is
+    /// touched: a file no manifest lists stays. Returns how many files were removed.
+    pub fn remove_listed(&self, root: &Path, files: &[PathBuf]) -> Result<u64, ArchiveError> {
+        let mut removed = 0;
+        for file in files {
+            if !file.starts_with(root) {
+                return Err(ArchiveError::Invalid(format!(
+                    "{} is not inside the backup {}: not deleted",
+                    file.display(),
+                    root.display()
+                )));
+            }
+            match self {
+                // remove_file removes a link itself, never what it points to.
+                Backend::Local => match fs::remove_file(file) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(ArchiveError::io(file, e)),
+                },
+                Backend::S3(bucket) => {
+                    let key = Self::key(bucket, file)?;
+                    if bucket.exists(&key)? {
+                        bucket.delete(&key)?;
+                        removed += 1;
+                    }
+                }
+            }
+        }
+        if self.is_local() {
+            // Deepest first, so a parent is tried after its children.
+            let mut folders: Vec<&Path> = files
+                .iter()
+                .flat_map(|f| f.ancestors().skip(1))
+                .filter(|a| a.starts_with(root))
+                .collect();
+            folders.sort_by_key(|f| std::cmp::Reverse(f.components().count()));
+            folders.dedup();
+            for folder in folders {
+                // Fails on a folder that still holds something: that is what keeps it.
+                let _ = fs::remove_dir(folder);
+            }
+        }
+        Ok(removed)
+    }
+
     /// Deletes a folder and everything in it (locally, links are removed, never followed).
     pub fn remove_tree(&self, dir: &Path) -> Result<(), ArchiveError> {
         match self {
