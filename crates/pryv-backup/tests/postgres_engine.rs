@@ -381,3 +381,30 @@ fn postgres_event_streams_are_the_same_whether_events_are_copied_or_upserted() {
         .unwrap();
     assert_eq!(event_streams(&mut db), copied);
 }
+
+/// A text holding U+0000 cannot go into PostgreSQL (the live core's own events.create fails
+/// on it with "unsupported Unicode escape sequence"); the restore names the event and why,
+/// and writes nothing of the user.
+#[test]
+fn postgres_refuses_a_nul_character_by_event() {
+    let db = testbed::pg_database();
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let user = UserRef {
+        user_id: "cnul000000001".into(),
+        username: "nul-user".into(),
+    };
+    let mut data = MemoryUser::default();
+    data.collections.insert(
+        Collection::Events,
+        vec![
+            json!({"id": "ev-fine", "streamIds": ["s"], "type": "note/txt", "time": 1, "content": "ok"}),
+            json!({"id": "ev-nul", "streamIds": ["s"], "type": "note/txt", "time": 2, "content": {"t": "a\u{0}b"}}),
+        ],
+    );
+    let err = engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ev-nul") && err.contains("U+0000"), "{err}");
+    assert!(!engine.user_exists(&user.user_id).unwrap());
+}

@@ -54,6 +54,7 @@ pub const COPY_DEFAULTS: &[(&str, &str)] = &[("trashed", "f")];
 /// The row of an event item (without user_id). An absent `trashed` is the column default
 /// (false), except on a tombstone: the core's deletion leaves it NULL.
 pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
+    refuse_nul(item)?;
     let tombstone = item.get("deleted").is_some_and(|v| !v.is_null());
     TABLE.row_from_item(item, &|c| {
         if c.name == "trashed" && !tombstone {
@@ -61,6 +62,34 @@ pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
         } else {
             Cell::Null
         }
+    })
+}
+
+/// PostgreSQL text and jsonb cannot hold U+0000 (error 22P05, which names no row): such
+/// an event is refused by id, with why. The live core itself refuses to create one.
+fn refuse_nul(item: &Item) -> Result<(), PgError> {
+    fn has_nul(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(a) => a.iter().any(has_nul),
+            serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    if !has_nul(item) {
+        return Ok(());
+    }
+    Err(PgError::Item {
+        collection: "events",
+        id: item
+            .get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("(without id)")
+            .to_string(),
+        reason: "a text in it holds the character U+0000 (\\u0000), which PostgreSQL cannot \
+                 store; the core refuses such events too: remove the character from the backup's \
+                 event, or restore into SQLite"
+            .to_string(),
     })
 }
 
