@@ -92,7 +92,85 @@ pub fn decrypt_tree(
         }
         report.files.push(rel);
     }
+    if let Err(e) = refresh_checksums(out) {
+        created.remove();
+        return Err(e);
+    }
     Ok(report)
+}
+
+/// The manifests record sizes and SHA-256 of the sealed bytes; a plaintext copy gets those of
+/// its own bytes, so that it checks (and restores) as a backup of its own.
+fn refresh_checksums(out: &Path) -> Result<(), CryptoError> {
+    use serde_json::Value;
+    let mut manifests = Vec::new();
+    list_files(out, Path::new(""), &mut manifests)?;
+    manifests.retain(|rel| rel.file_name() == Some("manifest.json".as_ref()));
+    let bad = |path: &Path, reason: String| CryptoError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let read = |path: &Path| -> Result<Value, CryptoError> {
+        let bytes = fs::read(path).map_err(|e| CryptoError::io(path, e))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| bad(path, format!("not JSON after decryption: {e}")))
+    };
+    let write = |path: &Path, value: &Value| -> Result<(), CryptoError> {
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(value).map_err(|e| bad(path, e.to_string()))?;
+        fs::write(&tmp, text).map_err(|e| CryptoError::io(&tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| CryptoError::io(path, e))
+    };
+    let refresh = |value: &mut Value, base: &Path| -> Result<(), CryptoError> {
+        let Some(Value::Array(files)) = value.get_mut("files") else {
+            return Ok(());
+        };
+        for entry in files.iter_mut() {
+            let Some(rel) = entry.get("path").and_then(Value::as_str) else {
+                continue;
+            };
+            let path = base.join(rel);
+            let bytes = fs::read(&path).map_err(|e| CryptoError::io(&path, e))?;
+            entry["size"] = Value::from(bytes.len() as u64);
+            if entry.get("sha256").is_some() {
+                use sha2::Digest;
+                entry["sha256"] = Value::String(hex::encode(sha2::Sha256::digest(&bytes)));
+            }
+        }
+        Ok(())
+    };
+    for rel in manifests {
+        let root = out.join(rel.parent().unwrap_or(Path::new("")));
+        let path = out.join(&rel);
+        let mut manifest = read(&path)?;
+        // User manifests first: the root's list holds their sizes and hashes.
+        if let Some(Value::Array(users)) = manifest.get_mut("users") {
+            for user in users.iter_mut() {
+                let Some(id) = user
+                    .get("userId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                else {
+                    continue;
+                };
+                // An id from the archive never leads outside the copy.
+                let Ok(id) = crate::archive::layout::safe_name("userId", &id) else {
+                    return Err(bad(&path, format!("unsafe userId {id:?}")));
+                };
+                let dir = root.join("users").join(id);
+                refresh(user, &dir)?;
+                let user_manifest = dir.join("user-manifest.json");
+                if user_manifest.is_file() {
+                    let mut um = read(&user_manifest)?;
+                    refresh(&mut um, &dir)?;
+                    write(&user_manifest, &um)?;
+                }
+            }
+        }
+        refresh(&mut manifest, &root)?;
+        write(&path, &manifest)?;
+    }
+    Ok(())
 }
 
 /// Paths this run created, to undo a partial decryption.
