@@ -107,7 +107,7 @@ pub fn profile_export(conn_str: &str) -> Result<ExportProfile, BenchError> {
     let engine = PgEngine::connect(conn_str, None).map_err(library)?;
     let users = engine.users().map_err(library)?;
     let options = ExportOptions {
-        window: ExportWindow::everything_before(f64::MAX),
+        window: ExportWindow::everything(),
         include_ephemeral: false,
     };
     let mut profile = ExportProfile {

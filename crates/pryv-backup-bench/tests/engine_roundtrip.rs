@@ -29,7 +29,7 @@ fn generated_platform_round_trips_through_the_engine() {
 
     let engine = PgEngine::connect(source.conn_str(), None).expect("connect source");
     let export = ExportOptions {
-        window: ExportWindow::everything_before(f64::MAX),
+        window: ExportWindow::everything(),
         include_ephemeral: false,
     };
     let target = testbed::pg_database();

@@ -110,6 +110,11 @@ pub struct BackupArgs {
     /// generation beside the previous ones); a full backup when there is none.
     #[arg(long)]
     pub incremental: bool,
+    /// With --incremental: how far (seconds) the clocks of the cores and of this host may
+    /// disagree. Changes dated up to this much before a user's previous snapshot are taken
+    /// again, so none is missed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0, value_parser = non_negative_seconds)]
+    pub clock_skew: f64,
     /// Chunk size of events and audit files, in MB of raw (uncompressed) JSON.
     #[arg(
         long,
@@ -282,5 +287,12 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+fn non_negative_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds (0 or more)")),
     }
 }

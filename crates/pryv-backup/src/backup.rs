@@ -28,6 +28,10 @@ pub struct BackupOptions {
     pub engine_name: String,
     pub domain: String,
     pub core_version: String,
+    /// Seconds taken off the previous snapshot time of each user in an incremental backup,
+    /// for clocks of cores and backup host that disagree: items changed in that margin are
+    /// taken again (harmless: a chain restore keeps the latest version).
+    pub clock_skew: f64,
     /// The install's hashed-PII pepper, when it uses that mode (see [`crate::config::InstallConfig`]).
     pub pii_key: Option<crate::config::PiiKey>,
 }
@@ -54,7 +58,7 @@ pub fn run(
 ) -> Result<BackupReport> {
     let snapshot_before = now_seconds();
     let users = select_users(engine.users()?, &options.users)?;
-    let since = previous_timestamps(options.previous.as_ref());
+    let since = previous_timestamps(options.previous.as_ref(), options.clock_skew);
     if options.previous.is_some() && since.is_empty() {
         progress.note("the previous backup lists no users: running a full backup");
     }
@@ -66,7 +70,7 @@ pub fn run(
         &users,
         options,
         &since,
-        snapshot_before,
+        options.clock_skew,
         progress,
     )?;
 
@@ -142,25 +146,32 @@ pub(crate) fn select_users(all: Vec<UserRef>, wanted: &[String]) -> Result<Vec<U
         .collect())
 }
 
-/// userId → seconds since which that user's changes are exported: the previous backup's
-/// consistency cutoff (`snapshotBefore`) when it has one. A user's own `backupTimestamp` is
-/// written when its export ends, after the cutoff: changes made in between were left out of
-/// the previous backup and must be in this one.
-fn previous_timestamps(previous: Option<&Manifest>) -> HashMap<String, f64> {
+/// userId → seconds after which that user's changes are exported: the time of the user's
+/// snapshot in the previous backup (`snapshotTime`, ours), else its `backupTimestamp`
+/// (bin/backup.js's), less the clock-skew margin.
+fn previous_timestamps(previous: Option<&Manifest>, clock_skew: f64) -> HashMap<String, f64> {
     previous
         .map(|m| {
             m.users
                 .iter()
                 .filter(|u| u.backup_timestamp > 0)
                 .map(|u| {
-                    (
-                        u.user_id.clone(),
-                        changes_since_ms(u.backup_timestamp, m.snapshot_before) as f64 / 1000.0,
-                    )
+                    let taken = snapshot_time(u).unwrap_or(u.backup_timestamp as f64 / 1000.0);
+                    (u.user_id.clone(), taken - clock_skew)
                 })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Our addition to a user's manifest entry: when its snapshot was taken (seconds).
+pub const SNAPSHOT_TIME: &str = "snapshotTime";
+
+fn snapshot_time(user: &UserManifest) -> Option<f64> {
+    user.extra
+        .get(SNAPSHOT_TIME)
+        .and_then(serde_json::Value::as_f64)
+        .filter(|t| t.is_finite() && *t > 0.0)
 }
 
 /// The earlier of a user's backup time and its backup's cutoff, in milliseconds.
@@ -177,7 +188,7 @@ fn export_users(
     users: &[UserRef],
     options: &BackupOptions,
     since: &HashMap<String, f64>,
-    snapshot_before: f64,
+    clock_skew: f64,
     progress: &dyn Progress,
 ) -> Result<Vec<UserManifest>> {
     // One failure makes the backup incomplete: stop taking new users.
@@ -185,11 +196,10 @@ fn export_users(
         let export = ExportOptions {
             window: ExportWindow {
                 since: since.get(&user.user_id).copied(),
-                before: snapshot_before,
             },
             include_ephemeral: options.include_ephemeral,
         };
-        export_user(engine, writer, user, &export)
+        export_user(engine, writer, user, &export, clock_skew)
     })?;
     let mut manifests = Vec::with_capacity(users.len());
     for (user, slot) in users.iter().zip(slots) {
@@ -213,10 +223,22 @@ fn export_user(
     writer: &ArchiveWriter,
     user: &UserRef,
     options: &ExportOptions,
+    clock_skew: f64,
 ) -> Result<UserManifest> {
     let mut user_writer = writer.open_user(user)?;
+    // Taken just before the engine opens the user's snapshot: nothing the snapshot misses
+    // was changed before this time.
+    let taken_ms = now_millis();
     engine.export_user(user, options, &mut user_writer)?;
-    Ok(user_writer.finish()?)
+    let mut manifest = user_writer.finish()?;
+    manifest.extra.insert(
+        SNAPSHOT_TIME.into(),
+        crate::json::number_from_f64(taken_ms as f64 / 1000.0),
+    );
+    // bin/backup.js's --incremental takes changes after a user's backupTimestamp: dated
+    // before the snapshot (less the margin), a later run of it misses nothing either.
+    manifest.backup_timestamp = taken_ms.saturating_sub((clock_skew * 1000.0) as u64);
+    Ok(manifest)
 }
 
 pub(crate) fn now_millis() -> u64 {

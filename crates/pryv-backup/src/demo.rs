@@ -84,6 +84,7 @@ pub fn run(dir: Option<&Path>) -> Result<DemoReport> {
             domain: "https://demo.pryv.local".into(),
             core_version: "demo".into(),
             pii_key: None,
+            clock_skew: 300.0,
         },
         &Silent,
     )?;
@@ -148,7 +149,7 @@ fn sqlite_platform(dir: &Path) -> Result<SqliteEngine> {
 fn compare(a: &dyn Engine, b: &dyn Engine) -> Result<Vec<String>> {
     let mut differences = Vec::new();
     let everything = ExportOptions {
-        window: ExportWindow::everything_before(f64::MAX),
+        window: ExportWindow::everything(),
         include_ephemeral: true,
     };
     let (users_a, users_b) = (a.users()?, b.users()?);

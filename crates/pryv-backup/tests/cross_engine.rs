@@ -35,6 +35,7 @@ fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
         domain: "https://cross.example".into(),
         core_version: "test".into(),
         pii_key: None,
+        clock_skew: 300.0,
     };
     backup::run(from, writer, &options, &Silent).expect("backup");
     let chain = Chain::open(&Backend::Local, dir, &|d| {
@@ -59,7 +60,7 @@ fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
 
 fn assert_same_users(a: &dyn Engine, b: &dyn Engine) {
     let everything = ExportOptions {
-        window: ExportWindow::everything_before(f64::MAX),
+        window: ExportWindow::everything(),
         include_ephemeral: true,
     };
     let users = a.users().expect("users");

@@ -20,14 +20,10 @@ fn user(tag: &str) -> UserRef {
 fn export(store: &InfluxSeries, user: &UserRef) -> Vec<Item> {
     let mut out = Vec::new();
     store
-        .export_user(
-            user,
-            &ExportWindow::everything_before(f64::MAX),
-            &mut |item| {
-                out.push(item.clone());
-                Ok(())
-            },
-        )
+        .export_user(user, &ExportWindow::everything(), &mut |item| {
+            out.push(item.clone());
+            Ok(())
+        })
         .expect("export");
     out
 }
@@ -160,11 +156,7 @@ fn influxdb_refuses_points_it_cannot_store_without_writing_them() {
 fn influxdb_unreachable_server_says_so() {
     let store = InfluxSeries::from_url("http://127.0.0.1:9");
     let err = store
-        .export_user(
-            &user("x"),
-            &ExportWindow::everything_before(f64::MAX),
-            &mut |_| Ok(()),
-        )
+        .export_user(&user("x"), &ExportWindow::everything(), &mut |_| Ok(()))
         .unwrap_err();
     assert!(err.to_string().contains("cannot reach InfluxDB"), "{err}");
 }

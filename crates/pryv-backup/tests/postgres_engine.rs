@@ -34,7 +34,6 @@ fn postgres_export_applies_the_window() {
     let options = ExportOptions {
         window: ExportWindow {
             since: Some(1763981000.0 + 3.0 * 37.125),
-            before: 1763981000.0 + 6.0 * 37.125,
         },
         include_ephemeral: false,
     };
@@ -43,7 +42,14 @@ fn postgres_export_applies_the_window() {
     let mut events = ids(&data, Collection::Events);
     events.sort();
     // Tombstones are dated by their `deleted` time: ev-deleted was deleted before `since`.
-    assert_eq!(events, ["ev-4", "ev-5", "ev-6"]);
+    // No upper bound: every event changed after `since`, up to the newest.
+    assert_eq!(
+        events,
+        [
+            "ev-10", "ev-11", "ev-12", "ev-13", "ev-14", "ev-15", "ev-4", "ev-5", "ev-6", "ev-7",
+            "ev-8", "ev-9"
+        ]
+    );
     // Streams were all changed (or deleted) before `since`.
     assert!(ids(&data, Collection::Streams).is_empty());
     assert_eq!(
@@ -327,13 +333,13 @@ fn postgres_export_window_carries_deletions_made_in_it() {
     let options = ExportOptions {
         window: ExportWindow {
             since: Some(1763980080.0),
-            before: 1763980100.0,
         },
         include_ephemeral: false,
     };
     let mut data = MemoryUser::default();
     engine.export_user(&bob, &options, &mut data).unwrap();
-    assert_eq!(ids(&data, Collection::Events), ["ev-deleted"]);
+    let events = ids(&data, Collection::Events);
+    assert!(events.iter().any(|e| e == "ev-deleted"), "{events:?}");
     assert!(ids(&data, Collection::Streams).is_empty());
 }
 

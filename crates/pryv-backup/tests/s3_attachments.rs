@@ -207,6 +207,7 @@ fn backup_to(engine: &dyn Engine, dir: &Path) {
         domain: "https://s3.example".into(),
         core_version: "test".into(),
         pii_key: None,
+        clock_skew: 300.0,
     };
     backup::run(engine, writer, &options, &Silent).expect("backup");
 }
@@ -235,7 +236,7 @@ fn restore_from(dir: &Path, engine: &dyn Engine, overwrite: bool) {
 
 fn attachments_of(engine: &dyn Engine) -> BTreeMap<String, BTreeMap<String, (String, Vec<u8>)>> {
     let everything = ExportOptions {
-        window: ExportWindow::everything_before(f64::MAX),
+        window: ExportWindow::everything(),
         include_ephemeral: true,
     };
     engine

@@ -14,7 +14,7 @@ fn engine(dir: &std::path::Path) -> SqliteEngine {
 
 fn everything() -> ExportOptions {
     ExportOptions {
-        window: ExportWindow::everything_before(f64::MAX),
+        window: ExportWindow::everything(),
         include_ephemeral: false,
     }
 }
@@ -508,10 +508,7 @@ fn sqlite_incremental_export_follows_the_window() {
         .unwrap();
     let since = 1_763_980_000.0 + 1500.0;
     let options = ExportOptions {
-        window: ExportWindow {
-            since: Some(since),
-            before: 1_763_980_000.0 + 1800.0,
-        },
+        window: ExportWindow { since: Some(since) },
         include_ephemeral: false,
     };
     let mut out = MemoryUser::default();

@@ -24,27 +24,27 @@ use crate::Result;
 /// The fields that date an item's last change, most telling first (see [`ExportWindow`]).
 pub const CHANGE_TIME_FIELDS: [&str; 4] = ["deleted", "modified", "created", "time"];
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Which items an export holds. A full backup holds every item of the user's snapshot, with
+/// no time filter: an item changed while the backup runs (or stamped ahead by a core whose
+/// clock runs fast) is in it as the snapshot holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct ExportWindow {
-    /// Incremental backups: only items changed strictly after this time.
+    /// Incremental backups: only items changed strictly after this time (the previous
+    /// snapshot's time minus the clock-skew margin).
     pub since: Option<f64>,
-    /// Consistency cutoff: items changed after this time are left for the next backup.
-    pub before: f64,
 }
 
 impl ExportWindow {
-    pub fn everything_before(before: f64) -> Self {
-        ExportWindow {
-            since: None,
-            before,
-        }
+    /// Every item.
+    pub fn everything() -> Self {
+        ExportWindow { since: None }
     }
 
     /// Whether an item with this timestamp belongs to the window.
     pub fn includes_time(&self, ts: Option<f64>) -> bool {
-        match ts {
-            None => true,
-            Some(ts) => ts <= self.before && self.since.is_none_or(|since| ts > since),
+        match (ts, self.since) {
+            (Some(ts), Some(since)) => ts > since,
+            _ => true,
         }
     }
 
@@ -203,17 +203,15 @@ mod tests {
 
     #[test]
     fn window_follows_the_core_rule() {
-        let w = ExportWindow {
-            since: Some(10.0),
-            before: 20.0,
-        };
+        let w = ExportWindow { since: Some(10.0) };
         assert!(w.includes(&json!({"id": "a", "modified": 15})));
         assert!(!w.includes(&json!({"id": "a", "modified": 10})));
-        assert!(!w.includes(&json!({"id": "a", "modified": 21, "created": 15})));
+        assert!(w.includes(&json!({"id": "a", "modified": 21, "created": 5})));
         assert!(w.includes(&json!({"id": "a", "created": 11})));
         assert!(!w.includes(&json!({"id": "gone", "deleted": 5})));
         assert!(w.includes(&json!({"id": "gone", "deleted": 15, "modified": 5})));
         assert!(w.includes(&json!({"id": "no-dates"})));
-        assert!(ExportWindow::everything_before(20.0).includes(&json!({"time": 1})));
+        // No cutoff: an item stamped in the future (a core whose clock runs ahead) is kept.
+        assert!(ExportWindow::everything().includes(&json!({"time": 1, "modified": 4e12})));
     }
 }

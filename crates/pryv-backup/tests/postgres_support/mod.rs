@@ -12,7 +12,7 @@ pub use testbed::dump::{assert_same, dump, without, TABLES};
 
 pub fn everything() -> ExportOptions {
     ExportOptions {
-        window: ExportWindow::everything_before(1e12),
+        window: ExportWindow::everything(),
         include_ephemeral: true,
     }
 }

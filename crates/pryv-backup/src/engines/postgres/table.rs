@@ -123,9 +123,8 @@ impl Table {
             if !ts.is_empty() {
                 let ts = format!("COALESCE({})", ts.join(", "));
                 sql.push_str(&format!(
-                    " AND ({ts} IS NULL OR ({ts} <= $2 AND ($3::float8 IS NULL OR {ts} > $3)))"
+                    " AND ({ts} IS NULL OR $2::float8 IS NULL OR {ts} > $2)"
                 ));
-                params.push(Box::new(w.before));
                 params.push(Box::new(w.since));
             }
         }
