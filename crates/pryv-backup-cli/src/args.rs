@@ -225,10 +225,28 @@ pub fn split_config_overrides(
 /// `pryv-backup --output DIR ...` and `pryv-backup --restore DIR ...`, as with
 /// bin/backup.js, mean the backup and restore subcommands.
 pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
-    let first_is_flag = args
-        .get(1)
-        .and_then(|a| a.to_str())
-        .is_some_and(|a| a.starts_with('-'));
+    // Global flags may come before a subcommand (`-vv restore -r DIR`): a subcommand already
+    // named after them must not get a second one inserted.
+    let first_after_globals = args.iter().skip(1).find_map(|a| {
+        let a = a.to_str()?;
+        let global = a == "--json"
+            || a == "--verbose"
+            || (a.len() > 1
+                && a.strip_prefix('-')
+                    .is_some_and(|v| v.chars().all(|c| c == 'v')));
+        (!global).then_some(a)
+    });
+    let names_subcommand = first_after_globals.is_some_and(|a| {
+        [
+            "backup", "restore", "inspect", "verify", "decrypt", "demo", "help",
+        ]
+        .contains(&a)
+    });
+    let first_is_flag = !names_subcommand
+        && args
+            .get(1)
+            .and_then(|a| a.to_str())
+            .is_some_and(|a| a.starts_with('-'));
     let has = |names: &[&str]| {
         args.iter().skip(1).any(|a| {
             a.to_str().is_some_and(|a| {
@@ -268,6 +286,15 @@ mod tests {
         assert_eq!(
             with_compat_subcommand(os(&["p", "inspect", "x"]))[1],
             "inspect"
+        );
+        // Global flags before a subcommand leave it alone (issue #15, row 15).
+        assert_eq!(
+            with_compat_subcommand(os(&["p", "-vv", "restore", "-r", "x"])),
+            os(&["p", "-vv", "restore", "-r", "x"])
+        );
+        assert_eq!(
+            with_compat_subcommand(os(&["p", "--json", "-v", "backup", "--output", "x"])),
+            os(&["p", "--json", "-v", "backup", "--output", "x"])
         );
     }
 
