@@ -265,6 +265,13 @@ pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
+fn non_negative_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds (0 or more)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,12 +321,5 @@ mod tests {
     fn cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-    }
-}
-
-fn non_negative_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
-        _ => Err(format!("{text:?} is not a number of seconds (0 or more)")),
     }
 }

@@ -81,7 +81,11 @@ fn sqlite_audit_round_trip_and_window() {
         .filter(|i| window.includes(i))
         .cloned()
         .collect();
-    assert_eq!(expected.len(), audit.len() - 2, "every item after the second");
+    assert_eq!(
+        expected.len(),
+        audit.len() - 2,
+        "every item after the second"
+    );
     assert_eq!(export(&store, &user, &window), expected);
 
     // A user without an audit file has no audit.
