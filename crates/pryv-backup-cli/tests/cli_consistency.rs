@@ -33,6 +33,28 @@ fn backup(install: &Install, out: &Path, extra: &[&str]) {
     );
 }
 
+/// Restores `dir` into an empty install: alice's rows equal the source's.
+fn assert_alice_restores_as_in(source: &Install, dir: &Path) {
+    let target = Install::empty();
+    let output = cli()
+        .arg("restore")
+        .args(target.args())
+        .arg("--restore")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_same(
+        &user_rows(&source.dump(), ALICE),
+        &user_rows(&target.dump(), ALICE),
+    );
+}
+
 fn alice_events(dir: &Path) -> u64 {
     let output = cli().args(["inspect", "--json"]).arg(dir).output().unwrap();
     let summary = stdout_json(&output);
@@ -60,24 +82,7 @@ fn an_event_changed_after_the_backup_started_is_in_the_full_backup() {
     backup(&source, &out, &[]);
     assert_eq!(alice_events(&out) as i64, before);
 
-    let target = Install::empty();
-    let output = cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_same(
-        &user_rows(&source.dump(), ALICE),
-        &user_rows(&target.dump(), ALICE),
-    );
+    assert_alice_restores_as_in(&source, &out);
 }
 
 /// A change dated slightly before the previous snapshot (a core whose clock runs behind the
@@ -100,22 +105,5 @@ fn an_incremental_backup_takes_changes_dated_within_the_clock_skew_margin() {
         "the late change is in the increment"
     );
 
-    let target = Install::empty();
-    let output = cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_same(
-        &user_rows(&source.dump(), ALICE),
-        &user_rows(&target.dump(), ALICE),
-    );
+    assert_alice_restores_as_in(&source, &out);
 }
