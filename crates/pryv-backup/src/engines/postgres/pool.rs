@@ -24,17 +24,17 @@ impl Pool {
         }
     }
 
-    /// An idle connection, or a new one when all are in use.
     /// A connection of its own, never pooled (for session state such as advisory locks).
     pub fn dedicated(&self) -> Result<Client, PgError> {
         Ok(Client::connect(&self.conn_str, NoTls)?)
     }
 
+    /// An idle connection, or a new one when all are in use.
     pub fn get(&self) -> Result<PooledClient<'_>, PgError> {
         let idle = self.idle().pop();
         let client = match idle {
             Some(client) if !client.is_closed() => client,
-            _ => Client::connect(&self.conn_str, NoTls)?,
+            _ => self.dedicated()?,
         };
         Ok(PooledClient {
             pool: self,
