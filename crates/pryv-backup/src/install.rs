@@ -36,28 +36,6 @@ const BACKUP_ROOT_NAMES: [&str; 5] = [
     "increments",
 ];
 
-/// A path made absolute against the current directory, its existing part with links
-/// resolved (the rest may not exist yet).
-fn absolute_resolved(path: &Path) -> Result<PathBuf> {
-    let abs = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
-            }
-            _ => break,
-        }
-    }
-    let mut resolved = existing
-        .canonicalize()
-        .map_err(|e| Error::io(existing, e))?;
-    resolved.extend(rest.iter().rev());
-    Ok(resolved)
-}
-
 pub struct Install {
     pub config: InstallConfig,
 }
@@ -94,9 +72,10 @@ impl Install {
     /// --delete-on-success would then delete live data) or holds it, or that is a folder
     /// with content other than a backup's.
     pub fn check_output(&self, output: &Path) -> Result<()> {
-        let out = absolute_resolved(output)?;
+        let resolved = |p: &Path| crate::paths::resolve_missing(p).map_err(|e| Error::io(p, e));
+        let out = resolved(output)?;
         for dir in self.data_dirs() {
-            let data = absolute_resolved(&dir)?;
+            let data = resolved(&dir)?;
             if out.starts_with(&data) || data.starts_with(&out) {
                 return Err(Error::Other(format!(
                     "--output {} overlaps the install's data folder {} (from its configuration): \

@@ -28,6 +28,7 @@ pub mod integrity;
 pub mod json;
 pub mod lock;
 pub mod model;
+pub(crate) mod paths;
 pub mod progress;
 pub mod restore;
 pub mod s3;

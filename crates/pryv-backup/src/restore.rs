@@ -375,14 +375,7 @@ fn check_move_target(backup_dir: &Path, target: &Path) -> Result<()> {
     let backup = backup_dir
         .canonicalize()
         .map_err(|e| Error::io(backup_dir, e))?;
-    // The deepest part of the target that exists says where it would land.
-    let existing = target
-        .ancestors()
-        .find(|a| !a.as_os_str().is_empty() && a.exists())
-        .unwrap_or(Path::new("."));
-    let landing = existing
-        .canonicalize()
-        .map_err(|e| Error::io(existing, e))?;
+    let landing = crate::paths::resolve_missing(target).map_err(|e| Error::io(target, e))?;
     if landing.starts_with(&backup) {
         return refuse("is inside the backup it would move");
     }
@@ -391,7 +384,12 @@ fn check_move_target(backup_dir: &Path, target: &Path) -> Result<()> {
             .map(|m| m.dev())
             .map_err(|e| Error::io(p, e))
     };
-    if dev(&landing)? != dev(&backup)? {
+    // The deepest part of the target that exists says which filesystem it would land on.
+    let existing = landing
+        .ancestors()
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("/"));
+    if dev(existing)? != dev(&backup)? {
         return refuse(
             "is on another filesystem than the backup (a move renames it; copy it instead)",
         );

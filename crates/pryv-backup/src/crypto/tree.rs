@@ -56,7 +56,7 @@ pub fn decrypt_tree(
             src.display()
         )));
     }
-    let out_real = resolve_missing(out)?;
+    let out_real = crate::paths::resolve_missing(out).map_err(|e| CryptoError::io(out, e))?;
     if out_real.starts_with(&src_real) {
         return Err(CryptoError::Directory(format!(
             "the output directory {} is inside the backup {}: choose a directory outside it",
@@ -188,28 +188,6 @@ impl Created {
         // Only empty directories go: anything else in them is not ours.
         for dir in self.dirs.iter().rev() {
             let _ = fs::remove_dir(dir);
-        }
-    }
-}
-
-/// `path` made absolute with symlinks resolved, even if its last components do not exist.
-fn resolve_missing(path: &Path) -> Result<PathBuf, CryptoError> {
-    let absolute = std::path::absolute(path).map_err(|e| CryptoError::io(path, e))?;
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        match fs::canonicalize(existing) {
-            Ok(real) => return Ok(rest.iter().rev().fold(real, |p, c| p.join(c))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match (existing.parent(), existing.file_name()) {
-                    (Some(parent), Some(name)) => {
-                        rest.push(name.to_owned());
-                        existing = parent;
-                    }
-                    _ => return Err(CryptoError::io(path, e)),
-                }
-            }
-            Err(e) => return Err(CryptoError::io(path, e)),
         }
     }
 }
