@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest};
 use crate::engine::{Engine, ExportOptions, ExportWindow};
 use crate::model::{Item, UserRef};
+use crate::platform_owners::PlatformOwners;
 use crate::progress::Progress;
-use crate::restore::PlatformOwners;
 use crate::workers::per_user;
 use crate::{Error, Result};
 
@@ -76,14 +76,11 @@ pub fn run(
 
     // A backup of some users carries their platform entries only (named by plaintext
     // username, or by token in hashed PII mode); entries naming no user come with all.
-    let owners = PlatformOwners::new(&users, options.pii_key.as_ref(), options.users.is_empty())?;
+    let all_users = options.users.is_empty();
+    let owners = PlatformOwners::new(&users, options.pii_key.as_ref(), all_users, all_users)?;
     let mut platform = writer.platform_writer()?;
     engine.export_platform(&mut |item: &Item| {
-        let keep = match item.get("username").and_then(|u| u.as_str()) {
-            Some(username) => owners.includes(username),
-            None => options.users.is_empty(),
-        };
-        if keep {
+        if owners.keeps(item) {
             platform.item(item)?;
         }
         Ok(())

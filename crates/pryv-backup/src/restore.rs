@@ -1,7 +1,6 @@
 //! Restore: conflicts are checked for every user before anything is written, then each
 //! user is restored all-or-nothing by the engine (users in parallel), then platform data.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -9,9 +8,9 @@ use serde::Serialize;
 use crate::chain::Chain;
 use crate::config::PiiKey;
 use crate::engine::{Engine, ImportOptions, UserSource};
-use crate::engines::rqlite::pii_token;
 use crate::integrity::{ItemKind, UserCheck};
 use crate::model::{Collection, UserRef};
+use crate::platform_owners::PlatformOwners;
 use crate::progress::Progress;
 use crate::workers::per_user;
 use crate::{Error, Result};
@@ -172,8 +171,14 @@ pub fn run(
         // Every user of the backup committed: all its entries belong to restored users, even
         // those naming users by a token made with a pepper this install does not know.
         let all_committed = options.users.is_empty() && committed.len() == chain.users().len();
-        let owners = PlatformOwners::new(&committed, options.pii_key.as_ref(), all_committed)?;
-        match import_platform_entries(engine, chain, &owners, options.users.is_empty()) {
+        let whole_backup = options.users.is_empty();
+        let owners = PlatformOwners::new(
+            &committed,
+            options.pii_key.as_ref(),
+            all_committed,
+            whole_backup,
+        )?;
+        match import_platform_entries(engine, chain, &owners) {
             Ok(count) => report.platform_entries = count,
             Err(e) => report.platform_error = Some(e.to_string()),
         }
@@ -221,7 +226,6 @@ fn import_platform_entries(
     engine: &dyn Engine,
     chain: &Chain,
     owners: &PlatformOwners,
-    whole_backup: bool,
 ) -> Result<u64> {
     let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
     let mut count = 0u64;
@@ -230,42 +234,13 @@ fn import_platform_entries(
             Ok(item) => item,
             Err(e) => return Some(Err(e)),
         };
-        let keep = match item.get("username").and_then(|u| u.as_str()) {
-            Some(username) => owners.includes(username),
-            None => whole_backup,
-        };
-        if keep {
+        if owners.keeps(&item) {
             count += 1;
             return Some(Ok(item));
         }
     });
     engine.import_platform(&mut wanted)?;
     Ok(count)
-}
-
-/// Which users' platform entries a restore writes. An entry names its user by plaintext
-/// username, or in hashed PII mode by `token("username", name)`.
-pub(crate) struct PlatformOwners {
-    names: HashSet<String>,
-    /// Every entry that names a user belongs to a restored one.
-    all: bool,
-}
-
-impl PlatformOwners {
-    pub(crate) fn new(restored: &[UserRef], pii_key: Option<&PiiKey>, all: bool) -> Result<Self> {
-        let mut names = HashSet::new();
-        for user in restored {
-            names.insert(user.username.clone());
-            if let Some(key) = pii_key {
-                names.insert(pii_token(&key.0, "username", &user.username).map_err(Error::Other)?);
-            }
-        }
-        Ok(PlatformOwners { names, all })
-    }
-
-    pub(crate) fn includes(&self, username: &str) -> bool {
-        self.all || self.names.contains(username)
-    }
 }
 
 /// With `--verify-integrity`, the backup's own events and accesses are checked before the
