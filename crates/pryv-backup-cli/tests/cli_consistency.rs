@@ -17,22 +17,6 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
-fn backup(install: &Install, out: &Path, extra: &[&str]) {
-    let output = cli()
-        .arg("backup")
-        .args(install.args())
-        .arg("--output")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "backup {extra:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Restores `dir` into an empty install: alice's rows equal the source's.
 fn assert_alice_restores_as_in(source: &Install, dir: &Path) {
     let target = Install::empty();

@@ -13,22 +13,6 @@ const ALICE: &str = "cksamplealice0001";
 const BOB: &str = "cksamplebobby0002";
 const OTHER_ALICE: &str = "cktargetalice0099";
 
-fn backup(install: &Install, out: &Path, extra: &[&str]) {
-    let output = cli()
-        .arg("backup")
-        .args(install.args())
-        .arg("--output")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "backup {extra:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 fn restore(install: &Install, dir: &Path, extra: &[&str]) -> std::process::Output {
     cli()
         .arg("restore")

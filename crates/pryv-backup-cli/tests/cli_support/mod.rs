@@ -174,6 +174,23 @@ pub fn cli() -> Command {
     cmd
 }
 
+/// `pryv-backup backup` of `install` into `out`, which must succeed.
+pub fn backup(install: &Install, out: &Path, extra: &[&str]) {
+    let output = cli()
+        .arg("backup")
+        .args(install.args())
+        .arg("--output")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "backup {extra:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// The reference archives written by open-pryv.io (see their README).
 pub fn reference_archives() -> PathBuf {
     testbed::fixture("reference-archives")
