@@ -36,7 +36,7 @@ ensure_postgres
 source scripts/lib/bench.sh
 
 WORK=${PRYV_BENCH_DIR:-/tmp/pryv-bench-memory}
-rm -rf "$WORK"; mkdir -p "$WORK/core"
+rm -rf "$WORK"; mkdir -p "$WORK/core/config"
 src=pryvmem_src_$EVENTS; rst=pryvmem_rst_$EVENTS
 
 # run STEP COMMAND...: runs one step under /usr/bin/time -v and prints its line.

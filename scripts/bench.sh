@@ -36,7 +36,7 @@ command -v pg_dump >/dev/null || apt_install postgresql-client
 source scripts/lib/bench.sh
 
 WORK=${PRYV_BENCH_DIR:-/tmp/pryv-bench}
-rm -rf "$WORK"; mkdir -p "$WORK/core"  # an install without config files: defaults + overrides
+rm -rf "$WORK"; mkdir -p "$WORK/core/config"  # an install with no config file: defaults + overrides
 RESULTS=$WORK/results.tsv
 printf 'events\tstep\twall_s\tMB_per_s\toutput_MB\tpeak_rss_MB\tstatus\n' >"$RESULTS"
 

@@ -8,10 +8,14 @@ use clap::{Args, Parser, Subcommand};
 
 const CONFIG_HELP: &str = "\
 CONFIGURATION
-  pryv-backup reads the install's storage settings exactly as the core does:
-  built-in defaults, then <core-dir>/config/${NODE_ENV}-config.yml, then each
-  --config FILE in order, then --key:path=value overrides
-  (e.g. --storages:base:engine=sqlite). NODE_ENV defaults to 'production'.
+  pryv-backup reads the install's storage settings as the core (@pryv/boiler) does,
+  lowest priority first: built-in defaults, <core-dir>/config/default-config.yml,
+  then the --config FILE(s) if given, else <core-dir>/config/${NODE_ENV}-config.yml
+  (none when NODE_ENV is unset: set NODE_ENV=production as the core's service does),
+  then environment variables such as storages__base__engine=sqlite, then
+  <core-dir>/config/override-config.yml (skipped when NODE_ENV=test), then
+  --key:path=value overrides (e.g. --storages:base:engine=sqlite).
+  Relative paths are taken from the current directory.
 
 SECRETS
   Secrets are never taken on the command line (it shows in `ps` and shell history):
@@ -88,7 +92,8 @@ pub struct ConfigArgs {
     /// The core's install directory (the one holding config/).
     #[arg(long, env = "PRYV_CORE_DIR", default_value = ".")]
     pub core_dir: PathBuf,
-    /// An override configuration file, applied after the NODE_ENV one (repeatable).
+    /// The core's configuration file, read instead of config/${NODE_ENV}-config.yml, as the
+    /// core's own --config (repeatable: later files win).
     #[arg(long = "config", value_name = "FILE")]
     pub config_files: Vec<PathBuf>,
     /// Users processed at once (default: the number of cores).

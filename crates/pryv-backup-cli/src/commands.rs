@@ -19,7 +19,10 @@ use crate::output::{print_json, UserBar};
 use crate::secrets;
 
 pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
-    refuse_inline_secrets(&cli.command)?;
+    if let Err(e) = refuse_inline_secrets(&cli.command) {
+        eprintln!("error: {e:#}");
+        return Ok(exit::USAGE);
+    }
     let json = cli.json;
     match cli.command {
         Command::Backup(args) => run_backup(args, overrides, json),
@@ -52,6 +55,10 @@ fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Inst
         core_dir: config.core_dir.clone(),
         node_env: std::env::var("NODE_ENV").ok(),
         files: config.config_files.clone(),
+        env: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.contains("__"))
+            .collect(),
         overrides,
     })
     .context("reading the Pryv.io configuration")
@@ -108,6 +115,10 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
         bail!("--max-chunk-size must be at least 1 (MB)");
     }
     let install = install(&args.config, overrides)?;
+    let target = install.target();
+    if !json {
+        eprintln!("reading {target}");
+    }
     let engine = install.engine()?;
     let sealer = new_sealer(&args)?;
     let (backend, output) = locate(&args.output)?;
@@ -126,7 +137,7 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     if previous_secrets.decrypt_passphrase_file.is_none() {
         previous_secrets.decrypt_passphrase_file = args.encrypt_passphrase_file.clone();
     }
-    let (target, previous) = if args.incremental {
+    let (output_dir, previous) = if args.incremental {
         match chain::Chain::open(&backend, &output, &|dir| {
             open_reader(&backend, dir, &previous_secrets).map_err(|e| format!("{e:#}"))
         })
@@ -151,7 +162,7 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     };
 
     let writer = ArchiveWriter::create(
-        &target,
+        &output_dir,
         WriterOptions {
             compress: !args.no_compress,
             max_chunk_size: args.max_chunk_size * 1024 * 1024,
@@ -178,13 +189,15 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     )?;
     drop(bar);
     if json {
-        print_json(&serde_json::json!({ "output": target, "report": report }))?;
+        print_json(
+            &serde_json::json!({ "output": output_dir, "install": target, "report": report }),
+        )?;
     } else {
         println!(
             "{} backup of {} user(s) written to {} ({} items, {} attachments, {} platform entries)",
             report.backup_type,
             report.users.len(),
-            target.display(),
+            output_dir.display(),
             report.items,
             report.attachments,
             report.platform_entries
@@ -225,6 +238,10 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
     };
     // The backup is checked (present, complete, secrets right) before the install is touched.
     let install = install(&args.config, overrides)?;
+    let target = install.target();
+    if !json {
+        eprintln!("restoring into {target}");
+    }
     let engine = install.engine()?;
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
@@ -239,12 +256,17 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
             jobs: jobs(&args.config),
             on_success,
             pii_key: install.config.pii_key.clone(),
+            core_id: install.config.core_id.clone(),
         },
         &bar,
     )?;
     drop(bar);
     if json {
-        print_json(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("install".into(), serde_json::to_value(&target)?);
+        }
+        print_json(&value)?;
     } else {
         print_restore_report(&report);
     }

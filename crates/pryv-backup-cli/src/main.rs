@@ -1,6 +1,15 @@
 //! `pryv-backup`: the command-line interface. The logic lives in the `pryv-backup` library;
 //! this file parses arguments, reads secrets, draws progress and maps outcomes to exit codes.
 
+// Reports reach stdout through these instead of std's macros, which panic once the reader
+// has gone (`pryv-backup inspect … | head`). Defined before the modules so they see them.
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod args;
 mod commands;
 mod output;

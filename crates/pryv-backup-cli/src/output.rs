@@ -1,6 +1,7 @@
 //! What the operator sees: logs on stderr, progress bars on a terminal, reports on stdout.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -91,6 +92,24 @@ impl Drop for UserBar {
             if let Some(bar) = slot.as_ref() {
                 bar.finish_and_clear();
             }
+        }
+    }
+}
+
+/// Set once stdout can no longer be written (its reader closed the pipe): the rest of the
+/// report is dropped, and the command still finishes its work and exits with its own code.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+pub fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(text).and_then(|()| out.flush()) {
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("warning: the report could not be written to stdout: {e}");
         }
     }
 }

@@ -265,6 +265,16 @@ fn damaged_files_are_found_before_the_user_is_written() {
         assert!(rows.is_empty(), "bob has {table} rows: {rows:#?}");
     }
     assert_eq!(report["restored"].as_array().unwrap().len(), 3);
+    // The text report names the user and why, as the JSON one does.
+    let output = restore(&Install::empty(), &out, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(BOB))
+        .unwrap_or_else(|| panic!("bob is not in the report:\n{stdout}"));
+    assert!(line.contains("events") && line.contains(reason), "{stdout}");
+    assert!(stdout.contains("failed (rolled back): 1"), "{stdout}");
 
     // A dropped line, and a flipped attachment byte, in alice's files.
     let fresh = work.path().join("fresh");
@@ -686,4 +696,39 @@ fn delete_on_success_removes_only_the_backups_files() {
     let output = restore(&target, &clean, &["--delete-on-success"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(!clean.exists(), "the backup folder is gone");
+}
+
+#[test]
+fn a_user_listed_twice_in_the_manifest_is_refused() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+    let manifest_path = out.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let users = manifest["users"].as_array_mut().unwrap();
+    let first = users[0].clone();
+    users.push(first);
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+
+    let output = cli().arg("verify").arg(&out).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("listed twice"), "{}", text(&output));
+
+    let target = Install::empty();
+    let output = restore(&target, &out, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("listed twice"), "{}", text(&output));
+    assert_eq!(
+        target.count(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users_index'"
+        ),
+        0,
+        "the restore created the schema before refusing"
+    );
 }

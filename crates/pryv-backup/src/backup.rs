@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest};
 use crate::engine::{Engine, ExportOptions, ExportWindow};
 use crate::model::{Item, UserRef};
-use crate::platform_owners::PlatformOwners;
+use crate::platform::PlatformOwners;
 use crate::progress::Progress;
 use crate::workers::per_user;
 use crate::{Error, Result};

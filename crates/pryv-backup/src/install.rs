@@ -19,11 +19,52 @@ use crate::{Error, Result};
 /// Where to find the install's configuration (the same files the core reads).
 #[derive(Clone, Debug, Default)]
 pub struct InstallSources {
-    /// The core's install directory, holding `config/`.
+    /// The core's install directory, holding `config/`. A relative path is taken from the
+    /// current directory, once.
     pub core_dir: PathBuf,
     pub node_env: Option<String>,
     pub files: Vec<PathBuf>,
+    /// The process environment (only `a__b__c` names are read, as the core reads them).
+    pub env: Vec<(String, String)>,
     pub overrides: Vec<(String, String)>,
+}
+
+/// The storages a run touches, as its report names them.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallTarget {
+    /// `storages:base:engine`.
+    pub engine: String,
+    /// `postgresql://user@host:port/name`, when any storage is on PostgreSQL.
+    pub database: Option<String>,
+    pub data_dirs: Vec<PathBuf>,
+    pub attachments: String,
+    pub series: String,
+    pub audit: String,
+    pub platform: String,
+}
+
+impl std::fmt::Display for InstallTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} install", self.engine)?;
+        if let Some(db) = &self.database {
+            write!(f, ", database {db}")?;
+        }
+        let dirs: Vec<String> = self
+            .data_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        write!(
+            f,
+            ", data dirs {}; attachments: {}, series: {}, audit: {}, platform: {}",
+            dirs.join(", "),
+            self.attachments,
+            self.series,
+            self.audit,
+            self.platform
+        )
+    }
 }
 
 /// What the root of an unfinished backup folder may hold (one with a `manifest.json` is a
@@ -40,12 +81,54 @@ pub struct Install {
     pub config: InstallConfig,
 }
 
+/// Relative paths resolve against the current directory here, once, so that paths derived
+/// from the install directory never get it twice.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io(path, e))
+}
+
+/// A core directory that does not exist, or holds no `config/` while no `--config` file
+/// says where the settings are, would silently give the built-in defaults: refused.
+fn check_core_dir(dir: &Path, has_config_files: bool) -> Result<()> {
+    let reason = if !dir.is_dir() {
+        "no such directory (give the core's install directory with --core-dir)"
+    } else if !has_config_files && !dir.join("config").is_dir() {
+        "it has no config/ folder (give the core's install directory with --core-dir, \
+         or its configuration file with --config)"
+    } else {
+        return Ok(());
+    };
+    Err(config::ConfigError::NotAnInstall {
+        dir: dir.to_path_buf(),
+        reason: reason.to_string(),
+    }
+    .into())
+}
+
 impl Install {
     pub fn load(sources: &InstallSources) -> Result<Install> {
+        let core_dir = absolute(&sources.core_dir)?;
+        check_core_dir(&core_dir, !sources.files.is_empty())?;
+        let files = sources
+            .files
+            .iter()
+            .map(|f| absolute(f))
+            .collect::<Result<Vec<_>>>()?;
+        if sources.node_env.is_none() && files.is_empty() {
+            let production = core_dir.join("config/production-config.yml");
+            if production.is_file() {
+                tracing::warn!(
+                    "NODE_ENV is not set, so {} is not read (the core does not read it either \
+                     without NODE_ENV): set NODE_ENV=production if the core runs with it",
+                    production.display()
+                );
+            }
+        }
         let layered = LayeredConfig::load(&ConfigSources {
-            base_dir: Some(sources.core_dir.clone()),
+            base_dir: Some(core_dir),
             node_env: sources.node_env.clone(),
-            files: sources.files.clone(),
+            files,
+            env: sources.env.clone(),
             overrides: sources.overrides.clone(),
         })?;
         Ok(Install {
@@ -102,6 +185,49 @@ impl Install {
             }
         }
         Ok(())
+    }
+
+    /// What a run is about to read or write, for the operator to check before it does: no
+    /// secret in it.
+    pub fn target(&self) -> InstallTarget {
+        let c = &self.config;
+        let database = c.postgres.as_ref().map(|pg| {
+            format!(
+                "postgresql://{}@{}:{}/{}",
+                pg.user, pg.host, pg.port, pg.database
+            )
+        });
+        let attachments = match &c.attachments {
+            FileEngine::Filesystem { root } => format!("filesystem {}", root.display()),
+            FileEngine::Postgresql => "postgresql".to_string(),
+            FileEngine::S3(s3) => format!(
+                "s3 bucket {} at {}",
+                s3.bucket,
+                s3.endpoint.as_deref().unwrap_or("AWS")
+            ),
+        };
+        let series = match &c.series {
+            SeriesEngine::Postgresql => "postgresql".to_string(),
+            SeriesEngine::Sqlite => "sqlite (per user)".to_string(),
+            SeriesEngine::Influxdb(i) => format!("influxdb {}:{}", i.host, i.port),
+        };
+        let audit = match c.audit {
+            AuditEngine::Postgresql => "postgresql",
+            AuditEngine::Sqlite => "sqlite (per user)",
+        };
+        let platform = match &c.platform {
+            PlatformEngine::Postgresql => "postgresql".to_string(),
+            PlatformEngine::Rqlite(r) => format!("rqlite {}", r.url),
+        };
+        InstallTarget {
+            engine: self.engine_name(),
+            database,
+            data_dirs: self.data_dirs(),
+            attachments,
+            series,
+            audit: audit.to_string(),
+            platform,
+        }
     }
 
     pub fn engine_name(&self) -> String {

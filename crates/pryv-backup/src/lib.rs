@@ -29,7 +29,7 @@ pub mod json;
 pub mod lock;
 pub mod model;
 pub(crate) mod paths;
-mod platform_owners;
+pub mod platform;
 pub mod progress;
 pub mod restore;
 pub mod s3;

@@ -9,8 +9,8 @@ use crate::chain::Chain;
 use crate::config::PiiKey;
 use crate::engine::{Engine, ImportOptions, UserSource};
 use crate::integrity::{ItemKind, UserCheck};
-use crate::model::{Collection, UserRef};
-use crate::platform_owners::PlatformOwners;
+use crate::model::{Collection, Item, UserRef};
+use crate::platform::{is_index_row, IndexRebuild, PlatformOwners, DEFAULT_CORE_ID};
 use crate::progress::Progress;
 use crate::workers::per_user;
 use crate::{Error, Result};
@@ -31,6 +31,9 @@ pub struct RestoreOptions {
     /// The target's hashed-PII pepper (`platform:piiHmacKey`), when it uses that mode:
     /// platform entries then name users by token, and are recognised by it.
     pub pii_key: Option<PiiKey>,
+    /// The target core's id (`core:id`; the core's default when `None`): the value of the
+    /// `user-core/` rows rebuilt for archives that do not carry them.
+    pub core_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -178,7 +181,11 @@ pub fn run(
             all_committed,
             whole_backup,
         )?;
-        match import_platform_entries(engine, chain, &owners) {
+        let rebuild = IndexRebuild {
+            pii_key: options.pii_key.as_ref(),
+            core_id: options.core_id.as_deref().unwrap_or(DEFAULT_CORE_ID),
+        };
+        match import_platform_entries(engine, chain, &owners, &committed, &rebuild) {
             Ok(count) => report.platform_entries = count,
             Err(e) => report.platform_error = Some(e.to_string()),
         }
@@ -221,18 +228,39 @@ pub fn run(
 /// Platform entries (account fields indexed platform-wide) of the restored users only: a
 /// skipped user's entries would overwrite those of the target's user of the same name, a
 /// rolled-back user's would claim unique values for nobody. Entries naming no user belong
-/// to the whole platform and come with a whole-backup restore only.
+/// to the whole platform and come with a whole-backup restore only. An archive without the
+/// users' `user-core/` and `access-index/` rows (the core's own) gets them rebuilt from the
+/// restored users and accesses.
 fn import_platform_entries(
     engine: &dyn Engine,
     chain: &Chain,
     owners: &PlatformOwners,
+    committed: &[UserRef],
+    rebuild: &IndexRebuild<'_>,
 ) -> Result<u64> {
+    let mut carries_index = false;
+    for item in chain.platform_items()? {
+        if is_index_row(&item?) {
+            carries_index = true;
+            break;
+        }
+    }
     let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
+    let mut rebuilt: Box<dyn Iterator<Item = Result<Item>>> = if carries_index {
+        Box::new(std::iter::empty())
+    } else {
+        Box::new(rebuilt_index_rows(chain, committed, rebuild))
+    };
     let mut count = 0u64;
     let mut wanted = std::iter::from_fn(|| loop {
-        let item = match items.next()? {
-            Ok(item) => item,
-            Err(e) => return Some(Err(e)),
+        let item = match items.next() {
+            Some(Ok(item)) => item,
+            Some(Err(e)) => return Some(Err(e)),
+            None => {
+                let next = rebuilt.next()?;
+                count += u64::from(next.is_ok());
+                return Some(next);
+            }
         };
         if owners.keeps(&item) {
             count += 1;
@@ -241,6 +269,32 @@ fn import_platform_entries(
     });
     engine.import_platform(&mut wanted)?;
     Ok(count)
+}
+
+/// The `user-core/` row and the `access-index/` rows of each user, read user by user from
+/// the archive's accesses (as restored), so memory does not grow with the platform.
+fn rebuilt_index_rows<'a>(
+    chain: &'a Chain,
+    users: &'a [UserRef],
+    rebuild: &'a IndexRebuild<'a>,
+) -> impl Iterator<Item = Result<Item>> + 'a {
+    users.iter().flat_map(move |user| {
+        let rows = (|| -> Result<Vec<Item>> {
+            let mut rows = vec![rebuild.user_core(user)?];
+            let source = chain.user_source(&user.user_id)?;
+            for access in source.items(Collection::Accesses)? {
+                if let Some(row) = rebuild.access_index(user, &access?)? {
+                    rows.push(row);
+                }
+            }
+            Ok(rows)
+        })();
+        let rows: Vec<Result<Item>> = match rows {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        rows
+    })
 }
 
 /// With `--verify-integrity`, the backup's own events and accesses are checked before the

@@ -85,6 +85,64 @@ fn config_layers_apply_in_the_core_order() {
     );
 }
 
+/// The core's order (`@pryv/boiler`): the NODE_ENV file, then environment variables
+/// (`a__b__c`), then `override-config.yml`; under `NODE_ENV=test` the override file is
+/// left out, and without NODE_ENV no environment file is read.
+#[test]
+fn config_environment_variables_sit_between_the_node_env_and_override_files() {
+    let install = Install::new();
+    install.write_config(
+        "production-config.yml",
+        "storages:\n  engines:\n    postgresql:\n      host: env-file-host\n      port: 1111\n      user: env-file-user\n",
+    );
+    install.write_config(
+        "override-config.yml",
+        "storages:\n  engines:\n    postgresql:\n      port: 3333\n",
+    );
+    let mut sources = install.sources();
+    sources.node_env = Some("production".into());
+    sources.env = vec![
+        (
+            "storages__engines__postgresql__host".into(),
+            "variable-host".into(),
+        ),
+        ("storages__engines__postgresql__port".into(), "2222".into()),
+        ("PATH".into(), "/usr/bin".into()),
+    ];
+    let cfg = load(&sources);
+    let pg = |field: &str| {
+        cfg.get(&format!("storages:engines:postgresql:{field}"))
+            .cloned()
+    };
+    assert_eq!(pg("host"), Some(json!("variable-host")));
+    assert_eq!(pg("port"), Some(json!(3333)));
+    assert_eq!(pg("user"), Some(json!("env-file-user")));
+    assert_eq!(cfg.get("PATH"), None);
+    assert_eq!(
+        cfg.source_of("storages:engines:postgresql:host"),
+        Some(&LayerSource::Environment(
+            "storages__engines__postgresql__host".into()
+        ))
+    );
+
+    sources.node_env = Some("test".into());
+    let cfg = load(&sources);
+    assert_eq!(
+        cfg.get("storages:engines:postgresql:port"),
+        Some(&json!(2222)),
+        "override-config.yml is read under NODE_ENV=test"
+    );
+
+    sources.node_env = None;
+    sources.env.clear();
+    let cfg = load(&sources);
+    assert_eq!(
+        cfg.get("storages:engines:postgresql:user"),
+        Some(&json!("pryv")),
+        "an environment file was read without NODE_ENV"
+    );
+}
+
 #[test]
 fn config_explicit_files_replace_the_node_env_file() {
     let install = Install::new();

@@ -34,7 +34,7 @@ fn pg_overrides(db: &testbed::TestDb) -> Vec<(String, String)> {
 #[test]
 fn install_default_engines_are_composed_as_the_core_configures_them() {
     let db = testbed::pg_database();
-    let core = testbed::data_dir();
+    let core = testbed::core_dir();
     let users = core.path().join("var-pryv/users");
     std::fs::create_dir_all(&users).expect("user root");
     let mut overrides = pg_overrides(&db);
@@ -61,7 +61,7 @@ fn install_default_engines_are_composed_as_the_core_configures_them() {
 #[test]
 fn install_s3_file_engine_is_wired_under_the_base_engine() {
     let db = testbed::pg_database();
-    let core = testbed::data_dir();
+    let core = testbed::core_dir();
     let mut overrides = pg_overrides(&db);
     for (key, value) in [
         ("storages:file:engine", "s3"),
@@ -90,7 +90,7 @@ fn install_s3_file_engine_is_wired_under_the_base_engine() {
 #[test]
 fn install_unsupported_engine_is_refused_naming_its_key() {
     let db = testbed::pg_database();
-    let core = testbed::data_dir();
+    let core = testbed::core_dir();
     let mut overrides = pg_overrides(&db);
     // PostgreSQL attachments beside a SQLite base are not read by pryv-backup.
     overrides.push(("storages:base:engine".into(), "sqlite".into()));

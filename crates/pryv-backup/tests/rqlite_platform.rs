@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use pryv_backup::engine::PlatformStore;
-use pryv_backup::engines::rqlite::{pii_token, RqlitePlatform, DATA_DIR_DB};
+use pryv_backup::engines::rqlite::{RqlitePlatform, DATA_DIR_DB};
 use pryv_backup::model::Item;
+use pryv_backup::platform::pii_token;
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
@@ -31,7 +32,7 @@ fn import(store: &RqlitePlatform, items: &[Item]) {
 
 /// The export order: unique rows, then indexed rows, each by key.
 fn sorted_like_export(items: &[Item]) -> Vec<Item> {
-    let key = |i: &Item| pryv_backup::engines::rqlite::row_from_item(i).unwrap().0;
+    let key = |i: &Item| pryv_backup::platform::row_from_item(i).unwrap().0;
     let mut unique: Vec<Item> = items
         .iter()
         .filter(|i| i["isUnique"] == json!(true))
@@ -92,7 +93,8 @@ fn rqlite_file_round_trip_of_the_reference_platform() {
 fn rqlite_hashed_mode_rows_travel_as_stored() {
     let pepper = [0x5a; 32];
     let t = |field: &str, value: &str| pii_token(&pepper, field, value).unwrap();
-    // What a hashed-mode core stores for two users, plus rows a backup leaves out.
+    // What a hashed-mode core stores for two users, plus the core's own row, which a backup
+    // leaves out.
     let stored = [
         (
             format!("user-unique/email/{}", t("email", "Alice@Example.com")),
@@ -136,9 +138,12 @@ fn rqlite_hashed_mode_rows_travel_as_stored() {
     let items = export(&RqlitePlatform::sqlite_file(&source));
     assert_eq!(
         items.len(),
-        4,
-        "only user-unique and user-indexed rows are backed up"
+        5,
+        "the user fields and the user-core row are backed up, core-info is not"
     );
+    assert!(items.contains(
+        &json!({"key": format!("user-core/{}", t("username", "bob")), "value": "core-a"})
+    ));
     assert_eq!(
         items.iter().find(|i| i["field"] == "language").unwrap(),
         &json!({"username": t("username", "bob"), "field": "language", "value": "de", "isUnique": false})
@@ -147,7 +152,7 @@ fn rqlite_hashed_mode_rows_travel_as_stored() {
     let restored = RqlitePlatform::sqlite_file(&target);
     import(&restored, &items);
     assert_eq!(export(&restored), items);
-    let mut want: Vec<(String, String)> = stored[..4].to_vec();
+    let mut want: Vec<(String, String)> = stored[..5].to_vec();
     want.sort();
     assert_eq!(rows(&target), want);
 }

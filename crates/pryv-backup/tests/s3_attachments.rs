@@ -42,7 +42,7 @@ struct S3Install {
 impl S3Install {
     fn new(server: &S3Server, label: &str) -> S3Install {
         let db = testbed::pg_database();
-        let core = testbed::data_dir();
+        let core = testbed::core_dir();
         let key_prefix = format!("{}/", server.unique_prefix(label));
         let user_root = core.path().display().to_string();
         let mut overrides = pg_overrides(&db);

@@ -28,3 +28,26 @@ pub fn fixtures_dir() -> PathBuf {
 pub fn fixture(relative: &str) -> PathBuf {
     fixtures_dir().join(relative)
 }
+
+/// The rows of one table of the live install (`live-reference/source-db/<table>.jsonl`,
+/// one JSON object per row, as PostgreSQL's `row_to_json` wrote them).
+pub fn live_source_rows(table: &str) -> Vec<String> {
+    let path = fixture(&format!("live-reference/source-db/{table}.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("testbed: {}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Inserts the live install's rows of `table` into a database that has the schema.
+pub fn load_live_table(client: &mut postgres::Client, table: &str) {
+    let sql = format!(
+        "INSERT INTO {table} SELECT * FROM json_populate_record(NULL::{table}, $1::text::json)"
+    );
+    for row in live_source_rows(table) {
+        client
+            .execute(sql.as_str(), &[&row])
+            .unwrap_or_else(|e| panic!("testbed: loading live {table}: {e}"));
+    }
+}

@@ -10,7 +10,7 @@ mod fixtures;
 pub mod influx;
 pub mod s3;
 
-pub use fixtures::{fixture, fixtures_dir};
+pub use fixtures::{fixture, fixtures_dir, live_source_rows, load_live_table};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -85,6 +85,18 @@ pub fn data_dir() -> tempfile::TempDir {
         .prefix("var-pryv-")
         .tempdir()
         .unwrap_or_else(|e| panic!("testbed: cannot create a temporary directory: {e}"))
+}
+
+/// A temporary core install directory, holding the `config/` folder every install ships
+/// (empty: the tests give their settings as overrides).
+pub fn core_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("pryv-core-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("testbed: cannot create a temporary directory: {e}"));
+    std::fs::create_dir(dir.path().join("config"))
+        .unwrap_or_else(|e| panic!("testbed: cannot create config/: {e}"));
+    dir
 }
 
 fn connect(conn_str: &str) -> Client {

@@ -33,6 +33,9 @@ impl Install {
             .prefix("pryv-core-")
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a core directory: {e}"));
+        // Every install ships a config/ folder; the settings themselves are in `config`.
+        std::fs::create_dir(core_dir.path().join("config"))
+            .unwrap_or_else(|e| panic!("cannot create config/: {e}"));
         let config = core_dir.path().join("backup-override.yml");
         std::fs::write(&config, config_yaml(db.conn_str()))
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", config.display()));

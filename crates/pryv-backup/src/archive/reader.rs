@@ -106,8 +106,19 @@ impl ArchiveReader {
                 manifest.format_version
             )));
         }
+        // A user listed twice would be restored from two folders merged into one: refused.
+        let mut seen = std::collections::HashSet::new();
         for user in &manifest.users {
             layout::safe_name("user id", &user.user_id)?;
+            for (what, name) in [("user id", &user.user_id), ("username", &user.username)] {
+                if !seen.insert((what, name.as_str())) {
+                    return Err(ArchiveError::Invalid(format!(
+                        "{}: {what} {name} is listed twice: the manifest was edited or damaged, \
+                         and this backup cannot be trusted as it is",
+                        path.display()
+                    )));
+                }
+            }
         }
         Ok(ArchiveReader {
             backend: backend.clone(),

@@ -75,6 +75,8 @@ pub struct InstallConfig {
     /// `platform:piiHmacKey` (decoded) when `platform:piiMode` is `hashed`: platform entries
     /// then name users by token, and a restore recognises its users' entries by it.
     pub pii_key: Option<PiiKey>,
+    /// `core:id`, when set: the core that holds the install's users.
+    pub core_id: Option<String>,
 }
 
 const PG_KEY: &str = "storages:engines:postgresql";
@@ -142,6 +144,7 @@ pub fn resolve(cfg: &LayeredConfig) -> Result<InstallConfig, ConfigError> {
         platform,
         domain: read.domain(),
         pii_key: read.pii_key()?,
+        core_id: read.text("core:id")?,
         core_version: cfg.base_dir().and_then(core_version),
     })
 }

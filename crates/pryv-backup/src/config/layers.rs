@@ -4,9 +4,11 @@
 //! 1. pryv-backup's built-in defaults (the subset of the core's defaults we rely on);
 //! 2. `<base>/config/default-config.yml`;
 //! 3. the install paths the core derives from its location (`<base>/var-pryv/...`);
-//! 4. the `--config` files if any were given, otherwise `<base>/config/<NODE_ENV>-config.yml`;
-//! 5. `<base>/config/override-config.yml`;
-//! 6. `key:path=value` overrides given to pryv-backup.
+//! 4. the `--config` files if any were given, otherwise `<base>/config/<NODE_ENV>-config.yml`
+//!    (no file at all when `NODE_ENV` is unset: the core has no default either);
+//! 5. environment variables naming a path with `__` (`storages__base__engine=sqlite`);
+//! 6. `<base>/config/override-config.yml` (not read under `NODE_ENV=test`, as in the core);
+//! 7. `key:path=value` overrides given to pryv-backup.
 //!
 //! Mappings merge key by key across layers; any other value (including lists and `null`)
 //! replaces what lower layers hold.
@@ -30,6 +32,9 @@ pub struct ConfigSources {
     /// The core's `--config` file(s). When present, the `NODE_ENV` file is not read (as in
     /// the core); several files are layered in order, the last winning.
     pub files: Vec<PathBuf>,
+    /// Environment variables of the form `a__b__c=value`, read as the core reads its own
+    /// environment (values parsed like overrides). Variables without `__` are ignored.
+    pub env: Vec<(String, String)>,
     /// `("a:b:c", "value")` overrides, on top of everything. Values are read as JSON when
     /// they parse as JSON (`5432`, `true`, `null`, `["x"]`), as plain text otherwise.
     pub overrides: Vec<(String, String)>,
@@ -39,10 +44,12 @@ pub struct ConfigSources {
 impl fmt::Debug for ConfigSources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let override_keys: Vec<&str> = self.overrides.iter().map(|(k, _)| k.as_str()).collect();
+        let env_names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("ConfigSources")
             .field("base_dir", &self.base_dir)
             .field("node_env", &self.node_env)
             .field("files", &self.files)
+            .field("env_names", &env_names)
             .field("override_keys", &override_keys)
             .finish()
     }
@@ -54,6 +61,8 @@ pub enum LayerSource {
     BuiltIn,
     InstallPaths(PathBuf),
     File(PathBuf),
+    /// The variable's name only: its value may be a secret.
+    Environment(String),
     /// The override's key only: its value may be a secret.
     Override(String),
 }
@@ -66,6 +75,7 @@ impl fmt::Display for LayerSource {
                 write!(f, "the default paths of the install at {}", base.display())
             }
             LayerSource::File(path) => write!(f, "{}", path.display()),
+            LayerSource::Environment(name) => write!(f, "environment variable {name}"),
             LayerSource::Override(key) => write!(f, "override {key}"),
         }
     }
@@ -109,7 +119,13 @@ impl LayeredConfig {
             // As in the core, a missing NODE_ENV file is not an error.
             push_file_if_present(&mut layers, &dir.join(format!("{env}-config.yml")))?;
         }
-        if let Some(dir) = &config_dir {
+        for (name, value) in &sources.env {
+            if let Some(layer) = env_layer(name, value) {
+                layers.push(layer);
+            }
+        }
+        // The core leaves a developer's override file out of its tests.
+        if let (Some(dir), false) = (&config_dir, sources.node_env.as_deref() == Some("test")) {
             push_file_if_present(&mut layers, &dir.join("override-config.yml"))?;
         }
         for (key, value) in &sources.overrides {
@@ -185,16 +201,32 @@ fn override_layer(key: &str, raw: &str) -> Result<Layer, ConfigError> {
                 .to_string(),
         });
     }
-    // The core parses command-line values as JSON when it can, as text otherwise.
+    Ok(Layer {
+        source: LayerSource::Override(key.to_string()),
+        tree: nested(&key.split(':').collect::<Vec<_>>(), raw),
+    })
+}
+
+/// `storages__base__engine=sqlite` as the core's environment layer reads it; `None` for a
+/// variable that names no path (`PATH`, `HOME`, or one with an empty segment).
+fn env_layer(name: &str, raw: &str) -> Option<Layer> {
+    if !name.contains("__") || name.split("__").any(str::is_empty) {
+        return None;
+    }
+    Some(Layer {
+        source: LayerSource::Environment(name.to_string()),
+        tree: nested(&name.split("__").collect::<Vec<_>>(), raw),
+    })
+}
+
+/// `{a: {b: value}}` for the path `a, b`. The core parses command-line and environment values
+/// as JSON when it can, as text otherwise.
+fn nested(path: &[&str], raw: &str) -> Value {
     let value = serde_json::from_str::<Value>(raw).unwrap_or_else(|_| Value::String(raw.into()));
-    let tree = key.rsplit(':').fold(value, |inner, segment| {
+    path.iter().rev().fold(value, |inner, segment| {
         let mut map = Map::new();
         map.insert(segment.to_string(), inner);
         Value::Object(map)
-    });
-    Ok(Layer {
-        source: LayerSource::Override(key.to_string()),
-        tree,
     })
 }
 
@@ -240,5 +272,19 @@ mod tests {
         let layer = override_layer("a", "sqlite").unwrap();
         assert_eq!(layer.tree, json!({"a": "sqlite"}));
         assert!(override_layer("a::b", "1").is_err());
+    }
+
+    #[test]
+    fn environment_variables_name_paths_with_double_underscores() {
+        let layer = env_layer("storages__base__engine", "sqlite").unwrap();
+        assert_eq!(
+            layer.tree,
+            json!({"storages": {"base": {"engine": "sqlite"}}})
+        );
+        let layer = env_layer("http__port", "3000").unwrap();
+        assert_eq!(layer.tree, json!({"http": {"port": 3000}}));
+        assert!(env_layer("PATH", "/bin").is_none());
+        assert!(env_layer("a____b", "1").is_none());
+        assert!(env_layer("__a", "1").is_none());
     }
 }

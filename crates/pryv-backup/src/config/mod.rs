@@ -45,6 +45,8 @@ pub enum ConfigError {
         origin: String,
         allowed: String,
     },
+    #[error("{dir} is not an open-pryv.io install: {reason}")]
+    NotAnInstall { dir: PathBuf, reason: String },
     #[error("missing configuration setting {key}: {hint}")]
     Missing { key: String, hint: String },
     #[error("configuration setting {key} (set in {origin}) must be {expected}, found {found}")]

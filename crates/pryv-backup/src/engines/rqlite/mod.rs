@@ -4,10 +4,8 @@
 //! Two ways in: the node's HTTP API (the core running or not, as long as rqlited runs), or
 //! with rqlited stopped, its SQLite file read directly.
 
-mod entries;
 mod file;
 mod http;
-mod pii;
 
 use std::path::{Path, PathBuf};
 
@@ -16,10 +14,9 @@ use thiserror::Error;
 use crate::config::RqliteSettings;
 use crate::engine::PlatformStore;
 use crate::model::Item;
+use crate::platform::entries::{self, item_from_row, row_from_item};
 
-pub use entries::{item_from_row, row_from_item};
 pub use file::DATA_DIR_DB;
-pub use pii::{looks_like_token, pii_token};
 
 /// The table as the core creates it.
 const TABLE_DDL: &str =

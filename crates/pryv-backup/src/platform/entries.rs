@@ -1,24 +1,33 @@
-//! Platform rows (`keyValue`) and the archive's platform items.
+//! Platform rows (rqlite's `keyValue`, PostgreSQL's `platform_kv`) and the archive's
+//! platform items.
 //!
 //! The core backs up only the user-field rows: `user-unique/<field>/<value>` → username and
 //! `user-indexed/<field>/<username>` → value, as `{username, field, value, isUnique}`. Rows
 //! are taken as stored: in hashed PII mode names and unique values are already tokens, and
-//! they travel as such (the core does the same).
+//! they travel as such (the core does the same). pryv-backup also carries each user's
+//! `user-core/<name>` and `access-index/<accessId>` rows, as raw `{key, value}` items: the
+//! core's reader skips those, and without them a restored user is unknown to the platform.
 
 use serde_json::{Map, Value};
 
 pub const UNIQUE: &str = "user-unique/";
 pub const INDEXED: &str = "user-indexed/";
+/// `user-core/<name>` → the id of the core that holds the user.
+pub const USER_CORE: &str = "user-core/";
+/// `access-index/<accessId>` → JSON naming the access's user, type and dates.
+pub const ACCESS_INDEX: &str = "access-index/";
 
-/// The prefixes of the rows a platform backup holds, in the core's export order.
-pub const BACKED_UP_PREFIXES: [&str; 2] = [UNIQUE, INDEXED];
+/// The prefixes of the rows a platform backup holds: the core's two first, in its order.
+pub const BACKED_UP_PREFIXES: [&str; 4] = [UNIQUE, INDEXED, USER_CORE, ACCESS_INDEX];
 
 /// The archive item for a row. A key that is not `<kind>/<field>/<name>` is kept as a raw
 /// `{key, value}` item rather than dropped. The last part keeps any further `/`.
 pub fn item_from_row(key: &str, value: &str) -> Value {
     let mut item = Map::new();
     let mut parts = key.splitn(3, '/');
-    let (Some(kind), Some(field), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(kind @ ("user-unique" | "user-indexed")), Some(field), Some(name)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
         item.insert("key".into(), Value::String(key.to_string()));
         item.insert("value".into(), Value::String(value.to_string()));
         return Value::Object(item);
@@ -81,6 +90,16 @@ mod tests {
                 json!({"username":"bob","field":"x","value":"a/b","isUnique":true}),
             ),
             ("odd-key", "v", json!({"key":"odd-key","value":"v"})),
+            (
+                "user-core/alice",
+                "single",
+                json!({"key":"user-core/alice","value":"single"}),
+            ),
+            (
+                "core-info/a/b",
+                "{}",
+                json!({"key":"core-info/a/b","value":"{}"}),
+            ),
         ];
         for (key, value, item) in cases {
             assert_eq!(item_from_row(key, value), item);

@@ -4,8 +4,9 @@
 
 use std::collections::HashSet;
 
+use super::entries::{ACCESS_INDEX, USER_CORE};
+use super::pii_token;
 use crate::config::PiiKey;
-use crate::engines::rqlite::pii_token;
 use crate::model::{Item, UserRef};
 use crate::{Error, Result};
 
@@ -40,9 +41,29 @@ impl PlatformOwners {
 
     /// Whether this platform entry goes with the users.
     pub(crate) fn keeps(&self, item: &Item) -> bool {
-        match item.get("username").and_then(|u| u.as_str()) {
-            Some(username) => self.all_users || self.names.contains(username),
+        match owner_of(item) {
+            Some(username) => self.all_users || self.names.contains(&username),
             None => self.whole_platform,
         }
     }
+}
+
+/// The user (plaintext name or token) an entry belongs to: its `username`, or for a raw
+/// row the name in a `user-core/` key or in an `access-index/` value.
+pub(crate) fn owner_of(item: &Item) -> Option<String> {
+    if let Some(username) = item.get("username").and_then(|u| u.as_str()) {
+        return Some(username.to_string());
+    }
+    let key = item.get("key")?.as_str()?;
+    if let Some(name) = key.strip_prefix(USER_CORE) {
+        return Some(name.to_string());
+    }
+    if key.starts_with(ACCESS_INDEX) {
+        let entry: serde_json::Value = serde_json::from_str(item.get("value")?.as_str()?).ok()?;
+        let name = entry
+            .get("usernameToken")
+            .or_else(|| entry.get("username"))?;
+        return Some(name.as_str()?.to_string());
+    }
+    None
 }

@@ -1,0 +1,193 @@
+//! Mistakes an operator makes around the install's configuration and the report, and what
+//! the binary answers (issue #15, rows 6, 7, 8 and 11). The configuration rules copied here
+//! are the core's own (`@pryv/boiler`): `NODE_ENV` has no default, environment variables
+//! name paths with `__`, `override-config.yml` beats them, and paths are the caller's.
+
+mod cli_support;
+
+use std::path::Path;
+
+use cli_support::*;
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn a_core_dir_that_is_not_an_install_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    let missing = work.path().join("does/not/exist");
+    let output = cli()
+        .args(["backup", "--core-dir"])
+        .arg(&missing)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("no such directory"),
+        "{}",
+        text(&output)
+    );
+    assert!(!out.exists(), "a backup was started");
+
+    // A folder that exists but is no install: without --config, its built-in defaults
+    // would name some other database.
+    let output = cli()
+        .args(["backup", "--core-dir"])
+        .arg(work.path())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("no config/ folder"),
+        "{}",
+        text(&output)
+    );
+    assert!(!out.exists(), "a backup was started");
+}
+
+/// The core's service runs with `NODE_ENV=production` and reads
+/// `config/production-config.yml`; environment variables such as
+/// `storages__engines__postgresql__database` override it.
+#[test]
+fn node_env_and_environment_variables_are_read_as_the_core_reads_them() {
+    let source = Install::sample();
+    let config_dir = source.core_dir.path().join("config");
+    let settings = std::fs::read_to_string(&source.config).unwrap();
+    std::fs::write(
+        config_dir.join("production-config.yml"),
+        settings.replace(source.db.name(), "a-database-that-is-not-there"),
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let run = |out: &Path, node_env: Option<&str>| {
+        let mut cmd = cli();
+        cmd.args(["--json", "backup", "--core-dir"])
+            .arg(source.core_dir.path())
+            .arg("--output")
+            .arg(out)
+            .env("storages__engines__postgresql__database", source.db.name());
+        if let Some(env) = node_env {
+            cmd.env("NODE_ENV", env);
+        }
+        cmd.output().unwrap()
+    };
+
+    let output = run(&work.path().join("production"), Some("production"));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = stdout_json(&output);
+    let database = report["install"]["database"].as_str().unwrap();
+    assert!(database.ends_with(source.db.name()), "{report:#}");
+    assert_eq!(report["report"]["users"].as_array().unwrap().len(), 4);
+
+    // Without NODE_ENV the core reads no environment file, and neither do we: the
+    // operator is told which file was left out.
+    let output = run(&work.path().join("unset"), None);
+    assert!(
+        text(&output).contains("NODE_ENV is not set")
+            && text(&output).contains("production-config.yml"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// Attachments on the filesystem, under `<core-dir>/var-pryv/users` (the core's default),
+/// with `--core-dir` given relative to the current directory.
+#[test]
+fn a_relative_core_dir_is_resolved_once() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+    let attachments = |dir: &Path| {
+        files(dir)
+            .into_iter()
+            .filter(|(p, _)| p.components().any(|c| c.as_os_str() == "attachments"))
+            .count()
+    };
+    let source_attachments = attachments(&out.join("users"));
+    assert!(source_attachments > 0);
+
+    let target = Install::empty();
+    let filesystem = work.path().join("filesystem.yml");
+    std::fs::write(&filesystem, "storages:\n  file: { engine: filesystem }\n").unwrap();
+    let parent = target.core_dir.path().parent().unwrap();
+    let relative = target.core_dir.path().file_name().unwrap();
+    let output = cli()
+        .current_dir(parent)
+        .arg("restore")
+        .arg("--core-dir")
+        .arg(relative)
+        .arg("--config")
+        .arg(&target.config)
+        .arg("--config")
+        .arg(&filesystem)
+        .arg("--restore")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let users_dir = target.core_dir.path().join("var-pryv/users");
+    assert_eq!(attachments(&users_dir), source_attachments);
+    assert!(!target.core_dir.path().join(relative).exists());
+
+    // The same install named by its absolute path finds them again.
+    let again = work.path().join("again");
+    let output = cli()
+        .arg("--json")
+        .arg("backup")
+        .arg("--core-dir")
+        .arg(target.core_dir.path())
+        .arg("--config")
+        .arg(&target.config)
+        .arg("--config")
+        .arg(&filesystem)
+        .arg("--output")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(
+        report["report"]["attachments"].as_u64(),
+        Some(source_attachments as u64),
+        "{report:#}"
+    );
+    let dirs = report["install"]["dataDirs"].as_array().unwrap();
+    assert!(
+        dirs.iter()
+            .any(|d| d.as_str() == Some(users_dir.to_str().unwrap())),
+        "{report:#}"
+    );
+}
+
+/// `pryv-backup inspect BIG | head`: the reader goes away before the report is written.
+#[test]
+fn a_report_into_a_closed_pipe_ends_quietly() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &[]);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    // std's Command, since assert_cmd's captures stdout itself.
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("pryv-backup"))
+        .arg("inspect")
+        .arg(&out)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
