@@ -7,9 +7,10 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use pryv_backup::archive::{
-    read_jsonl, verify, ArchiveError, ArchiveReader, ArchiveWriter, JsonlLines, ManifestInfo,
-    WriterOptions,
+    read_jsonl, verify, ArchiveError, ArchiveReader, ArchiveWriter, Backend, JsonlLines,
+    ManifestInfo, WriterOptions,
 };
+use pryv_backup::chain::Chain;
 use pryv_backup::model::{Collection, UserRef};
 use serde_json::{json, Value};
 
@@ -380,4 +381,140 @@ fn archive_never_follows_links() {
     symlink(&moved, &user_dir).unwrap();
     let err = events_error(dir.path());
     assert!(matches!(err, ArchiveError::Link { .. }), "{err}");
+}
+
+/// Every file of user `u`'s folder, sorted.
+fn user_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.join("users/u")];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What a restore does first with user `u`: open the chain, then check the user's files.
+fn precheck(dir: &Path) -> pryv_backup::Result<()> {
+    let chain = Chain::open(&Backend::Local, dir, &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })?
+    .ok_or_else(|| pryv_backup::Error::Other("no manifest".into()))?;
+    chain.user_source("u")?.check()
+}
+
+/// Any JSON value, a few levels deep.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(".{0,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Replaces the value at a path picked by `picks` (walking into objects and arrays).
+fn replace_somewhere(value: &mut Value, picks: &[prop::sample::Index], with: Value) {
+    if let Some((pick, rest)) = picks.split_first() {
+        let child = match value {
+            Value::Object(map) if !map.is_empty() => {
+                let key = map.keys().nth(pick.index(map.len())).cloned();
+                key.and_then(|k| map.get_mut(&k))
+            }
+            Value::Array(list) if !list.is_empty() => {
+                let i = pick.index(list.len());
+                list.get_mut(i)
+            }
+            _ => None,
+        };
+        if let Some(child) = child {
+            return replace_somewhere(child, rest, with);
+        }
+    }
+    *value = with;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any one byte changed in any file of a user's folder, or the file cut short, is found
+    /// by the restore's pre-check, before anything of the user is written.
+    #[test]
+    fn restore_precheck_finds_any_damaged_file(
+        compress in any::<bool>(),
+        file in any::<prop::sample::Index>(),
+        offset in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+        cut in any::<bool>(),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        write_archive(tmp.path(), compress);
+        prop_assert!(precheck(tmp.path()).is_ok());
+        // An empty file has no byte to change.
+        let files: Vec<_> = user_files(tmp.path())
+            .into_iter()
+            .filter(|p| fs::metadata(p).unwrap().len() > 0)
+            .collect();
+        let path = &files[file.index(files.len())];
+        let mut bytes = fs::read(path).unwrap();
+        let at = offset.index(bytes.len());
+        if cut {
+            bytes.truncate(at);
+        } else {
+            bytes[at] ^= flip;
+        }
+        fs::write(path, &bytes).unwrap();
+        prop_assert!(precheck(tmp.path()).is_err(), "{} damaged at {at} (cut: {cut})", path.display());
+    }
+
+    /// A manifest with any of its values replaced by any JSON gives a clear error or a
+    /// reader, and then verify and the pre-check answer without a panic.
+    #[test]
+    fn mangled_manifests_never_panic(
+        picks in proptest::collection::vec(any::<prop::sample::Index>(), 0..5),
+        with in any_json(),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        write_archive(tmp.path(), true);
+        edit_manifest(tmp.path(), |m| replace_somewhere(m, &picks, with));
+        if ArchiveReader::open(tmp.path(), None).is_ok() {
+            let _ = verify(tmp.path(), None);
+            let _ = precheck(tmp.path());
+        }
+    }
+
+    /// The same for a manifest with bytes changed anywhere.
+    #[test]
+    fn manifest_bytes_changed_never_panic(
+        offset in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        write_archive(tmp.path(), false);
+        let path = tmp.path().join("manifest.json");
+        let mut bytes = fs::read(&path).unwrap();
+        let at = offset.index(bytes.len());
+        bytes[at] = byte;
+        fs::write(&path, &bytes).unwrap();
+        if ArchiveReader::open(tmp.path(), None).is_ok() {
+            let _ = verify(tmp.path(), None);
+            let _ = precheck(tmp.path());
+        }
+    }
 }

@@ -414,3 +414,60 @@ fn postgres_refuses_a_nul_character_by_event() {
     assert!(err.contains("ev-nul") && err.contains("U+0000"), "{err}");
     assert!(!engine.user_exists(&user.user_id).unwrap());
 }
+
+/// JSONB keeps a number's digits (`12345678901234567890`, `9007199254740993`, `1.0`); so
+/// does the backup, while the integrity hash is the one the core computes on the value
+/// JavaScript reads. The event is written with SQL, as a core or a migration holding such
+/// numbers leaves it (the live core's own writes go through JavaScript first).
+#[test]
+fn postgres_numbers_keep_the_databases_text() {
+    let db = testbed::pg_database();
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let user = UserRef {
+        user_id: "cnum000000001".into(),
+        username: "num-user".into(),
+    };
+    let mut data = MemoryUser::default();
+    let mut event = json!({"id": "ev-num", "streamIds": ["s"], "type": "count/generic",
+        "time": 1, "content": 0, "created": 1, "createdBy": "a", "modified": 1, "modifiedBy": "a"});
+    let held =
+        r#"{"big":12345678901234567890,"safe":9007199254740993,"one":1.0,"small":0.00000015}"#;
+    let content: Value = serde_json::from_str(held).unwrap();
+    event["content"] = content.clone();
+    event["integrity"] = Value::String(pryv_backup::integrity::compute(
+        pryv_backup::integrity::ItemKind::Event,
+        &event,
+    ));
+    data.collections.insert(Collection::Events, vec![event]);
+    engine
+        .import_user(&user, &data, &ImportOptions::default())
+        .unwrap();
+    let stored: String = db
+        .connect()
+        .query_one("SELECT content::text FROM events WHERE id = 'ev-num'", &[])
+        .unwrap()
+        .get(0);
+    // JSONB orders keys its own way; the numbers are what matters (compared as text).
+    assert_eq!(serde_json::from_str::<Value>(&stored).unwrap(), content);
+
+    let (_, exported) = export_all(&engine).into_iter().next().unwrap();
+    let event = &exported.items_of(Collection::Events)[0];
+    assert_eq!(event["content"], content);
+    assert_eq!(event["content"]["big"].to_string(), "12345678901234567890");
+    assert_eq!(event["content"]["one"].to_string(), "1.0");
+    assert_eq!(
+        pryv_backup::integrity::check(pryv_backup::integrity::ItemKind::Event, event),
+        pryv_backup::integrity::Check::Valid
+    );
+    // The hash is the core's: made on the values JavaScript reads, where the big integer
+    // is 12345678901234567000 and 1.0 is 1.
+    let mut as_javascript = event.clone();
+    as_javascript["content"] = serde_json::from_str(
+        r#"{"big":12345678901234567000,"safe":9007199254740992,"one":1,"small":1.5e-7}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        pryv_backup::integrity::compute(pryv_backup::integrity::ItemKind::Event, &as_javascript),
+        event["integrity"].as_str().unwrap()
+    );
+}
