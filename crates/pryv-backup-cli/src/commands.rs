@@ -184,6 +184,7 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
             core_version: install.core_version(),
             pii_key: install.config.pii_key.clone(),
             clock_skew: args.clock_skew,
+            hook: None,
         },
         &bar,
     )?;

@@ -2,13 +2,15 @@
 //! platform data, then the manifest (the completion marker).
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest};
-use crate::engine::{Engine, ExportOptions, ExportWindow};
-use crate::model::{Item, UserRef};
+use crate::engine::{Engine, ExportOptions, ExportWindow, UserSink};
+use crate::model::{Collection, Item, UserRef};
 use crate::platform::PlatformOwners;
 use crate::progress::Progress;
 use crate::workers::per_user;
@@ -34,6 +36,64 @@ pub struct BackupOptions {
     pub clock_skew: f64,
     /// The install's hashed-PII pepper, when it uses that mode (see [`crate::config::InstallConfig`]).
     pub pii_key: Option<crate::config::PiiKey>,
+    /// For tests of a backup of a live platform: called before each user's snapshot is
+    /// taken and whenever the export moves from one collection to the next, so a test can
+    /// write to the install at those points. `None` in every real run.
+    pub hook: Option<BackupHook>,
+}
+
+/// Where a backup is when its [`BackupHook`] runs.
+#[derive(Debug)]
+pub enum BackupStep<'a> {
+    /// The user's snapshot is not taken yet.
+    BeforeUser(&'a UserRef),
+    /// Inside the user's snapshot: `done` is exported, `next` comes now.
+    BetweenCollections {
+        user: &'a UserRef,
+        done: Collection,
+        next: Collection,
+    },
+}
+
+type HookFn = dyn Fn(&BackupStep<'_>) + Send + Sync;
+
+#[derive(Clone)]
+pub struct BackupHook(pub Arc<HookFn>);
+
+impl std::fmt::Debug for BackupHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BackupHook")
+    }
+}
+
+/// Passes a user's data on to the archive, running the hook between collections.
+struct HookedSink<'a> {
+    inner: &'a mut dyn UserSink,
+    hook: &'a HookFn,
+    user: &'a UserRef,
+    current: Option<Collection>,
+}
+
+impl UserSink for HookedSink<'_> {
+    fn item(&mut self, collection: Collection, item: &Item) -> Result<()> {
+        if let Some(done) = self.current.filter(|c| *c != collection) {
+            (self.hook)(&BackupStep::BetweenCollections {
+                user: self.user,
+                done,
+                next: collection,
+            });
+        }
+        self.current = Some(collection);
+        self.inner.item(collection, item)
+    }
+
+    fn account(&mut self, account: &Item) -> Result<()> {
+        self.inner.account(account)
+    }
+
+    fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()> {
+        self.inner.attachment(event_id, file_id, data)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -196,7 +256,14 @@ fn export_users(
             },
             include_ephemeral: options.include_ephemeral,
         };
-        export_user(engine, writer, user, &export, clock_skew)
+        export_user(
+            engine,
+            writer,
+            user,
+            &export,
+            clock_skew,
+            options.hook.as_ref(),
+        )
     })?;
     let mut manifests = Vec::with_capacity(users.len());
     for (user, slot) in users.iter().zip(slots) {
@@ -221,12 +288,28 @@ fn export_user(
     user: &UserRef,
     options: &ExportOptions,
     clock_skew: f64,
+    hook: Option<&BackupHook>,
 ) -> Result<UserManifest> {
     let mut user_writer = writer.open_user(user)?;
+    if let Some(hook) = hook {
+        (hook.0)(&BackupStep::BeforeUser(user));
+    }
     // Taken just before the engine opens the user's snapshot: nothing the snapshot misses
     // was changed before this time.
     let taken_ms = now_millis();
-    engine.export_user(user, options, &mut user_writer)?;
+    match hook {
+        Some(hook) => engine.export_user(
+            user,
+            options,
+            &mut HookedSink {
+                inner: &mut user_writer,
+                hook: hook.0.as_ref(),
+                user,
+                current: None,
+            },
+        )?,
+        None => engine.export_user(user, options, &mut user_writer)?,
+    }
     let mut manifest = user_writer.finish()?;
     manifest.extra.insert(
         SNAPSHOT_TIME.into(),

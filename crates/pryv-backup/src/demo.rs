@@ -85,6 +85,7 @@ pub fn run(dir: Option<&Path>) -> Result<DemoReport> {
             core_version: "demo".into(),
             pii_key: None,
             clock_skew: 300.0,
+            hook: None,
         },
         &Silent,
     )?;

@@ -36,6 +36,7 @@ fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
         core_version: "test".into(),
         pii_key: None,
         clock_skew: 300.0,
+        hook: None,
     };
     backup::run(from, writer, &options, &Silent).expect("backup");
     let chain = Chain::open(&Backend::Local, dir, &|d| {

@@ -208,6 +208,7 @@ fn backup_to(engine: &dyn Engine, dir: &Path) {
         core_version: "test".into(),
         pii_key: None,
         clock_skew: 300.0,
+        hook: None,
     };
     backup::run(engine, writer, &options, &Silent).expect("backup");
 }

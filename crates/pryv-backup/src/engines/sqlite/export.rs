@@ -1,8 +1,9 @@
-//! Backing up one user: each per-user file is read inside one read transaction (one WAL
-//! snapshot per file), opened read-only so nothing the core holds open is ever written.
+//! Backing up one user: a read transaction is opened on each of the user's files, and each
+//! one's WAL snapshot taken, all before anything is read, so the files are read as they
+//! were at one moment (the core writing meanwhile). Nothing the core holds open is written.
 
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use serde_json::Value;
@@ -22,8 +23,27 @@ pub fn export_user(
     let dir = engine.user_dir(&user.user_id)?;
     layout::refuse_unmigrated(&dir)?;
     let window = &options.window;
+    // The user's own series file (what the core's backup reads), then the HF server's.
+    let series_dirs = if engine.with_series {
+        vec![
+            dir.clone(),
+            layout::hf_series_dir(engine.base(), &user.username)?,
+        ]
+    } else {
+        Vec::new()
+    };
+    let mut files = vec![
+        (dir.clone(), UserFile::BaseStorage),
+        (dir.clone(), UserFile::Events),
+        (dir.clone(), UserFile::Account),
+    ];
+    if engine.with_audit {
+        files.push((dir.clone(), UserFile::Audit));
+    }
+    files.extend(series_dirs.iter().map(|d| (d.clone(), UserFile::Series)));
+    let snapshot = Snapshot::take(&files)?;
 
-    with_snapshot(&dir, UserFile::BaseStorage, |conn| {
+    snapshot.read(&dir, UserFile::BaseStorage, |conn| {
         for table in base_storage::TABLES {
             let items = table.read_all(conn)?;
             // Profile has no timestamps: always exported whole, as the core does.
@@ -36,7 +56,7 @@ pub fn export_user(
     })?;
 
     let mut exported_events = Vec::new();
-    with_snapshot(&dir, UserFile::Events, |conn| {
+    snapshot.read(&dir, UserFile::Events, |conn| {
         for_each_row(conn, |row| {
             let event = events::row_to_event(row)?;
             if window.includes(&event) {
@@ -52,12 +72,12 @@ pub fn export_user(
         }
     }
 
-    with_snapshot(&dir, UserFile::Account, |conn| {
+    snapshot.read(&dir, UserFile::Account, |conn| {
         sink.account(&account::read(conn)?)
     })?;
 
     if engine.with_audit {
-        with_snapshot(&dir, UserFile::Audit, |conn| {
+        snapshot.read(&dir, UserFile::Audit, |conn| {
             for_each_row(conn, |row| {
                 let audit = events::row_to_audit(row)?;
                 if window.includes(&audit) {
@@ -68,22 +88,69 @@ pub fn export_user(
         })?;
     }
 
-    if engine.with_series {
-        // The user's own series file (what the core's backup reads), then the HF server's.
-        let hf_dir = layout::hf_series_dir(engine.base(), &user.username)?;
-        for series_dir in [&dir, &hf_dir] {
-            with_snapshot(series_dir, UserFile::Series, |conn| {
-                for item in series::read_all(conn)? {
-                    sink.item(Collection::Series, &item)?;
-                }
-                Ok(())
-            })?;
-        }
+    for series_dir in &series_dirs {
+        snapshot.read(series_dir, UserFile::Series, |conn| {
+            for item in series::read_all(conn)? {
+                sink.item(Collection::Series, &item)?;
+            }
+            Ok(())
+        })?;
     }
+    snapshot.finish()?;
     if options.include_ephemeral {
         ephemeral::export(engine.base(), &user.username, sink)?;
     }
     Ok(())
+}
+
+/// Read transactions open on a set of per-user files, each with its snapshot taken (a
+/// WAL read transaction takes its snapshot at its first read, not at BEGIN).
+pub(super) struct Snapshot {
+    open: Vec<(PathBuf, UserFile, Connection)>,
+}
+
+impl Snapshot {
+    /// Opens every file that exists, begins a read transaction on each and makes its first
+    /// read, one file after the other, before the caller reads anything.
+    pub(super) fn take(files: &[(PathBuf, UserFile)]) -> Result<Snapshot> {
+        let mut open = Vec::with_capacity(files.len());
+        for (dir, file) in files {
+            let path = dir.join(file.file_name());
+            if !path.exists() {
+                continue;
+            }
+            let conn = layout::open_for_reading(&path)?;
+            conn.execute_batch("BEGIN DEFERRED").map_err(db)?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(db)?;
+            open.push((dir.clone(), *file, conn));
+        }
+        Ok(Snapshot { open })
+    }
+
+    /// Runs `read` on the file's connection, inside its transaction; nothing when the user
+    /// has no such file.
+    pub(super) fn read(
+        &self,
+        dir: &Path,
+        file: UserFile,
+        read: impl FnOnce(&Connection) -> Result<()>,
+    ) -> Result<()> {
+        match self.open.iter().find(|(d, f, _)| d == dir && *f == file) {
+            Some((_, _, conn)) => read(conn),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the read transactions.
+    pub(super) fn finish(self) -> Result<()> {
+        for (_, _, conn) in &self.open {
+            conn.execute_batch("COMMIT").map_err(db)?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `read` inside one read transaction on the file, if the user has it.
@@ -92,14 +159,9 @@ pub(super) fn with_snapshot(
     file: UserFile,
     read: impl FnOnce(&Connection) -> Result<()>,
 ) -> Result<()> {
-    let path = dir.join(file.file_name());
-    if !path.exists() {
-        return Ok(());
-    }
-    let conn = layout::open_for_reading(&path)?;
-    let tx = conn.unchecked_transaction().map_err(db)?;
-    read(&tx)?;
-    tx.commit().map_err(db)
+    let snapshot = Snapshot::take(&[(dir.to_path_buf(), file)])?;
+    snapshot.read(dir, file, read)?;
+    snapshot.finish()
 }
 
 /// Each row of the file's `events` table (events or audit), if it has one.
