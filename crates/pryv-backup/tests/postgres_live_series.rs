@@ -11,28 +11,6 @@ use pryv_backup::engine::{Engine, ImportOptions};
 use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::Collection;
 
-fn source_rows(table: &str) -> Vec<String> {
-    let path = testbed::fixture(&format!("live-reference/source-db/{table}.jsonl"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// The live install's rows of `table`, loaded as psql dumped them.
-fn load(client: &mut postgres::Client, table: &str) {
-    for row in source_rows(table) {
-        client
-            .execute(
-                format!("INSERT INTO {table} SELECT * FROM json_populate_record(NULL::{table}, $1::text::json)")
-                    .as_str(),
-                &[&row],
-            )
-            .unwrap_or_else(|e| panic!("loading {table}: {e}"));
-    }
-}
-
 fn series_rows(client: &mut postgres::Client) -> BTreeSet<String> {
     client
         .query("SELECT row_to_json(t)::text FROM series_data t", &[])
@@ -47,8 +25,8 @@ fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
     let mut source_db = testbed::pg_database();
     let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
     source.ensure_schema().unwrap();
-    load(source_db.client(), "users_index");
-    load(source_db.client(), "series_data");
+    load_live(source_db.client(), "users_index");
+    load_live(source_db.client(), "series_data");
 
     let users = export_all(&source);
     assert_eq!(users.len(), 3);
@@ -70,7 +48,7 @@ fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
     for (user, data) in &users {
         target.import_user(user, data, &options).unwrap();
     }
-    let expected: BTreeSet<String> = source_rows("series_data").into_iter().collect();
+    let expected: BTreeSet<String> = live_rows("series_data").into_iter().collect();
     assert_eq!(expected.len(), 1200);
     assert_eq!(series_rows(target_db.client()), expected);
 

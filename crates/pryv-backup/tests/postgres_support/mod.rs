@@ -192,3 +192,27 @@ pub fn insert_dataset(client: &mut postgres::Client) {
         )
         .unwrap();
 }
+
+/// The rows of `table` in tests/fixtures/live-reference/source-db: a real open-pryv.io v2
+/// install's PostgreSQL data, one `row_to_json` text per row, as psql printed them.
+pub fn live_rows(table: &str) -> Vec<String> {
+    let path = testbed::fixture(&format!("live-reference/source-db/{table}.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Loads the live install's rows of `table` as they were.
+pub fn load_live(client: &mut postgres::Client, table: &str) {
+    for row in live_rows(table) {
+        client
+            .execute(
+                format!("INSERT INTO {table} SELECT * FROM json_populate_record(NULL::{table}, $1::text::json)")
+                    .as_str(),
+                &[&row],
+            )
+            .unwrap_or_else(|e| panic!("loading {table}: {e}"));
+    }
+}
