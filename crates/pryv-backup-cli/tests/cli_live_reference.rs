@@ -20,16 +20,21 @@ fn live(relative: &str) -> PathBuf {
 fn hashed_install() -> (Install, tempfile::TempDir) {
     let install = Install::empty();
     let users_dir = testbed::data_dir();
+    write_live_override(&install, users_dir.path());
+    (install, users_dir)
+}
+
+/// The live install's settings that matter here, its attachments under `users_dir`.
+fn write_live_override(install: &Install, users_dir: &Path) {
     let extra = install.core_dir.path().join("live-override.yml");
     std::fs::write(
         &extra,
         format!(
             "{PII}storages:\n  file: {{ engine: filesystem }}\n  engines:\n    sqlite:\n      path: '{}'\n",
-            users_dir.path().display()
+            users_dir.display()
         ),
     )
     .unwrap();
-    (install, users_dir)
 }
 
 fn restore(install: &Install, extra_config: &Path, args: &[&str]) -> std::process::Output {
@@ -161,4 +166,78 @@ fn restoring_the_reference_archive_gives_back_the_source_rows_and_files() {
     let source_files = attachment_files(&live("source-files/users"));
     assert_eq!(source_files.len(), 9);
     assert_eq!(attachment_files(users_dir.path()), source_files);
+}
+
+/// The live install itself: its base rows (source-db) in a fresh database, its attachment
+/// files (source-files) where its configuration says.
+fn live_source() -> Install {
+    let install = Install::empty();
+    install.engine().ensure_schema().unwrap();
+    let mut client = install.db.connect();
+    for table in [
+        "users_index",
+        "streams",
+        "events",
+        "event_streams",
+        "accesses",
+        "profile",
+        "webhooks",
+        "passwords",
+        "account_fields",
+    ] {
+        for row in source_rows(table) {
+            client
+                .execute(
+                    format!("INSERT INTO {table} SELECT * FROM json_populate_record(NULL::{table}, $1::text::json)").as_str(),
+                    &[&row],
+                )
+                .unwrap_or_else(|e| panic!("loading {table}: {e}"));
+        }
+    }
+    write_live_override(&install, &live("source-files/users"));
+    install
+}
+
+/// Our own backup of the live install restores to exactly its rows and files, the deleted
+/// stream's path included (our archive carries it on the tombstone).
+#[test]
+fn our_backup_of_the_live_install_restores_to_its_rows_and_files() {
+    let source = live_source();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    let source_extra = source.core_dir.path().join("live-override.yml");
+    backup(&source, &out, &["--config", source_extra.to_str().unwrap()]);
+
+    let (install, users_dir) = hashed_install();
+    let extra = install.core_dir.path().join("live-override.yml");
+    let output = cli()
+        .arg("restore")
+        .args(install.args())
+        .arg("--config")
+        .arg(&extra)
+        .arg("--restore")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "restore failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dump = install.dump();
+    for table in ["streams", "events", "event_streams"] {
+        let got = dump
+            .iter()
+            .find(|(t, _)| t == table)
+            .map(|(_, rows)| rows.clone())
+            .unwrap_or_default();
+        assert_same(
+            &[(table.to_string(), source_rows(table))],
+            &[(table.to_string(), got)],
+        );
+    }
+    assert_eq!(
+        attachment_files(users_dir.path()),
+        attachment_files(&live("source-files/users"))
+    );
 }

@@ -104,7 +104,8 @@ pub fn parents_first(items: Vec<Item>) -> Vec<Item> {
         }
         d
     };
-    let mut keyed: Vec<(usize, Item)> = items.iter().map(depth).zip(items.iter().cloned()).collect();
+    let mut keyed: Vec<(usize, Item)> =
+        items.iter().map(depth).zip(items.iter().cloned()).collect();
     keyed.sort_by_key(|(d, _)| *d);
     keyed.into_iter().map(|(_, item)| item).collect()
 }

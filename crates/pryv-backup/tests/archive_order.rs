@@ -214,7 +214,10 @@ fn a_postgres_backup_reads_right_in_the_reference_readers_file_order() {
     let inc_manifest = write_backup(&engine, &inc, Some(previous));
     assert_eq!(inc_manifest.backup_type, "incremental");
     for user in &inc_manifest.users {
-        assert_order(&inc.join("users").join(&user.user_id), &user.chunks["events"]);
+        assert_order(
+            &inc.join("users").join(&user.user_id),
+            &user.chunks["events"],
+        );
     }
 }
 
