@@ -7,7 +7,7 @@
 //! because a backup may list streams in any order (the reference's own archives put a stream
 //! renamed after its children were created after those children).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -81,33 +81,40 @@ pub fn paths(
     Ok(paths)
 }
 
-/// `items` reordered so that each stream comes after its parent: by depth in the tree,
-/// the original order kept within a depth. Deletions and streams whose parent is not in
-/// the list count as roots; streams caught in a parentId loop go last.
+/// `items` reordered so that each stream comes after its parent, moving only what must move:
+/// a stream listed before its parent is put right after it (and its own deferred children
+/// after it). Deletions and streams whose parent is not in the list count as roots; streams
+/// caught in a parentId loop go last, in their original order.
 pub fn parents_first(items: Vec<Item>) -> Vec<Item> {
-    let parent: HashMap<&str, Option<&str>> = items
-        .iter()
-        .filter_map(|i| Some((id_of(i)?, parent_of(i))))
-        .collect();
-    let depth = |item: &Item| -> usize {
-        let mut d = 0;
-        let mut current = id_of(item).and_then(|id| parent.get(id).copied().flatten());
-        while let Some(p) = current {
-            if !parent.contains_key(p) {
-                break;
+    let present: HashSet<String> = items.iter().filter_map(id_of).map(str::to_string).collect();
+    let mut placed: HashSet<String> = HashSet::new();
+    let mut waiting: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut order: Vec<usize> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match parent_of(item) {
+            Some(p) if present.contains(p) && !placed.contains(p) => {
+                waiting.entry(p.to_string()).or_default().push(i);
             }
-            d += 1;
-            if d > parent.len() {
-                return usize::MAX;
+            _ => {
+                // Place it, then whatever waited for it, depth first.
+                let mut stack = vec![i];
+                while let Some(j) = stack.pop() {
+                    order.push(j);
+                    if let Some(id) = id_of(&items[j]) {
+                        placed.insert(id.to_string());
+                        if let Some(children) = waiting.remove(id) {
+                            stack.extend(children.into_iter().rev());
+                        }
+                    }
+                }
             }
-            current = parent[p];
         }
-        d
-    };
-    let mut keyed: Vec<(usize, Item)> =
-        items.iter().map(depth).zip(items.iter().cloned()).collect();
-    keyed.sort_by_key(|(d, _)| *d);
-    keyed.into_iter().map(|(_, item)| item).collect()
+    }
+    let mut looped: Vec<usize> = waiting.into_values().flatten().collect();
+    looped.sort_unstable();
+    order.extend(looped);
+    let mut slots: Vec<Option<Item>> = items.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 #[cfg(test)]
@@ -131,7 +138,7 @@ mod tests {
             .iter()
             .map(|i| i["id"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(ids, ["journal", "gone", "j-2024", "j-q1"]);
+        assert_eq!(ids, ["journal", "j-2024", "j-q1", "gone"]);
     }
 
     #[test]

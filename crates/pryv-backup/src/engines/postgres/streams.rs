@@ -31,12 +31,11 @@ pub const TABLE: Table = Table {
 };
 
 /// A row as the core exports it: no path, false flags dropped, root parent kept as null,
-/// deletions reduced to `{id, deleted}`, plus (pryv-backup) the `path` a deletion keeps: the
-/// core's delete clears `parentId`, so the path is the only record of where it was, and the
-/// core's reader keeps a path an item carries.
+/// deletions reduced to `{id, deleted}` (so a deletion's path, the only record of where it
+/// was, is not in the archive: see docs/archive-format.md).
 pub fn to_item(values: RowValues) -> Item {
     let mut item = TABLE.to_item(values, &["parent_id"]);
-    let path = item.shift_remove("path");
+    item.shift_remove("path");
     for flag in ["trashed", "singleActivity"] {
         if item.get(flag) == Some(&Value::Bool(false)) {
             item.shift_remove(flag);
@@ -48,9 +47,6 @@ pub fn to_item(values: RowValues) -> Item {
             tombstone.insert("id".into(), id.clone());
         }
         tombstone.insert("deleted".into(), deleted);
-        if let Some(path) = path.filter(|p| p.is_string()) {
-            tombstone.insert("path".into(), path);
-        }
         return Value::Object(tombstone);
     }
     Value::Object(item)
