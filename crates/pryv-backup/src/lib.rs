@@ -10,6 +10,7 @@
 //! - [`engine`]: the traits every storage engine implements.
 //! - [`engines`]: the storage engines (PostgreSQL, SQLite, ...).
 //! - [`sample`]: a small deterministic platform for demos and round-trip tests.
+//! - [`stream_tree`]: stream paths and parents-first order, for both engines.
 //! - [`backup`], [`restore`], [`chain`]: the orchestration, over the traits only.
 //! - [`install`]: the engines an install's configuration asks for.
 //! - [`demo`]: the self-contained demo the README starts with.
@@ -34,6 +35,7 @@ pub mod progress;
 pub mod restore;
 pub mod s3;
 pub mod sample;
+pub mod stream_tree;
 mod workers;
 
 pub use error::{Error, Result};

@@ -298,24 +298,30 @@ impl UserReader {
     }
 
     /// fileId → eventId, from the `attachments[].id` of the user's events (format v1 does
-    /// not store the mapping otherwise). Reads every event.
+    /// not store the mapping otherwise). Reads every event. A history copy lists its head's
+    /// files: the head event wins whatever the file order (the reference's reader takes the
+    /// last event listing the file instead, which depends on the order).
     pub fn attachment_events(&self) -> Result<BTreeMap<String, String>, ArchiveError> {
-        let mut map = BTreeMap::new();
+        let mut map: BTreeMap<String, (bool, String)> = BTreeMap::new();
         for event in self.items(Collection::Events)? {
             let event = event?;
             let Some(event_id) = event.get("id").and_then(Value::as_str) else {
                 continue;
             };
+            let head = event.get("headId").is_none_or(Value::is_null);
             let attachments = event.get("attachments").and_then(Value::as_array);
             for file_id in attachments
                 .into_iter()
                 .flatten()
                 .filter_map(|a| a.get("id").and_then(Value::as_str))
             {
-                map.insert(file_id.to_string(), event_id.to_string());
+                let held_by_head = map.get(file_id).is_some_and(|(h, _)| *h);
+                if head || !held_by_head {
+                    map.insert(file_id.to_string(), (head, event_id.to_string()));
+                }
             }
         }
-        Ok(map)
+        Ok(map.into_iter().map(|(f, (_, e))| (f, e)).collect())
     }
 }
 

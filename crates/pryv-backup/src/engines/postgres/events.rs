@@ -48,16 +48,24 @@ pub fn to_item(values: RowValues) -> Item {
     Value::Object(item)
 }
 
+/// Export order: every history copy (`head_id` set) before the heads, by id within each. The
+/// reference's reader gives an attachment file to the last event of the file listing it, and
+/// history copies list their head's files: the head must come last. Chunk files are read in
+/// order, so this holds across chunks.
+pub const EXPORT_ORDER: &str = "(head_id IS NULL), id";
+
 /// What `Cell::Default` stands for in a bulk copy (the schema's `trashed BOOLEAN DEFAULT FALSE`).
 pub const COPY_DEFAULTS: &[(&str, &str)] = &[("trashed", "f")];
 
 /// The row of an event item (without user_id). An absent `trashed` is the column default
-/// (false), except on a tombstone: the core's deletion leaves it NULL.
+/// (false), except on what a deletion stripped: the core's deletion modes that clear
+/// `trashed` (keep-authors, keep-nothing) clear `type` with it, on the deleted event and on
+/// its history copies, and leave the column NULL. An event without `type` is such a stub.
 pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
     refuse_nul(item)?;
-    let tombstone = item.get("deleted").is_some_and(|v| !v.is_null());
+    let stripped = item.get("type").is_none_or(Value::is_null);
     TABLE.row_from_item(item, &|c| {
-        if c.name == "trashed" && !tombstone {
+        if c.name == "trashed" && !stripped {
             Cell::Default
         } else {
             Cell::Null
@@ -148,8 +156,12 @@ pub const EVENT_STREAMS_COLUMNS: [(&str, Kind); 4] = [
     ("stream_path", Text),
 ];
 
-/// (event id, file id) of each attachment the event lists.
+/// (event id, file id) of each attachment a head event lists. A history copy (`headId`
+/// set) gets none: it lists its head's files, which the core stores under the head's id only.
 pub fn attachment_ids(item: &Item) -> Vec<(String, String)> {
+    if item.get("headId").is_some_and(|h| !h.is_null()) {
+        return Vec::new();
+    }
     let Some(event_id) = item.get("id").and_then(Value::as_str) else {
         return Vec::new();
     };

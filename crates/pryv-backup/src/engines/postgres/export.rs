@@ -13,6 +13,7 @@ use super::{
 };
 use crate::engine::{ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
+use crate::stream_tree;
 use crate::{Error, Result};
 
 pub fn export_user(
@@ -31,17 +32,21 @@ pub fn export_user(
     let uid = user.user_id.as_str();
     let window = &options.window;
 
+    // Streams parents first (the reference's reader builds paths in file order); a user has
+    // few enough streams to sort them in memory, as a restore holds them all anyway.
+    let mut stream_items: Vec<Item> = Vec::new();
+    streams::TABLE.for_each_row(&mut tx, uid, Some(window), &mut |row| {
+        let item = streams::to_item(row);
+        if window.includes(&item) {
+            stream_items.push(item);
+        }
+        Ok(())
+    })?;
+    for item in stream_tree::parents_first(stream_items) {
+        sink.item(Collection::Streams, &item)?;
+    }
+
     let mut ignore = |_: &Item| {};
-    emit_rows(
-        &mut tx,
-        sink,
-        uid,
-        Collection::Streams,
-        &streams::TABLE,
-        Some(window),
-        streams::to_item,
-        &mut ignore,
-    )?;
     emit_rows(
         &mut tx,
         sink,
@@ -49,6 +54,7 @@ pub fn export_user(
         Collection::Accesses,
         &accesses::TABLE,
         Some(window),
+        None,
         accesses::to_item,
         &mut ignore,
     )?;
@@ -60,6 +66,7 @@ pub fn export_user(
         Collection::Profile,
         &profile::TABLE,
         None,
+        None,
         profile::to_item,
         &mut ignore,
     )?;
@@ -70,6 +77,7 @@ pub fn export_user(
         Collection::Webhooks,
         &webhooks::TABLE,
         Some(window),
+        None,
         webhooks::to_item,
         &mut ignore,
     )?;
@@ -81,11 +89,13 @@ pub fn export_user(
         Collection::Events,
         &events::TABLE,
         Some(window),
+        Some(events::EXPORT_ORDER),
         events::to_item,
         &mut |item| files.extend(events::attachment_ids(item)),
     )?;
 
-    // Attachments of the exported events only.
+    // Attachments of the exported head events only: a history copy lists the head's files,
+    // which the core keeps under the head's id alone.
     for (event_id, file_id) in &files {
         match engine.attachment_store() {
             Some(store) => match store.read(uid, event_id, file_id) {
@@ -117,6 +127,7 @@ pub fn export_user(
         Collection::Audit,
         &audit::TABLE,
         Some(window),
+        None,
         audit::to_item,
         &mut ignore,
     )?;
@@ -130,8 +141,8 @@ pub fn export_user(
     Ok(())
 }
 
-/// Streams one table's rows of the user to the sink as items of `collection`; `seen` watches
-/// every item sent.
+/// Streams one table's rows of the user to the sink as items of `collection`, in `order`
+/// (SQL, default: by key); `seen` watches every item sent.
 #[allow(clippy::too_many_arguments)]
 fn emit_rows(
     tx: &mut postgres::Transaction<'_>,
@@ -140,10 +151,13 @@ fn emit_rows(
     collection: Collection,
     table: &Table,
     window: Option<&ExportWindow>,
+    order: Option<&str>,
     convert: fn(RowValues) -> Item,
     seen: &mut dyn FnMut(&Item),
 ) -> Result<()> {
-    table.for_each_row(tx, uid, window, &mut |row| {
+    let key_order = table.key.join(", ");
+    let order = order.unwrap_or(&key_order);
+    table.for_each_row_ordered(tx, uid, window, order, &mut |row| {
         let item = convert(row);
         if window.is_none_or(|w| w.includes(&item)) {
             seen(&item);

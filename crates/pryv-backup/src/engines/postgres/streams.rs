@@ -1,6 +1,6 @@
 //! `streams`: the user's stream tree, exported flat.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use postgres::Transaction;
 use serde_json::Value;
@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::table::{col, Cell, Inserter, Kind::*, RowValues, RowWriter, Table};
 use super::PgError;
 use crate::model::Item;
+use crate::stream_tree;
 
 pub const TABLE: Table = Table {
     name: "streams",
@@ -30,7 +31,8 @@ pub const TABLE: Table = Table {
 };
 
 /// A row as the core exports it: no path, false flags dropped, root parent kept as null,
-/// deletions reduced to `{id, deleted}`.
+/// deletions reduced to `{id, deleted}` (so a deletion's path, the only record of where it
+/// was, is not in the archive: see docs/archive-format.md).
 pub fn to_item(values: RowValues) -> Item {
     let mut item = TABLE.to_item(values, &["parent_id"]);
     item.shift_remove("path");
@@ -50,31 +52,33 @@ pub fn to_item(values: RowValues) -> Item {
     Value::Object(item)
 }
 
-/// Writes the user's streams, computing each one's path from its ancestors (in the backup,
-/// else already in the database: `existing`, stream id → path).
+/// Writes the user's streams, in any order, computing each one's path from its ancestors (in
+/// the backup, else already in the database: `existing`, stream id → path), or keeping the
+/// path an item carries (as the core's reader does).
 pub fn import(
     tx: &mut Transaction<'_>,
     user_id: &str,
     items: &[Item],
     existing: &HashMap<String, String>,
 ) -> Result<(), PgError> {
-    let mut by_id: HashMap<&str, &Item> = HashMap::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for item in items {
         let id = item
             .get("id")
             .and_then(Value::as_str)
             .ok_or_else(|| TABLE.item_error(item, "no string id".into()))?;
-        if item.get("path").is_some() {
-            return Err(TABLE.item_error(item, "field \"path\" is not an API field".into()));
+        if item.get("path").is_some_and(|p| !p.is_string()) {
+            return Err(TABLE.item_error(item, "field \"path\" is not a string".into()));
         }
-        if by_id.insert(id, item).is_some() {
+        if !seen.insert(id) {
             return Err(TABLE.item_error(item, "the backup holds this stream twice".into()));
         }
     }
-    let mut paths: HashMap<String, String> = HashMap::new();
-    for id in by_id.keys() {
-        path_of(id, &by_id, existing, &mut paths, 0)?;
-    }
+    let paths = stream_tree::paths(items, existing).map_err(|e| PgError::Item {
+        collection: "streams",
+        id: e.id.clone(),
+        reason: "its parentId chain loops".into(),
+    })?;
     let mut inserter = Inserter::for_table(&TABLE);
     let path_col = TABLE.column("path").unwrap_or(3);
     for item in items {
@@ -97,40 +101,4 @@ fn absent(column: &str, deleted: bool) -> Cell {
         "trashed" if !deleted => Cell::Default,
         _ => Cell::Null,
     }
-}
-
-fn path_of(
-    id: &str,
-    by_id: &HashMap<&str, &Item>,
-    existing: &HashMap<String, String>,
-    paths: &mut HashMap<String, String>,
-    depth: usize,
-) -> Result<String, PgError> {
-    if let Some(p) = paths.get(id) {
-        return Ok(p.clone());
-    }
-    let item = by_id.get(id).copied();
-    if depth > by_id.len() {
-        return Err(PgError::Item {
-            collection: "streams",
-            id: id.to_string(),
-            reason: "its parentId chain loops".into(),
-        });
-    }
-    let parent = item
-        .filter(|i| i.get("deleted").is_none_or(Value::is_null))
-        .and_then(|i| i.get("parentId"))
-        .and_then(Value::as_str);
-    let path = match parent {
-        Some(parent) if by_id.contains_key(parent) => {
-            format!(
-                "{}{id}/",
-                path_of(parent, by_id, existing, paths, depth + 1)?
-            )
-        }
-        Some(parent) if existing.contains_key(parent) => format!("{}{id}/", existing[parent]),
-        _ => format!("{id}/"),
-    };
-    paths.insert(id.to_string(), path.clone());
-    Ok(path)
 }

@@ -105,6 +105,18 @@ impl Table {
         window: Option<&ExportWindow>,
         each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
     ) -> crate::Result<()> {
+        self.for_each_row_ordered(tx, user_id, window, &self.key.join(", "), each)
+    }
+
+    /// [`Table::for_each_row`] with rows in the order of the SQL `order_by` expression.
+    pub fn for_each_row_ordered(
+        &self,
+        tx: &mut Transaction<'_>,
+        user_id: &str,
+        window: Option<&ExportWindow>,
+        order_by: &str,
+        each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
+    ) -> crate::Result<()> {
         let mut sql = format!(
             "SELECT {} FROM {} WHERE user_id = $1",
             self.select_list(),
@@ -128,7 +140,7 @@ impl Table {
                 params.push(Box::new(w.since));
             }
         }
-        sql.push_str(&format!(" ORDER BY {}", self.key.join(", ")));
+        sql.push_str(&format!(" ORDER BY {order_by}"));
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         let portal = tx.bind(sql.as_str(), &refs).map_err(PgError::from)?;
         loop {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::values::{id_of, object, parse_json, real, text_col, to_json, to_text};
 use super::{db, layout, unstorable};
 use crate::model::{Collection, Item};
+use crate::stream_tree;
 use crate::Result;
 
 /// How one collection maps to its table.
@@ -145,8 +146,18 @@ impl Table {
             marks.join(", ")
         );
         let mut stmt = conn.prepare(&sql).map_err(db)?;
-        // Materialised stream paths, as the core computes them on insert.
+        // Materialised stream paths, as the core computes them on insert, but from the whole
+        // list: a backup may list a child before its parent.
         let mut paths: HashMap<String, String> = HashMap::new();
+        let items: Box<dyn Iterator<Item = Result<Item>>> =
+            if self.collection == Collection::Streams {
+                let all: Vec<Item> = items.collect::<Result<_>>()?;
+                paths = stream_tree::paths(&all, &HashMap::new())
+                    .map_err(|e| unstorable(e.to_string()))?;
+                Box::new(all.into_iter().map(Ok))
+            } else {
+                Box::new(items)
+            };
         let mut n = 0;
         for item in items {
             let item = item?;
@@ -174,14 +185,8 @@ impl Table {
                         "{what}: nested stream trees (\"children\") are not a backup shape; expected flat streams"
                     )));
                 }
-                let parent_path = data
-                    .get("parentId")
-                    .and_then(Value::as_str)
-                    .and_then(|p| paths.get(p).cloned())
-                    .unwrap_or_default();
-                let path = format!("{parent_path}{id}/");
-                paths.insert(id.clone(), path.clone());
                 if !data.contains_key("path") {
+                    let path = paths.get(&id).cloned().unwrap_or_else(|| format!("{id}/"));
                     data.insert("path".into(), Value::String(path));
                 }
             }

@@ -44,9 +44,15 @@ pub fn insert_sql() -> String {
     )
 }
 
+/// Every row, history copies (`headId` set) first, then in storage order: the reference's
+/// reader gives an attachment file to the last event of the file listing it, and a history
+/// copy lists its head's files, so the head must come after its copies.
 pub fn select_sql() -> String {
     let names: Vec<&str> = EVENT_COLUMNS.iter().map(|(n, _)| *n).collect();
-    format!("SELECT {} FROM events ORDER BY rowid", names.join(", "))
+    format!(
+        "SELECT {} FROM events ORDER BY (headId IS NULL), rowid",
+        names.join(", ")
+    )
 }
 
 fn stream_ids_text(value: Option<&Value>, what: &str) -> Result<String> {

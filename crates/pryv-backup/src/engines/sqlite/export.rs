@@ -12,6 +12,7 @@ use super::layout::{self, UserFile};
 use super::{account, base_storage, db, ephemeral, events, series, SqliteEngine};
 use crate::engine::{ExportOptions, UserSink};
 use crate::model::{Collection, Item, UserRef};
+use crate::stream_tree;
 use crate::{Error, Result};
 
 pub fn export_user(
@@ -45,7 +46,11 @@ pub fn export_user(
 
     snapshot.read(&dir, UserFile::BaseStorage, |conn| {
         for table in base_storage::TABLES {
-            let items = table.read_all(conn)?;
+            let mut items = table.read_all(conn)?;
+            if table.collection == Collection::Streams {
+                // The reference's reader builds stream paths in file order: parents first.
+                items = stream_tree::parents_first(items);
+            }
             // Profile has no timestamps: always exported whole, as the core does.
             let filter = table.collection != Collection::Profile;
             for item in items.iter().filter(|i| !filter || window.includes(i)) {
