@@ -238,18 +238,21 @@ fn import_platform_entries(
     committed: &[UserRef],
     rebuild: &IndexRebuild<'_>,
 ) -> Result<u64> {
-    let mut carries_index = false;
+    // An archive with user fields but no index rows comes from a writer that leaves them
+    // out (the core's); one with no platform entries at all has no platform to rebuild.
+    let (mut has_entries, mut carries_index) = (false, false);
     for item in chain.platform_items()? {
+        has_entries = true;
         if is_index_row(&item?) {
             carries_index = true;
             break;
         }
     }
     let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
-    let mut rebuilt: Box<dyn Iterator<Item = Result<Item>>> = if carries_index {
-        Box::new(std::iter::empty())
-    } else {
+    let mut rebuilt: Box<dyn Iterator<Item = Result<Item>>> = if has_entries && !carries_index {
         Box::new(rebuilt_index_rows(chain, committed, rebuild))
+    } else {
+        Box::new(std::iter::empty())
     };
     let mut count = 0u64;
     let mut wanted = std::iter::from_fn(|| loop {

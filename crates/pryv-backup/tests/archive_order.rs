@@ -8,13 +8,10 @@
 //! a live open-pryv.io v2 install, with history copies listing their head's attachments and
 //! a stream renamed after its children were created) and source-files (its attachments).
 
-mod postgres_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use postgres_support::*;
 use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, Manifest, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::chain::Chain;
@@ -40,6 +37,7 @@ fn options(previous: Option<Manifest>) -> BackupOptions {
         core_version: "test".into(),
         pii_key: None,
         clock_skew: 0.0,
+        hook: None,
     }
 }
 

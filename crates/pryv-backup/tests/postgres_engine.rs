@@ -143,11 +143,9 @@ fn postgres_exported_items_follow_the_core_rules() {
     assert!(platform.contains(
         &json!({"username": "bob", "field": "language", "value": "fr", "isUnique": false})
     ));
-    assert_eq!(
-        platform.len(),
-        4,
-        "user-core keys are not platform user fields"
-    );
+    // The user-core rows travel as raw rows, not as user fields.
+    let raw = platform.iter().filter(|i| i.get("key").is_some()).count();
+    assert_eq!((platform.len() - raw, raw), (4, 2), "{platform:#?}");
 }
 
 #[test]
@@ -292,7 +290,8 @@ fn postgres_import_copies_new_events_and_replaces_existing_ones() {
     // Text that COPY must escape, kept byte for byte (a new user's events go by COPY).
     let events = data.collections.get_mut(&Collection::Events).unwrap();
     events[0]["description"] = json!("tab\there\nnew line\r\\ back\\slash \\N");
-    events[0]["content"] = json!({"s": "a\tb\\nc", "n": 1.5e-7});
+    // 0.00000015 as JSONB writes it (it would turn 1.5e-7 into this text).
+    events[0]["content"] = serde_json::from_str(r#"{"s":"a\tb\\nc","n":0.00000015}"#).unwrap();
     events[0].as_object_mut().unwrap().shift_remove("integrity");
     let count = data.items_of(Collection::Events).len();
     engine

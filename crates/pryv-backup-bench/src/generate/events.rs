@@ -117,7 +117,7 @@ impl Event {
         let integrity = self
             .deleted
             .is_none()
-            .then(|| integrity::compute(ItemKind::Event, &self.item()));
+            .then(|| integrity::compute_as_stored(ItemKind::Event, &self.item()));
         copy.text(user_id)
             .text(&self.id)
             .opt_text(self.head_id.as_deref())

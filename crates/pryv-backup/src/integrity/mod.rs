@@ -155,6 +155,15 @@ pub fn compute(kind: ItemKind, item: &Item) -> String {
     compute_with(kind, item, Algorithm::Sha256)
 }
 
+/// The integrity value the core stores with this item: for a history copy, the one its
+/// head had at that version (see [`check`]).
+pub fn compute_as_stored(kind: ItemKind, item: &Item) -> String {
+    match history_head(kind, item) {
+        Some(as_head) => compute(kind, &as_head),
+        None => compute(kind, item),
+    }
+}
+
 /// The integrity value with a chosen algorithm (the core's `integrity:algorithm` setting).
 pub fn compute_with(kind: ItemKind, item: &Item, algorithm: Algorithm) -> String {
     let digest = algorithm.digest(&canonical_text(kind, item));
