@@ -203,6 +203,19 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
             report.attachments,
             report.platform_entries
         );
+        if !report.missing_attachments.is_empty() {
+            println!(
+                "warning: {} attachment file(s) listed by events were not in the store (deleted \
+                 while the backup ran, or lost); the events are backed up, these files are not:",
+                report.missing_attachments.len()
+            );
+            for m in &report.missing_attachments {
+                println!(
+                    "  - user {} ({}): event {}, file {}",
+                    m.username, m.user_id, m.event_id, m.file_id
+                );
+            }
+        }
     }
     Ok(exit::OK)
 }

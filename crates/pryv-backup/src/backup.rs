@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest};
+use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest, MISSING_ATTACHMENTS};
 use crate::engine::{Engine, ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
 use crate::platform::PlatformOwners;
@@ -94,6 +94,10 @@ impl UserSink for HookedSink<'_> {
     fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()> {
         self.inner.attachment(event_id, file_id, data)
     }
+
+    fn attachment_missing(&mut self, event_id: &str, file_id: &str) {
+        self.inner.attachment_missing(event_id, file_id)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -106,6 +110,18 @@ pub struct BackupReport {
     pub platform_entries: u64,
     pub items: u64,
     pub attachments: u64,
+    /// Attachments listed by an event of the snapshot that the store no longer had (deleted
+    /// while the backup ran, or lost): the events are in the backup, these files are not.
+    pub missing_attachments: Vec<MissingAttachment>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingAttachment {
+    pub user_id: String,
+    pub username: String,
+    pub event_id: String,
+    pub file_id: String,
 }
 
 /// Runs a backup into `writer`; on any error no manifest is written, so the directory
@@ -166,6 +182,7 @@ pub fn run(
         .iter()
         .filter_map(|m| m.stats.get("attachments"))
         .sum();
+    let missing_attachments = manifests.iter().flat_map(missing_in).collect();
     writer.finish(ManifestInfo {
         core_version: options.core_version.clone(),
         config: serde_json::json!({ "engine": options.engine_name, "domain": options.domain }),
@@ -181,7 +198,31 @@ pub fn run(
         platform_entries,
         items,
         attachments,
+        missing_attachments,
     })
+}
+
+fn missing_in(user: &UserManifest) -> Vec<MissingAttachment> {
+    let listed = user
+        .extra
+        .get(MISSING_ATTACHMENTS)
+        .and_then(serde_json::Value::as_array);
+    let text = |v: &serde_json::Value, key: &str| {
+        v.get(key)
+            .and_then(|x| x.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    listed
+        .into_iter()
+        .flatten()
+        .map(|m| MissingAttachment {
+            user_id: user.user_id.clone(),
+            username: user.username.clone(),
+            event_id: text(m, "eventId"),
+            file_id: text(m, "fileId"),
+        })
+        .collect()
 }
 
 /// Keeps the users asked for, in the index's order; an unknown name is an error, not an

@@ -28,7 +28,10 @@ pub use reader::{ArchiveReader, Items, UserReader};
 pub use sealer::{FileSealer, SealedWrite};
 pub use summary::{summary, Summary};
 pub use verify::{verify, verify_in, FileProblem, VerifyReport};
-pub use writer::{ArchiveWriter, JsonlWriter, UserWriter, WriterOptions, DEFAULT_MAX_CHUNK_SIZE};
+pub use writer::{
+    ArchiveWriter, JsonlWriter, UserWriter, WriterOptions, DEFAULT_MAX_CHUNK_SIZE,
+    MISSING_ATTACHMENTS,
+};
 
 /// Reads JSONL items from any byte stream (gzip or not): the reader the archive uses, for
 /// tools and fuzzing.

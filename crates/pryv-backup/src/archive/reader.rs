@@ -10,9 +10,9 @@ use serde_json::Value;
 use super::input;
 use super::jsonl::JsonlLines;
 use super::layout::{
-    self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, REGISTER_DIR,
+    self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, REGISTER_DIR, USER_MANIFEST,
 };
-use super::manifest::{Manifest, UserManifest, FORMAT_VERSION};
+use super::manifest::{FileEntry, Manifest, UserManifest, FORMAT_VERSION};
 use super::{ArchiveError, Backend, FileSealer};
 use crate::model::{Collection, Item};
 
@@ -151,10 +151,22 @@ impl ArchiveReader {
             .ok_or_else(|| {
                 ArchiveError::Invalid(format!("user {user_id} is not in this backup"))
             })?;
+        // The root manifest lists the user manifest's own size and SHA-256.
+        let listed_as = format!("{}/{user_id}/{USER_MANIFEST}", layout::USERS_DIR);
+        let manifest_file = self
+            .manifest
+            .files
+            .iter()
+            .find(|f| f.path == listed_as)
+            .map(|f| FileEntry {
+                path: USER_MANIFEST.to_string(),
+                ..f.clone()
+            });
         Ok(UserReader {
             backend: self.backend.clone(),
             dir,
             manifest,
+            manifest_file,
             compressed: self.manifest.compressed,
             sealer: self.sealer.clone(),
         })
@@ -192,6 +204,8 @@ pub struct UserReader {
     backend: Backend,
     dir: PathBuf,
     manifest: UserManifest,
+    /// `user-manifest.json` as the root manifest lists it (path relative to `dir`).
+    manifest_file: Option<FileEntry>,
     compressed: bool,
     sealer: Option<Arc<dyn FileSealer>>,
 }
@@ -211,6 +225,10 @@ impl UserReader {
 
     pub fn manifest(&self) -> &UserManifest {
         &self.manifest
+    }
+
+    pub(crate) fn manifest_file(&self) -> Option<&FileEntry> {
+        self.manifest_file.as_ref()
     }
 
     pub fn dir(&self) -> &Path {

@@ -101,6 +101,10 @@ pub(crate) fn check_user(
         problems: BTreeMap::new(),
         report: VerifyReport::default(),
     };
+    // A whole-backup verify checks it with the other root-level files.
+    if let Some(entry) = reader.manifest_file() {
+        check.recorded(reader.dir(), entry);
+    }
     check.user(reader, reader.manifest());
     check
         .problems

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::IndexMap;
-use serde_json::Map;
+use serde_json::{Map, Value};
 
 use super::layout::{
     self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, USERS_DIR, USER_MANIFEST,
@@ -148,6 +148,7 @@ impl ArchiveWriter {
             chunks: IndexMap::new(),
             files: Vec::new(),
             account_written: false,
+            missing_attachments: Vec::new(),
         })
     }
 
@@ -266,6 +267,10 @@ struct Current {
 }
 
 /// Writes one user's folder. Items of a collection must arrive contiguously.
+/// Our addition to a user's manifest: the attachments its events list that the store did
+/// not have when the backup read it, as `[{eventId, fileId}]`.
+pub const MISSING_ATTACHMENTS: &str = "missingAttachments";
+
 pub struct UserWriter {
     shared: Arc<Shared>,
     user: UserRef,
@@ -276,6 +281,8 @@ pub struct UserWriter {
     chunks: IndexMap<String, Vec<String>>,
     files: Vec<FileEntry>,
     account_written: bool,
+    /// `(eventId, fileId)` of attachments the store no longer had.
+    missing_attachments: Vec<(String, String)>,
 }
 
 impl UserWriter {
@@ -391,6 +398,13 @@ impl UserWriter {
             chunks.insert(collection.name().to_string(), list);
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut extra = Map::new();
+        if !self.missing_attachments.is_empty() {
+            let missing = self.missing_attachments.iter().map(
+                |(event_id, file_id)| serde_json::json!({ "eventId": event_id, "fileId": file_id }),
+            );
+            extra.insert(MISSING_ATTACHMENTS.into(), Value::Array(missing.collect()));
+        }
         let manifest = UserManifest {
             user_id: self.user.user_id.clone(),
             username: self.user.username.clone(),
@@ -398,7 +412,7 @@ impl UserWriter {
             stats,
             chunks,
             files: std::mem::take(&mut self.files),
-            extra: Map::new(),
+            extra,
         };
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| ArchiveError::Invalid(format!("cannot encode the user manifest: {e}")))?;
@@ -498,6 +512,11 @@ impl crate::engine::UserSink for UserWriter {
         data: &mut dyn Read,
     ) -> crate::Result<()> {
         Ok(UserWriter::attachment(self, file_id, data)?)
+    }
+
+    fn attachment_missing(&mut self, event_id: &str, file_id: &str) {
+        self.missing_attachments
+            .push((event_id.to_string(), file_id.to_string()));
     }
 }
 

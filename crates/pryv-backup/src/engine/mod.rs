@@ -83,6 +83,9 @@ pub trait UserSink {
     fn account(&mut self, account: &Item) -> Result<()>;
     /// One attachment blob, streamed.
     fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()>;
+    /// An attachment the snapshot's event lists but the store no longer has (deleted after
+    /// the snapshot was taken, or lost): the event is kept, and the backup says so.
+    fn attachment_missing(&mut self, _event_id: &str, _file_id: &str) {}
 }
 
 /// Items of one collection, read lazily.

@@ -104,17 +104,21 @@ pub fn export_user(
                     tracing::warn!(
                         "user {} ({uid}): attachment {file_id} of event {event_id} is missing ({path}); not backed up",
                         user.username
-                    )
+                    );
+                    sink.attachment_missing(event_id, file_id);
                 }
                 Err(e) => return Err(e),
             },
             None => match attachments::open_file(&mut tx, uid, event_id, file_id)? {
                 Some(mut reader) => sink.attachment(event_id, file_id, &mut reader)?,
                 // The core's backup skips a missing file with a warning; so do we, loudly.
-                None => tracing::warn!(
-                    "user {} ({uid}): attachment {file_id} of event {event_id} has no bytes in attachment_files; not backed up",
-                    user.username
-                ),
+                None => {
+                    tracing::warn!(
+                        "user {} ({uid}): attachment {file_id} of event {event_id} has no bytes in attachment_files; not backed up",
+                        user.username
+                    );
+                    sink.attachment_missing(event_id, file_id);
+                }
             },
         }
     }

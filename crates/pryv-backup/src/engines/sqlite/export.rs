@@ -212,6 +212,7 @@ fn export_attachment(
         // The core's backup only warns about a missing file; so do we, loudly.
         Err(Error::Io { path, source }) if source.kind() == ErrorKind::NotFound => {
             tracing::warn!(user = %user.username, event_id, file_id, %path, "attachment file missing; not in backup");
+            sink.attachment_missing(event_id, file_id);
             Ok(())
         }
         Err(e) => Err(e),
