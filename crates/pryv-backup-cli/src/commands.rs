@@ -123,12 +123,10 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     let sealer = new_sealer(&args)?;
     let (backend, output) = locate(&args.output)?;
     // Two backups into one output would mix their files: the second stops here.
-    let _lock = if backend.is_local() {
+    if backend.is_local() {
         install.check_output(&output)?;
-        Some(pryv_backup::lock::lock_backup_output(&output)?)
-    } else {
-        None
-    };
+    }
+    let _lock = backend.lock_output(&output)?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
     // The previous generations open with the passphrase this one is encrypted with, unless

@@ -276,3 +276,41 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// A backup into an S3 prefix holds a lock object beside it: a second backup started while
+/// it runs (here: while the object is there) is refused before it writes, and a finished
+/// backup leaves no lock behind.
+#[test]
+fn a_second_backup_into_one_s3_prefix_is_refused() {
+    let server = s3();
+    let bucket = bucket(&server);
+    let prefix = server.unique_prefix("cli-lock");
+    let url = format!("s3://{}/{prefix}", server.bucket);
+    let source = Install::sample();
+    let lock = pryv_backup::lock::s3_output_lock_key(&prefix);
+
+    bucket
+        .put_new(&lock, b"pid 1 on another host".to_vec())
+        .unwrap();
+    let output = cli_s3(&server)
+        .args(["backup", "--output", &url])
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another pryv-backup run") && stderr.contains("pid 1 on another host"),
+        "{stderr}"
+    );
+    assert!(!bucket.any_under(&prefix).unwrap(), "the refused run wrote");
+
+    bucket.delete(&lock).unwrap();
+    cli_s3(&server)
+        .args(["backup", "--output", &url])
+        .args(source.args())
+        .assert()
+        .code(0);
+    assert!(!bucket.exists(&lock).unwrap(), "the lock outlived the run");
+    assert!(bucket.exists(&format!("{prefix}/manifest.json")).unwrap());
+}

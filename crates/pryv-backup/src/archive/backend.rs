@@ -96,6 +96,15 @@ impl Backend {
         matches!(self, Backend::Local)
     }
 
+    /// Locks a backup output for the run: a lock file beside a local folder, a lock object
+    /// beside an S3 prefix (see [`crate::lock`]).
+    pub fn lock_output(&self, output: &Path) -> crate::Result<Box<dyn crate::lock::Held>> {
+        match self {
+            Backend::Local => crate::lock::lock_backup_output(output),
+            Backend::S3(bucket) => crate::lock::lock_s3_output(bucket, &Self::key(bucket, output)?),
+        }
+    }
+
     /// The object key of an `s3://<bucket>/<key>` path of this bucket.
     fn key(bucket: &Bucket, path: &Path) -> Result<String, ArchiveError> {
         let text = path.to_str().unwrap_or_default();

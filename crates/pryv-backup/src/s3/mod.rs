@@ -214,6 +214,22 @@ impl Bucket {
         }
     }
 
+    /// Writes a small object only if there is none at `key` (`If-None-Match: *`); `false`
+    /// when one exists. A store that ignores the condition writes anyway: callers read
+    /// back what they wrote when that matters.
+    pub fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool, S3Error> {
+        let path = self.key(key)?;
+        let options = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..Default::default()
+        };
+        match runtime()?.block_on(self.store.put_opts(&path, bytes.into(), options)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(e) => Err(self.failed("upload", key)(e)),
+        }
+    }
+
     /// Server-side copy (no bytes through this machine).
     pub fn copy(&self, from: &str, to: &str) -> Result<(), S3Error> {
         let (source, target) = (self.key(from)?, self.key(to)?);
