@@ -263,7 +263,22 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
         String::from_utf8_lossy(&verify.stderr)
     );
 
-    // A new backup refuses to mix with the leftovers.
+    // The killed run's lock is still there, and says so; once it is removed (or 5 minutes
+    // old), a new backup refuses to mix with the leftovers.
+    let again = cli_s3(&server)
+        .args(["backup", "--output", &url])
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("another pryv-backup run"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    bucket
+        .delete(&pryv_backup::lock::s3_output_lock_key(&prefix))
+        .unwrap();
     let again = cli_s3(&server)
         .args(["backup", "--output", &url])
         .args(source.args())
@@ -289,8 +304,16 @@ fn a_second_backup_into_one_s3_prefix_is_refused() {
     let source = Install::sample();
     let lock = pryv_backup::lock::s3_output_lock_key(&prefix);
 
+    let body = |refreshed_ms: u64| {
+        serde_json::to_vec(&pryv_backup::lock::S3LockBody {
+            holder: "pid 1 on another host".into(),
+            token: "0123".into(),
+            refreshed_ms,
+        })
+        .unwrap()
+    };
     bucket
-        .put_new(&lock, b"pid 1 on another host".to_vec())
+        .put(&lock, body(pryv_backup::backup::now_millis()))
         .unwrap();
     let output = cli_s3(&server)
         .args(["backup", "--output", &url])
@@ -305,12 +328,20 @@ fn a_second_backup_into_one_s3_prefix_is_refused() {
     );
     assert!(!bucket.any_under(&prefix).unwrap(), "the refused run wrote");
 
-    bucket.delete(&lock).unwrap();
-    cli_s3(&server)
+    // A lock not rewritten for longer than a run rewrites it was left by a killed run.
+    let old = pryv_backup::backup::now_millis() - pryv_backup::lock::S3_LOCK_STALE_MS - 1000;
+    bucket.put(&lock, body(old)).unwrap();
+    let output = cli_s3(&server)
         .args(["backup", "--output", &url])
         .args(source.args())
-        .assert()
-        .code(0);
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(!bucket.exists(&lock).unwrap(), "the lock outlived the run");
     assert!(bucket.exists(&format!("{prefix}/manifest.json")).unwrap());
 }

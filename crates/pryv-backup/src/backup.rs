@@ -362,7 +362,8 @@ fn export_user(
     Ok(manifest)
 }
 
-pub(crate) fn now_millis() -> u64 {
+/// Milliseconds since the epoch, by this host's clock.
+pub fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -60,17 +60,39 @@ pub fn s3_output_lock_key(prefix: &str) -> String {
     format!("{}.pryv-backup.lock", prefix.trim_end_matches('/'))
 }
 
-/// Held while a backup writes into an S3 prefix; deleted when dropped.
+/// How often a running backup rewrites its S3 lock, and after how long without a rewrite
+/// the lock is taken as left by a run that was killed.
+const S3_LOCK_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+pub const S3_LOCK_STALE_MS: u64 = 5 * 60 * 1000;
+
+/// What the lock object holds: who took it, and when it was last rewritten.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3LockBody {
+    pub holder: String,
+    pub token: String,
+    pub refreshed_ms: u64,
+}
+
+/// Held while a backup writes into an S3 prefix: rewritten every half minute, deleted when
+/// dropped.
 struct S3Lock {
     bucket: crate::s3::Bucket,
     key: String,
     token: String,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    refresher: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for S3Lock {
     fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(refresher) = self.refresher.take() {
+            let _ = refresher.join();
+        }
         // Only our own lock is removed: a lock another run took over is left alone.
-        if read_lock(&self.bucket, &self.key).ok().flatten().as_deref() == Some(&self.token) {
+        let holder = read_lock(&self.bucket, &self.key).ok().flatten();
+        if holder.is_some_and(|b| b.token == self.token) {
             if let Err(e) = self.bucket.delete(&self.key) {
                 tracing::warn!(
                     "could not remove the lock {}: {e}",
@@ -81,7 +103,7 @@ impl Drop for S3Lock {
     }
 }
 
-fn read_lock(bucket: &crate::s3::Bucket, key: &str) -> Result<Option<String>> {
+fn read_lock(bucket: &crate::s3::Bucket, key: &str) -> Result<Option<S3LockBody>> {
     use std::io::Read;
     let Some(mut body) = bucket.get(key)? else {
         return Ok(None);
@@ -89,42 +111,87 @@ fn read_lock(bucket: &crate::s3::Bucket, key: &str) -> Result<Option<String>> {
     let mut text = String::new();
     body.read_to_string(&mut text)
         .map_err(|e| Error::Other(format!("reading {}: {e}", bucket.url(key))))?;
-    Ok(Some(text))
+    // A lock this version cannot read is someone's lock all the same.
+    Ok(Some(serde_json::from_str(&text).unwrap_or(S3LockBody {
+        holder: text,
+        token: String::new(),
+        refreshed_ms: u64::MAX,
+    })))
 }
 
-/// Locks a backup output in S3: writes the lock object if there is none, then reads it
-/// back (a store that ignores `If-None-Match` would let a second run write over it).
+fn lock_text(body: &S3LockBody) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_default()
+}
+
+/// Locks a backup output in S3. A lock rewritten less than five minutes ago belongs to a
+/// running backup: refused. An older one was left by a run that was killed: taken over,
+/// with a warning. The lock is written only if absent, then read back (a store that
+/// ignores `If-None-Match` would let a second run write over it).
 pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dyn Held>> {
     let key = s3_output_lock_key(prefix);
-    let held_by = |text: Option<String>| {
+    let now = crate::backup::now_millis();
+    let held_by = |body: Option<S3LockBody>| {
+        let (holder, age) = body
+            .map(|b| (b.holder, now.saturating_sub(b.refreshed_ms) / 1000))
+            .unwrap_or_default();
         Error::Other(format!(
-            "another pryv-backup run is writing a backup into s3://{}/{prefix} (lock {}: {}): \
-             wait for it to end; if no backup runs any more (one was killed), delete that object \
-             and run again",
+            "another pryv-backup run is writing a backup into s3://{}/{prefix} (lock {}, held \
+             by {holder}, rewritten {age} s ago): wait for it to end; a lock not rewritten for \
+             5 minutes is taken as left by a killed run",
             bucket.name(),
             bucket.url(&key),
-            text.unwrap_or_default().trim()
         ))
     };
-    let token = format!(
-        "pid {} on {}, started at {} ms, token {:016x}",
-        std::process::id(),
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "this host".into()),
-        crate::backup::now_millis(),
-        rand::random::<u64>()
-    );
-    // Looked for first: some stores ignore the condition of the write below.
-    if bucket.exists(&key)? || !bucket.put_new(&key, token.clone().into_bytes())? {
+    if let Some(found) = read_lock(bucket, &key)? {
+        if now.saturating_sub(found.refreshed_ms) < S3_LOCK_STALE_MS {
+            return Err(held_by(Some(found)));
+        }
+        tracing::warn!(
+            "taking over the lock {} of a run that stopped without releasing it ({})",
+            bucket.url(&key),
+            found.holder
+        );
+        bucket.delete(&key)?;
+    }
+    let body = S3LockBody {
+        holder: format!(
+            "pid {} on {}",
+            std::process::id(),
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "an unnamed host".into())
+        ),
+        token: format!("{:016x}", rand::random::<u64>()),
+        refreshed_ms: now,
+    };
+    if !bucket.put_new(&key, lock_text(&body))? {
         return Err(held_by(read_lock(bucket, &key)?));
     }
     match read_lock(bucket, &key)? {
-        Some(text) if text == token => Ok(Box::new(S3Lock {
-            bucket: bucket.clone(),
-            key,
-            token,
-        })),
-        other => Err(held_by(other)),
+        Some(found) if found.token == body.token => {}
+        other => return Err(held_by(other)),
     }
+    let token = body.token.clone();
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let refresher = {
+        let (bucket, key) = (bucket.clone(), key.clone());
+        let mut body = body;
+        std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(S3_LOCK_REFRESH)
+            {
+                body.refreshed_ms = crate::backup::now_millis();
+                if let Err(e) = bucket.put(&key, lock_text(&body)) {
+                    tracing::warn!("could not rewrite the lock {}: {e}", bucket.url(&key));
+                }
+            }
+        })
+    };
+    Ok(Box::new(S3Lock {
+        bucket: bucket.clone(),
+        key,
+        token,
+        stop: Some(stop),
+        refresher: Some(refresher),
+    }))
 }
 
 #[cfg(test)]

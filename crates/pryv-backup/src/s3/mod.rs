@@ -230,6 +230,15 @@ impl Bucket {
         }
     }
 
+    /// Writes (or replaces) a small object in one request.
+    pub fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), S3Error> {
+        let path = self.key(key)?;
+        runtime()?
+            .block_on(self.store.put(&path, bytes.into()))
+            .map(|_| ())
+            .map_err(self.failed("upload", key))
+    }
+
     /// Server-side copy (no bytes through this machine).
     pub fn copy(&self, from: &str, to: &str) -> Result<(), S3Error> {
         let (source, target) = (self.key(from)?, self.key(to)?);
