@@ -121,7 +121,15 @@ fn sorted(user: &MemoryUser, collection: pryv_backup::model::Collection) -> Vec<
     let mut items: Vec<String> = user
         .items_of(collection)
         .iter()
-        .map(|i| canonical(i, true).to_string())
+        .map(|i| {
+            // PostgreSQL keeps a deleted stream's path (a column of its own, carried in our
+            // archives); the SQLite engine stores a deletion as `{id, deleted}` only.
+            let mut i = i.clone();
+            if collection == pryv_backup::model::Collection::Streams && i.get("deleted").is_some() {
+                i.as_object_mut().map(|o| o.shift_remove("path"));
+            }
+            canonical(&i, true).to_string()
+        })
         .collect();
     items.sort();
     items

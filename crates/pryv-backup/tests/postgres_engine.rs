@@ -85,7 +85,7 @@ fn postgres_exported_items_follow_the_core_rules() {
     };
     assert_eq!(
         find(Collection::Streams, "old-stream"),
-        json!({"id": "old-stream", "deleted": 1763980060})
+        json!({"id": "old-stream", "deleted": 1763980060, "path": "old-stream/"})
     );
     assert_eq!(find(Collection::Streams, "health")["parentId"], Value::Null);
     assert_eq!(find(Collection::Streams, "daily")["singleActivity"], true);

@@ -90,6 +90,14 @@ fn pg_core_differences(collection: Collection, item: &mut Item) {
         time_named_points(item);
         return;
     }
+    // Our addition: a deleted stream keeps its path (the fixture's deletions are roots).
+    if collection == Collection::Streams && item.get("deleted").is_some() {
+        let path = format!("{}/", item["id"].as_str().unwrap());
+        item.as_object_mut()
+            .unwrap()
+            .insert("path".into(), Value::String(path));
+        return;
+    }
     if collection != Collection::Accesses {
         return;
     }

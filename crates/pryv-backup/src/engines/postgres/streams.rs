@@ -31,11 +31,12 @@ pub const TABLE: Table = Table {
 };
 
 /// A row as the core exports it: no path, false flags dropped, root parent kept as null,
-/// deletions reduced to `{id, deleted}` (so a deletion's path, the only record of where it
-/// was, is not in the archive: see docs/archive-format.md).
+/// deletions reduced to `{id, deleted}`, plus (our addition) the deletion's `path`: the
+/// core clears a deleted stream's parent, so its path is the only record of where it was
+/// (see docs/archive-format.md).
 pub fn to_item(values: RowValues) -> Item {
     let mut item = TABLE.to_item(values, &["parent_id"]);
-    item.shift_remove("path");
+    let path = item.shift_remove("path");
     for flag in ["trashed", "singleActivity"] {
         if item.get(flag) == Some(&Value::Bool(false)) {
             item.shift_remove(flag);
@@ -47,6 +48,9 @@ pub fn to_item(values: RowValues) -> Item {
             tombstone.insert("id".into(), id.clone());
         }
         tombstone.insert("deleted".into(), deleted);
+        if let Some(path) = path.filter(|p| !p.is_null()) {
+            tombstone.insert("path".into(), path);
+        }
         return Value::Object(tombstone);
     }
     Value::Object(item)
