@@ -26,7 +26,7 @@ fn hashed_install() -> (Install, tempfile::TempDir) {
 
 /// The live install's settings that matter here, its attachments under `users_dir`.
 fn write_live_override(install: &Install, users_dir: &Path) {
-    let extra = install.core_dir.path().join("live-override.yml");
+    let extra = live_override(install);
     std::fs::write(
         &extra,
         format!(
@@ -37,17 +37,28 @@ fn write_live_override(install: &Install, users_dir: &Path) {
     .unwrap();
 }
 
-fn restore(install: &Install, extra_config: &Path, args: &[&str]) -> std::process::Output {
+/// The install's live-like settings (see `write_live_override`).
+fn live_override(install: &Install) -> PathBuf {
+    install.core_dir.path().join("live-override.yml")
+}
+
+/// `pryv-backup restore` of `dir` into an install configured as the live one.
+fn restore_dir(install: &Install, dir: &Path, args: &[&str]) -> std::process::Output {
     cli()
         .arg("restore")
         .args(install.args())
         .arg("--config")
-        .arg(extra_config)
+        .arg(live_override(install))
         .arg("--restore")
-        .arg(live("backup-by-reference"))
+        .arg(dir)
         .args(args)
         .output()
         .unwrap()
+}
+
+/// A restore of the reference's archive of the live install.
+fn restore(install: &Install, args: &[&str]) -> std::process::Output {
+    restore_dir(install, &live("backup-by-reference"), args)
 }
 
 /// The platform_kv rows of user fields, as the live install's dump holds them.
@@ -115,8 +126,7 @@ fn key_value(row: &str) -> (String, serde_json::Value) {
 #[test]
 fn platform_entries_named_by_token_are_restored() {
     let (install, _files) = hashed_install();
-    let extra = install.core_dir.path().join("live-override.yml");
-    let output = restore(&install, &extra, &["--json"]);
+    let output = restore(&install, &["--json"]);
     assert!(
         output.status.success(),
         "restore failed: {}",
@@ -135,8 +145,7 @@ fn platform_entries_named_by_token_are_restored() {
 #[test]
 fn the_platform_table_is_rebuilt_as_the_live_core_wrote_it() {
     let (install, _files) = hashed_install();
-    let extra = install.core_dir.path().join("live-override.yml");
-    let output = restore(&install, &extra, &[]);
+    let output = restore(&install, &[]);
     assert!(
         output.status.success(),
         "{}",
@@ -176,8 +185,7 @@ fn the_platform_table_is_rebuilt_as_the_live_core_wrote_it() {
 #[test]
 fn a_single_user_restore_takes_that_users_token_entries_only() {
     let (install, _files) = hashed_install();
-    let extra = install.core_dir.path().join("live-override.yml");
-    let output = restore(&install, &extra, &["--user", "dora77"]);
+    let output = restore(&install, &["--user", "dora77"]);
     assert!(
         output.status.success(),
         "restore failed: {}",
@@ -195,8 +203,7 @@ fn a_single_user_restore_takes_that_users_token_entries_only() {
 #[test]
 fn verify_integrity_accepts_the_history_copies_the_core_hashed() {
     let (install, _files) = hashed_install();
-    let extra = install.core_dir.path().join("live-override.yml");
-    let output = restore(&install, &extra, &["--json", "--verify-integrity"]);
+    let output = restore(&install, &["--json", "--verify-integrity"]);
     let report = stdout_json(&output);
     assert!(output.status.success(), "{report:#}");
     assert_eq!(
@@ -226,22 +233,13 @@ fn our_backup_carries_every_platform_row_of_its_users() {
     for table in ["users_index", "accesses", "platform_kv"] {
         testbed::load_live_table(&mut client, table);
     }
-    let extra = source.core_dir.path().join("live-override.yml");
+    let extra = live_override(&source);
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("backup");
-    let output = cli()
-        .arg("backup")
-        .args(source.args())
-        .arg("--config")
-        .arg(&extra)
-        .args(["--no-compress", "--output"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    backup(
+        &source,
+        &out,
+        &["--no-compress", "--config", extra.to_str().unwrap()],
     );
     let carried = std::fs::read_to_string(out.join("platform/platform.jsonl")).unwrap();
     let index_rows = carried
@@ -251,16 +249,7 @@ fn our_backup_carries_every_platform_row_of_its_users() {
     assert_eq!(index_rows, 3 + 18, "{carried}");
 
     let (target, _target_files) = hashed_install();
-    let extra = target.core_dir.path().join("live-override.yml");
-    let output = cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--config")
-        .arg(&extra)
-        .arg("--restore")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = restore_dir(&target, &out, &[]);
     assert!(
         output.status.success(),
         "{}",
@@ -295,8 +284,7 @@ fn attachment_files(users_dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 #[test]
 fn restoring_the_reference_archive_gives_back_the_source_rows_and_files() {
     let (install, users_dir) = hashed_install();
-    let extra = install.core_dir.path().join("live-override.yml");
-    let output = restore(&install, &extra, &[]);
+    let output = restore(&install, &[]);
     assert!(
         output.status.success(),
         "restore failed: {}",
@@ -357,20 +345,11 @@ fn our_backup_of_the_live_install_restores_to_its_rows_and_files() {
     let source = live_source();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("backup");
-    let source_extra = source.core_dir.path().join("live-override.yml");
+    let source_extra = live_override(&source);
     backup(&source, &out, &["--config", source_extra.to_str().unwrap()]);
 
     let (install, users_dir) = hashed_install();
-    let extra = install.core_dir.path().join("live-override.yml");
-    let output = cli()
-        .arg("restore")
-        .args(install.args())
-        .arg("--config")
-        .arg(&extra)
-        .arg("--restore")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = restore_dir(&install, &out, &[]);
     assert!(
         output.status.success(),
         "restore failed: {}",
@@ -416,8 +395,7 @@ fn source_streams_with_root_tombstone() -> Vec<String> {
 #[test]
 fn every_table_restores_as_the_live_install_held_it() {
     let (install, _users_dir) = hashed_install();
-    let extra = install.core_dir.path().join("live-override.yml");
-    let output = restore(&install, &extra, &[]);
+    let output = restore(&install, &[]);
     assert!(
         output.status.success(),
         "restore failed: {}",
@@ -477,7 +455,7 @@ fn our_backup_of_the_live_install_holds_the_reference_archives_items() {
     let source = live_source();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("backup");
-    let extra = source.core_dir.path().join("live-override.yml");
+    let extra = live_override(&source);
     backup(
         &source,
         &out,

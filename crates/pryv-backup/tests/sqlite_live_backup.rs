@@ -5,25 +5,18 @@
 //! - the full backup restored alone holds each user exactly as of its snapshot;
 //! - full + incremental restored as a chain equals the final platform, item by item.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+mod live_write;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
-use pryv_backup::backup::{self, BackupHook, BackupOptions, BackupStep};
-use pryv_backup::chain::Chain;
+use live_write::*;
 use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, MemoryUser};
 use pryv_backup::engines::filesystem::user_local_dir;
 use pryv_backup::engines::sqlite::SqliteEngine;
 use pryv_backup::model::{Collection, UserRef};
-use pryv_backup::progress::Silent;
-use pryv_backup::restore::{self, RestoreOptions};
 use pryv_backup::sample;
-
-const ALICE: &str = "cksamplealice0001";
-const BOB: &str = "cksamplebobby0002";
-const CAROL: &str = "cksamplecarol0003";
-const DAVE: &str = "cksampledaves0004";
 
 /// A user's data with each collection sorted, so that two exports compare whatever order
 /// their files keep.
@@ -94,13 +87,36 @@ impl Core {
             .unwrap_or_else(|e| panic!("no event {rank} for {user}: {e}"))
     }
 
-    fn update_event(&self, user: &str, rank: i64, modified: f64) {
+    /// Removes the user's first attachment file (by path), as the core does when an
+    /// attachment is deleted; remembers which.
+    fn delete_blob(&self, user: &str) {
+        let dir = user_local_dir(&self.root, user)
+            .unwrap()
+            .join("attachments");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flat_map(|event| std::fs::read_dir(event.unwrap().path()).unwrap())
+            .map(|f| f.unwrap().path())
+            .collect();
+        files.sort();
+        std::fs::remove_file(&files[0]).unwrap();
+        *self.deleted_blob.lock().unwrap() = Some(files[0].clone());
+    }
+}
+
+impl CoreWrites for Core {
+    fn update_event(&self, user: &str, rank: i64, ahead: f64) {
         let id = self.event(user, rank);
         self.events(
             user,
             "UPDATE events SET content = '\"changed during the backup\"', modified = ?1 WHERE eventid = ?2",
-            &[&modified, &id],
+            &[&(now() + ahead), &id],
         );
+    }
+
+    /// A blob of an event in alice's snapshot, deleted before the backup reads it.
+    fn inside_alice(&self) {
+        self.delete_blob(ALICE);
     }
 
     fn trash_event(&self, user: &str, rank: i64) {
@@ -141,22 +157,6 @@ impl Core {
         );
     }
 
-    /// Removes the user's first attachment file (by path), as the core does when an
-    /// attachment is deleted; remembers which.
-    fn delete_blob(&self, user: &str) {
-        let dir = user_local_dir(&self.root, user)
-            .unwrap()
-            .join("attachments");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flat_map(|event| std::fs::read_dir(event.unwrap().path()).unwrap())
-            .map(|f| f.unwrap().path())
-            .collect();
-        files.sort();
-        std::fs::remove_file(&files[0]).unwrap();
-        *self.deleted_blob.lock().unwrap() = Some(files[0].clone());
-    }
-
     fn trash_stream(&self, user: &str) {
         self.base(
             user,
@@ -176,42 +176,10 @@ impl Core {
     }
 }
 
-fn options(hook: Option<BackupHook>) -> BackupOptions {
-    BackupOptions {
-        users: Vec::new(),
-        previous: None,
-        include_ephemeral: false,
-        // One user at a time, so "not yet exported" means what it says.
-        jobs: 1,
-        engine_name: "sqlite".into(),
-        domain: "test".into(),
-        core_version: "test".into(),
-        clock_skew: 300.0,
-        pii_key: None,
-        hook,
-    }
-}
-
-fn restore_into(chain_dir: &Path, target: &Path) -> SqliteEngine {
+fn restore_into(chain_dir: &std::path::Path, target: &std::path::Path) -> SqliteEngine {
     std::fs::create_dir_all(target).unwrap();
     let engine = SqliteEngine::open_with_fs_attachments(target).unwrap();
-    let chain = Chain::open(&Backend::Local, chain_dir, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .unwrap()
-    .unwrap();
-    let report = restore::run(
-        &engine,
-        &chain,
-        chain_dir,
-        &RestoreOptions {
-            jobs: 1,
-            ..Default::default()
-        },
-        &Silent,
-    )
-    .unwrap();
-    assert!(report.is_complete(), "{report:?}");
+    restore_chain(&engine, chain_dir);
     engine
 }
 
@@ -232,57 +200,17 @@ fn a_backup_of_a_sqlite_platform_being_written_to_loses_nothing() {
         deleted_blob: Mutex::new(None),
     });
     let expected: Arc<Mutex<HashMap<String, MemoryUser>>> = Arc::default();
-    let in_snapshot_writes: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let hook = {
-        let (core, expected, in_snapshot_writes) =
-            (core.clone(), expected.clone(), in_snapshot_writes.clone());
+    let (hook, inside) = {
         let reader = SqliteEngine::open_with_fs_attachments(&root).unwrap();
-        BackupHook(Arc::new(move |step: &BackupStep<'_>| match step {
-            BackupStep::BeforeUser(user) => {
-                if user.user_id == ALICE {
-                    // Users not exported yet: their snapshot must show all of this.
-                    core.update_event(BOB, 0, now());
-                    core.update_event(BOB, 1, now() + 30.0);
-                    core.create_event(CAROL, "ev-created-before-carol");
-                    core.rename_access(DAVE);
-                }
-                let data = export(&reader, user);
-                expected.lock().unwrap().insert(user.user_id.clone(), data);
-            }
-            BackupStep::BetweenCollections { user, .. } => {
-                // Once per user, inside its snapshot: none of it is in the full backup.
-                if !in_snapshot_writes
-                    .lock()
-                    .unwrap()
-                    .insert(user.user_id.clone())
-                {
-                    return;
-                }
-                if user.user_id == ALICE {
-                    // A blob of an event in the snapshot, deleted before the backup reads it.
-                    core.delete_blob(ALICE);
-                    core.update_event(ALICE, 0, now());
-                    core.create_event(ALICE, "ev-created-inside-alice");
-                    core.trash_stream(ALICE);
-                    core.rename_access(ALICE);
-                    core.trash_event(BOB, 2);
-                }
-                if user.user_id == BOB {
-                    core.delete_event(BOB, 3);
-                    core.create_event(BOB, "ev-created-inside-bob");
-                }
-            }
-        }))
+        let expected = expected.clone();
+        live_write::hook(core.clone(), move |user| {
+            let data = export(&reader, user);
+            expected.lock().unwrap().insert(user.user_id.clone(), data);
+        })
     };
 
     let out = work.path().join("backup");
-    let report = backup::run(
-        &source,
-        ArchiveWriter::create(&out, WriterOptions::default()).unwrap(),
-        &options(Some(hook)),
-        &Silent,
-    )
-    .unwrap();
+    let report = full_backup(&source, &out, hook);
     // The blob deleted inside alice's snapshot is named in the report; its event is kept.
     let deleted = core.deleted_blob.lock().unwrap().clone().unwrap();
     let file_id = deleted.file_name().unwrap().to_string_lossy().to_string();
@@ -303,7 +231,7 @@ fn a_backup_of_a_sqlite_platform_being_written_to_loses_nothing() {
         ),
         (ALICE, event_id.as_str(), file_id.as_str())
     );
-    let inside: HashSet<String> = in_snapshot_writes.lock().unwrap().clone();
+    let inside = inside.lock().unwrap().clone();
     assert!(
         inside.contains(ALICE) && inside.contains(BOB),
         "the hook ran inside alice and bob: {inside:?}"
@@ -329,24 +257,7 @@ fn a_backup_of_a_sqlite_platform_being_written_to_loses_nothing() {
     assert!(events_of(&restored[ALICE]) < events_of(&export_all(&source)[ALICE]));
 
     // Full + incremental: the final platform.
-    let chain = Chain::open(&Backend::Local, &out, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .unwrap()
-    .unwrap();
-    let mut incremental = options(None);
-    incremental.previous = Some(chain.latest_state());
-    backup::run(
-        &source,
-        ArchiveWriter::create(
-            &chain.next_generation_dir().unwrap(),
-            WriterOptions::default(),
-        )
-        .unwrap(),
-        &incremental,
-        &Silent,
-    )
-    .unwrap();
+    incremental_backup(&source, &out);
     let chained = restore_into(&out, &work.path().join("chain"));
     assert_eq!(export_all(&chained), export_all(&source));
 }

@@ -121,7 +121,7 @@ fn assign_files(options: &Options, users: &mut [UserPlan]) {
     while left > 0 {
         let size = rng.gen_range(16 * 1024..=3 * 1024 * 1024).min(left);
         left -= size;
-        let owner = if k % 2 == 0 || users.len() == 1 {
+        let owner = if k.is_multiple_of(2) || users.len() == 1 {
             0
         } else {
             1 + (k / 2) as usize % (users.len() - 1)
