@@ -21,38 +21,23 @@ fn text(output: &std::process::Output) -> String {
 fn a_core_dir_that_is_not_an_install_is_refused() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("backup");
-    let missing = work.path().join("does/not/exist");
-    let output = cli()
-        .args(["backup", "--core-dir"])
-        .arg(&missing)
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(
-        text(&output).contains("no such directory"),
-        "{}",
-        text(&output)
-    );
-    assert!(!out.exists(), "a backup was started");
-
-    // A folder that exists but is no install: without --config, its built-in defaults
-    // would name some other database.
-    let output = cli()
-        .args(["backup", "--core-dir"])
-        .arg(work.path())
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(
-        text(&output).contains("no config/ folder"),
-        "{}",
-        text(&output)
-    );
-    assert!(!out.exists(), "a backup was started");
+    // A folder that does not exist; one that exists but is no install (without --config, its
+    // built-in defaults would name some other database).
+    for (core_dir, why) in [
+        (work.path().join("does/not/exist"), "no such directory"),
+        (work.path().to_path_buf(), "no config/ folder"),
+    ] {
+        let output = cli()
+            .args(["backup", "--core-dir"])
+            .arg(&core_dir)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert!(text(&output).contains(why), "{}", text(&output));
+        assert!(!out.exists(), "a backup was started");
+    }
 }
 
 /// The core's service runs with `NODE_ENV=production` and reads

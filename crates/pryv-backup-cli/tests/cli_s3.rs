@@ -265,31 +265,21 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
 
     // The killed run's lock is still there, and says so; once it is removed (or 5 minutes
     // old), a new backup refuses to mix with the leftovers.
-    let again = cli_s3(&server)
-        .args(["backup", "--output", &url])
-        .args(source.args())
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("another pryv-backup run"),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    let refused_with = |why: &str| {
+        let again = cli_s3(&server)
+            .args(["backup", "--output", &url])
+            .args(source.args())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&again.stderr).to_string();
+        assert_eq!(again.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+    };
+    refused_with("another pryv-backup run");
     bucket
         .delete(&pryv_backup::lock::s3_output_lock_key(&prefix))
         .unwrap();
-    let again = cli_s3(&server)
-        .args(["backup", "--output", &url])
-        .args(source.args())
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("unfinished backup"),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    refused_with("unfinished backup");
 }
 
 /// A backup into an S3 prefix holds a lock object beside it: a second backup started while
