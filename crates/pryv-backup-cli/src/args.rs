@@ -42,6 +42,11 @@ pub struct Cli {
     /// Print a machine-readable JSON report on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Also write the run's outcome (last success, duration, users, items, bytes, exit
+    /// status) to this file in the Prometheus text format, for node_exporter's textfile
+    /// collector. Written atomically; the last success time survives a failed run.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,6 +89,14 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Print a shell completion script.
+    ///
+    /// Example: pryv-backup completions bash > /etc/bash_completion.d/pryv-backup
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), made from this --help.
+    ///
+    /// Example: pryv-backup man > /usr/local/share/man/man1/pryv-backup.1
+    Man,
 }
 
 /// Where the install and its configuration are.
@@ -232,20 +245,28 @@ pub fn split_config_overrides(
 pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
     // Global flags may come before a subcommand (`-vv restore -r DIR`): a subcommand already
     // named after them must not get a second one inserted.
-    let first_after_globals = args.iter().skip(1).find_map(|a| {
-        let a = a.to_str()?;
+    let mut rest = args.iter().skip(1).filter_map(|a| a.to_str());
+    let first_after_globals = loop {
+        let Some(a) = rest.next() else { break None };
+        if a == "--metrics-file" {
+            rest.next(); // its value
+            continue;
+        }
         let global = a == "--json"
             || a == "--verbose"
+            || a.starts_with("--metrics-file=")
             || (a.len() > 1
                 && a.strip_prefix('-')
                     .is_some_and(|v| v.chars().all(|c| c == 'v')));
-        (!global).then_some(a)
-    });
+        if !global {
+            break Some(a);
+        }
+    };
     let names_subcommand = first_after_globals.is_some_and(|a| {
-        [
-            "backup", "restore", "inspect", "verify", "decrypt", "demo", "help",
-        ]
-        .contains(&a)
+        a == "help"
+            || <Cli as clap::CommandFactory>::command()
+                .get_subcommands()
+                .any(|c| c.get_name() == a)
     });
     let first_is_flag = !names_subcommand
         && args

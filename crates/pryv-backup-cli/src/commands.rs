@@ -2,8 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use clap::CommandFactory;
 use pryv_backup::archive::{
     self, ArchiveReader, ArchiveWriter, Backend, FileSealer, WriterOptions,
 };
@@ -15,22 +17,69 @@ use pryv_backup::{backup, chain, demo, restore};
 
 use crate::args::{BackupArgs, Cli, Command, ConfigArgs, DecryptArgs, RestoreArgs};
 use crate::exit;
+use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
 use crate::secrets;
 
 pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
+    let Some(path) = cli.metrics_file.clone() else {
+        return dispatch(cli, overrides, &mut Metrics::default());
+    };
+    let (command, location) = what(&cli.command);
+    let run = metrics::Run {
+        command,
+        location,
+        started: Instant::now(),
+    };
+    let mut measured = Metrics::default();
+    let result = dispatch(cli, overrides, &mut measured);
+    let code = *result.as_ref().unwrap_or(&exit::ERROR);
+    if let Err(e) = metrics::write(&path, &run, code, &measured) {
+        eprintln!("warning: the metrics file was not written: {e:#}");
+    }
+    result
+}
+
+/// The command's name and the backup location it works on, for metric labels.
+fn what(command: &Command) -> (&'static str, String) {
+    let shown = |p: &Path| p.display().to_string();
+    match command {
+        Command::Backup(args) => ("backup", shown(&args.output)),
+        Command::Restore(args) => ("restore", shown(&args.dir)),
+        Command::Inspect { dir, .. } => ("inspect", shown(dir)),
+        Command::Verify { dir, .. } => ("verify", shown(dir)),
+        Command::Decrypt { dir, .. } => ("decrypt", shown(dir)),
+        Command::Demo { .. } => ("demo", String::new()),
+        Command::Completions { .. } => ("completions", String::new()),
+        Command::Man => ("man", String::new()),
+    }
+}
+
+fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -> Result<u8> {
     if let Err(e) = refuse_inline_secrets(&cli.command) {
         eprintln!("error: {e:#}");
         return Ok(exit::USAGE);
     }
     let json = cli.json;
     match cli.command {
-        Command::Backup(args) => run_backup(args, overrides, json),
-        Command::Restore(args) => run_restore(args, overrides, json),
+        Command::Backup(args) => run_backup(args, overrides, json, metrics),
+        Command::Restore(args) => run_restore(args, overrides, json, metrics),
         Command::Inspect { dir, secrets } => run_inspect(&dir, &secrets, json),
-        Command::Verify { dir, secrets } => run_verify(&dir, &secrets, json),
+        Command::Verify { dir, secrets } => run_verify(&dir, &secrets, json, metrics),
         Command::Decrypt { dir, out, secrets } => run_decrypt(&dir, &out, &secrets, json),
         Command::Demo { dir } => run_demo(dir.as_deref(), json),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pryv-backup", &mut out);
+            print!("{}", String::from_utf8_lossy(&out));
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            print!("{}", String::from_utf8_lossy(&out));
+            Ok(exit::OK)
+        }
     }
 }
 
@@ -45,7 +94,7 @@ fn refuse_inline_secrets(command: &Command) -> Result<()> {
         Command::Inspect { secrets, .. }
         | Command::Verify { secrets, .. }
         | Command::Decrypt { secrets, .. } => secrets,
-        Command::Demo { .. } => return Ok(()),
+        Command::Demo { .. } | Command::Completions { .. } | Command::Man => return Ok(()),
     };
     secrets::refuse_inline(&decrypt.decrypt_passphrase, "--decrypt-passphrase")
 }
@@ -110,7 +159,12 @@ fn open_reader(backend: &Backend, dir: &Path, secrets_args: &DecryptArgs) -> Res
     Ok(ArchiveReader::open_in(backend, dir, sealer)?)
 }
 
-fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) -> Result<u8> {
+fn run_backup(
+    args: BackupArgs,
+    overrides: Vec<(String, String)>,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
     if args.max_chunk_size == 0 {
         bail!("--max-chunk-size must be at least 1 (MB)");
     }
@@ -187,6 +241,31 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
         &bar,
     )?;
     drop(bar);
+    metrics.set(
+        "users",
+        "Users in the last run's backup.",
+        report.users.len() as f64,
+    );
+    metrics.set(
+        "items",
+        "Items in the last run's backup.",
+        report.items as f64,
+    );
+    metrics.set(
+        "attachments",
+        "Attachment files in the last run's backup.",
+        report.attachments as f64,
+    );
+    metrics.set(
+        "bytes",
+        "Bytes of the users' files in the last run's backup.",
+        report.bytes as f64,
+    );
+    metrics.set(
+        "missing_attachments",
+        "Attachments listed by events but gone from the store during the last run.",
+        report.missing_attachments.len() as f64,
+    );
     if json {
         print_json(
             &serde_json::json!({ "output": output_dir, "install": target, "report": report }),
@@ -218,7 +297,12 @@ fn run_backup(args: BackupArgs, overrides: Vec<(String, String)>, json: bool) ->
     Ok(exit::OK)
 }
 
-fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) -> Result<u8> {
+fn run_restore(
+    args: RestoreArgs,
+    overrides: Vec<(String, String)>,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
     let on_success = match (&args.delete_on_success, &args.move_on_success) {
         (true, _) => OnSuccess::Delete,
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
@@ -273,6 +357,20 @@ fn run_restore(args: RestoreArgs, overrides: Vec<(String, String)>, json: bool) 
         &bar,
     )?;
     drop(bar);
+    metrics.set(
+        "users",
+        "Users restored by the last run.",
+        report.restored.len() as f64,
+    );
+    let not_restored = report.failed.len()
+        + report.rolled_back.len()
+        + report.skipped.len()
+        + report.incomplete.len();
+    metrics.set(
+        "failed_users",
+        "Users the last run did not restore: failed, rolled back, skipped or incomplete.",
+        not_restored as f64,
+    );
     if json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(object) = value.as_object_mut() {
@@ -388,7 +486,12 @@ fn run_inspect(location: &Path, secrets_args: &DecryptArgs, json: bool) -> Resul
 }
 
 /// Verifies the base backup and each of its increments (every generation a restore reads).
-fn run_verify(location: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {
+fn run_verify(
+    location: &Path,
+    secrets_args: &DecryptArgs,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
     let (backend, dir) = locate(location)?;
     let dir = dir.as_path();
     let mut generations = vec![(dir.to_path_buf(), String::new())];
@@ -425,6 +528,26 @@ fn run_verify(location: &Path, secrets_args: &DecryptArgs, json: bool) -> Result
                 p
             }));
     }
+    metrics.set(
+        "users",
+        "User backups the last run checked.",
+        total.users_checked as f64,
+    );
+    metrics.set(
+        "items",
+        "Items the last run checked.",
+        total.items_checked as f64,
+    );
+    metrics.set(
+        "files",
+        "Files the last run checked.",
+        total.files_checked as f64,
+    );
+    metrics.set(
+        "problems",
+        "Files or folders the last run found damaged.",
+        total.problems.len() as f64,
+    );
     let problems: Vec<_> = total
         .problems
         .iter()

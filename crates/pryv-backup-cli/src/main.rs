@@ -12,6 +12,7 @@ macro_rules! println {
 
 mod args;
 mod commands;
+mod metrics;
 mod output;
 mod secrets;
 mod when;

@@ -277,3 +277,96 @@ fn help_documents_the_flags_and_usage_errors_exit_2() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
 }
+
+/// The samples of a metrics file, read by a Prometheus text-format parser: name → value,
+/// with the labels of the first one.
+fn metrics(
+    path: &Path,
+) -> (
+    std::collections::HashMap<String, f64>,
+    Vec<(String, String)>,
+) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let labels = scrape.samples[0]
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let values = scrape
+        .samples
+        .into_iter()
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) => (s.metric, v),
+            other => panic!("{} is not a gauge: {other:?}", s.metric),
+        })
+        .collect();
+    (values, labels)
+}
+
+#[test]
+fn metrics_file_reports_each_run_and_keeps_the_last_success() {
+    let fixture = reference_archives().join("full-gz");
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join("backup");
+    copy_tree(&fixture, &copy);
+    let prom = work.path().join("pryv-backup.prom");
+
+    let output = run(&[
+        "--metrics-file".as_ref(),
+        prom.as_os_str(),
+        "verify".as_ref(),
+        copy.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let (good, labels) = metrics(&prom);
+    assert_eq!(good["pryv_backup_exit_status"], 0.0);
+    assert!(good["pryv_backup_files"] > 0.0 && good["pryv_backup_items"] > 0.0);
+    assert_eq!(good["pryv_backup_problems"], 0.0);
+    let success = good["pryv_backup_last_success_timestamp_seconds"];
+    assert!(success > 1.7e9, "{success}");
+    assert!(
+        labels.contains(&("command".into(), "verify".into())),
+        "{labels:?}"
+    );
+    assert!(labels.contains(&("location".into(), copy.display().to_string())));
+
+    damage_a_chunk(&copy);
+    let output = run(&[
+        "verify".as_ref(),
+        copy.as_os_str(),
+        "--metrics-file".as_ref(),
+        prom.as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let (bad, _) = metrics(&prom);
+    assert_eq!(bad["pryv_backup_exit_status"], 1.0);
+    assert!(bad["pryv_backup_problems"] > 0.0);
+    assert_eq!(bad["pryv_backup_last_success_timestamp_seconds"], success);
+    assert!(bad["pryv_backup_last_run_timestamp_seconds"] >= success);
+    // No temporary file is left beside it.
+    let left: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_command_line_definition() {
+    let output = run(&["completions".as_ref(), "bash".as_ref()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let script = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        script.contains("pryv-backup") && script.contains("--incremental"),
+        "{script}"
+    );
+    let output = run(&["man".as_ref()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        page.contains(".TH pryv-backup 1") && page.contains("restore"),
+        "{page}"
+    );
+}

@@ -110,6 +110,8 @@ pub struct BackupReport {
     pub platform_entries: u64,
     pub items: u64,
     pub attachments: u64,
+    /// Bytes of the users' files as written (compressed, sealed).
+    pub bytes: u64,
     /// Attachments listed by an event of the snapshot that the store no longer had (deleted
     /// while the backup ran, or lost): the events are in the backup, these files are not.
     pub missing_attachments: Vec<MissingAttachment>,
@@ -183,6 +185,11 @@ pub fn run(
         .filter_map(|m| m.stats.get("attachments"))
         .sum();
     let missing_attachments = manifests.iter().flat_map(missing_in).collect();
+    let bytes = manifests
+        .iter()
+        .flat_map(|m| &m.files)
+        .map(|f| f.size)
+        .sum();
     writer.finish(ManifestInfo {
         core_version: options.core_version.clone(),
         config: serde_json::json!({ "engine": options.engine_name, "domain": options.domain }),
@@ -198,6 +205,7 @@ pub fn run(
         platform_entries,
         items,
         attachments,
+        bytes,
         missing_attachments,
     })
 }
