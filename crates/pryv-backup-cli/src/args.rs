@@ -73,6 +73,21 @@ pub enum Command {
         #[command(flatten)]
         secrets: DecryptArgs,
     },
+    /// Restore a backup into a throwaway platform (SQLite engine, in a temporary folder; no
+    /// server needed), checking every file against the manifests and every event and
+    /// access integrity hash, then remove it. Exit 0 when every user restores and checks
+    /// out; 1 otherwise, naming each damaged user and file.
+    ///
+    /// Example: pryv-backup drill /backups/full --private-key backup.key.pem
+    Drill {
+        /// The backup directory, or `s3://bucket/prefix`.
+        dir: PathBuf,
+        /// Drill the state as it was at this time (see `restore --as-of`).
+        #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
+        as_of: Option<u64>,
+        #[command(flatten)]
+        secrets: DecryptArgs,
+    },
     /// Write a plaintext copy of an encrypted backup.
     Decrypt {
         dir: PathBuf,

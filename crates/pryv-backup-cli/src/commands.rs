@@ -49,6 +49,7 @@ fn what(command: &Command) -> (&'static str, String) {
         Command::Inspect { dir, .. } => ("inspect", shown(dir)),
         Command::Verify { dir, .. } => ("verify", shown(dir)),
         Command::Decrypt { dir, .. } => ("decrypt", shown(dir)),
+        Command::Drill { dir, .. } => ("drill", shown(dir)),
         Command::Demo { .. } => ("demo", String::new()),
         Command::Completions { .. } => ("completions", String::new()),
         Command::Man => ("man", String::new()),
@@ -66,6 +67,11 @@ fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -
         Command::Restore(args) => run_restore(args, overrides, json, metrics),
         Command::Inspect { dir, secrets } => run_inspect(&dir, &secrets, json),
         Command::Verify { dir, secrets } => run_verify(&dir, &secrets, json, metrics),
+        Command::Drill {
+            dir,
+            as_of,
+            secrets,
+        } => run_drill(&dir, as_of, &secrets, json, metrics),
         Command::Decrypt { dir, out, secrets } => run_decrypt(&dir, &out, &secrets, json),
         Command::Demo { dir } => run_demo(dir.as_deref(), json),
         Command::Completions { shell } => {
@@ -93,6 +99,7 @@ fn refuse_inline_secrets(command: &Command) -> Result<()> {
         Command::Restore(args) => &args.decrypt,
         Command::Inspect { secrets, .. }
         | Command::Verify { secrets, .. }
+        | Command::Drill { secrets, .. }
         | Command::Decrypt { secrets, .. } => secrets,
         Command::Demo { .. } | Command::Completions { .. } | Command::Man => return Ok(()),
     };
@@ -148,6 +155,38 @@ fn locate(location: &Path) -> Result<(Backend, PathBuf)> {
         path_style: !virtual_hosted,
         ..S3Settings::default()
     })?)
+}
+
+/// Opens a backup and its increments (the state `as_of` a time, when given), checking
+/// that it is complete and that the secrets open it.
+fn open_chain(
+    location: &Path,
+    as_of: Option<u64>,
+    secrets_args: &DecryptArgs,
+    json: bool,
+) -> Result<(PathBuf, chain::Chain)> {
+    let (backend, dir) = locate(location)?;
+    let chain = chain::Chain::open(&backend, &dir, &|dir| {
+        open_reader(&backend, dir, secrets_args).map_err(|e| e.to_string())
+    })?
+    .with_context(|| {
+        format!(
+            "{} holds no complete backup (no manifest.json)",
+            dir.display()
+        )
+    })?;
+    let Some(time_ms) = as_of else {
+        return Ok((dir, chain));
+    };
+    let all = chain.generation_count();
+    let chain = chain.as_of(time_ms)?;
+    if !json {
+        eprintln!(
+            "taking the state as of {time_ms} ms: {} of {all} generation(s)",
+            chain.generation_count()
+        );
+    }
+    Ok((dir, chain))
 }
 
 /// Opens a backup directory (or one generation of it), asking for the key when encrypted.
@@ -308,30 +347,7 @@ fn run_restore(
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
         (false, None) => OnSuccess::Keep,
     };
-    let (backend, dir) = locate(&args.dir)?;
-    let chain = chain::Chain::open(&backend, &dir, &|dir| {
-        open_reader(&backend, dir, &args.decrypt).map_err(|e| e.to_string())
-    })?
-    .with_context(|| {
-        format!(
-            "{} holds no complete backup (no manifest.json)",
-            dir.display()
-        )
-    })?;
-    let chain = match args.as_of {
-        Some(time_ms) => {
-            let all = chain.generation_count();
-            let chain = chain.as_of(time_ms)?;
-            if !json {
-                eprintln!(
-                    "restoring the state as of {time_ms} ms: {} of {all} generation(s)",
-                    chain.generation_count()
-                );
-            }
-            chain
-        }
-        None => chain,
-    };
+    let (dir, chain) = open_chain(&args.dir, args.as_of, &args.decrypt, json)?;
     // The backup is checked (present, complete, secrets right) before the install is touched.
     let install = install(&args.config, overrides)?;
     let target = install.target();
@@ -594,6 +610,67 @@ fn run_verify(
         );
     }
     Ok(if total.is_ok() { exit::OK } else { exit::ERROR })
+}
+
+fn run_drill(
+    location: &Path,
+    as_of: Option<u64>,
+    secrets_args: &DecryptArgs,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
+    let (dir, chain) = open_chain(location, as_of, secrets_args, json)?;
+    let bar = UserBar::new("drilling", json);
+    let report = pryv_backup::drill::run(
+        &chain,
+        &dir,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        &bar,
+    )?;
+    drop(bar);
+    metrics.set(
+        "users",
+        "Users the last drill restored and checked.",
+        report.restored as f64,
+    );
+    metrics.set(
+        "failed_users",
+        "Users the last drill found damaged.",
+        report.damaged.len() as f64,
+    );
+    if json {
+        print_json(&serde_json::json!({ "ok": report.is_ok(), "report": report }))?;
+    } else {
+        println!(
+            "drill of {}: {} of {} user(s) restored into a scratch platform with every check passed, {} platform entries",
+            location.display(),
+            report.restored,
+            report.users,
+            report.platform_entries
+        );
+        for d in &report.damaged {
+            println!(
+                "DAMAGED {} ({}): {}",
+                d.user.username, d.user.user_id, d.reason
+            );
+        }
+        if let Some(e) = &report.platform_error {
+            println!("platform entries NOT restored: {e}");
+        }
+        println!(
+            "{}",
+            if report.is_ok() {
+                "drill OK: this backup restores"
+            } else {
+                "drill FAILED: see above"
+            }
+        );
+    }
+    Ok(if report.is_ok() {
+        exit::OK
+    } else {
+        exit::ERROR
+    })
 }
 
 fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {

@@ -126,7 +126,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     source.sql(
         "INSERT INTO events (user_id, id, stream_ids, time, type, content, integrity, created, created_by, modified, modified_by)
          VALUES ('cksamplealice0001', 'ev-secret-increment', '[\"health\"]', extract(epoch FROM clock_timestamp()), 'note/txt',
-                 '\"a secret written after the base\"', 'EVENT:0:x', extract(epoch FROM clock_timestamp()), 'acc-app',
+                 '\"a secret written after the base\"', NULL, extract(epoch FROM clock_timestamp()), 'acc-app',
                  extract(epoch FROM clock_timestamp()), 'acc-app');
          INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
          VALUES ('cksamplealice0001', 'ev-secret-increment', 'health', 'health/');",
@@ -151,13 +151,15 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_same(&source.dump(), &latest.dump());
 
-    // The passphrase from the environment works as well (verify, here).
-    cli()
-        .arg("verify")
-        .arg(&out)
-        .env("PRYV_BACKUP_PASSPHRASE", PASSPHRASE)
-        .assert()
-        .code(0);
+    // The passphrase from the environment works as well (verify and a drill, here).
+    for command in ["verify", "drill"] {
+        cli()
+            .arg(command)
+            .arg(&out)
+            .env("PRYV_BACKUP_PASSPHRASE", PASSPHRASE)
+            .assert()
+            .code(0);
+    }
 
     // A wrong passphrase: exit 1, a message that says so, nothing written.
     let wrong = work.path().join("wrong.txt");

@@ -732,3 +732,71 @@ fn a_user_listed_twice_in_the_manifest_is_refused() {
         "the restore created the schema before refusing"
     );
 }
+
+/// `drill` restores into a throwaway platform with every check on: a good backup passes;
+/// a flipped attachment byte, a missing attachment or a forged event (its checksums
+/// removed, so only the integrity hash can tell) fail, naming the user and why.
+#[test]
+fn drill_passes_a_good_backup_and_names_what_is_damaged() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let drill = |dir: &Path| cli().arg("--json").arg("drill").arg(dir).output().unwrap();
+
+    let good = work.path().join("good");
+    backup(&source, &good, &[]);
+    let output = drill(&good);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["report"]["restored"], 4, "{report:#}");
+    assert!(
+        report["report"]["platformEntries"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
+
+    let damaged_user = |dir: &Path| {
+        let output = drill(dir);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        let report = stdout_json(&output);
+        assert_eq!(report["ok"], false);
+        let damaged = report["report"]["damaged"].as_array().unwrap().clone();
+        assert_eq!(damaged.len(), 1, "{report:#}");
+        (
+            damaged[0]["userId"].as_str().unwrap().to_string(),
+            damaged[0]["reason"].as_str().unwrap().to_string(),
+        )
+    };
+    let attachment = |dir: &Path| {
+        files(&dir.join("users").join(ALICE).join("attachments"))
+            .into_iter()
+            .next()
+            .expect("alice has attachments")
+    };
+
+    let flipped = work.path().join("flipped");
+    backup(&source, &flipped, &[]);
+    let (path, mut bytes) = attachment(&flipped);
+    bytes[0] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let (user, reason) = damaged_user(&flipped);
+    assert_eq!(user, ALICE);
+    assert!(reason.contains("attachments"), "{reason}");
+
+    let missing = work.path().join("missing");
+    backup(&source, &missing, &[]);
+    std::fs::remove_file(attachment(&missing).0).unwrap();
+    let (user, reason) = damaged_user(&missing);
+    assert_eq!(user, ALICE);
+    assert!(reason.contains("attachments"), "{reason}");
+
+    let forged = work.path().join("forged");
+    backup(&source, &forged, &["--no-compress"]);
+    let event = tamper_one_event(&forged);
+    drop_checksums(&forged);
+    let (user, reason) = damaged_user(&forged);
+    assert_eq!(user, BOB);
+    assert!(
+        reason.contains("integrity") && reason.contains(&event),
+        "{reason}"
+    );
+}

@@ -108,6 +108,7 @@ fn backup_to_s3_restores_like_the_backup_on_disk() {
     assert_eq!(attachments(&in_s3), attachments(&on_disk));
 
     cli_s3(&server).args(["verify", &url]).assert().code(0);
+    cli_s3(&server).args(["drill", &url]).assert().code(0);
 
     let from_s3 = Install::empty();
     cli_s3(&server)

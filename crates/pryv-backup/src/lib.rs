@@ -21,6 +21,7 @@ pub mod chain;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod drill;
 pub mod engine;
 pub mod engines;
 pub mod error;
