@@ -88,6 +88,43 @@ pub enum Command {
         #[command(flatten)]
         secrets: DecryptArgs,
     },
+    /// Remove old backups from a folder (or S3 prefix) of dated backups, keeping what the
+    /// rules say, restic's way (periods in UTC). Prints what it would remove; removes only
+    /// with --yes. An increment's base and earlier increments are kept with it; a backup
+    /// being written (its lock held) or without a manifest is never touched.
+    ///
+    /// Example: pryv-backup prune /backups --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --yes
+    Prune {
+        /// The folder holding one backup per sub-folder, or `s3://bucket/prefix`.
+        dir: PathBuf,
+        /// Keep the n newest backups (generations).
+        #[arg(long, value_name = "N")]
+        keep_last: Option<usize>,
+        /// Keep the newest backup of each of the n newest hours that have one.
+        #[arg(long, value_name = "N")]
+        keep_hourly: Option<usize>,
+        /// The same per day.
+        #[arg(long, value_name = "N")]
+        keep_daily: Option<usize>,
+        /// The same per ISO week (Monday to Sunday).
+        #[arg(long, value_name = "N")]
+        keep_weekly: Option<usize>,
+        /// The same per month.
+        #[arg(long, value_name = "N")]
+        keep_monthly: Option<usize>,
+        /// The same per year.
+        #[arg(long, value_name = "N")]
+        keep_yearly: Option<usize>,
+        /// Keep every backup made less than this long before the newest one: a number and a
+        /// unit, summed (`36h`, `7d`, `2w`, `1y` = 365 d).
+        #[arg(long, value_name = "DURATION", value_parser = crate::when::parse_duration_ms)]
+        keep_within: Option<u64>,
+        /// Remove what the rules do not keep (without it: only print it).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        secrets: DecryptArgs,
+    },
     /// Write a plaintext copy of an encrypted backup.
     Decrypt {
         dir: PathBuf,

@@ -50,6 +50,7 @@ fn what(command: &Command) -> (&'static str, String) {
         Command::Verify { dir, .. } => ("verify", shown(dir)),
         Command::Decrypt { dir, .. } => ("decrypt", shown(dir)),
         Command::Drill { dir, .. } => ("drill", shown(dir)),
+        Command::Prune { dir, .. } => ("prune", shown(dir)),
         Command::Demo { .. } => ("demo", String::new()),
         Command::Completions { .. } => ("completions", String::new()),
         Command::Man => ("man", String::new()),
@@ -72,6 +73,29 @@ fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -
             as_of,
             secrets,
         } => run_drill(&dir, as_of, &secrets, json, metrics),
+        Command::Prune {
+            dir,
+            keep_last,
+            keep_hourly,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
+            keep_within,
+            yes,
+            secrets,
+        } => {
+            let policy = pryv_backup::prune::Policy {
+                keep_last,
+                keep_hourly,
+                keep_daily,
+                keep_weekly,
+                keep_monthly,
+                keep_yearly,
+                keep_within_ms: keep_within,
+            };
+            run_prune(&dir, &policy, yes, &secrets, json, metrics)
+        }
         Command::Decrypt { dir, out, secrets } => run_decrypt(&dir, &out, &secrets, json),
         Command::Demo { dir } => run_demo(dir.as_deref(), json),
         Command::Completions { shell } => {
@@ -100,6 +124,7 @@ fn refuse_inline_secrets(command: &Command) -> Result<()> {
         Command::Inspect { secrets, .. }
         | Command::Verify { secrets, .. }
         | Command::Drill { secrets, .. }
+        | Command::Prune { secrets, .. }
         | Command::Decrypt { secrets, .. } => secrets,
         Command::Demo { .. } | Command::Completions { .. } | Command::Man => return Ok(()),
     };
@@ -671,6 +696,63 @@ fn run_drill(
     } else {
         exit::ERROR
     })
+}
+
+fn run_prune(
+    location: &Path,
+    policy: &pryv_backup::prune::Policy,
+    apply: bool,
+    secrets_args: &DecryptArgs,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
+    let (backend, dir) = locate(location)?;
+    let report = pryv_backup::prune::run(&backend, &dir, policy, apply, &|d| {
+        open_reader(&backend, d, secrets_args).map_err(|e| format!("{e:#}"))
+    })?;
+    metrics.set(
+        "kept",
+        "Backups (generations) the last prune kept.",
+        report.kept.len() as f64,
+    );
+    metrics.set(
+        "removed",
+        "Backups (generations) the last prune removed, or would remove in a dry run.",
+        report.removed.len() as f64,
+    );
+    if json {
+        print_json(&report)?;
+        return Ok(exit::OK);
+    }
+    for g in &report.kept {
+        println!(
+            "keep   {} ({} ms): {}",
+            g.dir.display(),
+            g.backup_timestamp,
+            g.kept_by.join(", ")
+        );
+    }
+    for g in &report.removed {
+        let verb = if apply { "removed" } else { "remove" };
+        println!("{verb} {} ({} ms)", g.dir.display(), g.backup_timestamp);
+    }
+    for (dir, why) in &report.skipped {
+        println!("left alone {}: {why}", dir.display());
+    }
+    if apply {
+        println!(
+            "{} generation(s) kept, {} removed ({} files)",
+            report.kept.len(),
+            report.removed.len(),
+            report.files_removed
+        );
+    } else {
+        println!(
+            "dry run: {} generation(s) would be removed, nothing was; run again with --yes to remove them",
+            report.removed.len()
+        );
+    }
+    Ok(exit::OK)
 }
 
 fn run_decrypt(dir: &Path, out: &Path, secrets_args: &DecryptArgs, json: bool) -> Result<u8> {

@@ -15,6 +15,37 @@ pub fn parse_millis(text: &str) -> Result<u64, String> {
     })
 }
 
+/// Milliseconds of a duration such as `36h`, `7d`, `2w1d` or `1y` (365 days): numbers with
+/// a unit each (h, d, w, y), summed.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?} is not a duration such as 36h, 7d, 2w or 1y");
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let hours: u64 = match c {
+            'h' => 1,
+            'd' => 24,
+            'w' => 7 * 24,
+            'y' => 365 * 24,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(hours * 3_600_000)
+            .and_then(|ms| total.checked_add(ms))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
 fn parse_rfc3339(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
@@ -70,7 +101,10 @@ fn parse_rfc3339(s: &str) -> Option<u64> {
         }
         _ => return None,
     };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+    let seconds = pryv_backup::dates::days_from_civil(year, month, day) * 86_400
+        + hour * 3600
+        + minute * 60
+        + second
         - offset_minutes * 60;
     u64::try_from(seconds * 1000 + millis).ok()
 }
@@ -88,20 +122,19 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
-    use super::parse_millis;
+    use super::{parse_duration_ms, parse_millis};
+
+    #[test]
+    fn durations_sum_their_parts() {
+        assert_eq!(parse_duration_ms("36h"), Ok(36 * 3_600_000));
+        assert_eq!(parse_duration_ms("2w1d"), Ok(15 * 24 * 3_600_000));
+        assert_eq!(parse_duration_ms("1y"), Ok(365 * 24 * 3_600_000));
+        for bad in ["", "7", "d", "3m", "-1d", "0d"] {
+            assert!(parse_duration_ms(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn milliseconds_and_rfc3339() {

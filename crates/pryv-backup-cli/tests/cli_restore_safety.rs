@@ -800,3 +800,82 @@ fn drill_passes_a_good_backup_and_names_what_is_damaged() {
         "{reason}"
     );
 }
+
+/// `prune` over a folder of two backups, one with an increment: a dry run removes nothing;
+/// a kept increment keeps its base; a newest increment nothing keeps goes alone; a backup
+/// being written (its lock held) is left alone; a backup nothing keeps goes whole.
+#[test]
+fn prune_keeps_what_the_rules_and_the_chains_need() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("backups");
+    let (b1, b2) = (root.join("b1"), root.join("b2"));
+    backup(&source, &b1, &[]);
+    backup(&source, &b1, &["--incremental"]);
+    backup(&source, &b2, &[]);
+    let increment = b1.join("increments/0001");
+    assert!(increment.join("manifest.json").is_file());
+    let prune = |args: &[&str]| {
+        let output = cli()
+            .arg("--json")
+            .arg("prune")
+            .arg(&root)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        stdout_json(&output)
+    };
+    let dirs = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["dir"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let shown = |p: &Path| p.display().to_string();
+
+    // Dry run: b1 and its increment would go, nothing does.
+    let report = prune(&["--keep-last", "1"]);
+    assert_eq!(report["applied"], false);
+    assert_eq!(dirs(&report["removed"]), [shown(&b1), shown(&increment)]);
+    assert!(b1.join("manifest.json").is_file() && increment.join("manifest.json").is_file());
+
+    // The increment is kept, so its base is too.
+    let report = prune(&["--keep-last", "2", "--yes"]);
+    assert!(dirs(&report["removed"]).is_empty(), "{report:#}");
+    let kept = &report["kept"].as_array().unwrap()[0];
+    assert_eq!(
+        kept["keptBy"][0], "needed by a later increment",
+        "{report:#}"
+    );
+
+    // An increment dated before its base (edited here) is the one nothing keeps: it goes
+    // alone, and the base still verifies.
+    let manifest = increment.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    m["backupTimestamp"] = serde_json::json!(1_000);
+    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    let report = prune(&["--keep-last", "2", "--yes"]);
+    assert_eq!(dirs(&report["removed"]), [shown(&increment)], "{report:#}");
+    assert!(!increment.exists());
+    cli().arg("verify").arg(&b1).assert().code(0);
+
+    // A backup being written is left alone.
+    let held = pryv_backup::lock::lock_backup_output(&b2).unwrap();
+    let report = prune(&["--keep-last", "1", "--yes"]);
+    assert_eq!(report["skipped"][0][0], shown(&b2), "{report:#}");
+    assert!(dirs(&report["removed"]).is_empty(), "{report:#}");
+    drop(held);
+
+    // Nothing keeps b1: it goes whole; b2 stays whole.
+    let report = prune(&["--keep-last", "1", "--yes"]);
+    assert_eq!(dirs(&report["removed"]), [shown(&b1)], "{report:#}");
+    assert!(
+        !b1.exists(),
+        "only b1's listed files were in it: {:?}",
+        files(&b1)
+    );
+    cli().arg("verify").arg(&b2).assert().code(0);
+}

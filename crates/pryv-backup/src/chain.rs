@@ -116,40 +116,58 @@ impl Chain {
     /// envelope, platform files, each user's manifest, chunks, account and attachments.
     /// Deleting a backup removes these and nothing else.
     pub fn listed_files(&self) -> Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        for g in 0..self.generations.len() {
+            files.extend(self.generation_files(g)?);
+        }
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+
+    /// The folder of generation `index` (0 is the base) and when it was written (ms).
+    pub fn generation(&self, index: usize) -> Option<(&Path, u64)> {
+        let g = self.generations.get(index)?;
+        Some((g.root(), g.manifest().backup_timestamp))
+    }
+
+    /// The files generation `index` accounts for (see [`Chain::listed_files`]).
+    pub fn generation_files(&self, index: usize) -> Result<Vec<PathBuf>> {
         use crate::archive::layout;
         let mut files = Vec::new();
-        for g in &self.generations {
-            let root = g.root();
-            let compressed = g.manifest().compressed;
-            files.push(root.join(layout::MANIFEST));
-            files.push(root.join(layout::ENVELOPE));
-            files.push(
-                root.join(layout::PLATFORM_DIR)
-                    .join(layout::jsonl_name("platform", compressed)),
-            );
-            files.push(
-                root.join(layout::REGISTER_DIR)
-                    .join(layout::jsonl_name("servers", compressed)),
-            );
-            for u in &g.manifest().users {
-                let user = g.user(&u.user_id)?;
-                let dir = user.dir().to_path_buf();
-                files.push(dir.join(layout::USER_MANIFEST));
-                files.push(dir.join(layout::jsonl_name(layout::ACCOUNT, compressed)));
-                for collection in Collection::ALL {
-                    files.extend(
-                        user.collection_files(collection)?
-                            .into_iter()
-                            .map(|(p, _)| p),
-                    );
-                }
-                for id in user.attachment_ids()? {
-                    files.push(dir.join(layout::ATTACHMENTS_DIR).join(id));
-                }
-                files.extend(u.files.iter().map(|f| dir.join(&f.path)));
+        let Some(g) = self.generations.get(index) else {
+            return Ok(files);
+        };
+        let root = g.root();
+        let compressed = g.manifest().compressed;
+        files.push(root.join(layout::MANIFEST));
+        files.push(root.join(layout::ENVELOPE));
+        files.push(
+            root.join(layout::PLATFORM_DIR)
+                .join(layout::jsonl_name("platform", compressed)),
+        );
+        files.push(
+            root.join(layout::REGISTER_DIR)
+                .join(layout::jsonl_name("servers", compressed)),
+        );
+        for u in &g.manifest().users {
+            let user = g.user(&u.user_id)?;
+            let dir = user.dir().to_path_buf();
+            files.push(dir.join(layout::USER_MANIFEST));
+            files.push(dir.join(layout::jsonl_name(layout::ACCOUNT, compressed)));
+            for collection in Collection::ALL {
+                files.extend(
+                    user.collection_files(collection)?
+                        .into_iter()
+                        .map(|(p, _)| p),
+                );
             }
-            files.extend(g.manifest().files.iter().map(|f| root.join(&f.path)));
+            for id in user.attachment_ids()? {
+                files.push(dir.join(layout::ATTACHMENTS_DIR).join(id));
+            }
+            files.extend(u.files.iter().map(|f| dir.join(&f.path)));
         }
+        files.extend(g.manifest().files.iter().map(|f| root.join(&f.path)));
         files.sort();
         files.dedup();
         Ok(files)

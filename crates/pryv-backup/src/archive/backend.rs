@@ -274,6 +274,14 @@ impl Backend {
         Ok(removed)
     }
 
+    /// Removes a folder if it is empty (S3 has no folders: nothing to do there).
+    pub fn remove_empty_dir(&self, dir: &Path) {
+        if self.is_local() {
+            // Fails on a folder that still holds something: that is what keeps it.
+            let _ = fs::remove_dir(dir);
+        }
+    }
+
     /// Deletes a folder and everything in it (locally, links are removed, never followed).
     pub fn remove_tree(&self, dir: &Path) -> Result<(), ArchiveError> {
         match self {

@@ -1,0 +1,367 @@
+//! Retention: which backups of a folder (or S3 prefix) of dated backups to keep, and the
+//! removal of the others.
+//!
+//! Every generation of every backup in the folder (a base or one of its increments) is a
+//! snapshot, dated by its manifest's `backupTimestamp`. The policy keeps snapshots with
+//! restic's rules: `keep_last` the newest n; `keep_hourly` (daily, weekly, monthly, yearly)
+//! the newest snapshot of each of the n newest hours (days, ...) that have one;
+//! `keep_within` every snapshot less than that long before the newest one. A snapshot any
+//! rule keeps is kept. Unlike restic, periods are UTC (the same answer on every host).
+//!
+//! An increment needs its base and the increments before it: those are kept with it. A
+//! backup nothing keeps is removed whole; one whose newest increments nothing keeps loses
+//! those. Only the files the manifests list are removed (then the folders left empty). A
+//! backup whose lock is held (being written) or that has no manifest yet is left alone.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::archive::Backend;
+use crate::chain::{Chain, Opener, INCREMENTS_DIR};
+use crate::{Error, Result};
+
+/// How many snapshots each rule keeps (`None`: the rule is not used).
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    pub keep_last: Option<usize>,
+    pub keep_hourly: Option<usize>,
+    pub keep_daily: Option<usize>,
+    pub keep_weekly: Option<usize>,
+    pub keep_monthly: Option<usize>,
+    pub keep_yearly: Option<usize>,
+    /// Milliseconds before the newest snapshot.
+    pub keep_within_ms: Option<u64>,
+}
+
+impl Policy {
+    pub fn is_empty(&self) -> bool {
+        [
+            self.keep_last,
+            self.keep_hourly,
+            self.keep_daily,
+            self.keep_weekly,
+            self.keep_monthly,
+            self.keep_yearly,
+        ]
+        .iter()
+        .all(Option::is_none)
+            && self.keep_within_ms.is_none()
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// The period of a time for each bucketed rule; equal keys mean the same period.
+fn period(rule: &str, time_ms: u64) -> i64 {
+    let ms = time_ms as i64;
+    let days = ms.div_euclid(DAY_MS);
+    match rule {
+        "hourly" => ms.div_euclid(HOUR_MS),
+        "daily" => days,
+        // The Monday starting the ISO week (1970-01-01 was a Thursday).
+        "weekly" => days - (days + 3).rem_euclid(7),
+        "monthly" => {
+            let (y, m, _) = crate::dates::civil_from_days(days);
+            y * 12 + m
+        }
+        _ => crate::dates::civil_from_days(days).0,
+    }
+}
+
+/// For each time (any order), the rules that keep it; empty when none does.
+pub fn select(times_ms: &[u64], policy: &Policy) -> Vec<Vec<String>> {
+    let mut order: Vec<usize> = (0..times_ms.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(times_ms[i]));
+    let mut reasons = vec![Vec::new(); times_ms.len()];
+    if let Some(n) = policy.keep_last {
+        for &i in order.iter().take(n) {
+            reasons[i].push("last".to_string());
+        }
+    }
+    for (rule, count) in [
+        ("hourly", policy.keep_hourly),
+        ("daily", policy.keep_daily),
+        ("weekly", policy.keep_weekly),
+        ("monthly", policy.keep_monthly),
+        ("yearly", policy.keep_yearly),
+    ] {
+        let Some(mut left) = count else { continue };
+        let mut last = None;
+        for &i in &order {
+            if left == 0 {
+                break;
+            }
+            let p = period(rule, times_ms[i]);
+            if last != Some(p) {
+                reasons[i].push(rule.to_string());
+                last = Some(p);
+                left -= 1;
+            }
+        }
+    }
+    if let (Some(within), Some(&newest)) = (policy.keep_within_ms, order.first()) {
+        let from = times_ms[newest].saturating_sub(within);
+        for &i in &order {
+            if times_ms[i] >= from {
+                reasons[i].push("within".to_string());
+            }
+        }
+    }
+    reasons
+}
+
+/// One generation of a backup in the report.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Generation {
+    pub dir: PathBuf,
+    pub backup_timestamp: u64,
+    /// The rules that keep it, or `needed by a later increment`; empty when removed.
+    pub kept_by: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PruneReport {
+    pub kept: Vec<Generation>,
+    pub removed: Vec<Generation>,
+    /// Folders left alone, with why (being written, no manifest yet, unreadable).
+    pub skipped: Vec<(PathBuf, String)>,
+    /// False for a dry run: nothing was removed.
+    pub applied: bool,
+    pub files_removed: u64,
+}
+
+/// Applies `policy` to the backups directly inside `root`; removes only when `apply`.
+pub fn run(
+    backend: &Backend,
+    root: &Path,
+    policy: &Policy,
+    apply: bool,
+    open: &Opener<'_>,
+) -> Result<PruneReport> {
+    if policy.is_empty() {
+        return Err(Error::Other(
+            "no retention rule given (--keep-last, --keep-daily, ...): nothing would be kept, \
+             so nothing is removed"
+                .into(),
+        ));
+    }
+    let mut report = PruneReport {
+        applied: apply,
+        ..Default::default()
+    };
+    // Each backup with its lock, held until the end so no backup starts in it meanwhile.
+    let mut backups = Vec::new();
+    for name in backend.list_dirs(root)? {
+        let dir = root.join(&name);
+        let lock = match backend.lock_output(&dir) {
+            Ok(lock) => lock,
+            Err(e) => {
+                report.skipped.push((dir, format!("being written: {e}")));
+                continue;
+            }
+        };
+        match Chain::open(backend, &dir, open) {
+            Ok(Some(chain)) => backups.push((dir, chain, lock)),
+            Ok(None) => report
+                .skipped
+                .push((dir, "no manifest.json: not a complete backup".into())),
+            Err(e) => report.skipped.push((dir, format!("cannot be read: {e}"))),
+        }
+    }
+
+    let mut times = Vec::new();
+    for (_, chain, _) in &backups {
+        for g in 0..chain.generation_count() {
+            times.extend(chain.generation(g).map(|(_, t)| t));
+        }
+    }
+    let mut reasons = select(&times, policy).into_iter();
+    for (dir, chain, _lock) in &backups {
+        let mut kept_by: Vec<Vec<String>> = (0..chain.generation_count())
+            .map(|_| reasons.next().unwrap_or_default())
+            .collect();
+        // An increment needs every generation before it.
+        let newest_kept = kept_by.iter().rposition(|r| !r.is_empty());
+        if let Some(newest) = newest_kept {
+            for reasons in kept_by.iter_mut().take(newest) {
+                if reasons.is_empty() {
+                    reasons.push("needed by a later increment".into());
+                }
+            }
+        }
+        let mut to_remove = Vec::new();
+        for (g, kept) in kept_by.into_iter().enumerate() {
+            let Some((gen_dir, time)) = chain.generation(g) else {
+                continue;
+            };
+            let entry = Generation {
+                dir: gen_dir.to_path_buf(),
+                backup_timestamp: time,
+                kept_by: kept.clone(),
+            };
+            if kept.is_empty() {
+                to_remove.push(g);
+                report.removed.push(entry);
+            } else {
+                report.kept.push(entry);
+            }
+        }
+        if !apply || to_remove.is_empty() {
+            continue;
+        }
+        if newest_kept.is_none() {
+            let files = chain.listed_files()?;
+            report.files_removed += backend.remove_listed(dir, &files)?;
+        } else {
+            // The newest first: an interrupted prune leaves a shorter, still valid chain.
+            for &g in to_remove.iter().rev() {
+                let files = chain.generation_files(g)?;
+                if let Some((gen_dir, _)) = chain.generation(g) {
+                    report.files_removed += backend.remove_listed(gen_dir, &files)?;
+                }
+            }
+        }
+        backend.remove_empty_dir(&dir.join(INCREMENTS_DIR));
+        backend.remove_empty_dir(dir);
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Milliseconds of a UTC date-time, for readable cases.
+    fn at(text: &str) -> u64 {
+        // YYYY-MM-DD HH:MM
+        let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap();
+        let (y, m, d, h, min) = (n(0, 4), n(5, 7), n(8, 10), n(11, 13), n(14, 16));
+        let days = crate::dates::days_from_civil(y, m, d);
+        ((days * DAY_MS) + h * HOUR_MS + min * 60_000) as u64
+    }
+
+    fn kept(times: &[&str], policy: Policy) -> Vec<String> {
+        let ms: Vec<u64> = times.iter().map(|t| at(t)).collect();
+        let mut out: Vec<String> = select(&ms, &policy)
+            .iter()
+            .zip(times)
+            .filter(|(r, _)| !r.is_empty())
+            .map(|(_, t)| t.to_string())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Snapshots as restic's tests date theirs: several a day, over weeks and years.
+    const TIMES: [&str; 12] = [
+        "2024-12-30 23:00",
+        "2025-01-05 10:00",
+        "2025-01-06 09:00",
+        "2025-01-06 18:00",
+        "2025-02-01 12:00",
+        "2025-02-01 12:30",
+        "2025-02-02 08:00",
+        "2025-02-03 07:00",
+        "2025-02-03 07:45",
+        "2025-02-03 21:00",
+        "2025-02-04 01:00",
+        "2025-02-04 01:10",
+    ];
+
+    #[test]
+    fn each_rule_keeps_what_restic_keeps() {
+        let cases: Vec<(Policy, Vec<&str>)> = vec![
+            (
+                Policy {
+                    keep_last: Some(3),
+                    ..Default::default()
+                },
+                vec!["2025-02-03 21:00", "2025-02-04 01:00", "2025-02-04 01:10"],
+            ),
+            (
+                // The newest of each of the 3 newest hours that have snapshots.
+                Policy {
+                    keep_hourly: Some(3),
+                    ..Default::default()
+                },
+                vec!["2025-02-03 07:45", "2025-02-03 21:00", "2025-02-04 01:10"],
+            ),
+            (
+                Policy {
+                    keep_daily: Some(3),
+                    ..Default::default()
+                },
+                vec!["2025-02-02 08:00", "2025-02-03 21:00", "2025-02-04 01:10"],
+            ),
+            (
+                // ISO weeks (Monday to Sunday): 2025-02-03 is a Monday.
+                Policy {
+                    keep_weekly: Some(3),
+                    ..Default::default()
+                },
+                vec!["2025-01-06 18:00", "2025-02-02 08:00", "2025-02-04 01:10"],
+            ),
+            (
+                Policy {
+                    keep_monthly: Some(2),
+                    ..Default::default()
+                },
+                vec!["2025-01-06 18:00", "2025-02-04 01:10"],
+            ),
+            (
+                Policy {
+                    keep_yearly: Some(5),
+                    ..Default::default()
+                },
+                vec!["2024-12-30 23:00", "2025-02-04 01:10"],
+            ),
+            (
+                // Within 24 h of the newest (2025-02-04 01:10).
+                Policy {
+                    keep_within_ms: Some(24 * 3_600_000),
+                    ..Default::default()
+                },
+                vec![
+                    "2025-02-03 07:00",
+                    "2025-02-03 07:45",
+                    "2025-02-03 21:00",
+                    "2025-02-04 01:00",
+                    "2025-02-04 01:10",
+                ],
+            ),
+            (
+                // Rules add up: what any rule keeps is kept.
+                Policy {
+                    keep_last: Some(1),
+                    keep_monthly: Some(3),
+                    ..Default::default()
+                },
+                vec!["2024-12-30 23:00", "2025-01-06 18:00", "2025-02-04 01:10"],
+            ),
+        ];
+        for (policy, want) in cases {
+            let mut want: Vec<String> = want.into_iter().map(String::from).collect();
+            want.sort();
+            assert_eq!(kept(&TIMES, policy.clone()), want, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn no_rule_is_refused() {
+        assert!(Policy::default().is_empty());
+        let open = |_: &Path| Err("unused".to_string());
+        let err = run(
+            &Backend::Local,
+            Path::new("/nonexistent"),
+            &Policy::default(),
+            true,
+            &open,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no retention rule"), "{err}");
+    }
+}
