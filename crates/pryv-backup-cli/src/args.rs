@@ -88,6 +88,27 @@ pub enum Command {
         #[command(flatten)]
         secrets: DecryptArgs,
     },
+    /// Write a backup's latest state (base and increments merged, or the state --as-of a
+    /// time) as one new full backup, without reading the install. Restoring it gives what
+    /// restoring the chain gives; incremental backups can follow it; the chain can then be
+    /// pruned. It is encrypted as a backup is: for --recipient-pubkey, or with the
+    /// passphrase of --encrypt-passphrase-file or PRYV_BACKUP_PASSPHRASE.
+    ///
+    /// Example: pryv-backup consolidate /backups/2026-11 --output /backups/2026-11-full
+    Consolidate {
+        /// The backup to merge (a folder or `s3://bucket/prefix`).
+        dir: PathBuf,
+        /// Where to write the new full backup (a new or empty folder, or `s3://...`).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Merge the state as it was at this time (see `restore --as-of`).
+        #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
+        as_of: Option<u64>,
+        #[command(flatten)]
+        secrets: DecryptArgs,
+        #[command(flatten)]
+        seal: SealArgs,
+    },
     /// Remove old backups from a folder (or S3 prefix) of dated backups, keeping what the
     /// rules say, restic's way (periods in UTC). Prints what it would remove; removes only
     /// with --yes. An increment's base and earlier increments are kept with it; a backup
@@ -199,6 +220,17 @@ pub struct BackupArgs {
     /// Also back up sessions and password-reset requests.
     #[arg(long)]
     pub include_ephemeral: bool,
+    #[command(flatten)]
+    pub seal: SealArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// How a new backup is encrypted (not at all when none is given).
+#[derive(Args, Debug)]
+pub struct SealArgs {
     /// Encrypt for the holder of this RSA private key (recommended: this host cannot
     /// decrypt its own backups).
     #[arg(long, value_name = "PEM", conflicts_with = "encrypt_passphrase_file")]
@@ -209,10 +241,6 @@ pub struct BackupArgs {
     /// Refused: give the passphrase in a file or PRYV_BACKUP_PASSPHRASE instead.
     #[arg(long, hide = true, value_name = "SECRET")]
     pub encrypt_passphrase: Option<String>,
-    #[command(flatten)]
-    pub decrypt: DecryptArgs,
-    #[command(flatten)]
-    pub config: ConfigArgs,
 }
 
 #[derive(Args, Debug)]

@@ -15,7 +15,7 @@ use pryv_backup::restore::{OnSuccess, RestoreOptions};
 use pryv_backup::s3::S3Settings;
 use pryv_backup::{backup, chain, demo, restore};
 
-use crate::args::{BackupArgs, Cli, Command, ConfigArgs, DecryptArgs, RestoreArgs};
+use crate::args::{BackupArgs, Cli, Command, ConfigArgs, DecryptArgs, RestoreArgs, SealArgs};
 use crate::exit;
 use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
@@ -51,6 +51,7 @@ fn what(command: &Command) -> (&'static str, String) {
         Command::Decrypt { dir, .. } => ("decrypt", shown(dir)),
         Command::Drill { dir, .. } => ("drill", shown(dir)),
         Command::Prune { dir, .. } => ("prune", shown(dir)),
+        Command::Consolidate { output, .. } => ("consolidate", shown(output)),
         Command::Demo { .. } => ("demo", String::new()),
         Command::Completions { .. } => ("completions", String::new()),
         Command::Man => ("man", String::new()),
@@ -73,6 +74,13 @@ fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -
             as_of,
             secrets,
         } => run_drill(&dir, as_of, &secrets, json, metrics),
+        Command::Consolidate {
+            dir,
+            output,
+            as_of,
+            secrets,
+            seal,
+        } => run_consolidate(&dir, &output, as_of, &secrets, &seal, json, metrics),
         Command::Prune {
             dir,
             keep_last,
@@ -117,7 +125,7 @@ fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -
 fn refuse_inline_secrets(command: &Command) -> Result<()> {
     let decrypt = match command {
         Command::Backup(args) => {
-            secrets::refuse_inline(&args.encrypt_passphrase, "--encrypt-passphrase")?;
+            secrets::refuse_inline(&args.seal.encrypt_passphrase, "--encrypt-passphrase")?;
             &args.decrypt
         }
         Command::Restore(args) => &args.decrypt,
@@ -126,6 +134,10 @@ fn refuse_inline_secrets(command: &Command) -> Result<()> {
         | Command::Drill { secrets, .. }
         | Command::Prune { secrets, .. }
         | Command::Decrypt { secrets, .. } => secrets,
+        Command::Consolidate { secrets, seal, .. } => {
+            secrets::refuse_inline(&seal.encrypt_passphrase, "--encrypt-passphrase")?;
+            secrets
+        }
         Command::Demo { .. } | Command::Completions { .. } | Command::Man => return Ok(()),
     };
     secrets::refuse_inline(&decrypt.decrypt_passphrase, "--decrypt-passphrase")
@@ -154,7 +166,7 @@ fn jobs(config: &ConfigArgs) -> usize {
 }
 
 /// The sealer of a new backup, when encryption was asked for.
-fn new_sealer(args: &BackupArgs) -> Result<Option<Arc<dyn FileSealer>>> {
+fn new_sealer(args: &SealArgs) -> Result<Option<Arc<dyn FileSealer>>> {
     if let Some(pem_file) = &args.recipient_pubkey {
         let pem = std::fs::read_to_string(pem_file)
             .with_context(|| format!("reading {}", pem_file.display()))?;
@@ -238,7 +250,7 @@ fn run_backup(
         eprintln!("reading {target}");
     }
     let engine = install.engine()?;
-    let sealer = new_sealer(&args)?;
+    let sealer = new_sealer(&args.seal)?;
     let (backend, output) = locate(&args.output)?;
     // Two backups into one output would mix their files: the second stops here.
     if backend.is_local() {
@@ -251,7 +263,7 @@ fn run_backup(
     // told otherwise.
     let mut previous_secrets = args.decrypt.clone();
     if previous_secrets.decrypt_passphrase_file.is_none() {
-        previous_secrets.decrypt_passphrase_file = args.encrypt_passphrase_file.clone();
+        previous_secrets.decrypt_passphrase_file = args.seal.encrypt_passphrase_file.clone();
     }
     let (output_dir, previous) = if args.incremental {
         match chain::Chain::open(&backend, &output, &|dir| {
@@ -696,6 +708,56 @@ fn run_drill(
     } else {
         exit::ERROR
     })
+}
+
+fn run_consolidate(
+    location: &Path,
+    output: &Path,
+    as_of: Option<u64>,
+    secrets_args: &DecryptArgs,
+    seal: &SealArgs,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
+    let (_, chain) = open_chain(location, as_of, secrets_args, json)?;
+    let (backend, out) = locate(output)?;
+    let _lock = backend.lock_output(&out)?;
+    let writer = ArchiveWriter::create(
+        &out,
+        WriterOptions {
+            sealer: new_sealer(seal)?,
+            backend,
+            ..WriterOptions::default()
+        },
+    )?;
+    let bar = UserBar::new("consolidating", json);
+    let report = pryv_backup::consolidate::run(&chain, writer, &bar)?;
+    drop(bar);
+    metrics.set(
+        "users",
+        "Users in the last consolidated backup.",
+        report.users as f64,
+    );
+    metrics.set(
+        "items",
+        "Items in the last consolidated backup.",
+        report.items as f64,
+    );
+    if json {
+        print_json(&serde_json::json!({ "output": out, "report": report }))?;
+    } else {
+        println!(
+            "{} generation(s) of {} merged into the full backup {}: {} user(s), {} items, {} attachments, {} platform entries",
+            report.generations,
+            location.display(),
+            out.display(),
+            report.users,
+            report.items,
+            report.attachments,
+            report.platform_entries
+        );
+    }
+    Ok(exit::OK)
 }
 
 fn run_prune(

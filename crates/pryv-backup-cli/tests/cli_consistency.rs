@@ -91,3 +91,105 @@ fn an_incremental_backup_takes_changes_dated_within_the_clock_skew_margin() {
 
     assert_alice_restores_as_in(&source, &out);
 }
+
+/// Each increment starts from the newest snapshot of the user, not the base's: a second
+/// increment holds the change made after the first one only.
+#[test]
+fn each_increment_starts_from_the_previous_one() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("chain");
+    let change = |rank: u32| {
+        source.sql(&format!(
+            "UPDATE events SET content = '\"change {rank}\"', modified = {} WHERE user_id = '{ALICE}' AND id = \
+             (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id OFFSET {rank} LIMIT 1)",
+            now()
+        ));
+    };
+    backup(&source, &out, &[]);
+    change(0);
+    backup(&source, &out, &["--incremental", "--clock-skew", "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    change(1);
+    backup(&source, &out, &["--incremental", "--clock-skew", "0"]);
+    assert_eq!(alice_events(&out.join("increments/0001")), 1);
+    assert_eq!(
+        alice_events(&out.join("increments/0002")),
+        1,
+        "the second increment took the first one's change again"
+    );
+    assert_alice_restores_as_in(&source, &out);
+}
+
+/// `consolidate` merges a chain into one full backup, without the install: restoring it
+/// gives every table the chain restore gives, and an increment can follow it.
+#[test]
+fn a_consolidated_backup_restores_as_its_chain() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let chain = work.path().join("chain");
+    backup(&source, &chain, &[]);
+    // Changes as the core makes them: an update, a new event, a deletion (live-reference's
+    // tombstone shape: fields emptied, event_streams rows gone).
+    let t = now();
+    source.sql(&format!(
+        "UPDATE events SET content = '\"edited\"', modified = {t} WHERE user_id = '{ALICE}' AND id =
+           (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id LIMIT 1);
+         INSERT INTO events SELECT (json_populate_record(NULL::events,
+             (row_to_json(e)::jsonb || jsonb_build_object('id', 'ev-new-after-base', 'created', {t}, 'modified', {t}))::json)).*
+           FROM events e WHERE user_id = '{ALICE}' AND id =
+             (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id OFFSET 1 LIMIT 1);
+         INSERT INTO event_streams SELECT (json_populate_record(NULL::event_streams,
+             (row_to_json(s)::jsonb || jsonb_build_object('event_id', 'ev-new-after-base'))::json)).*
+           FROM event_streams s WHERE user_id = '{ALICE}' AND event_id =
+             (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id OFFSET 1 LIMIT 1);
+         WITH gone AS (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id OFFSET 2 LIMIT 1)
+         UPDATE events SET stream_ids = NULL, time = NULL, end_time = NULL, type = NULL, tags = NULL,
+             content = NULL, description = NULL, client_data = NULL, attachments = NULL, trashed = NULL,
+             created = NULL, created_by = NULL, modified = {t}, deleted = {t}
+           WHERE user_id = '{ALICE}' AND id IN (SELECT id FROM gone);
+         DELETE FROM event_streams WHERE user_id = '{ALICE}' AND event_id NOT IN
+           (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL);"
+    ));
+    backup(&source, &chain, &["--incremental"]);
+
+    let full = work.path().join("full");
+    let output = cli()
+        .args(["--json", "consolidate"])
+        .arg(&chain)
+        .arg("--output")
+        .arg(&full)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout_json(&output)["report"]["generations"], 2);
+    assert!(!full.join("increments").exists());
+
+    let restore = |dir: &Path| {
+        let target = Install::empty();
+        cli()
+            .arg("restore")
+            .args(target.args())
+            .arg("--restore")
+            .arg(dir)
+            .assert()
+            .code(0);
+        target.dump()
+    };
+    let from_chain = restore(&chain);
+    assert_same(&from_chain, &restore(&full));
+    // Sessions and password resets are not backed up without --include-ephemeral.
+    let backed_up = || without(source.dump(), &["sessions", "password_resets"]);
+    let restored = |dump| without(dump, &["sessions", "password_resets"]);
+    assert_same(&backed_up(), &restored(from_chain));
+
+    // An increment on top of the consolidated backup takes only what changed since.
+    backup(&source, &full, &["--incremental"]);
+    assert!(full.join("increments/0001/manifest.json").is_file());
+    assert_same(&backed_up(), &restored(restore(&full)));
+}

@@ -193,7 +193,15 @@ impl Chain {
             for u in &m.users {
                 let since = crate::backup::changes_since_ms(u.backup_timestamp, m.snapshot_before);
                 match state.users.iter_mut().find(|s| s.user_id == u.user_id) {
-                    Some(s) => s.backup_timestamp = s.backup_timestamp.max(since),
+                    Some(s) => {
+                        s.backup_timestamp = s.backup_timestamp.max(since);
+                        // A later generation's snapshot is the newer one: the next increment
+                        // starts from it, not from the base's.
+                        if let Some(t) = u.extra.get(crate::backup::SNAPSHOT_TIME) {
+                            s.extra
+                                .insert(crate::backup::SNAPSHOT_TIME.into(), t.clone());
+                        }
+                    }
                     None => {
                         let mut u = u.clone();
                         u.backup_timestamp = since;

@@ -19,6 +19,7 @@ pub mod archive;
 pub mod backup;
 pub mod chain;
 pub mod config;
+pub mod consolidate;
 pub mod crypto;
 pub mod dates;
 pub mod demo;

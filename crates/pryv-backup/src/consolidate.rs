@@ -1,0 +1,116 @@
+//! A synthetic full backup: the latest state of a chain (base and increments, or the state
+//! as of a time) written as one new full backup, without reading the install. Each user's
+//! items are the ones a chain restore would write, each user keeps the snapshot time of its
+//! newest generation (so an increment can follow), and the platform entries are the newest
+//! generation's. Once written, the chain's generations can be pruned.
+
+use serde::Serialize;
+
+use crate::archive::{ArchiveWriter, ManifestInfo};
+use crate::backup::SNAPSHOT_TIME;
+use crate::chain::Chain;
+use crate::engine::UserSource;
+use crate::model::Collection;
+use crate::progress::Progress;
+use crate::Result;
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsolidateReport {
+    /// Generations merged.
+    pub generations: usize,
+    pub users: usize,
+    pub items: u64,
+    pub attachments: u64,
+    pub platform_entries: u64,
+}
+
+/// Writes the latest state of `chain` into `writer` as one full backup.
+pub fn run(
+    chain: &Chain,
+    writer: ArchiveWriter,
+    progress: &dyn Progress,
+) -> Result<ConsolidateReport> {
+    let state = chain.latest_state();
+    let users = chain.users();
+    progress.start(users.len());
+    let mut report = ConsolidateReport {
+        generations: chain.generation_count(),
+        users: users.len(),
+        ..Default::default()
+    };
+    let mut manifests = Vec::with_capacity(users.len());
+    for user in &users {
+        progress.user_started(user);
+        let source = chain.user_source(&user.user_id)?;
+        source.check()?;
+        let mut out = writer.open_user(user)?;
+        let mut files: Vec<String> = Vec::new();
+        for collection in Collection::ALL {
+            for item in source.items(collection)? {
+                let item = item?;
+                if collection == Collection::Events {
+                    files.extend(head_attachments(&item));
+                }
+                out.item(collection, &item)?;
+                report.items += 1;
+            }
+        }
+        if let Some(account) = source.account()? {
+            out.account(&account)?;
+        }
+        files.sort();
+        files.dedup();
+        for file_id in &files {
+            if let Some(mut data) = source.attachment(file_id)? {
+                out.attachment(file_id, &mut data)?;
+                report.attachments += 1;
+            }
+        }
+        let mut manifest = out.finish()?;
+        // As of the newest generation holding the user: where its next increment starts.
+        if let Some(latest) = state.users.iter().find(|u| u.user_id == user.user_id) {
+            manifest.backup_timestamp = latest.backup_timestamp;
+            if let Some(t) = latest.extra.get(SNAPSHOT_TIME) {
+                manifest.extra.insert(SNAPSHOT_TIME.into(), t.clone());
+            }
+        }
+        manifests.push(manifest);
+        progress.user_finished(user, true);
+    }
+
+    let mut platform = writer.platform_writer()?;
+    for item in chain.platform_items()? {
+        platform.item(&item?)?;
+    }
+    report.platform_entries = platform.finish()?;
+    let newest = chain
+        .generation(chain.generation_count() - 1)
+        .map_or(0, |(_, t)| t);
+    writer.finish(ManifestInfo {
+        core_version: state.core_version.clone(),
+        config: state.config.clone(),
+        backup_type: "full".into(),
+        backup_timestamp: newest,
+        snapshot_before: None,
+        users: manifests,
+    })?;
+    Ok(report)
+}
+
+/// The attachment file ids of a head event that is not deleted (history copies list the
+/// head's files, which the head owns).
+fn head_attachments(event: &crate::model::Item) -> Vec<String> {
+    if event.get("headId").is_some_and(|h| !h.is_null())
+        || event.get("deleted").is_some_and(|d| !d.is_null())
+    {
+        return Vec::new();
+    }
+    event
+        .get("attachments")
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("id").and_then(|id| id.as_str()).map(str::to_string))
+        .collect()
+}
