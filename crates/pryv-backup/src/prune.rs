@@ -112,6 +112,31 @@ pub fn select(times_ms: &[u64], policy: &Policy) -> Vec<Vec<String>> {
     reasons
 }
 
+/// For backups given as the times of their generations (base first), why each generation
+/// is kept (empty: removed): the rules, or that a later increment of its backup needs it.
+pub fn plan(backups: &[Vec<u64>], policy: &Policy) -> Vec<Vec<Vec<String>>> {
+    let all: Vec<u64> = backups.iter().flatten().copied().collect();
+    let mut reasons = select(&all, policy).into_iter();
+    backups
+        .iter()
+        .map(|generations| {
+            let mut kept_by: Vec<Vec<String>> = generations
+                .iter()
+                .map(|_| reasons.next().unwrap_or_default())
+                .collect();
+            // An increment needs every generation before it.
+            if let Some(newest) = kept_by.iter().rposition(|r| !r.is_empty()) {
+                for reasons in kept_by.iter_mut().take(newest) {
+                    if reasons.is_empty() {
+                        reasons.push("needed by a later increment".into());
+                    }
+                }
+            }
+            kept_by
+        })
+        .collect()
+}
+
 /// One generation of a backup in the report.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -173,26 +198,16 @@ pub fn run(
         }
     }
 
-    let mut times = Vec::new();
-    for (_, chain, _) in &backups {
-        for g in 0..chain.generation_count() {
-            times.extend(chain.generation(g).map(|(_, t)| t));
-        }
-    }
-    let mut reasons = select(&times, policy).into_iter();
-    for (dir, chain, _lock) in &backups {
-        let mut kept_by: Vec<Vec<String>> = (0..chain.generation_count())
-            .map(|_| reasons.next().unwrap_or_default())
-            .collect();
-        // An increment needs every generation before it.
+    let times: Vec<Vec<u64>> = backups
+        .iter()
+        .map(|(_, chain, _)| {
+            (0..chain.generation_count())
+                .filter_map(|g| chain.generation(g).map(|(_, t)| t))
+                .collect()
+        })
+        .collect();
+    for ((dir, chain, _lock), kept_by) in backups.iter().zip(plan(&times, policy)) {
         let newest_kept = kept_by.iter().rposition(|r| !r.is_empty());
-        if let Some(newest) = newest_kept {
-            for reasons in kept_by.iter_mut().take(newest) {
-                if reasons.is_empty() {
-                    reasons.push("needed by a later increment".into());
-                }
-            }
-        }
         let mut to_remove = Vec::new();
         for (g, kept) in kept_by.into_iter().enumerate() {
             let Some((gen_dir, time)) = chain.generation(g) else {
@@ -348,6 +363,75 @@ mod tests {
             want.sort();
             assert_eq!(kept(&TIMES, policy.clone()), want, "{policy:?}");
         }
+    }
+
+    /// Backups with increments: what a rule keeps, and what the kept ones need.
+    #[test]
+    fn kept_increments_keep_their_chain() {
+        let day = |d: u64| d * DAY_MS as u64;
+        // Three monthly chains of daily generations: 1970-01-01.., 1970-02-02.., 1970-03-02..
+        let backups = vec![
+            vec![day(0), day(1), day(2)],
+            vec![day(32), day(33), day(34), day(35)],
+            vec![day(60), day(61)],
+        ];
+        let kept = |policy: Policy| -> Vec<Vec<bool>> {
+            plan(&backups, &policy)
+                .into_iter()
+                .map(|chain| chain.into_iter().map(|r| !r.is_empty()).collect())
+                .collect()
+        };
+        let cases: Vec<(Policy, Vec<Vec<bool>>)> = vec![
+            // The newest 3: the last chain whole, and the newest of the middle one, which
+            // needs the three before it.
+            (
+                Policy {
+                    keep_last: Some(3),
+                    ..Default::default()
+                },
+                vec![vec![false; 3], vec![true; 4], vec![true; 2]],
+            ),
+            // One a month: each chain's newest, so every chain whole.
+            (
+                Policy {
+                    keep_monthly: Some(3),
+                    ..Default::default()
+                },
+                vec![vec![true; 3], vec![true; 4], vec![true; 2]],
+            ),
+            // The newest 2 months: the oldest chain goes whole.
+            (
+                Policy {
+                    keep_monthly: Some(2),
+                    ..Default::default()
+                },
+                vec![vec![false; 3], vec![true; 4], vec![true; 2]],
+            ),
+            // Within 1 day of the newest: the last chain only.
+            (
+                Policy {
+                    keep_within_ms: Some(DAY_MS as u64),
+                    ..Default::default()
+                },
+                vec![vec![false; 3], vec![false; 4], vec![true; 2]],
+            ),
+        ];
+        for (policy, want) in cases {
+            assert_eq!(kept(policy.clone()), want, "{policy:?}");
+        }
+        // A base kept alone loses its newer increments (they are listed as removed).
+        let oldest_first = vec![vec![day(10), day(5), day(6)]];
+        let reasons = plan(
+            &oldest_first,
+            &Policy {
+                keep_last: Some(1),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            reasons[0].iter().map(|r| !r.is_empty()).collect::<Vec<_>>(),
+            [true, false, false]
+        );
     }
 
     #[test]
