@@ -1,8 +1,8 @@
 //! What the operator sees: logs on stderr, progress bars on a terminal, reports on stdout.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use pryv_backup::model::UserRef;
@@ -23,63 +23,108 @@ pub fn init_logging(verbose: u8) {
         .init();
 }
 
-/// A progress bar of users on a terminal; plain notes on stderr otherwise (quiet logs).
+/// A progress bar on a terminal: items (with an ETA when their total is known, as in a
+/// restore), bytes and users, so one big user shows progress too; plain notes on stderr
+/// otherwise (quiet logs, no bar when stderr is not a terminal or with --json).
 pub struct UserBar {
-    bar: Mutex<Option<ProgressBar>>,
+    bar: OnceLock<ProgressBar>,
     verb: &'static str,
     enabled: bool,
+    users_total: AtomicU64,
+    users_done: AtomicU64,
+    bytes: AtomicU64,
+    /// Bytes when the message was last redrawn (redrawn every MiB, not every item).
+    bytes_shown: AtomicU64,
+    current: Mutex<String>,
 }
+
+const ITEMS: &str = "{spinner} {msg} {human_pos} items, {per_sec}, {elapsed}";
+const ITEMS_OF: &str =
+    "{spinner} {msg} [{bar:25}] {human_pos}/{human_len} items, {elapsed}, ETA {eta}";
 
 impl UserBar {
     pub fn new(verb: &'static str, json: bool) -> Self {
         UserBar {
-            bar: Mutex::new(None),
+            bar: OnceLock::new(),
             verb,
             enabled: !json && std::io::stderr().is_terminal(),
+            users_total: AtomicU64::new(0),
+            users_done: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            bytes_shown: AtomicU64::new(0),
+            current: Mutex::new(String::new()),
+        }
+    }
+
+    fn redraw(&self) {
+        if let Some(bar) = self.bar.get() {
+            let user = self.current.lock().map(|u| u.clone()).unwrap_or_default();
+            let bytes = self.bytes.load(Ordering::Relaxed);
+            self.bytes_shown.store(bytes, Ordering::Relaxed);
+            bar.set_message(format!(
+                "{} {user} ({}/{} users, {})",
+                self.verb,
+                self.users_done.load(Ordering::Relaxed),
+                self.users_total.load(Ordering::Relaxed),
+                indicatif::HumanBytes(bytes)
+            ));
         }
     }
 }
 
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .progress_chars("=> ")
+}
+
 impl Progress for UserBar {
     fn start(&self, total: usize) {
+        self.users_total.store(total as u64, Ordering::Relaxed);
         if !self.enabled {
             return;
         }
-        let bar = ProgressBar::new(total as u64);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} {msg:30} [{bar:30}] {pos}/{len} users {elapsed}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_message(self.verb);
+        let bar = ProgressBar::no_length().with_style(style(ITEMS));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        if let Ok(mut slot) = self.bar.lock() {
-            *slot = Some(bar);
+        let _ = self.bar.set(bar);
+        self.redraw();
+    }
+
+    fn expect_items(&self, total: u64) {
+        if let Some(bar) = self.bar.get() {
+            bar.set_length(total);
+            bar.set_style(style(ITEMS_OF));
+        }
+    }
+
+    fn items_done(&self, items: u64, bytes: u64) {
+        if let Some(bar) = self.bar.get() {
+            bar.inc(items);
+            let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            if total - self.bytes_shown.load(Ordering::Relaxed) >= 1 << 20 {
+                self.redraw();
+            }
         }
     }
 
     fn user_started(&self, user: &UserRef) {
         tracing::info!("{} {} ({})", self.verb, user.username, user.user_id);
-        if let Ok(slot) = self.bar.lock() {
-            if let Some(bar) = slot.as_ref() {
-                bar.set_message(format!("{} {}", self.verb, user.username));
-            }
+        if let Ok(mut current) = self.current.lock() {
+            *current = user.username.clone();
         }
+        self.redraw();
     }
 
     fn user_finished(&self, user: &UserRef, ok: bool) {
         if !ok {
             tracing::warn!("{} {} ({}) failed", self.verb, user.username, user.user_id);
         }
-        if let Ok(slot) = self.bar.lock() {
-            if let Some(bar) = slot.as_ref() {
-                bar.inc(1);
-            }
-        }
+        self.users_done.fetch_add(1, Ordering::Relaxed);
+        self.redraw();
     }
 
     fn note(&self, message: &str) {
-        match self.bar.lock().ok().and_then(|s| s.clone()) {
+        match self.bar.get() {
             Some(bar) => bar.println(message),
             None => eprintln!("{message}"),
         }
@@ -88,10 +133,8 @@ impl Progress for UserBar {
 
 impl Drop for UserBar {
     fn drop(&mut self) {
-        if let Ok(slot) = self.bar.lock() {
-            if let Some(bar) = slot.as_ref() {
-                bar.finish_and_clear();
-            }
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
         }
     }
 }

@@ -176,3 +176,25 @@ fn a_report_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
+
+/// A bar of items, bytes and users is drawn on a terminal only: a run whose stderr is a
+/// pipe or a file (cron, systemd, a script) gets plain lines, no bar.
+#[test]
+fn progress_is_quiet_when_stderr_is_not_a_terminal() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    let output = cli()
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains(" items"),
+        "{stderr}"
+    );
+}

@@ -8,7 +8,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::archive::{ArchiveWriter, Manifest, ManifestInfo, UserManifest, MISSING_ATTACHMENTS};
+use crate::archive::{
+    ArchiveWriter, Manifest, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS,
+};
 use crate::engine::{Engine, ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
 use crate::platform::PlatformOwners;
@@ -63,6 +65,44 @@ pub struct BackupHook(pub Arc<HookFn>);
 impl std::fmt::Debug for BackupHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("BackupHook")
+    }
+}
+
+/// Passes a user's data on to the archive, telling the progress how much is written.
+struct CountingSink<'a> {
+    inner: &'a mut UserWriter,
+    progress: &'a dyn Progress,
+    /// Bytes already reported.
+    reported: u64,
+}
+
+impl CountingSink<'_> {
+    fn report(&mut self, items: u64) {
+        let bytes = self.inner.bytes_written();
+        self.progress.items_done(items, bytes - self.reported);
+        self.reported = bytes;
+    }
+}
+
+impl UserSink for CountingSink<'_> {
+    fn item(&mut self, collection: Collection, item: &Item) -> Result<()> {
+        UserSink::item(self.inner, collection, item)?;
+        self.report(1);
+        Ok(())
+    }
+
+    fn account(&mut self, account: &Item) -> Result<()> {
+        UserSink::account(self.inner, account)
+    }
+
+    fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()> {
+        UserSink::attachment(self.inner, event_id, file_id, data)?;
+        self.report(0);
+        Ok(())
+    }
+
+    fn attachment_missing(&mut self, event_id: &str, file_id: &str) {
+        UserSink::attachment_missing(self.inner, event_id, file_id)
     }
 }
 
@@ -312,6 +352,7 @@ fn export_users(
             &export,
             clock_skew,
             options.hook.as_ref(),
+            progress,
         )
     })?;
     let mut manifests = Vec::with_capacity(users.len());
@@ -338,6 +379,7 @@ fn export_user(
     options: &ExportOptions,
     clock_skew: f64,
     hook: Option<&BackupHook>,
+    progress: &dyn Progress,
 ) -> Result<UserManifest> {
     let mut user_writer = writer.open_user(user)?;
     if let Some(hook) = hook {
@@ -346,18 +388,23 @@ fn export_user(
     // Taken just before the engine opens the user's snapshot: nothing the snapshot misses
     // was changed before this time.
     let taken_ms = now_millis();
+    let mut counted = CountingSink {
+        inner: &mut user_writer,
+        progress,
+        reported: 0,
+    };
     match hook {
         Some(hook) => engine.export_user(
             user,
             options,
             &mut HookedSink {
-                inner: &mut user_writer,
+                inner: &mut counted,
                 hook: hook.0.as_ref(),
                 user,
                 current: None,
             },
         )?,
-        None => engine.export_user(user, options, &mut user_writer)?,
+        None => engine.export_user(user, options, &mut counted)?,
     }
     let mut manifest = user_writer.finish()?;
     manifest.extra.insert(

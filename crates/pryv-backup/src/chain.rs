@@ -96,6 +96,19 @@ impl Chain {
         users
     }
 
+    /// How many items the generations hold for this user (an item changed in several
+    /// generations counts once in each): what restoring it reads.
+    pub fn item_count(&self, user_id: &str) -> u64 {
+        self.generations
+            .iter()
+            .flat_map(|g| g.manifest().users.iter())
+            .filter(|u| u.user_id == user_id)
+            .flat_map(|u| u.stats.iter())
+            .filter(|(name, _)| name.as_str() != "attachments")
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// The latest state of one user, across generations.
     pub fn user_source(&self, user_id: &str) -> Result<ChainUser> {
         let mut readers = Vec::new();

@@ -10,6 +10,11 @@ pub trait Progress: Send + Sync {
     fn user_finished(&self, _user: &UserRef, _ok: bool) {}
     /// A line worth telling the operator (fallback to full backup, skipped user, ...).
     fn note(&self, _message: &str) {}
+    /// About `total` items will be processed (known for restores, not for backups).
+    fn expect_items(&self, _total: u64) {}
+    /// `items` more items and `bytes` more raw bytes (items and attachments) are done: a big
+    /// user shows progress too.
+    fn items_done(&self, _items: u64, _bytes: u64) {}
 }
 
 /// Reports nothing.

@@ -142,6 +142,12 @@ pub fn run(
         .collect();
 
     progress.start(to_restore.len());
+    progress.expect_items(
+        to_restore
+            .iter()
+            .map(|u| chain.item_count(&u.user_id))
+            .sum(),
+    );
     let import = ImportOptions {
         overwrite: options.overwrite,
         verify_integrity: options.verify_integrity,
@@ -364,7 +370,14 @@ fn import_users(
         if options.verify_integrity {
             check_backup_integrity(user, &source)?;
         }
-        engine.import_user(user, &source, options)
+        engine.import_user(
+            user,
+            &CountingSource {
+                inner: &source,
+                progress,
+            },
+            options,
+        )
     };
     match per_user(users, jobs, false, progress, work) {
         Ok(slots) => slots
@@ -377,6 +390,51 @@ fn import_users(
             .iter()
             .map(|_| Err(Error::Other(e.to_string())))
             .collect(),
+    }
+}
+
+/// Passes a user's backup on to the engine, telling the progress how much was read.
+struct CountingSource<'a> {
+    inner: &'a dyn UserSource,
+    progress: &'a dyn Progress,
+}
+
+impl UserSource for CountingSource<'_> {
+    fn items(&self, collection: Collection) -> Result<crate::engine::ItemIter<'_>> {
+        let progress = self.progress;
+        Ok(Box::new(self.inner.items(collection)?.inspect(
+            move |item| {
+                if item.is_ok() {
+                    progress.items_done(1, 0);
+                }
+            },
+        )))
+    }
+
+    fn account(&self) -> Result<Option<Item>> {
+        self.inner.account()
+    }
+
+    fn attachment(&self, file_id: &str) -> Result<Option<Box<dyn std::io::Read + '_>>> {
+        Ok(self.inner.attachment(file_id)?.map(|data| {
+            Box::new(CountingReader {
+                inner: data,
+                progress: self.progress,
+            }) as Box<dyn std::io::Read + '_>
+        }))
+    }
+}
+
+struct CountingReader<'a> {
+    inner: Box<dyn std::io::Read + 'a>,
+    progress: &'a dyn Progress,
+}
+
+impl std::io::Read for CountingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.items_done(0, n as u64);
+        Ok(n)
     }
 }
 

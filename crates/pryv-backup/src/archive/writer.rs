@@ -149,6 +149,7 @@ impl ArchiveWriter {
             files: Vec::new(),
             account_written: false,
             missing_attachments: Vec::new(),
+            bytes_written: 0,
         })
     }
 
@@ -283,9 +284,16 @@ pub struct UserWriter {
     account_written: bool,
     /// `(eventId, fileId)` of attachments the store no longer had.
     missing_attachments: Vec<(String, String)>,
+    /// Raw (pre-compression) bytes of items and attachments written so far.
+    bytes_written: u64,
 }
 
 impl UserWriter {
+    /// Raw (pre-compression) bytes of the items and attachments written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written
+    }
+
     pub fn item(&mut self, collection: Collection, item: &Item) -> Result<(), ArchiveError> {
         if self.current.as_ref().map(|c| c.collection) != Some(collection) {
             self.close_current()?;
@@ -306,6 +314,7 @@ impl UserWriter {
         let max = self.shared.options.max_chunk_size;
         let out = self.current_output()?;
         let written = write_line(out, item)?;
+        self.bytes_written += written;
         *self.stats.entry(collection.name().to_string()).or_insert(0) += 1;
         if let Some(current) = self.current.as_mut() {
             current.raw += written;
@@ -347,7 +356,7 @@ impl UserWriter {
             )));
         }
         let mut out = self.output(&dir.join(file_id), false)?;
-        out.copy_from(data)?;
+        self.bytes_written += out.copy_from(data)?;
         self.files.push(out.commit(relative)?);
         *self.stats.entry("attachments".to_string()).or_insert(0) += 1;
         Ok(())
