@@ -753,6 +753,14 @@ fn drill_passes_a_good_backup_and_names_what_is_damaged() {
         report["report"]["platformEntries"].as_u64().unwrap() > 0,
         "{report:#}"
     );
+    // The state as of a time (here: now, the whole chain).
+    let now_ms = pryv_backup::backup::now_millis().to_string();
+    let output = cli()
+        .args(["drill", "--as-of", &now_ms])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
     let damaged_user = |dir: &Path| {
         let output = drill(dir);

@@ -336,3 +336,50 @@ fn a_second_backup_into_one_s3_prefix_is_refused() {
     assert!(!bucket.exists(&lock).unwrap(), "the lock outlived the run");
     assert!(bucket.exists(&format!("{prefix}/manifest.json")).unwrap());
 }
+
+/// `prune` works over an S3 prefix of dated backups as over a folder.
+#[test]
+fn prune_over_an_s3_prefix_removes_only_what_no_rule_keeps() {
+    let server = s3();
+    let bucket = bucket(&server);
+    let root = server.unique_prefix("cli-prune");
+    let url = |name: &str| format!("s3://{}/{root}/{name}", server.bucket);
+    let source = Install::sample();
+    for name in ["b1", "b2"] {
+        cli_s3(&server)
+            .args(["backup", "--output", &url(name)])
+            .args(source.args())
+            .assert()
+            .code(0);
+    }
+    let root_url = format!("s3://{}/{root}", server.bucket);
+    let output = cli_s3(&server)
+        .args(["--json", "prune", &root_url, "--keep-last", "1", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    assert_eq!(report["removed"].as_array().unwrap().len(), 1, "{report:#}");
+    assert!(
+        !bucket.any_under(&format!("{root}/b1")).unwrap(),
+        "b1 is gone"
+    );
+    assert!(bucket.exists(&format!("{root}/b2/manifest.json")).unwrap());
+    assert!(
+        !bucket
+            .exists(&pryv_backup::lock::s3_output_lock_key(&format!(
+                "{root}/b2"
+            )))
+            .unwrap(),
+        "prune released its locks"
+    );
+    cli_s3(&server)
+        .args(["verify", &url("b2")])
+        .assert()
+        .code(0);
+}
