@@ -158,11 +158,12 @@ fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Inst
 }
 
 fn jobs(config: &ConfigArgs) -> usize {
-    config.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    })
+    config.jobs.unwrap_or_else(default_jobs)
+}
+
+/// One user per core.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The sealer of a new backup, when encryption was asked for.
@@ -658,12 +659,7 @@ fn run_drill(
 ) -> Result<u8> {
     let (dir, chain) = open_chain(location, as_of, secrets_args, json)?;
     let bar = UserBar::new("drilling", json);
-    let report = pryv_backup::drill::run(
-        &chain,
-        &dir,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        &bar,
-    )?;
+    let report = pryv_backup::drill::run(&chain, &dir, default_jobs(), &bar)?;
     drop(bar);
     metrics.set(
         "users",

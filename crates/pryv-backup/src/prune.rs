@@ -174,6 +174,14 @@ pub fn run(
                 .into(),
         ));
     }
+    // A backup given instead of the folder that holds backups: its own folders are no
+    // backups, and nothing should be locked or looked at inside it.
+    if backend.is_file(&root.join("manifest.json"))? {
+        return Err(Error::Other(format!(
+            "{} is a backup: give the folder that holds the dated backups",
+            root.display()
+        )));
+    }
     let mut report = PruneReport {
         applied: apply,
         ..Default::default()
@@ -447,5 +455,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("no retention rule"), "{err}");
+    }
+
+    #[test]
+    fn a_backup_given_as_the_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("manifest.json"), "{}").unwrap();
+        let open = |_: &Path| Err("unused".to_string());
+        let policy = Policy {
+            keep_last: Some(1),
+            ..Default::default()
+        };
+        let err = run(&Backend::Local, dir.path(), &policy, true, &open).unwrap_err();
+        assert!(err.to_string().contains("is a backup"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "nothing written"
+        );
     }
 }
