@@ -39,6 +39,15 @@ fn assert_alice_restores_as_in(source: &Install, dir: &Path) {
     );
 }
 
+/// Changes the content of alice's `rank`-th live event, stamped `modified`, as the core's
+/// update does.
+fn edit_alice_event(source: &Install, rank: u32, content: &str, modified: f64) {
+    source.sql(&format!(
+        "UPDATE events SET content = '\"{content}\"', modified = {modified} WHERE user_id = '{ALICE}' AND id = \
+         (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id OFFSET {rank} LIMIT 1)"
+    ));
+}
+
 fn alice_events(dir: &Path) -> u64 {
     let output = cli().args(["inspect", "--json"]).arg(dir).output().unwrap();
     let summary = stdout_json(&output);
@@ -77,11 +86,7 @@ fn an_incremental_backup_takes_changes_dated_within_the_clock_skew_margin() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("chain");
     backup(&source, &out, &[]);
-    let behind = now() - 60.0;
-    source.sql(&format!(
-        "UPDATE events SET content = '\"changed late\"', modified = {behind} WHERE user_id = '{ALICE}' AND id = \
-         (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id LIMIT 1)"
-    ));
+    edit_alice_event(&source, 0, "changed late", now() - 60.0);
     backup(&source, &out, &["--incremental"]);
     assert_eq!(
         alice_events(&out.join("increments/0001")),
@@ -99,13 +104,7 @@ fn each_increment_starts_from_the_previous_one() {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("chain");
-    let change = |rank: u32| {
-        source.sql(&format!(
-            "UPDATE events SET content = '\"change {rank}\"', modified = {} WHERE user_id = '{ALICE}' AND id = \
-             (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id OFFSET {rank} LIMIT 1)",
-            now()
-        ));
-    };
+    let change = |rank: u32| edit_alice_event(&source, rank, &format!("change {rank}"), now());
     backup(&source, &out, &[]);
     change(0);
     backup(&source, &out, &["--incremental", "--clock-skew", "0"]);
@@ -132,10 +131,9 @@ fn a_consolidated_backup_restores_as_its_chain() {
     // Changes as the core makes them: an update, a new event, a deletion (live-reference's
     // tombstone shape: fields emptied, event_streams rows gone).
     let t = now();
+    edit_alice_event(&source, 0, "edited", t);
     source.sql(&format!(
-        "UPDATE events SET content = '\"edited\"', modified = {t} WHERE user_id = '{ALICE}' AND id =
-           (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id LIMIT 1);
-         INSERT INTO events SELECT (json_populate_record(NULL::events,
+        "INSERT INTO events SELECT (json_populate_record(NULL::events,
              (row_to_json(e)::jsonb || jsonb_build_object('id', 'ev-new-after-base', 'created', {t}, 'modified', {t}))::json)).*
            FROM events e WHERE user_id = '{ALICE}' AND id =
              (SELECT id FROM events WHERE user_id = '{ALICE}' AND deleted IS NULL AND head_id IS NULL ORDER BY id OFFSET 1 LIMIT 1);
