@@ -115,30 +115,31 @@ pub enum Command {
     /// being written (its lock held) or without a manifest is never touched.
     ///
     /// Example: pryv-backup prune /backups --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --yes
+    #[command(group = clap::ArgGroup::new("rules").required(true).multiple(true))]
     Prune {
         /// The folder holding one backup per sub-folder, or `s3://bucket/prefix`.
         dir: PathBuf,
         /// Keep the n newest backups (generations).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", group = "rules")]
         keep_last: Option<usize>,
         /// Keep the newest backup of each of the n newest hours that have one.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", group = "rules")]
         keep_hourly: Option<usize>,
         /// The same per day.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", group = "rules")]
         keep_daily: Option<usize>,
         /// The same per ISO week (Monday to Sunday).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", group = "rules")]
         keep_weekly: Option<usize>,
         /// The same per month.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", group = "rules")]
         keep_monthly: Option<usize>,
         /// The same per year.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", group = "rules")]
         keep_yearly: Option<usize>,
         /// Keep every backup made less than this long before the newest one: a number and a
         /// unit, summed (`36h`, `7d`, `2w`, `1y` = 365 d).
-        #[arg(long, value_name = "DURATION", value_parser = crate::when::parse_duration_ms)]
+        #[arg(long, value_name = "DURATION", value_parser = crate::when::parse_duration_ms, group = "rules")]
         keep_within: Option<u64>,
         /// Remove what the rules do not keep (without it: only print it).
         #[arg(long)]

@@ -843,6 +843,20 @@ fn prune_keeps_what_the_rules_and_the_chains_need() {
     };
     let shown = |p: &Path| p.display().to_string();
 
+    // No rule (or only counts of 0) would remove everything: bad usage.
+    for rules in [&[][..], &["--keep-last", "0"][..]] {
+        let output = cli().arg("prune").arg(&root).args(rules).output().unwrap();
+        assert_ne!(
+            output.status.code(),
+            Some(0),
+            "{rules:?}: {}",
+            text(&output)
+        );
+        assert!(b1.join("manifest.json").is_file() && b2.join("manifest.json").is_file());
+    }
+    let output = cli().arg("prune").arg(&root).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+
     // Dry run: b1 and its increment would go, nothing does.
     let report = prune(&["--keep-last", "1"]);
     assert_eq!(report["applied"], false);

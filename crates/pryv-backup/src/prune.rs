@@ -35,6 +35,8 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// No rule keeps anything (as in restic, a count of 0 is no rule): such a policy would
+    /// remove every backup, so it is refused.
     pub fn is_empty(&self) -> bool {
         [
             self.keep_last,
@@ -45,8 +47,8 @@ impl Policy {
             self.keep_yearly,
         ]
         .iter()
-        .all(Option::is_none)
-            && self.keep_within_ms.is_none()
+        .all(|n| n.unwrap_or(0) == 0)
+            && self.keep_within_ms.unwrap_or(0) == 0
     }
 }
 
@@ -445,6 +447,12 @@ mod tests {
     #[test]
     fn no_rule_is_refused() {
         assert!(Policy::default().is_empty());
+        let zeros = Policy {
+            keep_last: Some(0),
+            keep_daily: Some(0),
+            ..Default::default()
+        };
+        assert!(zeros.is_empty(), "a count of 0 keeps nothing: no rule");
         let open = |_: &Path| Err("unused".to_string());
         let err = run(
             &Backend::Local,
