@@ -2,6 +2,8 @@
 
 use postgres::Client;
 use pryv_backup::integrity::{self, ItemKind};
+use pryv_backup::model::UserRef;
+use pryv_backup::platform::{row_from_item, IndexRebuild, DEFAULT_CORE_ID};
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
@@ -151,6 +153,28 @@ fn base_clone(a: &Access) -> Access {
         created_by: a.created_by.clone(),
         deleted: a.deleted,
     }
+}
+
+/// The platform's `access-index/<accessId>` rows of the user's accesses, as the core writes
+/// one when it creates (or deletes) an access: `(key, value)`.
+pub fn index_rows(seed: u64, user: &UserPlan) -> Result<Vec<(String, String)>, BenchError> {
+    let rebuild = IndexRebuild {
+        pii_key: None,
+        core_id: DEFAULT_CORE_ID,
+    };
+    let owner = UserRef {
+        user_id: user.user_id.clone(),
+        username: user.username.clone(),
+    };
+    let mut rng = rng_for(seed, user.index, Purpose::Accesses);
+    let mut rows = Vec::new();
+    for access in accesses_of(user, &mut rng) {
+        let row = rebuild
+            .access_index(&owner, &access.item())
+            .map_err(|e| BenchError::Invalid(e.to_string()))?;
+        rows.extend(row.and_then(|r| row_from_item(&r).ok()));
+    }
+    Ok(rows)
 }
 
 pub fn load_accesses(

@@ -2,6 +2,7 @@
 //! per-store key/values and profile sets.
 
 use postgres::Client;
+use pryv_backup::platform::DEFAULT_CORE_ID;
 use rand::Rng;
 use serde_json::json;
 
@@ -19,8 +20,14 @@ pub fn load_users_index(client: &mut Client, users: &[UserPlan]) -> Result<u64, 
     copy.finish()
 }
 
-/// `user-unique/email/<email>` → username and `user-indexed/language/<username>` → language.
-pub fn load_platform_kv(client: &mut Client, users: &[UserPlan]) -> Result<u64, BenchError> {
+/// What the core keeps per user in cleartext PII mode: `user-unique/email/<email>` →
+/// username, `user-indexed/language/<username>` → language, `user-core/<username>` → its
+/// core, and one `access-index/<accessId>` row per access.
+pub fn load_platform_kv(
+    client: &mut Client,
+    seed: u64,
+    users: &[UserPlan],
+) -> Result<u64, BenchError> {
     let mut copy = TableCopy::start(client, "platform_kv", &["key", "value"])?;
     for user in users {
         copy.text(&format!("user-unique/email/{}", user.email))
@@ -29,6 +36,13 @@ pub fn load_platform_kv(client: &mut Client, users: &[UserPlan]) -> Result<u64, 
         copy.text(&format!("user-indexed/language/{}", user.username))
             .text(user.language);
         copy.end_row()?;
+        copy.text(&format!("user-core/{}", user.username))
+            .text(DEFAULT_CORE_ID);
+        copy.end_row()?;
+        for (key, value) in super::accesses::index_rows(seed, user)? {
+            copy.text(&key).text(&value);
+            copy.end_row()?;
+        }
     }
     copy.finish()
 }

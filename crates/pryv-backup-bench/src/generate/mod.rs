@@ -106,7 +106,9 @@ pub fn generate(client: &mut Client, options: &Options) -> Result<Summary, Bench
     let seed = options.seed;
     let users = &users;
     summary.timed("users_index", || account::load_users_index(client, users))?;
-    summary.timed("platform_kv", || account::load_platform_kv(client, users))?;
+    summary.timed("platform_kv", || {
+        account::load_platform_kv(client, seed, users)
+    })?;
     summary.timed("account", || account::load_account(client, seed, users))?;
     summary.timed("profile", || account::load_profile(client, users))?;
     summary.timed("streams", || streams::load(client, seed, users))?;
