@@ -73,10 +73,12 @@ pub enum Command {
         #[command(flatten)]
         secrets: DecryptArgs,
     },
-    /// Restore a backup into a throwaway platform (SQLite engine, in a temporary folder; no
-    /// server needed), checking every file against the manifests and every event and
-    /// access integrity hash, then remove it. Exit 0 when every user restores and checks
-    /// out; 1 otherwise, naming each damaged user and file.
+    /// Prove a backup restores: restore it into a throwaway platform, check it all, remove it.
+    ///
+    /// The platform is a SQLite-engine one in a temporary folder (no server needed). Every
+    /// file is checked against the manifests and every event and access integrity hash as
+    /// the core computes it. Exit 0 when every user restores and checks out; 1 otherwise,
+    /// naming each damaged user and file.
     ///
     /// Example: pryv-backup drill /backups/full --private-key backup.key.pem
     Drill {
@@ -88,8 +90,9 @@ pub enum Command {
         #[command(flatten)]
         secrets: DecryptArgs,
     },
-    /// Write a backup's latest state (base and increments merged, or the state --as-of a
-    /// time) as one new full backup, without reading the install. Restoring it gives what
+    /// Merge a backup and its increments into one new full backup, without the install.
+    ///
+    /// The latest state (or the state --as-of a time) is written. Restoring it gives what
     /// restoring the chain gives; incremental backups can follow it; the chain can then be
     /// pruned. It is encrypted as a backup is: for --recipient-pubkey, or with the
     /// passphrase of --encrypt-passphrase-file or PRYV_BACKUP_PASSPHRASE.
@@ -109,8 +112,10 @@ pub enum Command {
         #[command(flatten)]
         seal: SealArgs,
     },
-    /// Remove old backups from a folder (or S3 prefix) of dated backups, keeping what the
-    /// rules say, restic's way (periods in UTC). Prints what it would remove; removes only
+    /// Remove old backups from a folder of dated backups, by retention rules.
+    ///
+    /// The folder (or S3 prefix) holds one backup per sub-folder. The rules are restic's
+    /// (periods in UTC). Prints what it would remove; removes only
     /// with --yes. An increment's base and earlier increments are kept with it; a backup
     /// being written (its lock held) or without a manifest is never touched.
     ///
