@@ -10,7 +10,7 @@ use crate::archive::{ArchiveWriter, ManifestInfo};
 use crate::backup::SNAPSHOT_TIME;
 use crate::chain::Chain;
 use crate::engine::UserSource;
-use crate::model::Collection;
+use crate::model::{owned_attachment_ids, Collection};
 use crate::progress::Progress;
 use crate::Result;
 
@@ -50,7 +50,7 @@ pub fn run(
             for item in source.items(collection)? {
                 let item = item?;
                 if collection == Collection::Events {
-                    files.extend(head_attachments(&item));
+                    files.extend(owned_attachment_ids(&item));
                 }
                 out.item(collection, &item)?;
                 report.items += 1;
@@ -96,21 +96,4 @@ pub fn run(
         users: manifests,
     })?;
     Ok(report)
-}
-
-/// The attachment file ids of a head event that is not deleted (history copies list the
-/// head's files, which the head owns).
-fn head_attachments(event: &crate::model::Item) -> Vec<String> {
-    if event.get("headId").is_some_and(|h| !h.is_null())
-        || event.get("deleted").is_some_and(|d| !d.is_null())
-    {
-        return Vec::new();
-    }
-    event
-        .get("attachments")
-        .and_then(|a| a.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.get("id").and_then(|id| id.as_str()).map(str::to_string))
-        .collect()
 }

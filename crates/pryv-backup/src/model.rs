@@ -6,6 +6,22 @@ use serde::{Deserialize, Serialize};
 /// key order and number text are kept exactly (serde_json `preserve_order` + `arbitrary_precision`).
 pub type Item = serde_json::Value;
 
+/// The attachment file ids of an event that owns its files, a live head: a history copy
+/// (`headId` set) lists its head's files, and a deletion owns none.
+pub fn owned_attachment_ids(event: &Item) -> Vec<String> {
+    let set = |field: &str| event.get(field).is_some_and(|v| !v.is_null());
+    if set("headId") || set("deleted") {
+        return Vec::new();
+    }
+    event
+        .get("attachments")
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("id").and_then(|id| id.as_str()).map(str::to_string))
+        .collect()
+}
+
 /// A user as the users index knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct UserRef {

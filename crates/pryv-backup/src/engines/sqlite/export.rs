@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::layout::{self, UserFile};
 use super::{account, base_storage, db, ephemeral, events, series, SqliteEngine};
 use crate::engine::{ExportOptions, UserSink};
-use crate::model::{Collection, Item, UserRef};
+use crate::model::{owned_attachment_ids, Collection, UserRef};
 use crate::stream_tree;
 use crate::{Error, Result};
 
@@ -66,12 +66,14 @@ pub fn export_user(
             let event = events::row_to_event(row)?;
             if window.includes(&event) {
                 sink.item(Collection::Events, &event)?;
-                exported_events.push(attachment_refs(&event));
+                if let Some(id) = event.get("id").and_then(Value::as_str) {
+                    exported_events.push((id.to_string(), owned_attachment_ids(&event)));
+                }
             }
             Ok(())
         })
     })?;
-    for (event_id, file_ids) in exported_events.into_iter().flatten() {
+    for (event_id, file_ids) in exported_events {
         for file_id in file_ids {
             export_attachment(engine, user, &event_id, &file_id, sink)?;
         }
@@ -183,21 +185,6 @@ pub(super) fn for_each_row(
         f(row)?;
     }
     Ok(())
-}
-
-/// The attachment files of a current event (history versions and tombstones own no files).
-fn attachment_refs(event: &Item) -> Option<(String, Vec<String>)> {
-    if event.get("headId").is_some() || event.get("deleted").is_some() {
-        return None;
-    }
-    let id = event.get("id")?.as_str()?.to_string();
-    let files: Vec<String> = event
-        .get("attachments")?
-        .as_array()?
-        .iter()
-        .filter_map(|a| a.get("id").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    Some((id, files))
 }
 
 fn export_attachment(
