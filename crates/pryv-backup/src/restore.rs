@@ -246,31 +246,28 @@ fn import_platform_entries(
 ) -> Result<u64> {
     // An archive with user fields but no index rows comes from a writer that leaves them
     // out (the core's); one with no platform entries at all has no platform to rebuild.
+    // Both are known once the archive's entries are read, in the one pass that imports them.
     let (mut has_entries, mut carries_index) = (false, false);
-    for item in chain.platform_items()? {
-        has_entries = true;
-        if is_index_row(&item?) {
-            carries_index = true;
-            break;
-        }
-    }
     let mut items = chain.platform_items()?.map(|r| r.map_err(Error::from));
-    let mut rebuilt: Box<dyn Iterator<Item = Result<Item>>> = if has_entries && !carries_index {
-        Box::new(rebuilt_index_rows(chain, committed, rebuild))
-    } else {
-        Box::new(std::iter::empty())
-    };
+    let mut rebuilt: Option<Box<dyn Iterator<Item = Result<Item>>>> = None;
     let mut count = 0u64;
     let mut wanted = std::iter::from_fn(|| loop {
+        if let Some(rows) = rebuilt.as_mut() {
+            let next = rows.next()?;
+            count += u64::from(next.is_ok());
+            return Some(next);
+        }
         let item = match items.next() {
             Some(Ok(item)) => item,
             Some(Err(e)) => return Some(Err(e)),
-            None => {
-                let next = rebuilt.next()?;
-                count += u64::from(next.is_ok());
-                return Some(next);
+            None if has_entries && !carries_index => {
+                rebuilt = Some(Box::new(rebuilt_index_rows(chain, committed, rebuild)));
+                continue;
             }
+            None => return None,
         };
+        has_entries = true;
+        carries_index |= is_index_row(&item);
         if owners.keeps(&item) {
             count += 1;
             return Some(Ok(item));
