@@ -184,13 +184,7 @@ fn progress_is_quiet_when_stderr_is_not_a_terminal() {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("backup");
-    let output = cli()
-        .arg("backup")
-        .args(source.args())
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = run_backup(&source, &out, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -505,13 +505,7 @@ fn existing_users_need_overwrite_and_a_backup_is_never_written_over() {
 
     // A second full backup into the same directory is refused; the first stays as it was.
     let before = files(&out);
-    let output = cli()
-        .arg("backup")
-        .args(source.args())
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = run_backup(&source, &out, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
         text(&output).contains(out.to_str().unwrap()),
@@ -570,13 +564,7 @@ fn a_second_backup_or_restore_at_once_is_refused() {
     let out = work.path().join("backup");
 
     let held = pryv_backup::lock::lock_backup_output(&out).unwrap();
-    let output = cli()
-        .arg("backup")
-        .args(source.args())
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = run_backup(&source, &out, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
         text(&output).contains("another pryv-backup run"),

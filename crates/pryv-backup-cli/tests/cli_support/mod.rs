@@ -177,16 +177,21 @@ pub fn cli() -> Command {
     cmd
 }
 
-/// `pryv-backup backup` of `install` into `out`, which must succeed.
-pub fn backup(install: &Install, out: &Path, extra: &[&str]) {
-    let output = cli()
+/// `pryv-backup backup` of `install` into `out`, whatever its outcome.
+pub fn run_backup(install: &Install, out: &Path, extra: &[&str]) -> std::process::Output {
+    cli()
         .arg("backup")
         .args(install.args())
         .arg("--output")
         .arg(out)
         .args(extra)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `pryv-backup backup` of `install` into `out`, which must succeed.
+pub fn backup(install: &Install, out: &Path, extra: &[&str]) {
+    let output = run_backup(install, out, extra);
     assert!(
         output.status.success(),
         "backup {extra:?} failed: {}",
