@@ -10,7 +10,7 @@ use crate::BenchError;
 
 /// Tables without their multi-column primary keys, and the schema_migrations rows.
 pub fn tables_ddl() -> Vec<String> {
-    statements()
+    schema::statements()
         .into_iter()
         .filter(|s| !is_index(s))
         .map(|s| split_primary_key(&s).0)
@@ -19,7 +19,7 @@ pub fn tables_ddl() -> Vec<String> {
 
 /// The primary keys left out by [`tables_ddl`], then the secondary indexes.
 pub fn keys_and_indexes_ddl() -> Vec<String> {
-    let statements = statements();
+    let statements = schema::statements();
     let keys = statements
         .iter()
         .filter(|s| !is_index(s))
@@ -55,19 +55,6 @@ fn split_primary_key(statement: &str) -> (String, Option<String>) {
 
 fn is_index(statement: &str) -> bool {
     statement.starts_with("CREATE INDEX") || statement.starts_with("CREATE UNIQUE INDEX")
-}
-
-fn statements() -> Vec<String> {
-    // Comments (which may hold ';') sit on whole lines; statements hold no ';' of their own.
-    let code: String = schema::DDL
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("--"))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    code.split(';')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
 }
 
 /// Refuses anything but a database without tables: the generator never mixes with real data.

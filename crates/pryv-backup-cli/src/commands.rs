@@ -485,6 +485,9 @@ fn print_restore_report(report: &restore::RestoreReport) {
         Some(e) => println!("  platform entries NOT restored: {e}"),
         None => println!("  platform entries: {}", report.platform_entries),
     }
+    if let Some(e) = &report.finish_error {
+        println!("  the restore did NOT end well: {e}");
+    }
     if let Some(d) = &report.backup_disposition {
         println!("  backup {d}");
     }

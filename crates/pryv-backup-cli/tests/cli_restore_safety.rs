@@ -326,6 +326,79 @@ fn damaged_files_are_found_before_the_user_is_written() {
     }
 }
 
+/// Records `file`'s new size and SHA-256 in the manifests, as a writer would have that wrote
+/// it so: in its user's manifest, and that manifest's in the root one.
+fn rerecord(backup: &Path, user_id: &str, file: &Path) {
+    use sha2::{Digest, Sha256};
+    let record = |manifest: &Path, relative: &str, bytes: &[u8]| {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+        let entry = json["files"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|f| f["path"] == relative)
+            .unwrap_or_else(|| panic!("{relative} is not in {}", manifest.display()));
+        entry["size"] = bytes.len().into();
+        entry["sha256"] = hex::encode(Sha256::digest(bytes)).into();
+        std::fs::write(manifest, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    };
+    let user_dir = backup.join("users").join(user_id);
+    let relative = file
+        .strip_prefix(&user_dir)
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let user_manifest = user_dir.join("user-manifest.json");
+    record(&user_manifest, &relative, &std::fs::read(file).unwrap());
+    record(
+        &backup.join("manifest.json"),
+        &format!("users/{user_id}/user-manifest.json"),
+        &std::fs::read(&user_manifest).unwrap(),
+    );
+}
+
+/// A file whose recorded hash is right but whose content is not (a line cut in half, hashed
+/// after): the pre-check trusts the hash and does not parse it again, the import reads the
+/// bad line and the user is rolled back whole, before its commit; the others are restored.
+#[test]
+fn a_bad_line_under_a_matching_hash_is_refused_before_its_user_commits() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &["--no-compress"]);
+    let (path, bytes) = files(&out.join("users").join(BOB))
+        .into_iter()
+        .find(|(p, _)| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with("events") && name.ends_with(".jsonl")
+        })
+        .expect("bob has events");
+    let content = String::from_utf8(bytes).unwrap();
+    let mut lines: Vec<String> = content.lines().map(String::from).collect();
+    let last = lines.len() - 1;
+    let cut = lines[last].len() / 2;
+    lines[last].truncate(cut);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    rerecord(&out, BOB, &path);
+
+    let target = Install::empty();
+    let output = restore(&target, &out, &["--json"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let report = stdout_json(&output);
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{report:#}");
+    assert_eq!(failed[0]["userId"], BOB);
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("events"),
+        "{report:#}"
+    );
+    for (table, rows) in user_rows(&target.dump(), BOB) {
+        assert!(rows.is_empty(), "bob has {table} rows: {rows:#?}");
+    }
+    assert_eq!(report["restored"].as_array().unwrap().len(), 3);
+}
+
 #[test]
 fn verify_integrity_rolls_back_a_tampered_user_and_restores_the_others() {
     let source = Install::sample();

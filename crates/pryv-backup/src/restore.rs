@@ -71,6 +71,10 @@ pub struct RestoreReport {
     pub platform_entries: u64,
     /// Why the platform entries (unique and indexed account fields) were not restored.
     pub platform_error: Option<String>,
+    /// Why the work that ends a restore failed (PostgreSQL: confirming that the users'
+    /// commits are on disk, or building the indexes of the schema it created). The message
+    /// says what to do; the backup is kept.
+    pub finish_error: Option<String>,
     /// Where the backup went after success (deleted, moved), or why it stayed although
     /// --delete-on-success or --move-on-success asked otherwise.
     pub backup_disposition: Option<String>,
@@ -85,6 +89,7 @@ impl RestoreReport {
             && self.failed.is_empty()
             && self.incomplete.is_empty()
             && self.platform_error.is_none()
+            && self.finish_error.is_none()
     }
 }
 
@@ -197,12 +202,20 @@ pub fn run(
         }
     }
 
+    // Whatever became of the users: indexes put off for the load must exist after the run.
+    let pending = engine.finish_restore(options.jobs);
+    if let Err(e) = pending {
+        report.finish_error = Some(e.to_string());
+    }
+
     // The backup is the only copy of what failed to restore: keep it then. Skipped
     // (conflicting) users travel with a moved backup, but a deleted one would lose them.
     let kept_for = if report.restored.is_empty() {
         Some("no user was restored".to_string())
     } else if report.platform_error.is_some() {
         Some("its platform entries were not restored".to_string())
+    } else if report.finish_error.is_some() {
+        Some("the end of the restore failed".to_string())
     } else if !report.failed.is_empty()
         || !report.rolled_back.is_empty()
         || !report.incomplete.is_empty()

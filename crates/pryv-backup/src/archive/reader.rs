@@ -212,8 +212,8 @@ pub struct UserReader {
 
 impl UserReader {
     /// Checks this user's files before they are restored: each listed file's size and
-    /// SHA-256, every file decompressing and parsing, counts against the manifest,
-    /// attachments present. Empty when all is well.
+    /// SHA-256, attachments present, and every file the manifests hold no hash of
+    /// decompressing and parsing, with counts against the manifest. Empty when all is well.
     pub fn check(&self) -> Vec<super::FileProblem> {
         super::verify::check_user(
             self,

@@ -19,7 +19,7 @@ use super::layout::{
 use super::manifest::{
     FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION,
 };
-use super::output::{ensure_dir, write_file, OutputFile};
+use super::output::{ensure_dir, sync_filesystem, write_file, write_file_durable, OutputFile};
 use super::{ArchiveError, Backend, FileSealer};
 use crate::model::{Collection, Item, UserRef};
 
@@ -203,8 +203,10 @@ impl ArchiveWriter {
         };
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| ArchiveError::Invalid(format!("cannot encode the manifest: {e}")))?;
+        // Every file the manifest lists is on disk before the manifest says it is complete.
+        sync_filesystem(&self.shared.options.backend, &self.shared.root)?;
         let path = self.shared.root.join(MANIFEST);
-        write_file(
+        write_file_durable(
             &self.shared.options.backend,
             &path,
             &text,

@@ -104,6 +104,10 @@ impl Engine for Composite {
         Ok(())
     }
 
+    fn finish_restore(&self, jobs: usize) -> Result<()> {
+        self.base.finish_restore(jobs)
+    }
+
     fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()> {
         match &self.platform {
             Some(p) => p.export(out),

@@ -137,6 +137,13 @@ pub trait Engine: Send + Sync {
 
     fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()>;
 
+    /// Ends a restore, whatever became of its users: work an engine put off until every
+    /// row is in (PostgreSQL: the flush of the users' commits, then the secondary indexes
+    /// of a schema it created). A restore reports nothing as done before this returns.
+    fn finish_restore(&self, _jobs: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// Takes the install's restore lock, held while the value lives: a second restore into
     /// the same install fails at once instead of racing this one.
     fn lock_for_restore(&self) -> Result<Box<dyn crate::lock::Held>>;

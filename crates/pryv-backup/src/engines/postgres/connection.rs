@@ -1,7 +1,7 @@
 //! [`PgEngine`]: one install's database (through a small pool of connections), implementing
 //! the engine traits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::{Client, Config, NoTls};
@@ -20,6 +20,11 @@ pub struct PgEngine {
     schema_lock: Mutex<()>,
     /// The schema was seen at the supported version: no need to look again for every user.
     schema_current: AtomicBool,
+    /// A restore wrote through this engine: its end builds the secondary indexes missing
+    /// (a schema this engine created has none until then).
+    restoring: AtomicBool,
+    /// Users were committed without waiting for their WAL flush (see `flush_commits`).
+    unflushed_commits: AtomicBool,
     description: String,
     /// Where attachments live when not in `attachment_files`.
     attachments: Option<Arc<dyn AttachmentStore>>,
@@ -40,14 +45,18 @@ impl PgEngine {
             pool: Pool::new(conn_str, client),
             schema_lock: Mutex::new(()),
             schema_current: AtomicBool::new(state == SchemaState::Current),
+            restoring: AtomicBool::new(false),
+            unflushed_commits: AtomicBool::new(false),
             description,
             attachments,
         })
     }
 
-    /// Creates the schema when the database is empty (restore into a fresh install);
-    /// otherwise checks its version.
+    /// Creates the schema when the database is empty (restore into a fresh install), its
+    /// secondary indexes left for [`Engine::finish_restore`]; otherwise checks its version.
+    /// Called by every import.
     pub fn ensure_schema(&self) -> Result<(), PgError> {
+        self.restoring.store(true, Ordering::Release);
         if self.schema_current.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -56,8 +65,66 @@ impl PgEngine {
             .schema_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        schema::ensure(&mut *self.client()?)?;
+        let mut client = self.client()?;
+        if schema::state(&mut *client)? == SchemaState::Empty {
+            schema::create_for_load(&mut *client)?;
+        }
         self.schema_current.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// A restore committed a user without waiting for the flush of its WAL.
+    pub(super) fn commits_to_flush(&self) {
+        self.unflushed_commits.store(true, Ordering::Release);
+    }
+
+    /// Makes every commit of this engine durable: PostgreSQL flushes its WAL in order, so
+    /// once a commit that waits for its flush returns, all earlier commits are on disk.
+    fn flush_commits(&self) -> Result<(), PgError> {
+        if !self.unflushed_commits.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        // A transaction id makes the commit write (and flush) a record of its own.
+        tx.batch_execute("SET LOCAL synchronous_commit = on; SELECT txid_current()")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Builds the schema's secondary indexes that are missing: those left out when this
+    /// engine created the schema, or by an earlier restore that stopped before building
+    /// them. `jobs` at a time, each on its own connection (PostgreSQL allows concurrent
+    /// builds on one table).
+    fn build_missing_indexes(&self, jobs: usize) -> Result<(), PgError> {
+        if !self.restoring.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let missing = schema::missing_indexes(&mut *self.client()?)?;
+        let next = AtomicUsize::new(0);
+        let results: Vec<Result<(), PgError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs.clamp(1, missing.len().max(1)))
+                .map(|_| {
+                    scope.spawn(|| -> Result<(), PgError> {
+                        let mut client = self.client()?;
+                        while let Some(index) = missing.get(next.fetch_add(1, Ordering::SeqCst)) {
+                            client.batch_execute(&index.sql)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join().unwrap_or_else(|_| {
+                        Err(PgError::Schema("an index-building thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        results.into_iter().collect::<Result<(), PgError>>()?;
+        self.restoring.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -193,6 +260,22 @@ impl Engine for PgEngine {
         super::platform::export(&mut tx, out)?;
         tx.commit().map_err(PgError::from)?;
         Ok(())
+    }
+
+    fn finish_restore(&self, jobs: usize) -> Result<()> {
+        self.flush_commits().map_err(|e| {
+            crate::Error::Other(format!(
+                "PostgreSQL did not confirm that the restored users are on disk ({e}): check the \
+                 server, then restore again with --overwrite"
+            ))
+        })?;
+        self.build_missing_indexes(jobs).map_err(|e| {
+            crate::Error::Other(format!(
+                "the restored rows are committed, but building the install's indexes failed \
+                 ({e}): the next pryv-backup restore into this database builds them, and so \
+                 does the core when it starts"
+            ))
+        })
     }
 
     fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()> {

@@ -52,6 +52,17 @@ impl<'a> CopyIn<'a> {
         Ok(())
     }
 
+    /// Rows already in COPY text (see [`text_row`]).
+    pub fn push_text(&mut self, text: &[u8]) -> Result<(), PgError> {
+        for piece in text.chunks(SEND_BYTES) {
+            self.buf.extend_from_slice(piece);
+            if self.buf.len() >= SEND_BYTES {
+                self.send()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends what is left and ends the statement; returns the number of rows written.
     pub fn finish(mut self) -> Result<u64, PgError> {
         self.send()?;
@@ -133,18 +144,36 @@ impl Encoder {
     }
 }
 
+/// Appends one row of text fields as a COPY text line.
+pub fn text_row(buf: &mut Vec<u8>, fields: &[&str]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            buf.push(b'\t');
+        }
+        escape_into(buf, field);
+    }
+    buf.push(b'\n');
+}
+
 /// COPY text escaping: backslash, and the tab, newline and carriage return that would end a
 /// field or a row.
 fn escape_into(buf: &mut Vec<u8>, s: &str) {
-    for b in s.bytes() {
-        match b {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            _ => buf.push(b),
-        }
+    let bytes = s.as_bytes();
+    // Runs of bytes that need no escape are copied whole (most texts have none).
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend_from_slice(escaped);
+        start = i + 1;
     }
+    buf.extend_from_slice(&bytes[start..]);
 }
 
 fn write_text(buf: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use postgres::Transaction;
 use serde_json::Value;
 
 use super::table::{col, Cell, Kind, Kind::*, RowValues, Table};
@@ -129,24 +128,6 @@ pub fn stream_rows(item: &Item, paths: &HashMap<String, String>) -> Vec<(String,
         rows.push((event_id.to_string(), stream_id.to_string(), path));
     }
     rows
-}
-
-/// Fills `event_streams` for every event of the user in one statement, with the rows
-/// [`stream_rows`] gives (non-string stream ids skipped, each stream once per event).
-pub fn derive_streams(tx: &mut Transaction<'_>, user_id: &str) -> Result<u64, PgError> {
-    Ok(tx.execute(
-        "INSERT INTO event_streams (user_id, event_id, stream_id, stream_path) \
-         SELECT DISTINCT e.user_id, e.id, s.stream_id, COALESCE(st.path, s.stream_id || '/') \
-         FROM events e \
-         CROSS JOIN LATERAL ( \
-           SELECT a.v #>> '{}' FROM jsonb_array_elements( \
-             CASE WHEN jsonb_typeof(e.stream_ids) = 'array' THEN e.stream_ids ELSE '[]' END \
-           ) AS a(v) WHERE jsonb_typeof(a.v) = 'string' \
-         ) AS s(stream_id) \
-         LEFT JOIN streams st ON st.user_id = e.user_id AND st.id = s.stream_id \
-         WHERE e.user_id = $1 AND e.head_id IS NULL AND e.deleted IS NULL",
-        &[&user_id],
-    )?)
 }
 
 pub const EVENT_STREAMS_COLUMNS: [(&str, Kind); 4] = [

@@ -7,7 +7,7 @@ use postgres::Transaction;
 use serde_json::Value;
 
 use super::connection::PgEngine;
-use super::copy::CopyIn;
+use super::copy::{self, CopyIn};
 use super::table::{Cell, Inserter, RowWriter, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, series,
@@ -20,6 +20,10 @@ use crate::{Error, Result};
 /// Events written per round of derived-row maintenance.
 const EVENT_BATCH: usize = 500;
 
+/// Bytes of `event_streams` rows (COPY text) held before they are written: a new user's
+/// events are copied in stretches that give about this much.
+const STREAM_ROWS_HELD: usize = 2 << 20;
+
 pub fn import_user(
     engine: &PgEngine,
     user: &UserRef,
@@ -29,6 +33,11 @@ pub fn import_user(
     engine.ensure_schema()?;
     let mut client = engine.client()?;
     let mut tx = client.transaction().map_err(PgError::from)?;
+    // Each user's commit does not wait for its WAL flush: the restore ends with one commit
+    // that does, which flushes every earlier one (see `PgEngine::finish_restore`).
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .map_err(PgError::from)?;
+    engine.commits_to_flush();
     let uid = user.user_id.as_str();
 
     if let Some(reason) = users_index::conflict(&mut tx, user)? {
@@ -200,9 +209,10 @@ fn user_has_rows(tx: &mut Transaction<'_>, table: &str, uid: &str) -> Result<boo
 /// Writes the events and their `event_streams` rows. Returns the (event id, file id) of
 /// every attachment they list.
 ///
-/// A user without events yet (new, or cleared by overwrite) gets its events in one COPY and
-/// its `event_streams` rows derived from them in SQL; otherwise rows with the same id must
-/// be replaced, so events and their streams are upserted a batch at a time.
+/// A user without events yet (new, or cleared by overwrite) gets its events by COPY, and
+/// the `event_streams` rows of each stretch of events by a COPY of their own after it (one
+/// connection runs one COPY at a time); otherwise rows with the same id must be replaced,
+/// so events and their streams are upserted a batch at a time.
 fn import_events(
     tx: &mut Transaction<'_>,
     source: &dyn UserSource,
@@ -217,18 +227,39 @@ fn import_events(
     // event_streams rows derive from events: without events, any left are stale.
     tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
         .map_err(PgError::from)?;
-    let columns = Inserter::for_table(&events::TABLE).columns();
-    let mut copy = CopyIn::start(tx, events::TABLE.name, columns, events::COPY_DEFAULTS)?;
-    for item in source.items(Collection::Events)? {
-        let item = item?;
-        let mut row = events::to_row(&item)?;
-        row.insert(0, Cell::Text(uid.to_string()));
-        copy.push(row)?;
-        files.extend(events::attachment_ids(&item));
+    let mut items = source.items(Collection::Events)?;
+    // The stretch's event_streams rows, as COPY text.
+    let mut stream_rows: Vec<u8> = Vec::new();
+    loop {
+        let columns = Inserter::for_table(&events::TABLE).columns();
+        let mut copy = CopyIn::start(tx, events::TABLE.name, columns, events::COPY_DEFAULTS)?;
+        let mut more = false;
+        for item in items.by_ref() {
+            let item = item?;
+            let mut row = events::to_row(&item)?;
+            row.insert(0, Cell::Text(uid.to_string()));
+            copy.push(row)?;
+            files.extend(events::attachment_ids(&item));
+            for (event_id, stream_id, path) in events::stream_rows(&item, paths) {
+                copy::text_row(&mut stream_rows, &[uid, &event_id, &stream_id, &path]);
+            }
+            if stream_rows.len() >= STREAM_ROWS_HELD {
+                more = true;
+                break;
+            }
+        }
+        copy.finish()?;
+        if !stream_rows.is_empty() {
+            let columns = events::EVENT_STREAMS_COLUMNS.to_vec();
+            let mut copy = CopyIn::start(tx, "event_streams", columns, &[])?;
+            copy.push_text(&stream_rows)?;
+            copy.finish()?;
+            stream_rows.clear();
+        }
+        if !more {
+            return Ok(files);
+        }
     }
-    copy.finish()?;
-    events::derive_streams(tx, uid)?;
-    Ok(files)
 }
 
 /// Events of a user who has some already: upserts, and for each batch its `event_streams`

@@ -86,10 +86,72 @@ pub fn create(client: &mut impl GenericClient) -> Result<(), PgError> {
     Ok(())
 }
 
-/// Creates the schema when the database is empty; otherwise checks its version.
-pub fn ensure(client: &mut impl GenericClient) -> Result<(), PgError> {
-    match state(client)? {
-        SchemaState::Empty => create(client),
-        SchemaState::Current => Ok(()),
+/// Creates the schema for a bulk load, in one transaction: everything but the secondary
+/// indexes ([`secondary_indexes`]), which are built once the rows are in, as pg_restore
+/// does (maintaining them row by row takes most of a restore's time). Primary keys and
+/// unique indexes stay: they guard what the rows may hold.
+pub fn create_for_load(client: &mut impl GenericClient) -> Result<(), PgError> {
+    let mut tx = client.transaction()?;
+    for statement in statements().iter().filter(|s| !is_secondary_index(s)) {
+        tx.batch_execute(statement)?;
     }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema's DDL statements, in order.
+pub fn statements() -> Vec<String> {
+    // Comments (which may hold ';') sit on whole lines; statements hold no ';' of their own.
+    let code: String = DDL
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    code.split(';')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// A non-unique index of the schema.
+pub struct SecondaryIndex {
+    pub name: String,
+    /// `CREATE INDEX IF NOT EXISTS ...`: building it again is a no-op.
+    pub sql: String,
+}
+
+/// The schema's non-unique indexes. A load can leave them for last, as a restore into an
+/// empty database does: should it stop before they are built, the next restore builds the
+/// missing ones, and so does the core, which creates its indexes `IF NOT EXISTS` when it
+/// starts.
+pub fn secondary_indexes() -> Vec<SecondaryIndex> {
+    statements()
+        .into_iter()
+        .filter(|s| is_secondary_index(s))
+        .filter_map(|s| {
+            let name = s.split_whitespace().nth(2)?.to_string();
+            let sql = s.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
+            Some(SecondaryIndex { name, sql })
+        })
+        .collect()
+}
+
+/// The schema's secondary indexes the database lacks.
+pub fn missing_indexes(client: &mut impl GenericClient) -> Result<Vec<SecondaryIndex>, PgError> {
+    let present: Vec<String> = client
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
+            &[],
+        )?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
+    Ok(secondary_indexes()
+        .into_iter()
+        .filter(|index| !present.contains(&index.name))
+        .collect())
+}
+
+fn is_secondary_index(statement: &str) -> bool {
+    statement.starts_with("CREATE INDEX ")
 }
