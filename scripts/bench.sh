@@ -4,9 +4,10 @@
 #   scripts/bench.sh [--events 200000,1000000] [--seed 1] [--keep]
 #
 # For each size: a fresh database is generated (pryv-backup-bench generate), then on that same
-# database: pryv-backup backup (full), pg_dump -Fc, pryv-backup restore into an empty database,
-# pg_restore into another empty database, a digest comparison of the restored tables, 1% of
-# the events changed (pryv-backup-bench touch), and an incremental pryv-backup backup.
+# database: pryv-backup backup (full), pg_dump -Fc, pg_dump -Fd -j 2, pryv-backup restore into
+# an empty database (plain, then with --verify-integrity into another), pg_restore and
+# pg_restore -j 2 into two more, a digest comparison of every restored database with the
+# source, 1% of the events changed (pryv-backup-bench touch), and an incremental backup.
 # Raw data = pg_database_size of the generated database; MB/s = raw MB / wall seconds.
 # Peak RSS is the client process's (/usr/bin/time -v); PostgreSQL's own work is not in it.
 # Uses PRYV_BACKUP_TEST_PG (a postgresql:// URL without query string) or 127.0.0.1:5432.
@@ -76,8 +77,9 @@ compare_digests() { # SIZE STEP SOURCE_DB TARGET_DB
 IFS=, read -r -a sizes <<<"$SIZES"
 for size in "${sizes[@]}"; do
   src=pryvbench_src_$size; rst=pryvbench_rst_$size; pgr=pryvbench_pgr_$size
+  rsv=pryvbench_rsv_$size; pgj=pryvbench_pgj_$size
   users=$(( size / 1000 > 10 ? size / 1000 : 10 ))
-  fresh_db "$src"; fresh_db "$rst"; fresh_db "$pgr"
+  fresh_db "$src"; fresh_db "$rst"; fresh_db "$pgr"; fresh_db "$rsv"; fresh_db "$pgj"
   RAW=0
   log "$size events: generating ($users users)"
   measure "$size" generate "" "$BENCH" generate --pg "$(db_url "$src")" --users "$users" \
@@ -95,12 +97,21 @@ for size in "${sizes[@]}"; do
   measure "$size" pryv-backup "$WORK/$size-backup" "$PRYV" backup --output "$WORK/$size-backup" "${src_args[@]}"
   log "$size events: pg_dump -Fc"
   measure "$size" pg_dump "$WORK/$size.dump" pg_dump -Fc -f "$WORK/$size.dump" "$(db_url "$src")"
+  log "$size events: pg_dump -Fd -j 2"
+  measure "$size" pg_dump-j2 "$WORK/$size.dumpdir" pg_dump -Fd -j 2 -f "$WORK/$size.dumpdir" "$(db_url "$src")"
   log "$size events: pryv-backup restore"
   measure "$size" pryv-restore "" "$PRYV" restore --restore "$WORK/$size-backup" "${rst_args[@]}"
+  log "$size events: pryv-backup restore --verify-integrity"
+  mapfile -t rsv_args < <(pryv_storage_args "$rsv")
+  measure "$size" pryv-restore-verify "" "$PRYV" restore --restore "$WORK/$size-backup" --verify-integrity "${rsv_args[@]}"
   log "$size events: pg_restore"
   measure "$size" pg_restore "" pg_restore -d "$(db_url "$pgr")" "$WORK/$size.dump"
+  log "$size events: pg_restore -j 2"
+  measure "$size" pg_restore-j2 "" pg_restore -j 2 -d "$(db_url "$pgj")" "$WORK/$size.dumpdir"
   compare_digests "$size" pryv-restore "$src" "$rst"
+  compare_digests "$size" pryv-restore-verify "$src" "$rsv"
   compare_digests "$size" pg_restore "$src" "$pgr"
+  compare_digests "$size" pg_restore-j2 "$src" "$pgj"
 
   log "$size events: changing 1% of the events"
   "$BENCH" touch --pg "$(db_url "$src")" --percent 1 >"$WORK/$size-touch.log"
@@ -115,8 +126,8 @@ for size in "${sizes[@]}"; do
     '$1 == s && $2 == "pryv-incremental" { $5 = a } { print }' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 
   if [ -z "$KEEP" ]; then
-    for db in "$src" "$rst" "$pgr"; do psql_admin "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
-    rm -rf "$WORK/$size-backup" "$WORK/$size-incr" "$WORK/$size.dump"
+    for db in "$src" "$rst" "$pgr" "$rsv" "$pgj"; do psql_admin "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+    rm -rf "$WORK/$size-backup" "$WORK/$size-incr" "$WORK/$size.dump" "$WORK/$size.dumpdir"
   fi
 done
 
@@ -132,9 +143,13 @@ awk -F'\t' '
   function ratio(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.2f", a / b) : "n/a" }
   END {
     for (s in seen) {
-      printf "  %s events: backup/pg_dump time %s, size %s; restore/pg_restore time %s; incremental/full backup time %s\n", s,
+      printf "  %s events: backup/pg_dump time %s, size %s; backup/pg_dump -j 2 time %s\n", s,
         ratio(wall[s, "pryv-backup"], wall[s, "pg_dump"]), ratio(out[s, "pryv-backup"], out[s, "pg_dump"]),
-        ratio(wall[s, "pryv-restore"], wall[s, "pg_restore"]), ratio(wall[s, "pryv-incremental"], wall[s, "pryv-backup"])
+        ratio(wall[s, "pryv-backup"], wall[s, "pg_dump-j2"])
+      printf "  %s events: restore/pg_restore time %s; restore --verify-integrity/pg_restore time %s; restore/pg_restore -j 2 time %s\n", s,
+        ratio(wall[s, "pryv-restore"], wall[s, "pg_restore"]), ratio(wall[s, "pryv-restore-verify"], wall[s, "pg_restore"]),
+        ratio(wall[s, "pryv-restore"], wall[s, "pg_restore-j2"])
+      printf "  %s events: incremental/full backup time %s\n", s, ratio(wall[s, "pryv-incremental"], wall[s, "pryv-backup"])
       if (ok[s, "pryv-backup"] != "ok" || ok[s, "pryv-restore"] != "ok")
         printf "  %s events: a pryv-backup step FAILED (see its log): its ratios are n/a\n", s
     }

@@ -1,9 +1,6 @@
 //! `pryv-backup`: the command-line interface. The logic lives in the `pryv-backup` library;
 //! this file parses arguments, reads secrets, draws progress and maps outcomes to exit codes.
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 // Reports reach stdout through these instead of std's macros, which panic once the reader
 // has gone (`pryv-backup inspect … | head`). Defined before the modules so they see them.
 macro_rules! print {

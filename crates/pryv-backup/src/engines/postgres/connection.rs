@@ -20,6 +20,8 @@ pub struct PgEngine {
     schema_lock: Mutex<()>,
     /// The schema was seen at the supported version: no need to look again for every user.
     schema_current: AtomicBool,
+    /// The database was seen without tables, and this engine has not created them yet.
+    schema_empty: AtomicBool,
     /// A restore wrote through this engine: its end builds the secondary indexes missing
     /// (a schema this engine created has none until then).
     restoring: AtomicBool,
@@ -45,6 +47,7 @@ impl PgEngine {
             pool: Pool::new(conn_str, client),
             schema_lock: Mutex::new(()),
             schema_current: AtomicBool::new(state == SchemaState::Current),
+            schema_empty: AtomicBool::new(state == SchemaState::Empty),
             restoring: AtomicBool::new(false),
             unflushed_commits: AtomicBool::new(false),
             description,
@@ -70,6 +73,7 @@ impl PgEngine {
             schema::create_for_load(&mut *client)?;
         }
         self.schema_current.store(true, Ordering::Release);
+        self.schema_empty.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -128,15 +132,20 @@ impl PgEngine {
         Ok(())
     }
 
-    /// The schema's state, read from the database until it was once seen current (a restore
-    /// asks for every user; the schema does not change under it).
+    /// The schema's state, read from the database until it was once seen (a restore asks
+    /// for every user, under its lock: the schema does not change under it until
+    /// [`Self::ensure_schema`], which looks again before it creates one).
     fn schema_state(&self, client: &mut Client) -> Result<SchemaState, PgError> {
         if self.schema_current.load(Ordering::Acquire) {
             return Ok(SchemaState::Current);
         }
+        if self.schema_empty.load(Ordering::Acquire) {
+            return Ok(SchemaState::Empty);
+        }
         let state = schema::state(client)?;
-        if state == SchemaState::Current {
-            self.schema_current.store(true, Ordering::Release);
+        match state {
+            SchemaState::Current => self.schema_current.store(true, Ordering::Release),
+            SchemaState::Empty => self.schema_empty.store(true, Ordering::Release),
         }
         Ok(state)
     }
