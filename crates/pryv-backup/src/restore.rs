@@ -8,7 +8,6 @@ use serde::Serialize;
 use crate::chain::Chain;
 use crate::config::PiiKey;
 use crate::engine::{Engine, ImportOptions, UserSource};
-use crate::integrity::{ItemKind, UserCheck};
 use crate::model::{Collection, Item, UserRef};
 use crate::platform::{is_index_row, IndexRebuild, PlatformOwners, DEFAULT_CORE_ID};
 use crate::progress::Progress;
@@ -316,23 +315,6 @@ fn rebuilt_index_rows<'a>(
     })
 }
 
-/// With `--verify-integrity`, the backup's own events and accesses are checked before the
-/// user is written (a tampered or damaged backup then writes nothing); engines check again
-/// what they wrote, before committing.
-fn check_backup_integrity(user: &UserRef, source: &dyn UserSource) -> Result<()> {
-    let mut tally = UserCheck::default();
-    for (collection, kind) in [
-        (Collection::Events, ItemKind::Event),
-        (Collection::Accesses, ItemKind::Access),
-    ] {
-        for item in source.items(collection)? {
-            tally.item(kind, &item?);
-        }
-    }
-    tally.finish(&format!("{} ({})", user.username, user.user_id))?;
-    Ok(())
-}
-
 fn issue(user: &UserRef, error: Error) -> UserIssue {
     UserIssue {
         user: user.clone(),
@@ -375,11 +357,10 @@ fn import_users(
 ) -> Vec<Result<()>> {
     let work = |user: &UserRef| {
         let source = chain.user_source(&user.user_id)?;
-        // Nothing of a user whose files do not match the manifests is written.
+        // Nothing of a user whose files do not match the manifests is written. Integrity
+        // hashes (--verify-integrity) are checked by the engine on what it wrote, before its
+        // commit: a tampered backup writes nothing either, and the backup is read once.
         source.check()?;
-        if options.verify_integrity {
-            check_backup_integrity(user, &source)?;
-        }
         engine.import_user(
             user,
             &CountingSource {
