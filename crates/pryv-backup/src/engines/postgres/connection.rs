@@ -27,6 +27,9 @@ pub struct PgEngine {
     restoring: AtomicBool,
     /// Users were committed without waiting for their WAL flush (see `flush_commits`).
     unflushed_commits: AtomicBool,
+    /// When the server started, as first connected: a restart in between could have lost
+    /// commits that did not wait for their flush.
+    server_started: String,
     description: String,
     /// Where attachments live when not in `attachment_files`.
     attachments: Option<Arc<dyn AttachmentStore>>,
@@ -43,6 +46,7 @@ impl PgEngine {
         let description = describe(conn_str);
         let mut client = Client::connect(conn_str, NoTls)?;
         let state = schema::state(&mut client)?;
+        let server_started = server_start_time(&mut client)?;
         Ok(PgEngine {
             pool: Pool::new(conn_str, client),
             schema_lock: Mutex::new(()),
@@ -50,6 +54,7 @@ impl PgEngine {
             schema_empty: AtomicBool::new(state == SchemaState::Empty),
             restoring: AtomicBool::new(false),
             unflushed_commits: AtomicBool::new(false),
+            server_started,
             description,
             attachments,
         })
@@ -93,6 +98,15 @@ impl PgEngine {
         // A transaction id makes the commit write (and flush) a record of its own.
         tx.batch_execute("SET LOCAL synchronous_commit = on; SELECT txid_current()")?;
         tx.commit()?;
+        // Flushed now, unless the server restarted since the users were committed: its
+        // crash recovery may then have dropped the last of them.
+        if server_start_time(&mut client)? != self.server_started {
+            return Err(PgError::Schema(
+                "the server restarted during the restore, so the last users it committed may \
+                 be lost"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 
@@ -158,6 +172,12 @@ impl PgEngine {
     pub(super) fn attachment_store(&self) -> Option<&dyn AttachmentStore> {
         self.attachments.as_deref()
     }
+}
+
+fn server_start_time(client: &mut Client) -> Result<String, PgError> {
+    Ok(client
+        .query_one("SELECT pg_postmaster_start_time()::text", &[])?
+        .try_get(0)?)
 }
 
 /// Host, port, database and user, never the password.
