@@ -387,9 +387,7 @@ pub fn write_file(
     sealer: Option<&Arc<dyn FileSealer>>,
     relative: String,
 ) -> Result<FileEntry, ArchiveError> {
-    let mut out = OutputFile::create(backend, path, false, sealer)?;
-    out.write_all(bytes)?;
-    out.commit(relative)
+    written(backend, path, bytes, sealer)?.commit(relative)
 }
 
 /// [`write_file`], durable when it returns (a backup's manifest).
@@ -400,9 +398,19 @@ pub fn write_file_durable(
     sealer: Option<&Arc<dyn FileSealer>>,
     relative: String,
 ) -> Result<FileEntry, ArchiveError> {
+    written(backend, path, bytes, sealer)?.commit_durable(relative)
+}
+
+/// A small file with all its bytes in, not yet committed.
+fn written(
+    backend: &Backend,
+    path: &Path,
+    bytes: &[u8],
+    sealer: Option<&Arc<dyn FileSealer>>,
+) -> Result<OutputFile, ArchiveError> {
     let mut out = OutputFile::create(backend, path, false, sealer)?;
     out.write_all(bytes)?;
-    out.commit_durable(relative)
+    Ok(out)
 }
 
 /// Creates a folder (and its parents); its entry is made durable with the backup's files
