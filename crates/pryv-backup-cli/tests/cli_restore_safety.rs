@@ -279,7 +279,10 @@ fn damaged_files_are_found_before_the_user_is_written() {
         .lines()
         .find(|l| l.contains(BOB))
         .unwrap_or_else(|| panic!("bob is not in the report:\n{stdout}"));
-    assert!(line.contains("events") && line.contains(&reason), "{stdout}");
+    assert!(
+        line.contains("events") && line.contains(&reason),
+        "{stdout}"
+    );
     assert!(stdout.contains("failed (rolled back): 1"), "{stdout}");
 
     // A dropped line, and a flipped attachment byte, in alice's files.

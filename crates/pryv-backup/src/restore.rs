@@ -202,8 +202,7 @@ pub fn run(
     }
 
     // Whatever became of the users: indexes put off for the load must exist after the run.
-    let pending = engine.finish_restore(options.jobs);
-    if let Err(e) = pending {
+    if let Err(e) = engine.finish_restore(options.jobs) {
         report.finish_error = Some(e.to_string());
     }
 

@@ -16,20 +16,35 @@ pub(crate) fn per_user<R: Send>(
     progress: &dyn Progress,
     work: impl Fn(&UserRef) -> Result<R> + Sync,
 ) -> Result<Vec<Option<Result<R>>>> {
+    in_parallel(users, jobs, stop_on_error, |user| {
+        progress.user_started(user);
+        let result = work(user);
+        progress.user_finished(user, result.is_ok());
+        result
+    })
+}
+
+/// Runs `work` for every item on up to `jobs` threads, each taking the next item not yet
+/// started. Slot `i` holds item `i`'s result; with `stop_on_error`, items not started once
+/// one failed stay `None`.
+pub(crate) fn in_parallel<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    jobs: usize,
+    stop_on_error: bool,
+    work: impl Fn(&T) -> std::result::Result<R, E> + Sync,
+) -> Result<Vec<Option<std::result::Result<R, E>>>> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<R>>>> = Mutex::new(users.iter().map(|_| None).collect());
+    let results: Mutex<Vec<Option<std::result::Result<R, E>>>> =
+        Mutex::new(items.iter().map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, users.len().max(1)) {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= users.len() || (stop_on_error && failed.load(Ordering::SeqCst)) {
+                if i >= items.len() || (stop_on_error && failed.load(Ordering::SeqCst)) {
                     break;
                 }
-                let user = &users[i];
-                progress.user_started(user);
-                let result = work(user);
-                progress.user_finished(user, result.is_ok());
+                let result = work(&items[i]);
                 if result.is_err() {
                     failed.store(true, Ordering::SeqCst);
                 }

@@ -1,7 +1,7 @@
 //! [`PgEngine`]: one install's database (through a small pool of connections), implementing
 //! the engine traits.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::{Client, Config, NoTls};
@@ -119,29 +119,16 @@ impl PgEngine {
             return Ok(());
         }
         let missing = schema::missing_indexes(&mut *self.client()?)?;
-        let next = AtomicUsize::new(0);
-        let results: Vec<Result<(), PgError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..jobs.clamp(1, missing.len().max(1)))
-                .map(|_| {
-                    scope.spawn(|| -> Result<(), PgError> {
-                        let mut client = self.client()?;
-                        while let Some(index) = missing.get(next.fetch_add(1, Ordering::SeqCst)) {
-                            client.batch_execute(&index.sql)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join().unwrap_or_else(|_| {
-                        Err(PgError::Schema("an index-building thread panicked".into()))
-                    })
-                })
-                .collect()
-        });
-        results.into_iter().collect::<Result<(), PgError>>()?;
+        let built = crate::workers::in_parallel(&missing, jobs, true, |index| {
+            self.client()?
+                .batch_execute(&index.sql)
+                .map_err(PgError::from)
+        })
+        .map_err(|e| PgError::Schema(e.to_string()))?;
+        built
+            .into_iter()
+            .flatten()
+            .collect::<Result<(), PgError>>()?;
         self.restoring.store(false, Ordering::Release);
         Ok(())
     }
