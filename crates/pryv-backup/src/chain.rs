@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::archive::{ArchiveError, ArchiveReader, Backend, Manifest, UserReader};
-use crate::engine::{ItemIter, UserSource};
+use crate::engine::{as_texts, ItemIter, TextIter, UserSource};
 use crate::model::{Collection, Item, UserRef};
 use crate::{Error, Result};
 
@@ -343,6 +343,16 @@ impl UserSource for ChainUser {
             parts.push(Box::new(items));
         }
         Ok(Box::new(parts.into_iter().flatten()))
+    }
+
+    fn texts(&self, collection: Collection) -> Result<TextIter<'_>> {
+        match self.readers.as_slice() {
+            [only] => Ok(Box::new(
+                only.texts(collection)?.map(|r| r.map_err(Error::from)),
+            )),
+            // Generations are merged on parsed items.
+            _ => Ok(as_texts(self.items(collection)?)),
+        }
     }
 
     fn account(&self) -> Result<Option<Item>> {

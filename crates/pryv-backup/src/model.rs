@@ -1,10 +1,81 @@
 //! The vocabulary shared by the archive format and the storage engines.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::archive::ArchiveError;
 
 /// One API object (stream, event, access, ...) as the core exports it: a JSON object whose
 /// key order and number text are kept exactly (serde_json `preserve_order` + `arbitrary_precision`).
 pub type Item = serde_json::Value;
+
+/// One item as its JSON text, not parsed yet: an engine loading many rows parses it into
+/// what it needs (fields left as text) instead of a whole [`Item`].
+pub struct ItemText {
+    text: String,
+    /// The file and line it was read from, for error messages.
+    origin: Option<(Arc<Path>, u64)>,
+}
+
+impl ItemText {
+    /// The text of an item held elsewhere than in a file.
+    pub fn of(item: &Item) -> Self {
+        ItemText {
+            text: item.to_string(),
+            origin: None,
+        }
+    }
+
+    /// An item's text as is (not checked until parsed).
+    pub fn of_text(text: &str) -> Self {
+        ItemText {
+            text: text.to_string(),
+            origin: None,
+        }
+    }
+
+    pub(crate) fn read_at(text: String, path: Arc<Path>, line: u64) -> Self {
+        ItemText {
+            text,
+            origin: Some((path, line)),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Parses the text; the error names the file and line it came from.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ArchiveError> {
+        serde_json::from_str(&self.text).map_err(|e| self.invalid(e))
+    }
+
+    /// Parses the text with a seed that decides what to keep of it.
+    pub fn parse_with<'a, S: serde::de::DeserializeSeed<'a>>(
+        &'a self,
+        seed: S,
+    ) -> Result<S::Value, ArchiveError> {
+        let mut de = serde_json::Deserializer::from_str(&self.text);
+        let value = seed.deserialize(&mut de).map_err(|e| self.invalid(e))?;
+        de.end().map_err(|e| self.invalid(e))?;
+        Ok(value)
+    }
+
+    pub fn item(&self) -> Result<Item, ArchiveError> {
+        self.parse()
+    }
+
+    fn invalid(&self, e: serde_json::Error) -> ArchiveError {
+        match &self.origin {
+            Some((path, line)) => {
+                ArchiveError::corrupt(path, format!("line {line}: invalid JSON ({e})"))
+            }
+            None => ArchiveError::Invalid(format!("an item is not valid JSON ({e})")),
+        }
+    }
+}
 
 /// The attachment file ids of an event that owns its files, a live head: a history copy
 /// (`headId` set) lists its head's files, and a deletion owns none.

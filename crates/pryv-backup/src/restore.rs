@@ -401,6 +401,17 @@ impl UserSource for CountingSource<'_> {
         )))
     }
 
+    fn texts(&self, collection: Collection) -> Result<crate::engine::TextIter<'_>> {
+        let progress = self.progress;
+        Ok(Box::new(self.inner.texts(collection)?.inspect(
+            move |text| {
+                if text.is_ok() {
+                    progress.items_done(1, 0);
+                }
+            },
+        )))
+    }
+
     fn account(&self) -> Result<Option<Item>> {
         self.inner.account()
     }

@@ -2,10 +2,11 @@
 //! each line capped in size, errors naming the file and line.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use super::ArchiveError;
-use crate::model::Item;
+use crate::model::{Item, ItemText};
 
 /// No single line (item) may exceed this many bytes.
 pub const MAX_LINE_BYTES: usize = 256 * 1024 * 1024;
@@ -15,7 +16,7 @@ pub const MAX_LINE_BYTES: usize = 256 * 1024 * 1024;
 /// stop pulling).
 pub struct JsonlLines {
     reader: BufReader<Box<dyn Read + Send>>,
-    path: PathBuf,
+    path: Arc<Path>,
     line_no: u64,
     max_line: usize,
     buf: Vec<u8>,
@@ -30,7 +31,7 @@ impl JsonlLines {
     pub fn with_max_line(input: Box<dyn Read + Send>, path: &Path, max_line: usize) -> Self {
         JsonlLines {
             reader: BufReader::with_capacity(64 * 1024, input),
-            path: path.to_path_buf(),
+            path: Arc::from(path),
             line_no: 0,
             max_line,
             buf: Vec::new(),
@@ -72,10 +73,9 @@ impl JsonlLines {
     }
 }
 
-impl Iterator for JsonlLines {
-    type Item = Result<Item, ArchiveError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl JsonlLines {
+    /// The next line's text (UTF-8 checked, not parsed), blank lines skipped.
+    pub fn next_text(&mut self) -> Option<Result<ItemText, ArchiveError>> {
         while !self.finished {
             match self.read_line() {
                 Err(e) => {
@@ -89,15 +89,28 @@ impl Iterator for JsonlLines {
                     if line.is_empty() {
                         continue;
                     }
-                    return Some(serde_json::from_slice(line).map_err(|e| {
-                        ArchiveError::corrupt(
+                    return Some(match std::str::from_utf8(line) {
+                        Ok(text) => Ok(ItemText::read_at(
+                            text.to_string(),
+                            Arc::clone(&self.path),
+                            self.line_no,
+                        )),
+                        Err(e) => Err(ArchiveError::corrupt(
                             &self.path,
-                            format!("line {}: invalid JSON ({e})", self.line_no),
-                        )
-                    }));
+                            format!("line {}: invalid JSON (not UTF-8: {e})", self.line_no),
+                        )),
+                    });
                 }
             }
         }
         None
+    }
+}
+
+impl Iterator for JsonlLines {
+    type Item = Result<Item, ArchiveError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_text().map(|text| text.and_then(|t| t.item()))
     }
 }

@@ -14,10 +14,13 @@ use super::layout::{
 };
 use super::manifest::{FileEntry, Manifest, UserManifest, FORMAT_VERSION};
 use super::{ArchiveError, Backend, FileSealer};
-use crate::model::{Collection, Item};
+use crate::model::{Collection, Item, ItemText};
 
 /// A stream of items read lazily, file after file.
 pub type Items<'a> = Box<dyn Iterator<Item = Result<Item, ArchiveError>> + Send + 'a>;
+
+/// The same, as the items' JSON text.
+pub type Texts<'a> = Box<dyn Iterator<Item = Result<ItemText, ArchiveError>> + Send + 'a>;
 
 /// An opened backup directory. Safe to share between threads restoring users in parallel.
 pub struct ArchiveReader {
@@ -186,7 +189,7 @@ impl ArchiveReader {
     }
 
     fn optional_file(&self, path: PathBuf) -> Items<'_> {
-        Box::new(ItemFiles::new(
+        parsed(ItemFiles::new(
             self.backend.clone(),
             vec![(path, false)],
             self.manifest.compressed,
@@ -267,6 +270,11 @@ impl UserReader {
 
     /// A collection's items, streamed file by file; nothing when the backup has none.
     pub fn items(&self, collection: Collection) -> Result<Items<'_>, ArchiveError> {
+        Ok(parsed(self.texts(collection)?))
+    }
+
+    /// [`UserReader::items`] as their JSON text, not parsed.
+    pub fn texts(&self, collection: Collection) -> Result<Texts<'_>, ArchiveError> {
         let files = self.collection_files(collection)?;
         Ok(Box::new(ItemFiles::new(
             self.backend.clone(),
@@ -285,7 +293,7 @@ impl UserReader {
             self.compressed,
             self.sealer.clone(),
         );
-        items.next().transpose()
+        items.next().map(|text| text?.item()).transpose()
     }
 
     /// An attachment's bytes (opened through the sealer), when the backup has it.
@@ -350,6 +358,11 @@ impl crate::engine::UserSource for UserReader {
         Ok(Box::new(items.map(|r| r.map_err(crate::Error::from))))
     }
 
+    fn texts(&self, collection: Collection) -> crate::Result<crate::engine::TextIter<'_>> {
+        let texts = UserReader::texts(self, collection)?;
+        Ok(Box::new(texts.map(|r| r.map_err(crate::Error::from))))
+    }
+
     fn account(&self) -> crate::Result<Option<Item>> {
         Ok(UserReader::account(self)?)
     }
@@ -359,7 +372,22 @@ impl crate::engine::UserSource for UserReader {
     }
 }
 
-/// Items of several files in sequence, each opened only when reached.
+/// Texts parsed into items, stopping at the first error: the caller restores all or nothing.
+fn parsed<'a>(
+    texts: impl Iterator<Item = Result<ItemText, ArchiveError>> + Send + 'a,
+) -> Items<'a> {
+    let mut failed = false;
+    Box::new(texts.map_while(move |text| {
+        if failed {
+            return None;
+        }
+        let item = text.and_then(|t| t.item());
+        failed = item.is_err();
+        Some(item)
+    }))
+}
+
+/// The item texts of several files in sequence, each opened only when reached.
 struct ItemFiles {
     backend: Backend,
     pending: VecDeque<(PathBuf, bool)>,
@@ -386,12 +414,12 @@ impl ItemFiles {
 }
 
 impl Iterator for ItemFiles {
-    type Item = Result<Item, ArchiveError>;
+    type Item = Result<ItemText, ArchiveError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(lines) = self.current.as_mut() {
-                match lines.next() {
+                match lines.next_text() {
                     Some(Err(e)) => {
                         // Stop at the first error: the caller restores all or nothing.
                         self.current = None;

@@ -9,8 +9,8 @@
 use std::io::Read;
 
 use super::{
-    CollectionStore, Engine, ExportOptions, ImportOptions, ItemIter, PlatformStore, UserSink,
-    UserSource,
+    CollectionStore, Engine, ExportOptions, ImportOptions, ItemIter, PlatformStore, TextIter,
+    UserSink, UserSource,
 };
 use crate::model::{Collection, Item, UserRef};
 use crate::Result;
@@ -135,6 +135,13 @@ impl UserSource for Hiding<'_> {
             return Ok(Box::new(std::iter::empty()));
         }
         self.inner.items(collection)
+    }
+
+    fn texts(&self, collection: Collection) -> Result<TextIter<'_>> {
+        if self.hidden.contains(&collection) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        self.inner.texts(collection)
     }
 
     fn account(&self) -> Result<Option<Item>> {

@@ -14,7 +14,7 @@ use std::io::Read;
 pub use composite::Composite;
 pub use memory::MemoryUser;
 
-use crate::model::{Collection, Item, UserRef};
+use crate::model::{Collection, Item, ItemText, UserRef};
 use crate::Result;
 
 /// Which items of a user an export includes. An item's change time is the first present of
@@ -91,10 +91,23 @@ pub trait UserSink {
 /// Items of one collection, read lazily.
 pub type ItemIter<'a> = Box<dyn Iterator<Item = Result<Item>> + 'a>;
 
+/// Items of one collection as their JSON text, read lazily.
+pub type TextIter<'a> = Box<dyn Iterator<Item = Result<ItemText>> + 'a>;
+
+/// Items written out as their text.
+pub fn as_texts(items: ItemIter<'_>) -> TextIter<'_> {
+    Box::new(items.map(|item| item.map(|item| ItemText::of(&item))))
+}
+
 /// Where an engine pulls one user's data from during a restore.
 pub trait UserSource {
     /// The user's items of a collection (empty when the backup has none).
     fn items(&self, collection: Collection) -> Result<ItemIter<'_>>;
+    /// The same items as their JSON text, for an engine that parses them itself. A source
+    /// that reads text (a backup) gives it as read; the others write their items out.
+    fn texts(&self, collection: Collection) -> Result<TextIter<'_>> {
+        Ok(as_texts(self.items(collection)?))
+    }
     /// The account data object, when the backup has one.
     fn account(&self) -> Result<Option<Item>>;
     /// An attachment blob by file id, when the backup has it.

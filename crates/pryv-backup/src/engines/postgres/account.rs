@@ -97,7 +97,7 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
     let text = |v: &Value, names: &[&str]| -> Result<Cell, PgError> {
         match names.iter().find_map(|n| v.get(*n)) {
             None | Some(Value::Null) => Ok(Cell::Null),
-            Some(Value::String(s)) => Ok(Cell::Text(s.clone())),
+            Some(Value::String(s)) => Ok(Cell::Text(s.clone().into())),
             Some(other) => Err(bad(format!(
                 "\"{}\" should be a string, not {other}",
                 names[0]
@@ -110,7 +110,7 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
             .map(Cell::Float)
             .ok_or_else(|| bad(format!("entry without a numeric time: {v}")))
     };
-    let user = || Cell::Text(user_id.to_string());
+    let user = || Cell::Text(user_id.to_string().into());
 
     let mut passwords = Inserter::new(
         "passwords",
@@ -146,7 +146,7 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
     for kv in list("storeKeyValues")? {
         let value = kv
             .get("value")
-            .map(|v| Cell::Json(v.to_string()))
+            .map(|v| Cell::Json(v.to_string().into()))
             .unwrap_or(Cell::Null);
         let row = vec![
             user(),
@@ -172,7 +172,7 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
     for f in list("accountFields")? {
         let value = f
             .get("value")
-            .map(|v| Cell::Json(v.to_string()))
+            .map(|v| Cell::Json(v.to_string().into()))
             .unwrap_or(Cell::Null);
         let row = vec![
             user(),

@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use super::table::{col, Cell, Kind::*, RowValues, Table};
-use super::PgError;
-use crate::model::Item;
+use crate::model::{Item, ItemText};
+use crate::Result;
 
 pub const TABLE: Table = Table {
     name: "audit_events",
@@ -38,10 +38,16 @@ pub fn to_item(values: RowValues) -> Item {
 
 /// A `user_id` field (rows exported by older tools) is accepted and ignored: the row goes
 /// to the user being restored.
-pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
-    let mut item = item.clone();
-    if let Some(obj) = item.as_object_mut() {
-        obj.shift_remove("user_id");
+const IGNORED: &[&str] = &["user_id"];
+
+/// The row of an audit item's text (without user_id), its JSON columns as the backup holds
+/// them.
+pub fn from_text(text: &ItemText) -> Result<Vec<Cell<'_>>> {
+    match TABLE.raw_fields(text, IGNORED)? {
+        Some(fields) => Ok(TABLE.row_from_fields(&fields, &|_| Cell::Null)?),
+        None => {
+            let item = text.item()?;
+            Err(TABLE.item_error(&item, "not a JSON object".into()).into())
+        }
     }
-    TABLE.row_from_item(&item, &|_| Cell::Null)
 }

@@ -298,9 +298,7 @@ impl Engine for PgEngine {
         self.ensure_schema()?;
         let mut client = self.client()?;
         let mut tx = client.transaction().map_err(PgError::from)?;
-        for item in items {
-            super::platform::import(&mut tx, &item?)?;
-        }
+        super::platform::import(&mut tx, items)?;
         tx.commit().map_err(PgError::from)?;
         Ok(())
     }

@@ -44,7 +44,7 @@ impl<'a> CopyIn<'a> {
         })
     }
 
-    pub fn push(&mut self, row: Vec<Cell>) -> Result<(), PgError> {
+    pub fn push(&mut self, row: Vec<Cell<'_>>) -> Result<(), PgError> {
         self.encoder.encode(&mut self.buf, row)?;
         if self.buf.len() >= SEND_BYTES {
             self.send()?;
@@ -98,7 +98,7 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn encode(&self, buf: &mut Vec<u8>, row: Vec<Cell>) -> Result<(), PgError> {
+    fn encode(&self, buf: &mut Vec<u8>, row: Vec<Cell<'_>>) -> Result<(), PgError> {
         if row.len() != self.columns.len() {
             return Err(PgError::Schema(format!(
                 "{} values for the {} columns of {}",

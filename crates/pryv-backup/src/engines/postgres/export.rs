@@ -91,7 +91,7 @@ pub fn export_user(
         Some(window),
         Some(events::EXPORT_ORDER),
         events::to_item,
-        &mut |item| files.extend(events::attachment_ids(item)),
+        &mut |item| files.extend(events::EventLinks::of(item).attachment_ids()),
     )?;
 
     // Attachments of the exported head events only: a history copy lists the head's files,

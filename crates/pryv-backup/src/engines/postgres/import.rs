@@ -121,9 +121,10 @@ pub fn import_user(
         uid,
         Inserter::for_table(&audit::TABLE),
         &mut |push| {
-            for item in source.items(Collection::Audit)? {
-                let mut row = audit::to_row(&item?)?;
-                row.insert(0, Cell::Text(uid.to_string()));
+            for text in source.texts(Collection::Audit)? {
+                let text = text?;
+                let mut row = audit::from_text(&text)?;
+                row.insert(0, Cell::Text(uid.into()));
                 push(row)?;
             }
             Ok(())
@@ -166,12 +167,12 @@ fn import_rows(
     uid: &str,
     collection: Collection,
     table: &Table,
-    to_row: &mut dyn FnMut(&Item) -> Result<Vec<Cell>, PgError>,
+    to_row: &mut dyn FnMut(&Item) -> Result<Vec<Cell<'static>>, PgError>,
 ) -> Result<()> {
     let mut inserter = Inserter::for_table(table);
     for item in source.items(collection)? {
         let mut row = to_row(&item?)?;
-        row.insert(0, Cell::Text(uid.to_string()));
+        row.insert(0, Cell::Text(uid.into()));
         inserter.push(tx, row)?;
     }
     inserter.flush(tx)?;
@@ -227,21 +228,22 @@ fn import_events(
     // event_streams rows derive from events: without events, any left are stale.
     tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
         .map_err(PgError::from)?;
-    let mut items = source.items(Collection::Events)?;
+    // Read as text: the rows take the JSON columns as the backup holds them.
+    let mut texts = source.texts(Collection::Events)?;
     // The stretch's event_streams rows, as COPY text.
     let mut stream_rows: Vec<u8> = Vec::new();
     loop {
         let columns = Inserter::for_table(&events::TABLE).columns();
         let mut copy = CopyIn::start(tx, events::TABLE.name, columns, events::COPY_DEFAULTS)?;
         let mut more = false;
-        for item in items.by_ref() {
-            let item = item?;
-            let mut row = events::to_row(&item)?;
-            row.insert(0, Cell::Text(uid.to_string()));
+        for text in texts.by_ref() {
+            let text = text?;
+            let (mut row, links) = events::from_text(&text)?;
+            row.insert(0, Cell::Text(uid.into()));
             copy.push(row)?;
-            files.extend(events::attachment_ids(&item));
-            for (event_id, stream_id, path) in events::stream_rows(&item, paths) {
-                copy::text_row(&mut stream_rows, &[uid, &event_id, &stream_id, &path]);
+            files.extend(links.attachment_ids());
+            for (event_id, stream_id, path) in links.stream_rows(paths) {
+                copy::text_row(&mut stream_rows, &[uid, event_id, stream_id, &path]);
             }
             if stream_rows.len() >= STREAM_ROWS_HELD {
                 more = true;
@@ -290,18 +292,19 @@ fn upsert_events(
         .map_err(PgError::from)?;
         for item in batch.drain(..) {
             let mut row = events::to_row(&item)?;
-            row.insert(0, Cell::Text(uid.to_string()));
+            row.insert(0, Cell::Text(uid.into()));
             rows.push(tx, row)?;
-            for (event_id, stream_id, path) in events::stream_rows(&item, paths) {
+            let links = events::EventLinks::of(&item);
+            for (event_id, stream_id, path) in links.stream_rows(paths) {
                 let cells = vec![
-                    Cell::Text(uid.to_string()),
-                    Cell::Text(event_id),
-                    Cell::Text(stream_id),
+                    Cell::Text(uid.into()),
+                    Cell::Text(event_id.into()),
+                    Cell::Text(stream_id.into()),
                     Cell::Text(path),
                 ];
                 stream_rows.push(tx, cells)?;
             }
-            files.extend(events::attachment_ids(&item));
+            files.extend(links.attachment_ids());
         }
         Ok(())
     };

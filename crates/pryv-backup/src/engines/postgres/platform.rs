@@ -1,8 +1,11 @@
 //! Platform-wide rows in `platform_kv`, exported and restored as the archive's platform
 //! items (see `crate::platform::entries`).
 
+use std::collections::HashMap;
+
 use postgres::Transaction;
 
+use super::table::{Cell, Inserter, Kind::Text, RowWriter, INSERT_ROWS};
 use super::PgError;
 use crate::model::Item;
 use crate::platform::entries::{item_from_row, row_from_item, BACKED_UP_PREFIXES};
@@ -27,15 +30,46 @@ pub fn export(
     Ok(())
 }
 
-pub fn import(tx: &mut Transaction<'_>, item: &Item) -> Result<(), PgError> {
-    let (key, value) = row_from_item(item).map_err(|reason| PgError::Item {
-        collection: "platform",
-        id: item.to_string(),
-        reason,
-    })?;
-    tx.execute(
-        "INSERT INTO platform_kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-        &[&key, &value],
-    )?;
+/// Writes the platform rows with multi-row upserts (one round trip per batch, not per row:
+/// a platform holds a few rows per user). A key given twice keeps its last value, as one
+/// upsert after the other would.
+pub fn import(
+    tx: &mut Transaction<'_>,
+    items: &mut dyn Iterator<Item = crate::Result<Item>>,
+) -> crate::Result<()> {
+    let mut batch: Vec<(String, String)> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for item in items {
+        let item = item?;
+        let (key, value) = row_from_item(&item).map_err(|reason| PgError::Item {
+            collection: "platform",
+            id: item.to_string(),
+            reason,
+        })?;
+        match at.get(&key) {
+            Some(&i) => batch[i].1 = value,
+            None => {
+                at.insert(key.clone(), batch.len());
+                batch.push((key, value));
+            }
+        }
+        if batch.len() >= INSERT_ROWS {
+            write(tx, &mut batch)?;
+            at.clear();
+        }
+    }
+    write(tx, &mut batch)?;
     Ok(())
+}
+
+fn write(tx: &mut Transaction<'_>, batch: &mut Vec<(String, String)>) -> Result<(), PgError> {
+    let mut rows = Inserter::new(
+        "platform_kv",
+        vec![("key", Text), ("value", Text)],
+        vec!["key"],
+    );
+    for (key, value) in batch.drain(..) {
+        rows.push(tx, vec![Cell::Text(key.into()), Cell::Text(value.into())])?;
+    }
+    rows.flush(tx)
 }

@@ -17,6 +17,6 @@ pub fn to_item(values: RowValues) -> Item {
     Value::Object(TABLE.to_item(values, &[]))
 }
 
-pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
+pub fn to_row(item: &Item) -> Result<Vec<Cell<'static>>, PgError> {
     TABLE.row_from_item(item, &|_| Cell::Null)
 }

@@ -141,11 +141,11 @@ pub fn rows(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let row = vec![
-            Cell::Text(user_key(username)),
-            Cell::Text(format!("{EVENT_PREFIX}{measurement}")),
+            Cell::Text(user_key(username).into()),
+            Cell::Text(format!("{EVENT_PREFIX}{measurement}").into()),
             Cell::Float(nanos),
             Cell::BigInt(nanos as i64),
-            Cell::Json(Value::Object(fields).to_string()),
+            Cell::Json(Value::Object(fields).to_string().into()),
         ];
         push(row)?;
     }

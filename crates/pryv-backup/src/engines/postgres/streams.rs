@@ -89,8 +89,14 @@ pub fn import(
         let deleted = item.get("deleted").is_some_and(|d| !d.is_null());
         let mut row = TABLE.row_from_item(item, &|c| absent(c.name, deleted))?;
         let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-        row[path_col] = Cell::Text(paths.get(id).cloned().unwrap_or_else(|| format!("{id}/")));
-        row.insert(0, Cell::Text(user_id.to_string()));
+        row[path_col] = Cell::Text(
+            paths
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("{id}/"))
+                .into(),
+        );
+        row.insert(0, Cell::Text(user_id.to_string().into()));
         inserter.push(tx, row)?;
     }
     inserter.flush(tx)?;
@@ -99,7 +105,7 @@ pub fn import(
 
 /// What an absent field becomes: the core's defaults for live streams; a deletion
 /// leaves `trashed` NULL, as the core's delete does.
-fn absent(column: &str, deleted: bool) -> Cell {
+fn absent(column: &str, deleted: bool) -> Cell<'static> {
     match column {
         "single_activity" => Cell::Default,
         "trashed" if !deleted => Cell::Default,

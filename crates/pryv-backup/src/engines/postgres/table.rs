@@ -1,13 +1,19 @@
 //! What every per-user table shares: column descriptions, reading rows into JSON values in
 //! batches (portals), and writing items back with multi-row upserts.
 
+use std::borrow::Cow;
+
 use postgres::types::ToSql;
 use postgres::{Row, Transaction};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::values::{as_f64, float, json_from_text, json_text};
 use super::PgError;
 use crate::engine::{ExportWindow, CHANGE_TIME_FIELDS};
+use crate::model::ItemText;
 
 /// How a column's value travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,8 +193,8 @@ impl Table {
     pub fn row_from_item(
         &self,
         item: &Value,
-        absent: &dyn Fn(&Column) -> Cell,
-    ) -> Result<Vec<Cell>, PgError> {
+        absent: &dyn Fn(&Column) -> Cell<'static>,
+    ) -> Result<Vec<Cell<'static>>, PgError> {
         let obj = item
             .as_object()
             .ok_or_else(|| self.item_error(item, "not a JSON object".into()))?;
@@ -217,6 +223,159 @@ impl Table {
             reason,
         }
     }
+
+    /// An item's text split into its fields by column, each left as its JSON text: a bulk
+    /// load parses nothing it does not need. Fields named in `ignored` are skipped. None
+    /// when the text is not a JSON object.
+    pub fn raw_fields<'a>(
+        &self,
+        text: &'a ItemText,
+        ignored: &[&str],
+    ) -> crate::Result<Option<RawFields<'a>>> {
+        if !text.as_str().trim_start().starts_with('{') {
+            return Ok(None);
+        }
+        Ok(Some(text.parse_with(FieldsSeed {
+            table: self,
+            ignored,
+        })?))
+    }
+
+    /// [`Table::row_from_item`] on raw fields: the same row and the same refusals, with
+    /// texts borrowed from the item's text where they hold no escape.
+    pub fn row_from_fields<'a>(
+        &self,
+        fields: &RawFields<'a>,
+        absent: &dyn Fn(&Column) -> Cell<'static>,
+    ) -> Result<Vec<Cell<'a>>, PgError> {
+        let refuse = |reason: String| PgError::Item {
+            collection: self.what,
+            id: fields.id(self),
+            reason,
+        };
+        if let Some(unknown) = &fields.unknown {
+            return Err(refuse(format!(
+                "field \"{unknown}\" has no column in table {}",
+                self.name
+            )));
+        }
+        self.columns
+            .iter()
+            .zip(&fields.values)
+            .map(|(c, raw)| match raw {
+                None => Ok(absent(c)),
+                Some(raw) => Cell::from_raw(c, raw).map_err(refuse),
+            })
+            .collect()
+    }
+}
+
+/// An item's fields by column (aligned with `Table::columns`), as their JSON text.
+pub struct RawFields<'a> {
+    pub values: Vec<Option<&'a RawValue>>,
+    /// The first field that has no column.
+    unknown: Option<String>,
+}
+
+impl<'a> RawFields<'a> {
+    /// A field's text when it is a JSON string (None when absent, null or another type).
+    pub fn string(&self, table: &Table, column: &str) -> Option<Cow<'a, str>> {
+        self.values[table.column(column)?].and_then(|raw| json_string(raw.get()))
+    }
+
+    /// Whether a field is there and not null.
+    pub fn is_set(&self, table: &Table, column: &str) -> bool {
+        table
+            .column(column)
+            .and_then(|i| self.values[i])
+            .is_some_and(|raw| raw.get() != "null")
+    }
+
+    /// The id to name in messages, as [`item_id`] gives it for the parsed item.
+    fn id(&self, table: &Table) -> String {
+        let field = ["id", "eventid"]
+            .iter()
+            .find_map(|f| table.columns.iter().position(|c| c.field == *f))
+            .and_then(|i| self.values[i]);
+        match field {
+            Some(raw) => json_string(raw.get())
+                .map(Cow::into_owned)
+                .unwrap_or_else(|| raw.get().to_string()),
+            None => "(without id)".to_string(),
+        }
+    }
+}
+
+/// Parses an object into [`RawFields`] for one table.
+struct FieldsSeed<'t> {
+    table: &'t Table,
+    ignored: &'t [&'t str],
+}
+
+impl<'de> DeserializeSeed<'de> for FieldsSeed<'_> {
+    type Value = RawFields<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldsSeed<'_> {
+    type Value = RawFields<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values = vec![None; self.table.columns.len()];
+        let mut unknown = None;
+        while let Some(FieldName(key)) = map.next_key()? {
+            match self.table.columns.iter().position(|c| c.field == key) {
+                // A field given twice keeps its last value, as a parsed item does.
+                Some(i) => values[i] = Some(map.next_value::<&'de RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    if !self.ignored.contains(&key.as_ref()) {
+                        unknown.get_or_insert_with(|| key.into_owned());
+                    }
+                }
+            }
+        }
+        Ok(RawFields { values, unknown })
+    }
+}
+
+/// An object key, borrowed when it holds no escape.
+struct FieldName<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for FieldName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = FieldName<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(FieldName(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FieldName(Cow::Owned(v.to_string())))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
+/// The content of a JSON string's text, borrowed when it holds no escape; None when the
+/// text is not a string.
+pub fn json_string(text: &str) -> Option<Cow<'_, str>> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
 /// Rows read per round trip.
@@ -236,22 +395,22 @@ pub fn item_id(item: &Value) -> String {
         .unwrap_or_else(|| "(without id)".to_string())
 }
 
-/// A value about to be written.
+/// A value about to be written. Texts may borrow from the item they come from.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Cell {
+pub enum Cell<'a> {
     Null,
     /// The column's DEFAULT.
     Default,
-    Text(String),
+    Text(Cow<'a, str>),
     Float(f64),
     Bool(bool),
     Int(i32),
     BigInt(i64),
-    Json(String),
+    Json(Cow<'a, str>),
 }
 
-impl Cell {
-    pub fn from_json(c: &Column, v: &Value) -> Result<Cell, String> {
+impl Cell<'_> {
+    pub fn from_json(c: &Column, v: &Value) -> Result<Cell<'static>, String> {
         if v.is_null() {
             return Ok(Cell::Null);
         }
@@ -263,7 +422,7 @@ impl Cell {
             )
         };
         Ok(match c.kind {
-            Kind::Text => Cell::Text(v.as_str().ok_or_else(wrong)?.to_string()),
+            Kind::Text => Cell::Text(v.as_str().ok_or_else(wrong)?.to_string().into()),
             Kind::Float => Cell::Float(as_f64(v).ok_or_else(wrong)?),
             Kind::Bool => Cell::Bool(v.as_bool().ok_or_else(wrong)?),
             Kind::Int => Cell::Int(
@@ -272,9 +431,51 @@ impl Cell {
                     .ok_or_else(wrong)?,
             ),
             Kind::BigInt => Cell::BigInt(integer(v).ok_or_else(wrong)?),
-            Kind::Json => Cell::Json(json_text(v)),
+            Kind::Json => Cell::Json(json_text(v).into()),
         })
     }
+}
+
+impl<'a> Cell<'a> {
+    /// [`Cell::from_json`] on a field's JSON text: the same cell, or the same refusal.
+    pub fn from_raw(c: &Column, raw: &'a RawValue) -> Result<Cell<'a>, String> {
+        let text = raw.get();
+        if text == "null" {
+            return Ok(Cell::Null);
+        }
+        let wrong = || {
+            format!(
+                "field \"{}\" should be {} but is {text}",
+                c.field,
+                kind_name(c.kind)
+            )
+        };
+        let number = text.starts_with(|ch: char| ch == '-' || ch.is_ascii_digit());
+        Ok(match c.kind {
+            Kind::Text => Cell::Text(json_string(text).ok_or_else(wrong)?),
+            Kind::Float if number => Cell::Float(text.parse().map_err(|_| wrong())?),
+            Kind::Bool if text == "true" => Cell::Bool(true),
+            Kind::Bool if text == "false" => Cell::Bool(false),
+            Kind::Int if number => Cell::Int(
+                integer_text(text)
+                    .and_then(|i| i32::try_from(i).ok())
+                    .ok_or_else(wrong)?,
+            ),
+            Kind::BigInt if number => Cell::BigInt(integer_text(text).ok_or_else(wrong)?),
+            Kind::Json => Cell::Json(Cow::Borrowed(text)),
+            _ => return Err(wrong()),
+        })
+    }
+}
+
+/// [`integer`] on a JSON number's text.
+fn integer_text(text: &str) -> Option<i64> {
+    text.parse().ok().or_else(|| {
+        text.parse::<f64>()
+            .ok()
+            .filter(|x| x.fract() == 0.0 && x.abs() < 9.0e15)
+            .map(|x| x as i64)
+    })
 }
 
 /// An integer, also when written with a fraction of zero (`3.0`), as JavaScript sees it.
@@ -298,7 +499,7 @@ fn kind_name(kind: Kind) -> &'static str {
 
 /// Where an import sends rows (after `push`, `flush` writes what is still buffered).
 pub trait RowWriter {
-    fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell>) -> Result<(), PgError>;
+    fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell<'_>>) -> Result<(), PgError>;
     fn flush(&mut self, tx: &mut Transaction<'_>) -> Result<(), PgError>;
 }
 
@@ -308,7 +509,7 @@ pub struct Inserter<'t> {
     table: &'t str,
     columns: Vec<(&'static str, Kind)>,
     key: Vec<&'static str>,
-    rows: Vec<Vec<Cell>>,
+    rows: Vec<Vec<Cell<'static>>>,
 }
 
 impl<'t> Inserter<'t> {
@@ -341,8 +542,9 @@ impl<'t> Inserter<'t> {
 }
 
 impl RowWriter for Inserter<'_> {
-    fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell>) -> Result<(), PgError> {
-        self.rows.push(row);
+    fn push(&mut self, tx: &mut Transaction<'_>, row: Vec<Cell<'_>>) -> Result<(), PgError> {
+        self.rows
+            .push(row.into_iter().map(Cell::into_owned).collect());
         if self.rows.len() >= INSERT_ROWS {
             self.flush(tx)?;
         }
@@ -367,7 +569,7 @@ impl RowWriter for Inserter<'_> {
                         cells.push("DEFAULT".to_string());
                         continue;
                     }
-                    Cell::Text(s) | Cell::Json(s) => Box::new(s),
+                    Cell::Text(s) | Cell::Json(s) => Box::new(s.into_owned()),
                     Cell::Float(x) => Box::new(x),
                     Cell::Bool(b) => Box::new(b),
                     Cell::Int(i) => Box::new(i),
@@ -404,5 +606,21 @@ impl RowWriter for Inserter<'_> {
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         tx.execute(sql.as_str(), &refs)?;
         Ok(())
+    }
+}
+
+impl Cell<'_> {
+    /// The same value, owning its text.
+    pub fn into_owned(self) -> Cell<'static> {
+        match self {
+            Cell::Null => Cell::Null,
+            Cell::Default => Cell::Default,
+            Cell::Text(s) => Cell::Text(Cow::Owned(s.into_owned())),
+            Cell::Float(x) => Cell::Float(x),
+            Cell::Bool(b) => Cell::Bool(b),
+            Cell::Int(i) => Cell::Int(i),
+            Cell::BigInt(i) => Cell::BigInt(i),
+            Cell::Json(s) => Cell::Json(Cow::Owned(s.into_owned())),
+        }
     }
 }

@@ -37,7 +37,7 @@ pub fn to_item(values: RowValues) -> Item {
 
 /// Counters absent from a live webhook take their default (0); the core's deletion clears
 /// them, so a deleted webhook gets NULLs.
-pub fn to_row(item: &Item) -> Result<Vec<Cell>, PgError> {
+pub fn to_row(item: &Item) -> Result<Vec<Cell<'static>>, PgError> {
     let deleted = item.get("deleted").is_some_and(|d| !d.is_null());
     TABLE.row_from_item(item, &|c| match c.name {
         "run_count" | "fail_count" | "current_retries" if !deleted => Cell::Default,
