@@ -73,10 +73,7 @@ pub fn to_row(item: &Item) -> Result<Vec<Cell<'static>>, PgError> {
 /// same row, and the same refusals, as [`to_row`] gives for the parsed item; with what its
 /// derived rows come from.
 pub fn from_text(text: &ItemText) -> Result<(Vec<Cell<'_>>, EventLinks<'_>)> {
-    let Some(fields) = TABLE.raw_fields(text, &[])? else {
-        let item = text.item()?;
-        return Err(TABLE.item_error(&item, "not a JSON object".into()).into());
-    };
+    let fields = TABLE.raw_fields(text, &[])?;
     let id = fields.string(&TABLE, "id");
     // JSON can carry U+0000 only as this escape (a raw control character is invalid).
     if holds_escaped_nul(text.as_str()) {

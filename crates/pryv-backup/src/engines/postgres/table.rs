@@ -225,20 +225,21 @@ impl Table {
     }
 
     /// An item's text split into its fields by column, each left as its JSON text: a bulk
-    /// load parses nothing it does not need. Fields named in `ignored` are skipped. None
-    /// when the text is not a JSON object.
+    /// load parses nothing it does not need. Fields named in `ignored` are skipped. A text
+    /// that is not a JSON object is refused as [`Table::row_from_item`] refuses the item.
     pub fn raw_fields<'a>(
         &self,
         text: &'a ItemText,
         ignored: &[&str],
-    ) -> crate::Result<Option<RawFields<'a>>> {
+    ) -> crate::Result<RawFields<'a>> {
         if !text.as_str().trim_start().starts_with('{') {
-            return Ok(None);
+            let item = text.item()?;
+            return Err(self.item_error(&item, "not a JSON object".into()).into());
         }
-        Ok(Some(text.parse_with(FieldsSeed {
+        Ok(text.parse_with(FieldsSeed {
             table: self,
             ignored,
-        })?))
+        })?)
     }
 
     /// [`Table::row_from_item`] on raw fields: the same row and the same refusals, with
