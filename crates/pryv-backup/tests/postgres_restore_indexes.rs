@@ -1,5 +1,5 @@
 //! A restore into an empty PostgreSQL database loads the rows before it builds the secondary
-//! indexes (as pg_restore does), and ends with the whole schema: the same indexes as the
+//! indexes and `event_streams`' primary key (as pg_restore does), and ends with the whole schema: the same indexes as the
 //! DDL, which is the core's (postgres_schema.rs checks it against docs/storage-layout.md).
 //! The platform restored is the built-in sample one: what is checked here is the schema a
 //! restore leaves, whatever rows it wrote.
@@ -69,12 +69,14 @@ fn sample_backup(dir: &Path) -> Chain {
     .unwrap()
 }
 
-fn restore_all(target: &PgEngine, chain: &Chain, dir: &Path) {
+/// Restores `users` of the chain (all of them when empty) and ends the restore.
+fn restore(target: &PgEngine, chain: &Chain, dir: &Path, users: Vec<String>) {
     let report = restore::run(
         target,
         chain,
         dir,
         &RestoreOptions {
+            users,
             jobs: 2,
             ..Default::default()
         },
@@ -91,15 +93,16 @@ fn a_restore_into_an_empty_database_builds_the_indexes_last() {
     let mut db = testbed::pg_database();
     let target = PgEngine::connect(db.conn_str(), None).unwrap();
 
-    // One user in through the engine alone: its rows are in, the secondary indexes not yet.
+    // One user in through the engine alone: its rows are in, the deferred indexes not yet.
     let first = chain.users()[0].clone();
     let source = chain.user_source(&first.user_id).unwrap();
     target
         .import_user(&first, &source, &ImportOptions::default())
         .unwrap();
     let during = indexes(db.client());
-    let deferred = schema::secondary_indexes();
-    assert!(!deferred.is_empty());
+    let deferred = schema::built_after_load();
+    assert!(deferred.len() > 1);
+    assert!(deferred.iter().any(|i| i.name == "event_streams_pkey"));
     for index in &deferred {
         assert!(
             !during.contains_key(&index.name),
@@ -125,7 +128,71 @@ fn a_restore_stopped_before_its_indexes_is_completed_by_the_next_one() {
     assert_ne!(indexes(db.client()), ddl_indexes());
 
     let target = PgEngine::connect(db.conn_str(), None).unwrap();
-    restore_all(&target, &chain, &tmp.path().join("backup"));
+    // Its first user finds event_streams' key built: each user's statements use it.
+    let first = chain.users()[0].clone();
+    let source = chain.user_source(&first.user_id).unwrap();
+    target
+        .import_user(&first, &source, &ImportOptions::default())
+        .unwrap();
+    assert!(indexes(db.client()).contains_key("event_streams_pkey"));
+    let others = chain.users()[1..]
+        .iter()
+        .map(|u| u.user_id.clone())
+        .collect();
+    restore(&target, &chain, &tmp.path().join("backup"), others);
+    assert_eq!(indexes(db.client()), ddl_indexes());
+}
+
+/// Rows per table of one user, `event_streams` included.
+fn user_rows(client: &mut postgres::Client, user_id: &str) -> Vec<(String, i64)> {
+    [
+        "events",
+        "event_streams",
+        "streams",
+        "accesses",
+        "audit_events",
+    ]
+    .iter()
+    .map(|t| {
+        let sql = format!("SELECT count(*) FROM {t} WHERE user_id = $1");
+        (
+            t.to_string(),
+            client.query_one(&sql, &[&user_id]).unwrap().get(0),
+        )
+    })
+    .collect()
+}
+
+/// In a schema it created, the engine skips the per-user clean-up for a user it had not
+/// registered; a user it had, restored again (with overwrite, or upserted without), is
+/// still replaced, not doubled.
+#[test]
+fn a_user_restored_twice_into_a_schema_being_loaded_is_replaced_not_doubled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chain = sample_backup(tmp.path());
+    let mut db = testbed::pg_database();
+    let target = PgEngine::connect(db.conn_str(), None).unwrap();
+    let first = chain.users()[0].clone();
+    let source = chain.user_source(&first.user_id).unwrap();
+    target
+        .import_user(&first, &source, &ImportOptions::default())
+        .unwrap();
+    let once = user_rows(db.client(), &first.user_id);
+    assert!(once.iter().all(|(_, n)| *n > 0), "{once:?}");
+    let overwrite = ImportOptions {
+        overwrite: true,
+        ..Default::default()
+    };
+    target.import_user(&first, &source, &overwrite).unwrap();
+    assert_eq!(user_rows(db.client(), &first.user_id), once);
+    // Without overwrite the events are upserted, their event_streams rows replaced by plain
+    // INSERTs (the table has no key yet to name in an upsert).
+    target
+        .import_user(&first, &source, &ImportOptions::default())
+        .unwrap();
+    assert_eq!(user_rows(db.client(), &first.user_id), once);
+    // The key is built over rows that hold it.
+    target.finish_restore(2).unwrap();
     assert_eq!(indexes(db.client()), ddl_indexes());
 }
 
@@ -135,7 +202,7 @@ fn a_whole_restore_ends_with_the_ddls_indexes() {
     let chain = sample_backup(tmp.path());
     let mut db = testbed::pg_database();
     let target = PgEngine::connect(db.conn_str(), None).unwrap();
-    restore_all(&target, &chain, &tmp.path().join("backup"));
+    restore(&target, &chain, &tmp.path().join("backup"), Vec::new());
     assert_eq!(indexes(db.client()), ddl_indexes());
     let events: i64 = db
         .client()

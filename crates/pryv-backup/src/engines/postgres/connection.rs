@@ -22,8 +22,14 @@ pub struct PgEngine {
     schema_current: AtomicBool,
     /// The database was seen without tables, and this engine has not created them yet.
     schema_empty: AtomicBool,
-    /// A restore wrote through this engine: its end builds the secondary indexes missing
-    /// (a schema this engine created has none until then).
+    /// The schema is ready for this engine's restore: created, or found with the keys each
+    /// user's statements rely on.
+    schema_ready: AtomicBool,
+    /// This engine created the schema: every row in it is this restore's, so a user not
+    /// registered yet has none.
+    created_schema: AtomicBool,
+    /// A restore wrote through this engine: its end builds the indexes missing (a schema
+    /// this engine created has none of [`schema::built_after_load`] until then).
     restoring: AtomicBool,
     /// Users were committed without waiting for their WAL flush (see `flush_commits`).
     unflushed_commits: AtomicBool,
@@ -52,6 +58,8 @@ impl PgEngine {
             schema_lock: Mutex::new(()),
             schema_current: AtomicBool::new(state == SchemaState::Current),
             schema_empty: AtomicBool::new(state == SchemaState::Empty),
+            schema_ready: AtomicBool::new(false),
+            created_schema: AtomicBool::new(false),
             restoring: AtomicBool::new(false),
             unflushed_commits: AtomicBool::new(false),
             server_started,
@@ -60,12 +68,14 @@ impl PgEngine {
         })
     }
 
-    /// Creates the schema when the database is empty (restore into a fresh install), its
-    /// secondary indexes left for [`Engine::finish_restore`]; otherwise checks its version.
-    /// Called by every import.
+    /// Creates the schema when the database is empty (restore into a fresh install), what
+    /// [`schema::built_after_load`] lists left for [`Engine::finish_restore`]; otherwise
+    /// checks its version, and builds `event_streams`' key if an earlier restore stopped
+    /// before it (each user's statements on that table would scan it whole). Called by
+    /// every import.
     pub fn ensure_schema(&self) -> Result<(), PgError> {
         self.restoring.store(true, Ordering::Release);
-        if self.schema_current.load(Ordering::Acquire) {
+        if self.schema_ready.load(Ordering::Acquire) {
             return Ok(());
         }
         // The guarded unit holds no data: a panic elsewhere leaves nothing to distrust.
@@ -73,13 +83,28 @@ impl PgEngine {
             .schema_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if self.schema_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut client = self.client()?;
         if schema::state(&mut *client)? == SchemaState::Empty {
             schema::create_for_load(&mut *client)?;
+            self.created_schema.store(true, Ordering::Release);
+        } else if let Some(key) = schema::missing_after_load(&mut *client)?
+            .into_iter()
+            .find(|index| index.name == schema::EVENT_STREAMS_KEY)
+        {
+            client.batch_execute(&key.sql)?;
         }
         self.schema_current.store(true, Ordering::Release);
         self.schema_empty.store(false, Ordering::Release);
+        self.schema_ready.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Whether this engine created the schema (see `created_schema`).
+    pub(super) fn created_schema(&self) -> bool {
+        self.created_schema.load(Ordering::Acquire)
     }
 
     /// A restore committed a user without waiting for the flush of its WAL.
@@ -110,15 +135,15 @@ impl PgEngine {
         Ok(())
     }
 
-    /// Builds the schema's secondary indexes that are missing: those left out when this
-    /// engine created the schema, or by an earlier restore that stopped before building
+    /// Builds what [`schema::built_after_load`] lists and the database lacks: left out when
+    /// this engine created the schema, or by an earlier restore that stopped before building
     /// them. `jobs` at a time, each on its own connection (PostgreSQL allows concurrent
-    /// builds on one table).
+    /// index builds on one table; the key's build holds the others of its table back).
     fn build_missing_indexes(&self, jobs: usize) -> Result<(), PgError> {
         if !self.restoring.load(Ordering::Acquire) {
             return Ok(());
         }
-        let missing = schema::missing_indexes(&mut *self.client()?)?;
+        let missing = schema::missing_after_load(&mut *self.client()?)?;
         let built = crate::workers::in_parallel(&missing, jobs, true, |index| {
             self.client()?
                 .batch_execute(&index.sql)
@@ -288,8 +313,8 @@ impl Engine for PgEngine {
         self.build_missing_indexes(jobs).map_err(|e| {
             crate::Error::Other(format!(
                 "the restored rows are committed, but building the install's indexes failed \
-                 ({e}): the next pryv-backup restore into this database builds them, and so \
-                 does the core when it starts"
+                 ({e}): the next pryv-backup restore into this database builds them (the core \
+                 builds its secondary indexes when it starts, not event_streams' primary key)"
             ))
         })
     }

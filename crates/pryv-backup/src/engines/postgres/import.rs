@@ -1,7 +1,7 @@
 //! Restoring one user: everything in one transaction (all or nothing), derived tables
 //! (`users_index`, `event_streams`, `alias_index`) filled as the core maintains them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use postgres::Transaction;
 use serde_json::Value;
@@ -47,8 +47,10 @@ pub fn import_user(
             reason,
         });
     }
-    users_index::register(&mut tx, user)?;
-    if options.overwrite {
+    let newly_registered = users_index::register(&mut tx, user)?;
+    // In a schema this restore created, a user it had not registered has no rows anywhere.
+    let no_rows_yet = newly_registered && engine.created_schema();
+    if options.overwrite && !no_rows_yet {
         users_index::clear_user_data(&mut tx, user)?;
         ephemeral::clear(&mut tx, &user.username)?;
     }
@@ -98,7 +100,7 @@ pub fn import_user(
         &mut webhooks::to_row,
     )?;
 
-    let files = import_events(&mut tx, source, uid, &paths)?;
+    let files = import_events(&mut tx, source, uid, &paths, no_rows_yet)?;
     for (event_id, file_id) in &files {
         let Some(mut data) = source.attachment(file_id)? else {
             tracing::warn!(
@@ -213,21 +215,26 @@ fn user_has_rows(tx: &mut Transaction<'_>, table: &str, uid: &str) -> Result<boo
 /// A user without events yet (new, or cleared by overwrite) gets its events by COPY, and
 /// the `event_streams` rows of each stretch of events by a COPY of their own after it (one
 /// connection runs one COPY at a time); otherwise rows with the same id must be replaced,
-/// so events and their streams are upserted a batch at a time.
+/// so events and their streams are upserted a batch at a time. `no_rows_yet`: the user is
+/// known to have no row in any table.
 fn import_events(
     tx: &mut Transaction<'_>,
     source: &dyn UserSource,
     uid: &str,
     paths: &HashMap<String, String>,
+    no_rows_yet: bool,
 ) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
-    if user_has_rows(tx, events::TABLE.name, uid)? {
+    if !no_rows_yet && user_has_rows(tx, events::TABLE.name, uid)? {
         upsert_events(tx, source, uid, paths, &mut files)?;
         return Ok(files);
     }
-    // event_streams rows derive from events: without events, any left are stale.
-    tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
-        .map_err(PgError::from)?;
+    // event_streams rows derive from events: without events, any left are stale. (A schema
+    // being loaded has no key on event_streams yet, which this would scan whole.)
+    if !no_rows_yet {
+        tx.execute("DELETE FROM event_streams WHERE user_id = $1", &[&uid])
+            .map_err(PgError::from)?;
+    }
     // Read as text: the rows take the JSON columns as the backup holds them.
     let mut texts = source.texts(Collection::Events)?;
     // The stretch's event_streams rows, as COPY text.
@@ -265,7 +272,10 @@ fn import_events(
 }
 
 /// Events of a user who has some already: upserts, and for each batch its `event_streams`
-/// rows replaced (an event already there may have had other streams).
+/// rows replaced (an event already there may have had other streams). An event id met
+/// twice keeps its later copy, within a batch as across batches. The `event_streams` rows
+/// go by plain INSERT, after the DELETE of their events' rows: a schema being loaded has no
+/// key on that table yet for an upsert to name.
 fn upsert_events(
     tx: &mut Transaction<'_>,
     source: &dyn UserSource,
@@ -277,20 +287,27 @@ fn upsert_events(
     let mut stream_rows = Inserter::new(
         "event_streams",
         events::EVENT_STREAMS_COLUMNS.to_vec(),
-        vec!["user_id", "event_id", "stream_id"],
+        Vec::new(),
     );
     let mut batch: Vec<Item> = Vec::with_capacity(EVENT_BATCH);
     let mut write_batch = |tx: &mut Transaction<'_>, batch: &mut Vec<Item>| -> Result<()> {
-        let ids: Vec<&str> = batch
-            .iter()
-            .filter_map(|e| e.get("id").and_then(Value::as_str))
+        let mut seen = HashSet::new();
+        let mut unique: Vec<Item> = batch
+            .drain(..)
+            .rev()
+            .filter(|e| match e.get("id").and_then(Value::as_str) {
+                Some(id) => seen.insert(id.to_string()),
+                None => true,
+            })
             .collect();
+        unique.reverse();
+        let ids: Vec<&str> = seen.iter().map(String::as_str).collect();
         tx.execute(
             "DELETE FROM event_streams WHERE user_id = $1 AND event_id = ANY($2)",
             &[&uid, &ids],
         )
         .map_err(PgError::from)?;
-        for item in batch.drain(..) {
+        for item in unique {
             let mut row = events::to_row(&item)?;
             row.insert(0, Cell::Text(uid.into()));
             rows.push(tx, row)?;
@@ -306,6 +323,9 @@ fn upsert_events(
             }
             files.extend(links.attachment_ids());
         }
+        // In before the next batch's DELETE, which must see them.
+        rows.flush(tx)?;
+        stream_rows.flush(tx)?;
         Ok(())
     };
     for item in source.items(Collection::Events)? {
@@ -315,8 +335,6 @@ fn upsert_events(
         }
     }
     write_batch(tx, &mut batch)?;
-    rows.flush(tx)?;
-    stream_rows.flush(tx)?;
     Ok(())
 }
 

@@ -86,18 +86,27 @@ pub fn create(client: &mut impl GenericClient) -> Result<(), PgError> {
     Ok(())
 }
 
-/// Creates the schema for a bulk load, in one transaction: everything but the secondary
-/// indexes ([`secondary_indexes`]), which are built once the rows are in, as pg_restore
-/// does (maintaining them row by row takes most of a restore's time). Primary keys and
-/// unique indexes stay: they guard what the rows may hold.
+/// Creates the schema for a bulk load, in one transaction: everything but what
+/// [`built_after_load`] lists (the secondary indexes and `event_streams`' primary key),
+/// which is built once the rows are in, as pg_restore does (maintaining those B-trees row by
+/// row takes most of a restore's time). The other primary keys and the unique indexes stay:
+/// they guard what the rows may hold.
 pub fn create_for_load(client: &mut impl GenericClient) -> Result<(), PgError> {
     let mut tx = client.transaction()?;
     for statement in statements().iter().filter(|s| !is_secondary_index(s)) {
         tx.batch_execute(statement)?;
     }
+    tx.batch_execute(&format!(
+        "ALTER TABLE event_streams DROP CONSTRAINT {EVENT_STREAMS_KEY}"
+    ))?;
     tx.commit()?;
     Ok(())
 }
+
+/// `event_streams`' primary key, as PostgreSQL names it for the core's DDL. Its rows derive
+/// from events, one per (event, distinct stream), so once `events`' own key holds they
+/// cannot clash: a load can build it last without losing a guard.
+pub const EVENT_STREAMS_KEY: &str = "event_streams_pkey";
 
 /// The schema's DDL statements, in order.
 pub fn statements() -> Vec<String> {
@@ -113,31 +122,41 @@ pub fn statements() -> Vec<String> {
         .collect()
 }
 
-/// A non-unique index of the schema.
-pub struct SecondaryIndex {
+/// An index a bulk load builds after the rows: a non-unique index, or the derived
+/// `event_streams` primary key.
+pub struct IndexBuiltAfterLoad {
     pub name: String,
-    /// `CREATE INDEX IF NOT EXISTS ...`: building it again is a no-op.
+    /// The statement that builds it.
     pub sql: String,
 }
 
-/// The schema's non-unique indexes. A load can leave them for last, as a restore into an
-/// empty database does: should it stop before they are built, the next restore builds the
-/// missing ones, and so does the core, which creates its indexes `IF NOT EXISTS` when it
-/// starts.
-pub fn secondary_indexes() -> Vec<SecondaryIndex> {
-    statements()
+/// What a load into an empty database builds last, the `event_streams` key first (each
+/// user's own statements on that table use it). Should a restore stop before they are
+/// built, the next restore builds the missing ones ([`missing_after_load`]); the core,
+/// which creates its indexes `IF NOT EXISTS` when it starts, builds the secondary ones.
+pub fn built_after_load() -> Vec<IndexBuiltAfterLoad> {
+    let key = IndexBuiltAfterLoad {
+        name: EVENT_STREAMS_KEY.to_string(),
+        sql: format!(
+            "ALTER TABLE event_streams ADD CONSTRAINT {EVENT_STREAMS_KEY} \
+             PRIMARY KEY (user_id, event_id, stream_id)"
+        ),
+    };
+    let secondary = statements()
         .into_iter()
         .filter(|s| is_secondary_index(s))
         .filter_map(|s| {
             let name = s.split_whitespace().nth(2)?.to_string();
             let sql = s.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
-            Some(SecondaryIndex { name, sql })
-        })
-        .collect()
+            Some(IndexBuiltAfterLoad { name, sql })
+        });
+    std::iter::once(key).chain(secondary).collect()
 }
 
-/// The schema's secondary indexes the database lacks.
-pub fn missing_indexes(client: &mut impl GenericClient) -> Result<Vec<SecondaryIndex>, PgError> {
+/// What [`built_after_load`] lists that the database lacks.
+pub fn missing_after_load(
+    client: &mut impl GenericClient,
+) -> Result<Vec<IndexBuiltAfterLoad>, PgError> {
     let present: Vec<String> = client
         .query(
             "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
@@ -146,7 +165,7 @@ pub fn missing_indexes(client: &mut impl GenericClient) -> Result<Vec<SecondaryI
         .iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
-    Ok(secondary_indexes()
+    Ok(built_after_load()
         .into_iter()
         .filter(|index| !present.contains(&index.name))
         .collect())

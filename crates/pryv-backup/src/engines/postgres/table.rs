@@ -505,7 +505,7 @@ pub trait RowWriter {
 }
 
 /// Collects rows and writes them with multi-row `INSERT ... ON CONFLICT (key) DO UPDATE`:
-/// a row already there with the same key is replaced.
+/// a row already there with the same key is replaced. Without a key, a plain `INSERT`.
 pub struct Inserter<'t> {
     table: &'t str,
     columns: Vec<(&'static str, Kind)>,
@@ -591,17 +591,22 @@ impl RowWriter for Inserter<'_> {
             .filter(|n| !self.key.contains(n))
             .map(|n| format!("{n} = EXCLUDED.{n}"))
             .collect();
-        let on_conflict = if updates.is_empty() {
-            "DO NOTHING".to_string()
+        let on_conflict = if self.key.is_empty() {
+            String::new()
+        } else if updates.is_empty() {
+            format!(" ON CONFLICT ({}) DO NOTHING", self.key.join(", "))
         } else {
-            format!("DO UPDATE SET {}", updates.join(", "))
+            format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                self.key.join(", "),
+                updates.join(", ")
+            )
         };
         let sql = format!(
-            "INSERT INTO {} ({}) VALUES {} ON CONFLICT ({}) {}",
+            "INSERT INTO {} ({}) VALUES {}{}",
             self.table,
             names.join(", "),
             tuples.join(", "),
-            self.key.join(", "),
             on_conflict
         );
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();

@@ -85,13 +85,14 @@ pub fn exists(client: &mut impl GenericClient, user_id: &str) -> Result<bool, Pg
     Ok(client.query_one(sql.as_str(), &[&user_id])?.try_get(0)?)
 }
 
-/// Registers the user (a row already there for the same pair is fine).
-pub fn register(tx: &mut Transaction<'_>, user: &UserRef) -> Result<(), PgError> {
-    tx.execute(
+/// Registers the user (a row already there for the same pair is fine). Returns whether
+/// the user was not registered before.
+pub fn register(tx: &mut Transaction<'_>, user: &UserRef) -> Result<bool, PgError> {
+    let added = tx.execute(
         "INSERT INTO users_index (username, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[&user.username, &user.user_id],
     )?;
-    Ok(())
+    Ok(added == 1)
 }
 
 /// Per-user rows removed by an overwrite, in every table that holds some.
