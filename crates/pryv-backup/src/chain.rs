@@ -96,17 +96,24 @@ impl Chain {
         users
     }
 
-    /// How many items the generations hold for this user (an item changed in several
-    /// generations counts once in each): what restoring it reads.
-    pub fn item_count(&self, user_id: &str) -> u64 {
-        self.generations
+    /// How many items the generations hold for each user, by userId (an item changed in
+    /// several generations counts once in each): what restoring the user reads.
+    pub fn item_counts(&self) -> HashMap<String, u64> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for user in self
+            .generations
             .iter()
             .flat_map(|g| g.manifest().users.iter())
-            .filter(|u| u.user_id == user_id)
-            .flat_map(|u| u.stats.iter())
-            .filter(|(name, _)| name.as_str() != "attachments")
-            .map(|(_, n)| n)
-            .sum()
+        {
+            let items: u64 = user
+                .stats
+                .iter()
+                .filter(|(name, _)| name.as_str() != "attachments")
+                .map(|(_, n)| n)
+                .sum();
+            *counts.entry(user.user_id.clone()).or_default() += items;
+        }
+        counts
     }
 
     /// The latest state of one user, across generations.

@@ -146,12 +146,9 @@ pub fn run(
         .collect();
 
     progress.start(to_restore.len());
-    progress.expect_items(
-        to_restore
-            .iter()
-            .map(|u| chain.item_count(&u.user_id))
-            .sum(),
-    );
+    let item_counts = chain.item_counts();
+    let items_of = |u: &UserRef| item_counts.get(&u.user_id).copied().unwrap_or(0);
+    progress.expect_items(to_restore.iter().map(items_of).sum());
     let import = ImportOptions {
         overwrite: options.overwrite,
         verify_integrity: options.verify_integrity,
@@ -160,6 +157,7 @@ pub fn run(
         engine,
         chain,
         &to_restore,
+        &items_of,
         &import,
         options.jobs,
         progress,
@@ -346,14 +344,21 @@ fn find_conflicts(
     Ok(conflicts)
 }
 
+/// Imports `users`, the ones with the most items first (`items_of`), so that a big user
+/// does not start last and leave the other jobs idle at the end. Results are in `users`'
+/// order.
 fn import_users(
     engine: &dyn Engine,
     chain: &Chain,
     users: &[UserRef],
+    items_of: &dyn Fn(&UserRef) -> u64,
     options: &ImportOptions,
     jobs: usize,
     progress: &dyn Progress,
 ) -> Vec<Result<()>> {
+    let mut order: Vec<usize> = (0..users.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(items_of(&users[i])));
+    let biggest_first: Vec<UserRef> = order.iter().map(|&i| users[i].clone()).collect();
     let work = |user: &UserRef| {
         let source = chain.user_source(&user.user_id)?;
         // Nothing of a user whose files do not match the manifests is written. Integrity
@@ -369,18 +374,23 @@ fn import_users(
             options,
         )
     };
-    match per_user(users, jobs, false, progress, work) {
-        Ok(slots) => slots
-            .into_iter()
-            .map(|s| {
-                s.unwrap_or_else(|| Err(Error::Other("not restored: a worker stopped".into())))
-            })
-            .collect(),
-        Err(e) => users
-            .iter()
-            .map(|_| Err(Error::Other(e.to_string())))
-            .collect(),
+    let mut results: Vec<Option<Result<()>>> = users.iter().map(|_| None).collect();
+    match per_user(&biggest_first, jobs, false, progress, work) {
+        Ok(slots) => {
+            for (&i, slot) in order.iter().zip(slots) {
+                results[i] = slot;
+            }
+        }
+        Err(e) => {
+            for slot in &mut results {
+                *slot = Some(Err(Error::Other(e.to_string())));
+            }
+        }
     }
+    results
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| Err(Error::Other("not restored: a worker stopped".into()))))
+        .collect()
 }
 
 /// Passes a user's backup on to the engine, telling the progress how much was read.

@@ -61,9 +61,13 @@ pub fn import_user(
 
     // Streams first: events' stream paths come from them.
     let stream_items: Vec<Item> = source.items(Collection::Streams)?.collect::<Result<_>>()?;
-    let existing = stream_paths(&mut tx, uid)?;
-    streams::import(&mut tx, uid, &stream_items, &existing)?;
-    let paths = stream_paths(&mut tx, uid)?;
+    let mut paths = if no_rows_yet {
+        HashMap::new()
+    } else {
+        stream_paths(&mut tx, uid)?
+    };
+    let written = streams::import(&mut tx, uid, &stream_items, &paths)?;
+    paths.extend(written);
     drop(stream_items);
 
     let mut aliases: Vec<String> = Vec::new();
@@ -121,6 +125,7 @@ pub fn import_user(
     write_rows(
         &mut tx,
         uid,
+        no_rows_yet,
         Inserter::for_table(&audit::TABLE),
         &mut |push| {
             for text in source.texts(Collection::Audit)? {
@@ -133,12 +138,18 @@ pub fn import_user(
         },
     )?;
     let series_key = series::user_key(&user.username);
-    write_rows(&mut tx, &series_key, series::inserter(), &mut |push| {
-        for item in source.items(Collection::Series)? {
-            series::rows(&user.username, &item?, push)?;
-        }
-        Ok(())
-    })?;
+    write_rows(
+        &mut tx,
+        &series_key,
+        no_rows_yet,
+        series::inserter(),
+        &mut |push| {
+            for item in source.items(Collection::Series)? {
+                series::rows(&user.username, &item?, push)?;
+            }
+            Ok(())
+        },
+    )?;
 
     for item in source.items(Collection::Sessions)? {
         ephemeral::import_session(&mut tx, &item?)?;
@@ -186,14 +197,16 @@ type PushRow<'a> = dyn FnMut(Vec<Cell>) -> Result<(), PgError> + 'a;
 
 /// Rows given to `push` by `produce`, into the upsert's table: by COPY when the user has no
 /// row there yet (a new user, or one cleared by overwrite), else by upserts that replace the
-/// rows with the same key. Rows here never ask for a column's DEFAULT.
+/// rows with the same key. Rows here never ask for a column's DEFAULT. `no_rows_yet`: the
+/// user is known to have no row in any table.
 fn write_rows(
     tx: &mut Transaction<'_>,
     uid: &str,
+    no_rows_yet: bool,
     mut upsert: Inserter<'_>,
     produce: &mut dyn FnMut(&mut PushRow<'_>) -> Result<()>,
 ) -> Result<()> {
-    if user_has_rows(tx, upsert.table(), uid)? {
+    if !no_rows_yet && user_has_rows(tx, upsert.table(), uid)? {
         produce(&mut |row| upsert.push(tx, row))?;
         upsert.flush(tx)?;
     } else {

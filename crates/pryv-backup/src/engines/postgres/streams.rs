@@ -58,13 +58,15 @@ pub fn to_item(values: RowValues) -> Item {
 
 /// Writes the user's streams, in any order, computing each one's path from its ancestors (in
 /// the backup, else already in the database: `existing`, stream id → path), or keeping the
-/// path an item carries (as the core's reader does).
+/// path an item carries (as the core's reader does). Returns the path written for each
+/// stream (id → path): an upsert replaces a row's path, so `existing` overlaid with them is
+/// what the table now holds for the user.
 pub fn import(
     tx: &mut Transaction<'_>,
     user_id: &str,
     items: &[Item],
     existing: &HashMap<String, String>,
-) -> Result<(), PgError> {
+) -> Result<HashMap<String, String>, PgError> {
     let mut seen: HashSet<&str> = HashSet::new();
     for item in items {
         let id = item
@@ -85,22 +87,19 @@ pub fn import(
     })?;
     let mut inserter = Inserter::for_table(&TABLE);
     let path_col = TABLE.column("path").unwrap_or(3);
+    let mut written = HashMap::with_capacity(items.len());
     for item in items {
         let deleted = item.get("deleted").is_some_and(|d| !d.is_null());
         let mut row = TABLE.row_from_item(item, &|c| absent(c.name, deleted))?;
         let id = item.get("id").and_then(Value::as_str).unwrap_or_default();
-        row[path_col] = Cell::Text(
-            paths
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| format!("{id}/"))
-                .into(),
-        );
+        let path = paths.get(id).cloned().unwrap_or_else(|| format!("{id}/"));
+        row[path_col] = Cell::Text(path.clone().into());
         row.insert(0, Cell::Text(user_id.to_string().into()));
         inserter.push(tx, row)?;
+        written.insert(id.to_string(), path);
     }
     inserter.flush(tx)?;
-    Ok(())
+    Ok(written)
 }
 
 /// What an absent field becomes: the core's defaults for live streams; a deletion

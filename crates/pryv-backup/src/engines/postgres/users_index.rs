@@ -22,32 +22,27 @@ pub fn all(client: &mut impl GenericClient) -> Result<Vec<UserRef>, PgError> {
 }
 
 /// Why `user` clashes with the index: its username taken by another userId, or its userId
-/// registered under another username.
+/// registered under another username. One query: it runs once per user restored.
 pub fn conflict(
     client: &mut impl GenericClient,
     user: &UserRef,
 ) -> Result<Option<String>, PgError> {
     let mut reasons = Vec::new();
-    if let Some(row) = client.query_opt(
-        "SELECT user_id FROM users_index WHERE username = $1",
-        &[&user.username],
-    )? {
-        let existing: String = row.try_get(0)?;
-        if existing != user.user_id {
+    let rows = client.query(
+        "SELECT username, user_id FROM users_index WHERE username = $1 OR user_id = $2 \
+         ORDER BY username = $1 DESC",
+        &[&user.username, &user.user_id],
+    )?;
+    for row in rows {
+        let (username, user_id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        if username == user.username && user_id != user.user_id {
             reasons.push(format!(
-                "username \"{}\" already exists with userId \"{existing}\"",
+                "username \"{}\" already exists with userId \"{user_id}\"",
                 user.username
             ));
-        }
-    }
-    if let Some(row) = client.query_opt(
-        "SELECT username FROM users_index WHERE user_id = $1",
-        &[&user.user_id],
-    )? {
-        let existing: String = row.try_get(0)?;
-        if existing != user.username {
+        } else if user_id == user.user_id && username != user.username {
             reasons.push(format!(
-                "userId \"{}\" already registered as \"{existing}\"",
+                "userId \"{}\" already registered as \"{username}\"",
                 user.user_id
             ));
         }
