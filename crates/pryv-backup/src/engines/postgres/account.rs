@@ -3,15 +3,16 @@
 use postgres::Transaction;
 use serde_json::{json, Map, Value};
 
+use super::pool::Session;
 use super::table::{Cell, Inserter, Kind::*, RowWriter};
 use super::values::{float, json_from_text};
 use super::PgError;
 use crate::model::Item;
 
 /// `{passwords, storeKeyValues, accountFields}` as the core exports it.
-pub fn export(tx: &mut Transaction<'_>, user_id: &str) -> Result<Item, PgError> {
+pub fn export(tx: &mut Session<'_>, user_id: &str) -> Result<Item, PgError> {
     let passwords = tx
-        .query(
+        .query_prepared(
             "SELECT time, hash, created_by FROM passwords WHERE user_id = $1 ORDER BY time",
             &[&user_id],
         )?
@@ -25,10 +26,7 @@ pub fn export(tx: &mut Transaction<'_>, user_id: &str) -> Result<Item, PgError> 
         })
         .collect::<Result<Vec<_>, PgError>>()?;
     let store_key_values = tx
-        .query(
-            "SELECT store_id, key, value::text FROM store_key_values WHERE user_id = $1 ORDER BY store_id, key",
-            &[&user_id],
-        )?
+        .query_prepared("SELECT store_id, key, value::text FROM store_key_values WHERE user_id = $1 ORDER BY store_id, key", &[&user_id])?
         .iter()
         .map(|r| {
             Ok(json!({
@@ -39,10 +37,7 @@ pub fn export(tx: &mut Transaction<'_>, user_id: &str) -> Result<Item, PgError> 
         })
         .collect::<Result<Vec<_>, PgError>>()?;
     let account_fields = tx
-        .query(
-            "SELECT field, value::text, time, created_by FROM account_fields WHERE user_id = $1 ORDER BY field, time",
-            &[&user_id],
-        )?
+        .query_prepared("SELECT field, value::text, time, created_by FROM account_fields WHERE user_id = $1 ORDER BY field, time", &[&user_id])?
         .iter()
         .map(|r| {
             Ok(json!({

@@ -3,13 +3,11 @@
 
 use std::io::ErrorKind;
 
-use postgres::IsolationLevel;
-
 use super::connection::PgEngine;
+use super::pool::Session;
 use super::table::{RowValues, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, profile, series, streams, webhooks,
-    PgError,
 };
 use crate::engine::{ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
@@ -23,12 +21,7 @@ pub fn export_user(
     sink: &mut dyn UserSink,
 ) -> Result<()> {
     let mut client = engine.client()?;
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(PgError::from)?;
+    let mut tx = client.snapshot_session()?;
     let uid = user.user_id.as_str();
     let window = &options.window;
 
@@ -141,7 +134,7 @@ pub fn export_user(
     if options.include_ephemeral {
         ephemeral::export(&mut tx, &user.username, &mut |c, item| sink.item(c, item))?;
     }
-    tx.commit().map_err(PgError::from)?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -149,7 +142,7 @@ pub fn export_user(
 /// (SQL, default: by key); `seen` watches every item sent.
 #[allow(clippy::too_many_arguments)]
 fn emit_rows(
-    tx: &mut postgres::Transaction<'_>,
+    tx: &mut Session<'_>,
     sink: &mut dyn UserSink,
     uid: &str,
     collection: Collection,

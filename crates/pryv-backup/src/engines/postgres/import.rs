@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::connection::PgEngine;
 use super::copy::{self, CopyIn};
+use super::pool::Session;
 use super::table::{Cell, Inserter, RowWriter, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, series,
@@ -32,7 +33,7 @@ pub fn import_user(
 ) -> Result<()> {
     engine.ensure_schema()?;
     let mut client = engine.client()?;
-    let mut tx = client.transaction().map_err(PgError::from)?;
+    let mut tx = client.session()?;
     // Each user's commit does not wait for its WAL flush: the restore ends with one commit
     // that does, which flushes every earlier one (see `PgEngine::finish_restore`).
     tx.batch_execute("SET LOCAL synchronous_commit = off")
@@ -40,7 +41,7 @@ pub fn import_user(
     engine.commits_to_flush();
     let uid = user.user_id.as_str();
 
-    if let Some(reason) = users_index::conflict(&mut tx, user)? {
+    if let Some(reason) = users_index::conflict(&mut *tx, user)? {
         return Err(Error::Conflict {
             user_id: user.user_id.clone(),
             username: user.username.clone(),
@@ -161,7 +162,7 @@ pub fn import_user(
     if options.verify_integrity {
         integrity_check::verify_user_integrity(&mut tx, user)?;
     }
-    tx.commit().map_err(PgError::from)?;
+    tx.commit()?;
     // The database is committed first: should this fail, the user's rows are in place and a
     // new restore with overwrite repairs the files.
     if let Some(staged) = staged {
@@ -200,7 +201,7 @@ type PushRow<'a> = dyn FnMut(Vec<Cell>) -> Result<(), PgError> + 'a;
 /// rows with the same key. Rows here never ask for a column's DEFAULT. `no_rows_yet`: the
 /// user is known to have no row in any table.
 fn write_rows(
-    tx: &mut Transaction<'_>,
+    tx: &mut Session<'_>,
     uid: &str,
     no_rows_yet: bool,
     mut upsert: Inserter<'_>,
@@ -217,9 +218,13 @@ fn write_rows(
     Ok(())
 }
 
-fn user_has_rows(tx: &mut Transaction<'_>, table: &str, uid: &str) -> Result<bool, PgError> {
+fn user_has_rows(tx: &mut Session<'_>, table: &str, uid: &str) -> Result<bool, PgError> {
     let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE user_id = $1)");
-    Ok(tx.query_one(sql.as_str(), &[&uid])?.try_get(0)?)
+    let rows = tx.query_prepared(&sql, &[&uid])?;
+    match rows.first() {
+        Some(row) => Ok(row.try_get(0)?),
+        None => Ok(false),
+    }
 }
 
 /// Writes the events and their `event_streams` rows. Returns the (event id, file id) of
@@ -231,7 +236,7 @@ fn user_has_rows(tx: &mut Transaction<'_>, table: &str, uid: &str) -> Result<boo
 /// so events and their streams are upserted a batch at a time. `no_rows_yet`: the user is
 /// known to have no row in any table.
 fn import_events(
-    tx: &mut Transaction<'_>,
+    tx: &mut Session<'_>,
     source: &dyn UserSource,
     uid: &str,
     paths: &HashMap<String, String>,

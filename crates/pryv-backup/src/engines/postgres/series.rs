@@ -6,9 +6,9 @@
 //! `user_id = 'user.<username>'` and `event_id = 'event.<eventId>'`, and `delta_time` /
 //! `point_time` are nanoseconds relative to the event's time.
 
-use postgres::Transaction;
 use serde_json::{Map, Value};
 
+use super::pool::Session;
 use super::table::{Cell, Inserter, Kind::*};
 use super::values::{as_f64, float, json_from_text};
 use super::PgError;
@@ -28,23 +28,21 @@ pub fn user_key(username: &str) -> String {
 /// Emits one item per measurement; points of one measurement are gathered in memory (one
 /// series item is one JSON line of the archive).
 pub fn export(
-    tx: &mut Transaction<'_>,
+    tx: &mut Session<'_>,
     username: &str,
     emit: &mut dyn FnMut(&Item) -> crate::Result<()>,
 ) -> crate::Result<()> {
+    let statement = tx.prepared(
+        "SELECT event_id, delta_time, fields::text FROM series_data WHERE user_id = $1 \
+         ORDER BY event_id, delta_time, point_time",
+    )?;
     let portal = tx
-        .bind(
-            "SELECT event_id, delta_time, fields::text FROM series_data WHERE user_id = $1 \
-             ORDER BY event_id, delta_time, point_time",
-            &[&user_key(username)],
-        )
+        .bind(&statement, &[&user_key(username)])
         .map_err(PgError::from)?;
     let mut current: Option<(String, Vec<Value>)> = None;
     loop {
         let rows = tx.query_portal(&portal, BATCH).map_err(PgError::from)?;
-        if rows.is_empty() {
-            break;
-        }
+        let done = rows.len() < BATCH as usize;
         for row in &rows {
             let key: String = row.try_get(0).map_err(PgError::from)?;
             let event_id = key.strip_prefix(EVENT_PREFIX).unwrap_or(&key).to_string();
@@ -60,6 +58,10 @@ pub fn export(
                     current = Some((event_id, vec![point]));
                 }
             }
+        }
+        // Fewer rows than asked for: the portal is done.
+        if done {
+            break;
         }
     }
     if let Some((id, points)) = current {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::pool::Session;
 use super::values::{as_f64, float, json_from_text, json_text};
 use super::PgError;
 use crate::engine::{ExportWindow, CHANGE_TIME_FIELDS};
@@ -106,7 +107,7 @@ impl Table {
     /// only rows whose change time falls in it (the timestamp rule of [`ExportWindow`]).
     pub fn for_each_row(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Session<'_>,
         user_id: &str,
         window: Option<&ExportWindow>,
         each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
@@ -117,7 +118,7 @@ impl Table {
     /// [`Table::for_each_row`] with rows in the order of the SQL `order_by` expression.
     pub fn for_each_row_ordered(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut Session<'_>,
         user_id: &str,
         window: Option<&ExportWindow>,
         order_by: &str,
@@ -148,16 +149,18 @@ impl Table {
         }
         sql.push_str(&format!(" ORDER BY {order_by}"));
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        let portal = tx.bind(sql.as_str(), &refs).map_err(PgError::from)?;
+        let statement = tx.prepared(&sql)?;
+        let portal = tx.bind(&statement, &refs).map_err(PgError::from)?;
         loop {
             let rows = tx
                 .query_portal(&portal, BATCH_ROWS)
                 .map_err(PgError::from)?;
-            if rows.is_empty() {
-                return Ok(());
-            }
             for row in &rows {
                 each(self.read_row(row)?)?;
+            }
+            // Fewer rows than asked for: the portal is done, no need to ask again.
+            if rows.len() < BATCH_ROWS as usize {
+                return Ok(());
             }
         }
     }
