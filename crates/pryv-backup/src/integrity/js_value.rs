@@ -50,7 +50,8 @@ impl JsValue {
 
 /// The f64 JavaScript's `JSON.parse` gives a number's source text (huge values become ±Infinity).
 pub(crate) fn number_to_f64(n: &serde_json::Number) -> f64 {
-    n.to_string().parse::<f64>().unwrap_or(f64::NAN)
+    // With `arbitrary_precision` the number is its source text: parsed without a copy.
+    n.as_str().parse::<f64>().unwrap_or(f64::NAN)
 }
 
 /// JavaScript's `ToNumber` on a JSON value; `None` stands for `undefined` (a missing property).

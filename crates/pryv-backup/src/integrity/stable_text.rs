@@ -56,20 +56,32 @@ fn write_value(value: &JsValue, out: &mut String) {
 /// direction-changing characters as `\uXXXX` with lowercase hex. Everything else, including
 /// non-ASCII letters and astral characters, is written as is.
 fn write_quoted(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if is_escaped(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+    // Runs of characters written as they are go in one copy.
+    let mut plain_from = 0;
+    for (i, c) in s.char_indices() {
+        let short = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '\u{8}' => Some("\\b"),
+            '\t' => Some("\\t"),
+            '\n' => Some("\\n"),
+            '\u{c}' => Some("\\f"),
+            '\r' => Some("\\r"),
+            _ => None,
+        };
+        if short.is_none() && !is_escaped(c) {
+            continue;
         }
+        out.push_str(&s[plain_from..i]);
+        match short {
+            Some(escape) => out.push_str(escape),
+            None => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+        }
+        plain_from = i + c.len_utf8();
     }
+    out.push_str(&s[plain_from..]);
     out.push('"');
 }
 
