@@ -13,6 +13,7 @@ use pryv_backup::chain::Chain;
 use pryv_backup::engine::{Engine, ImportOptions};
 use pryv_backup::engines::postgres::{schema, PgEngine};
 use pryv_backup::engines::sqlite::SqliteEngine;
+use pryv_backup::model::UserRef;
 use pryv_backup::progress::Silent;
 use pryv_backup::restore::{self, RestoreOptions};
 use pryv_backup::sample::sample_platform;
@@ -86,6 +87,14 @@ fn restore(target: &PgEngine, chain: &Chain, dir: &Path, users: Vec<String>) {
     assert!(report.is_complete(), "{report:?}");
 }
 
+/// Imports the chain's first user through the engine alone (no restore run around it).
+fn import_first(target: &PgEngine, chain: &Chain, options: &ImportOptions) -> UserRef {
+    let first = chain.users()[0].clone();
+    let source = chain.user_source(&first.user_id).unwrap();
+    target.import_user(&first, &source, options).unwrap();
+    first
+}
+
 #[test]
 fn a_restore_into_an_empty_database_builds_the_indexes_last() {
     let tmp = tempfile::tempdir().unwrap();
@@ -94,11 +103,7 @@ fn a_restore_into_an_empty_database_builds_the_indexes_last() {
     let target = PgEngine::connect(db.conn_str(), None).unwrap();
 
     // One user in through the engine alone: its rows are in, the deferred indexes not yet.
-    let first = chain.users()[0].clone();
-    let source = chain.user_source(&first.user_id).unwrap();
-    target
-        .import_user(&first, &source, &ImportOptions::default())
-        .unwrap();
+    import_first(&target, &chain, &ImportOptions::default());
     let during = indexes(db.client());
     let deferred = schema::built_after_load();
     assert!(deferred.len() > 1);
@@ -129,11 +134,7 @@ fn a_restore_stopped_before_its_indexes_is_completed_by_the_next_one() {
 
     let target = PgEngine::connect(db.conn_str(), None).unwrap();
     // Its first user finds event_streams' key built: each user's statements use it.
-    let first = chain.users()[0].clone();
-    let source = chain.user_source(&first.user_id).unwrap();
-    target
-        .import_user(&first, &source, &ImportOptions::default())
-        .unwrap();
+    import_first(&target, &chain, &ImportOptions::default());
     assert!(indexes(db.client()).contains_key("event_streams_pkey"));
     let others = chain.users()[1..]
         .iter()
@@ -172,24 +173,18 @@ fn a_user_restored_twice_into_a_schema_being_loaded_is_replaced_not_doubled() {
     let chain = sample_backup(tmp.path());
     let mut db = testbed::pg_database();
     let target = PgEngine::connect(db.conn_str(), None).unwrap();
-    let first = chain.users()[0].clone();
-    let source = chain.user_source(&first.user_id).unwrap();
-    target
-        .import_user(&first, &source, &ImportOptions::default())
-        .unwrap();
+    let first = import_first(&target, &chain, &ImportOptions::default());
     let once = user_rows(db.client(), &first.user_id);
     assert!(once.iter().all(|(_, n)| *n > 0), "{once:?}");
     let overwrite = ImportOptions {
         overwrite: true,
         ..Default::default()
     };
-    target.import_user(&first, &source, &overwrite).unwrap();
+    import_first(&target, &chain, &overwrite);
     assert_eq!(user_rows(db.client(), &first.user_id), once);
     // Without overwrite the events are upserted, their event_streams rows replaced by plain
     // INSERTs (the table has no key yet to name in an upsert).
-    target
-        .import_user(&first, &source, &ImportOptions::default())
-        .unwrap();
+    import_first(&target, &chain, &ImportOptions::default());
     assert_eq!(user_rows(db.client(), &first.user_id), once);
     // The key is built over rows that hold it.
     target.finish_restore(2).unwrap();
