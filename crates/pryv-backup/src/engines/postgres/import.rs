@@ -220,11 +220,8 @@ fn write_rows(
 
 fn user_has_rows(tx: &mut Session<'_>, table: &str, uid: &str) -> Result<bool, PgError> {
     let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE user_id = $1)");
-    let rows = tx.query_prepared(&sql, &[&uid])?;
-    match rows.first() {
-        Some(row) => Ok(row.try_get(0)?),
-        None => Ok(false),
-    }
+    let statement = tx.prepared(&sql)?;
+    Ok(tx.query_one(&statement, &[&uid])?.try_get(0)?)
 }
 
 /// Writes the events and their `event_streams` rows. Returns the (event id, file id) of
