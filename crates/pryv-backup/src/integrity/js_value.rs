@@ -4,9 +4,16 @@
 //! normalising it, so every number becomes an f64 and arithmetic (`endTime - time`) may yield
 //! NaN or infinities that JSON cannot carry. [`JsValue`] models that copy.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::json::js_number_text;
+
+/// An object's property name: the fixed field names of a table row are not copied.
+pub(crate) type Key = Cow<'static, str>;
 
 /// A JSON value as JavaScript holds it after parsing: numbers are f64.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,7 +24,7 @@ pub(crate) enum JsValue {
     String(String),
     Array(Vec<JsValue>),
     /// Key order is irrelevant: the canonical text sorts keys.
-    Object(Vec<(String, JsValue)>),
+    Object(Vec<(Key, JsValue)>),
 }
 
 impl JsValue {
@@ -30,9 +37,23 @@ impl JsValue {
             Value::Array(items) => JsValue::Array(items.iter().map(JsValue::from_json).collect()),
             Value::Object(map) => JsValue::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), JsValue::from_json(v)))
+                    .map(|(k, v)| (Key::Owned(k.clone()), JsValue::from_json(v)))
                     .collect(),
             ),
+        }
+    }
+
+    /// The JavaScript value of a JSON text, parsed without an intermediate `Value`: the same
+    /// value `from_json` gives for that text's `Value`.
+    pub(crate) fn from_json_text(text: &str) -> Result<JsValue, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// A property of an object (None for a missing property or a value that is not an object).
+    pub(crate) fn get(&self, key: &str) -> Option<&JsValue> {
+        match self {
+            JsValue::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
         }
     }
 
@@ -45,6 +66,79 @@ impl JsValue {
             JsValue::String(s) => !s.is_empty(),
             JsValue::Array(_) | JsValue::Object(_) => true,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for JsValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<JsValue, D::Error> {
+        deserializer.deserialize_any(JsVisitor)
+    }
+}
+
+/// With serde_json's `arbitrary_precision`, a number reaches a visitor as a one-entry map
+/// under this key, its value the number's text.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+struct JsVisitor;
+
+impl<'de> Visitor<'de> for JsVisitor {
+    type Value = JsValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<JsValue, E> {
+        Ok(JsValue::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<JsValue, E> {
+        Ok(JsValue::Bool(b))
+    }
+
+    fn visit_i64<E>(self, x: i64) -> Result<JsValue, E> {
+        Ok(JsValue::Number(x as f64))
+    }
+
+    fn visit_u64<E>(self, x: u64) -> Result<JsValue, E> {
+        Ok(JsValue::Number(x as f64))
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<JsValue, E> {
+        Ok(JsValue::Number(x))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<JsValue, E> {
+        Ok(JsValue::String(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<JsValue, E> {
+        Ok(JsValue::String(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsValue, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(JsValue::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsValue, A::Error> {
+        let mut entries: Vec<(Key, JsValue)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if entries.is_empty() && key == NUMBER_TOKEN {
+                let text: String = map.next_value()?;
+                return Ok(JsValue::Number(text.parse::<f64>().unwrap_or(f64::NAN)));
+            }
+            let value: JsValue = map.next_value()?;
+            // A repeated key keeps its last value, as `JSON.parse` does.
+            match entries.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => *v = value,
+                None => entries.push((Key::Owned(key), value)),
+            }
+        }
+        Ok(JsValue::Object(entries))
     }
 }
 
@@ -194,6 +288,21 @@ mod tests {
             to_number(Some(&JsValue::Array(vec![JsValue::Number(7.0)]))),
             7.0
         );
+    }
+
+    /// Parsing a text straight into a JsValue gives what going through `Value` gives.
+    #[test]
+    fn text_parses_as_through_value() {
+        for text in [
+            r#"{"a":1.0,"b":[100,0.50,12345678901234567890,9007199254740993,-0,1e400],"c":"x\u00e9"}"#,
+            r#"[null,true,false,{"k":{"$x":1}},"s",-1.5e-7]"#,
+            r#"{"a":1,"a":2}"#,
+            "12",
+            r#""text""#,
+        ] {
+            let through_value = JsValue::from_json(&serde_json::from_str(text).unwrap());
+            assert_eq!(JsValue::from_json_text(text).unwrap(), through_value, "{text}");
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256, Sha512};
 use thiserror::Error;
 
 use crate::model::Item;
-use js_value::{to_js_string, JsValue};
+pub(crate) use js_value::{JsValue, Key};
+use js_value::to_js_string;
 
 #[derive(Debug, Error)]
 pub enum IntegrityError {
@@ -38,14 +39,23 @@ impl UserCheck {
     const MAX_EXAMPLES: usize = 3;
 
     pub fn item(&mut self, kind: ItemKind, item: &Item) {
-        match check(kind, item) {
+        self.value(kind, JsValue::from_json(item));
+    }
+
+    /// [`UserCheck::item`] on an item already in its JavaScript form (read from a row).
+    pub(crate) fn value(&mut self, kind: ItemKind, value: JsValue) {
+        let id = match value.get("id") {
+            Some(JsValue::String(id)) => Some(id.clone()),
+            _ => None,
+        };
+        match check_value(kind, value) {
             Check::Valid => self.checked += 1,
             Check::Absent => {}
             Check::Unsupported { .. } => self.unsupported += 1,
             Check::Mismatch { stored, computed } => {
                 self.mismatches += 1;
                 if self.examples.len() < Self::MAX_EXAMPLES {
-                    let id = item.get("id").and_then(|v| v.as_str()).unwrap_or("?");
+                    let id = id.as_deref().unwrap_or("?");
                     self.examples.push(format!(
                         "{kind:?} {id}: stored {stored}, computed {computed}"
                     ));
@@ -126,7 +136,11 @@ impl Algorithm {
 
 /// The canonical text that is hashed (the reference's `stringify`).
 pub fn canonical_text(kind: ItemKind, item: &Item) -> String {
-    let mut copy = JsValue::from_json(item);
+    canonical_text_of(kind, JsValue::from_json(item))
+}
+
+/// [`canonical_text`] of the item's JavaScript copy, which it normalises in place.
+pub(crate) fn canonical_text_of(kind: ItemKind, mut copy: JsValue) -> String {
     match kind {
         ItemKind::Event => normalize::event(&mut copy),
         ItemKind::Access => normalize::access(&mut copy),
@@ -158,15 +172,18 @@ pub fn compute(kind: ItemKind, item: &Item) -> String {
 /// The integrity value the core stores with this item: for a history copy, the one its
 /// head had at that version (see [`check`]).
 pub fn compute_as_stored(kind: ItemKind, item: &Item) -> String {
-    match history_head(kind, item) {
-        Some(as_head) => compute(kind, &as_head),
-        None => compute(kind, item),
-    }
+    let mut copy = JsValue::from_json(item);
+    as_head(kind, &mut copy);
+    hash_of(kind, copy, Algorithm::Sha256)
 }
 
 /// The integrity value with a chosen algorithm (the core's `integrity:algorithm` setting).
 pub fn compute_with(kind: ItemKind, item: &Item, algorithm: Algorithm) -> String {
-    let digest = algorithm.digest(&canonical_text(kind, item));
+    hash_of(kind, JsValue::from_json(item), algorithm)
+}
+
+fn hash_of(kind: ItemKind, copy: JsValue, algorithm: Algorithm) -> String {
+    let digest = algorithm.digest(&canonical_text_of(kind, copy));
     format!(
         "{}{}-{}",
         kind.prefix(),
@@ -192,28 +209,38 @@ pub enum Check {
 }
 
 /// A history copy (an event with `headId`) carries the hash the core made of it as of its
-/// head: the same fields under the head's id. This is that view of it, to check against.
-fn history_head(kind: ItemKind, item: &Item) -> Option<Item> {
-    let head_id = item.get("headId")?.as_str()?;
+/// head: the same fields under the head's id. This turns the copy into that view of it.
+fn as_head(kind: ItemKind, copy: &mut JsValue) {
     if kind != ItemKind::Event {
-        return None;
+        return;
     }
-    let mut as_head = item.clone();
-    let fields = as_head.as_object_mut()?;
-    fields.insert(
-        "id".to_string(),
-        serde_json::Value::String(head_id.to_string()),
-    );
-    fields.remove("headId");
-    Some(as_head)
+    let JsValue::Object(fields) = copy else {
+        return;
+    };
+    let Some(at) = fields
+        .iter()
+        .position(|(k, v)| k == "headId" && matches!(v, JsValue::String(_)))
+    else {
+        return;
+    };
+    let (_, head_id) = fields.remove(at);
+    match fields.iter_mut().find(|(k, _)| k == "id") {
+        Some((_, id)) => *id = head_id,
+        None => fields.push((Key::Borrowed("id"), head_id)),
+    }
 }
 
 /// Recomputes the integrity with the algorithm named in the stored value and compares.
 pub fn check(kind: ItemKind, item: &Item) -> Check {
-    let stored = match item.get("integrity") {
-        None | Some(serde_json::Value::Null) => return Check::Absent,
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+    check_value(kind, JsValue::from_json(item))
+}
+
+/// [`check`] on the item's JavaScript copy.
+pub(crate) fn check_value(kind: ItemKind, mut copy: JsValue) -> Check {
+    let stored = match copy.get("integrity") {
+        None | Some(JsValue::Null) => return Check::Absent,
+        Some(JsValue::String(s)) => s.clone(),
+        Some(other) => stable_text::stable_text(other),
     };
     let named = stored
         .strip_prefix(kind.prefix())
@@ -227,10 +254,8 @@ pub fn check(kind: ItemKind, item: &Item) -> Check {
         },
         None => Algorithm::Sha256,
     };
-    let computed = match history_head(kind, item) {
-        Some(as_head) => compute_with(kind, &as_head, algorithm),
-        None => compute_with(kind, item, algorithm),
-    };
+    as_head(kind, &mut copy);
+    let computed = hash_of(kind, copy, algorithm);
     if computed == stored {
         Check::Valid
     } else {

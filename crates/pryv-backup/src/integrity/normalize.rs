@@ -1,10 +1,10 @@
 //! Which fields of an event or access take part in its integrity hash (representation
 //! version 0 of `@pryv/stable-object-representation`).
 
-use super::js_value::{to_number, JsValue};
+use super::js_value::{to_number, JsValue, Key};
 
 /// Properties of a JavaScript object held as a list: get, set (keeping position), remove.
-struct Props<'a>(&'a mut Vec<(String, JsValue)>);
+struct Props<'a>(&'a mut Vec<(Key, JsValue)>);
 
 impl Props<'_> {
     fn get(&self, key: &str) -> Option<&JsValue> {
@@ -15,10 +15,10 @@ impl Props<'_> {
         self.0.retain(|(k, _)| k != key);
     }
 
-    fn set(&mut self, key: &str, value: JsValue) {
+    fn set(&mut self, key: &'static str, value: JsValue) {
         match self.0.iter_mut().find(|(k, _)| k == key) {
             Some((_, v)) => *v = value,
-            None => self.0.push((key.to_string(), value)),
+            None => self.0.push((Key::Borrowed(key), value)),
         }
     }
 

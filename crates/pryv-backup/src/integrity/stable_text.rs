@@ -1,7 +1,7 @@
 //! The canonical ("stable") JSON text the reference hashes: keys sorted, no spaces, null
 //! properties left out, numbers and strings written as its JavaScript serializer writes them.
 
-use super::js_value::JsValue;
+use super::js_value::{JsValue, Key};
 use crate::json::js_number_text;
 
 /// Writes `value` canonically. Object properties whose value is `null` are left out at every
@@ -30,7 +30,7 @@ fn write_value(value: &JsValue, out: &mut String) {
             out.push(']');
         }
         JsValue::Object(entries) => {
-            let mut present: Vec<&(String, JsValue)> = entries
+            let mut present: Vec<&(Key, JsValue)> = entries
                 .iter()
                 .filter(|(_, v)| !matches!(v, JsValue::Null))
                 .collect();

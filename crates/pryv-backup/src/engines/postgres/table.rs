@@ -14,6 +14,7 @@ use super::pool::Session;
 use super::values::{as_f64, float, json_from_text, json_text};
 use super::PgError;
 use crate::engine::{ExportWindow, CHANGE_TIME_FIELDS};
+use crate::integrity::{JsValue, Key};
 use crate::model::ItemText;
 
 /// How a column's value travels.
@@ -124,6 +125,65 @@ impl Table {
         order_by: &str,
         each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
     ) -> crate::Result<()> {
+        self.for_each_pg_row(tx, user_id, window, order_by, &mut |row| {
+            each(self.read_row(row)?)
+        })
+    }
+
+    /// Streams the user's rows (ordered by key) to `each` in the JavaScript form an integrity
+    /// check hashes, read straight from the row: the fields `to_item` gives, NULL columns
+    /// left out (the canonical text leaves out null properties anyway).
+    pub(crate) fn for_each_js_item(
+        &self,
+        tx: &mut Session<'_>,
+        user_id: &str,
+        each: &mut dyn FnMut(JsValue) -> crate::Result<()>,
+    ) -> crate::Result<()> {
+        let order_by = self.key.join(", ");
+        self.for_each_pg_row(tx, user_id, None, &order_by, &mut |row| {
+            each(self.read_js_item(row)?)
+        })
+    }
+
+    fn read_js_item(&self, row: &Row) -> Result<JsValue, PgError> {
+        let mut fields = Vec::with_capacity(self.columns.len());
+        for (i, c) in self.columns.iter().enumerate() {
+            let value = match c.kind {
+                Kind::Text => row
+                    .try_get::<_, Option<&str>>(i)?
+                    .map(|s| JsValue::String(s.to_string())),
+                Kind::Float => row.try_get::<_, Option<f64>>(i)?.map(js_float),
+                Kind::Bool => row.try_get::<_, Option<bool>>(i)?.map(JsValue::Bool),
+                Kind::Int => row
+                    .try_get::<_, Option<i32>>(i)?
+                    .map(|x| JsValue::Number(f64::from(x))),
+                Kind::BigInt => row
+                    .try_get::<_, Option<i64>>(i)?
+                    .map(|x| JsValue::Number(x as f64)),
+                Kind::Json => match row.try_get::<_, Option<&str>>(i)? {
+                    Some(text) => Some(JsValue::from_json_text(text).map_err(|e| PgError::Row {
+                        table: self.name,
+                        reason: format!("column {}: invalid JSON in the database: {e}", c.name),
+                    })?),
+                    None => None,
+                },
+            };
+            if let Some(value) = value {
+                fields.push((Key::Borrowed(c.field), value));
+            }
+        }
+        Ok(JsValue::Object(fields))
+    }
+
+    /// The user's rows as they come, a batch per round trip.
+    fn for_each_pg_row(
+        &self,
+        tx: &mut Session<'_>,
+        user_id: &str,
+        window: Option<&ExportWindow>,
+        order_by: &str,
+        each: &mut dyn FnMut(&Row) -> crate::Result<()>,
+    ) -> crate::Result<()> {
         let mut sql = format!(
             "SELECT {} FROM {} WHERE user_id = $1",
             self.select_list(),
@@ -156,7 +216,7 @@ impl Table {
                 .query_portal(&portal, BATCH_ROWS)
                 .map_err(PgError::from)?;
             for row in &rows {
-                each(self.read_row(row)?)?;
+                each(row)?;
             }
             // Fewer rows than asked for: the portal is done, no need to ask again.
             if rows.len() < BATCH_ROWS as usize {
@@ -380,6 +440,16 @@ pub fn json_string(text: &str) -> Option<Cow<'_, str>> {
         return Some(Cow::Borrowed(inner));
     }
     serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// A float column's value as JavaScript reads it from the core's export ([`float`]): no
+/// negative zero, and `null` for what JSON cannot carry.
+fn js_float(x: f64) -> JsValue {
+    match x {
+        x if !x.is_finite() => JsValue::Null,
+        x if x == 0.0 => JsValue::Number(0.0),
+        x => JsValue::Number(x),
+    }
 }
 
 /// Rows read per round trip.
