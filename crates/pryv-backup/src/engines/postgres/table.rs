@@ -445,10 +445,12 @@ pub fn json_string(text: &str) -> Option<Cow<'_, str>> {
 /// A float column's value as JavaScript reads it from the core's export ([`float`]): no
 /// negative zero, and `null` for what JSON cannot carry.
 fn js_float(x: f64) -> JsValue {
-    match x {
-        x if !x.is_finite() => JsValue::Null,
-        x if x == 0.0 => JsValue::Number(0.0),
-        x => JsValue::Number(x),
+    if !x.is_finite() {
+        JsValue::Null
+    } else if x == 0.0 {
+        JsValue::Number(0.0)
+    } else {
+        JsValue::Number(x)
     }
 }
 
