@@ -12,32 +12,33 @@ use serde_json::Value;
 
 use crate::json::js_number_text;
 
-/// An object's property name: the fixed field names of a table row are not copied.
-pub(crate) type Key = Cow<'static, str>;
+/// A text of a value: borrowed from the item, the row or the JSON text it was read from
+/// where that holds it as is.
+pub(crate) type Text<'a> = Cow<'a, str>;
 
 /// A JSON value as JavaScript holds it after parsing: numbers are f64.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum JsValue {
+pub(crate) enum JsValue<'a> {
     Null,
     Bool(bool),
     Number(f64),
-    String(String),
-    Array(Vec<JsValue>),
+    String(Text<'a>),
+    Array(Vec<JsValue<'a>>),
     /// Key order is irrelevant: the canonical text sorts keys.
-    Object(Vec<(Key, JsValue)>),
+    Object(Vec<(Text<'a>, JsValue<'a>)>),
 }
 
-impl JsValue {
-    pub(crate) fn from_json(value: &Value) -> JsValue {
+impl<'a> JsValue<'a> {
+    pub(crate) fn from_json(value: &'a Value) -> JsValue<'a> {
         match value {
             Value::Null => JsValue::Null,
             Value::Bool(b) => JsValue::Bool(*b),
             Value::Number(n) => JsValue::Number(number_to_f64(n)),
-            Value::String(s) => JsValue::String(s.clone()),
+            Value::String(s) => JsValue::String(Text::Borrowed(s)),
             Value::Array(items) => JsValue::Array(items.iter().map(JsValue::from_json).collect()),
             Value::Object(map) => JsValue::Object(
                 map.iter()
-                    .map(|(k, v)| (Key::Owned(k.clone()), JsValue::from_json(v)))
+                    .map(|(k, v)| (Text::Borrowed(k.as_str()), JsValue::from_json(v)))
                     .collect(),
             ),
         }
@@ -45,12 +46,12 @@ impl JsValue {
 
     /// The JavaScript value of a JSON text, parsed without an intermediate `Value`: the same
     /// value `from_json` gives for that text's `Value`.
-    pub(crate) fn from_json_text(text: &str) -> Result<JsValue, serde_json::Error> {
+    pub(crate) fn from_json_text(text: &'a str) -> Result<JsValue<'a>, serde_json::Error> {
         serde_json::from_str(text)
     }
 
     /// A property of an object (None for a missing property or a value that is not an object).
-    pub(crate) fn get(&self, key: &str) -> Option<&JsValue> {
+    pub(crate) fn get(&self, key: &str) -> Option<&JsValue<'a>> {
         match self {
             JsValue::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -69,8 +70,8 @@ impl JsValue {
     }
 }
 
-impl<'de> Deserialize<'de> for JsValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<JsValue, D::Error> {
+impl<'de> Deserialize<'de> for JsValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<JsValue<'de>, D::Error> {
         deserializer.deserialize_any(JsVisitor)
     }
 }
@@ -82,41 +83,45 @@ const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 struct JsVisitor;
 
 impl<'de> Visitor<'de> for JsVisitor {
-    type Value = JsValue;
+    type Value = JsValue<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_unit<E>(self) -> Result<JsValue, E> {
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(JsValue::Null)
     }
 
-    fn visit_bool<E>(self, b: bool) -> Result<JsValue, E> {
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
         Ok(JsValue::Bool(b))
     }
 
-    fn visit_i64<E>(self, x: i64) -> Result<JsValue, E> {
+    fn visit_i64<E>(self, x: i64) -> Result<Self::Value, E> {
         Ok(JsValue::Number(x as f64))
     }
 
-    fn visit_u64<E>(self, x: u64) -> Result<JsValue, E> {
+    fn visit_u64<E>(self, x: u64) -> Result<Self::Value, E> {
         Ok(JsValue::Number(x as f64))
     }
 
-    fn visit_f64<E>(self, x: f64) -> Result<JsValue, E> {
+    fn visit_f64<E>(self, x: f64) -> Result<Self::Value, E> {
         Ok(JsValue::Number(x))
     }
 
-    fn visit_str<E>(self, s: &str) -> Result<JsValue, E> {
-        Ok(JsValue::String(s.to_string()))
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(JsValue::String(Text::Borrowed(s)))
     }
 
-    fn visit_string<E>(self, s: String) -> Result<JsValue, E> {
-        Ok(JsValue::String(s))
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(JsValue::String(Text::Owned(s.to_string())))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsValue, A::Error> {
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(JsValue::String(Text::Owned(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         while let Some(item) = seq.next_element()? {
             items.push(item);
@@ -124,21 +129,47 @@ impl<'de> Visitor<'de> for JsVisitor {
         Ok(JsValue::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsValue, A::Error> {
-        let mut entries: Vec<(Key, JsValue)> = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries: Vec<(Text<'de>, JsValue<'de>)> = Vec::new();
+        while let Some(TextOf(key)) = map.next_key()? {
             if entries.is_empty() && key == NUMBER_TOKEN {
-                let text: String = map.next_value()?;
-                return Ok(JsValue::Number(text.parse::<f64>().unwrap_or(f64::NAN)));
+                let TextOf(number) = map.next_value()?;
+                return Ok(JsValue::Number(number.parse::<f64>().unwrap_or(f64::NAN)));
             }
-            let value: JsValue = map.next_value()?;
+            let value: JsValue<'de> = map.next_value()?;
             // A repeated key keeps its last value, as `JSON.parse` does.
             match entries.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, v)) => *v = value,
-                None => entries.push((Key::Owned(key), value)),
+                None => entries.push((key, value)),
             }
         }
         Ok(JsValue::Object(entries))
+    }
+}
+
+/// A string, borrowed from the JSON text when it holds no escape (serde's own `Cow<str>`
+/// always copies).
+struct TextOf<'de>(Text<'de>);
+
+impl<'de> Deserialize<'de> for TextOf<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TextOf<'de>, D::Error> {
+        struct Str;
+        impl<'de> Visitor<'de> for Str {
+            type Value = TextOf<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(TextOf(Text::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(TextOf(Text::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+                Ok(TextOf(Text::Owned(s)))
+            }
+        }
+        deserializer.deserialize_str(Str)
     }
 }
 
@@ -149,7 +180,7 @@ pub(crate) fn number_to_f64(n: &serde_json::Number) -> f64 {
 }
 
 /// JavaScript's `ToNumber` on a JSON value; `None` stands for `undefined` (a missing property).
-pub(crate) fn to_number(value: Option<&JsValue>) -> f64 {
+pub(crate) fn to_number(value: Option<&JsValue<'_>>) -> f64 {
     match value {
         None => f64::NAN,
         Some(JsValue::Null) => 0.0,
@@ -164,13 +195,13 @@ pub(crate) fn to_number(value: Option<&JsValue>) -> f64 {
 
 /// JavaScript's `String(value)`, as used when the key is built by string concatenation;
 /// `None` stands for `undefined`.
-pub(crate) fn to_js_string(value: Option<&JsValue>) -> String {
+pub(crate) fn to_js_string(value: Option<&JsValue<'_>>) -> String {
     match value {
         None => "undefined".to_string(),
         Some(JsValue::Null) => "null".to_string(),
         Some(JsValue::Bool(b)) => b.to_string(),
         Some(JsValue::Number(x)) => number_text(*x),
-        Some(JsValue::String(s)) => s.clone(),
+        Some(JsValue::String(s)) => s.to_string(),
         // Array.prototype.join: null elements print as empty strings.
         Some(JsValue::Array(items)) => items
             .iter()
@@ -269,8 +300,8 @@ fn is_js_whitespace(c: char) -> bool {
 mod tests {
     use super::*;
 
-    fn s(text: &str) -> JsValue {
-        JsValue::String(text.to_string())
+    fn s(text: &str) -> JsValue<'_> {
+        JsValue::String(Text::Borrowed(text))
     }
 
     #[test]
@@ -300,8 +331,12 @@ mod tests {
             "12",
             r#""text""#,
         ] {
-            let through_value = JsValue::from_json(&serde_json::from_str(text).unwrap());
-            assert_eq!(JsValue::from_json_text(text).unwrap(), through_value, "{text}");
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                JsValue::from_json_text(text).unwrap(),
+                JsValue::from_json(&value),
+                "{text}"
+            );
         }
     }
 

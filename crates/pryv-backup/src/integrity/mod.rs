@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256, Sha512};
 use thiserror::Error;
 
 use crate::model::Item;
-pub(crate) use js_value::{JsValue, Key};
+pub(crate) use js_value::{JsValue, Text};
 use js_value::to_js_string;
 
 #[derive(Debug, Error)]
@@ -43,7 +43,8 @@ impl UserCheck {
     }
 
     /// [`UserCheck::item`] on an item already in its JavaScript form (read from a row).
-    pub(crate) fn value(&mut self, kind: ItemKind, value: JsValue) {
+    pub(crate) fn value(&mut self, kind: ItemKind, value: JsValue<'_>) {
+        // Kept for the message (borrowed: no copy).
         let id = match value.get("id") {
             Some(JsValue::String(id)) => Some(id.clone()),
             _ => None,
@@ -140,7 +141,7 @@ pub fn canonical_text(kind: ItemKind, item: &Item) -> String {
 }
 
 /// [`canonical_text`] of the item's JavaScript copy, which it normalises in place.
-pub(crate) fn canonical_text_of(kind: ItemKind, mut copy: JsValue) -> String {
+pub(crate) fn canonical_text_of(kind: ItemKind, mut copy: JsValue<'_>) -> String {
     match kind {
         ItemKind::Event => normalize::event(&mut copy),
         ItemKind::Access => normalize::access(&mut copy),
@@ -182,7 +183,7 @@ pub fn compute_with(kind: ItemKind, item: &Item, algorithm: Algorithm) -> String
     hash_of(kind, JsValue::from_json(item), algorithm)
 }
 
-fn hash_of(kind: ItemKind, copy: JsValue, algorithm: Algorithm) -> String {
+fn hash_of(kind: ItemKind, copy: JsValue<'_>, algorithm: Algorithm) -> String {
     let digest = algorithm.digest(&canonical_text_of(kind, copy));
     format!(
         "{}{}-{}",
@@ -210,7 +211,7 @@ pub enum Check {
 
 /// A history copy (an event with `headId`) carries the hash the core made of it as of its
 /// head: the same fields under the head's id. This turns the copy into that view of it.
-fn as_head(kind: ItemKind, copy: &mut JsValue) {
+fn as_head(kind: ItemKind, copy: &mut JsValue<'_>) {
     if kind != ItemKind::Event {
         return;
     }
@@ -226,7 +227,7 @@ fn as_head(kind: ItemKind, copy: &mut JsValue) {
     let (_, head_id) = fields.remove(at);
     match fields.iter_mut().find(|(k, _)| k == "id") {
         Some((_, id)) => *id = head_id,
-        None => fields.push((Key::Borrowed("id"), head_id)),
+        None => fields.push((Text::Borrowed("id"), head_id)),
     }
 }
 
@@ -236,10 +237,10 @@ pub fn check(kind: ItemKind, item: &Item) -> Check {
 }
 
 /// [`check`] on the item's JavaScript copy.
-pub(crate) fn check_value(kind: ItemKind, mut copy: JsValue) -> Check {
+pub(crate) fn check_value(kind: ItemKind, mut copy: JsValue<'_>) -> Check {
     let stored = match copy.get("integrity") {
         None | Some(JsValue::Null) => return Check::Absent,
-        Some(JsValue::String(s)) => s.clone(),
+        Some(JsValue::String(s)) => s.to_string(),
         Some(other) => stable_text::stable_text(other),
     };
     let named = stored

@@ -1,13 +1,13 @@
 //! Which fields of an event or access take part in its integrity hash (representation
 //! version 0 of `@pryv/stable-object-representation`).
 
-use super::js_value::{to_number, JsValue, Key};
+use super::js_value::{to_number, JsValue, Text};
 
 /// Properties of a JavaScript object held as a list: get, set (keeping position), remove.
-struct Props<'a>(&'a mut Vec<(Key, JsValue)>);
+struct Props<'p, 'a>(&'p mut Vec<(Text<'a>, JsValue<'a>)>);
 
-impl Props<'_> {
-    fn get(&self, key: &str) -> Option<&JsValue> {
+impl<'a> Props<'_, 'a> {
+    fn get(&self, key: &str) -> Option<&JsValue<'a>> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
@@ -15,10 +15,10 @@ impl Props<'_> {
         self.0.retain(|(k, _)| k != key);
     }
 
-    fn set(&mut self, key: &'static str, value: JsValue) {
+    fn set(&mut self, key: &'static str, value: JsValue<'a>) {
         match self.0.iter_mut().find(|(k, _)| k == key) {
             Some((_, v)) => *v = value,
-            None => self.0.push((Key::Borrowed(key), value)),
+            None => self.0.push((Text::Borrowed(key), value)),
         }
     }
 
@@ -29,7 +29,7 @@ impl Props<'_> {
 }
 
 /// Applies the event rules to the (already deep-copied) event.
-pub(crate) fn event(value: &mut JsValue) {
+pub(crate) fn event(value: &mut JsValue<'_>) {
     let JsValue::Object(entries) = value else {
         return;
     };
@@ -86,7 +86,7 @@ pub(crate) fn event(value: &mut JsValue) {
 }
 
 /// Applies the access rules to the (already deep-copied) access.
-pub(crate) fn access(value: &mut JsValue) {
+pub(crate) fn access(value: &mut JsValue<'_>) {
     let JsValue::Object(entries) = value else {
         return;
     };

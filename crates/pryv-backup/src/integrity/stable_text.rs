@@ -1,23 +1,27 @@
 //! The canonical ("stable") JSON text the reference hashes: keys sorted, no spaces, null
 //! properties left out, numbers and strings written as its JavaScript serializer writes them.
 
-use super::js_value::{JsValue, Key};
-use crate::json::js_number_text;
+use std::fmt::Write as _;
+
+use super::js_value::{JsValue, Text};
+use crate::json::push_js_number;
 
 /// Writes `value` canonically. Object properties whose value is `null` are left out at every
 /// depth; `null` array elements stay.
-pub(crate) fn stable_text(value: &JsValue) -> String {
+pub(crate) fn stable_text(value: &JsValue<'_>) -> String {
     let mut out = String::new();
     write_value(value, &mut out);
     out
 }
 
-fn write_value(value: &JsValue, out: &mut String) {
+fn write_value(value: &JsValue<'_>, out: &mut String) {
     match value {
         JsValue::Null => out.push_str("null"),
         JsValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         // The reference writes nothing at all for NaN and infinities (not even `null`).
-        JsValue::Number(x) => out.push_str(&js_number_text(*x).unwrap_or_default()),
+        JsValue::Number(x) => {
+            push_js_number(*x, out);
+        }
         JsValue::String(s) => write_quoted(s, out),
         JsValue::Array(items) => {
             out.push('[');
@@ -30,13 +34,13 @@ fn write_value(value: &JsValue, out: &mut String) {
             out.push(']');
         }
         JsValue::Object(entries) => {
-            let mut present: Vec<&(Key, JsValue)> = entries
+            let mut present: Vec<&(Text<'_>, JsValue<'_>)> = entries
                 .iter()
                 .filter(|(_, v)| !matches!(v, JsValue::Null))
                 .collect();
             // JavaScript compares strings by UTF-16 code units, which differs from Rust's
             // byte order for characters above U+FFFF versus U+E000..U+FFFF.
-            present.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            present.sort_unstable_by(|(a, _), (b, _)| utf16_order(a, b));
             out.push('{');
             for (i, (key, v)) in present.into_iter().enumerate() {
                 if i > 0 {
@@ -58,31 +62,59 @@ fn write_value(value: &JsValue, out: &mut String) {
 fn write_quoted(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     // Runs of characters written as they are go in one copy.
     let mut plain_from = 0;
-    for (i, c) in s.char_indices() {
-        let short = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\u{8}' => Some("\\b"),
-            '\t' => Some("\\t"),
-            '\n' => Some("\\n"),
-            '\u{c}' => Some("\\f"),
-            '\r' => Some("\\r"),
-            _ => None,
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Most text is ASCII that needs no escape: decided on the byte alone.
+        let c = if b < 0x80 {
+            if b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f {
+                i += 1;
+                continue;
+            }
+            char::from(b)
+        } else {
+            match s[i..].chars().next() {
+                Some(c) if is_escaped(c) => c,
+                Some(c) => {
+                    i += c.len_utf8();
+                    continue;
+                }
+                None => break,
+            }
         };
-        if short.is_none() && !is_escaped(c) {
-            continue;
-        }
         out.push_str(&s[plain_from..i]);
-        match short {
-            Some(escape) => out.push_str(escape),
-            None => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\u{c}' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            c => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
         }
-        plain_from = i + c.len_utf8();
+        i += c.len_utf8();
+        plain_from = i;
     }
     out.push_str(&s[plain_from..]);
     out.push('"');
+}
+
+/// JavaScript's string order (by UTF-16 code units). UTF-8 bytes sort by code point, which
+/// is the same order unless a string holds a character from U+E000 up (lead byte 0xEE or
+/// more): only then are the code units compared.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let high = |s: &str| s.bytes().any(|byte| byte >= 0xee);
+    if high(a) || high(b) {
+        a.encode_utf16().cmp(b.encode_utf16())
+    } else {
+        a.cmp(b)
+    }
 }
 
 /// The characters the reference writes as `\uXXXX` (all in the Basic Multilingual Plane).
@@ -139,7 +171,7 @@ mod tests {
         /// Whatever the characters, the canonical text of a string is valid JSON for it.
         #[test]
         fn quoted_strings_read_back(s in "\\PC*|[\\x00-\\x1f\\x7f-\\x9f\\u{ad}\\u{2028}\\u{fff0}-\\u{ffff}\"\\\\a]*") {
-            let quoted = stable_text(&JsValue::String(s.clone()));
+            let quoted = stable_text(&JsValue::String(s.as_str().into()));
             let back: String = serde_json::from_str(&quoted).unwrap();
             proptest::prop_assert_eq!(back, s);
         }

@@ -8,13 +8,36 @@ use serde_json::{Number, Value};
 
 /// The text JavaScript gives `x`. NaN and infinities have no JSON form: callers get `None`.
 pub fn js_number_text(x: f64) -> Option<String> {
+    let mut out = String::new();
+    push_js_number(x, &mut out).then_some(out)
+}
+
+/// Appends the text JavaScript gives `x` to `out`; false (nothing written) for NaN and
+/// infinities.
+pub fn push_js_number(x: f64, out: &mut String) -> bool {
     if !x.is_finite() {
-        return None;
+        return false;
     }
     if x == 0.0 {
         // JavaScript prints -0 as "0" too.
-        return Some("0".to_string());
+        out.push('0');
+        return true;
     }
+    let mut buf = ryu::Buffer::new();
+    let shortest = buf.format_finite(x);
+    // ryu writes plain decimals only from 1e-5 up to below 1e16, where JavaScript writes
+    // them too, with the same shortest digits; it adds ".0" to integers, JavaScript does not.
+    if !shortest.contains('e') {
+        out.push_str(shortest.strip_suffix(".0").unwrap_or(shortest));
+        return true;
+    }
+    out.push_str(&general_form(x));
+    true
+}
+
+/// JavaScript's text for a finite, non-zero `x`, from ECMA-262's rules on the digits and
+/// the position of the decimal point.
+fn general_form(x: f64) -> String {
     let mut buf = ryu::Buffer::new();
     let shortest = buf.format_finite(x.abs());
     let (digits, exponent) = split_shortest(shortest);
@@ -47,7 +70,7 @@ pub fn js_number_text(x: f64) -> Option<String> {
         out.push(if e >= 0 { '+' } else { '-' });
         out.push_str(&e.abs().to_string());
     }
-    Some(out)
+    out
 }
 
 /// A JSON number carrying JavaScript's text for `x`; `null` for NaN and infinities, as
@@ -88,6 +111,18 @@ fn split_shortest(s: &str) -> (String, i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The short way for plain decimals gives what the general rules give.
+        #[test]
+        fn plain_decimals_follow_the_general_rules(bits in proptest::num::u64::ANY, small in -1e17f64..1e17) {
+            for x in [f64::from_bits(bits), small, small.trunc(), small / 1e20] {
+                if x.is_finite() && x != 0.0 {
+                    proptest::prop_assert_eq!(js_number_text(x), Some(general_form(x)), "{:e}", x);
+                }
+            }
+        }
+    }
 
     #[test]
     fn matches_javascript() {

@@ -2,4 +2,4 @@
 
 mod js_number;
 
-pub use js_number::{js_number_text, number_from_f64};
+pub use js_number::{js_number_text, number_from_f64, push_js_number};

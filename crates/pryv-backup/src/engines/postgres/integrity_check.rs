@@ -37,17 +37,18 @@ mod tests {
     use super::super::table::Table;
     use super::*;
     use crate::engines::postgres::PgEngine;
-    use crate::integrity::{self, JsValue};
+    use crate::integrity;
     use crate::model::Item;
 
     /// Each row of `table` for `user_id`, both ways: the item a backup exports, and the
-    /// JavaScript form the check hashes.
+    /// canonical text and check of the JavaScript form read straight from the row.
     fn both_ways(
         tx: &mut Session<'_>,
+        kind: ItemKind,
         table: &Table,
         to_item: fn(super::super::table::RowValues) -> Item,
         user_id: &str,
-    ) -> Vec<(Item, JsValue)> {
+    ) -> Vec<(Item, String, integrity::Check)> {
         let mut items = Vec::new();
         table
             .for_each_row(tx, user_id, None, &mut |row| {
@@ -55,15 +56,20 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let mut values = Vec::new();
+        let mut from_rows = Vec::new();
         table
             .for_each_js_item(tx, user_id, &mut |value| {
-                values.push(value);
+                let text = integrity::canonical_text_of(kind, value.clone());
+                from_rows.push((text, integrity::check_value(kind, value)));
                 Ok(())
             })
             .unwrap();
-        assert_eq!(items.len(), values.len());
-        items.into_iter().zip(values).collect()
+        assert_eq!(items.len(), from_rows.len());
+        items
+            .into_iter()
+            .zip(from_rows)
+            .map(|(item, (text, check))| (item, text, check))
+            .collect()
     }
 
     /// The live install's events and accesses, as the real core wrote them (history copies,
@@ -110,13 +116,8 @@ mod tests {
                 (ItemKind::Event, &events::TABLE, events::to_item as fn(_) -> _),
                 (ItemKind::Access, &accesses::TABLE, accesses::to_item),
             ] {
-                for (item, value) in both_ways(&mut tx, table, to_item, user) {
-                    assert_eq!(
-                        integrity::canonical_text_of(kind, value.clone()),
-                        integrity::canonical_text(kind, &item),
-                        "{item}"
-                    );
-                    let check = integrity::check_value(kind, value);
+                for (item, text, check) in both_ways(&mut tx, kind, table, to_item, user) {
+                    assert_eq!(text, integrity::canonical_text(kind, &item), "{item}");
                     assert_eq!(check, integrity::check(kind, &item), "{item}");
                     // What a deletion stripped carries no hash any more.
                     if user != "edge" && check != integrity::Check::Absent {

@@ -14,7 +14,7 @@ use super::pool::Session;
 use super::values::{as_f64, float, json_from_text, json_text};
 use super::PgError;
 use crate::engine::{ExportWindow, CHANGE_TIME_FIELDS};
-use crate::integrity::{JsValue, Key};
+use crate::integrity::{JsValue, Text};
 use crate::model::ItemText;
 
 /// How a column's value travels.
@@ -137,7 +137,7 @@ impl Table {
         &self,
         tx: &mut Session<'_>,
         user_id: &str,
-        each: &mut dyn FnMut(JsValue) -> crate::Result<()>,
+        each: &mut dyn FnMut(JsValue<'_>) -> crate::Result<()>,
     ) -> crate::Result<()> {
         let order_by = self.key.join(", ");
         self.for_each_pg_row(tx, user_id, None, &order_by, &mut |row| {
@@ -145,13 +145,13 @@ impl Table {
         })
     }
 
-    fn read_js_item(&self, row: &Row) -> Result<JsValue, PgError> {
+    fn read_js_item<'r>(&self, row: &'r Row) -> Result<JsValue<'r>, PgError> {
         let mut fields = Vec::with_capacity(self.columns.len());
         for (i, c) in self.columns.iter().enumerate() {
             let value = match c.kind {
                 Kind::Text => row
                     .try_get::<_, Option<&str>>(i)?
-                    .map(|s| JsValue::String(s.to_string())),
+                    .map(|s| JsValue::String(Text::Borrowed(s))),
                 Kind::Float => row.try_get::<_, Option<f64>>(i)?.map(js_float),
                 Kind::Bool => row.try_get::<_, Option<bool>>(i)?.map(JsValue::Bool),
                 Kind::Int => row
@@ -169,7 +169,7 @@ impl Table {
                 },
             };
             if let Some(value) = value {
-                fields.push((Key::Borrowed(c.field), value));
+                fields.push((Text::Borrowed(c.field), value));
             }
         }
         Ok(JsValue::Object(fields))
@@ -444,7 +444,7 @@ pub fn json_string(text: &str) -> Option<Cow<'_, str>> {
 
 /// A float column's value as JavaScript reads it from the core's export ([`float`]): no
 /// negative zero, and `null` for what JSON cannot carry.
-fn js_float(x: f64) -> JsValue {
+fn js_float(x: f64) -> JsValue<'static> {
     if !x.is_finite() {
         JsValue::Null
     } else if x == 0.0 {
