@@ -50,7 +50,7 @@ impl JsonlLines {
             if available.is_empty() {
                 return Ok(!self.buf.is_empty());
             }
-            let (take, end) = match available.iter().position(|b| *b == b'\n') {
+            let (take, end) = match memchr::memchr(b'\n', available) {
                 Some(i) => (i, true),
                 None => (available.len(), false),
             };

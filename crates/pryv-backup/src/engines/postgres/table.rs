@@ -392,10 +392,20 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut values = vec![None; self.table.columns.len()];
+        let columns = self.table.columns;
+        let mut values = vec![None; columns.len()];
         let mut unknown = None;
+        // Items mostly list their fields in one order: the search starts after the column
+        // of the previous field.
+        let mut next = 0;
         while let Some(FieldName(key)) = map.next_key()? {
-            match self.table.columns.iter().position(|c| c.field == key) {
+            let found = (next..columns.len())
+                .chain(0..next)
+                .find(|&i| columns[i].field == key);
+            if let Some(i) = found {
+                next = i + 1;
+            }
+            match found {
                 // A field given twice keeps its last value, as a parsed item does.
                 Some(i) => values[i] = Some(map.next_value::<&'de RawValue>()?),
                 None => {
