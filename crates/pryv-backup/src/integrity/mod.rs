@@ -92,6 +92,14 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
+    /// Fields that never reach the hash: a check need not read them.
+    pub fn unhashed_fields(self) -> &'static [&'static str] {
+        match self {
+            ItemKind::Event => normalize::EVENT_UNHASHED,
+            ItemKind::Access => normalize::ACCESS_UNHASHED,
+        }
+    }
+
     /// The prefix of both the key and the hash: `EVENT:0:` or `ACCESS:0:`.
     fn prefix(self) -> &'static str {
         match self {

@@ -28,6 +28,14 @@ impl<'a> Props<'_, 'a> {
     }
 }
 
+/// Event fields the hash leaves out whatever their value (besides `integrity` and `headId`,
+/// which the check reads first).
+pub(crate) const EVENT_UNHASHED: &[&str] = &["tags"];
+
+/// Access fields the hash leaves out whatever their value (besides `integrity`): usage
+/// tracking changes without the access changing.
+pub(crate) const ACCESS_UNHASHED: &[&str] = &["lastUsed", "calls", "apiEndpoint"];
+
 /// Applies the event rules to the (already deep-copied) event.
 pub(crate) fn event(value: &mut JsValue<'_>) {
     let JsValue::Object(entries) = value else {
@@ -37,7 +45,9 @@ pub(crate) fn event(value: &mut JsValue<'_>) {
     // The stored hash itself, the history link and the deprecated tags are not hashed.
     e.remove("integrity");
     e.remove("headId");
-    e.remove("tags");
+    for unhashed in EVENT_UNHASHED {
+        e.remove(unhashed);
+    }
 
     // Storage keeps `endTime`; the API (and so the hash) speaks of `duration`.
     match e.get("endTime") {
@@ -91,9 +101,9 @@ pub(crate) fn access(value: &mut JsValue<'_>) {
         return;
     };
     let mut a = Props(entries);
-    // Usage tracking changes without the access changing, so it is not hashed.
-    for volatile in ["integrity", "lastUsed", "calls", "apiEndpoint"] {
-        a.remove(volatile);
+    a.remove("integrity");
+    for unhashed in ACCESS_UNHASHED {
+        a.remove(unhashed);
     }
     if a.is_nullish("deleted") {
         a.remove("deleted");

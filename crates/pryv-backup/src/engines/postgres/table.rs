@@ -71,9 +71,8 @@ impl Table {
     }
 
     /// SELECT list: JSONB comes as text so numbers can be rewritten JavaScript's way.
-    fn select_list(&self) -> String {
-        self.columns
-            .iter()
+    fn select_list<'c>(columns: impl Iterator<Item = &'c Column>) -> String {
+        columns
             .map(|c| match c.kind {
                 Kind::Json => format!("{}::text", c.name),
                 _ => c.name.to_string(),
@@ -125,29 +124,38 @@ impl Table {
         order_by: &str,
         each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
     ) -> crate::Result<()> {
-        self.for_each_pg_row(tx, user_id, window, order_by, &mut |row| {
+        let select = Table::select_list(self.columns.iter());
+        self.for_each_pg_row(tx, user_id, window, &select, order_by, &mut |row| {
             each(self.read_row(row)?)
         })
     }
 
     /// Streams the user's rows (ordered by key) to `each` in the JavaScript form an integrity
     /// check hashes, read straight from the row: the fields `to_item` gives, NULL columns
-    /// left out (the canonical text leaves out null properties anyway).
+    /// left out (the canonical text leaves out null properties anyway), and the columns of
+    /// the fields in `unread` not read at all.
     pub(crate) fn for_each_js_item(
         &self,
         tx: &mut Session<'_>,
         user_id: &str,
+        unread: &[&str],
         each: &mut dyn FnMut(JsValue<'_>) -> crate::Result<()>,
     ) -> crate::Result<()> {
+        let columns: Vec<&Column> = self
+            .columns
+            .iter()
+            .filter(|c| !unread.contains(&c.field))
+            .collect();
+        let select = Table::select_list(columns.iter().copied());
         let order_by = self.key.join(", ");
-        self.for_each_pg_row(tx, user_id, None, &order_by, &mut |row| {
-            each(self.read_js_item(row)?)
+        self.for_each_pg_row(tx, user_id, None, &select, &order_by, &mut |row| {
+            each(self.read_js_item(&columns, row)?)
         })
     }
 
-    fn read_js_item<'r>(&self, row: &'r Row) -> Result<JsValue<'r>, PgError> {
-        let mut fields = Vec::with_capacity(self.columns.len());
-        for (i, c) in self.columns.iter().enumerate() {
+    fn read_js_item<'r>(&self, columns: &[&Column], row: &'r Row) -> Result<JsValue<'r>, PgError> {
+        let mut fields = Vec::with_capacity(columns.len());
+        for (i, c) in columns.iter().enumerate() {
             let value = match c.kind {
                 Kind::Text => row
                     .try_get::<_, Option<&str>>(i)?
@@ -181,12 +189,12 @@ impl Table {
         tx: &mut Session<'_>,
         user_id: &str,
         window: Option<&ExportWindow>,
+        select: &str,
         order_by: &str,
         each: &mut dyn FnMut(&Row) -> crate::Result<()>,
     ) -> crate::Result<()> {
         let mut sql = format!(
-            "SELECT {} FROM {} WHERE user_id = $1",
-            self.select_list(),
+            "SELECT {select} FROM {} WHERE user_id = $1",
             self.name
         );
         let mut params: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(user_id.to_string())];
