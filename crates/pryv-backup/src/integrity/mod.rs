@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256, Sha512};
 use thiserror::Error;
 
 use crate::model::Item;
-pub(crate) use js_value::{JsValue, Text};
 use js_value::to_js_string;
+pub(crate) use js_value::{JsValue, Text};
 
 #[derive(Debug, Error)]
 pub enum IntegrityError {

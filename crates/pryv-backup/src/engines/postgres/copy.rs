@@ -190,7 +190,10 @@ fn find_special(bytes: &[u8]) -> Option<usize> {
     let mut offset = 0;
     for block in blocks.by_ref() {
         if block.iter().fold(false, |any, &b| any | is_special(b)) {
-            return block.iter().position(|&b| is_special(b)).map(|i| offset + i);
+            return block
+                .iter()
+                .position(|&b| is_special(b))
+                .map(|i| offset + i);
         }
         offset += 32;
     }

@@ -114,7 +114,11 @@ mod tests {
         let mut checked = 0;
         for user in &users {
             for (kind, table, to_item) in [
-                (ItemKind::Event, &events::TABLE, events::to_item as fn(_) -> _),
+                (
+                    ItemKind::Event,
+                    &events::TABLE,
+                    events::to_item as fn(_) -> _,
+                ),
                 (ItemKind::Access, &accesses::TABLE, accesses::to_item),
             ] {
                 for (item, text, check) in both_ways(&mut tx, kind, table, to_item, user) {

@@ -169,10 +169,12 @@ impl Table {
                     .try_get::<_, Option<i64>>(i)?
                     .map(|x| JsValue::Number(x as f64)),
                 Kind::Json => match row.try_get::<_, Option<&str>>(i)? {
-                    Some(text) => Some(JsValue::from_json_text(text).map_err(|e| PgError::Row {
-                        table: self.name,
-                        reason: format!("column {}: invalid JSON in the database: {e}", c.name),
-                    })?),
+                    Some(text) => {
+                        Some(JsValue::from_json_text(text).map_err(|e| PgError::Row {
+                            table: self.name,
+                            reason: format!("column {}: invalid JSON in the database: {e}", c.name),
+                        })?)
+                    }
                     None => None,
                 },
             };
@@ -193,10 +195,7 @@ impl Table {
         order_by: &str,
         each: &mut dyn FnMut(&Row) -> crate::Result<()>,
     ) -> crate::Result<()> {
-        let mut sql = format!(
-            "SELECT {select} FROM {} WHERE user_id = $1",
-            self.name
-        );
+        let mut sql = format!("SELECT {select} FROM {} WHERE user_id = $1", self.name);
         let mut params: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(user_id.to_string())];
         if let Some(w) = window {
             let ts: Vec<String> = CHANGE_TIME_FIELDS
