@@ -25,8 +25,9 @@ pub fn push_js_number(x: f64, out: &mut String) -> bool {
     }
     let mut buf = ryu::Buffer::new();
     let shortest = buf.format_finite(x);
-    // ryu writes plain decimals only from 1e-5 up to below 1e16, where JavaScript writes
-    // them too, with the same shortest digits; it adds ".0" to integers, JavaScript does not.
+    // ryu writes a plain decimal (no exponent) only for magnitudes that JavaScript writes
+    // plainly too (1e-6 up to 1e21), with the same shortest digits; it adds ".0" to
+    // integers, JavaScript does not.
     if !shortest.contains('e') {
         out.push_str(shortest.strip_suffix(".0").unwrap_or(shortest));
         return true;
