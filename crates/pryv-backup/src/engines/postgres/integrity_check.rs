@@ -8,9 +8,10 @@ use crate::integrity::{ItemKind, UserCheck};
 use crate::model::UserRef;
 
 /// Re-reads the user's events and accesses (streamed, a batch of rows at a time) and checks
-/// their integrity hashes, hashing each row as `events::to_item`/`accesses::to_item` would
-/// export it (test `rows_hash_as_their_exported_items`). `Err(Error::Integrity)` on any mismatch: the caller then drops the
-/// transaction, which rolls the user back.
+/// their integrity hashes, each row hashed as the item `events::to_item` or
+/// `accesses::to_item` exports of it (test `rows_hash_as_their_exported_items`).
+/// `Err(Error::Integrity)` on any mismatch: the caller then drops the transaction, which
+/// rolls the user back.
 pub fn verify_user_integrity(tx: &mut Session<'_>, user: &UserRef) -> crate::Result<()> {
     let mut tally = UserCheck::default();
     let uid = user.user_id.as_str();
