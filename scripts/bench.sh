@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks pryv-backup against pg_dump/pg_restore on generated PostgreSQL platforms.
 #
-#   scripts/bench.sh [--events 200000,1000000] [--seed 1] [--keep]
+#   scripts/bench.sh [--events 200000,1000000] [--seed 1] [--repeat 1] [--keep]
 #
 # For each size: a fresh database is generated (pryv-backup-bench generate), then on that same
 # database: pryv-backup backup (full), pg_dump -Fc, pg_dump -Fd -j 2, pryv-backup restore into
@@ -10,6 +10,9 @@
 # source, 1% of the events changed (pryv-backup-bench touch), and an incremental backup.
 # Raw data = pg_database_size of the generated database; MB/s = raw MB / wall seconds.
 # Peak RSS is the client process's (/usr/bin/time -v); PostgreSQL's own work is not in it.
+# --repeat N runs every backup and restore step N times, in turns (step after step, then
+# again), each restore into a new empty database; the table gives the median wall time and
+# lists every run's.
 # Uses PRYV_BACKUP_TEST_PG (a postgresql:// URL without query string) or 127.0.0.1:5432.
 # Work files go to $PRYV_BENCH_DIR (default /tmp/pryv-bench); --keep keeps them and the databases.
 set -euo pipefail
@@ -19,12 +22,14 @@ source scripts/lib/services.sh
 SIZES=200000,1000000
 SEED=1
 KEEP=
+REPEAT=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) SIZES=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    *) log "unknown option $1 (use --events N[,N...], --seed S, --keep)"; exit 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    *) log "unknown option $1 (use --events N[,N...], --seed S, --repeat N, --keep)"; exit 2 ;;
   esac
 done
 
@@ -93,21 +98,26 @@ for size in "${sizes[@]}"; do
 
   mapfile -t src_args < <(pryv_storage_args "$src")
   mapfile -t rst_args < <(pryv_storage_args "$rst")
-  log "$size events: pryv-backup backup"
-  measure "$size" pryv-backup "$WORK/$size-backup" "$PRYV" backup --output "$WORK/$size-backup" "${src_args[@]}"
-  log "$size events: pg_dump -Fc"
-  measure "$size" pg_dump "$WORK/$size.dump" pg_dump -Fc -f "$WORK/$size.dump" "$(db_url "$src")"
-  log "$size events: pg_dump -Fd -j 2"
-  measure "$size" pg_dump-j2 "$WORK/$size.dumpdir" pg_dump -Fd -j 2 -f "$WORK/$size.dumpdir" "$(db_url "$src")"
-  log "$size events: pryv-backup restore"
-  measure "$size" pryv-restore "" "$PRYV" restore --restore "$WORK/$size-backup" "${rst_args[@]}"
-  log "$size events: pryv-backup restore --verify-integrity"
   mapfile -t rsv_args < <(pryv_storage_args "$rsv")
-  measure "$size" pryv-restore-verify "" "$PRYV" restore --restore "$WORK/$size-backup" --verify-integrity "${rsv_args[@]}"
-  log "$size events: pg_restore"
-  measure "$size" pg_restore "" pg_restore -d "$(db_url "$pgr")" "$WORK/$size.dump"
-  log "$size events: pg_restore -j 2"
-  measure "$size" pg_restore-j2 "" pg_restore -j 2 -d "$(db_url "$pgj")" "$WORK/$size.dumpdir"
+  for run in $(seq "$REPEAT"); do
+    [ "$REPEAT" -gt 1 ] && log "$size events: run $run of $REPEAT"
+    rm -rf "$WORK/$size-backup" "$WORK/$size.dump" "$WORK/$size.dumpdir"
+    [ "$run" -gt 1 ] && { fresh_db "$rst"; fresh_db "$rsv"; fresh_db "$pgr"; fresh_db "$pgj"; }
+    log "$size events: pryv-backup backup"
+    measure "$size" pryv-backup "$WORK/$size-backup" "$PRYV" backup --output "$WORK/$size-backup" "${src_args[@]}"
+    log "$size events: pg_dump -Fc"
+    measure "$size" pg_dump "$WORK/$size.dump" pg_dump -Fc -f "$WORK/$size.dump" "$(db_url "$src")"
+    log "$size events: pg_dump -Fd -j 2"
+    measure "$size" pg_dump-j2 "$WORK/$size.dumpdir" pg_dump -Fd -j 2 -f "$WORK/$size.dumpdir" "$(db_url "$src")"
+    log "$size events: pryv-backup restore"
+    measure "$size" pryv-restore "" "$PRYV" restore --restore "$WORK/$size-backup" "${rst_args[@]}"
+    log "$size events: pryv-backup restore --verify-integrity"
+    measure "$size" pryv-restore-verify "" "$PRYV" restore --restore "$WORK/$size-backup" --verify-integrity "${rsv_args[@]}"
+    log "$size events: pg_restore"
+    measure "$size" pg_restore "" pg_restore -d "$(db_url "$pgr")" "$WORK/$size.dump"
+    log "$size events: pg_restore -j 2"
+    measure "$size" pg_restore-j2 "" pg_restore -j 2 -d "$(db_url "$pgj")" "$WORK/$size.dumpdir"
+  done
   compare_digests "$size" pryv-restore "$src" "$rst"
   compare_digests "$size" pryv-restore-verify "$src" "$rsv"
   compare_digests "$size" pg_restore "$src" "$pgr"
@@ -130,6 +140,36 @@ for size in "${sizes[@]}"; do
     rm -rf "$WORK/$size-backup" "$WORK/$size-incr" "$WORK/$size.dump" "$WORK/$size.dumpdir"
   fi
 done
+
+# One row per step: the median wall time (and its MB/s), the largest peak RSS, every run's
+# wall time in a last column; a step that failed once is marked FAILED.
+awk -F'\t' -v OFS='\t' '
+  NR == 1 { print $0, "runs_s"; next }
+  {
+    k = $1 SUBSEP $2
+    if (!(k in n)) order[++steps] = k
+    i = ++n[k]; wall[k, i] = $3; rate[k, i] = $4; out[k] = $5; name[k] = $1 OFS $2
+    if ($6 + 0 > rss[k] + 0 || rss[k] == "") rss[k] = $6
+    if ($7 != "ok") status[k] = $7; else if (!(k in status)) status[k] = "ok"
+  }
+  function median(k, arr,   m, i, j, t, v) {
+    m = n[k]; for (i = 1; i <= m; i++) v[i] = arr[k, i]
+    for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return v[int((m + 1) / 2)]
+  }
+  END {
+    for (s = 1; s <= steps; s++) {
+      k = order[s]; runs = wall[k, 1]
+      for (i = 2; i <= n[k]; i++) runs = runs "," wall[k, i]
+      print name[k], median(k, wall), median_rate(k), out[k], rss[k], status[k], runs
+    }
+  }
+  # The rate of the median run: rates sorted the other way round.
+  function median_rate(k,   m, i, j, t, v) {
+    m = n[k]; for (i = 1; i <= m; i++) v[i] = rate[k, i]
+    for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] + 0 < v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return v[int((m + 1) / 2)]
+  }' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 
 echo
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
