@@ -152,23 +152,19 @@ awk -F'\t' -v OFS='\t' '
     if ($6 + 0 > rss[k] + 0 || rss[k] == "") rss[k] = $6
     if ($7 != "ok") status[k] = $7; else if (!(k in status)) status[k] = "ok"
   }
-  function median(k, arr,   m, i, j, t, v) {
-    m = n[k]; for (i = 1; i <= m; i++) v[i] = arr[k, i]
-    for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return v[int((m + 1) / 2)]
+  # The middle of the values of a step; rates sorted the other way round, so that the median
+  # wall time and its rate come from the same run.
+  function median(k, arr, descending,   m, i, j, t, v) {
+    m = n[k]; for (i = 1; i <= m; i++) v[i] = (descending ? -1 : 1) * arr[k, i]
+    for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return (descending ? -1 : 1) * v[int((m + 1) / 2)]
   }
   END {
     for (s = 1; s <= steps; s++) {
       k = order[s]; runs = wall[k, 1]
       for (i = 2; i <= n[k]; i++) runs = runs "," wall[k, i]
-      print name[k], median(k, wall), median_rate(k), out[k], rss[k], status[k], runs
+      print name[k], median(k, wall, 0), median(k, rate, 1), out[k], rss[k], status[k], runs
     }
-  }
-  # The rate of the median run: rates sorted the other way round.
-  function median_rate(k,   m, i, j, t, v) {
-    m = n[k]; for (i = 1; i <= m; i++) v[i] = rate[k, i]
-    for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] + 0 < v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-    return v[int((m + 1) / 2)]
   }' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 
 echo
