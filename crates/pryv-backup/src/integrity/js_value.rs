@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
-use crate::json::js_number_text;
+use crate::json::{js_number_text, BorrowedStr};
 
 /// A text of a value: borrowed from the item, the row or the JSON text it was read from
 /// where that holds it as is.
@@ -131,9 +131,9 @@ impl<'de> Visitor<'de> for JsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries: Vec<(Text<'de>, JsValue<'de>)> = Vec::new();
-        while let Some(TextOf(key)) = map.next_key()? {
+        while let Some(BorrowedStr(key)) = map.next_key()? {
             if entries.is_empty() && key == NUMBER_TOKEN {
-                let TextOf(number) = map.next_value()?;
+                let BorrowedStr(number) = map.next_value()?;
                 return Ok(JsValue::Number(number.parse::<f64>().unwrap_or(f64::NAN)));
             }
             let value: JsValue<'de> = map.next_value()?;
@@ -144,32 +144,6 @@ impl<'de> Visitor<'de> for JsVisitor {
             }
         }
         Ok(JsValue::Object(entries))
-    }
-}
-
-/// A string, borrowed from the JSON text when it holds no escape (serde's own `Cow<str>`
-/// always copies).
-struct TextOf<'de>(Text<'de>);
-
-impl<'de> Deserialize<'de> for TextOf<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TextOf<'de>, D::Error> {
-        struct Str;
-        impl<'de> Visitor<'de> for Str {
-            type Value = TextOf<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(TextOf(Text::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(TextOf(Text::Owned(s.to_string())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-                Ok(TextOf(Text::Owned(s)))
-            }
-        }
-        deserializer.deserialize_str(Str)
     }
 }
 

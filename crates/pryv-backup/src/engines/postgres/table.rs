@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -15,6 +14,7 @@ use super::values::{as_f64, float, json_from_text, json_text};
 use super::PgError;
 use crate::engine::{ExportWindow, CHANGE_TIME_FIELDS};
 use crate::integrity::{JsValue, Text};
+use crate::json::BorrowedStr;
 use crate::model::ItemText;
 
 /// How a column's value travels.
@@ -405,7 +405,7 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
         // Items mostly list their fields in one order: the search starts after the column
         // of the previous field.
         let mut next = 0;
-        while let Some(FieldName(key)) = map.next_key()? {
+        while let Some(BorrowedStr(key)) = map.next_key()? {
             let found = (next..columns.len())
                 .chain(0..next)
                 .find(|&i| columns[i].field == key);
@@ -424,28 +424,6 @@ impl<'de> Visitor<'de> for FieldsSeed<'_> {
             }
         }
         Ok(RawFields { values, unknown })
-    }
-}
-
-/// An object key, borrowed when it holds no escape.
-struct FieldName<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for FieldName<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl<'de> Visitor<'de> for Name {
-            type Value = FieldName<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(FieldName(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(FieldName(Cow::Owned(v.to_string())))
-            }
-        }
-        deserializer.deserialize_str(Name)
     }
 }
 
