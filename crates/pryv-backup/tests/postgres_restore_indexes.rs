@@ -1,6 +1,8 @@
 //! A restore into an empty PostgreSQL database loads the rows before it builds the secondary
-//! indexes and `event_streams`' primary key (as pg_restore does), and ends with the whole schema: the same indexes as the
-//! DDL, which is the core's (postgres_schema.rs checks it against docs/storage-layout.md).
+//! indexes and the big tables' primary keys (as pg_restore does), and ends with the whole
+//! schema: the same indexes as the DDL, which is the core's (postgres_schema.rs checks it
+//! against docs/storage-layout.md). While a key is absent, a user whose rows repeat one is
+//! still refused before its commit.
 //! The platform restored is the built-in sample one: what is checked here is the schema a
 //! restore leaves, whatever rows it wrote.
 
@@ -10,10 +12,11 @@ use std::path::Path;
 use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::chain::Chain;
+use pryv_backup::engine::MemoryUser;
 use pryv_backup::engine::{Engine, ImportOptions};
 use pryv_backup::engines::postgres::{schema, PgEngine};
 use pryv_backup::engines::sqlite::SqliteEngine;
-use pryv_backup::model::UserRef;
+use pryv_backup::model::{Collection, UserRef};
 use pryv_backup::progress::Silent;
 use pryv_backup::restore::{self, RestoreOptions};
 use pryv_backup::sample::sample_platform;
@@ -107,7 +110,14 @@ fn a_restore_into_an_empty_database_builds_the_indexes_last() {
     let during = indexes(db.client());
     let deferred = schema::built_after_load();
     assert!(deferred.len() > 1);
-    assert!(deferred.iter().any(|i| i.name == "event_streams_pkey"));
+    for key in [
+        "event_streams_pkey",
+        "events_pkey",
+        "audit_events_pkey",
+        "series_data_pkey",
+    ] {
+        assert!(deferred.iter().any(|i| i.name == key), "{key}");
+    }
     for index in &deferred {
         assert!(
             !during.contains_key(&index.name),
@@ -115,8 +125,8 @@ fn a_restore_into_an_empty_database_builds_the_indexes_last() {
             index.name
         );
     }
-    // Keys and unique indexes are there from the start: they guard the rows.
-    assert!(during.contains_key("events_pkey"));
+    // The other keys and the unique indexes are there from the start: they guard the rows.
+    assert!(during.contains_key("accesses_pkey"));
     assert!(during.contains_key("idx_access_token"));
 
     target.finish_restore(2).unwrap();
@@ -133,9 +143,11 @@ fn a_restore_stopped_before_its_indexes_is_completed_by_the_next_one() {
     assert_ne!(indexes(db.client()), ddl_indexes());
 
     let target = PgEngine::connect(db.conn_str(), None).unwrap();
-    // Its first user finds event_streams' key built: each user's statements use it.
+    // Its first user finds the keys built: they guard the rows already committed.
     import_first(&target, &chain, &ImportOptions::default());
-    assert!(indexes(db.client()).contains_key("event_streams_pkey"));
+    for key in schema::LOAD_KEYS {
+        assert!(indexes(db.client()).contains_key(key.name), "{}", key.name);
+    }
     let others = chain.users()[1..]
         .iter()
         .map(|u| u.user_id.clone())
@@ -205,4 +217,176 @@ fn a_whole_restore_ends_with_the_ddls_indexes() {
         .unwrap()
         .get(0);
     assert!(events > 0);
+}
+
+/// Sample users as a restore reads them from pryv-backup's backups: events with history
+/// copies first, then heads, by id within each (the order `archive_order.rs` checks our
+/// backups write); audit rows by id; series points by time within each measurement.
+fn sample_users_in_export_order() -> Vec<(UserRef, MemoryUser)> {
+    let id = |item: &serde_json::Value, field: &str| item[field].as_str().unwrap_or("").to_string();
+    sample_platform(5)
+        .into_iter()
+        .map(|(user, mut data)| {
+            if let Some(events) = data.collections.get_mut(&Collection::Events) {
+                events.sort_by_key(|e| (e.get("headId").is_none(), id(e, "id")));
+            }
+            if let Some(audit) = data.collections.get_mut(&Collection::Audit) {
+                audit.sort_by_key(|e| id(e, "eventid"));
+            }
+            (user, data)
+        })
+        .collect()
+}
+
+fn rows_of(client: &mut postgres::Client, user_id: &str) -> i64 {
+    user_rows(client, user_id)
+        .iter()
+        .map(|(_, n)| n)
+        .sum::<i64>()
+        + client
+            .query_one(
+                "SELECT count(*) FROM users_index WHERE user_id = $1",
+                &[&user_id],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+}
+
+/// Rows with a key already written, in every place a backup could put them: next to it
+/// (found by the order), in the other run of the events (found by the merge), or anywhere
+/// (found by the database, the rows then following no order). Each time the user is
+/// refused and has nothing written; the others restore and the keys build at the end.
+#[test]
+fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
+    let mut db = testbed::pg_database();
+    let target = PgEngine::connect(db.conn_str(), None).unwrap();
+    let users = sample_users_in_export_order();
+    let (alice, good) = users[0].clone();
+    let events = good.items_of(Collection::Events).to_vec();
+    let heads: Vec<_> = events
+        .iter()
+        .filter(|e| e.get("headId").is_none())
+        .collect();
+    assert!(events.iter().any(|e| e.get("headId").is_some()) && heads.len() > 2);
+
+    let mut broken = Vec::new();
+    // A head twice in a row.
+    let mut twice = good.clone();
+    let at = twice.items_of(Collection::Events).len() - 1;
+    let last = twice.items_of(Collection::Events)[at].clone();
+    twice
+        .collections
+        .get_mut(&Collection::Events)
+        .unwrap()
+        .push(last);
+    broken.push(("a head twice in a row", twice));
+    // A history copy with a head's id.
+    let mut shared = good.clone();
+    let history = shared
+        .collections
+        .get_mut(&Collection::Events)
+        .unwrap()
+        .iter_mut()
+        .find(|e| e.get("headId").is_some())
+        .unwrap();
+    history["id"] = heads[1]["id"].clone();
+    broken.push(("a history copy with a head's id", shared));
+    // A head again at the start (the rows then follow no order).
+    let mut anywhere = good.clone();
+    anywhere
+        .collections
+        .get_mut(&Collection::Events)
+        .unwrap()
+        .insert(0, heads[2].clone());
+    broken.push(("a head again, out of order", anywhere));
+    // An audit row twice.
+    let mut audit = good.clone();
+    let row = audit.items_of(Collection::Audit)[0].clone();
+    audit
+        .collections
+        .get_mut(&Collection::Audit)
+        .unwrap()
+        .push(row);
+    broken.push(("an audit row twice", audit));
+    // A series point twice.
+    let mut series = good.clone();
+    let measurement = series
+        .collections
+        .get_mut(&Collection::Series)
+        .unwrap()
+        .first_mut()
+        .unwrap();
+    let point = measurement["points"][0].clone();
+    measurement["points"].as_array_mut().unwrap().push(point);
+    broken.push(("a series point twice", series));
+
+    for (what, data) in &broken {
+        let error = target
+            .import_user(&alice, data, &ImportOptions::default())
+            .expect_err(what)
+            .to_string();
+        assert!(
+            error.contains("two") && error.contains("rows"),
+            "{what}: {error}"
+        );
+        assert_eq!(rows_of(db.client(), &alice.user_id), 0, "{what}");
+    }
+    // The refused users left no key to build over repeated rows.
+    for (user, data) in &users {
+        target
+            .import_user(user, data, &ImportOptions::default())
+            .unwrap();
+    }
+    target.finish_restore(2).unwrap();
+    assert_eq!(indexes(db.client()), ddl_indexes());
+}
+
+/// Keys stay absent while each user's rows prove theirs distinct by their order. Once a
+/// user's rows do not (bin/backup.js writes events in no particular order), its check reads
+/// the table, and the next users find the keys built. A verified restore reads each user's
+/// events back through events' key: that one is built from its first user.
+#[test]
+fn keys_are_built_early_for_rows_in_no_order_and_for_verification() {
+    let users = sample_users_in_export_order();
+    let present = |db: &mut testbed::TestDb, key: &str| indexes(db.client()).contains_key(key);
+
+    let mut db = testbed::pg_database();
+    let target = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (first, data) = &users[0];
+    target
+        .import_user(first, data, &ImportOptions::default())
+        .unwrap();
+    assert!(!present(&mut db, "events_pkey"));
+    let (second, data) = &users[1];
+    let mut shuffled = data.clone();
+    shuffled
+        .collections
+        .get_mut(&Collection::Events)
+        .unwrap()
+        .reverse();
+    target
+        .import_user(second, &shuffled, &ImportOptions::default())
+        .unwrap();
+    assert!(!present(&mut db, "events_pkey"));
+    let (third, data) = &users[2];
+    target
+        .import_user(third, data, &ImportOptions::default())
+        .unwrap();
+    for key in schema::GUARDED_KEYS {
+        assert!(present(&mut db, key.name), "{}", key.name);
+    }
+    target.finish_restore(2).unwrap();
+    assert_eq!(indexes(db.client()), ddl_indexes());
+
+    let mut db = testbed::pg_database();
+    let target = PgEngine::connect(db.conn_str(), None).unwrap();
+    let verify = ImportOptions {
+        verify_integrity: true,
+        ..Default::default()
+    };
+    target.import_user(first, &users[0].1, &verify).unwrap();
+    assert!(present(&mut db, "events_pkey"));
+    assert!(!present(&mut db, "audit_events_pkey"));
+    target.finish_restore(2).unwrap();
+    assert_eq!(indexes(db.client()), ddl_indexes());
 }

@@ -1,7 +1,7 @@
 //! [`PgEngine`]: one install's database (through a small pool of connections), implementing
 //! the engine traits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::{Client, Config, NoTls};
@@ -28,6 +28,12 @@ pub struct PgEngine {
     /// This engine created the schema: every row in it is this restore's, so a user not
     /// registered yet has none.
     created_schema: AtomicBool,
+    /// The keys of [`schema::GUARDED_KEYS`] (bit i for key i) that the schema this engine
+    /// created lacks still: their tables' rows are checked by `key_guard` as they are written.
+    absent_keys: AtomicU8,
+    /// A user's rows came in an order that proved nothing of their keys (each user's check
+    /// by the database then reads the whole table): later users' loads keep the keys.
+    rows_unordered: AtomicBool,
     /// A restore wrote through this engine: its end builds the indexes missing (a schema
     /// this engine created has none of [`schema::built_after_load`] until then).
     restoring: AtomicBool,
@@ -60,6 +66,8 @@ impl PgEngine {
             schema_empty: AtomicBool::new(state == SchemaState::Empty),
             schema_ready: AtomicBool::new(false),
             created_schema: AtomicBool::new(false),
+            absent_keys: AtomicU8::new(0),
+            rows_unordered: AtomicBool::new(false),
             restoring: AtomicBool::new(false),
             unflushed_commits: AtomicBool::new(false),
             server_started,
@@ -70,12 +78,21 @@ impl PgEngine {
 
     /// Creates the schema when the database is empty (restore into a fresh install), what
     /// [`schema::built_after_load`] lists left for [`Engine::finish_restore`]; otherwise
-    /// checks its version, and builds `event_streams`' key if an earlier restore stopped
-    /// before it (each user's statements on that table would scan it whole). Called by
-    /// every import.
-    pub fn ensure_schema(&self) -> Result<(), PgError> {
+    /// checks its version, and builds the keys of [`schema::LOAD_KEYS`] if an earlier restore
+    /// stopped before them (they guard the rows, and each user's statements use them).
+    /// Then builds the keys of the tables `keys_of` names if still absent: a user whose rows
+    /// cannot be proven distinct as they are written, or who is read back through them.
+    /// Called by every import.
+    pub(super) fn ensure_schema_with_keys(&self, keys_of: &[&str]) -> Result<(), PgError> {
         self.restoring.store(true, Ordering::Release);
-        if self.schema_ready.load(Ordering::Acquire) {
+        let needed = schema::GUARDED_KEYS
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| keys_of.contains(&key.table))
+            .fold(0u8, |bits, (i, _)| bits | 1 << i);
+        if self.schema_ready.load(Ordering::Acquire)
+            && self.absent_keys.load(Ordering::Acquire) & needed == 0
+        {
             return Ok(());
         }
         // The guarded unit holds no data: a panic elsewhere leaves nothing to distrust.
@@ -83,23 +100,58 @@ impl PgEngine {
             .schema_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if self.schema_ready.load(Ordering::Acquire) {
-            return Ok(());
-        }
         let mut client = self.client()?;
-        if schema::state(&mut *client)? == SchemaState::Empty {
-            schema::create_for_load(&mut *client)?;
-            self.created_schema.store(true, Ordering::Release);
-        } else if let Some(key) = schema::missing_after_load(&mut *client)?
-            .into_iter()
-            .find(|index| index.name == schema::EVENT_STREAMS_KEY)
-        {
-            client.batch_execute(&key.sql)?;
+        if !self.schema_ready.load(Ordering::Acquire) {
+            if schema::state(&mut *client)? == SchemaState::Empty {
+                schema::create_for_load(&mut *client)?;
+                self.created_schema.store(true, Ordering::Release);
+                let all = (1u8 << schema::GUARDED_KEYS.len()) - 1;
+                self.absent_keys.store(all, Ordering::Release);
+            } else {
+                for index in schema::missing_after_load(&mut *client)? {
+                    if schema::LOAD_KEYS.iter().any(|key| key.name == index.name) {
+                        client.batch_execute(&index.sql)?;
+                    }
+                }
+            }
+            self.schema_current.store(true, Ordering::Release);
+            self.schema_empty.store(false, Ordering::Release);
+            self.schema_ready.store(true, Ordering::Release);
         }
-        self.schema_current.store(true, Ordering::Release);
-        self.schema_empty.store(false, Ordering::Release);
-        self.schema_ready.store(true, Ordering::Release);
+        // Each key in a statement of its own: it then waits, with no other lock held, for
+        // the users being written into its table to commit.
+        for (i, key) in schema::GUARDED_KEYS.iter().enumerate() {
+            let bit = 1u8 << i;
+            if needed & bit != 0 && self.absent_keys.load(Ordering::Acquire) & bit != 0 {
+                client.batch_execute(&key.sql())?;
+                self.absent_keys.fetch_and(!bit, Ordering::AcqRel);
+            }
+        }
         Ok(())
+    }
+
+    /// [`Self::ensure_schema_with_keys`] for rows proven distinct as they are written.
+    pub fn ensure_schema(&self) -> Result<(), PgError> {
+        self.ensure_schema_with_keys(&[])
+    }
+
+    /// See `rows_unordered`.
+    pub(super) fn note_unordered_rows(&self) {
+        self.rows_unordered.store(true, Ordering::Release);
+    }
+
+    pub(super) fn rows_unordered(&self) -> bool {
+        self.rows_unordered.load(Ordering::Acquire)
+    }
+
+    /// Whether `table`'s primary key is absent while this engine loads the schema it
+    /// created: its rows must then go through a `key_guard`.
+    pub(super) fn key_absent(&self, table: &str) -> bool {
+        let absent = self.absent_keys.load(Ordering::Acquire);
+        schema::GUARDED_KEYS
+            .iter()
+            .enumerate()
+            .any(|(i, key)| key.table == table && absent & 1 << i != 0)
     }
 
     /// Whether this engine created the schema (see `created_schema`).
@@ -154,6 +206,7 @@ impl PgEngine {
             .into_iter()
             .flatten()
             .collect::<Result<(), PgError>>()?;
+        self.absent_keys.store(0, Ordering::Release);
         self.restoring.store(false, Ordering::Release);
         Ok(())
     }

@@ -8,11 +8,12 @@ use serde_json::Value;
 
 use super::connection::PgEngine;
 use super::copy::{self, CopyIn};
+use super::key_guard::{KeyGuard, Proof};
 use super::pool::Session;
 use super::table::{Cell, Inserter, RowWriter, Table};
 use super::{
-    accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, series,
-    streams, users_index, webhooks, PgError,
+    accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, schema,
+    series, streams, users_index, webhooks, PgError,
 };
 use crate::engine::{ImportOptions, UserSource};
 use crate::model::{Collection, Item, UserRef};
@@ -31,7 +32,7 @@ pub fn import_user(
     source: &dyn UserSource,
     options: &ImportOptions,
 ) -> Result<()> {
-    engine.ensure_schema()?;
+    engine.ensure_schema_with_keys(&keys_needed(engine, options))?;
     let mut client = engine.client()?;
     let mut tx = client.session()?;
     // Each user's commit does not wait for its WAL flush: the restore ends with one commit
@@ -51,6 +52,10 @@ pub fn import_user(
     let newly_registered = users_index::register(&mut tx, user)?;
     // In a schema this restore created, a user it had not registered has no rows anywhere.
     let no_rows_yet = newly_registered && engine.created_schema();
+    if !no_rows_yet {
+        // Rows of this user may be there already, replaced through upserts that name keys.
+        engine.ensure_schema_with_keys(&GUARDED_TABLES)?;
+    }
     if options.overwrite && !no_rows_yet {
         users_index::clear_user_data(&mut tx, user)?;
         ephemeral::clear(&mut tx, &user.username)?;
@@ -105,7 +110,23 @@ pub fn import_user(
         &mut webhooks::to_row,
     )?;
 
-    let files = import_events(&mut tx, source, uid, &paths, no_rows_yet)?;
+    let guard_of = |inserter: &Inserter<'_>| {
+        engine
+            .key_absent(inserter.table())
+            .then(|| KeyGuard::for_inserter(inserter))
+    };
+    // Set when a guard had to ask the database: the next users' loads then keep the keys.
+    let mut unordered = false;
+    let events_guard = guard_of(&Inserter::for_table(&events::TABLE));
+    let files = import_events(
+        &mut tx,
+        source,
+        uid,
+        &paths,
+        no_rows_yet,
+        events_guard,
+        &mut unordered,
+    )?;
     for (event_id, file_id) in &files {
         let Some(mut data) = source.attachment(file_id)? else {
             tracing::warn!(
@@ -123,11 +144,15 @@ pub fn import_user(
     if let Some(account) = source.account()? {
         account::import(&mut tx, uid, &account)?;
     }
+    let audit_rows = Inserter::for_table(&audit::TABLE);
+    let audit_guard = guard_of(&audit_rows);
     write_rows(
         &mut tx,
         uid,
         no_rows_yet,
-        Inserter::for_table(&audit::TABLE),
+        audit_rows,
+        audit_guard,
+        &mut unordered,
         &mut |push| {
             for text in source.texts(Collection::Audit)? {
                 let text = text?;
@@ -139,11 +164,15 @@ pub fn import_user(
         },
     )?;
     let series_key = series::user_key(&user.username);
+    let series_rows = series::inserter();
+    let series_guard = guard_of(&series_rows);
     write_rows(
         &mut tx,
         &series_key,
         no_rows_yet,
-        series::inserter(),
+        series_rows,
+        series_guard,
+        &mut unordered,
         &mut |push| {
             for item in source.items(Collection::Series)? {
                 series::rows(&user.username, &item?, push)?;
@@ -163,6 +192,9 @@ pub fn import_user(
         integrity_check::verify_user_integrity(&mut tx, user)?;
     }
     tx.commit()?;
+    if unordered {
+        engine.note_unordered_rows();
+    }
     // The database is committed first: should this fail, the user's rows are in place and a
     // new restore with overwrite repairs the files.
     if let Some(staged) = staged {
@@ -171,6 +203,27 @@ pub fn import_user(
             .map_err(Error::after_commit("attachments"))?;
     }
     Ok(())
+}
+
+/// The tables whose keys a restore into a schema it created may build last.
+const GUARDED_TABLES: [&str; 3] = [
+    schema::GUARDED_KEYS[0].table,
+    schema::GUARDED_KEYS[1].table,
+    schema::GUARDED_KEYS[2].table,
+];
+
+/// The tables that need their key during this user's load: all of them once a user's rows
+/// came in no order a `KeyGuard` can prove distinct (bin/backup.js's archives, a chain's
+/// merged generations; the database's check of each user's rows would read the whole
+/// table), and events' when the user is read back for verification (through that key).
+fn keys_needed(engine: &PgEngine, options: &ImportOptions) -> Vec<&'static str> {
+    if engine.rows_unordered() {
+        GUARDED_TABLES.to_vec()
+    } else if options.verify_integrity {
+        vec![schema::GUARDED_KEYS[0].table]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Writes every item of a collection into its table with upserts: these tables hold a few
@@ -199,21 +252,39 @@ type PushRow<'a> = dyn FnMut(Vec<Cell>) -> Result<(), PgError> + 'a;
 /// Rows given to `push` by `produce`, into the upsert's table: by COPY when the user has no
 /// row there yet (a new user, or one cleared by overwrite), else by upserts that replace the
 /// rows with the same key. Rows here never ask for a column's DEFAULT. `no_rows_yet`: the
-/// user is known to have no row in any table.
+/// user is known to have no row in any table. `guard`: the table has no key yet (then the
+/// user has no rows there), so the guard checks the rows copied; `unordered` is set when
+/// their order proved nothing.
 fn write_rows(
     tx: &mut Session<'_>,
     uid: &str,
     no_rows_yet: bool,
     mut upsert: Inserter<'_>,
+    guard: Option<KeyGuard>,
+    unordered: &mut bool,
     produce: &mut dyn FnMut(&mut PushRow<'_>) -> Result<()>,
 ) -> Result<()> {
     if !no_rows_yet && user_has_rows(tx, upsert.table(), uid)? {
         produce(&mut |row| upsert.push(tx, row))?;
         upsert.flush(tx)?;
-    } else {
-        let mut copy = CopyIn::start(tx, upsert.table(), upsert.columns(), &[])?;
-        produce(&mut |row| copy.push(row))?;
-        copy.finish()?;
+        return Ok(());
+    }
+    let mut copy = CopyIn::start(tx, upsert.table(), upsert.columns(), &[])?;
+    match guard {
+        None => {
+            produce(&mut |row| copy.push(row))?;
+            copy.finish()?;
+        }
+        Some(mut guard) => {
+            produce(&mut |row| {
+                guard.observe(&row)?;
+                copy.push(row)
+            })?;
+            copy.finish()?;
+            if guard.finish(tx, uid)? == Proof::ByDatabase {
+                *unordered = true;
+            }
+        }
     }
     Ok(())
 }
@@ -231,13 +302,16 @@ fn user_has_rows(tx: &mut Session<'_>, table: &str, uid: &str) -> Result<bool, P
 /// the `event_streams` rows of each stretch of events by a COPY of their own after it (one
 /// connection runs one COPY at a time); otherwise rows with the same id must be replaced,
 /// so events and their streams are upserted a batch at a time. `no_rows_yet`: the user is
-/// known to have no row in any table.
+/// known to have no row in any table. `guard`: the table has no key yet, and the guard
+/// checks the events copied; `unordered` is set when their order proved nothing.
 fn import_events(
     tx: &mut Session<'_>,
     source: &dyn UserSource,
     uid: &str,
     paths: &HashMap<String, String>,
     no_rows_yet: bool,
+    mut guard: Option<KeyGuard>,
+    unordered: &mut bool,
 ) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     if !no_rows_yet && user_has_rows(tx, events::TABLE.name, uid)? {
@@ -262,6 +336,9 @@ fn import_events(
             let text = text?;
             let (mut row, links) = events::from_text(&text)?;
             row.insert(0, Cell::Text(uid.into()));
+            if let Some(guard) = guard.as_mut() {
+                guard.observe(&row)?;
+            }
             copy.push(row)?;
             files.extend(links.attachment_ids());
             for (event_id, stream_id, path) in links.stream_rows(paths) {
@@ -281,6 +358,9 @@ fn import_events(
             stream_rows.clear();
         }
         if !more {
+            if let Some(guard) = guard {
+                *unordered |= guard.finish(tx, uid)? == Proof::ByDatabase;
+            }
             return Ok(files);
         }
     }

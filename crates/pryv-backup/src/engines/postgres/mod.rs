@@ -14,6 +14,7 @@ mod events;
 mod export;
 mod import;
 mod integrity_check;
+mod key_guard;
 mod platform;
 mod pool;
 mod profile;
@@ -47,6 +48,13 @@ pub enum PgError {
     /// A row that cannot become a backup item.
     #[error("cannot back up a row of {table}: {reason}")]
     Row { table: &'static str, reason: String },
+    /// Two rows of one user with the same primary key, found while their table is loaded
+    /// without it (see `key_guard`).
+    #[error(
+        "the backup holds two {table} rows of this user with the key {key}: it is corrupt or \
+         was edited, so nothing of this user was written"
+    )]
+    DuplicateKey { table: String, key: String },
 }
 
 /// The server's own message (the client library's Display says only "db error").

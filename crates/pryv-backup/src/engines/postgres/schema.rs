@@ -87,26 +87,78 @@ pub fn create(client: &mut impl GenericClient) -> Result<(), PgError> {
 }
 
 /// Creates the schema for a bulk load, in one transaction: everything but what
-/// [`built_after_load`] lists (the secondary indexes and `event_streams`' primary key),
-/// which is built once the rows are in, as pg_restore does (maintaining those B-trees row by
-/// row takes most of a restore's time). The other primary keys and the unique indexes stay:
-/// they guard what the rows may hold.
+/// [`built_after_load`] lists (the secondary indexes and the primary keys of
+/// [`LOAD_KEYS`]), which is built once the rows are in, as pg_restore does (maintaining
+/// those B-trees row by row takes most of a restore's time). The other primary keys and the
+/// unique indexes stay: they guard what the rows may hold.
 pub fn create_for_load(client: &mut impl GenericClient) -> Result<(), PgError> {
     let mut tx = client.transaction()?;
     for statement in statements().iter().filter(|s| !is_secondary_index(s)) {
         tx.batch_execute(statement)?;
     }
-    tx.batch_execute(&format!(
-        "ALTER TABLE event_streams DROP CONSTRAINT {EVENT_STREAMS_KEY}"
-    ))?;
+    for key in LOAD_KEYS {
+        tx.batch_execute(&format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            key.table, key.name
+        ))?;
+    }
     tx.commit()?;
     Ok(())
 }
 
-/// `event_streams`' primary key, as PostgreSQL names it for the core's DDL. Its rows derive
-/// from events, one per (event, distinct stream), so once `events`' own key holds they
-/// cannot clash: a load can build it last without losing a guard.
-pub const EVENT_STREAMS_KEY: &str = "event_streams_pkey";
+/// A primary key a load into a schema it created may build after the rows.
+pub struct LoadKey {
+    pub table: &'static str,
+    /// As PostgreSQL names it for the core's DDL.
+    pub name: &'static str,
+    pub columns: &'static str,
+}
+
+impl LoadKey {
+    pub fn sql(&self) -> String {
+        format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
+            self.table, self.name, self.columns
+        )
+    }
+}
+
+/// `event_streams`' key: its rows derive from events, one per (event, distinct stream), so
+/// once events' ids are distinct they cannot clash.
+pub const EVENT_STREAMS_KEY: LoadKey = LoadKey {
+    table: "event_streams",
+    name: "event_streams_pkey",
+    columns: "user_id, event_id, stream_id",
+};
+
+/// The keys of the tables that hold most rows. While one is absent, each user's rows are
+/// proven distinct by `key_guard` before the user's commit.
+pub const GUARDED_KEYS: [LoadKey; 3] = [
+    LoadKey {
+        table: "events",
+        name: "events_pkey",
+        columns: "user_id, id",
+    },
+    LoadKey {
+        table: "audit_events",
+        name: "audit_events_pkey",
+        columns: "user_id, eventid",
+    },
+    LoadKey {
+        table: "series_data",
+        name: "series_data_pkey",
+        columns: "user_id, event_id, point_time",
+    },
+];
+
+/// Every key [`create_for_load`] leaves out, `event_streams`' first (each user's own
+/// statements on that table use it).
+pub const LOAD_KEYS: [&LoadKey; 4] = [
+    &EVENT_STREAMS_KEY,
+    &GUARDED_KEYS[0],
+    &GUARDED_KEYS[1],
+    &GUARDED_KEYS[2],
+];
 
 /// The schema's DDL statements, in order.
 pub fn statements() -> Vec<String> {
@@ -122,26 +174,23 @@ pub fn statements() -> Vec<String> {
         .collect()
 }
 
-/// An index a bulk load builds after the rows: a non-unique index, or the derived
-/// `event_streams` primary key.
+/// An index a bulk load builds after the rows: a non-unique index, or a key of
+/// [`LOAD_KEYS`].
 pub struct IndexBuiltAfterLoad {
     pub name: String,
     /// The statement that builds it.
     pub sql: String,
 }
 
-/// What a load into an empty database builds last, the `event_streams` key first (each
-/// user's own statements on that table use it). Should a restore stop before they are
-/// built, the next restore builds the missing ones ([`missing_after_load`]); the core,
-/// which creates its indexes `IF NOT EXISTS` when it starts, builds the secondary ones.
+/// What a load into an empty database builds last, the keys first. Should a restore stop
+/// before they are built, the next restore builds the missing ones ([`missing_after_load`]):
+/// the keys before it writes, the rest at its end; the core, which creates its indexes
+/// `IF NOT EXISTS` when it starts, builds the secondary ones.
 pub fn built_after_load() -> Vec<IndexBuiltAfterLoad> {
-    let key = IndexBuiltAfterLoad {
-        name: EVENT_STREAMS_KEY.to_string(),
-        sql: format!(
-            "ALTER TABLE event_streams ADD CONSTRAINT {EVENT_STREAMS_KEY} \
-             PRIMARY KEY (user_id, event_id, stream_id)"
-        ),
-    };
+    let keys = LOAD_KEYS.iter().map(|key| IndexBuiltAfterLoad {
+        name: key.name.to_string(),
+        sql: key.sql(),
+    });
     let secondary = statements()
         .into_iter()
         .filter(|s| is_secondary_index(s))
@@ -150,7 +199,7 @@ pub fn built_after_load() -> Vec<IndexBuiltAfterLoad> {
             let sql = s.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
             Some(IndexBuiltAfterLoad { name, sql })
         });
-    std::iter::once(key).chain(secondary).collect()
+    keys.chain(secondary).collect()
 }
 
 /// What [`built_after_load`] lists that the database lacks.

@@ -610,6 +610,11 @@ impl<'t> Inserter<'t> {
     pub fn columns(&self) -> Vec<(&'static str, Kind)> {
         self.columns.clone()
     }
+
+    /// The columns of the table's primary key.
+    pub fn key(&self) -> &[&'static str] {
+        &self.key
+    }
 }
 
 impl RowWriter for Inserter<'_> {
