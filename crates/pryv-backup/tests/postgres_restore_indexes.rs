@@ -342,8 +342,10 @@ fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
 }
 
 /// Keys stay absent while each user's rows prove theirs distinct by their order. Once a
-/// user's rows do not (bin/backup.js writes events in no particular order), its check reads
-/// the table, and the next users find the keys built. A verified restore reads each user's
+/// user's rows do not, its check reads the table, and the next users find the keys built.
+/// The reversed events copy bin/backup.js's archives: in its backup of the live install
+/// (tests/fixtures/live-reference/backup-by-reference), a user's 48 events come in 25
+/// ascending runs; cli_live_reference.rs restores that archive itself. A verified restore reads each user's
 /// events back through events' key: that one is built from its first user.
 #[test]
 fn keys_are_built_early_for_rows_in_no_order_and_for_verification() {

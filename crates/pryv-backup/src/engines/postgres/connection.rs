@@ -367,7 +367,7 @@ impl Engine for PgEngine {
             crate::Error::Other(format!(
                 "the restored rows are committed, but building the install's indexes failed \
                  ({e}): the next pryv-backup restore into this database builds them (the core \
-                 builds its secondary indexes when it starts, not event_streams' primary key)"
+                 builds its secondary indexes when it starts, not the primary keys)"
             ))
         })
     }

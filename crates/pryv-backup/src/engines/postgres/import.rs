@@ -54,6 +54,8 @@ pub fn import_user(
     let no_rows_yet = newly_registered && engine.created_schema();
     if !no_rows_yet {
         // Rows of this user may be there already, replaced through upserts that name keys.
+        // This transaction has touched users_index only: the key builds, which wait for the
+        // users being written into their tables, cannot be waiting for it.
         engine.ensure_schema_with_keys(&GUARDED_TABLES)?;
     }
     if options.overwrite && !no_rows_yet {
