@@ -395,6 +395,35 @@ fn a_bad_line_under_a_matching_hash_is_refused_before_its_user_commits() {
     assert!(reason.contains("events"), "{reason}");
 }
 
+/// Without recorded hashes (bin/backup.js's archives have none) the pre-check reads every
+/// line: one that is not JSON stops its user before anything of it is written, and the
+/// report names the file and the line.
+#[test]
+fn a_bad_line_without_recorded_hashes_is_found_before_its_user_is_written() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    backup(&source, &out, &["--no-compress"]);
+    drop_checksums(&out);
+    let (path, bytes) = files(&out.join("users").join(BOB))
+        .into_iter()
+        .find(|(p, _)| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with("events") && name.ends_with(".jsonl")
+        })
+        .expect("bob has events");
+    let mut content = String::from_utf8(bytes).unwrap();
+    let lines = content.lines().count();
+    content.push_str("{\"id\": \"cut-here\", \"streamIds\": [\n");
+    std::fs::write(&path, content).unwrap();
+
+    let reason = bob_alone_failed(&out);
+    assert!(
+        reason.contains("events") && reason.contains(&format!("line {}", lines + 1)),
+        "{reason}"
+    );
+}
+
 #[test]
 fn verify_integrity_rolls_back_a_tampered_user_and_restores_the_others() {
     let source = Install::sample();
