@@ -367,6 +367,17 @@ fn rerecord(backup: &Path, user_id: &str, file: &Path) {
     );
 }
 
+/// Bob's (first) events file in a plaintext backup, and its bytes.
+fn bob_events_file(backup: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    files(&backup.join("users").join(BOB))
+        .into_iter()
+        .find(|(p, _)| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with("events") && name.ends_with(".jsonl")
+        })
+        .expect("bob has events")
+}
+
 /// A file whose recorded hash is right but whose content is not (a line cut in half, hashed
 /// after): the pre-check trusts the hash and does not parse it again, the import reads the
 /// bad line and the user is rolled back whole, before its commit; the others are restored.
@@ -376,13 +387,7 @@ fn a_bad_line_under_a_matching_hash_is_refused_before_its_user_commits() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("backup");
     backup(&source, &out, &["--no-compress"]);
-    let (path, bytes) = files(&out.join("users").join(BOB))
-        .into_iter()
-        .find(|(p, _)| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            name.starts_with("events") && name.ends_with(".jsonl")
-        })
-        .expect("bob has events");
+    let (path, bytes) = bob_events_file(&out);
     let content = String::from_utf8(bytes).unwrap();
     let mut lines: Vec<String> = content.lines().map(String::from).collect();
     let last = lines.len() - 1;
@@ -405,13 +410,7 @@ fn a_bad_line_without_recorded_hashes_is_found_before_its_user_is_written() {
     let out = work.path().join("backup");
     backup(&source, &out, &["--no-compress"]);
     drop_checksums(&out);
-    let (path, bytes) = files(&out.join("users").join(BOB))
-        .into_iter()
-        .find(|(p, _)| {
-            let name = p.file_name().unwrap().to_string_lossy().to_string();
-            name.starts_with("events") && name.ends_with(".jsonl")
-        })
-        .expect("bob has events");
+    let (path, bytes) = bob_events_file(&out);
     let mut content = String::from_utf8(bytes).unwrap();
     let lines = content.lines().count();
     content.push_str("{\"id\": \"cut-here\", \"streamIds\": [\n");

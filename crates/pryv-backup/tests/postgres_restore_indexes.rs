@@ -253,9 +253,10 @@ fn rows_of(client: &mut postgres::Client, user_id: &str) -> i64 {
 }
 
 /// Rows with a key already written, in every place a backup could put them: next to it
-/// (found by the order), in the other run of the events (found by the merge), or anywhere
-/// (found by the database, the rows then following no order). Each time the user is
-/// refused and has nothing written; the others restore and the keys build at the end.
+/// (found by the order), in the other run of the events (the sample's one history copy
+/// given a head's id: found by the merge), among rows in no order (found by the database),
+/// in audit and in series. Each time the user is refused and has nothing written; the
+/// others restore and the keys build at the end.
 #[test]
 fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
     let mut db = testbed::pg_database();
@@ -269,57 +270,45 @@ fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
         .collect();
     assert!(events.iter().any(|e| e.get("headId").is_some()) && heads.len() > 2);
 
-    let mut broken = Vec::new();
-    // A head twice in a row.
-    let mut twice = good.clone();
-    let at = twice.items_of(Collection::Events).len() - 1;
-    let last = twice.items_of(Collection::Events)[at].clone();
-    twice
-        .collections
-        .get_mut(&Collection::Events)
-        .unwrap()
-        .push(last);
-    broken.push(("a head twice in a row", twice));
-    // A history copy with a head's id.
-    let mut shared = good.clone();
-    let history = shared
-        .collections
-        .get_mut(&Collection::Events)
-        .unwrap()
-        .iter_mut()
-        .find(|e| e.get("headId").is_some())
-        .unwrap();
-    history["id"] = heads[1]["id"].clone();
-    broken.push(("a history copy with a head's id", shared));
-    // A head again at the start (the rows then follow no order).
-    let mut anywhere = good.clone();
-    anywhere
-        .collections
-        .get_mut(&Collection::Events)
-        .unwrap()
-        .insert(0, heads[2].clone());
-    broken.push(("a head again, out of order", anywhere));
-    // An audit row twice.
-    let mut audit = good.clone();
-    let row = audit.items_of(Collection::Audit)[0].clone();
-    audit
-        .collections
-        .get_mut(&Collection::Audit)
-        .unwrap()
-        .push(row);
-    broken.push(("an audit row twice", audit));
-    // A series point twice.
-    let mut series = good.clone();
-    let measurement = series
-        .collections
-        .get_mut(&Collection::Series)
-        .unwrap()
-        .first_mut()
-        .unwrap();
-    let point = measurement["points"][0].clone();
-    measurement["points"].as_array_mut().unwrap().push(point);
-    broken.push(("a series point twice", series));
-
+    // The user's data with one collection edited.
+    let edited = |collection: Collection, edit: &dyn Fn(&mut Vec<serde_json::Value>)| {
+        let mut data = good.clone();
+        edit(data.collections.get_mut(&collection).unwrap());
+        data
+    };
+    let broken = [
+        (
+            "a head twice in a row",
+            edited(Collection::Events, &|events| {
+                events.push(events[events.len() - 1].clone())
+            }),
+        ),
+        (
+            "a history copy with a head's id",
+            edited(Collection::Events, &|events| {
+                let history = events.iter_mut().find(|e| e.get("headId").is_some());
+                history.unwrap()["id"] = heads[1]["id"].clone();
+            }),
+        ),
+        (
+            "a head again, among events in no order",
+            edited(Collection::Events, &|events| {
+                events.reverse();
+                events.push(heads[2].clone());
+            }),
+        ),
+        (
+            "an audit row twice",
+            edited(Collection::Audit, &|audit| audit.push(audit[0].clone())),
+        ),
+        (
+            "a series point twice",
+            edited(Collection::Series, &|series| {
+                let points = series[0]["points"].as_array_mut().unwrap();
+                points.push(points[0].clone());
+            }),
+        ),
+    ];
     for (what, data) in &broken {
         let error = target
             .import_user(&alice, data, &ImportOptions::default())
