@@ -276,15 +276,25 @@ fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
         edit(data.collections.get_mut(&collection).unwrap());
         data
     };
+    let id_of = |collection: Collection, at: usize, field: &str| {
+        good.items_of(collection)[at][field]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let last = events.len() - 1;
+    // What is broken, the key it repeats, and the user's data so broken.
     let broken = [
         (
             "a head twice in a row",
+            id_of(Collection::Events, last, "id"),
             edited(Collection::Events, &|events| {
                 events.push(events[events.len() - 1].clone())
             }),
         ),
         (
             "a history copy with a head's id",
+            heads[1]["id"].as_str().unwrap().to_string(),
             edited(Collection::Events, &|events| {
                 let history = events.iter_mut().find(|e| e.get("headId").is_some());
                 history.unwrap()["id"] = heads[1]["id"].clone();
@@ -292,6 +302,7 @@ fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
         ),
         (
             "a head again, among events in no order",
+            heads[2]["id"].as_str().unwrap().to_string(),
             edited(Collection::Events, &|events| {
                 events.reverse();
                 events.push(heads[2].clone());
@@ -299,23 +310,25 @@ fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
         ),
         (
             "an audit row twice",
+            id_of(Collection::Audit, 0, "eventid"),
             edited(Collection::Audit, &|audit| audit.push(audit[0].clone())),
         ),
         (
             "a series point twice",
+            id_of(Collection::Series, 0, "measurement"),
             edited(Collection::Series, &|series| {
                 let points = series[0]["points"].as_array_mut().unwrap();
                 points.push(points[0].clone());
             }),
         ),
     ];
-    for (what, data) in &broken {
+    for (what, key, data) in &broken {
         let error = target
             .import_user(&alice, data, &ImportOptions::default())
             .expect_err(what)
             .to_string();
         assert!(
-            error.contains("two") && error.contains("rows"),
+            error.contains("two") && error.contains(key.as_str()),
             "{what}: {error}"
         );
         assert_eq!(rows_of(db.client(), &alice.user_id), 0, "{what}");

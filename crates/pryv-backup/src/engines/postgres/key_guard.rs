@@ -26,10 +26,9 @@ pub struct KeyGuard {
     columns: Vec<&'static str>,
     positions: Vec<usize>,
     phase: Phase,
-    /// The previous row's key, encoded (see [`encode`]).
+    /// The previous row's key, encoded (see [`encode`]; never empty once a row was seen).
     last: Vec<u8>,
     key: Vec<u8>,
-    rows: u64,
     /// The first run's keys, each after its length (u32, little-endian), ascending.
     first_run: Vec<u8>,
     /// The first run outgrew `first_run`.
@@ -64,6 +63,7 @@ impl KeyGuard {
             .copied()
             .filter(|c| *c != "user_id")
             .collect();
+        // A key column the rows lack (none does) finds no cell: the database then checks.
         let positions = columns
             .iter()
             .map(|c| names.iter().position(|n| n == c).unwrap_or(usize::MAX))
@@ -75,7 +75,6 @@ impl KeyGuard {
             phase: Phase::FirstRun,
             last: Vec::new(),
             key: Vec::new(),
-            rows: 0,
             first_run: Vec::new(),
             first_run_cut: false,
             cursor: 0,
@@ -94,8 +93,7 @@ impl KeyGuard {
                 return Ok(());
             }
         }
-        self.rows += 1;
-        if self.rows > 1 {
+        if !self.last.is_empty() {
             match self.key.as_slice().cmp(self.last.as_slice()) {
                 Ordering::Equal => return Err(self.duplicate(row)),
                 Ordering::Less => {
@@ -128,7 +126,8 @@ impl KeyGuard {
             self.first_run = Vec::new();
             return;
         }
-        let len = u32::try_from(self.key.len()).unwrap_or(u32::MAX);
+        // Shorter than FIRST_RUN_BYTES, as checked above.
+        let len = self.key.len() as u32;
         self.first_run.extend_from_slice(&len.to_le_bytes());
         self.first_run.extend_from_slice(&self.key);
     }
@@ -161,13 +160,19 @@ impl KeyGuard {
              HAVING count(*) > 1 LIMIT 1",
             self.table
         );
-        match tx.query_opt(sql.as_str(), &[&user_id])? {
-            Some(row) => Err(PgError::DuplicateKey {
-                table: self.table,
-                key: format!("({key}) = {}", row.try_get::<_, String>(0)?),
-            }),
-            None => Ok(Proof::ByDatabase),
-        }
+        let Some(row) = tx.query_opt(sql.as_str(), &[&user_id])? else {
+            return Ok(Proof::ByDatabase);
+        };
+        // A row of several columns comes as text in parentheses already.
+        let value: String = row.try_get(0)?;
+        let value = match self.columns.len() {
+            1 => format!("({value})"),
+            _ => value,
+        };
+        Err(PgError::DuplicateKey {
+            table: self.table,
+            key: format!("({key}) = {value}"),
+        })
     }
 
     fn duplicate(&self, row: &[Cell<'_>]) -> PgError {
