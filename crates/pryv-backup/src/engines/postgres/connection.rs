@@ -130,7 +130,8 @@ impl PgEngine {
         Ok(())
     }
 
-    /// [`Self::ensure_schema_with_keys`] for rows proven distinct as they are written.
+    /// Creates the schema for a load into an empty database, or checks it, as every import
+    /// does first (`ensure_schema_with_keys`), with no key needed before the load's end.
     pub fn ensure_schema(&self) -> Result<(), PgError> {
         self.ensure_schema_with_keys(&[])
     }
