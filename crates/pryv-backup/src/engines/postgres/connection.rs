@@ -85,11 +85,7 @@ impl PgEngine {
     /// Called by every import.
     pub(super) fn ensure_schema_with_keys(&self, keys_of: &[&str]) -> Result<(), PgError> {
         self.restoring.store(true, Ordering::Release);
-        let needed = schema::GUARDED_KEYS
-            .iter()
-            .enumerate()
-            .filter(|(_, key)| keys_of.contains(&key.table))
-            .fold(0u8, |bits, (i, _)| bits | 1 << i);
+        let needed = key_bits(keys_of);
         if self.schema_ready.load(Ordering::Acquire)
             && self.absent_keys.load(Ordering::Acquire) & needed == 0
         {
@@ -148,11 +144,7 @@ impl PgEngine {
     /// Whether `table`'s primary key is absent while this engine loads the schema it
     /// created: its rows must then go through a `key_guard`.
     pub(super) fn key_absent(&self, table: &str) -> bool {
-        let absent = self.absent_keys.load(Ordering::Acquire);
-        schema::GUARDED_KEYS
-            .iter()
-            .enumerate()
-            .any(|(i, key)| key.table == table && absent & 1 << i != 0)
+        self.absent_keys.load(Ordering::Acquire) & key_bits(&[table]) != 0
     }
 
     /// Whether this engine created the schema (see `created_schema`).
@@ -238,6 +230,15 @@ impl PgEngine {
     pub(super) fn attachment_store(&self) -> Option<&dyn AttachmentStore> {
         self.attachments.as_deref()
     }
+}
+
+/// The bits of `absent_keys` that stand for the keys of `tables`.
+fn key_bits(tables: &[&str]) -> u8 {
+    schema::GUARDED_KEYS
+        .iter()
+        .enumerate()
+        .filter(|(_, key)| tables.contains(&key.table))
+        .fold(0, |bits, (i, _)| bits | 1 << i)
 }
 
 fn server_start_time(client: &mut Client) -> Result<String, PgError> {

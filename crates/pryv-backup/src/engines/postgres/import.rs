@@ -262,7 +262,7 @@ fn write_rows(
     uid: &str,
     no_rows_yet: bool,
     mut upsert: Inserter<'_>,
-    guard: Option<KeyGuard>,
+    mut guard: Option<KeyGuard>,
     unordered: &mut bool,
     produce: &mut dyn FnMut(&mut PushRow<'_>) -> Result<()>,
 ) -> Result<()> {
@@ -272,21 +272,15 @@ fn write_rows(
         return Ok(());
     }
     let mut copy = CopyIn::start(tx, upsert.table(), upsert.columns(), &[])?;
-    match guard {
-        None => {
-            produce(&mut |row| copy.push(row))?;
-            copy.finish()?;
+    produce(&mut |row| {
+        if let Some(guard) = guard.as_mut() {
+            guard.observe(&row)?;
         }
-        Some(mut guard) => {
-            produce(&mut |row| {
-                guard.observe(&row)?;
-                copy.push(row)
-            })?;
-            copy.finish()?;
-            if guard.finish(tx, uid)? == Proof::ByDatabase {
-                *unordered = true;
-            }
-        }
+        copy.push(row)
+    })?;
+    copy.finish()?;
+    if let Some(guard) = guard {
+        *unordered |= guard.finish(tx, uid)? == Proof::ByDatabase;
     }
     Ok(())
 }

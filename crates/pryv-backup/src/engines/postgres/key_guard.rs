@@ -182,7 +182,6 @@ impl KeyGuard {
             .map(|&at| match row.get(at) {
                 Some(Cell::Text(text)) => text.to_string(),
                 Some(Cell::Float(x)) => x.to_string(),
-                Some(Cell::BigInt(n)) => n.to_string(),
                 _ => String::new(),
             })
             .collect();
@@ -203,8 +202,9 @@ fn entry(first_run: &[u8], at: usize) -> Option<&[u8]> {
 /// Appends a key column so that byte order of the encodings is the order of the keys, and
 /// equal encodings are the keys PostgreSQL takes for equal: texts by their bytes (a
 /// deterministic collation calls equal only the same bytes; they hold no NUL, which ends
-/// them), floats with -0 as 0 and every NaN as one, above +∞. `false` for a value of
-/// another kind (the guard then leaves the check to the database).
+/// them), floats with -0 as 0 and every NaN as one, above +∞ (the guarded keys hold no
+/// other kind). `false` for a value of another kind (the guard then leaves the check to the
+/// database).
 fn encode(cell: Option<&Cell<'_>>, out: &mut Vec<u8>) -> bool {
     match cell {
         Some(Cell::Text(text)) => {
@@ -227,7 +227,6 @@ fn encode(cell: Option<&Cell<'_>>, out: &mut Vec<u8>) -> bool {
             };
             out.extend_from_slice(&ordered.to_be_bytes());
         }
-        Some(Cell::BigInt(n)) => out.extend_from_slice(&((*n as u64) ^ 1 << 63).to_be_bytes()),
         _ => return false,
     }
     true
