@@ -297,6 +297,7 @@ fn run_backup(
             max_chunk_size: args.max_chunk_size * 1024 * 1024,
             sealer,
             backend,
+            empty_files: previous.is_none(),
         },
     )?;
     let bar = UserBar::new("backing up", json);

@@ -35,6 +35,10 @@ pub struct WriterOptions {
     pub sealer: Option<Arc<dyn FileSealer>>,
     /// Where the files go (the local filesystem unless set).
     pub backend: Backend,
+    /// Writes the single-file collections a user has none of as empty files: the file set
+    /// bin/backup.js writes for every user. An increment leaves them out, as both readers
+    /// read a missing one as empty and most of an increment's users change in few of them.
+    pub empty_files: bool,
 }
 
 impl Default for WriterOptions {
@@ -44,6 +48,7 @@ impl Default for WriterOptions {
             max_chunk_size: DEFAULT_MAX_CHUNK_SIZE,
             sealer: None,
             backend: Backend::Local,
+            empty_files: true,
         }
     }
 }
@@ -364,8 +369,8 @@ impl UserWriter {
         Ok(())
     }
 
-    /// Writes the files format v1 always has (empty when the user has nothing), then
-    /// `user-manifest.json`.
+    /// Writes the files format v1 always has (empty when the user has nothing, unless
+    /// [`WriterOptions::empty_files`] is off), then `user-manifest.json`.
     pub fn finish(mut self) -> Result<UserManifest, ArchiveError> {
         self.close_current()?;
         let compress = self.shared.options.compress;
@@ -375,7 +380,7 @@ impl UserWriter {
             Collection::Profile,
             Collection::Webhooks,
         ] {
-            if !self.done.contains(&collection) {
+            if self.shared.options.empty_files && !self.done.contains(&collection) {
                 let relative = layout::jsonl_name(collection.name(), compress);
                 let out = self.output(&self.dir.join(&relative), compress)?;
                 self.files.push(out.commit(relative)?);
