@@ -10,6 +10,7 @@
 # source, 1% of the events changed (pryv-backup-bench touch), and an incremental backup.
 # Raw data = pg_database_size of the generated database; MB/s = raw MB / wall seconds.
 # Peak RSS is the client process's (/usr/bin/time -v); PostgreSQL's own work is not in it.
+# Each timed step starts after a sync, so that it waits for no write-back of an earlier step.
 # --repeat N runs every backup and restore step N times, in turns (step after step, then
 # again), each restore into a new empty database; the table gives the median wall time and
 # lists every run's.
@@ -53,6 +54,9 @@ size_of() { du -sb "$1" 2>/dev/null | cut -f1; }
 measure() {
   local size=$1 step=$2 output=$3; shift 3
   local t0 t1 status=ok
+  # Written-back first: a step that syncs its output (pg_dump's fsync, pryv-backup's syncfs)
+  # would otherwise also wait for what the steps before it left dirty.
+  sync
   t0=$(date +%s.%N)
   /usr/bin/time -v -o "$WORK/$size-$step.time" "$@" >"$WORK/$size-$step.log" 2>&1 || status=FAILED
   t1=$(date +%s.%N)
