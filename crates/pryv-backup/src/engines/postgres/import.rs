@@ -56,7 +56,7 @@ pub fn import_user(
         // Rows of this user may be there already, replaced through upserts that name keys.
         // This transaction has touched users_index only: the key builds, which wait for the
         // users being written into their tables, cannot be waiting for it.
-        engine.ensure_schema_with_keys(&GUARDED_TABLES)?;
+        engine.ensure_schema_with_keys(&guarded_tables())?;
     }
     if options.overwrite && !no_rows_yet {
         users_index::clear_user_data(&mut tx, user)?;
@@ -208,11 +208,9 @@ pub fn import_user(
 }
 
 /// The tables whose keys a restore into a schema it created may build last.
-const GUARDED_TABLES: [&str; 3] = [
-    schema::GUARDED_KEYS[0].table,
-    schema::GUARDED_KEYS[1].table,
-    schema::GUARDED_KEYS[2].table,
-];
+fn guarded_tables() -> Vec<&'static str> {
+    schema::GUARDED_KEYS.iter().map(|key| key.table).collect()
+}
 
 /// The tables that need their key during this user's load: all of them once a user's rows
 /// came in no order a `KeyGuard` can prove distinct (bin/backup.js's archives, a chain's
@@ -220,9 +218,9 @@ const GUARDED_TABLES: [&str; 3] = [
 /// table), and events' when the user is read back for verification (through that key).
 fn keys_needed(engine: &PgEngine, options: &ImportOptions) -> Vec<&'static str> {
     if engine.rows_unordered() {
-        GUARDED_TABLES.to_vec()
+        guarded_tables()
     } else if options.verify_integrity {
-        vec![schema::GUARDED_KEYS[0].table]
+        vec![events::TABLE.name]
     } else {
         Vec::new()
     }
