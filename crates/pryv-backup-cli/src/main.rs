@@ -1,5 +1,6 @@
 //! `pryv-backup`: the command-line interface. The logic lives in the `pryv-backup` library;
-//! this file parses arguments, reads secrets, draws progress and maps outcomes to exit codes.
+//! each subcommand is a file of `commands/`. This file parses the command line, hands it to
+//! its command and turns the outcome into the exit code.
 
 // Reports reach stdout through these instead of std's macros, which panic once the reader
 // has gone (`pryv-backup inspect … | head`). Defined before the modules so they see them.
@@ -10,8 +11,9 @@ macro_rules! println {
     ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
-mod args;
+mod cli;
 mod commands;
+mod flags;
 mod metrics;
 mod output;
 mod secrets;
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::Cli;
+use cli::Cli;
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -35,8 +37,8 @@ pub mod exit {
 
 fn main() -> ExitCode {
     bound_allocator_memory();
-    let (argv, overrides) = args::split_config_overrides(std::env::args_os());
-    let cli = Cli::parse_from(args::with_compat_subcommand(argv));
+    let (argv, overrides) = cli::split_config_overrides(std::env::args_os());
+    let cli = Cli::parse_from(cli::with_compat_subcommand(argv));
     output::init_logging(cli.verbose);
     match commands::run(cli, overrides) {
         Ok(code) => ExitCode::from(code),

@@ -8,7 +8,7 @@ use pryv_backup::archive::FileSealer;
 use pryv_backup::crypto::Pryvbke1;
 use zeroize::Zeroizing;
 
-use crate::args::DecryptArgs;
+use crate::flags::DecryptArgs;
 
 pub const PASSPHRASE_ENV: &str = "PRYV_BACKUP_PASSPHRASE";
 pub const KEY_PASSPHRASE_ENV: &str = "PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE";

@@ -1,0 +1,202 @@
+//! `backup`: reads the install's storage and writes a backup (full, or an increment beside
+//! the previous generations).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use pryv_backup::archive::{ArchiveWriter, WriterOptions};
+use pryv_backup::{backup, chain};
+
+use super::shared::{install, jobs, locate, new_sealer, open_reader};
+use crate::exit;
+use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
+use crate::metrics::Metrics;
+use crate::output::{print_json, UserBar};
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The backup directory to write, or `s3://bucket/prefix` for an S3-compatible object
+    /// store (credentials, region and endpoint from the usual AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL variables).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Back up only this user (userId or username; repeatable).
+    #[arg(short, long, value_name = "USER")]
+    pub user: Vec<String>,
+    /// Export only what changed since each user's previous backup in --output (a new
+    /// generation beside the previous ones); a full backup when there is none.
+    #[arg(long)]
+    pub incremental: bool,
+    /// With --incremental: how far (seconds) the clocks of the cores and of this host may
+    /// disagree. Changes dated up to this much before a user's previous snapshot are taken
+    /// again, so none is missed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0, value_parser = non_negative_seconds)]
+    pub clock_skew: f64,
+    /// Chunk size of events and audit files, in MB of raw (uncompressed) JSON.
+    #[arg(
+        long,
+        alias = "target-file-size",
+        value_name = "MB",
+        default_value_t = 50
+    )]
+    pub max_chunk_size: u64,
+    /// Write plain .jsonl files instead of .jsonl.gz.
+    #[arg(long)]
+    pub no_compress: bool,
+    /// Also back up sessions and password-reset requests.
+    #[arg(long)]
+    pub include_ephemeral: bool,
+    #[command(flatten)]
+    pub seal: SealArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+pub fn run(
+    args: BackupArgs,
+    overrides: Vec<(String, String)>,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
+    if args.max_chunk_size == 0 {
+        bail!("--max-chunk-size must be at least 1 (MB)");
+    }
+    let install = install(&args.config, overrides)?;
+    let target = install.target();
+    if !json {
+        eprintln!("reading {target}");
+    }
+    let engine = install.engine()?;
+    let sealer = new_sealer(&args.seal)?;
+    let (backend, output) = locate(&args.output)?;
+    // Two backups into one output would mix their files: the second stops here.
+    if backend.is_local() {
+        install.check_output(&output)?;
+    }
+    let _lock = backend.lock_output(&output)?;
+
+    // An incremental backup adds a generation beside the previous ones; it never rewrites them.
+    // The previous generations open with the passphrase this one is encrypted with, unless
+    // told otherwise.
+    let mut previous_secrets = args.decrypt.clone();
+    if previous_secrets.decrypt_passphrase_file.is_none() {
+        previous_secrets.decrypt_passphrase_file = args.seal.encrypt_passphrase_file.clone();
+    }
+    let (output_dir, previous) = if args.incremental {
+        match chain::Chain::open(&backend, &output, &|dir| {
+            open_reader(&backend, dir, &previous_secrets).map_err(|e| format!("{e:#}"))
+        })
+        .with_context(|| {
+            format!(
+                "an incremental backup starts from the manifests of the previous one in {}, \
+                 which could not be read (nothing was written)",
+                output.display()
+            )
+        })? {
+            Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
+            None => {
+                eprintln!(
+                    "no previous backup in {}: running a full backup",
+                    output.display()
+                );
+                (output.clone(), None)
+            }
+        }
+    } else {
+        (output.clone(), None)
+    };
+
+    let writer = ArchiveWriter::create(
+        &output_dir,
+        WriterOptions {
+            compress: !args.no_compress,
+            max_chunk_size: args.max_chunk_size * 1024 * 1024,
+            sealer,
+            backend,
+            empty_files: previous.is_none(),
+        },
+    )?;
+    let bar = UserBar::new("backing up", json);
+    let report = backup::run(
+        engine.as_ref(),
+        writer,
+        &backup::BackupOptions {
+            users: args.user.clone(),
+            previous,
+            include_ephemeral: args.include_ephemeral,
+            jobs: jobs(&args.config),
+            engine_name: install.engine_name(),
+            domain: install.domain(),
+            core_version: install.core_version(),
+            pii_key: install.config.pii_key.clone(),
+            clock_skew: args.clock_skew,
+            hook: None,
+        },
+        &bar,
+    )?;
+    drop(bar);
+    metrics.set(
+        "users",
+        "Users in the last run's backup.",
+        report.users.len() as f64,
+    );
+    metrics.set(
+        "items",
+        "Items in the last run's backup.",
+        report.items as f64,
+    );
+    metrics.set(
+        "attachments",
+        "Attachment files in the last run's backup.",
+        report.attachments as f64,
+    );
+    metrics.set(
+        "bytes",
+        "Bytes of the users' files in the last run's backup.",
+        report.bytes as f64,
+    );
+    metrics.set(
+        "missing_attachments",
+        "Attachments listed by events but gone from the store during the last run.",
+        report.missing_attachments.len() as f64,
+    );
+    if json {
+        print_json(
+            &serde_json::json!({ "output": output_dir, "install": target, "report": report }),
+        )?;
+    } else {
+        println!(
+            "{} backup of {} user(s) written to {} ({} items, {} attachments, {} platform entries)",
+            report.backup_type,
+            report.users.len(),
+            output_dir.display(),
+            report.items,
+            report.attachments,
+            report.platform_entries
+        );
+        if !report.missing_attachments.is_empty() {
+            println!(
+                "warning: {} attachment file(s) listed by events were not in the store (deleted \
+                 while the backup ran, or lost); the events are backed up, these files are not:",
+                report.missing_attachments.len()
+            );
+            for m in &report.missing_attachments {
+                println!(
+                    "  - user {} ({}): event {}, file {}",
+                    m.username, m.user_id, m.event_id, m.file_id
+                );
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn non_negative_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
+        _ => Err(format!("{text:?} is not a number of seconds (0 or more)")),
+    }
+}

@@ -1,0 +1,71 @@
+//! `consolidate`: merges a backup and its increments into one new full backup.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use pryv_backup::archive::{ArchiveWriter, WriterOptions};
+
+use super::shared::{locate, new_sealer, open_chain};
+use crate::exit;
+use crate::flags::{DecryptArgs, SealArgs};
+use crate::metrics::Metrics;
+use crate::output::{print_json, UserBar};
+
+#[derive(Args, Debug)]
+pub struct ConsolidateArgs {
+    /// The backup to merge (a folder or `s3://bucket/prefix`).
+    pub dir: PathBuf,
+    /// Where to write the new full backup (a new or empty folder, or `s3://...`).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Merge the state as it was at this time (see `restore --as-of`).
+    #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
+    pub as_of: Option<u64>,
+    #[command(flatten)]
+    pub secrets: DecryptArgs,
+    #[command(flatten)]
+    pub seal: SealArgs,
+}
+
+pub fn run(args: &ConsolidateArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
+    let (_, chain) = open_chain(&args.dir, args.as_of, &args.secrets, json)?;
+    let (backend, out) = locate(&args.output)?;
+    let _lock = backend.lock_output(&out)?;
+    let writer = ArchiveWriter::create(
+        &out,
+        WriterOptions {
+            sealer: new_sealer(&args.seal)?,
+            backend,
+            ..WriterOptions::default()
+        },
+    )?;
+    let bar = UserBar::new("consolidating", json);
+    let report = pryv_backup::consolidate::run(&chain, writer, &bar)?;
+    drop(bar);
+    metrics.set(
+        "users",
+        "Users in the last consolidated backup.",
+        report.users as f64,
+    );
+    metrics.set(
+        "items",
+        "Items in the last consolidated backup.",
+        report.items as f64,
+    );
+    if json {
+        print_json(&serde_json::json!({ "output": out, "report": report }))?;
+    } else {
+        println!(
+            "{} generation(s) of {} merged into the full backup {}: {} user(s), {} items, {} attachments, {} platform entries",
+            report.generations,
+            args.dir.display(),
+            out.display(),
+            report.users,
+            report.items,
+            report.attachments,
+            report.platform_entries
+        );
+    }
+    Ok(exit::OK)
+}

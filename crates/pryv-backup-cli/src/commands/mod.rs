@@ -1,0 +1,164 @@
+//! The subcommands, one file each: its flags (a `#[derive(Args)]` struct), its run function
+//! and its printing, over one library call. This file names them and sends each to its file.
+
+mod backup;
+mod completions;
+mod consolidate;
+mod decrypt;
+mod demo;
+mod drill;
+mod inspect;
+mod man;
+mod prune;
+mod restore;
+mod shared;
+mod verify;
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+use crate::cli::Cli;
+use crate::exit;
+use crate::metrics::{self, Metrics};
+use crate::secrets;
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Back up a Pryv.io install into a directory (also: `pryv-backup --output DIR`).
+    ///
+    /// Example: NODE_ENV=production pryv-backup backup --core-dir /opt/pryv --output /backups/2026-11-24
+    Backup(backup::BackupArgs),
+    /// Restore a backup directory into a Pryv.io install (also: `pryv-backup --restore DIR`).
+    ///
+    /// Users are restored one by one, each all-or-nothing. Conflicting users abort the
+    /// restore before anything is written, unless --skip-conflicts.
+    Restore(restore::RestoreArgs),
+    /// Print a backup's summary: type, users, item counts, sizes.
+    Inspect(inspect::InspectArgs),
+    /// Check a backup without restoring it: every file present, of the recorded size and
+    /// SHA-256, decompresses, parses, and item counts match the manifest.
+    Verify(verify::VerifyArgs),
+    /// Prove a backup restores: restore it into a throwaway platform, check it all, remove it.
+    ///
+    /// The platform is a SQLite-engine one in a temporary folder (no server needed). Every
+    /// file is checked against the manifests and every event and access integrity hash as
+    /// the core computes it. Exit 0 when every user restores and checks out; 1 otherwise,
+    /// naming each damaged user and file.
+    ///
+    /// Example: pryv-backup drill /backups/full --private-key backup.key.pem
+    Drill(drill::DrillArgs),
+    /// Merge a backup and its increments into one new full backup, without the install.
+    ///
+    /// The latest state (or the state --as-of a time) is written. Restoring it gives what
+    /// restoring the chain gives; incremental backups can follow it; the chain can then be
+    /// pruned. It is encrypted as a backup is: for --recipient-pubkey, or with the
+    /// passphrase of --encrypt-passphrase-file or PRYV_BACKUP_PASSPHRASE.
+    ///
+    /// Example: pryv-backup consolidate /backups/2026-11 --output /backups/2026-11-full
+    Consolidate(consolidate::ConsolidateArgs),
+    /// Remove old backups from a folder of dated backups, by retention rules.
+    ///
+    /// The folder (or S3 prefix) holds one backup per sub-folder. The rules are restic's
+    /// (periods in UTC). Prints what it would remove; removes only
+    /// with --yes. An increment's base and earlier increments are kept with it; a backup
+    /// being written (its lock held) or without a manifest is never touched.
+    ///
+    /// Example: pryv-backup prune /backups --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --yes
+    Prune(prune::PruneArgs),
+    /// Write a plaintext copy of an encrypted backup.
+    Decrypt(decrypt::DecryptCommandArgs),
+    /// Create a sample SQLite-engine platform, back it up, restore it into a second empty
+    /// platform, compare both and print a summary. Needs no server.
+    Demo(demo::DemoArgs),
+    /// Print a shell completion script.
+    ///
+    /// Example: pryv-backup completions bash > /etc/bash_completion.d/pryv-backup
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), made from this --help.
+    ///
+    /// Example: pryv-backup man > /usr/local/share/man/man1/pryv-backup.1
+    Man,
+}
+
+pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
+    let Some(path) = cli.metrics_file.clone() else {
+        return dispatch(cli, overrides, &mut Metrics::default());
+    };
+    let (command, location) = what(&cli.command);
+    let run = metrics::Run {
+        command,
+        location,
+        started: Instant::now(),
+    };
+    let mut measured = Metrics::default();
+    let result = dispatch(cli, overrides, &mut measured);
+    let code = *result.as_ref().unwrap_or(&exit::ERROR);
+    if let Err(e) = metrics::write(&path, &run, code, &measured) {
+        eprintln!("warning: the metrics file was not written: {e:#}");
+    }
+    result
+}
+
+/// The command's name and the backup location it works on, for metric labels.
+fn what(command: &Command) -> (&'static str, String) {
+    let shown = |p: &Path| p.display().to_string();
+    match command {
+        Command::Backup(args) => ("backup", shown(&args.output)),
+        Command::Restore(args) => ("restore", shown(&args.dir)),
+        Command::Inspect(args) => ("inspect", shown(&args.dir)),
+        Command::Verify(args) => ("verify", shown(&args.dir)),
+        Command::Decrypt(args) => ("decrypt", shown(&args.dir)),
+        Command::Drill(args) => ("drill", shown(&args.dir)),
+        Command::Prune(args) => ("prune", shown(&args.dir)),
+        Command::Consolidate(args) => ("consolidate", shown(&args.output)),
+        Command::Demo(_) => ("demo", String::new()),
+        Command::Completions(_) => ("completions", String::new()),
+        Command::Man => ("man", String::new()),
+    }
+}
+
+fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -> Result<u8> {
+    if let Err(e) = refuse_inline_secrets(&cli.command) {
+        eprintln!("error: {e:#}");
+        return Ok(exit::USAGE);
+    }
+    let json = cli.json;
+    match cli.command {
+        Command::Backup(args) => backup::run(args, overrides, json, metrics),
+        Command::Restore(args) => restore::run(args, overrides, json, metrics),
+        Command::Inspect(args) => inspect::run(&args, json),
+        Command::Verify(args) => verify::run(&args, json, metrics),
+        Command::Drill(args) => drill::run(&args, json, metrics),
+        Command::Consolidate(args) => consolidate::run(&args, json, metrics),
+        Command::Prune(args) => prune::run(&args, json, metrics),
+        Command::Decrypt(args) => decrypt::run(&args, json),
+        Command::Demo(args) => demo::run(&args, json),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
+    }
+}
+
+/// A secret given on the command line stops the command before it reads or writes anything.
+fn refuse_inline_secrets(command: &Command) -> Result<()> {
+    let decrypt = match command {
+        Command::Backup(args) => {
+            secrets::refuse_inline(&args.seal.encrypt_passphrase, "--encrypt-passphrase")?;
+            &args.decrypt
+        }
+        Command::Restore(args) => &args.decrypt,
+        Command::Inspect(args) => &args.secrets,
+        Command::Verify(args) => &args.secrets,
+        Command::Drill(args) => &args.secrets,
+        Command::Prune(args) => &args.secrets,
+        Command::Decrypt(args) => &args.secrets,
+        Command::Consolidate(args) => {
+            secrets::refuse_inline(&args.seal.encrypt_passphrase, "--encrypt-passphrase")?;
+            &args.secrets
+        }
+        Command::Demo(_) | Command::Completions(_) | Command::Man => return Ok(()),
+    };
+    secrets::refuse_inline(&decrypt.decrypt_passphrase, "--decrypt-passphrase")
+}

@@ -1,0 +1,170 @@
+//! `restore`: writes a backup (and its increments) into an install, user by user.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use pryv_backup::restore::{self, OnSuccess, RestoreOptions};
+
+use super::shared::{install, jobs, open_chain};
+use crate::exit;
+use crate::flags::{ConfigArgs, DecryptArgs};
+use crate::metrics::Metrics;
+use crate::output::{print_json, UserBar};
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`).
+    #[arg(short = 'r', long = "restore", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Restore only this user (userId or username; repeatable).
+    #[arg(short, long, value_name = "USER")]
+    pub user: Vec<String>,
+    /// Replace the data of users that already exist in the target.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Restore the state as it was at this time: only the generations (the base backup and
+    /// its increments) written at or before it. RFC 3339 (2026-11-24T23:00:00Z) or
+    /// milliseconds since the epoch (as in manifest.json's backupTimestamp).
+    #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
+    pub as_of: Option<u64>,
+    /// Restore the other users when some conflict (needs --delete-on-success or
+    /// --move-on-success, as with bin/backup.js).
+    #[arg(long)]
+    pub skip_conflicts: bool,
+    /// Check every event's and access's integrity hash, in the backup before writing the
+    /// user and as written before committing it; a user that fails is rolled back.
+    #[arg(long)]
+    pub verify_integrity: bool,
+    /// Delete the backup directory when every user was restored (it is kept when a user
+    /// failed, was rolled back or was skipped: it is their only copy).
+    #[arg(long, conflicts_with = "move_on_success")]
+    pub delete_on_success: bool,
+    /// Move the backup directory here after the restore, unless a user failed or was
+    /// rolled back (skipped users' data moves with it).
+    #[arg(long, value_name = "PATH")]
+    pub move_on_success: Option<PathBuf>,
+    #[command(flatten)]
+    pub decrypt: DecryptArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+pub fn run(
+    args: RestoreArgs,
+    overrides: Vec<(String, String)>,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
+    let on_success = match (&args.delete_on_success, &args.move_on_success) {
+        (true, _) => OnSuccess::Delete,
+        (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
+        (false, None) => OnSuccess::Keep,
+    };
+    let (dir, chain) = open_chain(&args.dir, args.as_of, &args.decrypt, json)?;
+    // The backup is checked (present, complete, secrets right) before the install is touched.
+    let install = install(&args.config, overrides)?;
+    let target = install.target();
+    if !json {
+        eprintln!("restoring into {target}");
+    }
+    let engine = install.engine()?;
+    let bar = UserBar::new("restoring", json);
+    let report = restore::run(
+        engine.as_ref(),
+        &chain,
+        &dir,
+        &RestoreOptions {
+            users: args.user.clone(),
+            overwrite: args.overwrite,
+            skip_conflicts: args.skip_conflicts,
+            verify_integrity: args.verify_integrity,
+            jobs: jobs(&args.config),
+            on_success,
+            pii_key: install.config.pii_key.clone(),
+            core_id: install.config.core_id.clone(),
+        },
+        &bar,
+    )?;
+    drop(bar);
+    metrics.set(
+        "users",
+        "Users restored by the last run.",
+        report.restored.len() as f64,
+    );
+    let not_restored = report.failed.len()
+        + report.rolled_back.len()
+        + report.skipped.len()
+        + report.incomplete.len();
+    metrics.set(
+        "failed_users",
+        "Users the last run did not restore: failed, rolled back, skipped or incomplete.",
+        not_restored as f64,
+    );
+    if json {
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("install".into(), serde_json::to_value(&target)?);
+        }
+        print_json(&value)?;
+    } else {
+        print_restore_report(&report);
+    }
+    Ok(if report.aborted {
+        exit::ERROR
+    } else if report.is_complete() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+fn print_restore_report(report: &restore::RestoreReport) {
+    if report.aborted {
+        println!(
+            "Restore aborted before writing anything: {} conflict(s)",
+            report.conflicts.len()
+        );
+        for c in &report.conflicts {
+            println!("  - {} ({}): {}", c.user.username, c.user.user_id, c.reason);
+        }
+        println!(
+            "Use --overwrite to replace existing users, or --skip-conflicts to restore the others."
+        );
+        return;
+    }
+    println!("Restore report:");
+    println!("  restored: {}", report.restored.len());
+    for u in &report.restored {
+        println!("    - {} ({})", u.username, u.user_id);
+    }
+    for (title, list) in [
+        ("skipped (conflict)", &report.skipped),
+        ("rolled back (integrity)", &report.rolled_back),
+        ("failed (rolled back)", &report.failed),
+        (
+            "INCOMPLETE (committed; restore again with --overwrite)",
+            &report.incomplete,
+        ),
+    ] {
+        if !list.is_empty() {
+            println!("  {title}: {}", list.len());
+            for u in list {
+                println!(
+                    "    - {} ({}): {}",
+                    u.user.username, u.user.user_id, u.reason
+                );
+            }
+        }
+    }
+    match &report.platform_error {
+        Some(e) => println!("  platform entries NOT restored: {e}"),
+        None => println!("  platform entries: {}", report.platform_entries),
+    }
+    if let Some(e) = &report.finish_error {
+        println!("  the restore did NOT end well: {e}");
+    }
+    if let Some(d) = &report.backup_disposition {
+        println!("  backup {d}");
+    }
+}

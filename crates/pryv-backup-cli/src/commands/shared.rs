@@ -1,0 +1,112 @@
+//! What several commands do the same way: load the install, size the worker pool, find a
+//! backup (local or S3), open it with its secrets, and seal a new one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use pryv_backup::archive::{ArchiveReader, Backend, FileSealer};
+use pryv_backup::chain;
+use pryv_backup::crypto::Pryvbke1;
+use pryv_backup::install::{Install, InstallSources};
+use pryv_backup::s3::S3Settings;
+
+use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
+use crate::secrets;
+
+pub fn install(config: &ConfigArgs, overrides: Vec<(String, String)>) -> Result<Install> {
+    Install::load(&InstallSources {
+        core_dir: config.core_dir.clone(),
+        node_env: std::env::var("NODE_ENV").ok(),
+        files: config.config_files.clone(),
+        env: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.contains("__"))
+            .collect(),
+        overrides,
+    })
+    .context("reading the Pryv.io configuration")
+}
+
+pub fn jobs(config: &ConfigArgs) -> usize {
+    config.jobs.unwrap_or_else(default_jobs)
+}
+
+/// One user per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The sealer of a new backup, when encryption was asked for.
+pub fn new_sealer(args: &SealArgs) -> Result<Option<Arc<dyn FileSealer>>> {
+    if let Some(pem_file) = &args.recipient_pubkey {
+        let pem = std::fs::read_to_string(pem_file)
+            .with_context(|| format!("reading {}", pem_file.display()))?;
+        return Ok(Some(Arc::new(Pryvbke1::for_recipient(&pem)?)));
+    }
+    let pass = secrets::read_secret(
+        args.encrypt_passphrase_file.as_deref(),
+        secrets::PASSPHRASE_ENV,
+    )?;
+    Ok(match pass {
+        Some(pass) => Some(Arc::new(Pryvbke1::with_passphrase(&pass)?)),
+        None => None,
+    })
+}
+
+/// Where a backup is: a local directory, or `s3://bucket/prefix` reached with the usual AWS
+/// environment (path-style requests unless AWS_VIRTUAL_HOSTED_STYLE_REQUEST=true).
+pub fn locate(location: &Path) -> Result<(Backend, PathBuf)> {
+    let virtual_hosted = std::env::var("AWS_VIRTUAL_HOSTED_STYLE_REQUEST")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    Ok(Backend::locate(location, |bucket| S3Settings {
+        bucket: bucket.to_string(),
+        path_style: !virtual_hosted,
+        ..S3Settings::default()
+    })?)
+}
+
+/// Opens a backup and its increments (the state `as_of` a time, when given), checking
+/// that it is complete and that the secrets open it.
+pub fn open_chain(
+    location: &Path,
+    as_of: Option<u64>,
+    secrets_args: &DecryptArgs,
+    json: bool,
+) -> Result<(PathBuf, chain::Chain)> {
+    let (backend, dir) = locate(location)?;
+    let chain = chain::Chain::open(&backend, &dir, &|dir| {
+        open_reader(&backend, dir, secrets_args).map_err(|e| e.to_string())
+    })?
+    .with_context(|| {
+        format!(
+            "{} holds no complete backup (no manifest.json)",
+            dir.display()
+        )
+    })?;
+    let Some(time_ms) = as_of else {
+        return Ok((dir, chain));
+    };
+    let all = chain.generation_count();
+    let chain = chain.as_of(time_ms)?;
+    if !json {
+        eprintln!(
+            "taking the state as of {time_ms} ms: {} of {all} generation(s)",
+            chain.generation_count()
+        );
+    }
+    Ok((dir, chain))
+}
+
+/// Opens a backup directory (or one generation of it), asking for the key when encrypted.
+pub fn open_reader(
+    backend: &Backend,
+    dir: &Path,
+    secrets_args: &DecryptArgs,
+) -> Result<ArchiveReader> {
+    let sealer = match ArchiveReader::envelope_in(backend, dir)? {
+        Some(envelope) => Some(secrets::opener(&envelope, secrets_args)?),
+        None => None,
+    };
+    Ok(ArchiveReader::open_in(backend, dir, sealer)?)
+}

@@ -1,0 +1,128 @@
+//! `verify`: checks every generation of a backup without restoring it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use pryv_backup::archive::{self, ArchiveReader};
+use pryv_backup::chain;
+
+use super::shared::locate;
+use crate::exit;
+use crate::flags::DecryptArgs;
+use crate::metrics::Metrics;
+use crate::output::print_json;
+use crate::secrets;
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub secrets: DecryptArgs,
+}
+
+/// Verifies the base backup and each of its increments (every generation a restore reads).
+pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
+    let (backend, dir) = locate(&args.dir)?;
+    let dir = dir.as_path();
+    let mut generations = vec![(dir.to_path_buf(), String::new())];
+    let mut incomplete = Vec::new();
+    for increment in chain::increment_dirs(&backend, dir)? {
+        let prefix = format!(
+            "{}/",
+            increment.strip_prefix(dir).unwrap_or(&increment).display()
+        );
+        if backend.is_file(&increment.join("manifest.json"))? {
+            generations.push((increment, prefix));
+        } else {
+            incomplete.push(prefix);
+        }
+    }
+    let mut total = archive::VerifyReport::default();
+    for (generation, prefix) in &generations {
+        let sealer = match ArchiveReader::envelope_in(&backend, generation)? {
+            Some(envelope) => Some(secrets::opener(&envelope, &args.secrets)?),
+            None => None,
+        };
+        let report = archive::verify_in(&backend, generation, sealer)
+            .with_context(|| format!("verifying {}", generation.display()))?;
+        total.users_checked += report.users_checked;
+        total.files_checked += report.files_checked;
+        total.items_checked += report.items_checked;
+        total.attachments_checked += report.attachments_checked;
+        total
+            .problems
+            .extend(report.problems.into_iter().map(|mut p| {
+                if Path::new(&p.path).is_relative() {
+                    p.path = format!("{prefix}{}", p.path);
+                }
+                p
+            }));
+    }
+    metrics.set(
+        "users",
+        "User backups the last run checked.",
+        total.users_checked as f64,
+    );
+    metrics.set(
+        "items",
+        "Items the last run checked.",
+        total.items_checked as f64,
+    );
+    metrics.set(
+        "files",
+        "Files the last run checked.",
+        total.files_checked as f64,
+    );
+    metrics.set(
+        "problems",
+        "Files or folders the last run found damaged.",
+        total.problems.len() as f64,
+    );
+    let problems: Vec<_> = total
+        .problems
+        .iter()
+        .map(|p| serde_json::json!({ "path": p.path, "problems": p.problems }))
+        .collect();
+    if json {
+        print_json(&serde_json::json!({
+            "ok": total.is_ok(),
+            "generations": generations.len(),
+            "users": total.users_checked,
+            "files": total.files_checked,
+            "items": total.items_checked,
+            "attachments": total.attachments_checked,
+            "problems": problems,
+            "incompleteIncrements": incomplete,
+        }))?;
+    } else {
+        println!(
+            "checked {} generation(s): {} user backup(s), {} file(s), {} item(s), {} attachment(s)",
+            generations.len(),
+            total.users_checked,
+            total.files_checked,
+            total.items_checked,
+            total.attachments_checked
+        );
+        for p in &total.problems {
+            println!("PROBLEM {}:", p.path);
+            for line in &p.problems {
+                println!("  - {line}");
+            }
+        }
+        for prefix in &incomplete {
+            println!(
+                "note: {prefix} is an incomplete increment (no manifest.json): restores ignore it"
+            );
+        }
+        println!(
+            "{}",
+            if total.is_ok() {
+                "backup OK"
+            } else {
+                "backup DAMAGED: see the problems above"
+            }
+        );
+    }
+    Ok(if total.is_ok() { exit::OK } else { exit::ERROR })
+}

@@ -1,0 +1,53 @@
+//! Flag groups several commands share, each defined once and flattened into the commands
+//! that take it. The global flags (`-v`, `--json`, `--metrics-file`) are on `cli::Cli`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Where the install and its configuration are.
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// The core's install directory (the one holding config/).
+    #[arg(long, env = "PRYV_CORE_DIR", default_value = ".")]
+    pub core_dir: PathBuf,
+    /// The core's configuration file, read instead of config/${NODE_ENV}-config.yml, as the
+    /// core's own --config (repeatable: later files win).
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_files: Vec<PathBuf>,
+    /// Users processed at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// How a new backup is encrypted (not at all when none is given).
+#[derive(Args, Debug)]
+pub struct SealArgs {
+    /// Encrypt for the holder of this RSA private key (recommended: this host cannot
+    /// decrypt its own backups).
+    #[arg(long, value_name = "PEM", conflicts_with = "encrypt_passphrase_file")]
+    pub recipient_pubkey: Option<PathBuf>,
+    /// Encrypt with the passphrase in this file (or PRYV_BACKUP_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub encrypt_passphrase_file: Option<PathBuf>,
+    /// Refused: give the passphrase in a file or PRYV_BACKUP_PASSPHRASE instead.
+    #[arg(long, hide = true, value_name = "SECRET")]
+    pub encrypt_passphrase: Option<String>,
+}
+
+/// How to open an encrypted backup.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DecryptArgs {
+    /// The backup's passphrase, in this file (or PRYV_BACKUP_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub decrypt_passphrase_file: Option<PathBuf>,
+    /// The recipient's RSA private key (PEM, PKCS#8 or PKCS#1).
+    #[arg(long, value_name = "PEM")]
+    pub private_key: Option<PathBuf>,
+    /// The private key's passphrase, in this file (or PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub private_key_passphrase_file: Option<PathBuf>,
+    /// Refused: give the passphrase in a file or PRYV_BACKUP_PASSPHRASE instead.
+    #[arg(long, hide = true, value_name = "SECRET")]
+    pub decrypt_passphrase: Option<String>,
+}
