@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::archive::{
     ArchiveWriter, Manifest, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS,
 };
+// Re-exported where callers (the CLI's tests among them) have always found it.
+pub use crate::clock::now_millis;
 use crate::engine::{Engine, ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
 use crate::platform::PlatformOwners;
@@ -415,14 +416,6 @@ fn export_user(
     // before the snapshot (less the margin), a later run of it misses nothing either.
     manifest.backup_timestamp = taken_ms.saturating_sub((clock_skew * 1000.0) as u64);
     Ok(manifest)
-}
-
-/// Milliseconds since the epoch, by this host's clock.
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 fn now_seconds() -> f64 {

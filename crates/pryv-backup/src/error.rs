@@ -54,6 +54,12 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<crate::model::InvalidItem> for Error {
+    fn from(e: crate::model::InvalidItem) -> Self {
+        Error::Archive(e.into())
+    }
+}
+
 impl Error {
     pub(crate) fn after_commit(what: &'static str) -> impl FnOnce(Error) -> Error {
         move |source| Error::AfterCommit {

@@ -1,23 +1,33 @@
 //! pryv-backup: backup and restore of Pryv.io v2 platforms.
 //!
-//! Layout of the crate, by concern:
-//! - [`model`]: the vocabulary shared by everything (items, collections, users).
-//! - [`json`]: JSON helpers, notably JavaScript number formatting.
-//! - [`archive`]: the on-disk backup format (bin/backup.js format v1); knows nothing of databases.
-//! - [`crypto`]: the PRYVBKE1 per-file encryption layer.
-//! - [`integrity`]: Pryv.io event/access integrity hashes.
-//! - [`config`]: reading open-pryv.io's layered YAML configuration.
-//! - [`engine`]: the traits every storage engine implements.
-//! - [`engines`]: the storage engines (PostgreSQL, SQLite, ...).
-//! - [`sample`]: a small deterministic platform for demos and round-trip tests.
-//! - [`stream_tree`]: stream paths and parents-first order, for both engines.
-//! - [`backup`], [`restore`], [`chain`]: the orchestration, over the traits only.
-//! - [`install`]: the engines an install's configuration asks for.
-//! - [`demo`]: the self-contained demo the README starts with.
+//! The modules in layers, bottom to top. A module uses only modules listed before it (its
+//! unit tests may use more: the archive's seal with [`crypto`]).
+//! 1. [`json`] (JSON helpers, notably JavaScript number formatting), [`dates`] (UTC calendar
+//!    dates), `paths` (path comparisons), [`clock`] (this host's time), [`s3`] (the object
+//!    store client).
+//! 2. [`model`]: the vocabulary shared by everything (items, collections, users).
+//! 3. [`lock`]: the locks that keep two runs apart.
+//! 4. [`progress`], `workers` (users in parallel), [`stream_tree`] (stream paths and
+//!    parents-first order), [`integrity`] (event/access integrity hashes), [`config`]
+//!    (open-pryv.io's layered YAML configuration), [`platform`] (the platform-wide registry).
+//! 5. [`engine`]: the traits every storage engine implements.
+//! 6. [`archive`]: the on-disk backup format (bin/backup.js format v1); knows nothing of
+//!    databases (it reads and writes items, and serves them through the engine traits).
+//! 7. [`crypto`]: the PRYVBKE1 per-file encryption layer the archive seals files with.
+//! 8. [`engines`]: the storage engines (PostgreSQL, SQLite, ...); [`sample`]: a small
+//!    deterministic platform for demos and round-trip tests.
+//! 9. [`backup`], then [`chain`] (a backup and its increments), then [`restore`],
+//!    [`consolidate`], [`prune`]: the orchestration, over the traits only.
+//! 10. [`drill`] and [`install`] (the engines an install's configuration asks for), then
+//!     [`demo`] (the self-contained demo the README starts with).
+//!
+//! One exception: [`error`]'s crate-wide [`Error`] wraps each module's own error type, so it
+//! names modules of every layer while every layer returns it.
 
 pub mod archive;
 pub mod backup;
 pub mod chain;
+pub mod clock;
 pub mod config;
 pub mod consolidate;
 pub mod crypto;

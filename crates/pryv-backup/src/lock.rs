@@ -8,6 +8,7 @@
 use std::fs::{OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
+use crate::clock::now_millis;
 use crate::{Error, Result};
 
 /// Held for as long as the value lives.
@@ -129,7 +130,7 @@ fn lock_text(body: &S3LockBody) -> Vec<u8> {
 /// ignores `If-None-Match` would let a second run write over it).
 pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dyn Held>> {
     let key = s3_output_lock_key(prefix);
-    let now = crate::backup::now_millis();
+    let now = now_millis();
     let held_by = |body: Option<S3LockBody>| {
         let (holder, age) = body
             .map(|b| (b.holder, now.saturating_sub(b.refreshed_ms) / 1000))
@@ -178,7 +179,7 @@ pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dy
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                 stopped.recv_timeout(S3_LOCK_REFRESH)
             {
-                body.refreshed_ms = crate::backup::now_millis();
+                body.refreshed_ms = now_millis();
                 if let Err(e) = bucket.put(&key, lock_text(&body)) {
                     tracing::warn!("could not rewrite the lock {}: {e}", bucket.url(&key));
                 }

@@ -4,8 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-
-use crate::archive::ArchiveError;
+use thiserror::Error;
 
 /// One API object (stream, event, access, ...) as the core exports it: a JSON object whose
 /// key order and number text are kept exactly (serde_json `preserve_order` + `arbitrary_precision`).
@@ -48,7 +47,7 @@ impl ItemText {
     }
 
     /// Parses the text; the error names the file and line it came from.
-    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ArchiveError> {
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, InvalidItem> {
         serde_json::from_str(&self.text).map_err(|e| self.invalid(e))
     }
 
@@ -56,25 +55,41 @@ impl ItemText {
     pub fn parse_with<'a, S: serde::de::DeserializeSeed<'a>>(
         &'a self,
         seed: S,
-    ) -> Result<S::Value, ArchiveError> {
+    ) -> Result<S::Value, InvalidItem> {
         let mut de = serde_json::Deserializer::from_str(&self.text);
         let value = seed.deserialize(&mut de).map_err(|e| self.invalid(e))?;
         de.end().map_err(|e| self.invalid(e))?;
         Ok(value)
     }
 
-    pub fn item(&self) -> Result<Item, ArchiveError> {
+    pub fn item(&self) -> Result<Item, InvalidItem> {
         self.parse()
     }
 
-    fn invalid(&self, e: serde_json::Error) -> ArchiveError {
+    fn invalid(&self, source: serde_json::Error) -> InvalidItem {
         match &self.origin {
-            Some((path, line)) => {
-                ArchiveError::corrupt(path, format!("line {line}: invalid JSON ({e})"))
-            }
-            None => ArchiveError::Invalid(format!("an item is not valid JSON ({e})")),
+            Some((path, line)) => InvalidItem::InFile {
+                path: path.display().to_string(),
+                line: *line,
+                source,
+            },
+            None => InvalidItem::Text { source },
         }
     }
+}
+
+/// An item's text that is not valid JSON. The model's own error, so that the vocabulary
+/// needs nothing above it; the archive reports it as a corrupt file.
+#[derive(Debug, Error)]
+pub enum InvalidItem {
+    #[error("{path}: line {line}: invalid JSON ({source})")]
+    InFile {
+        path: String,
+        line: u64,
+        source: serde_json::Error,
+    },
+    #[error("an item is not valid JSON ({source})")]
+    Text { source: serde_json::Error },
 }
 
 /// The attachment file ids of an event that owns its files, a live head: a history copy

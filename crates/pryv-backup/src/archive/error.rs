@@ -6,6 +6,8 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use crate::model::InvalidItem;
+
 #[derive(Debug, Error)]
 pub enum ArchiveError {
     #[error("I/O error on {path}: {source}")]
@@ -31,6 +33,21 @@ pub enum ArchiveError {
     Link { path: String },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Same messages as before the model had its own error: a corrupt file, or an invalid item.
+impl From<InvalidItem> for ArchiveError {
+    fn from(e: InvalidItem) -> Self {
+        match e {
+            InvalidItem::InFile { path, line, source } => ArchiveError::Corrupt {
+                path,
+                message: format!("line {line}: invalid JSON ({source})"),
+            },
+            InvalidItem::Text { source } => {
+                ArchiveError::Invalid(format!("an item is not valid JSON ({source})"))
+            }
+        }
+    }
 }
 
 impl ArchiveError {

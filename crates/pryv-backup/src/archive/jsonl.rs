@@ -111,6 +111,7 @@ impl Iterator for JsonlLines {
     type Item = Result<Item, ArchiveError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_text().map(|text| text.and_then(|t| t.item()))
+        self.next_text()
+            .map(|text| text.and_then(|t| Ok(t.item()?)))
     }
 }

@@ -204,28 +204,17 @@ impl ArchiveReader {
 
 /// One user of an opened backup.
 pub struct UserReader {
-    backend: Backend,
+    pub(super) backend: Backend,
     dir: PathBuf,
     manifest: UserManifest,
     /// `user-manifest.json` as the root manifest lists it (path relative to `dir`).
     manifest_file: Option<FileEntry>,
-    compressed: bool,
-    sealer: Option<Arc<dyn FileSealer>>,
+    pub(super) compressed: bool,
+    pub(super) sealer: Option<Arc<dyn FileSealer>>,
 }
 
+// Its check before a restore (`check`) is in verify.rs, which reads through this reader.
 impl UserReader {
-    /// Checks this user's files before they are restored: each listed file's size and
-    /// SHA-256, attachments present, and every file the manifests hold no hash of
-    /// decompressing and parsing, with counts against the manifest. Empty when all is well.
-    pub fn check(&self) -> Vec<super::FileProblem> {
-        super::verify::check_user(
-            self,
-            self.backend.clone(),
-            self.compressed,
-            self.sealer.clone(),
-        )
-    }
-
     pub fn manifest(&self) -> &UserManifest {
         &self.manifest
     }
@@ -293,7 +282,7 @@ impl UserReader {
             self.compressed,
             self.sealer.clone(),
         );
-        items.next().map(|text| text?.item()).transpose()
+        items.next().map(|text| Ok(text?.item()?)).transpose()
     }
 
     /// An attachment's bytes (opened through the sealer), when the backup has it.
@@ -381,7 +370,7 @@ fn parsed<'a>(
         if failed {
             return None;
         }
-        let item = text.and_then(|t| t.item());
+        let item = text.and_then(|t| Ok(t.item()?));
         failed = item.is_err();
         Some(item)
     }))

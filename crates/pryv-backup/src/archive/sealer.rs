@@ -1,5 +1,5 @@
 //! The hook through which the archive applies a per-file outermost layer (encryption).
-//! The archive does not know how files are sealed; [`crate::crypto`] implements this.
+//! The archive does not know how files are sealed; the crypto module, above it, implements this.
 
 use std::io::{self, Read, Write};
 

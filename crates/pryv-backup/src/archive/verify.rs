@@ -89,36 +89,36 @@ pub fn verify_in(
     Ok(report)
 }
 
-/// [`UserReader::check`]: a restore's check of one user before it is written. A file whose
-/// SHA-256 the manifests record is proven by it: its bytes are those the writer wrote, with
-/// the counts the writer recorded, so it is not decompressed and parsed twice (the import
-/// reads it once, and a bad line there still aborts the user before its commit). Files
-/// without a recorded hash (the reference tool records none) are checked whole, as
-/// [`verify`] checks every file.
-pub(crate) fn check_user(
-    reader: &UserReader,
-    backend: Backend,
-    compressed: bool,
-    sealer: Option<Arc<dyn FileSealer>>,
-) -> Vec<FileProblem> {
-    let mut check = Checker {
-        backend,
-        sealer,
-        compressed,
-        problems: BTreeMap::new(),
-        report: VerifyReport::default(),
-        proven: Some(HashSet::new()),
-    };
-    // A whole-backup verify checks it with the other root-level files.
-    if let Some(entry) = reader.manifest_file() {
-        check.recorded(reader.dir(), entry);
+impl UserReader {
+    /// Checks this user's files before they are restored: each listed file's size and
+    /// SHA-256, attachments present, and every file the manifests hold no hash of
+    /// decompressing and parsing, with counts against the manifest. Empty when all is well.
+    ///
+    /// A file whose SHA-256 the manifests record is proven by it: its bytes are those the
+    /// writer wrote, with the counts the writer recorded, so it is not decompressed and
+    /// parsed twice (the import reads it once, and a bad line there still aborts the user
+    /// before its commit). Files without a recorded hash (the reference tool records none)
+    /// are checked whole, as [`verify`] checks every file.
+    pub fn check(&self) -> Vec<FileProblem> {
+        let mut check = Checker {
+            backend: self.backend.clone(),
+            sealer: self.sealer.clone(),
+            compressed: self.compressed,
+            problems: BTreeMap::new(),
+            report: VerifyReport::default(),
+            proven: Some(HashSet::new()),
+        };
+        // A whole-backup verify checks it with the other root-level files.
+        if let Some(entry) = self.manifest_file() {
+            check.recorded(self.dir(), entry);
+        }
+        check.user(self, self.manifest());
+        check
+            .problems
+            .into_iter()
+            .map(|(path, problems)| FileProblem { path, problems })
+            .collect()
     }
-    check.user(reader, reader.manifest());
-    check
-        .problems
-        .into_iter()
-        .map(|(path, problems)| FileProblem { path, problems })
-        .collect()
 }
 
 struct Checker {
@@ -128,7 +128,7 @@ struct Checker {
     problems: BTreeMap<String, Vec<String>>,
     report: VerifyReport,
     /// Files whose size and SHA-256 matched their manifest entry, when that is proof
-    /// enough (see [`check_user`]): their content is not decompressed and parsed here.
+    /// enough (see [`UserReader::check`]): their content is not decompressed and parsed here.
     proven: Option<HashSet<PathBuf>>,
 }
 
@@ -288,7 +288,7 @@ impl Checker {
         let mut lines = JsonlLines::new(input, path);
         // Each line checked to be JSON, without building its value.
         while let Some(text) = lines.next_text() {
-            match text.and_then(|t| t.parse::<IgnoredAny>().map(drop)) {
+            match text.and_then(|t| Ok(t.parse::<IgnoredAny>().map(drop)?)) {
                 Ok(()) => count += 1,
                 Err(e) => {
                     bad_lines += 1;
