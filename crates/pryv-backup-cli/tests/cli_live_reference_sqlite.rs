@@ -160,7 +160,10 @@ fn the_sqlite_installs_archive_restores_into_postgresql() {
         row["stream_ids"],
         "access-valid-password action-auth.login .."
     );
-    assert_eq!(attachment_names(users_dir.path()), archive_attachment_names());
+    assert_eq!(
+        attachment_names(users_dir.path()),
+        archive_attachment_names()
+    );
 }
 
 /// Into the core's default mix: audit rows go to each user's SQLite audit file.
@@ -177,5 +180,8 @@ fn the_sqlite_installs_archive_restores_into_the_default_mix() {
             "audit of {username}"
         );
     }
-    assert_eq!(attachment_names(users_dir.path()), archive_attachment_names());
+    assert_eq!(
+        attachment_names(users_dir.path()),
+        archive_attachment_names()
+    );
 }
