@@ -118,7 +118,13 @@ pub fn event_to_row(item: &Item) -> Result<Vec<SqlValue>> {
         json_col(field("clientData"))?,
         text_col(field("integrity"), &col("integrity"))?,
         json_col(field("attachments"))?,
-        trashed_value(field("trashed"), &what)?,
+        match field("trashed") {
+            // A history copy the core emptied on deletion (`keep-authors`: no time, no
+            // deletion time, only who changed it when) keeps a NULL `trashed`, as the core
+            // leaves it.
+            None if field("time").is_none() && field("deleted").is_none() => SqlValue::Null,
+            trashed => trashed_value(trashed, &what)?,
+        },
         real(field("created"), &col("created"))?,
         text_col(field("createdBy"), &col("createdBy"))?,
         real(field("modified"), &col("modified"))?,
