@@ -621,6 +621,7 @@ fn run_verify(
             "attachments": total.attachments_checked,
             "problems": problems,
             "incompleteIncrements": incomplete,
+            "enginesTried": [],
         }))?;
     } else {
         println!(
@@ -645,7 +646,8 @@ fn run_verify(
         println!(
             "{}",
             if total.is_ok() {
-                "backup OK"
+                "backup OK: its files are intact (no engine was tried: `pryv-backup drill` \
+                 restores it into a scratch SQLite platform)"
             } else {
                 "backup DAMAGED: see the problems above"
             }
@@ -678,12 +680,10 @@ fn run_drill(
     if json {
         print_json(&serde_json::json!({ "ok": report.is_ok(), "report": report }))?;
     } else {
+        println!("drill of {} into {}", location.display(), report.target);
         println!(
-            "drill of {}: {} of {} user(s) restored into a scratch platform with every check passed, {} platform entries",
-            location.display(),
-            report.restored,
-            report.users,
-            report.platform_entries
+            "{} of {} user(s) restored with every check passed, {} platform entries",
+            report.restored, report.users, report.platform_entries
         );
         for d in &report.damaged {
             println!(
@@ -691,17 +691,34 @@ fn run_drill(
                 d.user.username, d.user.user_id, d.reason
             );
         }
+        for d in &report.engine_limits {
+            println!(
+                "NOT STORABLE IN {} {} ({}): {}",
+                d.engine_limit.unwrap_or("the target").to_uppercase(),
+                d.user.username,
+                d.user.user_id,
+                d.reason
+            );
+        }
         if let Some(e) = &report.platform_error {
             println!("platform entries NOT restored: {e}");
         }
-        println!(
-            "{}",
-            if report.is_ok() {
-                "drill OK: this backup restores"
-            } else {
-                "drill FAILED: see above"
-            }
-        );
+        let limited: Vec<&str> = report
+            .engine_limits
+            .iter()
+            .filter_map(|d| d.engine_limit)
+            .collect();
+        if report.is_ok() {
+            println!("drill OK: this backup restores into the SQLite engine (PostgreSQL and InfluxDB not tried)");
+        } else if report.damaged.is_empty() && report.platform_error.is_none() {
+            println!(
+                "drill FAILED: {} user(s) cannot go into the {} engine; their files check out (a restore into another engine was not tried)",
+                limited.len(),
+                limited.first().copied().unwrap_or("SQLite")
+            );
+        } else {
+            println!("drill FAILED: see above");
+        }
     }
     Ok(if report.is_ok() {
         exit::OK

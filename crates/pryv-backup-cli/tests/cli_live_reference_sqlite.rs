@@ -185,3 +185,81 @@ fn the_sqlite_installs_archive_restores_into_the_default_mix() {
         archive_attachment_names()
     );
 }
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A drill says what it proves: a restore into a scratch SQLite platform, not PostgreSQL;
+/// `verify` says it tried no engine.
+#[test]
+fn drill_and_verify_say_which_engines_they_tried() {
+    let archive = live("backup-by-reference");
+    let output = cli().arg("drill").arg(&archive).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains(
+            "drill OK: this backup restores into the SQLite engine (PostgreSQL and InfluxDB not tried)"
+        ),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        text(&output).contains("a restore into PostgreSQL or InfluxDB is not tried"),
+        "{}",
+        text(&output)
+    );
+
+    let output = cli().arg("verify").arg(&archive).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("backup OK: its files are intact (no engine was tried"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// An event field the SQLite engine has no column for: the drill names SQLite as the
+/// engine that cannot take it, apart from damage (the files check out).
+#[test]
+fn a_drill_names_the_engine_whose_limit_a_user_meets() {
+    let work = tempfile::tempdir().unwrap();
+    let copy = work.path().join("archive");
+    copy_tree(&live("backup-by-reference-plain"), &copy);
+    let events = copy.join("users/pxe6ikq0052c91techtujnmu/events/events-0001.jsonl");
+    let text_before = std::fs::read_to_string(&events).unwrap();
+    let (first, rest) = text_before.split_once('\n').unwrap();
+    let mut event: serde_json::Value = serde_json::from_str(first).unwrap();
+    event["tags"] = serde_json::json!(["kept by PostgreSQL only"]);
+    std::fs::write(&events, format!("{event}\n{rest}")).unwrap();
+
+    let output = cli().arg("drill").arg(&copy).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let out = text(&output);
+    assert!(
+        out.contains("NOT STORABLE IN SQLITE yuki-r3 (pxe6ikq0052c91techtujnmu)"),
+        "{out}"
+    );
+    assert!(!out.contains("DAMAGED"), "{out}");
+    assert!(
+        out.contains("drill FAILED: 1 user(s) cannot go into the SQLite engine"),
+        "{out}"
+    );
+
+    let output = cli().args(["--json", "drill"]).arg(&copy).output().unwrap();
+    let report = stdout_json(&output);
+    assert_eq!(
+        report["report"]["damaged"],
+        serde_json::json!([]),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["report"]["engineLimits"][0]["engineLimit"], "SQLite",
+        "{report:#}"
+    );
+    assert_eq!(report["report"]["restored"], 2, "{report:#}");
+}
