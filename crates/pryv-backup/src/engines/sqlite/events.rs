@@ -253,3 +253,16 @@ pub fn insert_rows(
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`audit_to_row`] pairs each audit key with the column at the same place.
+    #[test]
+    fn the_audit_keys_follow_the_events_columns() {
+        let sqlite_keys: Vec<&str> = AUDIT_KEYS.iter().map(|(_, sqlite)| *sqlite).collect();
+        let columns: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(sqlite_keys, columns);
+    }
+}
