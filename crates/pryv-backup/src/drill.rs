@@ -7,6 +7,9 @@
 //!   user is committed (`--verify-integrity`).
 //!
 //! A user that fails either check is named in the report, with the file or item at fault.
+//! A user whose files check out but whose items the SQLite engine cannot hold is reported
+//! apart, naming the engine: that is the drill's target's limit, not damage, and says
+//! nothing of a restore into PostgreSQL (which the drill does not try).
 
 use serde::Serialize;
 
@@ -21,12 +24,17 @@ use crate::{Error, Result};
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DrillReport {
+    /// What the backup was restored into: the only engines the drill proves.
+    pub target: String,
     /// Users of the backup (or of the state `--as-of` chose).
     pub users: usize,
     /// Users restored with every check passed.
     pub restored: usize,
     /// Users whose files or integrity hashes did not check out, with why.
     pub damaged: Vec<UserIssue>,
+    /// Users whose files check out but whose items an engine of the drill's target cannot
+    /// hold (each names the engine).
+    pub engine_limits: Vec<UserIssue>,
     pub platform_entries: u64,
     /// Why the platform entries could not be restored, if they could not.
     pub platform_error: Option<String>,
@@ -34,9 +42,17 @@ pub struct DrillReport {
 
 impl DrillReport {
     pub fn is_ok(&self) -> bool {
-        self.damaged.is_empty() && self.platform_error.is_none() && self.restored == self.users
+        self.damaged.is_empty()
+            && self.engine_limits.is_empty()
+            && self.platform_error.is_none()
+            && self.restored == self.users
     }
 }
+
+/// What a drill restores into, said in its report.
+pub const TARGET: &str = "a scratch SQLite-engine platform (per-user SQLite files for base, \
+     audit and series, attachments on disk, platform entries in an rqlite file); a restore \
+     into PostgreSQL or InfluxDB is not tried";
 
 /// Restores `chain` into a temporary platform with every check on, then removes it.
 pub fn run(
@@ -69,16 +85,18 @@ pub fn run(
         },
         progress,
     )?;
-    let damaged = report
+    let (engine_limits, damaged) = report
         .failed
         .into_iter()
         .chain(report.rolled_back)
         .chain(report.incomplete)
-        .collect();
+        .partition(|issue| issue.engine_limit.is_some());
     Ok(DrillReport {
+        target: TARGET.to_string(),
         users: chain.users().len(),
         restored: report.restored.len(),
         damaged,
+        engine_limits,
         platform_entries: report.platform_entries,
         platform_error: report.platform_error,
     })

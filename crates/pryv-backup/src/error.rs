@@ -68,6 +68,18 @@ impl Error {
         }
     }
 
+    /// The engine whose limits this error is about, when it is an engine refusing an item
+    /// it cannot hold (the backup itself may be sound: another engine may take it).
+    pub fn engine_limit(&self) -> Option<&'static str> {
+        match self {
+            Error::Sqlite(crate::engines::sqlite::SqliteError::Unstorable(_)) => Some("SQLite"),
+            Error::Postgres(crate::engines::postgres::PgError::Item { .. }) => Some("PostgreSQL"),
+            Error::Influx(crate::engines::influxdb::InfluxError::Item { .. }) => Some("InfluxDB"),
+            Error::AfterCommit { source, .. } => source.engine_limit(),
+            _ => None,
+        }
+    }
+
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().display().to_string(),

@@ -48,6 +48,10 @@ pub struct UserIssue {
     #[serde(flatten)]
     pub user: UserRef,
     pub reason: String,
+    /// The target engine that cannot hold some of the user's items, when that is why
+    /// (another engine may take them: the backup is not damaged).
+    #[serde(rename = "engineLimit", skip_serializing_if = "Option::is_none")]
+    pub engine_limit: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -315,6 +319,7 @@ fn rebuilt_index_rows<'a>(
 fn issue(user: &UserRef, error: Error) -> UserIssue {
     UserIssue {
         user: user.clone(),
+        engine_limit: error.engine_limit(),
         reason: error.to_string(),
     }
 }
@@ -338,6 +343,7 @@ fn find_conflicts(
             conflicts.push(UserIssue {
                 user: user.clone(),
                 reason,
+                engine_limit: None,
             });
         }
     }

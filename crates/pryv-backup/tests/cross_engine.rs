@@ -125,6 +125,10 @@ fn sorted(user: &MemoryUser, collection: pryv_backup::model::Collection) -> Vec<
             // PostgreSQL keeps a deleted stream's path (a column of its own, carried in our
             // archives); the SQLite engine stores a deletion as `{id, deleted}` only.
             let mut i = i.clone();
+            // Each audit engine exports its own row shape (see docs/archive-format.md).
+            if collection == pryv_backup::model::Collection::Audit {
+                i = testbed::audit::postgres_shape(&i);
+            }
             if collection == pryv_backup::model::Collection::Streams && i.get("deleted").is_some() {
                 i.as_object_mut().map(|o| o.shift_remove("path"));
             }

@@ -200,7 +200,7 @@ fn postgres_conflicts_and_bad_items_are_refused_clearly() {
         .to_string();
     assert_eq!(
         err,
-        "cannot restore events item e: field \"colour\" has no column in table events"
+        "PostgreSQL cannot take events item e: field \"colour\" has no column in table events"
     );
     bad.collections.insert(
         Collection::Events,

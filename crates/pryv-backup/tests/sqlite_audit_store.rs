@@ -7,12 +7,17 @@ use pryv_backup::engines::sqlite::SqliteAudit;
 use pryv_backup::model::{Collection, Item, UserRef};
 use pryv_backup::sample::sample_platform;
 use serde_json::json;
+use testbed::audit::sqlite_shape;
 
 fn alice() -> (UserRef, Vec<Item>) {
     let (user, data) = sample_platform(11).swap_remove(0);
     let audit = data.items_of(Collection::Audit).to_vec();
     assert!(audit.len() > 3, "the sample user has audit rows");
     (user, audit)
+}
+
+fn sqlite_rows(rows: &[Item]) -> Vec<Item> {
+    rows.iter().map(sqlite_shape).collect()
 }
 
 fn export(store: &SqliteAudit, user: &UserRef, window: &ExportWindow) -> Vec<Item> {
@@ -72,14 +77,14 @@ fn sqlite_audit_round_trip_and_window() {
     let file = audit_file(root.path(), &user);
     assert!(file.is_file(), "{} written", file.display());
     assert_eq!(entries(file.parent().unwrap()), ["audit-1.0.0.sqlite"]);
-    assert_eq!(export(&store, &user, &everything()), audit);
+    assert_eq!(export(&store, &user, &everything()), sqlite_rows(&audit));
 
     let t = |i: usize| audit[i]["time"].as_f64().unwrap();
     let window = ExportWindow { since: Some(t(1)) };
     let expected: Vec<Item> = audit
         .iter()
         .filter(|i| window.includes(i))
-        .cloned()
+        .map(sqlite_shape)
         .collect();
     assert_eq!(
         expected.len(),
@@ -117,11 +122,14 @@ fn sqlite_audit_overwrite_replaces_and_failures_leave_the_file_as_it_was() {
     assert!(err.to_string().contains("eventid"), "{err}");
     assert_eq!(std::fs::read(&file).unwrap(), before);
     assert_eq!(entries(file.parent().unwrap()), ["audit-1.0.0.sqlite"]);
-    assert_eq!(export(&store, &user, &everything()), audit);
+    assert_eq!(export(&store, &user, &everything()), sqlite_rows(&audit));
 
     // Overwrite replaces the whole file.
     import(&store, &user, &audit[2..4], true).unwrap();
-    assert_eq!(export(&store, &user, &everything()), audit[2..4]);
+    assert_eq!(
+        export(&store, &user, &everything()),
+        sqlite_rows(&audit[2..4])
+    );
     assert_eq!(entries(file.parent().unwrap()), ["audit-1.0.0.sqlite"]);
 
     // Overwrite with no audit at all removes it.

@@ -39,6 +39,8 @@ fn in_export_order(c: Collection, items: &[Item]) -> Vec<Item> {
                 .partition(|e| e.get("headId").is_some());
             history.into_iter().chain(heads).collect()
         }
+        // The sample's audit rows are in PostgreSQL's shape; SQLite gives back its own.
+        Collection::Audit => items.iter().map(testbed::audit::sqlite_shape).collect(),
         _ => items.to_vec(),
     }
 }
@@ -640,20 +642,24 @@ fn sqlite_export_reads_a_consistent_snapshot_while_the_core_writes() {
     );
 }
 
+/// A row as the core's SQLite audit export writes it: every column by name, in column
+/// order, JSON as text, trashed 0/1 (compare tests/fixtures/live-reference-sqlite).
+fn core_sqlite_audit_row() -> Item {
+    serde_json::json!({"eventid": "a1", "headId": null, "streamIds": "access-x action-events.get ..", "time": 10.5,
+        "deleted": null, "endTime": 10.5, "type": "audit-log/pryv-api", "content": "{\"action\":\"events.get\",\"n\":1.0e-7}",
+        "description": null, "clientData": null, "integrity": null, "attachments": null, "trashed": 0,
+        "created": 10.5, "createdBy": "system", "modified": 10.5, "modifiedBy": "system"})
+}
+
+/// SQLite audit rows come back out as the core's SQLite audit writes them, key for key and
+/// byte for byte (the JSON text as stored, not re-serialised).
 #[test]
-fn sqlite_accepts_the_cores_raw_sqlite_audit_rows() {
-    use serde_json::json;
+fn sqlite_audit_is_exported_in_the_cores_sqlite_shape() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path());
     let mut user = MemoryUser::default();
-    // As the core's SQLite engine exports audit: column names, JSON as text, trashed 0/1.
-    user.collections.insert(
-        Collection::Audit,
-        vec![json!({"eventid": "a1", "headId": null, "streamIds": "access-x action-events.get ..", "time": 10.5,
-            "deleted": null, "endTime": 10.5, "type": "audit-log/pryv-api", "content": "{\"action\":\"events.get\"}",
-            "description": null, "clientData": null, "integrity": null, "attachments": null, "trashed": 0,
-            "created": 10.5, "createdBy": "system", "modified": 10.5, "modifiedBy": "system"})],
-    );
+    user.collections
+        .insert(Collection::Audit, vec![core_sqlite_audit_row()]);
     let carol = UserRef {
         user_id: "ckrawaudit0003".into(),
         username: "carol".into(),
@@ -662,15 +668,37 @@ fn sqlite_accepts_the_cores_raw_sqlite_audit_rows() {
         .import_user(&carol, &user, &ImportOptions::default())
         .unwrap();
     let out = export(&engine, &carol);
-    assert_eq!(
-        out.items_of(Collection::Audit),
-        &[
-            json!({"eventid": "a1", "head_id": null, "stream_ids": "access-x action-events.get ..", "time": 10.5,
-            "deleted": null, "end_time": 10.5, "type": "audit-log/pryv-api", "content": {"action": "events.get"},
-            "description": null, "client_data": null, "integrity": null, "attachments": null, "trashed": false,
-            "created": 10.5, "created_by": "system", "modified": 10.5, "modified_by": "system"})
-        ]
+    let got = out.items_of(Collection::Audit);
+    assert_eq!(got, &[core_sqlite_audit_row()]);
+    assert_eq!(got[0].to_string(), core_sqlite_audit_row().to_string());
+}
+
+/// Rows in the PostgreSQL audit's shape go into SQLite too, and come out in SQLite's.
+#[test]
+fn sqlite_takes_postgresql_shape_audit_rows() {
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let mut user = MemoryUser::default();
+    user.collections.insert(
+        Collection::Audit,
+        vec![json!({"eventid": "a1", "head_id": null, "stream_ids": "access-x action-events.get ..", "time": 10.5,
+            "deleted": null, "end_time": 10.5, "type": "audit-log/pryv-api", "content": {"action": "events.get", "n": 1.0e-7},
+            "description": null, "client_data": null, "integrity": null, "attachments": null, "trashed": true,
+            "created": 10.5, "created_by": "system", "modified": 10.5, "modified_by": "system"})],
     );
+    let dave = UserRef {
+        user_id: "ckpgaudit00004".into(),
+        username: "dave".into(),
+    };
+    engine
+        .import_user(&dave, &user, &ImportOptions::default())
+        .unwrap();
+    let mut want = core_sqlite_audit_row();
+    want["trashed"] = json!(1);
+    // Serialised from the parsed value, as the core's SQLite audit would.
+    want["content"] = json!("{\"action\":\"events.get\",\"n\":1e-7}");
+    assert_eq!(export(&engine, &dave).items_of(Collection::Audit), &[want]);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! process in a temporary directory on a free port, with Debian's `initdb`/`pg_ctl` (the
 //! `postgresql` package is installed with apt-get when they are missing).
 
+pub mod audit;
 pub mod dump;
 mod fixtures;
 pub mod influx;

@@ -40,12 +40,10 @@ pub fn run(args: &DrillArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     if json {
         print_json(&serde_json::json!({ "ok": report.is_ok(), "report": report }))?;
     } else {
+        println!("drill of {} into {}", args.dir.display(), report.target);
         println!(
-            "drill of {}: {} of {} user(s) restored into a scratch platform with every check passed, {} platform entries",
-            args.dir.display(),
-            report.restored,
-            report.users,
-            report.platform_entries
+            "{} of {} user(s) restored with every check passed, {} platform entries",
+            report.restored, report.users, report.platform_entries
         );
         for d in &report.damaged {
             println!(
@@ -53,17 +51,34 @@ pub fn run(args: &DrillArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
                 d.user.username, d.user.user_id, d.reason
             );
         }
+        for d in &report.engine_limits {
+            println!(
+                "NOT STORABLE IN {} {} ({}): {}",
+                d.engine_limit.unwrap_or("the target").to_uppercase(),
+                d.user.username,
+                d.user.user_id,
+                d.reason
+            );
+        }
         if let Some(e) = &report.platform_error {
             println!("platform entries NOT restored: {e}");
         }
-        println!(
-            "{}",
-            if report.is_ok() {
-                "drill OK: this backup restores"
-            } else {
-                "drill FAILED: see above"
-            }
-        );
+        let limited: Vec<&str> = report
+            .engine_limits
+            .iter()
+            .filter_map(|d| d.engine_limit)
+            .collect();
+        if report.is_ok() {
+            println!("drill OK: this backup restores into the SQLite engine (PostgreSQL and InfluxDB not tried)");
+        } else if report.damaged.is_empty() && report.platform_error.is_none() {
+            println!(
+                "drill FAILED: {} user(s) cannot go into the {} engine; their files check out (a restore into another engine was not tried)",
+                limited.len(),
+                limited.first().copied().unwrap_or("SQLite")
+            );
+        } else {
+            println!("drill FAILED: see above");
+        }
     }
     Ok(if report.is_ok() {
         exit::OK

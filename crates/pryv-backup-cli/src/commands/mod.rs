@@ -40,13 +40,18 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Check a backup without restoring it: every file present, of the recorded size and
     /// SHA-256, decompresses, parses, and item counts match the manifest.
+    ///
+    /// No engine is tried: whether an engine can hold every item is for `drill` (SQLite) or
+    /// a restore to say.
     Verify(verify::VerifyArgs),
     /// Prove a backup restores: restore it into a throwaway platform, check it all, remove it.
     ///
     /// The platform is a SQLite-engine one in a temporary folder (no server needed). Every
     /// file is checked against the manifests and every event and access integrity hash as
     /// the core computes it. Exit 0 when every user restores and checks out; 1 otherwise,
-    /// naming each damaged user and file.
+    /// naming each damaged user and file, and apart from them each user whose items the
+    /// SQLite engine cannot hold (a limit of that engine, not damage). A restore into
+    /// PostgreSQL or InfluxDB is not tried.
     ///
     /// Example: pryv-backup drill /backups/full --private-key backup.key.pem
     Drill(drill::DrillArgs),

@@ -94,6 +94,7 @@ pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
             "attachments": total.attachments_checked,
             "problems": problems,
             "incompleteIncrements": incomplete,
+            "enginesTried": [],
         }))?;
     } else {
         println!(
@@ -118,7 +119,8 @@ pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
         println!(
             "{}",
             if total.is_ok() {
-                "backup OK"
+                "backup OK: its files are intact (no engine was tried: `pryv-backup drill` \
+                 restores it into a scratch SQLite platform)"
             } else {
                 "backup DAMAGED: see the problems above"
             }

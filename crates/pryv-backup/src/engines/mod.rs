@@ -1,5 +1,6 @@
 //! Storage engines: one folder per engine, each implementing [`crate::engine::Engine`].
 
+pub mod audit_shape;
 pub mod filesystem;
 mod http;
 pub mod influxdb;

@@ -28,7 +28,9 @@ pub enum InfluxError {
     Unreachable { url: String, reason: String },
     #[error("InfluxDB at {url} refused the request: {reason}")]
     Server { url: String, reason: String },
-    #[error("series of user {username}, measurement {measurement}: {reason}")]
+    #[error(
+        "InfluxDB cannot take the series of user {username}, measurement {measurement}: {reason}"
+    )]
     Item {
         username: String,
         measurement: String,

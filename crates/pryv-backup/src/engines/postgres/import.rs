@@ -156,9 +156,10 @@ pub fn import_user(
         audit_guard,
         &mut unordered,
         &mut |push| {
+            let mut reader = audit::AuditReader::default();
             for text in source.texts(Collection::Audit)? {
                 let text = text?;
-                let mut row = audit::from_text(&text)?;
+                let mut row = reader.row(&text)?;
                 row.insert(0, Cell::Text(uid.into()));
                 push(row)?;
             }

@@ -39,7 +39,7 @@ pub enum PgError {
     #[error("PostgreSQL schema: {0}")]
     Schema(String),
     /// A backup item that cannot become a row (says which item and why).
-    #[error("cannot restore {collection} item {id}: {reason}")]
+    #[error("PostgreSQL cannot take {collection} item {id}: {reason}")]
     Item {
         collection: &'static str,
         id: String,

@@ -349,6 +349,11 @@ pub struct RawFields<'a> {
 }
 
 impl<'a> RawFields<'a> {
+    /// The first field that has no column, if any.
+    pub fn unknown(&self) -> Option<&str> {
+        self.unknown.as_deref()
+    }
+
     /// A field's text when it is a JSON string (None when absent, null or another type).
     pub fn string(&self, table: &Table, column: &str) -> Option<Cow<'a, str>> {
         self.values[table.column(column)?].and_then(|raw| json_string(raw.get()))

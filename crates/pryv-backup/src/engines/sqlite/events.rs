@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::layout::EVENT_COLUMNS;
 use super::unstorable;
 use super::values::{id_of, json_col, object, parse_json, real, text_col, to_json};
+use crate::engines::audit_shape::{AuditShape, AUDIT_JSON, AUDIT_KEYS};
 use crate::model::Item;
 use crate::Result;
 
@@ -117,7 +118,13 @@ pub fn event_to_row(item: &Item) -> Result<Vec<SqlValue>> {
         json_col(field("clientData"))?,
         text_col(field("integrity"), &col("integrity"))?,
         json_col(field("attachments"))?,
-        trashed_value(field("trashed"), &what)?,
+        match field("trashed") {
+            // A history copy the core emptied on deletion (`keep-authors`: no time, no
+            // deletion time, only who changed it when) keeps a NULL `trashed`, as the core
+            // leaves it.
+            None if field("time").is_none() && field("deleted").is_none() => SqlValue::Null,
+            trashed => trashed_value(trashed, &what)?,
+        },
         real(field("created"), &col("created"))?,
         text_col(field("createdBy"), &col("createdBy"))?,
         real(field("modified"), &col("modified"))?,
@@ -185,31 +192,7 @@ fn put(out: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-/// Audit rows travel raw, in the PostgreSQL engine's snake_case shape (all keys, nulls kept,
-/// JSON columns parsed, `trashed` boolean). Each entry: (archive key, SQLite column, camelCase alias).
-const AUDIT_KEYS: [(&str, &str); 17] = [
-    ("eventid", "eventid"),
-    ("head_id", "headId"),
-    ("stream_ids", "streamIds"),
-    ("time", "time"),
-    ("deleted", "deleted"),
-    ("end_time", "endTime"),
-    ("type", "type"),
-    ("content", "content"),
-    ("description", "description"),
-    ("client_data", "clientData"),
-    ("integrity", "integrity"),
-    ("attachments", "attachments"),
-    ("trashed", "trashed"),
-    ("created", "created"),
-    ("created_by", "createdBy"),
-    ("modified", "modified"),
-    ("modified_by", "modifiedBy"),
-];
-
-const AUDIT_JSON: [&str; 3] = ["content", "clientData", "attachments"];
-
-/// An audit row (PostgreSQL snake_case shape, or the SQLite core's raw camelCase rows) → row values.
+/// An audit row in either shape (see [`crate::engines::audit_shape`]) → row values.
 pub fn audit_to_row(item: &Item) -> Result<Vec<SqlValue>> {
     let obj = object(item, "audit row")?;
     let id = obj
@@ -217,78 +200,43 @@ pub fn audit_to_row(item: &Item) -> Result<Vec<SqlValue>> {
         .and_then(Value::as_str)
         .ok_or_else(|| unstorable("audit row without a string \"eventid\""))?;
     let what = format!("audit row {id}");
-    if let Some(extra) = obj.keys().find(|k| {
-        !AUDIT_KEYS
-            .iter()
-            .any(|(snake, camel)| k == snake || k == camel)
-    }) {
-        return Err(unstorable(format!("{what} has an unknown field {extra:?}")));
-    }
-    // The SQLite core's own raw rows use the column names and keep JSON as text.
-    let raw_sqlite_shape = [
-        "headId",
-        "streamIds",
-        "endTime",
-        "clientData",
-        "createdBy",
-        "modifiedBy",
-    ]
-    .iter()
-    .any(|k| obj.contains_key(*k));
+    let shape = AuditShape::of_keys(obj.keys().map(String::as_str))
+        .map_err(|reason| unstorable(format!("{what}: {reason}")))?;
     let mut row = Vec::with_capacity(AUDIT_KEYS.len());
-    for (snake, column) in AUDIT_KEYS {
-        let value = obj.get(snake).or_else(|| obj.get(column));
-        let name = format!("{what}: {snake}");
-        let (_, ty) = EVENT_COLUMNS
-            .iter()
-            .find(|(c, _)| *c == column)
-            .ok_or_else(|| unstorable(format!("unknown audit column {column}")))?;
-        let sql = if AUDIT_JSON.contains(&column) {
-            // Raw SQLite rows carry JSON as text already; PostgreSQL rows carry it parsed.
-            match value {
-                Some(Value::String(s))
-                    if raw_sqlite_shape && serde_json::from_str::<Value>(s).is_ok() =>
-                {
-                    SqlValue::Text(s.clone())
-                }
-                v => json_col(v)?,
-            }
-        } else if column == "trashed" {
-            match value {
+    for ((pg_key, column), (_, ty)) in AUDIT_KEYS.iter().zip(EVENT_COLUMNS.iter()) {
+        let value = obj.get(match shape {
+            AuditShape::Sqlite => *column,
+            AuditShape::Postgres => *pg_key,
+        });
+        let name = format!("{what}: {column}");
+        let sql = match (shape, *column) {
+            // The SQLite shape holds a JSON column's text as it is stored.
+            (AuditShape::Sqlite, _) if AUDIT_JSON.contains(pg_key) => match value {
+                Some(Value::String(text)) => SqlValue::Text(text.clone()),
+                other => json_col(other)?,
+            },
+            (_, _) if AUDIT_JSON.contains(pg_key) => json_col(value)?,
+            (_, "trashed") => match value {
                 Some(Value::Number(n)) if n.as_i64() == Some(1) => SqlValue::Integer(1),
                 Some(Value::Number(n)) if n.as_i64() == Some(0) => SqlValue::Integer(0),
                 v => trashed_value(v, &what)?,
-            }
-        } else if column == "streamIds" {
-            // Stored and exported as the same space-separated text in both engines.
-            text_col(value, &name)?
-        } else if ty.starts_with("REAL") {
-            real(value, &name)?
-        } else {
-            text_col(value, &name)?
+            },
+            _ if ty.starts_with("REAL") => real(value, &name)?,
+            _ => text_col(value, &name)?,
         };
         row.push(sql);
     }
     Ok(row)
 }
 
-/// A row (selected with [`select_sql`]) → the audit row in the PostgreSQL shape.
+/// A row (selected with [`select_sql`]) → the audit row as the core's SQLite audit export
+/// writes it: every column by its name, in column order, values as stored (JSON as text,
+/// `trashed` 0/1, NULLs kept).
 pub fn row_to_audit(row: &Row<'_>) -> Result<Item> {
     let mut out = Map::new();
-    for (snake, column) in AUDIT_KEYS {
-        let index = EVENT_COLUMNS
-            .iter()
-            .position(|(c, _)| *c == column)
-            .unwrap_or(0);
+    for (index, (column, _)) in EVENT_COLUMNS.iter().enumerate() {
         let raw = row.get_ref(index).map_err(super::db)?;
-        let value = if AUDIT_JSON.contains(&column) {
-            parse_json(raw, &format!("audit {column}"))?
-        } else if column == "trashed" {
-            Value::Bool(to_json(raw)?.as_i64() == Some(1))
-        } else {
-            to_json(raw)?
-        };
-        out.insert(snake.to_string(), value);
+        out.insert(column.to_string(), to_json(raw)?);
     }
     Ok(Value::Object(out))
 }
@@ -304,4 +252,17 @@ pub fn insert_rows(
         n += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`audit_to_row`] pairs each audit key with the column at the same place.
+    #[test]
+    fn the_audit_keys_follow_the_events_columns() {
+        let sqlite_keys: Vec<&str> = AUDIT_KEYS.iter().map(|(_, sqlite)| *sqlite).collect();
+        let columns: Vec<&str> = EVENT_COLUMNS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(sqlite_keys, columns);
+    }
 }
