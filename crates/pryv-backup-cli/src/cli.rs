@@ -124,6 +124,35 @@ pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
+/// `--metrics-file`'s value in a command line clap refused, so that the refusal is reported.
+pub fn metrics_file_in(args: &[OsString]) -> Option<PathBuf> {
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let value = if arg == "--metrics-file" {
+            rest.next().cloned()
+        } else {
+            arg.to_str()
+                .and_then(|a| a.strip_prefix("--metrics-file="))
+                .map(OsString::from)
+        };
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(value));
+        }
+    }
+    None
+}
+
+/// The subcommand a command line clap refused names, for the metrics' `command` label.
+pub fn command_in(args: &[OsString]) -> String {
+    let command = <Cli as clap::CommandFactory>::command();
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find(|a| command.get_subcommands().any(|c| c.get_name() == *a))
+        .unwrap_or("unknown")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

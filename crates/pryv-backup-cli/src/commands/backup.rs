@@ -11,7 +11,7 @@ use pryv_backup::{backup, chain};
 use super::shared::{install, jobs, locate, new_sealer, open_reader};
 use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
@@ -138,29 +138,12 @@ pub fn run(
         &bar,
     )?;
     drop(bar);
+    metrics.set(&metrics::USERS, report.users.len() as f64);
+    metrics.set(&metrics::ITEMS, report.items as f64);
+    metrics.set(&metrics::ATTACHMENTS, report.attachments as f64);
+    metrics.set(&metrics::BYTES, report.bytes as f64);
     metrics.set(
-        "users",
-        "Users in the last run's backup.",
-        report.users.len() as f64,
-    );
-    metrics.set(
-        "items",
-        "Items in the last run's backup.",
-        report.items as f64,
-    );
-    metrics.set(
-        "attachments",
-        "Attachment files in the last run's backup.",
-        report.attachments as f64,
-    );
-    metrics.set(
-        "bytes",
-        "Bytes of the users' files in the last run's backup.",
-        report.bytes as f64,
-    );
-    metrics.set(
-        "missing_attachments",
-        "Attachments listed by events but gone from the store during the last run.",
+        &metrics::MISSING_ATTACHMENTS,
         report.missing_attachments.len() as f64,
     );
     if json {
