@@ -69,14 +69,18 @@ pub fn run(
     if !json {
         eprintln!("reading {target}");
     }
-    let engine = install.engine()?;
+    // The key and the destination are checked before the database is touched: a mistake in
+    // either is then told at once, and costs no connection.
     let sealer = new_sealer(&args.seal)?;
     let (backend, output) = locate(&args.output)?;
     // Two backups into one output would mix their files: the second stops here.
     if backend.is_local() {
         install.check_output(&output)?;
     }
-    let _lock = backend.lock_output(&output)?;
+    let _lock = backend
+        .lock_output(&output)
+        .with_context(|| format!("locking the backup output {}", output.display()))?;
+    let engine = install.engine()?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
     // The previous generations open with the passphrase this one is encrypted with, unless

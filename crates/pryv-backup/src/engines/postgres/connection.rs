@@ -359,6 +359,7 @@ impl Engine for PgEngine {
     }
 
     fn finish_restore(&self, jobs: usize) -> Result<()> {
+        let committed = self.unflushed_commits.load(Ordering::Acquire);
         self.flush_commits().map_err(|e| {
             crate::Error::Other(format!(
                 "PostgreSQL did not confirm that the restored users are on disk ({e}): check the \
@@ -366,10 +367,17 @@ impl Engine for PgEngine {
             ))
         })?;
         self.build_missing_indexes(jobs).map_err(|e| {
+            // A role that may not write fails every user and then this: no rows to speak of.
+            let rows = if committed {
+                "the restored rows are committed, but"
+            } else {
+                "this restore committed no rows, and"
+            };
             crate::Error::Other(format!(
-                "the restored rows are committed, but building the install's indexes failed \
-                 ({e}): the next pryv-backup restore into this database builds them (the core \
-                 builds its secondary indexes when it starts, not the primary keys)"
+                "{rows} building the install's indexes failed ({e}): check that the database \
+                 role may create tables and indexes; the next pryv-backup restore into this \
+                 database builds them (the core builds its secondary indexes when it starts, \
+                 not the primary keys)"
             ))
         })
     }
