@@ -235,4 +235,5 @@ fn a_restore_with_a_read_only_role_does_not_claim_committed_rows() {
     let report = text(&output);
     assert!(report.contains("restored: 0"), "{report}");
     assert!(!report.contains("rows are committed"), "{report}");
+    assert!(report.contains("committed no rows"), "{report}");
 }
