@@ -21,6 +21,9 @@ fn text(output: &std::process::Output) -> String {
     )
 }
 
+/// The samples of a scrape by metric name: each one's labels and value.
+type Samples = HashMap<String, Vec<(HashMap<String, String>, f64)>>;
+
 /// What node_exporter keeps of one metric name over all the files of its folder.
 #[derive(Default)]
 struct Family {
@@ -34,9 +37,9 @@ struct Family {
 /// as node_exporter's textfile collector does, failing where it rejects the scrape: a name
 /// with two HELP texts or TYPEs, samples of one name with different label names, one
 /// series in two files. Returns the samples by name, with their labels.
-fn scrape_folder(dir: &Path) -> HashMap<String, Vec<(HashMap<String, String>, f64)>> {
+fn scrape_folder(dir: &Path) -> Samples {
     let mut families: HashMap<String, Family> = HashMap::new();
-    let mut samples: HashMap<String, Vec<(HashMap<String, String>, f64)>> = HashMap::new();
+    let mut samples = Samples::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "prom") {
@@ -103,11 +106,7 @@ fn scrape_folder(dir: &Path) -> HashMap<String, Vec<(HashMap<String, String>, f6
 }
 
 /// The value of `name` in the file written by `command`.
-fn value(
-    scrape: &HashMap<String, Vec<(HashMap<String, String>, f64)>>,
-    name: &str,
-    command: &str,
-) -> Option<f64> {
+fn value(scrape: &Samples, name: &str, command: &str) -> Option<f64> {
     scrape
         .get(name)?
         .iter()
