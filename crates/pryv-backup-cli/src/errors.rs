@@ -1,5 +1,6 @@
 //! How an error reaches the operator: its chain of causes on one line, each said once, and
-//! for a refused access, the Unix user the run had, so the operator knows whom to grant it.
+//! for a refused access, the Unix user the run had, so the operator knows whom to grant it
+//! (or, on a read-only file system, where the sandbox must allow writes).
 
 use std::ffi::CStr;
 use std::io::ErrorKind;
@@ -21,21 +22,22 @@ fn describe(error: &anyhow::Error) -> String {
         }
         text.push_str(&shown);
     }
-    let refused = error
+    let kinds: Vec<ErrorKind> = error
         .chain()
         .filter_map(|c| c.downcast_ref::<std::io::Error>())
-        .any(|e| {
-            matches!(
-                e.kind(),
-                ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
-            )
-        });
-    if refused {
+        .map(std::io::Error::kind)
+        .collect();
+    if kinds.contains(&ErrorKind::PermissionDenied) {
         text.push_str(&format!(
-            "\n  (this run is Unix user {}: give that user the access named above, or run \
-             pryv-backup as a user that has it)",
+            "\n  (pryv-backup ran as Unix user {}: give that user the access named above, or \
+             run pryv-backup as a user that has it)",
             unix_user()
         ));
+    } else if kinds.contains(&ErrorKind::ReadOnlyFilesystem) {
+        text.push_str(
+            "\n  (the file system is read-only for this run: under the systemd units, the folder \
+             must be in the unit's ReadWritePaths=)",
+        );
     }
     text
 }

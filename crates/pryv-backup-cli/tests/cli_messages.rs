@@ -237,3 +237,37 @@ fn a_restore_with_a_read_only_role_does_not_claim_committed_rows() {
     assert!(!report.contains("rows are committed"), "{report}");
     assert!(report.contains("committed no rows"), "{report}");
 }
+
+/// systemd's `ProtectSystem=strict` makes every folder outside `ReadWritePaths=` read-only:
+/// the message says where to allow the write. Needs root to mount a read-only file system
+/// (in a mount namespace of its own, so the host never sees it); skipped otherwise.
+#[test]
+fn a_read_only_file_system_points_at_read_write_paths() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a read-only file system needs root");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let read_only = work.path().join("textfile");
+    std::fs::create_dir(&read_only).unwrap();
+    let prom = read_only.join("pryv-backup.prom");
+    let output = std::process::Command::new("unshare")
+        .args(["--mount", "sh", "-c"])
+        .arg("mount -t tmpfs -o ro,size=1m tmpfs \"$1\" && shift && exec \"$@\"")
+        .arg("sh")
+        .arg(&read_only)
+        .arg(assert_cmd::cargo::cargo_bin("pryv-backup"))
+        .arg("--metrics-file")
+        .arg(&prom)
+        .arg("verify")
+        .arg(reference_archives().join("full-gz"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&prom.display().to_string()) && stderr.contains("ReadWritePaths="),
+        "{stderr}"
+    );
+}
