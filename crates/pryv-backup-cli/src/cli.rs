@@ -13,7 +13,8 @@ CONFIGURATION
   pryv-backup reads the install's storage settings as the core (@pryv/boiler) does,
   lowest priority first: built-in defaults, <core-dir>/config/default-config.yml,
   then the --config FILE(s) if given, else <core-dir>/config/${NODE_ENV}-config.yml
-  (none when NODE_ENV is unset: set NODE_ENV=production as the core's service does),
+  (none when NODE_ENV is unset: set NODE_ENV=production as the core's service does;
+  a warning names the file when it is left unread or missing),
   then environment variables such as storages__base__engine=sqlite, then
   <core-dir>/config/override-config.yml (skipped when NODE_ENV=test), then
   --key:path=value overrides (e.g. --storages:base:engine=sqlite).
@@ -46,7 +47,8 @@ pub struct Cli {
     pub json: bool,
     /// Also write the run's outcome (last success, duration, users, items, bytes, exit
     /// status) to this file in the Prometheus text format, for node_exporter's textfile
-    /// collector. Written atomically; the last success time survives a failed run.
+    /// collector. Written on every exit (bad usage too), atomically, mode 0644; the last
+    /// success time survives a failed run. A file that cannot be written fails the run.
     #[arg(long, global = true, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 }
@@ -122,6 +124,35 @@ pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
         }
     }
     args
+}
+
+/// `--metrics-file`'s value in a command line clap refused, so that the refusal is reported.
+pub fn metrics_file_in(args: &[OsString]) -> Option<PathBuf> {
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let value = if arg == "--metrics-file" {
+            rest.next().cloned()
+        } else {
+            arg.to_str()
+                .and_then(|a| a.strip_prefix("--metrics-file="))
+                .map(OsString::from)
+        };
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(value));
+        }
+    }
+    None
+}
+
+/// The subcommand a command line clap refused names, for the metrics' `command` label.
+pub fn command_in(args: &[OsString]) -> String {
+    let command = <Cli as clap::CommandFactory>::command();
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .find(|a| command.get_subcommands().any(|c| c.get_name() == *a))
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -13,13 +13,16 @@ macro_rules! println {
 
 mod cli;
 mod commands;
+mod errors;
 mod flags;
 mod metrics;
 mod output;
 mod secrets;
 mod when;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::Parser;
 
@@ -38,15 +41,40 @@ pub mod exit {
 fn main() -> ExitCode {
     bound_allocator_memory();
     let (argv, overrides) = cli::split_config_overrides(std::env::args_os());
-    let cli = Cli::parse_from(cli::with_compat_subcommand(argv));
+    let argv = cli::with_compat_subcommand(argv);
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => return refused_command_line(&e, &argv),
+    };
     output::init_logging(cli.verbose);
     match commands::run(cli, overrides) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errors::print(&e);
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// A command line clap refused, or a request for help or the version, printed as clap
+/// prints it. A refused one is a failed run, which the metrics file reports like any other
+/// (help and version run nothing, so they leave the file alone).
+fn refused_command_line(e: &clap::Error, argv: &[OsString]) -> ExitCode {
+    let _ = e.print();
+    if e.exit_code() == 0 {
+        return ExitCode::SUCCESS;
+    }
+    if let Some(path) = cli::metrics_file_in(argv) {
+        let run = metrics::Run {
+            command: cli::command_in(argv),
+            location: String::new(),
+            started: Instant::now(),
+        };
+        if let Err(e) = metrics::write(&path, &run, exit::USAGE, &metrics::Metrics::default()) {
+            errors::print(&e);
+        }
+    }
+    ExitCode::from(exit::USAGE)
 }
 
 /// Every archive file gets its own deflate state (a few hundred KiB, allocated and freed

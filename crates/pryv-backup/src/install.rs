@@ -114,6 +114,18 @@ impl Install {
             .iter()
             .map(|f| absolute(f))
             .collect::<Result<Vec<_>>>()?;
+        if let (Some(env), true) = (&sources.node_env, files.is_empty()) {
+            let chosen = core_dir.join(format!("config/{env}-config.yml"));
+            if !chosen.is_file() {
+                tracing::warn!(
+                    "NODE_ENV={env}, but there is no {}: only the built-in settings, \
+                     default-config.yml, environment variables and override-config.yml are read \
+                     (the core does the same): set NODE_ENV to the name the core runs with \
+                     (production for production-config.yml), or give the file with --config",
+                    chosen.display()
+                );
+            }
+        }
         if sources.node_env.is_none() && files.is_empty() {
             let production = core_dir.join("config/production-config.yml");
             if production.is_file() {

@@ -11,7 +11,7 @@ use pryv_backup::{backup, chain};
 use super::shared::{install, jobs, locate, new_sealer, open_reader};
 use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
@@ -69,14 +69,18 @@ pub fn run(
     if !json {
         eprintln!("reading {target}");
     }
-    let engine = install.engine()?;
+    // The key and the destination are checked before the database is touched: a mistake in
+    // either is then told at once, and costs no connection.
     let sealer = new_sealer(&args.seal)?;
     let (backend, output) = locate(&args.output)?;
     // Two backups into one output would mix their files: the second stops here.
     if backend.is_local() {
         install.check_output(&output)?;
     }
-    let _lock = backend.lock_output(&output)?;
+    let _lock = backend
+        .lock_output(&output)
+        .with_context(|| format!("locking the backup output {}", output.display()))?;
+    let engine = install.engine()?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
     // The previous generations open with the passphrase this one is encrypted with, unless
@@ -138,29 +142,12 @@ pub fn run(
         &bar,
     )?;
     drop(bar);
+    metrics.set(&metrics::USERS, report.users.len() as f64);
+    metrics.set(&metrics::ITEMS, report.items as f64);
+    metrics.set(&metrics::ATTACHMENTS, report.attachments as f64);
+    metrics.set(&metrics::BYTES, report.bytes as f64);
     metrics.set(
-        "users",
-        "Users in the last run's backup.",
-        report.users.len() as f64,
-    );
-    metrics.set(
-        "items",
-        "Items in the last run's backup.",
-        report.items as f64,
-    );
-    metrics.set(
-        "attachments",
-        "Attachment files in the last run's backup.",
-        report.attachments as f64,
-    );
-    metrics.set(
-        "bytes",
-        "Bytes of the users' files in the last run's backup.",
-        report.bytes as f64,
-    );
-    metrics.set(
-        "missing_attachments",
-        "Attachments listed by events but gone from the store during the last run.",
+        &metrics::MISSING_ATTACHMENTS,
         report.missing_attachments.len() as f64,
     );
     if json {

@@ -9,7 +9,7 @@ use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use super::shared::{locate, new_sealer, open_chain};
 use crate::exit;
 use crate::flags::{DecryptArgs, SealArgs};
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
@@ -43,16 +43,8 @@ pub fn run(args: &ConsolidateArgs, json: bool, metrics: &mut Metrics) -> Result<
     let bar = UserBar::new("consolidating", json);
     let report = pryv_backup::consolidate::run(&chain, writer, &bar)?;
     drop(bar);
-    metrics.set(
-        "users",
-        "Users in the last consolidated backup.",
-        report.users as f64,
-    );
-    metrics.set(
-        "items",
-        "Items in the last consolidated backup.",
-        report.items as f64,
-    );
+    metrics.set(&metrics::USERS, report.users as f64);
+    metrics.set(&metrics::ITEMS, report.items as f64);
     if json {
         print_json(&serde_json::json!({ "output": out, "report": report }))?;
     } else {

@@ -57,7 +57,7 @@ pub fn run(args: &DecryptCommandArgs, json: bool) -> Result<u8> {
         };
         let sealer = secrets::opener(&envelope, &args.secrets)?;
         let report = crypto::decrypt_tree(src, dst, sealer.as_ref())
-            .with_context(|| format!("decrypting {}", src.display()))?;
+            .with_context(|| format!("decrypting {} into {}", src.display(), dst.display()))?;
         let prefix = dst.strip_prefix(out).unwrap_or(Path::new(""));
         files.extend(report.files.into_iter().map(|f| prefix.join(f)));
     }

@@ -8,7 +8,7 @@ use clap::Args;
 use super::shared::{default_jobs, open_chain};
 use crate::exit;
 use crate::flags::DecryptArgs;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
@@ -27,16 +27,8 @@ pub fn run(args: &DrillArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let bar = UserBar::new("drilling", json);
     let report = pryv_backup::drill::run(&chain, &dir, default_jobs(), &bar)?;
     drop(bar);
-    metrics.set(
-        "users",
-        "Users the last drill restored and checked.",
-        report.restored as f64,
-    );
-    metrics.set(
-        "failed_users",
-        "Users the last drill found damaged.",
-        report.damaged.len() as f64,
-    );
+    metrics.set(&metrics::USERS, report.restored as f64);
+    metrics.set(&metrics::FAILED_USERS, report.damaged.len() as f64);
     if json {
         print_json(&serde_json::json!({ "ok": report.is_ok(), "report": report }))?;
     } else {

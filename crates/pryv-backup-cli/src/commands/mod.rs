@@ -94,17 +94,22 @@ pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
     };
     let (command, location) = what(&cli.command);
     let run = metrics::Run {
-        command,
+        command: command.to_string(),
         location,
         started: Instant::now(),
     };
     let mut measured = Metrics::default();
     let result = dispatch(cli, overrides, &mut measured);
     let code = *result.as_ref().unwrap_or(&exit::ERROR);
-    if let Err(e) = metrics::write(&path, &run, code, &measured) {
-        eprintln!("warning: the metrics file was not written: {e:#}");
+    match metrics::write(&path, &run, code, &measured) {
+        Ok(()) => result,
+        // The command's own error says more; the metrics one is printed beside it.
+        Err(e) if result.is_err() || code != exit::OK => {
+            crate::errors::print(&e);
+            result
+        }
+        Err(e) => Err(e),
     }
-    result
 }
 
 /// The command's name and the backup location it works on, for metric labels.

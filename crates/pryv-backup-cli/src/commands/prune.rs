@@ -9,7 +9,7 @@ use pryv_backup::prune;
 use super::shared::{locate, open_reader};
 use crate::exit;
 use crate::flags::DecryptArgs;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::output::print_json;
 
 #[derive(Args, Debug)]
@@ -61,16 +61,8 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let report = prune::run(&backend, &dir, &policy, apply, &|d| {
         open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
     })?;
-    metrics.set(
-        "kept",
-        "Backups (generations) the last prune kept.",
-        report.kept.len() as f64,
-    );
-    metrics.set(
-        "removed",
-        "Backups (generations) the last prune removed, or would remove in a dry run.",
-        report.removed.len() as f64,
-    );
+    metrics.set(&metrics::KEPT, report.kept.len() as f64);
+    metrics.set(&metrics::REMOVED, report.removed.len() as f64);
     if json {
         print_json(&report)?;
         return Ok(exit::OK);

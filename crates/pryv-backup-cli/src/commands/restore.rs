@@ -9,7 +9,7 @@ use pryv_backup::restore::{self, OnSuccess, RestoreOptions};
 use super::shared::{install, jobs, open_chain};
 use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs};
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
@@ -87,20 +87,12 @@ pub fn run(
         &bar,
     )?;
     drop(bar);
-    metrics.set(
-        "users",
-        "Users restored by the last run.",
-        report.restored.len() as f64,
-    );
+    metrics.set(&metrics::USERS, report.restored.len() as f64);
     let not_restored = report.failed.len()
         + report.rolled_back.len()
         + report.skipped.len()
         + report.incomplete.len();
-    metrics.set(
-        "failed_users",
-        "Users the last run did not restore: failed, rolled back, skipped or incomplete.",
-        not_restored as f64,
-    );
+    metrics.set(&metrics::FAILED_USERS, not_restored as f64);
     if json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(object) = value.as_object_mut() {

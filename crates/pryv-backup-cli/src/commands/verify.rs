@@ -10,7 +10,7 @@ use pryv_backup::chain;
 use super::shared::locate;
 use crate::exit;
 use crate::flags::DecryptArgs;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::output::print_json;
 use crate::secrets;
 
@@ -59,26 +59,10 @@ pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
                 p
             }));
     }
-    metrics.set(
-        "users",
-        "User backups the last run checked.",
-        total.users_checked as f64,
-    );
-    metrics.set(
-        "items",
-        "Items the last run checked.",
-        total.items_checked as f64,
-    );
-    metrics.set(
-        "files",
-        "Files the last run checked.",
-        total.files_checked as f64,
-    );
-    metrics.set(
-        "problems",
-        "Files or folders the last run found damaged.",
-        total.problems.len() as f64,
-    );
+    metrics.set(&metrics::USERS, total.users_checked as f64);
+    metrics.set(&metrics::ITEMS, total.items_checked as f64);
+    metrics.set(&metrics::FILES, total.files_checked as f64);
+    metrics.set(&metrics::PROBLEMS, total.problems.len() as f64);
     let problems: Vec<_> = total
         .problems
         .iter()

@@ -211,8 +211,9 @@ fn pem_block<'a>(text: &'a str, label: &str) -> Option<&'a str> {
 
 fn parse_public_key(pem: &str) -> Result<RsaPublicKey, CryptoError> {
     let key = if let Some(block) = pem_block(pem, "PUBLIC KEY") {
-        RsaPublicKey::from_public_key_pem(block).map_err(|e| {
-            CryptoError::Key(format!("cannot read the RSA public key (SPKI PEM): {e}"))
+        RsaPublicKey::from_public_key_pem(block).map_err(|e| match other_algorithm(block) {
+            Some(algorithm) => not_rsa("public", &algorithm),
+            None => CryptoError::Key(format!("cannot read the RSA public key (SPKI PEM): {e}")),
         })?
     } else if let Some(block) = pem_block(pem, "RSA PUBLIC KEY") {
         RsaPublicKey::from_pkcs1_pem(block).map_err(|e| {
@@ -249,8 +250,9 @@ fn parse_private_key(pem: &str, passphrase: Option<&str>) -> Result<RsaPrivateKe
             ))
         })
     } else if let Some(block) = pem_block(pem, "PRIVATE KEY") {
-        RsaPrivateKey::from_pkcs8_pem(block).map_err(|e| {
-            CryptoError::Key(format!("cannot read the RSA private key (PKCS#8 PEM): {e}"))
+        RsaPrivateKey::from_pkcs8_pem(block).map_err(|e| match other_algorithm(block) {
+            Some(algorithm) => not_rsa("private", &algorithm),
+            None => CryptoError::Key(format!("cannot read the RSA private key (PKCS#8 PEM): {e}")),
         })
     } else if let Some(block) = pem_block(pem, "RSA PRIVATE KEY") {
         if block.contains("Proc-Type: 4,ENCRYPTED") {
@@ -263,6 +265,8 @@ fn parse_private_key(pem: &str, passphrase: Option<&str>) -> Result<RsaPrivateKe
         RsaPrivateKey::from_pkcs1_pem(block).map_err(|e| {
             CryptoError::Key(format!("cannot read the RSA private key (PKCS#1 PEM): {e}"))
         })
+    } else if pem_block(pem, "EC PRIVATE KEY").is_some() {
+        Err(not_rsa("private", "EC (elliptic curve)"))
     } else {
         Err(CryptoError::Key(
             "not an RSA private key in PEM form (expected \"-----BEGIN PRIVATE KEY-----\", \
@@ -270,4 +274,42 @@ fn parse_private_key(pem: &str, passphrase: Option<&str>) -> Result<RsaPrivateKe
                 .into(),
         ))
     }
+}
+
+/// The algorithm of a PKCS#8 or SPKI key in PEM form when it is not RSA. The RSA decoder's
+/// own error then shows RSA's identifier as if it were the key's.
+fn other_algorithm(block: &str) -> Option<String> {
+    use rsa::pkcs8::der::Decode;
+    // The private key's bytes are wiped when dropped.
+    let (_, der) = rsa::pkcs8::SecretDocument::from_pem(block).ok()?;
+    let oid = match rsa::pkcs8::PrivateKeyInfo::from_der(der.as_bytes()) {
+        Ok(info) => info.algorithm.oid,
+        Err(_) => {
+            rsa::pkcs8::SubjectPublicKeyInfoRef::from_der(der.as_bytes())
+                .ok()?
+                .algorithm
+                .oid
+        }
+    };
+    if oid == rsa::pkcs1::ALGORITHM_OID {
+        return None;
+    }
+    let name = match oid.to_string().as_str() {
+        "1.2.840.10045.2.1" => "EC (elliptic curve)",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        "1.3.101.110" => "X25519",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.2.840.113549.1.1.10" => "RSA-PSS",
+        _ => return Some(format!("OID {oid}")),
+    };
+    Some(format!("{name}, OID {oid}"))
+}
+
+fn not_rsa(which: &str, algorithm: &str) -> CryptoError {
+    CryptoError::Key(format!(
+        "this {which} key is not an RSA key (its algorithm: {algorithm}): encrypted backups use RSA keys \
+         (create a pair with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out \
+         backup.key.pem` and `openssl pkey -in backup.key.pem -pubout -out backup.pub.pem`)"
+    ))
 }

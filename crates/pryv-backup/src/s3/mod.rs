@@ -84,6 +84,45 @@ impl std::fmt::Debug for S3Settings {
     }
 }
 
+/// Checks that the environment gives the client some credentials. Without any, the client
+/// asks the EC2 instance metadata service (169.254.169.254), which off EC2 means a long
+/// series of retries ending in a message that never says the credentials are missing.
+fn credentials_in_env() -> Result<(), S3Error> {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    match (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+        (true, true) => return Ok(()),
+        (true, false) => {
+            return Err(S3Error::Config(
+                "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not: set both".into(),
+            ))
+        }
+        (false, true) => {
+            return Err(S3Error::Config(
+                "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not: set both".into(),
+            ))
+        }
+        (false, false) => {}
+    }
+    // The other sources the client reads: a web identity (Kubernetes), container
+    // credentials (ECS), the instance metadata service when named, anonymous requests.
+    let other_sources = [
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_METADATA_ENDPOINT",
+        "AWS_SKIP_SIGNATURE",
+    ];
+    if other_sources.iter().any(|name| set(name)) {
+        return Ok(());
+    }
+    Err(S3Error::Config(
+        "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or \
+         AWS_WEB_IDENTITY_TOKEN_FILE for a web identity; on EC2 with an instance role, \
+         AWS_METADATA_ENDPOINT=http://169.254.169.254; AWS profiles are not read)"
+            .into(),
+    ))
+}
+
 /// One bucket, shareable between threads.
 #[derive(Clone)]
 pub struct Bucket {
@@ -95,6 +134,9 @@ impl Bucket {
     pub fn connect(settings: &S3Settings) -> Result<Bucket, S3Error> {
         if settings.bucket.is_empty() {
             return Err(S3Error::Config("no bucket name given".into()));
+        }
+        if settings.access_key_id.is_none() || settings.secret_access_key.is_none() {
+            credentials_in_env()?;
         }
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(&settings.bucket);
         let env_endpoint = std::env::var("AWS_ENDPOINT_URL").ok();

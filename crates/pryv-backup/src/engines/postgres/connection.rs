@@ -39,6 +39,9 @@ pub struct PgEngine {
     restoring: AtomicBool,
     /// Users were committed without waiting for their WAL flush (see `flush_commits`).
     unflushed_commits: AtomicBool,
+    /// This engine committed rows (a user's or the platform's): what the end of a failed
+    /// restore may say of them.
+    committed_rows: AtomicBool,
     /// When the server started, as first connected: a restart in between could have lost
     /// commits that did not wait for their flush.
     server_started: String,
@@ -70,6 +73,7 @@ impl PgEngine {
             rows_unordered: AtomicBool::new(false),
             restoring: AtomicBool::new(false),
             unflushed_commits: AtomicBool::new(false),
+            committed_rows: AtomicBool::new(false),
             server_started,
             description,
             attachments,
@@ -155,6 +159,7 @@ impl PgEngine {
     /// A restore committed a user without waiting for the flush of its WAL.
     pub(super) fn commits_to_flush(&self) {
         self.unflushed_commits.store(true, Ordering::Release);
+        self.committed_rows.store(true, Ordering::Release);
     }
 
     /// Makes every commit of this engine durable: PostgreSQL flushes its WAL in order, so
@@ -359,6 +364,7 @@ impl Engine for PgEngine {
     }
 
     fn finish_restore(&self, jobs: usize) -> Result<()> {
+        let committed = self.committed_rows.load(Ordering::Acquire);
         self.flush_commits().map_err(|e| {
             crate::Error::Other(format!(
                 "PostgreSQL did not confirm that the restored users are on disk ({e}): check the \
@@ -366,11 +372,20 @@ impl Engine for PgEngine {
             ))
         })?;
         self.build_missing_indexes(jobs).map_err(|e| {
-            crate::Error::Other(format!(
-                "the restored rows are committed, but building the install's indexes failed \
-                 ({e}): the next pryv-backup restore into this database builds them (the core \
-                 builds its secondary indexes when it starts, not the primary keys)"
-            ))
+            // A role that may not write fails every user, then this: no rows to speak of.
+            crate::Error::Other(if committed {
+                format!(
+                    "the restored rows are committed, but building the install's indexes failed \
+                     ({e}): the next pryv-backup restore into this database builds them (the \
+                     core builds its secondary indexes when it starts, not the primary keys)"
+                )
+            } else {
+                format!(
+                    "this restore committed no rows, and building the install's indexes failed \
+                     too ({e}): restore with a database role that may create and alter the \
+                     core's tables (their owner)"
+                )
+            })
         })
     }
 
@@ -380,6 +395,7 @@ impl Engine for PgEngine {
         let mut tx = client.transaction().map_err(PgError::from)?;
         super::platform::import(&mut tx, items)?;
         tx.commit().map_err(PgError::from)?;
+        self.committed_rows.store(true, Ordering::Release);
         Ok(())
     }
 }
