@@ -183,12 +183,10 @@ impl Table {
                     &format!("{what}: deleted"),
                 )?);
             }
-            if self.collection == Collection::Streams {
-                if data.contains_key("children") {
-                    return Err(unstorable(format!(
-                        "{what}: nested stream trees (\"children\") are not a backup shape; expected flat streams"
-                    )));
-                }
+            if self.collection == Collection::Streams && data.contains_key("children") {
+                return Err(unstorable(format!(
+                    "{what}: nested stream trees (\"children\") are not a backup shape; expected flat streams"
+                )));
             }
             row.push(SqlValue::Text(to_text(&Value::Object(data))?));
             stmt.execute(params_from_iter(row)).map_err(|e| match e {
