@@ -191,3 +191,55 @@ fn a_consolidated_backup_restores_as_its_chain() {
     assert!(full.join("increments/0001/manifest.json").is_file());
     assert_same(&backed_up(), &restored(restore(&full)));
 }
+
+/// open-pryv.io's `bin/backup.js --restore` restores only the base of a folder with
+/// increments, silently: `backup --help`, the increment's warning and `inspect` say so.
+#[test]
+fn operators_are_told_that_bin_backup_js_restores_only_the_base() {
+    let help = cli().args(["backup", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("bin/backup.js --restore") && help.contains("reads only its base"),
+        "{help}"
+    );
+
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("chain");
+    let full = run_backup(&source, &out, &["--incremental"]);
+    assert_eq!(full.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&full.stderr).contains("bin/backup.js"),
+        "a full backup is restored whole by bin/backup.js: no warning"
+    );
+    let inspect = |json: bool| {
+        let mut command = cli();
+        command.arg("inspect");
+        if json {
+            command.arg("--json");
+        }
+        command.arg(&out).output().unwrap()
+    };
+    assert_eq!(
+        stdout_json(&inspect(true))["coreRestoreReadsBaseOnly"],
+        false
+    );
+
+    let increment = run_backup(&source, &out, &["--incremental"]);
+    assert_eq!(increment.status.code(), Some(0));
+    let warning = String::from_utf8_lossy(&increment.stderr);
+    assert!(
+        warning.contains("warning:")
+            && warning.contains("bin/backup.js --restore restores only that base"),
+        "{warning}"
+    );
+    let text = String::from_utf8_lossy(&inspect(false).stdout).to_string();
+    assert!(
+        text.contains("bin/backup.js --restore restores only the base"),
+        "{text}"
+    );
+    assert_eq!(
+        stdout_json(&inspect(true))["coreRestoreReadsBaseOnly"],
+        true
+    );
+}

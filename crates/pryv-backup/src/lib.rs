@@ -49,6 +49,7 @@ pub mod prune;
 pub mod restore;
 pub mod s3;
 pub mod sample;
+pub mod series_time;
 pub mod stream_tree;
 mod workers;
 

@@ -240,10 +240,11 @@ fn special_events(user: &UserRef, rng: &mut Rng, data: &mut MemoryUser) -> Vec<I
 
 /// Points of a series event; `event.<id>` is how the HF server names its measurements.
 fn series(measurement: &str, rng: &mut Rng) -> Item {
+    // A point every half second; times in milliseconds, as the core's engines export them.
     let points: Vec<Value> = (0..20)
-        .map(|i| json!({"time": n(i as f64 * 0.5), "value": n(rng.value(0.0, 100.0))}))
+        .map(|i| json!({"time": n(i as f64 * 500.0), "value": n(rng.value(0.0, 100.0))}))
         .collect();
-    json!({"measurement": measurement, "points": points})
+    crate::series_time::measurement_item(measurement.to_string(), points)
 }
 
 /// Audit rows in the PostgreSQL raw shape (docs §4).

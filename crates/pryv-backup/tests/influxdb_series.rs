@@ -7,6 +7,7 @@ use pryv_backup::engine::{CollectionStore, ExportWindow};
 use pryv_backup::engines::influxdb::InfluxSeries;
 use pryv_backup::json::number_from_f64;
 use pryv_backup::model::{Item, UserRef};
+use pryv_backup::series_time::{measurement_item, millis_from_nanos, TimeUnit};
 use serde_json::{json, Map, Value};
 
 fn user(tag: &str) -> UserRef {
@@ -48,7 +49,7 @@ fn sample_items() -> Vec<Item> {
     let floats: Vec<Value> = (0..4000)
         .map(|i| {
             // From -1 s in millisecond steps. Times are kept to the nanosecond, as InfluxDB does.
-            let t = (i - 1000) as f64 / 1000.0;
+            let t = (i - 1000) as f64;
             let v = match i % 4 {
                 0 => 0.1 + 0.2,
                 1 => -(i as f64) / 3.0,
@@ -61,7 +62,7 @@ fn sample_items() -> Vec<Item> {
     let mixed: Vec<Value> = (0..1500)
         .map(|i| {
             point(
-                i as f64 * 0.5,
+                i as f64 * 500.0,
                 &[
                     ("big", json!(9_007_199_254_740_993i64 + i)),
                     ("flag", json!(i % 3 == 0)),
@@ -84,21 +85,22 @@ fn sample_items() -> Vec<Item> {
         })
         .collect();
     vec![
-        json!({"measurement": "ev-floats", "points": floats}),
-        json!({"measurement": "ev-mixed", "points": mixed}),
-        json!({"measurement": "ev-sparse", "points": sparse}),
+        measurement_item("ev-floats".into(), floats),
+        measurement_item("ev-mixed".into(), mixed),
+        measurement_item("ev-sparse".into(), sparse),
     ]
 }
 
-/// Absolute times (a client posting timestamps), millisecond precision.
+/// Absolute times (a client posting timestamps), in milliseconds.
 fn t_abs(i: i64) -> f64 {
-    (1_763_990_000_000 + i * 123) as f64 / 1000.0
+    (1_763_990_000_000 + i * 123) as f64
 }
 
 fn assert_same(got: &[Item], want: &[Item]) {
     assert_eq!(got.len(), want.len(), "number of measurements");
     for (g, w) in got.iter().zip(want) {
         assert_eq!(g["measurement"], w["measurement"]);
+        assert_eq!(g["timeUnit"], w["timeUnit"], "{}", w["measurement"]);
         let (gp, wp) = (
             g["points"].as_array().unwrap(),
             w["points"].as_array().unwrap(),
@@ -130,9 +132,13 @@ fn influxdb_overwrite_replaces_the_users_series() {
     let store = InfluxSeries::from_url(server.url());
     let bob = user("bob");
     import(&store, &bob, &sample_items(), false);
-    let replacement = vec![json!({"measurement": "ev-new", "points": [
-        {"time": 0, "value": 1.5}, {"time": 0.25, "value": -2}
-    ]})];
+    let replacement = vec![measurement_item(
+        "ev-new".into(),
+        vec![
+            json!({"time": 0, "value": 1.5}),
+            json!({"time": 250, "value": -2}),
+        ],
+    )];
     import(&store, &bob, &replacement, true);
     assert_same(&export(&store, &bob), &replacement);
 }
@@ -165,6 +171,25 @@ fn fixtures() -> PathBuf {
     testbed::fixtures_dir()
 }
 
+/// A reference item (points `{"deltaTime": seconds, ...}`) as the store exports it.
+fn in_millis(item: &Item) -> Item {
+    let points = item["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let mut p = p.as_object().unwrap().clone();
+            let Some(Value::Number(seconds)) = p.shift_remove("deltaTime") else {
+                panic!("reference point without deltaTime: {item}");
+            };
+            let ns = TimeUnit::Seconds.nanos(&seconds).unwrap();
+            p.shift_insert(0, "time".into(), millis_from_nanos(ns));
+            Value::Object(p)
+        })
+        .collect();
+    measurement_item(item["measurement"].as_str().unwrap().into(), points)
+}
+
 #[test]
 fn influxdb_reference_series_come_back_byte_for_byte() {
     let server = testbed::influx::influxdb();
@@ -183,11 +208,11 @@ fn influxdb_reference_series_come_back_byte_for_byte() {
             .collect();
         let u = user("fixture");
         import(&store, &u, &items, false);
-        // The fixture's synthetic points name their time `deltaTime`; the store reads that
-        // and writes `time` (the core's name), with the same number text.
-        let want: Vec<String> = lines
+        // The fixture's synthetic points name their time `deltaTime`, in seconds; the store
+        // reads that and writes `time` in milliseconds (the core's name and unit), marked.
+        let want: Vec<String> = items
             .iter()
-            .map(|l| l.replace(r#"{"deltaTime":"#, r#"{"time":"#))
+            .map(|item| in_millis(item).to_string())
             .collect();
         let got: Vec<String> = export(&store, &u).iter().map(Value::to_string).collect();
         assert_eq!(got, want, "{}", path.display());
@@ -232,9 +257,45 @@ fn influxdb_reads_points_as_the_core_wrote_them() {
     assert_eq!(
         got,
         [
-            r#"{"measurement":"ev-1","points":[{"time":0,"value":36.4},{"time":0.299999999,"value":0.1},{"time":1.5,"value":-12}]}"#,
-            r#"{"measurement":"ev-2","points":[{"time":0.25,"count":3,"unit":"kg","value":70.5}]}"#,
-            r#"{"measurement":"legacy","points":[{"time":1,"value":1}]}"#,
+            r#"{"measurement":"ev-1","timeUnit":"ms","points":[{"time":0,"value":36.4},{"time":299.999999,"value":0.1},{"time":1500,"value":-12}]}"#,
+            r#"{"measurement":"ev-2","timeUnit":"ms","points":[{"time":250,"count":3,"unit":"kg","value":70.5}]}"#,
+            r#"{"measurement":"legacy","timeUnit":"ms","points":[{"time":1000,"value":1}]}"#,
         ]
     );
+}
+
+/// What the core's series imports take (open-pryv.io f773ccb6, PostgreSQL and SQLite
+/// series connections; its InfluxDB connection's later version too): a measurement item's
+/// points carry `time` in milliseconds after the event, which they multiply by 10^6 into the
+/// stored nanoseconds, and every other key as a value. An archive written before (unmarked,
+/// seconds) still restores to the same nanoseconds.
+#[test]
+fn influxdb_points_are_written_as_the_cores_import_reads_them_and_old_ones_still_restore() {
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let eve = user("eve");
+    let old_shape = vec![json!({"measurement": "ev-hf", "points": [
+        {"time": 0, "value": 36.4}, {"time": 0.5, "value": 36.5}, {"time": 1.000000001, "value": 36.6}
+    ]})];
+    import(&store, &eve, &old_shape, false);
+    let exported = export(&store, &eve);
+    assert_eq!(
+        exported[0].to_string(),
+        r#"{"measurement":"ev-hf","timeUnit":"ms","points":[{"time":0,"value":36.4},{"time":500,"value":36.5},{"time":1000.000001,"value":36.6}]}"#
+    );
+    for (point, stored_ns) in
+        exported[0]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip([0i64, 500_000_000, 1_000_000_001])
+    {
+        // The core's import: time × 10^6, as a number.
+        let millis = point["time"].as_f64().unwrap();
+        assert_eq!((millis * 1e6).round() as i64, stored_ns, "{point}");
+    }
+    // Our own archive read back: the same nanoseconds.
+    let again = user("eve-again");
+    import(&store, &again, &exported, false);
+    assert_same(&export(&store, &again), &exported);
 }

@@ -124,7 +124,8 @@ fn postgres_exported_items_follow_the_core_rules() {
     );
     let series = &alice.items_of(Collection::Series)[0];
     assert_eq!(series["measurement"], "ev-series");
-    assert_eq!(series["points"][1], json!({"time": 0.5, "value": 7.3}));
+    assert_eq!(series["timeUnit"], "ms");
+    assert_eq!(series["points"][1], json!({"time": 500, "value": 7.3}));
     assert_eq!(alice.items_of(Collection::Audit)[0]["head_id"], Value::Null);
     let session = &alice.items_of(Collection::Sessions)[0];
     assert_eq!(session["expires"].to_string(), "1795516000.123");

@@ -5,6 +5,7 @@
 
 mod postgres_support;
 
+use pryv_backup::series_time::{millis_from_nanos, TimeUnit};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -108,15 +109,21 @@ fn pg_core_differences(collection: Collection, item: &mut Item) {
     }
 }
 
-/// The fixture's synthetic points name their time `deltaTime`; the engine reads that and
-/// writes `time` first, as the core's own series export does.
+/// The fixture's synthetic points name their time `deltaTime`, in seconds; the engine reads
+/// that and writes `time` first, in milliseconds, as the core's own series export does, and
+/// marks the unit.
 fn time_named_points(measurement: &mut Item) {
     for point in measurement["points"].as_array_mut().unwrap() {
         let p = point.as_object_mut().unwrap();
-        if let Some(t) = p.shift_remove("deltaTime") {
-            p.shift_insert(0, "time".into(), t);
+        if let Some(Value::Number(seconds)) = p.shift_remove("deltaTime") {
+            let ns = TimeUnit::Seconds.nanos(&seconds).unwrap();
+            p.shift_insert(0, "time".into(), millis_from_nanos(ns));
         }
     }
+    measurement
+        .as_object_mut()
+        .unwrap()
+        .shift_insert(1, "timeUnit".into(), "ms".into());
 }
 
 /// Items by id (audit rows by eventid, series by measurement), for order-free comparison.

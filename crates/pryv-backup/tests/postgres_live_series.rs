@@ -36,8 +36,9 @@ fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
         for item in series {
             let points = item["points"].as_array().unwrap();
             assert_eq!(points.len(), 200, "{}", user.username);
-            // The core writes a point every half second: 500000000 ns.
-            assert_eq!(points[1]["time"], serde_json::json!(0.5), "{item}");
+            // The core writes a point every half second: 500000000 ns, exported as 500 ms.
+            assert_eq!(points[1]["time"], serde_json::json!(500), "{item}");
+            assert_eq!(item["timeUnit"], "ms", "{item}");
             assert!(!item["measurement"].as_str().unwrap().starts_with("event."));
         }
     }
@@ -62,5 +63,36 @@ fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
     for (user, data) in &users {
         target.import_user(user, data, &overwrite).unwrap();
     }
+    assert_eq!(series_rows(target_db.client()), expected);
+}
+
+/// Archives of earlier pryv-backup versions carry the points of a PostgreSQL install in
+/// seconds, unmarked: they still restore to the core's nanoseconds.
+#[test]
+fn series_in_the_earlier_shape_still_restore() {
+    let mut source_db = testbed::pg_database();
+    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
+    source.ensure_schema().unwrap();
+    testbed::load_live_table(source_db.client(), "users_index");
+    testbed::load_live_table(source_db.client(), "series_data");
+
+    let mut target_db = testbed::pg_database();
+    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    for (user, mut data) in export_all(&source) {
+        for item in data.collections.get_mut(&Collection::Series).unwrap() {
+            let item = item.as_object_mut().unwrap();
+            assert_eq!(item.shift_remove("timeUnit"), Some("ms".into()));
+            for point in item["points"].as_array_mut().unwrap() {
+                let ms = point["time"].as_f64().unwrap();
+                point["time"] = pryv_backup::json::number_from_f64(ms / 1000.0);
+            }
+        }
+        target
+            .import_user(&user, &data, &ImportOptions::default())
+            .unwrap();
+    }
+    let expected: BTreeSet<String> = testbed::live_source_rows("series_data")
+        .into_iter()
+        .collect();
     assert_eq!(series_rows(target_db.client()), expected);
 }

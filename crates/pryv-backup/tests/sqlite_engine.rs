@@ -242,7 +242,8 @@ fn storable(user_id: &str) -> MemoryUser {
 }
 
 /// The fixture's synthetic series points name their time `deltaTime`; the engine reads that
-/// but writes `time` first, as the core does: this is what an export gives back.
+/// (in its unit, milliseconds) but writes `time` first, as the core does, and marks the unit:
+/// this is what an export gives back.
 fn with_time_named_points(mut user: MemoryUser) -> MemoryUser {
     for m in user
         .collections
@@ -250,6 +251,9 @@ fn with_time_named_points(mut user: MemoryUser) -> MemoryUser {
         .into_iter()
         .flatten()
     {
+        m.as_object_mut()
+            .unwrap()
+            .shift_insert(1, "timeUnit".into(), "ms".into());
         for point in m["points"].as_array_mut().unwrap() {
             let p = point.as_object_mut().unwrap();
             if let Some(t) = p.shift_remove("deltaTime") {

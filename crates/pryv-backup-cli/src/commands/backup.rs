@@ -25,7 +25,10 @@ pub struct BackupArgs {
     #[arg(short, long, value_name = "USER")]
     pub user: Vec<String>,
     /// Export only what changed since each user's previous backup in --output (a new
-    /// generation beside the previous ones); a full backup when there is none.
+    /// generation beside the previous ones); a full backup when there is none. Restore such
+    /// a folder with pryv-backup: open-pryv.io's `bin/backup.js --restore` reads only its
+    /// base and silently leaves every increment out (`pryv-backup consolidate` makes one
+    /// full backup of it that bin/backup.js restores whole).
     #[arg(long)]
     pub incremental: bool,
     /// With --incremental: how far (seconds) the clocks of the cores and of this host may
@@ -113,6 +116,7 @@ pub fn run(
         (output.clone(), None)
     };
 
+    let increment_of = previous.is_some().then(|| output.clone());
     let writer = ArchiveWriter::create(
         &output_dir,
         WriterOptions {
@@ -150,6 +154,18 @@ pub fn run(
         &metrics::MISSING_ATTACHMENTS,
         report.missing_attachments.len() as f64,
     );
+    if let Some(chain) = &increment_of {
+        // Operators who keep bin/backup.js as their restore tool must hear it here.
+        eprintln!(
+            "warning: {} is an increment of the backup in {}. open-pryv.io's bin/backup.js \
+             --restore restores only that base and leaves every increment out without saying \
+             so: restore the folder with pryv-backup, or run `pryv-backup consolidate {} \
+             --output <new folder>` for one full backup bin/backup.js restores whole.",
+            output_dir.display(),
+            chain.display(),
+            chain.display()
+        );
+    }
     if json {
         print_json(
             &serde_json::json!({ "output": output_dir, "install": target, "report": report }),

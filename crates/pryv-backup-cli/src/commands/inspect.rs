@@ -56,8 +56,21 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
             "userCount": manifest.users.len(),
         }));
     }
+    let base_only_for_the_core = !increments.is_empty();
+    if base_only_for_the_core {
+        summary.text.push_str(
+            "note: open-pryv.io's bin/backup.js --restore restores only the base of this folder \
+             and leaves the increments above out without saying so; restore it with pryv-backup, \
+             or `pryv-backup consolidate` it into one full backup first\n",
+        );
+    }
     if let Some(object) = summary.json.as_object_mut() {
         object.insert("increments".into(), serde_json::Value::Array(increments));
+        // Whether bin/backup.js --restore would miss part of this folder (its increments).
+        object.insert(
+            "coreRestoreReadsBaseOnly".into(),
+            serde_json::Value::Bool(base_only_for_the_core),
+        );
     }
     if json {
         print_json(&summary.json)?;

@@ -193,7 +193,8 @@ pub trait AttachmentImport {
 
 /// One per-user collection kept outside the base engine: audit in per-user SQLite files,
 /// series in InfluxDB. Items are the archive's items of that collection (series:
-/// `{"measurement": <event id>, "points": [{"time": s, <field>: value, ...}, ...]}`).
+/// `{"measurement": <event id>, "timeUnit": "ms", "points": [{"time": ms, <field>: value, ...}, ...]}`,
+/// see [`crate::series_time`]).
 pub trait CollectionStore: Send + Sync {
     fn describe(&self) -> String;
     fn export_user(

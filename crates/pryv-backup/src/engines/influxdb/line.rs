@@ -4,23 +4,27 @@
 
 use serde_json::{Map, Value};
 
-use super::points::nanos_from_seconds;
+use crate::series_time::TimeUnit;
 
 /// Integers beyond this cannot be floats exactly: they are written as integer fields.
 const MAX_EXACT_FLOAT_INT: u64 = 1 << 53;
 
-/// One line for a point, or `None` when the point has no value to store (InfluxDB cannot
-/// keep a point without fields; there is nothing to lose).
-pub fn point_line(measurement: &str, point: &Value) -> Result<Option<String>, String> {
+/// One line for a point whose time is in `unit`, or `None` when the point has no value to
+/// store (InfluxDB cannot keep a point without fields; there is nothing to lose).
+pub fn point_line(
+    measurement: &str,
+    point: &Value,
+    unit: TimeUnit,
+) -> Result<Option<String>, String> {
     let point = point.as_object().ok_or("a point is not an object")?;
     let time = point
         .get("time")
         .or_else(|| point.get("deltaTime"))
         .ok_or("point without time")?;
-    let Value::Number(seconds) = time else {
+    let Value::Number(time) = time else {
         return Err("the point time is not a number".into());
     };
-    let ns = nanos_from_seconds(seconds)?;
+    let ns = unit.nanos(time)?;
     let fields = fields_text(point)?;
     if fields.is_empty() {
         return Ok(None);
@@ -97,6 +101,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const S: TimeUnit = TimeUnit::Seconds;
+    const MS: TimeUnit = TimeUnit::Milliseconds;
+
     #[test]
     fn points_become_typed_lines() {
         let p: Value = serde_json::from_str(
@@ -104,18 +111,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            point_line("event.a b", &p).unwrap().unwrap(),
+            point_line("event.a b", &p, S).unwrap().unwrap(),
             r#"event.a\ b value=0.30000000000000004,big=9007199254740993i,n=12.0,s="a\"b",ok=true 300000000"#
         );
-        assert_eq!(point_line("m", &json!({"time": 1})).unwrap(), None);
+        assert_eq!(point_line("m", &json!({"time": 1}), S).unwrap(), None);
+        // What pryv-backup writes today: milliseconds.
+        assert_eq!(
+            point_line("m", &json!({"time": 299.999999, "v": 1}), MS)
+                .unwrap()
+                .unwrap(),
+            "m v=1.0 299999999"
+        );
         // Reference archives name the time `deltaTime`.
         assert_eq!(
-            point_line("m", &json!({"deltaTime": 2, "v": 1}))
+            point_line("m", &json!({"deltaTime": 2, "v": 1}), S)
                 .unwrap()
                 .unwrap(),
             "m v=1.0 2000000000"
         );
-        assert!(point_line("m", &json!({"deltaTime": 1, "x": [1]})).is_err());
-        assert!(point_line("m", &json!({"value": 1})).is_err());
+        assert!(point_line("m", &json!({"deltaTime": 1, "x": [1]}), S).is_err());
+        assert!(point_line("m", &json!({"value": 1}), S).is_err());
     }
 }

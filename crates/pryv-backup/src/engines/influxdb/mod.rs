@@ -9,12 +9,13 @@ mod client;
 mod line;
 mod points;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::InfluxSettings;
 use crate::engine::{CollectionStore, ExportWindow};
 use crate::model::{Item, UserRef};
+use crate::series_time::{self, TimeUnit};
 use client::Client;
 
 /// Lines sent per `/write` request.
@@ -154,10 +155,7 @@ impl CollectionStore for InfluxSeries {
                     name.clone()
                 }
             };
-            let mut item = Map::new();
-            item.insert("measurement".into(), Value::String(event_id));
-            item.insert("points".into(), Value::Array(points));
-            out(&Value::Object(item))?;
+            out(&series_time::measurement_item(event_id, points))?;
         }
         Ok(())
     }
@@ -198,6 +196,8 @@ fn item_lines(user: &UserRef, item: &Item) -> Result<Vec<String>, InfluxError> {
         .and_then(Value::as_str)
         .ok_or_else(|| bad("?", "item without a string \"measurement\"".into()))?;
     let measurement = format!("{MEASUREMENT_PREFIX}{event_id}");
+    // Earlier versions wrote seconds from InfluxDB, unmarked.
+    let unit = TimeUnit::of(item, TimeUnit::Seconds).map_err(|reason| bad(event_id, reason))?;
     let points = match item.get("points") {
         Some(Value::Array(points)) => points.as_slice(),
         None | Some(Value::Null) => &[],
@@ -205,7 +205,7 @@ fn item_lines(user: &UserRef, item: &Item) -> Result<Vec<String>, InfluxError> {
     };
     let mut lines = Vec::with_capacity(points.len());
     for point in points {
-        match line::point_line(&measurement, point) {
+        match line::point_line(&measurement, point, unit) {
             Ok(Some(line)) => lines.push(line),
             Ok(None) => tracing::debug!("{measurement}: a point without values skipped"),
             Err(reason) => return Err(bad(event_id, reason)),

@@ -50,11 +50,13 @@ pub fn to_item(values: RowValues) -> Item {
     Value::Object(item)
 }
 
-/// Export order: every history copy (`head_id` set) before the heads, by id within each. The
-/// reference's reader gives an attachment file to the last event of the file listing it, and
-/// history copies list their head's files: the head must come last. Chunk files are read in
-/// order, so this holds across chunks.
-pub const EXPORT_ORDER: &str = "(head_id IS NULL), id";
+/// Export order: every history copy (`head_id` set) before the heads. The reference's reader
+/// gives an attachment file to the last event of the file listing it, and history copies list
+/// their head's files: the head must come last. Chunk files are read in order, so this holds
+/// across chunks. History copies keep the table's physical order: the core lists an event's
+/// history `ORDER BY modified`, versions of the same millisecond in that order, and a restore
+/// writes them in file order. Heads go by id.
+pub const EXPORT_ORDER: &str = "(head_id IS NULL), CASE WHEN head_id IS NOT NULL THEN ctid END, id";
 
 /// What `Cell::Default` stands for in a bulk copy (the schema's `trashed BOOLEAN DEFAULT FALSE`).
 pub const COPY_DEFAULTS: &[(&str, &str)] = &[("trashed", "f")];

@@ -4,11 +4,13 @@
 //! (maintaining them row by row is most of a COPY's server time). Each user must still be
 //! refused, before its commit, when two of its rows share a key. [`KeyGuard`] proves the keys
 //! distinct as the rows go by, from their order: pryv-backup's backups list rows in at most
-//! two ascending runs (events: history copies, then heads; see `events::EXPORT_ORDER`). Rows
-//! that are strictly ascending within each run are distinct there, and a merge of the second
-//! run against the first (kept while it fits in [`FIRST_RUN_BYTES`]) finds any key the two
-//! share. When the rows follow no such order, the guard asks the database instead, with a
-//! query that groups the user's rows by key: exact, only slower.
+//! two runs (events: history copies, then heads; see `events::EXPORT_ORDER`). Rows that are
+//! strictly ascending within each run are distinct there, and a merge of the second run
+//! against the first (kept while it fits in [`FIRST_RUN_BYTES`]) finds any key the two share.
+//! In a table with `head_id`, the history copies come first in the source's physical order
+//! (which the core's history reads keep), not in key order: their keys are kept, sorted and
+//! checked when the first head arrives. When the rows follow no such order, the guard asks
+//! the database instead, with a query that groups the user's rows by key: exact, only slower.
 
 use std::cmp::Ordering;
 
@@ -25,6 +27,8 @@ pub struct KeyGuard {
     /// Key columns (`user_id` left out: every row is the user's) and their places in a row.
     columns: Vec<&'static str>,
     positions: Vec<usize>,
+    /// Where `head_id` is in a row, for tables with history copies.
+    head_at: Option<usize>,
     phase: Phase,
     /// The previous row's key, encoded (see [`encode`]; never empty once a row was seen).
     last: Vec<u8>,
@@ -68,10 +72,12 @@ impl KeyGuard {
             .iter()
             .map(|c| names.iter().position(|n| n == c).unwrap_or(usize::MAX))
             .collect();
+        let head_at = names.iter().position(|n| *n == "head_id");
         KeyGuard {
             table: inserter.table().to_string(),
             columns,
             positions,
+            head_at,
             phase: Phase::FirstRun,
             last: Vec::new(),
             key: Vec::new(),
@@ -91,6 +97,31 @@ impl KeyGuard {
             if !encode(row.get(at), &mut self.key) {
                 self.phase = Phase::Unproven;
                 return Ok(());
+            }
+        }
+        if let Some(at) = self.head_at {
+            let history = matches!(row.get(at), Some(Cell::Text(_)));
+            match (self.phase, history) {
+                // History copies, in any order: kept, checked when the heads begin.
+                (Phase::FirstRun, true) => {
+                    self.keep_in_first_run();
+                    if self.first_run_cut {
+                        self.phase = Phase::Unproven;
+                    }
+                    return Ok(());
+                }
+                (Phase::FirstRun, false) => {
+                    self.sort_history_run();
+                    if self.phase == Phase::Unproven {
+                        return Ok(());
+                    }
+                    self.phase = Phase::SecondRun;
+                }
+                (Phase::SecondRun, true) => {
+                    self.phase = Phase::Unproven;
+                    return Ok(());
+                }
+                _ => {}
             }
         }
         if !self.last.is_empty() {
@@ -132,6 +163,28 @@ impl KeyGuard {
         self.first_run.extend_from_slice(&self.key);
     }
 
+    /// Sorts the kept history keys for the merge; two equal ones leave the proof (and the
+    /// error naming them) to the database.
+    fn sort_history_run(&mut self) {
+        let mut keys = Vec::new();
+        let mut at = 0;
+        while let Some(key) = entry(&self.first_run, at) {
+            at += 4 + key.len();
+            keys.push(key);
+        }
+        keys.sort_unstable();
+        if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+            self.phase = Phase::Unproven;
+            return;
+        }
+        let mut sorted = Vec::with_capacity(self.first_run.len());
+        for key in keys {
+            sorted.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            sorted.extend_from_slice(key);
+        }
+        self.first_run = sorted;
+    }
+
     /// Moves through the first run up to the current key: `Err` if it holds it.
     fn merge(&mut self, row: &[Cell<'_>]) -> Result<(), PgError> {
         while let Some(kept) = entry(&self.first_run, self.cursor) {
@@ -146,7 +199,11 @@ impl KeyGuard {
 
     /// Once the user's rows are written: when their order proved nothing, the database
     /// groups them by key. `Err` when two share one; else whether the order proved it.
-    pub fn finish(self, tx: &mut Session<'_>, user_id: &str) -> Result<Proof, PgError> {
+    pub fn finish(mut self, tx: &mut Session<'_>, user_id: &str) -> Result<Proof, PgError> {
+        if self.head_at.is_some() && self.phase == Phase::FirstRun {
+            // History copies only: their keys are checked here.
+            self.sort_history_run();
+        }
         if self.phase != Phase::Unproven {
             return Ok(Proof::ByOrder);
         }
@@ -277,6 +334,67 @@ mod tests {
         ));
         // "a" then "ab": a prefix is a different, smaller key.
         assert_eq!(run(&["ab", "a", "abc"]).unwrap(), Phase::SecondRun);
+    }
+
+    fn run_with_history(rows: &[(&str, bool)]) -> Result<Phase, PgError> {
+        let inserter = Inserter::new(
+            "events",
+            vec![
+                ("user_id", Kind::Text),
+                ("id", Kind::Text),
+                ("head_id", Kind::Text),
+            ],
+            vec!["user_id", "id"],
+        );
+        let mut g = KeyGuard::for_inserter(&inserter);
+        for (id, history) in rows {
+            let head = if *history {
+                Cell::Text("h".into())
+            } else {
+                Cell::Null
+            };
+            g.observe(&[Cell::Text("u".into()), Cell::Text((*id).into()), head])?;
+        }
+        if g.phase == Phase::FirstRun {
+            g.sort_history_run();
+        }
+        Ok(g.phase)
+    }
+
+    /// History copies in the source's physical order (any key order), then heads by key:
+    /// proven; a key they share is refused; a repeated history key is left to the database.
+    #[test]
+    fn history_copies_in_any_order_then_ascending_heads_prove_distinct_keys() {
+        let h = |id| (id, true);
+        let head = |id| (id, false);
+        assert_eq!(
+            run_with_history(&[h("z"), h("b"), head("a"), head("c")]).unwrap(),
+            Phase::SecondRun
+        );
+        assert_eq!(
+            run_with_history(&[h("z"), h("b")]).unwrap(),
+            Phase::FirstRun
+        );
+        assert!(matches!(
+            run_with_history(&[h("z"), h("b"), head("a"), head("z")]),
+            Err(PgError::DuplicateKey { .. })
+        ));
+        assert_eq!(
+            run_with_history(&[h("z"), h("z"), head("a")]).unwrap(),
+            Phase::Unproven
+        );
+        assert_eq!(
+            run_with_history(&[h("z"), h("z")]).unwrap(),
+            Phase::Unproven
+        );
+        assert_eq!(
+            run_with_history(&[head("a"), h("b")]).unwrap(),
+            Phase::Unproven
+        );
+        assert_eq!(
+            run_with_history(&[head("b"), head("a")]).unwrap(),
+            Phase::Unproven
+        );
     }
 
     /// Rows in no such order (bin/backup.js's archives) are left to the database.

@@ -1,6 +1,8 @@
 //! `series_data`: high-frequency points, one item per measurement (series event):
-//! `{"measurement": event id, "points": [{"time": seconds, ...fields}]}`, as the core's own
-//! export names the point time; imports also accept `deltaTime` (the reference fixtures).
+//! `{"measurement": event id, "timeUnit": "ms", "points": [{"time": milliseconds, ...fields}]}`,
+//! the unit and name of the core's own export (see [`crate::series_time`]); imports also
+//! accept unmarked items in seconds (earlier pryv-backup versions) and `deltaTime` (the
+//! reference fixtures).
 //!
 //! As the live core writes them (tests/fixtures/live-reference): rows are keyed
 //! `user_id = 'user.<username>'` and `event_id = 'event.<eventId>'`, and `delta_time` /
@@ -10,15 +12,15 @@ use serde_json::{Map, Value};
 
 use super::pool::Session;
 use super::table::{Cell, Inserter, Kind::*};
-use super::values::{as_f64, float, json_from_text};
+use super::values::{as_f64, json_from_text};
 use super::PgError;
 use crate::model::Item;
+use crate::series_time::{measurement_item, millis_from_nanos, TimeUnit};
 
 /// Points read per round trip.
 const BATCH: i32 = 2000;
 
 const EVENT_PREFIX: &str = "event.";
-const NANOS: f64 = 1e9;
 
 /// The `user_id` the core keys a user's points by.
 pub fn user_key(username: &str) -> String {
@@ -76,7 +78,7 @@ fn point(delta_time_ns: i64, fields: &str) -> Result<Value, PgError> {
         reason,
     })?;
     let mut point = Map::new();
-    point.insert("time".into(), float(delta_time_ns as f64 / NANOS));
+    point.insert("time".into(), millis_from_nanos(delta_time_ns));
     match fields {
         Value::Object(map) => point.extend(map),
         other => {
@@ -90,14 +92,11 @@ fn point(delta_time_ns: i64, fields: &str) -> Result<Value, PgError> {
 }
 
 fn measurement(id: String, points: Vec<Value>) -> Value {
-    let mut item = Map::new();
-    item.insert("measurement".into(), Value::String(id));
-    item.insert("points".into(), Value::Array(points));
-    Value::Object(item)
+    measurement_item(id, points)
 }
 
 /// The rows of one measurement item, given one by one to `push`. The point time may be named
-/// `time` (the core's series export) or `deltaTime` (reference archives); both are seconds.
+/// `time` (the core's series export) or `deltaTime` (reference archives), in the item's unit.
 pub fn rows(
     username: &str,
     item: &Item,
@@ -124,18 +123,20 @@ pub fn rows(
         None | Some(Value::Null) => &[],
         Some(_) => return Err(bad("\"points\" is not an array".into())),
     };
+    // Earlier versions wrote seconds from PostgreSQL, unmarked.
+    let unit = TimeUnit::of(item, TimeUnit::Seconds).map_err(bad)?;
     for p in points {
         let obj = p
             .as_object()
             .ok_or_else(|| bad(format!("point is not an object: {p}")))?;
-        let seconds = obj
+        let time = obj
             .get("time")
             .or_else(|| obj.get("deltaTime"))
             .and_then(as_f64)
             .ok_or_else(|| bad(format!("point without a numeric time: {p}")))?;
-        let nanos = (seconds * NANOS).round();
+        let nanos = (time * unit.nanos_per_unit()).round();
         if !nanos.is_finite() || nanos.abs() > 9.0e18 {
-            return Err(bad(format!("time out of range: {seconds}")));
+            return Err(bad(format!("time out of range: {time}")));
         }
         let fields: Map<String, Value> = obj
             .iter()

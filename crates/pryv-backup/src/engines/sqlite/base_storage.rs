@@ -112,13 +112,18 @@ impl Table {
         }
         if self.collection == Collection::Streams {
             if !deleted.is_null() {
-                // A deleted stream is only its tombstone.
+                // A deleted stream is only its tombstone (with the path its data may keep,
+                // as our PostgreSQL export gives it).
                 let mut tomb = Map::new();
                 tomb.insert("id".into(), id);
                 tomb.insert("deleted".into(), deleted);
+                if let Some(path) = out.shift_remove("path") {
+                    tomb.insert("path".into(), path);
+                }
                 return Value::Object(tomb);
             }
-            out.shift_remove("path");
+            // `path` stays when the data has it: the core keeps it only for streams never
+            // updated since their creation, and a restore gives back exactly that.
             for flag in ["trashed", "singleActivity"] {
                 if out.get(flag) == Some(&Value::Bool(false)) {
                     out.shift_remove(flag);
@@ -146,14 +151,13 @@ impl Table {
             marks.join(", ")
         );
         let mut stmt = conn.prepare(&sql).map_err(db)?;
-        // Materialised stream paths, as the core computes them on insert, but from the whole
-        // list: a backup may list a child before its parent.
-        let mut paths: HashMap<String, String> = HashMap::new();
         let items: Box<dyn Iterator<Item = Result<Item>>> =
             if self.collection == Collection::Streams {
+                // The data is stored as the backup gives it (no path added: the core keeps
+                // one only for streams never updated); a parent loop, which the core could
+                // not read, is still refused.
                 let all: Vec<Item> = items.collect::<Result<_>>()?;
-                paths = stream_tree::paths(&all, &HashMap::new())
-                    .map_err(|e| unstorable(e.to_string()))?;
+                stream_tree::paths(&all, &HashMap::new()).map_err(|e| unstorable(e.to_string()))?;
                 Box::new(all.into_iter().map(Ok))
             } else {
                 Box::new(items)
@@ -179,16 +183,10 @@ impl Table {
                     &format!("{what}: deleted"),
                 )?);
             }
-            if self.collection == Collection::Streams {
-                if data.contains_key("children") {
-                    return Err(unstorable(format!(
-                        "{what}: nested stream trees (\"children\") are not a backup shape; expected flat streams"
-                    )));
-                }
-                if !data.contains_key("path") {
-                    let path = paths.get(&id).cloned().unwrap_or_else(|| format!("{id}/"));
-                    data.insert("path".into(), Value::String(path));
-                }
+            if self.collection == Collection::Streams && data.contains_key("children") {
+                return Err(unstorable(format!(
+                    "{what}: nested stream trees (\"children\") are not a backup shape; expected flat streams"
+                )));
             }
             row.push(SqlValue::Text(to_text(&Value::Object(data))?));
             stmt.execute(params_from_iter(row)).map_err(|e| match e {

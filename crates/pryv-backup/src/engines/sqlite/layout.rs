@@ -1,7 +1,7 @@
 //! File names and schemas, exactly as the core creates them (docs/storage-layout.md §4).
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -207,11 +207,28 @@ pub fn create_with_schema(path: &Path, schema: &str) -> Result<Connection> {
     let conn = Connection::open(path).map_err(|e| SqliteError::file(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| SqliteError::file(path, e))?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(|e| SqliteError::file(path, e))?;
+    switch_to_wal(&conn).map_err(|e| SqliteError::file(path, e))?;
     conn.execute_batch(schema)
         .map_err(|e| SqliteError::file(path, e))?;
     Ok(conn)
+}
+
+/// Puts the file in WAL mode. While another connection writes a file still in rollback mode
+/// (one another restore worker has just created), SQLite refuses the switch with
+/// `SQLITE_BUSY` at once, without waiting in the busy handler: retry for as long as the
+/// busy timeout would have waited.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Whether a table exists (the core creates baseStorage tables lazily).

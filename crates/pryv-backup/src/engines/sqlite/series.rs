@@ -1,8 +1,10 @@
 //! `series-1.0.0.sqlite`: high-frequency points, one measurement per series event.
 //!
-//! Item shape (both engines of the core): `{measurement, points: [{time, ...fields}]}` with
-//! `time` in seconds; stored as `delta_time = point_time = time * 1e6`. Imports also accept
-//! the reference fixtures' `deltaTime` for the point time.
+//! Item shape (every series engine of the core): `{measurement, points: [{time, ...fields}]}`
+//! with `time` in milliseconds (`delta_time` holds nanoseconds); stored as
+//! `delta_time = point_time = time * 1e6`, as the core's import does. Exports add the mark
+//! `"timeUnit": "ms"` (see [`crate::series_time`]); this engine always wrote milliseconds, so
+//! unmarked items read the same. Imports also accept the reference fixtures' `deltaTime`.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection};
@@ -12,6 +14,7 @@ use super::values::{object, parse_json, to_text};
 use super::{db, unstorable};
 use crate::json::number_from_f64;
 use crate::model::Item;
+use crate::series_time::{self, TimeUnit};
 use crate::Result;
 
 pub fn read_all(conn: &Connection) -> Result<Vec<Item>> {
@@ -49,10 +52,7 @@ pub fn read_all(conn: &Connection) -> Result<Vec<Item>> {
 }
 
 fn measurement((id, points): (String, Vec<Value>)) -> Item {
-    let mut m = Map::new();
-    m.insert("measurement".into(), Value::String(id));
-    m.insert("points".into(), Value::Array(points));
-    Value::Object(m)
+    series_time::measurement_item(id, points)
 }
 
 /// Measurements the high-frequency server wrote (`event.<eventId>`), as opposed to the
@@ -65,11 +65,17 @@ pub fn is_hf_measurement(item: &Item) -> bool {
 
 pub fn write(conn: &Connection, item: &Item) -> Result<usize> {
     let obj = object(item, "series")?;
-    if let Some(extra) = obj.keys().find(|k| *k != "measurement" && *k != "points") {
+    if let Some(extra) = obj
+        .keys()
+        .find(|k| !["measurement", "points", series_time::TIME_UNIT_KEY].contains(&k.as_str()))
+    {
         return Err(unstorable(format!(
             "series item has an unknown field {extra:?}"
         )));
     }
+    // Milliseconds, marked or not (this engine wrote them unmarked before): only an unknown
+    // mark is refused.
+    TimeUnit::of(item, TimeUnit::Milliseconds).map_err(unstorable)?;
     let id = obj
         .get("measurement")
         .and_then(Value::as_str)
@@ -91,7 +97,7 @@ pub fn write(conn: &Connection, item: &Item) -> Result<usize> {
         let time = p.get("time").or_else(|| p.get("deltaTime"));
         let time = time.and_then(Value::as_f64).ok_or_else(|| {
             unstorable(format!(
-                "series {id}: a point without a numeric \"time\" (seconds) cannot be stored: {point}"
+                "series {id}: a point without a numeric \"time\" (milliseconds) cannot be stored: {point}"
             ))
         })?;
         // The core puts non-string values first, then strings (Influx fields, then tags).
