@@ -5,7 +5,8 @@
 //! 1. [`json`] (JSON helpers, notably JavaScript number formatting), [`dates`] (UTC calendar
 //!    dates), `paths` (path comparisons), [`clock`] (this host's time), [`s3`] (the object
 //!    store client).
-//! 2. [`model`]: the vocabulary shared by everything (items, collections, users).
+//! 2. [`model`]: the vocabulary shared by everything (items, collections, users), and
+//!    [`series_time`] (the unit of HF series points in an archive).
 //! 3. [`lock`]: the locks that keep two runs apart.
 //! 4. [`progress`], `workers` (users in parallel), [`stream_tree`] (stream paths and
 //!    parents-first order), [`integrity`] (event/access integrity hashes), [`config`]
