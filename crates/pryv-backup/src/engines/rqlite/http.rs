@@ -48,6 +48,14 @@ impl Client {
         &self.base
     }
 
+    /// Whether anything answers HTTP at the node's address (`/readyz`, whatever its status).
+    pub fn answers(&self) -> bool {
+        match self.agent.get(&format!("{}/readyz", self.base)).call() {
+            Ok(_) => true,
+            Err(e) => matches!(crate::engines::http::failure(e), HttpFailure::Answered(_)),
+        }
+    }
+
     /// Every `(key, value)` row whose key starts with `prefix`, in key order, page by page.
     pub fn rows_with_prefix(
         &self,
