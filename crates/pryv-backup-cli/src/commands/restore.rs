@@ -161,6 +161,12 @@ fn print_restore_report(report: &restore::RestoreReport) {
         Some(e) => println!("  platform entries NOT restored: {e}"),
         None => println!("  platform entries: {}", report.platform_entries),
     }
+    if let Some(r) = &report.platform_rederived {
+        println!(
+            "  platform entries RE-DERIVED: {} ({} entries of the backup left out)",
+            r.reason, r.backup_entries_left_out
+        );
+    }
     if let Some(e) = &report.finish_error {
         println!("  the restore did NOT end well: {e}");
     }

@@ -88,6 +88,44 @@ fn rows_of(
     Ok(())
 }
 
+/// The rows under these keys; none when the file or its table does not exist yet.
+pub fn values(path: &Path, keys: &[String]) -> crate::Result<Vec<(String, String)>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let err = db_error(path);
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(&err)?;
+    let has_table: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'keyValue'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(&err)?;
+    if has_table.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut statement = conn
+        .prepare("SELECT value FROM keyValue WHERE key = ?1")
+        .map_err(&err)?;
+    let mut found = Vec::new();
+    for key in keys {
+        let value: Option<String> = statement
+            .query_row([key], |row| row.get(0))
+            .optional()
+            .map_err(&err)?;
+        if let Some(value) = value {
+            found.push((key.clone(), value));
+        }
+    }
+    Ok(found)
+}
+
 /// What SQLite keeps beside a database: the write-ahead log and its index, or a rollback
 /// journal.
 const SIDECARS: [&str; 3] = ["-wal", "-shm", "-journal"];

@@ -136,6 +136,14 @@ impl PlatformStore for RqlitePlatform {
         Ok(())
     }
 
+    fn values(&self, keys: &[String]) -> crate::Result<Vec<(String, String)>> {
+        match &self.access {
+            Access::Http(client) => client.values(keys),
+            Access::File(path) => file::values(path, keys),
+            Access::StoppedNode(dir) => file::values(&dir.join(DATA_DIR_DB), keys),
+        }
+    }
+
     /// Writes every item's row back (`INSERT OR REPLACE`), leaving other rows alone. Over
     /// HTTP each batch of rows is its own transaction; into a file, all is one.
     fn import(&self, items: &mut dyn Iterator<Item = crate::Result<Item>>) -> crate::Result<()> {
