@@ -129,7 +129,8 @@ fn print_restore_report(report: &restore::RestoreReport) {
             println!("  - {} ({}): {}", c.user.username, c.user.user_id, c.reason);
         }
         println!(
-            "Use --overwrite to replace existing users, or --skip-conflicts to restore the others."
+            "Use --overwrite to replace existing users (a unique value such as an email that \
+             another user holds stays a conflict), or --skip-conflicts to restore the others."
         );
         return;
     }
