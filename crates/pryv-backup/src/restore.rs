@@ -378,7 +378,11 @@ fn unique_value_conflicts(
     for user in users {
         let source =
             || -> Result<Box<dyn UserSource>> { Ok(Box::new(chain.user_source(&user.user_id)?)) };
-        for (key, owner) in plan.unique_rows(user, &source, rebuild)? {
+        // A user whose backup cannot be read fails its own import, and is reported there.
+        let Ok(rows) = plan.unique_rows(user, &source, rebuild) else {
+            continue;
+        };
+        for (key, owner) in rows {
             claims.push((user, key, owner));
         }
     }

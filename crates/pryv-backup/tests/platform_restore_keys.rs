@@ -374,3 +374,79 @@ fn a_unique_email_owned_by_another_user_is_a_conflict_on_postgresql() {
     let email_key = add_intruder(&engine);
     assert_unique_email_is_a_conflict(&engine, &email_key);
 }
+
+/// A cleartext-mode source where bob's email differs from alice's by case only: two rows
+/// there, one token under a hashed target's key.
+#[test]
+fn two_users_of_the_backup_claiming_one_unique_value_is_a_conflict() {
+    use pryv_backup::archive::{ArchiveWriter, WriterOptions};
+    use pryv_backup::backup::{self, BackupOptions};
+    use pryv_backup::sample::{sample_platform, sample_platform_entries};
+
+    let source = sqlite_target();
+    let mut entries = sample_platform_entries(7);
+    for (user, mut data) in sample_platform(7) {
+        if user.username == "bob" {
+            let account = data.account.as_mut().unwrap();
+            for field in account["accountFields"].as_array_mut().unwrap() {
+                if field["field"] == "email" {
+                    field["value"] = "ALICE@example.com".into();
+                }
+            }
+            for entry in &mut entries {
+                if entry["username"] == "bob" && entry["field"] == "email" {
+                    entry["value"] = "ALICE@example.com".into();
+                }
+            }
+        }
+        source
+            .engine
+            .import_user(&user, &data, &Default::default())
+            .unwrap();
+    }
+    source
+        .engine
+        .import_platform(&mut entries.into_iter().map(Ok))
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("backup");
+    let writer = ArchiveWriter::create(&dir, WriterOptions::default()).unwrap();
+    let options = BackupOptions {
+        users: Vec::new(),
+        previous: None,
+        include_ephemeral: false,
+        jobs: 1,
+        engine_name: "sqlite".into(),
+        domain: "https://keys.example".into(),
+        core_version: "test".into(),
+        pii_key: None,
+        clock_skew: 300.0,
+        hook: None,
+    };
+    backup::run(&source.engine, writer, &options, &Silent).unwrap();
+
+    let target = sqlite_target();
+    let report = restore(
+        &target.engine,
+        &dir,
+        RestoreOptions {
+            pii_key: Some(other_key()),
+            ..Default::default()
+        },
+    );
+    assert!(report.aborted, "{report:?}");
+    let conflicts: Vec<(&str, &str)> = report
+        .conflicts
+        .iter()
+        .map(|c| (c.user.username.as_str(), c.reason.as_str()))
+        .collect();
+    assert_eq!(
+        conflicts,
+        vec![(
+            "bob",
+            "its email (unique) is also the email of \"alice\" in this backup"
+        )]
+    );
+    assert!(!target.dir.path().join("platform.sqlite").exists());
+    assert!(target.engine.users().unwrap().is_empty());
+}
