@@ -11,7 +11,7 @@ use crate::engine::{AttachmentStore, CollectionStore, Composite, Engine, Platfor
 use crate::engines::filesystem::FsAttachments;
 use crate::engines::influxdb::InfluxSeries;
 use crate::engines::postgres::PgEngine;
-use crate::engines::rqlite::RqlitePlatform;
+use crate::engines::rqlite::{RqlitePlatform, DATA_DIR_DB};
 use crate::engines::s3::S3Attachments;
 use crate::engines::sqlite::{SqliteAudit, SqliteEngine};
 use crate::{Error, Result};
@@ -79,6 +79,9 @@ const BACKUP_ROOT_NAMES: [&str; 5] = [
 
 pub struct Install {
     pub config: InstallConfig,
+    /// The data directory of the install's rqlite node, read in its place because the node
+    /// does not answer (see [`Install::reading_stopped_platform`]).
+    stopped_platform: Option<PathBuf>,
 }
 
 /// Relative paths resolve against the current directory here, once, so that paths derived
@@ -145,7 +148,31 @@ impl Install {
         })?;
         Ok(Install {
             config: config::resolve(&layered)?,
+            stopped_platform: None,
         })
+    }
+
+    /// For a backup: when the platform DB is rqlite and no node answers at its URL (the
+    /// core's embedded rqlited stops with the core), the platform rows are read from the
+    /// node's data directory instead, read-only. [`Install::target`] then says so.
+    pub fn reading_stopped_platform(mut self) -> Result<Install> {
+        let PlatformEngine::Rqlite(settings) = &self.config.platform else {
+            return Ok(self);
+        };
+        if RqlitePlatform::node_answers(&settings.url) {
+            return Ok(self);
+        }
+        if !settings.data_dir.join(DATA_DIR_DB).is_file() {
+            return Err(Error::Other(format!(
+                "cannot reach rqlite at {}, and its data directory {} holds no {DATA_DIR_DB} \
+                 to read instead: start the core (or its rqlited), or check \
+                 storages:engines:rqlite:url and storages:engines:rqlite:dataDir; nothing was written",
+                settings.url,
+                settings.data_dir.display()
+            )));
+        }
+        self.stopped_platform = Some(settings.data_dir.clone());
+        Ok(self)
     }
 
     /// The folders of the install's own data, as its configuration names them.
@@ -229,7 +256,14 @@ impl Install {
         };
         let platform = match &c.platform {
             PlatformEngine::Postgresql => "postgresql".to_string(),
-            PlatformEngine::Rqlite(r) => format!("rqlite {}", r.url),
+            PlatformEngine::Rqlite(r) => match &self.stopped_platform {
+                Some(dir) => format!(
+                    "rqlite data directory {} read directly and read-only (no node answers at {})",
+                    dir.display(),
+                    r.url
+                ),
+                None => format!("rqlite {}", r.url),
+            },
         };
         InstallTarget {
             engine: self.engine_name(),
@@ -288,7 +322,10 @@ impl Install {
                     "storages:platform:engine = postgresql needs storages:base:engine = postgresql (as the core requires)".into(),
                 ))
             }
-            (PlatformEngine::Rqlite(settings), _) => Some(Box::new(RqlitePlatform::new(settings))),
+            (PlatformEngine::Rqlite(settings), _) => Some(Box::new(match &self.stopped_platform {
+                Some(dir) => RqlitePlatform::stopped_node(dir),
+                None => RqlitePlatform::new(settings),
+            })),
         };
         let influx = match &c.series {
             SeriesEngine::Influxdb(settings) => {

@@ -9,7 +9,9 @@ use crate::chain::Chain;
 use crate::config::PiiKey;
 use crate::engine::{Engine, ImportOptions, UserSource};
 use crate::model::{Collection, Item, UserRef};
-use crate::platform::{is_index_row, IndexRebuild, PlatformOwners, DEFAULT_CORE_ID};
+use crate::platform::{
+    is_index_row, unique_field_of, IndexRebuild, PlatformOwners, PlatformPlan, DEFAULT_CORE_ID,
+};
 use crate::progress::Progress;
 use crate::workers::per_user;
 use crate::{Error, Result};
@@ -74,6 +76,9 @@ pub struct RestoreReport {
     pub platform_entries: u64,
     /// Why the platform entries (unique and indexed account fields) were not restored.
     pub platform_error: Option<String>,
+    /// Set when the backup's entries name users under another `platform:piiHmacKey` (or
+    /// PII mode) than the target's: the users' rows were re-derived under the target's.
+    pub platform_rederived: Option<PlatformRederived>,
     /// Why the work that ends a restore failed (PostgreSQL: confirming that the users'
     /// commits are on disk, or building the indexes of the schema it created). The message
     /// says what to do; the backup is kept.
@@ -82,6 +87,18 @@ pub struct RestoreReport {
     /// --delete-on-success or --move-on-success asked otherwise.
     pub backup_disposition: Option<String>,
 }
+
+/// The backup's platform entries were made with another key or PII mode than the target's.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformRederived {
+    pub reason: String,
+    /// The backup's entries naming users, left out: the target could not find them.
+    pub backup_entries_left_out: u64,
+}
+
+/// Keys asked of the target's platform DB per request.
+const LOOKUP_BATCH: usize = 500;
 
 impl RestoreReport {
     /// Every selected user restored, none skipped, the platform entries too.
@@ -126,8 +143,24 @@ pub fn run(
     // Held until the run ends, conflicts checked under it: a concurrent restore cannot
     // take the same user between the check and the write.
     let _lock = engine.lock_for_restore()?;
+    let rebuild = IndexRebuild {
+        pii_key: options.pii_key.as_ref(),
+        core_id: options.core_id.as_deref().unwrap_or(DEFAULT_CORE_ID),
+    };
+    // A platform file that cannot be read is reported when its entries are imported (the
+    // users restore without them); its unique values cannot be checked before.
+    let plan = PlatformPlan::read(chain, &rebuild).ok();
+    let mut conflicts = find_conflicts(engine, &users, options.overwrite)?;
+    if let Some(plan) = &plan {
+        for (user, reason) in unique_value_conflicts(engine, chain, &users, plan, &rebuild)? {
+            match conflicts.iter_mut().find(|c| c.user == user) {
+                Some(c) => c.reason = format!("{}; {reason}", c.reason),
+                None => conflicts.push(UserIssue { user, reason }),
+            }
+        }
+    }
     let mut report = RestoreReport {
-        conflicts: find_conflicts(engine, &users, options.overwrite)?,
+        conflicts,
         ..Default::default()
     };
     if !report.conflicts.is_empty() && !options.skip_conflicts {
@@ -193,11 +226,22 @@ pub fn run(
             all_committed,
             whole_backup,
         )?;
-        let rebuild = IndexRebuild {
-            pii_key: options.pii_key.as_ref(),
-            core_id: options.core_id.as_deref().unwrap_or(DEFAULT_CORE_ID),
+        let result = match plan.as_ref().filter(|p| p.rederive) {
+            Some(plan) => {
+                report.platform_rederived = Some(PlatformRederived {
+                    reason: "the backup's platform entries name users under another \
+                             platform.piiHmacKey (or PII mode) than this install's: each \
+                             restored user's unique and indexed fields, user-core and \
+                             access-index rows were re-derived under this install's, from its \
+                             account fields and accesses"
+                        .into(),
+                    backup_entries_left_out: plan.user_entries(),
+                });
+                import_rederived_entries(engine, chain, plan, &owners, &committed, &rebuild)
+            }
+            None => import_platform_entries(engine, chain, &owners, &committed, &rebuild),
         };
-        match import_platform_entries(engine, chain, &owners, &committed, &rebuild) {
+        match result {
             Ok(count) => report.platform_entries = count,
             Err(e) => report.platform_error = Some(e.to_string()),
         }
@@ -288,6 +332,113 @@ fn import_platform_entries(
     });
     engine.import_platform(&mut wanted)?;
     Ok(count)
+}
+
+/// The entries naming no user (with a whole-backup restore), then each committed user's
+/// rows re-derived under the target's naming; the backup's user entries are left out.
+fn import_rederived_entries(
+    engine: &dyn Engine,
+    chain: &Chain,
+    plan: &PlatformPlan,
+    owners: &PlatformOwners,
+    committed: &[UserRef],
+    rebuild: &IndexRebuild<'_>,
+) -> Result<u64> {
+    let unnamed = chain
+        .platform_items()?
+        .map(|r| r.map_err(Error::from))
+        .filter(|item| item.as_ref().map_or(true, |i| owners.keeps_unnamed(i)));
+    let derived = committed.iter().flat_map(|user| {
+        let rows = chain
+            .user_source(&user.user_id)
+            .and_then(|source| plan.rederived_rows(user, &source, rebuild));
+        let rows: Vec<Result<Item>> = match rows {
+            Ok(rows) => rows.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        rows
+    });
+    let mut count = 0u64;
+    let mut rows = unnamed
+        .chain(derived)
+        .inspect(|row| count += u64::from(row.is_ok()));
+    engine.import_platform(&mut rows)?;
+    drop(rows);
+    Ok(count)
+}
+
+/// Users whose unique values (email, ...) another user already holds: in the target (its
+/// `user-unique/` row names someone else), or earlier in this restore. Overwriting such a
+/// row would silently take the value from its owner, so it is a conflict, whatever
+/// --overwrite says.
+fn unique_value_conflicts(
+    engine: &dyn Engine,
+    chain: &Chain,
+    users: &[UserRef],
+    plan: &PlatformPlan,
+    rebuild: &IndexRebuild<'_>,
+) -> Result<Vec<(UserRef, String)>> {
+    let mut claims: Vec<(&UserRef, String, String)> = Vec::new();
+    for user in users {
+        let source =
+            || -> Result<Box<dyn UserSource>> { Ok(Box::new(chain.user_source(&user.user_id)?)) };
+        // A user whose backup cannot be read fails its own import, and is reported there.
+        let Ok(rows) = plan.unique_rows(user, &source, rebuild) else {
+            continue;
+        };
+        for (key, owner) in rows {
+            claims.push((user, key, owner));
+        }
+    }
+    let mut keys: Vec<String> = claims.iter().map(|(_, key, _)| key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut held = std::collections::HashMap::new();
+    for batch in keys.chunks(LOOKUP_BATCH) {
+        held.extend(engine.platform_values(batch)?);
+    }
+    // The target's users by the name its rows hold, to say whose the value is.
+    let mut names: Option<std::collections::HashMap<String, String>> = None;
+    let mut first_claim: std::collections::HashMap<&str, &UserRef> = Default::default();
+    let mut conflicts = Vec::new();
+    for (user, key, owner) in &claims {
+        let field = unique_field_of(key).unwrap_or("unique field");
+        if let Some(holder) = held.get(key).filter(|holder| *holder != owner) {
+            if names.is_none() {
+                let mut by_name = std::collections::HashMap::new();
+                for target_user in engine.users()? {
+                    by_name.insert(rebuild.stored_name(&target_user)?, target_user.username);
+                }
+                names = Some(by_name);
+            }
+            let who = match names.as_ref().and_then(|n| n.get(holder)) {
+                Some(name) => format!("user \"{name}\""),
+                None => "another user".to_string(),
+            };
+            conflicts.push((
+                (*user).clone(),
+                format!(
+                    "its {field} (unique) is already registered to {who} in the target: \
+                     restoring it would take the {field} from them (change theirs first, or \
+                     restore the others with --skip-conflicts)"
+                ),
+            ));
+        } else if let Some(first) = first_claim
+            .get(key.as_str())
+            .filter(|first| first.user_id != user.user_id)
+        {
+            conflicts.push((
+                (*user).clone(),
+                format!(
+                    "its {field} (unique) is also the {field} of \"{}\" in this backup",
+                    first.username
+                ),
+            ));
+        } else {
+            first_claim.insert(key, user);
+        }
+    }
+    Ok(conflicts)
 }
 
 /// The `user-core/` row and the `access-index/` rows of each user, read user by user from

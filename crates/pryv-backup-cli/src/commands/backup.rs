@@ -67,7 +67,7 @@ pub fn run(
     if args.max_chunk_size == 0 {
         bail!("--max-chunk-size must be at least 1 (MB)");
     }
-    let install = install(&args.config, overrides)?;
+    let install = install(&args.config, overrides)?.reading_stopped_platform()?;
     let target = install.target();
     if !json {
         eprintln!("reading {target}");

@@ -121,7 +121,8 @@ fn print_restore_report(report: &restore::RestoreReport) {
             println!("  - {} ({}): {}", c.user.username, c.user.user_id, c.reason);
         }
         println!(
-            "Use --overwrite to replace existing users, or --skip-conflicts to restore the others."
+            "Use --overwrite to replace existing users (a unique value such as an email that \
+             another user holds stays a conflict), or --skip-conflicts to restore the others."
         );
         return;
     }
@@ -152,6 +153,12 @@ fn print_restore_report(report: &restore::RestoreReport) {
     match &report.platform_error {
         Some(e) => println!("  platform entries NOT restored: {e}"),
         None => println!("  platform entries: {}", report.platform_entries),
+    }
+    if let Some(r) = &report.platform_rederived {
+        println!(
+            "  platform entries RE-DERIVED: {} ({} entries of the backup left out)",
+            r.reason, r.backup_entries_left_out
+        );
     }
     if let Some(e) = &report.finish_error {
         println!("  the restore did NOT end well: {e}");

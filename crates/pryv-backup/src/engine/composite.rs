@@ -121,6 +121,13 @@ impl Engine for Composite {
             None => self.base.import_platform(items),
         }
     }
+
+    fn platform_values(&self, keys: &[String]) -> Result<Vec<(String, String)>> {
+        match &self.platform {
+            Some(p) => p.values(keys),
+            None => self.base.platform_values(keys),
+        }
+    }
 }
 
 /// A source whose side-store collections look empty to the base engine.

@@ -150,6 +150,10 @@ pub trait Engine: Send + Sync {
 
     fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()>;
 
+    /// The platform rows (`key` → `value`) held under these keys; keys without a row are
+    /// left out. A restore asks before writing, to find unique values another user owns.
+    fn platform_values(&self, keys: &[String]) -> Result<Vec<(String, String)>>;
+
     /// Ends a restore, whatever became of its users: work an engine put off until every
     /// row is in (PostgreSQL: the flush of the users' commits, then the secondary indexes
     /// of a schema it created). A restore reports nothing as done before this returns.
@@ -218,6 +222,8 @@ pub trait PlatformStore: Send + Sync {
     fn describe(&self) -> String;
     fn export(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
     fn import(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()>;
+    /// See [`Engine::platform_values`].
+    fn values(&self, keys: &[String]) -> Result<Vec<(String, String)>>;
 }
 
 #[cfg(test)]

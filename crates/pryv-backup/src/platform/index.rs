@@ -25,7 +25,7 @@ pub struct IndexRebuild<'a> {
 
 impl IndexRebuild<'_> {
     /// How platform rows name this user.
-    fn stored_name(&self, user: &UserRef) -> Result<String> {
+    pub(crate) fn stored_name(&self, user: &UserRef) -> Result<String> {
         match self.pii_key {
             Some(key) => pii_token(&key.0, "username", &user.username).map_err(Error::Other),
             None => Ok(user.username.clone()),

@@ -39,6 +39,11 @@ impl PlatformOwners {
         })
     }
 
+    /// Whether this entry names no user and comes with the restore.
+    pub(crate) fn keeps_unnamed(&self, item: &Item) -> bool {
+        self.whole_platform && owner_of(item).is_none()
+    }
+
     /// Whether this platform entry goes with the users.
     pub(crate) fn keeps(&self, item: &Item) -> bool {
         match owner_of(item) {

@@ -389,6 +389,14 @@ impl Engine for PgEngine {
         })
     }
 
+    fn platform_values(&self, keys: &[String]) -> Result<Vec<(String, String)>> {
+        let mut client = self.client()?;
+        if self.schema_state(&mut client)? == SchemaState::Empty {
+            return Ok(Vec::new());
+        }
+        Ok(super::platform::values(&mut *client, keys)?)
+    }
+
     fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()> {
         self.ensure_schema()?;
         let mut client = self.client()?;

@@ -30,6 +30,20 @@ pub fn export(
     Ok(())
 }
 
+pub fn values(
+    client: &mut impl postgres::GenericClient,
+    keys: &[String],
+) -> Result<Vec<(String, String)>, PgError> {
+    client
+        .query(
+            "SELECT key, value FROM platform_kv WHERE key = ANY($1) ORDER BY key",
+            &[&keys],
+        )?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
 /// Writes the platform rows with multi-row upserts (one round trip per batch, not per row:
 /// a platform holds a few rows per user). A key given twice keeps its last value, as one
 /// upsert after the other would.

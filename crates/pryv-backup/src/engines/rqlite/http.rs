@@ -48,6 +48,14 @@ impl Client {
         &self.base
     }
 
+    /// Whether anything answers HTTP at the node's address (`/readyz`, whatever its status).
+    pub fn answers(&self) -> bool {
+        match self.agent.get(&format!("{}/readyz", self.base)).call() {
+            Ok(_) => true,
+            Err(e) => matches!(crate::engines::http::failure(e), HttpFailure::Answered(_)),
+        }
+    }
+
     /// Every `(key, value)` row whose key starts with `prefix`, in key order, page by page.
     pub fn rows_with_prefix(
         &self,
@@ -87,6 +95,43 @@ impl Client {
                 return Ok(());
             }
         }
+    }
+
+    /// The rows under these keys, in one query; none on a node whose table does not exist
+    /// yet (the core creates it when it starts).
+    pub fn values(&self, keys: &[String]) -> crate::Result<Vec<(String, String)>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; keys.len()].join(", ");
+        let mut statement = vec![Value::String(format!(
+            "SELECT key, value FROM keyValue WHERE key IN ({placeholders}) ORDER BY key"
+        ))];
+        statement.extend(keys.iter().cloned().map(Value::String));
+        let results = match self.post(
+            "/db/query?level=strong",
+            &Value::Array(vec![Value::Array(statement)]),
+        ) {
+            Ok(results) => results,
+            Err(RqliteError::Server { reason, .. }) if reason.contains("no such table") => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut found = Vec::new();
+        for row in results.into_iter().flat_map(|r| r.values) {
+            match row.as_slice() {
+                [Value::String(key), Value::String(value)] => {
+                    found.push((key.clone(), value.clone()))
+                }
+                other => {
+                    return Err(self
+                        .server_error(format!("unexpected keyValue row: {other:?}"))
+                        .into())
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Creates the platform table when the node is new, as the core does at start.

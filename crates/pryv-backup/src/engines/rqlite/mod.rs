@@ -51,6 +51,8 @@ pub struct RqlitePlatform {
 enum Access {
     Http(http::Client),
     File(PathBuf),
+    /// The data directory of a node that is not running.
+    StoppedNode(PathBuf),
 }
 
 impl RqlitePlatform {
@@ -67,9 +69,18 @@ impl RqlitePlatform {
     }
 
     /// The database of a stopped node's data directory (`<data_dir>/db.sqlite`), for
-    /// export only: rqlite rebuilds that file on start, so writes are refused.
+    /// export only, without changing a byte there (see [`file::stopped_node_rows`]):
+    /// rqlite rebuilds that file on start, so writes are refused.
     pub fn stopped_node(data_dir: &Path) -> Self {
-        Self::sqlite_file(&data_dir.join(DATA_DIR_DB))
+        RqlitePlatform {
+            access: Access::StoppedNode(data_dir.to_path_buf()),
+        }
+    }
+
+    /// Whether the node at `url` answers at all (any HTTP answer counts: only a node that
+    /// cannot be reached may be read from its data directory instead).
+    pub fn node_answers(url: &str) -> bool {
+        http::Client::new(url).answers()
     }
 
     /// A SQLite file in rqlite's layout. Exports read it; imports create or update it (in
@@ -88,6 +99,7 @@ impl RqlitePlatform {
         match &self.access {
             Access::Http(client) => client.rows_with_prefix(prefix, on_row),
             Access::File(path) => file::rows_with_prefix(path, prefix, on_row),
+            Access::StoppedNode(dir) => file::stopped_node_rows(dir, &[prefix], on_row),
         }
     }
 }
@@ -101,15 +113,35 @@ impl PlatformStore for RqlitePlatform {
         match &self.access {
             Access::Http(client) => format!("rqlite platform DB at {}", client.base()),
             Access::File(path) => format!("rqlite platform DB file {}", path.display()),
+            Access::StoppedNode(dir) => format!(
+                "the data directory {} of a stopped rqlite node (read-only)",
+                dir.display()
+            ),
         }
     }
 
     /// The user-field rows, as the core's backup takes them: unique ones, then indexed ones.
     fn export(&self, out: &mut dyn FnMut(&Item) -> crate::Result<()>) -> crate::Result<()> {
+        // A stopped node's files are opened and checked once for the whole export.
+        if let Access::StoppedNode(dir) = &self.access {
+            return file::stopped_node_rows(
+                dir,
+                &entries::BACKED_UP_PREFIXES,
+                &mut |key, value| out(&item_from_row(key, value)),
+            );
+        }
         for prefix in entries::BACKED_UP_PREFIXES {
             self.rows_with_prefix(prefix, &mut |key, value| out(&item_from_row(key, value)))?;
         }
         Ok(())
+    }
+
+    fn values(&self, keys: &[String]) -> crate::Result<Vec<(String, String)>> {
+        match &self.access {
+            Access::Http(client) => client.values(keys),
+            Access::File(path) => file::values(path, keys),
+            Access::StoppedNode(dir) => file::values(&dir.join(DATA_DIR_DB), keys),
+        }
     }
 
     /// Writes every item's row back (`INSERT OR REPLACE`), leaving other rows alone. Over
@@ -117,6 +149,9 @@ impl PlatformStore for RqlitePlatform {
     fn import(&self, items: &mut dyn Iterator<Item = crate::Result<Item>>) -> crate::Result<()> {
         match &self.access {
             Access::File(path) => file::put_rows(path, &mut items.map(row)),
+            Access::StoppedNode(dir) => {
+                Err(file::data_dir_is_read_only(&dir.join(DATA_DIR_DB), dir).into())
+            }
             Access::Http(client) => {
                 client.ensure_table()?;
                 let mut batch = Vec::with_capacity(HTTP_WRITE_BATCH);

@@ -194,6 +194,10 @@ impl Engine for SqliteEngine {
         Ok(())
     }
 
+    fn platform_values(&self, _keys: &[String]) -> Result<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+
     fn import_platform(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()> {
         if let Some(first) = items.next() {
             first?;
