@@ -17,7 +17,9 @@
 //! 7. [`crypto`]: the PRYVBKE1 per-file encryption layer the archive seals files with.
 //! 8. [`engines`]: the storage engines (PostgreSQL, SQLite, ...); [`sample`]: a small
 //!    deterministic platform for demos and round-trip tests.
-//! 9. [`backup`], then [`chain`] (a backup and its increments), then [`restore`],
+//! 9. [`backup`], then [`chain`] (a backup and its increments), then `platform_plan` (the
+//!    platform rows a restore writes: unique values checked, rows re-derived under the
+//!    target's PII key), then [`restore`],
 //!    [`consolidate`], [`prune`]: the orchestration, over the traits only.
 //! 10. [`drill`] and [`install`] (the engines an install's configuration asks for), then
 //!     [`demo`] (the self-contained demo the README starts with).
@@ -45,6 +47,7 @@ pub mod lock;
 pub mod model;
 pub(crate) mod paths;
 pub mod platform;
+pub(crate) mod platform_plan;
 pub mod progress;
 pub mod prune;
 pub mod restore;

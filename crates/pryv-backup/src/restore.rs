@@ -9,9 +9,8 @@ use crate::chain::Chain;
 use crate::config::PiiKey;
 use crate::engine::{Engine, ImportOptions, UserSource};
 use crate::model::{Collection, Item, UserRef};
-use crate::platform::{
-    is_index_row, unique_field_of, IndexRebuild, PlatformOwners, PlatformPlan, DEFAULT_CORE_ID,
-};
+use crate::platform::{is_index_row, IndexRebuild, PlatformOwners, DEFAULT_CORE_ID};
+use crate::platform_plan::{unique_field_of, PlatformPlan};
 use crate::progress::Progress;
 use crate::workers::per_user;
 use crate::{Error, Result};
@@ -155,7 +154,11 @@ pub fn run(
         for (user, reason) in unique_value_conflicts(engine, chain, &users, plan, &rebuild)? {
             match conflicts.iter_mut().find(|c| c.user == user) {
                 Some(c) => c.reason = format!("{}; {reason}", c.reason),
-                None => conflicts.push(UserIssue { user, reason }),
+                None => conflicts.push(UserIssue {
+                    user,
+                    reason,
+                    engine_limit: None,
+                }),
             }
         }
     }

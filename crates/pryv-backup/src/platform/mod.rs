@@ -4,12 +4,10 @@
 
 pub mod entries;
 mod index;
-mod owners;
+pub(crate) mod owners;
 mod pii;
-mod restore_plan;
 
 pub use entries::{item_from_row, row_from_item};
 pub use index::{is_index_row, IndexRebuild, DEFAULT_CORE_ID};
 pub(crate) use owners::PlatformOwners;
 pub use pii::{looks_like_token, pii_token};
-pub(crate) use restore_plan::{unique_field_of, PlatformPlan};

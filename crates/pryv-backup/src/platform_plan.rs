@@ -14,12 +14,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use super::entries::{row_from_item, UNIQUE};
-use super::owners::owner_of;
-use super::{pii_token, IndexRebuild};
 use crate::chain::Chain;
 use crate::engine::UserSource;
 use crate::model::{Collection, Item, UserRef};
+use crate::platform::entries::{row_from_item, UNIQUE};
+use crate::platform::owners::owner_of;
+use crate::platform::{pii_token, IndexRebuild};
 use crate::{Error, Result};
 
 pub struct PlatformPlan {
