@@ -8,8 +8,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::archive::{
-    ArchiveWriter, Manifest, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS,
+use crate::archive::{ArchiveWriter, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS};
+use crate::chain::{
+    user_digest, ClockStep, EncryptionRecord, GenerationRecord, PreviousState, UserRecord,
+    RECORD_VERSION,
 };
 use crate::engine::{Engine, ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
@@ -22,9 +24,10 @@ use crate::{Error, Result};
 pub struct BackupOptions {
     /// Only these users (userId or username); all users when empty.
     pub users: Vec<String>,
-    /// The manifest of the previous backup: each user present there is exported only for
-    /// what changed since its `backupTimestamp`.
-    pub previous: Option<Manifest>,
+    /// Where the chain stands (see [`crate::chain::ChainIndex::state_from_records`] and
+    /// [`crate::chain::Chain::previous_state`]): each user present there is exported only for
+    /// what changed since. `None` for a full backup.
+    pub previous: Option<PreviousState>,
     pub include_ephemeral: bool,
     /// Users exported at once.
     pub jobs: usize,
@@ -155,6 +158,10 @@ pub struct BackupReport {
     /// Attachments listed by an event of the snapshot that the store no longer had (deleted
     /// while the backup ran, or lost): the events are in the backup, these files are not.
     pub missing_attachments: Vec<MissingAttachment>,
+    /// Set when this host's clock read earlier than the previous generation's snapshot:
+    /// every user was then exported whole, so that nothing changed meanwhile is missed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_stepped_back: Option<ClockStep>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -176,8 +183,30 @@ pub fn run(
 ) -> Result<BackupReport> {
     let snapshot_before = now_seconds();
     let users = select_users(engine.users()?, &options.users)?;
-    let since = previous_timestamps(options.previous.as_ref(), options.clock_skew);
-    if options.previous.is_some() && since.is_empty() {
+    let previous = options.previous.as_ref();
+    let mut since: HashMap<String, f64> = users
+        .iter()
+        .filter_map(|u| {
+            let t = previous?.since_of(&u.user_id)?;
+            Some((u.user_id.clone(), t - options.clock_skew))
+        })
+        .collect();
+    // Changes are found by their time: with a clock that went back, a window starting at
+    // the previous snapshot would skip what was changed in between. Everyone goes whole.
+    let clock_stepped_back = previous
+        .and_then(|p| p.latest_snapshot)
+        .filter(|&latest| snapshot_before < latest)
+        .map(|latest| ClockStep {
+            previous_snapshot: latest,
+            snapshot: snapshot_before,
+        });
+    if let Some(step) = &clock_stepped_back {
+        progress.note(&format!(
+            "warning: this host's clock ({:.3} s) reads earlier than the previous backup's              snapshot ({:.3} s): the clock was stepped back, so every user is exported whole              in this increment (check the host's time synchronisation)",
+            step.snapshot, step.previous_snapshot
+        ));
+        since.clear();
+    } else if previous.is_some() && since.is_empty() {
         progress.note("the previous backup lists no users: running a full backup");
     }
 
@@ -209,7 +238,7 @@ pub fn run(
         .iter()
         .filter(|u| since.contains_key(&u.user_id))
         .count();
-    let backup_type = if incremental_users > 0 {
+    let backup_type = if incremental_users > 0 || clock_stepped_back.is_some() {
         "incremental"
     } else {
         "full"
@@ -230,14 +259,30 @@ pub fn run(
         .flat_map(|m| &m.files)
         .map(|f| f.size)
         .sum();
-    writer.finish(ManifestInfo {
-        core_version: options.core_version.clone(),
-        config: serde_json::json!({ "engine": options.engine_name, "domain": options.domain }),
-        backup_type: backup_type.to_string(),
-        backup_timestamp: now_millis(),
-        snapshot_before: Some(snapshot_before),
-        users: manifests,
-    })?;
+    let backup_timestamp = now_millis();
+    let record = GenerationRecord {
+        v: RECORD_VERSION,
+        sequence: previous.map_or(0, |p| p.sequence),
+        previous: previous.and_then(|p| p.previous.clone()),
+        backup_timestamp,
+        snapshot_before,
+        clock_stepped_back: clock_stepped_back.clone(),
+        encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
+        users: user_records(&manifests, Some(snapshot_before)),
+    };
+    let record = serde_json::to_value(&record)
+        .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;
+    writer.finish_with_record(
+        ManifestInfo {
+            core_version: options.core_version.clone(),
+            config: serde_json::json!({ "engine": options.engine_name, "domain": options.domain }),
+            backup_type: backup_type.to_string(),
+            backup_timestamp,
+            snapshot_before: Some(snapshot_before),
+            users: manifests,
+        },
+        Some(record),
+    )?;
     Ok(BackupReport {
         backup_type: backup_type.to_string(),
         users,
@@ -247,7 +292,24 @@ pub fn run(
         attachments,
         bytes,
         missing_attachments,
+        clock_stepped_back,
     })
+}
+
+/// Each user of a generation as its record names it (see [`crate::chain::UserRecord`]).
+pub(crate) fn user_records(
+    users: &[UserManifest],
+    snapshot_before: Option<f64>,
+) -> Vec<UserRecord> {
+    users
+        .iter()
+        .filter_map(|u| {
+            Some(UserRecord {
+                user: user_digest(&u.user_id),
+                since: user_since(u, snapshot_before)?,
+            })
+        })
+        .collect()
 }
 
 fn missing_in(user: &UserManifest) -> Vec<MissingAttachment> {
@@ -292,22 +354,15 @@ pub(crate) fn select_users(all: Vec<UserRef>, wanted: &[String]) -> Result<Vec<U
         .collect())
 }
 
-/// userId → seconds after which that user's changes are exported: the time of the user's
-/// snapshot in the previous backup (`snapshotTime`, ours), else its `backupTimestamp`
-/// (bin/backup.js's), less the clock-skew margin.
-fn previous_timestamps(previous: Option<&Manifest>, clock_skew: f64) -> HashMap<String, f64> {
-    previous
-        .map(|m| {
-            m.users
-                .iter()
-                .filter(|u| u.backup_timestamp > 0)
-                .map(|u| {
-                    let taken = snapshot_time(u).unwrap_or(u.backup_timestamp as f64 / 1000.0);
-                    (u.user_id.clone(), taken - clock_skew)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// Seconds after which a user's changes are not in its generation: the time of the user's
+/// snapshot (`snapshotTime`, ours), else its `backupTimestamp` (bin/backup.js's) capped by
+/// the backup's cutoff. `None` for a user with neither (exported whole next time).
+pub(crate) fn user_since(user: &UserManifest, snapshot_before: Option<f64>) -> Option<f64> {
+    if let Some(t) = snapshot_time(user) {
+        return Some(t);
+    }
+    (user.backup_timestamp > 0)
+        .then(|| changes_since_ms(user.backup_timestamp, snapshot_before) as f64 / 1000.0)
 }
 
 /// Our addition to a user's manifest entry: when its snapshot was taken (seconds).
@@ -417,8 +472,18 @@ fn export_user(
     Ok(manifest)
 }
 
+/// Tests set the clock of a debug build with it (never read by a release build).
+pub const TEST_NOW_ENV: &str = "PRYV_BACKUP_TEST_NOW_MS";
+
 /// Milliseconds since the epoch, by this host's clock.
 pub fn now_millis() -> u64 {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var(TEST_NOW_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return ms;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
