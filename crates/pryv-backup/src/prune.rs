@@ -502,7 +502,11 @@ mod tests {
                 [true, true, true],
                 "keep_last {keep_last}"
             );
-            assert_eq!(reasons[0][2], ["last"], "the newest increment is kept by the rule");
+            assert_eq!(
+                reasons[0][2],
+                ["last"],
+                "the newest increment is kept by the rule"
+            );
         }
         // Two chains, the newer one's increment dated before the older chain's base.
         let reasons = plan(

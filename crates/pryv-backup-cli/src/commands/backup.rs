@@ -96,7 +96,7 @@ pub fn run(
                 output.display()
             )
         })? {
-            Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
+            Some(chain) => (chain.next_generation_dir()?, Some(chain.previous_state())),
             None => {
                 eprintln!(
                     "no previous backup in {}: running a full backup",

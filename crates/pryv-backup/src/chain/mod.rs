@@ -24,8 +24,9 @@ use crate::{Error, Result};
 mod record;
 
 pub use record::{
-    user_digest, ChainIndex, ClockStep, EncryptionRecord, GenerationInfo, GenerationRecord,
-    PreviousLink, PreviousState, UserRecord, BASE_NAME, RECORD_VERSION,
+    check_increment_sealing, relink_clear_copy, user_digest, ChainIndex, ClockStep,
+    EncryptionRecord, GenerationInfo, GenerationRecord, PreviousLink, PreviousState, UserRecord,
+    BASE_NAME, RECORD_VERSION,
 };
 
 pub const INCREMENTS_DIR: &str = "increments";

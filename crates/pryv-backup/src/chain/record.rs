@@ -460,3 +460,96 @@ fn check_encryption(generations: &[GenerationInfo]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Refuses to add an increment sealed by `sealer` (or clear) to the chain `index` unless it
+/// is sealed as the chain is: the same mode and, in hybrid mode, the same recipient key.
+pub fn check_increment_sealing(
+    index: &ChainIndex,
+    sealer: Option<&dyn crate::archive::FileSealer>,
+) -> Result<()> {
+    let new = EncryptionRecord::of(sealer);
+    let chain = index.encryption();
+    let dir = index.dir.display();
+    if new.mode != chain {
+        return Err(Error::Other(match (chain, new.mode.as_str()) {
+            (EncryptionRecord::NONE, _) => format!(
+                "the backup in {dir} is not encrypted: its increments cannot be (one chain is \
+                 never part clear, part encrypted); start an encrypted chain with a full \
+                 backup into a new folder"
+            ),
+            ("hybrid", _) => format!(
+                "the backup in {dir} is encrypted for a recipient key (hybrid mode): its \
+                 increments must be too, so give --recipient-pubkey with the public key it \
+                 was made for"
+            ),
+            ("symmetric", _) => format!(
+                "the backup in {dir} is encrypted with a passphrase: its increments must be \
+                 too, so give its passphrase (--encrypt-passphrase-file or \
+                 --decrypt-passphrase-file, or PRYV_BACKUP_PASSPHRASE)"
+            ),
+            (other, _) => format!(
+                "the backup in {dir} is encrypted in a mode this tool does not know ({other})"
+            ),
+        }));
+    }
+    if let (Some(chain_key), Some(new_key)) = (index.recipient(), new.recipient.as_deref()) {
+        if chain_key != new_key {
+            return Err(Error::Other(format!(
+                "the public key given is not the one the backup in {dir} is encrypted for: \
+                 changing keys within a chain (key rotation) is not supported; give the \
+                 chain's public key, or start a new chain with a full backup into a new folder"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// After a decryption into `out` (a clear copy of a chain): each generation's record is
+/// made true of the copy, clear and linked to its predecessor's new manifest, so that the
+/// copy reads as a chain of its own.
+pub fn relink_clear_copy(out: &Path) -> Result<()> {
+    let mut dirs = vec![(out.to_path_buf(), BASE_NAME.to_string())];
+    for d in super::increment_dirs(&Backend::Local, out)? {
+        if d.join(MANIFEST).is_file() {
+            let name = format!(
+                "{}/{}",
+                super::INCREMENTS_DIR,
+                d.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+            );
+            dirs.push((d, name));
+        }
+    }
+    let mut previous: Option<PreviousLink> = None;
+    for (dir, name) in dirs {
+        let path = dir.join(MANIFEST);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let mut manifest: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Other(format!("{}: not JSON ({e})", path.display())))?;
+        let mut bytes = bytes;
+        if let Some(value) = manifest.get_mut(super::MANIFEST_RECORD_FIELD) {
+            let mut record: GenerationRecord =
+                serde_json::from_value(value.clone()).map_err(|e| {
+                    Error::Other(format!("{}: record unreadable ({e})", path.display()))
+                })?;
+            record.encryption = EncryptionRecord::of(None);
+            if record.previous.is_some() {
+                record.previous = previous.clone();
+            }
+            let encoded = serde_json::to_value(&record)
+                .map_err(|e| Error::Other(format!("cannot encode a record: {e}")))?;
+            *value = encoded.clone();
+            let text = serde_json::to_vec_pretty(&encoded)
+                .map_err(|e| Error::Other(format!("cannot encode a record: {e}")))?;
+            let record_path = dir.join(CHAIN_RECORD);
+            std::fs::write(&record_path, text).map_err(|e| Error::io(&record_path, e))?;
+            bytes = serde_json::to_vec_pretty(&manifest)
+                .map_err(|e| Error::Other(format!("cannot encode a manifest: {e}")))?;
+            std::fs::write(&path, &bytes).map_err(|e| Error::io(&path, e))?;
+        }
+        previous = Some(PreviousLink {
+            name,
+            manifest_sha256: hex::encode(Sha256::digest(&bytes)),
+        });
+    }
+    Ok(())
+}
