@@ -200,11 +200,8 @@ pub fn run(
             previous_snapshot: latest,
             snapshot: snapshot_before,
         });
-    if let Some(step) = &clock_stepped_back {
-        progress.note(&format!(
-            "warning: this host's clock ({:.3} s) reads earlier than the previous backup's              snapshot ({:.3} s): the clock was stepped back, so every user is exported whole              in this increment (check the host's time synchronisation)",
-            step.snapshot, step.previous_snapshot
-        ));
+    if clock_stepped_back.is_some() {
+        // Reported (and recorded) by the caller: see [`BackupReport::clock_stepped_back`].
         since.clear();
     } else if previous.is_some() && since.is_empty() {
         progress.note("the previous backup lists no users: running a full backup");

@@ -253,15 +253,12 @@ impl Chain {
     /// Where the next increment goes: `increments/NNNN` after the highest existing number
     /// (incomplete ones included, so a failed run is never overwritten).
     pub fn next_generation_dir(&self) -> Result<PathBuf> {
-        let last = increment_dirs(&self.backend, &self.dir)?
-            .iter()
-            .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
-            .max()
-            .unwrap_or(0);
-        Ok(self
-            .dir
-            .join(INCREMENTS_DIR)
-            .join(format!("{:04}", last + 1)))
+        next_generation_dir(&self.backend, &self.dir)
+    }
+
+    /// The manifest of generation `index` (0 is the base).
+    pub fn generation_manifest(&self, index: usize) -> Option<&Manifest> {
+        self.generations.get(index).map(ArchiveReader::manifest)
     }
 }
 
@@ -360,6 +357,17 @@ fn check_sealed_record(g: &GenerationInfo, manifest: &Manifest) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Where the next increment of the backup in `dir` goes: `increments/NNNN` after the
+/// highest existing number (incomplete ones included, so a failed run is never overwritten).
+pub fn next_generation_dir(backend: &Backend, dir: &Path) -> Result<PathBuf> {
+    let last = increment_dirs(backend, dir)?
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok(dir.join(INCREMENTS_DIR).join(format!("{:04}", last + 1)))
 }
 
 /// Increment directories (complete or not), sorted by their number.
