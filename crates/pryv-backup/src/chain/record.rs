@@ -218,8 +218,9 @@ impl ChainIndex {
                 incomplete.push(name);
             }
         }
-        check_links(&generations, &incomplete)?;
+        // Sealing first: a planted clear generation is named as such.
         check_encryption(&generations)?;
+        check_links(&generations, &incomplete)?;
         for name in &incomplete {
             tracing::warn!(
                 "ignoring incomplete increment {} (no manifest.json): no later generation was made after it",
@@ -376,6 +377,16 @@ fn check_links(generations: &[GenerationInfo], incomplete: &[String]) -> Result<
                 super::INCREMENTS_DIR
             )));
         };
+        if link.name != before.name && generations.iter().any(|x| x.name == link.name) {
+            return Err(Error::Other(format!(
+                "{} does not belong to this chain: {} was made right after {}, so {} was \
+                 added later (planted or copied in); move it away",
+                before.label(),
+                g.label(),
+                label(&link.name),
+                before.label()
+            )));
+        }
         if link.name != before.name {
             let why = if incomplete.contains(&link.name) {
                 "has no manifest.json (lost or never finished)"
