@@ -345,15 +345,8 @@ fn read_all(backend: &Backend, path: &Path) -> Result<Option<Vec<u8>>> {
 /// Each recorded generation names the one before it, by name and manifest digest.
 fn check_links(generations: &[GenerationInfo], incomplete: &[String]) -> Result<()> {
     let mut recorded = generations[0].record.is_some();
-    if let Some(r) = &generations[0].record {
-        if r.previous.is_some() || r.sequence != 0 {
-            return Err(Error::Other(format!(
-                "the base backup's {CHAIN_RECORD} says it was made after another generation \
-                 (sequence {}): it is an increment moved into place, not a base",
-                r.sequence
-            )));
-        }
-    }
+    // A generation folder read on its own (an increment inspected alone) is its own base:
+    // what came before it is not asked for.
     for pair in generations.windows(2) {
         let (before, g) = (&pair[0], &pair[1]);
         let Some(record) = &g.record else {
