@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use pryv_backup::{archive, chain};
 
@@ -33,6 +33,14 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
     secrets::warn_if_clear(&index, secrets_args);
     let readable =
         index.encryption() == chain::EncryptionRecord::NONE || secrets::key_given(secrets_args);
+    if !readable && !index.fully_recorded() {
+        bail!(
+            "{} is encrypted and was written before generations had clear records \
+             (chain.json): inspecting it needs its key (--private-key or \
+             --decrypt-passphrase-file)",
+            dir.display()
+        );
+    }
     let opened = if readable {
         Some(
             chain::Chain::open(&backend, &dir, &|d| {
