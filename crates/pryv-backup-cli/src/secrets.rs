@@ -4,7 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use pryv_backup::archive::FileSealer;
+use pryv_backup::archive::{ArchiveReader, Backend, FileSealer};
+use pryv_backup::chain::{ChainIndex, EncryptionRecord};
 use pryv_backup::crypto::Pryvbke1;
 use zeroize::Zeroizing;
 
@@ -68,4 +69,65 @@ pub fn opener(envelope: &serde_json::Value, args: &DecryptArgs) -> Result<Arc<dy
         other => bail!("encryption.json has an unknown mode {other:?}: this tool knows 'symmetric' and 'hybrid'"),
     };
     Ok(Arc::new(sealer))
+}
+
+/// Whether a passphrase or a private key was given to read a backup.
+pub fn key_given(args: &DecryptArgs) -> bool {
+    args.decrypt_passphrase_file.is_some()
+        || args.private_key.is_some()
+        || std::env::var(PASSPHRASE_ENV).is_ok_and(|p| !p.is_empty())
+}
+
+/// A clear backup read with a passphrase or key: said, as the operator may think it sealed.
+pub fn warn_if_clear(index: &ChainIndex, args: &DecryptArgs) {
+    let flags = args.decrypt_passphrase_file.is_some() || args.private_key.is_some();
+    if flags && index.encryption() == EncryptionRecord::NONE {
+        eprintln!(
+            "warning: {} is not encrypted: the passphrase or key given is not used (anyone who \
+             can read its files can read its data)",
+            index.dir.display()
+        );
+    }
+}
+
+/// The sealer of a new increment of `index`: the chain's own mode and key. `fresh` is the
+/// sealer the sealing flags ask for. A passphrase chain takes the one passphrase given
+/// (either flag, or the environment), which must open its newest generation.
+pub fn increment_sealer(
+    backend: &Backend,
+    index: &ChainIndex,
+    fresh: Option<Arc<dyn FileSealer>>,
+    encrypt_file: Option<&Path>,
+    decrypt: &DecryptArgs,
+) -> Result<Option<Arc<dyn FileSealer>>> {
+    const NOT_SUPPORTED: &str = "passphrase rotation is not supported (one chain has one \
+        passphrase): give the chain's passphrase, or start a new chain with a full backup into \
+        a new folder";
+    if index.encryption() != "symmetric" {
+        return Ok(fresh);
+    }
+    let encrypt = read_secret(encrypt_file, PASSPHRASE_ENV)?;
+    let given = read_secret(decrypt.decrypt_passphrase_file.as_deref(), PASSPHRASE_ENV)?;
+    let pass = match (encrypt, given) {
+        (Some(e), Some(d)) if *e != *d => {
+            bail!("the encryption and decryption passphrases differ: {NOT_SUPPORTED}")
+        }
+        (Some(p), _) | (None, Some(p)) => p,
+        (None, None) => return Ok(fresh),
+    };
+    let newest = index
+        .generations
+        .last()
+        .context("a chain has at least its base")?;
+    let envelope = ArchiveReader::envelope_in(backend, &newest.dir)?
+        .with_context(|| format!("{} has no encryption.json", newest.label()))?;
+    let opener: Arc<dyn FileSealer> = Arc::new(Pryvbke1::open_with_passphrase(&envelope, &pass)?);
+    if let Err(e) = ArchiveReader::open_in(backend, &newest.dir, Some(opener)) {
+        bail!(
+            "the passphrase given does not open {} of {} ({e}): {NOT_SUPPORTED}",
+            newest.label(),
+            index.dir.display()
+        );
+    }
+    Ok(Some(Arc::new(Pryvbke1::with_passphrase(&pass)?)))
 }

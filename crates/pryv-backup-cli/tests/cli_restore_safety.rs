@@ -957,16 +957,17 @@ fn prune_keeps_what_the_rules_and_the_chains_need() {
         "{report:#}"
     );
 
-    // An increment dated before its base (edited here) is the one nothing keeps: it goes
-    // alone, and the base still verifies.
-    let manifest = increment.join("manifest.json");
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
-    m["backupTimestamp"] = serde_json::json!(1_000);
-    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    // An increment dated before its base (a clock stepped back; its record edited here)
+    // still ranks newest in its chain: it stays, with its base.
+    let record = increment.join("chain.json");
+    let original = std::fs::read(&record).unwrap();
+    let mut r: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    r["backupTimestamp"] = serde_json::json!(1_000);
+    std::fs::write(&record, serde_json::to_vec(&r).unwrap()).unwrap();
     let report = prune(&["--keep-last", "2", "--yes"]);
-    assert_eq!(dirs(&report["removed"]), [shown(&increment)], "{report:#}");
-    assert!(!increment.exists());
+    assert!(dirs(&report["removed"]).is_empty(), "{report:#}");
+    assert!(increment.join("manifest.json").is_file());
+    std::fs::write(&record, original).unwrap();
     cli().arg("verify").arg(&b1).assert().code(0);
 
     // A backup being written is left alone.
@@ -978,7 +979,11 @@ fn prune_keeps_what_the_rules_and_the_chains_need() {
 
     // Nothing keeps b1: it goes whole; b2 stays whole.
     let report = prune(&["--keep-last", "1", "--yes"]);
-    assert_eq!(dirs(&report["removed"]), [shown(&b1)], "{report:#}");
+    assert_eq!(
+        dirs(&report["removed"]),
+        [shown(&b1), shown(&increment)],
+        "{report:#}"
+    );
     assert!(
         !b1.exists(),
         "only b1's listed files were in it: {:?}",

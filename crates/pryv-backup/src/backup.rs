@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::archive::{
-    ArchiveWriter, Manifest, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS,
+use crate::archive::{ArchiveWriter, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS};
+use crate::chain::{
+    user_digest, user_since, ClockStep, EncryptionRecord, GenerationRecord, PreviousState,
+    UserRecord, RECORD_VERSION, SNAPSHOT_TIME,
 };
 // Re-exported where callers (the CLI's tests among them) have always found it.
 pub use crate::clock::now_millis;
@@ -23,9 +25,10 @@ use crate::{Error, Result};
 pub struct BackupOptions {
     /// Only these users (userId or username); all users when empty.
     pub users: Vec<String>,
-    /// The manifest of the previous backup: each user present there is exported only for
-    /// what changed since its `backupTimestamp`.
-    pub previous: Option<Manifest>,
+    /// Where the chain stands (see [`crate::chain::ChainIndex::state_from_records`] and
+    /// [`crate::chain::Chain::previous_state`]): each user present there is exported only for
+    /// what changed since. `None` for a full backup.
+    pub previous: Option<PreviousState>,
     pub include_ephemeral: bool,
     /// Users exported at once.
     pub jobs: usize,
@@ -156,6 +159,10 @@ pub struct BackupReport {
     /// Attachments listed by an event of the snapshot that the store no longer had (deleted
     /// while the backup ran, or lost): the events are in the backup, these files are not.
     pub missing_attachments: Vec<MissingAttachment>,
+    /// Set when this host's clock read earlier than the previous generation's snapshot:
+    /// every user was then exported whole, so that nothing changed meanwhile is missed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_stepped_back: Option<ClockStep>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -177,8 +184,27 @@ pub fn run(
 ) -> Result<BackupReport> {
     let snapshot_before = now_seconds();
     let users = select_users(engine.users()?, &options.users)?;
-    let since = previous_timestamps(options.previous.as_ref(), options.clock_skew);
-    if options.previous.is_some() && since.is_empty() {
+    let previous = options.previous.as_ref();
+    let mut since: HashMap<String, f64> = users
+        .iter()
+        .filter_map(|u| {
+            let t = previous?.since_of(&u.user_id)?;
+            Some((u.user_id.clone(), t - options.clock_skew))
+        })
+        .collect();
+    // Changes are found by their time: with a clock that went back, a window starting at
+    // the previous snapshot would skip what was changed in between. Everyone goes whole.
+    let clock_stepped_back = previous
+        .and_then(|p| p.latest_snapshot)
+        .filter(|&latest| snapshot_before < latest)
+        .map(|latest| ClockStep {
+            previous_snapshot: latest,
+            snapshot: snapshot_before,
+        });
+    if clock_stepped_back.is_some() {
+        // Reported (and recorded) by the caller: see [`BackupReport::clock_stepped_back`].
+        since.clear();
+    } else if previous.is_some() && since.is_empty() {
         progress.note("the previous backup lists no users: running a full backup");
     }
 
@@ -210,7 +236,7 @@ pub fn run(
         .iter()
         .filter(|u| since.contains_key(&u.user_id))
         .count();
-    let backup_type = if incremental_users > 0 {
+    let backup_type = if incremental_users > 0 || clock_stepped_back.is_some() {
         "incremental"
     } else {
         "full"
@@ -231,14 +257,30 @@ pub fn run(
         .flat_map(|m| &m.files)
         .map(|f| f.size)
         .sum();
-    writer.finish(ManifestInfo {
-        core_version: options.core_version.clone(),
-        config: serde_json::json!({ "engine": options.engine_name, "domain": options.domain }),
-        backup_type: backup_type.to_string(),
-        backup_timestamp: now_millis(),
-        snapshot_before: Some(snapshot_before),
-        users: manifests,
-    })?;
+    let backup_timestamp = now_millis();
+    let record = GenerationRecord {
+        v: RECORD_VERSION,
+        sequence: previous.map_or(0, |p| p.sequence),
+        previous: previous.and_then(|p| p.previous.clone()),
+        backup_timestamp,
+        snapshot_before,
+        clock_stepped_back: clock_stepped_back.clone(),
+        encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
+        users: user_records(&manifests, Some(snapshot_before)),
+    };
+    let record = serde_json::to_value(&record)
+        .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;
+    writer.finish_with_record(
+        ManifestInfo {
+            core_version: options.core_version.clone(),
+            config: serde_json::json!({ "engine": options.engine_name, "domain": options.domain }),
+            backup_type: backup_type.to_string(),
+            backup_timestamp,
+            snapshot_before: Some(snapshot_before),
+            users: manifests,
+        },
+        Some(record),
+    )?;
     Ok(BackupReport {
         backup_type: backup_type.to_string(),
         users,
@@ -248,7 +290,24 @@ pub fn run(
         attachments,
         bytes,
         missing_attachments,
+        clock_stepped_back,
     })
+}
+
+/// Each user of a generation as its record names it (see [`crate::chain::UserRecord`]).
+pub(crate) fn user_records(
+    users: &[UserManifest],
+    snapshot_before: Option<f64>,
+) -> Vec<UserRecord> {
+    users
+        .iter()
+        .filter_map(|u| {
+            Some(UserRecord {
+                user: user_digest(&u.user_id),
+                since: user_since(u, snapshot_before)?,
+            })
+        })
+        .collect()
 }
 
 fn missing_in(user: &UserManifest) -> Vec<MissingAttachment> {
@@ -291,42 +350,6 @@ pub(crate) fn select_users(all: Vec<UserRef>, wanted: &[String]) -> Result<Vec<U
         .into_iter()
         .filter(|u| wanted.iter().any(|w| w == &u.user_id || w == &u.username))
         .collect())
-}
-
-/// userId → seconds after which that user's changes are exported: the time of the user's
-/// snapshot in the previous backup (`snapshotTime`, ours), else its `backupTimestamp`
-/// (bin/backup.js's), less the clock-skew margin.
-fn previous_timestamps(previous: Option<&Manifest>, clock_skew: f64) -> HashMap<String, f64> {
-    previous
-        .map(|m| {
-            m.users
-                .iter()
-                .filter(|u| u.backup_timestamp > 0)
-                .map(|u| {
-                    let taken = snapshot_time(u).unwrap_or(u.backup_timestamp as f64 / 1000.0);
-                    (u.user_id.clone(), taken - clock_skew)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Our addition to a user's manifest entry: when its snapshot was taken (seconds).
-pub const SNAPSHOT_TIME: &str = "snapshotTime";
-
-fn snapshot_time(user: &UserManifest) -> Option<f64> {
-    user.extra
-        .get(SNAPSHOT_TIME)
-        .and_then(serde_json::Value::as_f64)
-        .filter(|t| t.is_finite() && *t > 0.0)
-}
-
-/// The earlier of a user's backup time and its backup's cutoff, in milliseconds.
-pub(crate) fn changes_since_ms(user_backup_ms: u64, snapshot_before: Option<f64>) -> u64 {
-    match snapshot_before {
-        Some(s) if s.is_finite() && s >= 0.0 => user_backup_ms.min((s * 1000.0).floor() as u64),
-        _ => user_backup_ms,
-    }
 }
 
 fn export_users(
@@ -420,21 +443,4 @@ fn export_user(
 
 fn now_seconds() -> f64 {
     now_millis() as f64 / 1000.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::changes_since_ms;
-
-    #[test]
-    fn changes_are_taken_from_the_cutoff_not_the_end_of_the_user_export() {
-        assert_eq!(
-            changes_since_ms(1_763_990_005_000, Some(1_763_990_000.25)),
-            1_763_990_000_250
-        );
-        assert_eq!(changes_since_ms(1_763_990_005_000, None), 1_763_990_005_000);
-        // A cutoff after the user's time (never written so, but harmless) changes nothing.
-        assert_eq!(changes_since_ms(1_000, Some(5.0)), 1_000);
-        assert_eq!(changes_since_ms(1_000, Some(f64::NAN)), 1_000);
-    }
 }

@@ -7,12 +7,12 @@
 use serde::Serialize;
 
 use crate::archive::{ArchiveWriter, ManifestInfo};
-use crate::backup::SNAPSHOT_TIME;
-use crate::chain::Chain;
+use crate::chain::SNAPSHOT_TIME;
+use crate::chain::{Chain, EncryptionRecord, GenerationRecord, RECORD_VERSION};
 use crate::engine::UserSource;
 use crate::model::{owned_attachment_ids, Collection};
 use crate::progress::Progress;
-use crate::Result;
+use crate::{Error, Result};
 
 #[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -87,13 +87,29 @@ pub fn run(
     let newest = chain
         .generation(chain.generation_count() - 1)
         .map_or(0, |(_, t)| t);
-    writer.finish(ManifestInfo {
-        core_version: state.core_version.clone(),
-        config: state.config.clone(),
-        backup_type: "full".into(),
+    // A new base: its record starts a chain where the merged one stood.
+    let record = GenerationRecord {
+        v: RECORD_VERSION,
+        sequence: 0,
+        previous: None,
         backup_timestamp: newest,
-        snapshot_before: None,
-        users: manifests,
-    })?;
+        snapshot_before: chain.previous_state().latest_snapshot.unwrap_or(0.0),
+        clock_stepped_back: None,
+        encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
+        users: crate::backup::user_records(&manifests, None),
+    };
+    let record = serde_json::to_value(&record)
+        .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;
+    writer.finish_with_record(
+        ManifestInfo {
+            core_version: state.core_version.clone(),
+            config: state.config.clone(),
+            backup_type: "full".into(),
+            backup_timestamp: newest,
+            snapshot_before: None,
+            users: manifests,
+        },
+        Some(record),
+    )?;
     Ok(report)
 }

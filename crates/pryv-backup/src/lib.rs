@@ -17,7 +17,8 @@
 //! 7. [`crypto`]: the PRYVBKE1 per-file encryption layer the archive seals files with.
 //! 8. [`engines`]: the storage engines (PostgreSQL, SQLite, ...); [`sample`]: a small
 //!    deterministic platform for demos and round-trip tests.
-//! 9. [`backup`], then [`chain`] (a backup and its increments), then `platform_plan` (the
+//! 9. [`chain`] (a backup and its increments, and the records that link them), then
+//!    [`backup`], then `platform_plan` (the
 //!    platform rows a restore writes: unique values checked, rows re-derived under the
 //!    target's PII key), then [`restore`],
 //!    [`consolidate`], [`prune`]: the orchestration, over the traits only.

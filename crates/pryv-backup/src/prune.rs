@@ -10,15 +10,25 @@
 //!
 //! An increment needs its base and the increments before it: those are kept with it. A
 //! backup nothing keeps is removed whole; one whose newest increments nothing keeps loses
-//! those. Only the files the manifests list are removed (then the folders left empty). A
-//! backup whose lock is held (being written) or that has no manifest yet is left alone.
+//! those. Within a backup, generations rank by sequence, never by clock: each counts as
+//! written at the latest time of itself and the generations before it, so a clock stepped
+//! back can never make a newer increment look older than its base.
+//!
+//! Generations are dated and ordered from their clear records (`chain.json`), so no key is
+//! needed. Only the files the manifests list are removed (then the folders left empty);
+//! an encrypted generation whose manifests cannot be opened (no key given) loses the files
+//! of its layout instead (root files of the format, `users/`, `platform/`, `register/`). A
+//! backup whose lock is held (being written) or that has no manifest yet is left alone; one
+//! whose chain is broken (a lost generation) is reported damaged and left alone.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::archive::Backend;
-use crate::chain::{Chain, Opener, INCREMENTS_DIR};
+use crate::chain::{
+    layout_files, listed_files_of, ChainIndex, GenerationInfo, Opener, INCREMENTS_DIR,
+};
 use crate::{Error, Result};
 
 /// How many snapshots each rule keeps (`None`: the rule is not used).
@@ -75,7 +85,8 @@ fn period(rule: &str, time_ms: u64) -> i64 {
 /// For each time (any order), the rules that keep it; empty when none does.
 pub fn select(times_ms: &[u64], policy: &Policy) -> Vec<Vec<String>> {
     let mut order: Vec<usize> = (0..times_ms.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(times_ms[i]));
+    // Equal times: the later one (a newer generation of the same backup) ranks newer.
+    order.sort_by_key(|&i| std::cmp::Reverse((times_ms[i], i)));
     let mut reasons = vec![Vec::new(); times_ms.len()];
     if let Some(n) = policy.keep_last {
         for &i in order.iter().take(n) {
@@ -117,7 +128,16 @@ pub fn select(times_ms: &[u64], policy: &Policy) -> Vec<Vec<String>> {
 /// For backups given as the times of their generations (base first), why each generation
 /// is kept (empty: removed): the rules, or that a later increment of its backup needs it.
 pub fn plan(backups: &[Vec<u64>], policy: &Policy) -> Vec<Vec<Vec<String>>> {
-    let all: Vec<u64> = backups.iter().flatten().copied().collect();
+    // By sequence: a generation is never older than the ones it was made after.
+    let all: Vec<u64> = backups
+        .iter()
+        .flat_map(|generations| {
+            generations.iter().scan(0, |latest, &t| {
+                *latest = t.max(*latest);
+                Some(*latest)
+            })
+        })
+        .collect();
     let mut reasons = select(&all, policy).into_iter();
     backups
         .iter()
@@ -154,8 +174,11 @@ pub struct Generation {
 pub struct PruneReport {
     pub kept: Vec<Generation>,
     pub removed: Vec<Generation>,
-    /// Folders left alone, with why (being written, no manifest yet, unreadable).
+    /// Folders left alone, with why (being written, no manifest yet).
     pub skipped: Vec<(PathBuf, String)>,
+    /// Backups left alone because they are broken or cannot be read, with why (a lost
+    /// generation, named): a prune that meets one has not done all it should.
+    pub damaged: Vec<(PathBuf, String)>,
     /// False for a dry run: nothing was removed.
     pub applied: bool,
     pub files_removed: u64,
@@ -199,33 +222,27 @@ pub fn run(
                 continue;
             }
         };
-        match Chain::open(backend, &dir, open) {
-            Ok(Some(chain)) => backups.push((dir, chain, lock)),
+        let dated = ChainIndex::open(backend, &dir).and_then(|index| match index {
+            Some(index) => Ok(Some((generation_times(&index, open)?, index))),
+            None => Ok(None),
+        });
+        match dated {
+            Ok(Some((times, index))) => backups.push((dir, index, times, lock)),
             Ok(None) => report
                 .skipped
                 .push((dir, "no manifest.json: not a complete backup".into())),
-            Err(e) => report.skipped.push((dir, format!("cannot be read: {e}"))),
+            Err(e) => report.damaged.push((dir, e.to_string())),
         }
     }
 
-    let times: Vec<Vec<u64>> = backups
-        .iter()
-        .map(|(_, chain, _)| {
-            (0..chain.generation_count())
-                .filter_map(|g| chain.generation(g).map(|(_, t)| t))
-                .collect()
-        })
-        .collect();
-    for ((dir, chain, _lock), kept_by) in backups.iter().zip(plan(&times, policy)) {
+    let times: Vec<Vec<u64>> = backups.iter().map(|(_, _, t, _)| t.clone()).collect();
+    for ((dir, index, times, _lock), kept_by) in backups.iter().zip(plan(&times, policy)) {
         let newest_kept = kept_by.iter().rposition(|r| !r.is_empty());
         let mut to_remove = Vec::new();
         for (g, kept) in kept_by.into_iter().enumerate() {
-            let Some((gen_dir, time)) = chain.generation(g) else {
-                continue;
-            };
             let entry = Generation {
-                dir: gen_dir.to_path_buf(),
-                backup_timestamp: time,
+                dir: index.generations[g].dir.clone(),
+                backup_timestamp: times[g],
                 kept_by: kept.clone(),
             };
             if kept.is_empty() {
@@ -239,21 +256,61 @@ pub fn run(
             continue;
         }
         if newest_kept.is_none() {
-            let files = chain.listed_files()?;
-            report.files_removed += backend.remove_listed(dir, &files)?;
+            let mut files = Vec::new();
+            for g in &index.generations {
+                files.extend(generation_files(backend, g, open)?);
+            }
+            report.files_removed += backend.remove_listed(dir, &manifests_first(files))?;
         } else {
             // The newest first: an interrupted prune leaves a shorter, still valid chain.
             for &g in to_remove.iter().rev() {
-                let files = chain.generation_files(g)?;
-                if let Some((gen_dir, _)) = chain.generation(g) {
-                    report.files_removed += backend.remove_listed(gen_dir, &files)?;
-                }
+                let g = &index.generations[g];
+                let files = manifests_first(generation_files(backend, g, open)?);
+                report.files_removed += backend.remove_listed(&g.dir, &files)?;
             }
         }
         backend.remove_empty_dir(&dir.join(INCREMENTS_DIR));
         backend.remove_empty_dir(dir);
     }
     Ok(report)
+}
+
+/// When each generation was written (ms): from its record, else from its manifest (a
+/// generation written before records existed, which needs the key when encrypted).
+fn generation_times(index: &ChainIndex, open: &Opener<'_>) -> Result<Vec<u64>> {
+    index
+        .generations
+        .iter()
+        .map(|g| match &g.record {
+            Some(r) => Ok(r.backup_timestamp),
+            None => open(&g.dir)
+                .map(|reader| reader.manifest().backup_timestamp)
+                .map_err(|e| Error::Other(format!("{}: {e}", g.label()))),
+        })
+        .collect()
+}
+
+/// The files of one generation: those its manifests list, or, when an encrypted one cannot
+/// be opened (no key given), those of its layout.
+fn generation_files(
+    backend: &Backend,
+    g: &GenerationInfo,
+    open: &Opener<'_>,
+) -> Result<Vec<PathBuf>> {
+    match open(&g.dir) {
+        Ok(reader) => listed_files_of(&reader),
+        Err(_) if g.encryption != crate::chain::EncryptionRecord::NONE => {
+            layout_files(backend, &g.dir)
+        }
+        Err(e) => Err(Error::Other(format!("{}: {e}", g.label()))),
+    }
+}
+
+/// Each `manifest.json` goes first: a generation interrupted while removed is then an
+/// incomplete leftover, never a complete-looking one with files missing.
+fn manifests_first(mut files: Vec<PathBuf>) -> Vec<PathBuf> {
+    files.sort_by_key(|f| f.file_name() != Some(std::ffi::OsStr::new("manifest.json")));
+    files
 }
 
 #[cfg(test)]
@@ -429,19 +486,38 @@ mod tests {
         for (policy, want) in cases {
             assert_eq!(kept(policy.clone()), want, "{policy:?}");
         }
-        // A base kept alone loses its newer increments (they are listed as removed).
-        let oldest_first = vec![vec![day(10), day(5), day(6)]];
+        // Generations rank by sequence, not clock: increments dated before their base (a
+        // clock stepped back) are still the newest, and the newest is never removed.
+        let stepped_back = vec![vec![day(10), day(5), day(6)]];
+        for keep_last in [1, 2] {
+            let reasons = plan(
+                &stepped_back,
+                &Policy {
+                    keep_last: Some(keep_last),
+                    ..Default::default()
+                },
+            );
+            assert_eq!(
+                reasons[0].iter().map(|r| !r.is_empty()).collect::<Vec<_>>(),
+                [true, true, true],
+                "keep_last {keep_last}"
+            );
+            assert_eq!(
+                reasons[0][2],
+                ["last"],
+                "the newest increment is kept by the rule"
+            );
+        }
+        // Two chains, the newer one's increment dated before the older chain's base.
         let reasons = plan(
-            &oldest_first,
+            &[vec![day(10)], vec![day(20), day(3)]],
             &Policy {
                 keep_last: Some(1),
                 ..Default::default()
             },
         );
-        assert_eq!(
-            reasons[0].iter().map(|r| !r.is_empty()).collect::<Vec<_>>(),
-            [true, false, false]
-        );
+        assert_eq!(reasons[0], [Vec::<String>::new()]);
+        assert_eq!(reasons[1][1], ["last"]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, Manifest, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
-use pryv_backup::chain::Chain;
+use pryv_backup::chain::{Chain, PreviousState};
 use pryv_backup::engine::Engine;
 use pryv_backup::engines::filesystem::FsAttachments;
 use pryv_backup::engines::postgres::PgEngine;
@@ -29,7 +29,7 @@ const CHUNK: u64 = 4000;
 fn options(previous: Option<Manifest>) -> BackupOptions {
     BackupOptions {
         users: Vec::new(),
-        previous,
+        previous: previous.as_ref().map(PreviousState::from_manifest),
         include_ephemeral: false,
         jobs: 2,
         engine_name: "test".into(),

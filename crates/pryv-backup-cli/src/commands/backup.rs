@@ -13,6 +13,7 @@ use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
 use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
+use crate::secrets;
 
 #[derive(Args, Debug)]
 pub struct BackupArgs {
@@ -25,10 +26,13 @@ pub struct BackupArgs {
     #[arg(short, long, value_name = "USER")]
     pub user: Vec<String>,
     /// Export only what changed since each user's previous backup in --output (a new
-    /// generation beside the previous ones); a full backup when there is none. Restore such
-    /// a folder with pryv-backup: open-pryv.io's `bin/backup.js --restore` reads only its
-    /// base and silently leaves every increment out (`pryv-backup consolidate` makes one
-    /// full backup of it that bin/backup.js restores whole).
+    /// generation beside the previous ones); a full backup when there is none. The increment
+    /// is sealed as the chain is: its passphrase (either passphrase flag), or
+    /// --recipient-pubkey with its public key (no private key needed). Key rotation is
+    /// refused. A host clock found stepped back makes every user go whole, with a warning.
+    /// Restore such a folder with pryv-backup: open-pryv.io's `bin/backup.js --restore`
+    /// reads only its base and silently leaves every increment out (`pryv-backup
+    /// consolidate` makes one full backup of it that bin/backup.js restores whole).
     #[arg(long)]
     pub incremental: bool,
     /// With --incremental: how far (seconds) the clocks of the cores and of this host may
@@ -74,7 +78,7 @@ pub fn run(
     }
     // The key and the destination are checked before the database is touched: a mistake in
     // either is then told at once, and costs no connection.
-    let sealer = new_sealer(&args.seal)?;
+    let fresh_sealer = new_sealer(&args.seal)?;
     let (backend, output) = locate(&args.output)?;
     // Two backups into one output would mix their files: the second stops here.
     if backend.is_local() {
@@ -92,28 +96,48 @@ pub fn run(
     if previous_secrets.decrypt_passphrase_file.is_none() {
         previous_secrets.decrypt_passphrase_file = args.seal.encrypt_passphrase_file.clone();
     }
-    let (output_dir, previous) = if args.incremental {
-        match chain::Chain::open(&backend, &output, &|dir| {
-            open_reader(&backend, dir, &previous_secrets).map_err(|e| format!("{e:#}"))
-        })
-        .with_context(|| {
-            format!(
-                "an incremental backup starts from the manifests of the previous one in {}, \
-                 which could not be read (nothing was written)",
-                output.display()
-            )
-        })? {
-            Some(chain) => (chain.next_generation_dir()?, Some(chain.latest_state())),
+    let unreadable = || {
+        format!(
+            "an incremental backup starts from the previous generations in {}, which could \
+             not be read (nothing was written)",
+            output.display()
+        )
+    };
+    let (output_dir, previous, sealer) = if args.incremental {
+        match chain::ChainIndex::open(&backend, &output).with_context(unreadable)? {
+            Some(index) => {
+                // Sealed as the chain is, with its key, or refused.
+                let sealer = secrets::increment_sealer(
+                    &backend,
+                    &index,
+                    fresh_sealer,
+                    args.seal.encrypt_passphrase_file.as_deref(),
+                    &args.decrypt,
+                )?;
+                chain::check_increment_sealing(&index, sealer.as_deref())?;
+                // The clear records suffice (no key needed); older chains need the manifests.
+                let state = match index.state_from_records() {
+                    Some(state) => state,
+                    None => chain::Chain::open(&backend, &output, &|dir| {
+                        open_reader(&backend, dir, &previous_secrets).map_err(|e| format!("{e:#}"))
+                    })
+                    .with_context(unreadable)?
+                    .with_context(unreadable)?
+                    .previous_state(),
+                };
+                let next = chain::next_generation_dir(&backend, &output)?;
+                (next, Some(state), sealer)
+            }
             None => {
                 eprintln!(
                     "no previous backup in {}: running a full backup",
                     output.display()
                 );
-                (output.clone(), None)
+                (output.clone(), None, fresh_sealer)
             }
         }
     } else {
-        (output.clone(), None)
+        (output.clone(), None, fresh_sealer)
     };
 
     let increment_of = previous.is_some().then(|| output.clone());
@@ -180,6 +204,14 @@ pub fn run(
             report.attachments,
             report.platform_entries
         );
+        if let Some(step) = &report.clock_stepped_back {
+            println!(
+                "warning: this host's clock ({:.3} s) read earlier than the previous backup's \
+                 snapshot ({:.3} s): the clock was stepped back, so every user was exported \
+                 whole in this increment (nothing is missed); check the host's time synchronisation",
+                step.snapshot, step.previous_snapshot
+            );
+        }
         if !report.missing_attachments.is_empty() {
             println!(
                 "warning: {} attachment file(s) listed by events were not in the store (deleted \

@@ -4,13 +4,14 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use pryv_backup::archive::{ArchiveWriter, WriterOptions};
+use pryv_backup::archive::{ArchiveReader, ArchiveWriter, WriterOptions};
 
 use super::shared::{locate, new_sealer, open_chain};
 use crate::exit;
 use crate::flags::{DecryptArgs, SealArgs};
 use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
+use crate::secrets;
 
 #[derive(Args, Debug)]
 pub struct ConsolidateArgs {
@@ -29,13 +30,21 @@ pub struct ConsolidateArgs {
 }
 
 pub fn run(args: &ConsolidateArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
-    let (_, chain) = open_chain(&args.dir, args.as_of, &args.secrets, json)?;
+    let (dir, chain) = open_chain(&args.dir, args.as_of, &args.secrets, json)?;
+    // An encrypted chain stays encrypted: with the key asked for, else with its own.
+    let sealer = match new_sealer(&args.seal)? {
+        Some(sealer) => Some(sealer),
+        None => match ArchiveReader::envelope_in(chain.backend(), &dir)? {
+            Some(envelope) => Some(secrets::opener(&envelope, &args.secrets)?),
+            None => None,
+        },
+    };
     let (backend, out) = locate(&args.output)?;
     let _lock = backend.lock_output(&out)?;
     let writer = ArchiveWriter::create(
         &out,
         WriterOptions {
-            sealer: new_sealer(&args.seal)?,
+            sealer,
             backend,
             ..WriterOptions::default()
         },

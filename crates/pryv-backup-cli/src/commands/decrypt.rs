@@ -61,6 +61,8 @@ pub fn run(args: &DecryptCommandArgs, json: bool) -> Result<u8> {
         let prefix = dst.strip_prefix(out).unwrap_or(Path::new(""));
         files.extend(report.files.into_iter().map(|f| prefix.join(f)));
     }
+    // Each copied record made true of the copy: clear, linked to the copied manifests.
+    chain::relink_clear_copy(out)?;
     if json {
         print_json(&serde_json::json!({ "out": out, "files": files }))?;
     } else {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use pryv_backup::{archive, chain};
 
@@ -10,6 +10,7 @@ use super::shared::{locate, open_reader};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::output::print_json;
+use crate::secrets;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -18,45 +19,97 @@ pub struct InspectArgs {
     pub secrets: DecryptArgs,
 }
 
-/// The base backup's summary, then one line (or JSON entry) per increment.
+/// The base backup's summary, then one line (or JSON entry) per increment. An encrypted
+/// chain without its key is summed up from its clear records.
 pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
+    let secrets_args = &args.secrets;
     let (backend, dir) = locate(&args.dir)?;
-    let dir = dir.as_path();
-    let reader = open_reader(&backend, dir, &args.secrets)?;
-    let mut summary = archive::summary(reader.manifest());
+    let index = chain::ChainIndex::open(&backend, &dir)?.with_context(|| {
+        format!(
+            "{} holds no complete backup (no manifest.json)",
+            dir.display()
+        )
+    })?;
+    secrets::warn_if_clear(&index, secrets_args);
+    let readable =
+        index.encryption() == chain::EncryptionRecord::NONE || secrets::key_given(secrets_args);
+    if !readable && !index.fully_recorded() {
+        bail!(
+            "{} is encrypted and was written before generations had clear records \
+             (chain.json): inspecting it needs its key (--private-key or \
+             --decrypt-passphrase-file)",
+            dir.display()
+        );
+    }
+    let opened = if readable {
+        Some(
+            chain::Chain::open(&backend, &dir, &|d| {
+                open_reader(&backend, d, secrets_args).map_err(|e| format!("{e:#}"))
+            })?
+            .with_context(|| format!("{} holds no complete backup", dir.display()))?,
+        )
+    } else {
+        None
+    };
+    let base = &index.generations[0];
+    let mut summary = match &opened {
+        Some(chain) => archive::summary(
+            chain
+                .generation_manifest(0)
+                .context("a chain has its base")?,
+        ),
+        None => clear_summary(base),
+    };
     let mut increments = Vec::new();
-    for increment in chain::increment_dirs(&backend, dir)? {
-        let name = increment
-            .strip_prefix(dir)
-            .unwrap_or(&increment)
-            .display()
-            .to_string();
-        if !backend.is_file(&increment.join("manifest.json"))? {
-            summary.text.push_str(&format!(
-                "{name}: incomplete (no manifest.json), ignored by restores\n"
-            ));
-            increments.push(serde_json::json!({ "dir": name, "complete": false }));
-            continue;
-        }
-        let manifest = open_reader(&backend, &increment, &args.secrets)?
-            .manifest()
-            .clone();
-        let changed: u64 = manifest.users.iter().flat_map(|u| u.stats.values()).sum();
+    for (g, generation) in index.generations.iter().enumerate().skip(1) {
+        let name = &generation.name;
+        let sequence = generation.record.as_ref().map(|r| r.sequence);
+        let (backup_type, time, users, changed) = match &opened {
+            Some(chain) => {
+                let m = chain.generation_manifest(g).context("opened above")?;
+                let changed: u64 = m.users.iter().flat_map(|u| u.stats.values()).sum();
+                (
+                    m.backup_type.clone(),
+                    m.backup_timestamp,
+                    m.users.len(),
+                    Some(changed),
+                )
+            }
+            None => {
+                let r = generation
+                    .record
+                    .as_ref()
+                    .context("a chain without key has records")?;
+                (
+                    "incremental".to_string(),
+                    r.backup_timestamp,
+                    r.users.len(),
+                    None,
+                )
+            }
+        };
+        let changed_text = changed.map_or(String::new(), |c| {
+            format!(", {c} changed item(s) and attachment(s)")
+        });
         summary.text.push_str(&format!(
-            "{name}: {} backup made at {} ms, {} user(s), {changed} changed item(s) and attachment(s)\n",
-            manifest.backup_type,
-            manifest.backup_timestamp,
-            manifest.users.len()
+            "{name}: {backup_type} backup made at {time} ms, {users} user(s){changed_text}\n"
         ));
         increments.push(serde_json::json!({
             "dir": name,
             "complete": true,
-            "backupType": manifest.backup_type,
-            "backupTimestamp": manifest.backup_timestamp,
-            "userCount": manifest.users.len(),
+            "sequence": sequence,
+            "backupType": backup_type,
+            "backupTimestamp": time,
+            "userCount": users,
         }));
     }
     let base_only_for_the_core = !increments.is_empty();
+    for name in &index.leftovers {
+        summary.text.push_str(&format!(
+            "{name}: incomplete (no manifest.json), ignored by restores\n"
+        ));
+        increments.push(serde_json::json!({ "dir": name, "complete": false }));
+    }
     if base_only_for_the_core {
         summary.text.push_str(
             "note: open-pryv.io's bin/backup.js --restore restores only the base of this folder \
@@ -78,4 +131,29 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
         print!("{}", summary.text);
     }
     Ok(exit::OK)
+}
+
+/// What an encrypted base says in the clear (its record), without the key.
+fn clear_summary(base: &chain::GenerationInfo) -> archive::Summary {
+    let record = base.record.as_ref();
+    let users = record.map(|r| r.users.len());
+    let time = record.map(|r| r.backup_timestamp);
+    let mut text = format!(
+        "encrypted backup ({}): the per-user summary needs its key (--private-key or \
+         --decrypt-passphrase-file)\n",
+        base.encryption
+    );
+    if let (Some(users), Some(time)) = (users, time) {
+        text.push_str(&format!(
+            "from its clear record: full backup made at {time} ms, {users} user(s)\n"
+        ));
+    }
+    archive::Summary {
+        text,
+        json: serde_json::json!({
+            "encrypted": base.encryption,
+            "backupTimestamp": time,
+            "userCount": users,
+        }),
+    }
 }

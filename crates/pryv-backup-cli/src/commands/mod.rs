@@ -59,8 +59,8 @@ pub enum Command {
     ///
     /// The latest state (or the state --as-of a time) is written. Restoring it gives what
     /// restoring the chain gives; incremental backups can follow it; the chain can then be
-    /// pruned. It is encrypted as a backup is: for --recipient-pubkey, or with the
-    /// passphrase of --encrypt-passphrase-file or PRYV_BACKUP_PASSPHRASE.
+    /// pruned. An encrypted chain gives an encrypted backup with the same key, unless
+    /// --recipient-pubkey or --encrypt-passphrase-file ask for another.
     ///
     /// Example: pryv-backup consolidate /backups/2026-11 --output /backups/2026-11-full
     Consolidate(consolidate::ConsolidateArgs),

@@ -63,9 +63,15 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     })?;
     metrics.set(&metrics::KEPT, report.kept.len() as f64);
     metrics.set(&metrics::REMOVED, report.removed.len() as f64);
+    // A broken chain is left alone, and the run says it did not do all it should.
+    let code = if report.damaged.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    };
     if json {
         print_json(&report)?;
-        return Ok(exit::OK);
+        return Ok(code);
     }
     for g in &report.kept {
         println!(
@@ -82,6 +88,9 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     for (dir, why) in &report.skipped {
         println!("left alone {}: {why}", dir.display());
     }
+    for (dir, why) in &report.damaged {
+        println!("DAMAGED, left alone {}: {why}", dir.display());
+    }
     if apply {
         println!(
             "{} generation(s) kept, {} removed ({} files)",
@@ -95,5 +104,5 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
             report.removed.len()
         );
     }
-    Ok(exit::OK)
+    Ok(code)
 }

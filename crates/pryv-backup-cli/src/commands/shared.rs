@@ -84,6 +84,7 @@ pub fn open_chain(
             dir.display()
         )
     })?;
+    secrets::warn_if_clear(chain.index(), secrets_args);
     let Some(time_ms) = as_of else {
         return Ok((dir, chain));
     };

@@ -7,7 +7,7 @@ use clap::Args;
 use pryv_backup::archive::{self, ArchiveReader};
 use pryv_backup::chain;
 
-use super::shared::locate;
+use super::shared::{locate, open_reader};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::metrics::{self, Metrics};
@@ -27,16 +27,17 @@ pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let dir = dir.as_path();
     let mut generations = vec![(dir.to_path_buf(), String::new())];
     let mut incomplete = Vec::new();
-    for increment in chain::increment_dirs(&backend, dir)? {
-        let prefix = format!(
-            "{}/",
-            increment.strip_prefix(dir).unwrap_or(&increment).display()
-        );
-        if backend.is_file(&increment.join("manifest.json"))? {
-            generations.push((increment, prefix));
-        } else {
-            incomplete.push(prefix);
+    // The chain first: a lost, planted or mis-sealed generation stops here, by name.
+    let opened = chain::Chain::open(&backend, dir, &|d| {
+        open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
+    })
+    .with_context(|| format!("verifying {}", dir.display()))?;
+    if let Some(chain) = &opened {
+        secrets::warn_if_clear(chain.index(), &args.secrets);
+        for g in chain.index().generations.iter().skip(1) {
+            generations.push((g.dir.clone(), format!("{}/", g.name)));
         }
+        incomplete.extend(chain.index().leftovers.iter().map(|n| format!("{n}/")));
     }
     let mut total = archive::VerifyReport::default();
     for (generation, prefix) in &generations {

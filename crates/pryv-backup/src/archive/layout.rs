@@ -9,6 +9,8 @@ use crate::model::Collection;
 pub const MANIFEST: &str = "manifest.json";
 pub const USER_MANIFEST: &str = "user-manifest.json";
 pub const ENVELOPE: &str = "encryption.json";
+/// pryv-backup's clear record of a generation's place in its chain (see docs/archive-format.md).
+pub const CHAIN_RECORD: &str = "chain.json";
 pub const USERS_DIR: &str = "users";
 pub const PLATFORM_DIR: &str = "platform";
 pub const REGISTER_DIR: &str = "register";

@@ -15,6 +15,12 @@ pub trait FileSealer: Send + Sync {
     /// KDF parameters; never user data).
     fn envelope(&self) -> serde_json::Value;
 
+    /// Names the key a reader needs, when that can be said in the clear (the recipient's
+    /// public key in hybrid mode); `None` for a passphrase.
+    fn key_id(&self) -> Option<String> {
+        None
+    }
+
     /// Wraps a destination so that only sealed bytes reach it.
     fn seal<'a>(&self, out: Box<dyn Write + Send + 'a>) -> io::Result<Box<dyn SealedWrite + 'a>>;
 

@@ -14,7 +14,8 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::layout::{
-    self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, USERS_DIR, USER_MANIFEST,
+    self, ACCOUNT, ATTACHMENTS_DIR, CHAIN_RECORD, ENVELOPE, MANIFEST, PLATFORM_DIR, USERS_DIR,
+    USER_MANIFEST,
 };
 use super::manifest::{
     FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION,
@@ -182,9 +183,25 @@ impl ArchiveWriter {
         })
     }
 
+    /// The sealer every file goes through, when the backup is encrypted.
+    pub fn sealer(&self) -> Option<&Arc<dyn FileSealer>> {
+        self.shared.options.sealer.as_ref()
+    }
+
     /// Writes `manifest.json`, last: its presence is what marks the backup complete. Call it
     /// once every `UserWriter` and `JsonlWriter` has finished.
     pub fn finish(self, info: ManifestInfo) -> Result<Manifest, ArchiveError> {
+        self.finish_with_record(info, None)
+    }
+
+    /// [`ArchiveWriter::finish`], with a generation record (see the `chain` module): written in
+    /// the clear as `chain.json` before the manifest, and as the manifest's `chain` field,
+    /// sealed with it, so that a reader holding the key can tell the clear copy was not altered.
+    pub fn finish_with_record(
+        self,
+        info: ManifestInfo,
+        record: Option<Value>,
+    ) -> Result<Manifest, ArchiveError> {
         let mut files = std::mem::take(
             &mut *self
                 .shared
@@ -193,7 +210,7 @@ impl ArchiveWriter {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        let manifest = Manifest {
+        let mut manifest = Manifest {
             format_version: FORMAT_VERSION,
             core_version: info.core_version,
             config: info.config,
@@ -206,6 +223,19 @@ impl ArchiveWriter {
             files,
             extra: Map::new(),
         };
+        if let Some(record) = record {
+            let text = serde_json::to_vec_pretty(&record).map_err(|e| {
+                ArchiveError::Invalid(format!("cannot encode the generation record: {e}"))
+            })?;
+            write_file(
+                &self.shared.options.backend,
+                &self.shared.root.join(CHAIN_RECORD),
+                &text,
+                None,
+                CHAIN_RECORD.to_string(),
+            )?;
+            manifest.extra.insert("chain".into(), record);
+        }
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| ArchiveError::Invalid(format!("cannot encode the manifest: {e}")))?;
         // Every file the manifest lists is on disk before the manifest says it is complete.

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::traits::PublicKeyParts;
 use rsa::{Oaep, RsaPrivateKey, RsaPublicKey};
@@ -59,6 +59,24 @@ pub(crate) fn new_symmetric(passphrase: &str) -> Result<(DataKey, Value), Crypto
         "salt": b64().encode(salt), "N": 1u32 << SCRYPT_LOG_N, "r": SCRYPT_R, "p": SCRYPT_P,
     });
     Ok((key, envelope))
+}
+
+/// Names a recipient key without revealing anything more than the public key does:
+/// `sha256:` and the hex SHA-256 of its PKCS#1 DER encoding.
+fn key_id(public: &RsaPublicKey) -> Result<String, CryptoError> {
+    use sha2::Digest;
+    let der = public
+        .to_pkcs1_der()
+        .map_err(|e| CryptoError::Key(format!("cannot encode the RSA public key ({e})")))?;
+    Ok(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(der.as_bytes()))
+    ))
+}
+
+/// The [`key_id`] of a PEM public key.
+pub(crate) fn public_key_id(public_key_pem: &str) -> Result<String, CryptoError> {
+    key_id(&parse_public_key(public_key_pem)?)
 }
 
 /// A new random data key wrapped for the holder of the private key matching `public_key_pem`.
@@ -158,12 +176,13 @@ pub(crate) fn open_symmetric(envelope: &Value, passphrase: &str) -> Result<DataK
     scrypt_key(passphrase, &salt, n.trailing_zeros() as u8, r, p)
 }
 
-/// The data key of an existing hybrid backup, unwrapped with the recipient's private key.
+/// The data key of an existing hybrid backup, unwrapped with the recipient's private key,
+/// and the [`key_id`] of that recipient.
 pub(crate) fn open_hybrid(
     envelope: &Value,
     private_key_pem: &str,
     key_passphrase: Option<&str>,
-) -> Result<DataKey, CryptoError> {
+) -> Result<(DataKey, String), CryptoError> {
     match envelope_mode(envelope)? {
         "hybrid" => {}
         "symmetric" => return Err(CryptoError::WrongKeyModel(
@@ -182,6 +201,7 @@ pub(crate) fn open_hybrid(
     }
     let wrapped = base64_field(envelope, "wrappedKey")?;
     let private = parse_private_key(private_key_pem, key_passphrase)?;
+    let recipient = key_id(&private.to_public_key())?;
     if wrapped.len() != private.size() {
         return Err(CryptoError::WrongPrivateKey);
     }
@@ -196,7 +216,7 @@ pub(crate) fn open_hybrid(
             key.len()
         ))
     })?;
-    Ok(Zeroizing::new(key))
+    Ok((Zeroizing::new(key), recipient))
 }
 
 /// The PEM block labelled `label` in `text`, without surrounding text (OpenSSL may write

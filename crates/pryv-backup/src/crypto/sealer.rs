@@ -17,20 +17,30 @@ use crate::archive::{FileSealer, SealedWrite};
 pub struct Pryvbke1 {
     data_key: DataKey,
     envelope: Value,
+    /// The recipient's key id (hybrid mode), see [`FileSealer::key_id`].
+    recipient: Option<String>,
 }
 
 impl Pryvbke1 {
     /// For a new backup: a data key derived with scrypt from `passphrase` and a random salt.
     pub fn with_passphrase(passphrase: &str) -> Result<Self, CryptoError> {
         let (data_key, envelope) = keys::new_symmetric(passphrase)?;
-        Ok(Pryvbke1 { data_key, envelope })
+        Ok(Pryvbke1 {
+            data_key,
+            envelope,
+            recipient: None,
+        })
     }
 
     /// For a new backup: a random data key that only the holder of the private key matching
     /// `public_key_pem` (SPKI or PKCS#1 PEM, RSA >= 2048 bits) can unwrap.
     pub fn for_recipient(public_key_pem: &str) -> Result<Self, CryptoError> {
         let (data_key, envelope) = keys::new_hybrid(public_key_pem)?;
-        Ok(Pryvbke1 { data_key, envelope })
+        Ok(Pryvbke1 {
+            data_key,
+            envelope,
+            recipient: Some(keys::public_key_id(public_key_pem)?),
+        })
     }
 
     /// For an existing passphrase-encrypted backup, from its `encryption.json`. A wrong
@@ -40,6 +50,7 @@ impl Pryvbke1 {
         Ok(Pryvbke1 {
             data_key,
             envelope: envelope.clone(),
+            recipient: None,
         })
     }
 
@@ -51,10 +62,11 @@ impl Pryvbke1 {
         private_key_pem: &str,
         key_passphrase: Option<&str>,
     ) -> Result<Self, CryptoError> {
-        let data_key = keys::open_hybrid(envelope, private_key_pem, key_passphrase)?;
+        let (data_key, recipient) = keys::open_hybrid(envelope, private_key_pem, key_passphrase)?;
         Ok(Pryvbke1 {
             data_key,
             envelope: envelope.clone(),
+            recipient: Some(recipient),
         })
     }
 }
@@ -70,6 +82,10 @@ impl fmt::Debug for Pryvbke1 {
 impl FileSealer for Pryvbke1 {
     fn envelope(&self) -> Value {
         self.envelope.clone()
+    }
+
+    fn key_id(&self) -> Option<String> {
+        self.recipient.clone()
     }
 
     fn seal<'a>(&self, out: Box<dyn Write + Send + 'a>) -> io::Result<Box<dyn SealedWrite + 'a>> {

@@ -11,8 +11,13 @@ use crate::archive::FileSealer;
 /// The cleartext envelope at the root of an encrypted backup.
 pub const ENVELOPE_FILE: &str = "encryption.json";
 /// Cleartext files at the root of an encrypted backup that are not ciphertext: the envelope
-/// and the reference's self-recovery readme and script.
-const CLEARTEXT_ROOT_FILES: [&str; 3] = [ENVELOPE_FILE, "RESTORE-README.md", "decrypt-backup.mjs"];
+/// pryv-backup's generation record, and the reference's self-recovery readme and script.
+const CLEARTEXT_ROOT_FILES: [&str; 4] = [
+    ENVELOPE_FILE,
+    crate::archive::layout::CHAIN_RECORD,
+    "RESTORE-README.md",
+    "decrypt-backup.mjs",
+];
 
 /// The envelope of the backup at `backup_dir`, or `None` if it is not encrypted (no
 /// encryption.json).

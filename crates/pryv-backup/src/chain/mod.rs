@@ -3,7 +3,9 @@
 //! Format extension (see docs/archive-format.md): the directory's own `manifest.json` is the
 //! base backup, untouched and readable by bin/backup.js. Each incremental run writes a
 //! complete format-v1 archive of what changed into `increments/NNNN/` beside it; a
-//! generation without its `manifest.json` is incomplete and ignored. Reading the chain
+//! generation without its `manifest.json` that no later one was made after is a crashed
+//! run's leftover, ignored; each generation's record (`chain.json`, see [`record`]) names
+//! the one before it, so a lost generation is an error, by name. Reading the chain
 //! yields the latest state: for each item id, the version of the newest generation holding
 //! it (deletions travel as the core's tombstones, `deleted` set). History versions of an
 //! event deleted in a later generation are left out, as the core's default deletion mode
@@ -19,7 +21,20 @@ use crate::engine::{as_texts, ItemIter, TextIter, UserSource};
 use crate::model::{Collection, Item, UserRef};
 use crate::{Error, Result};
 
+mod record;
+mod since;
+
+pub use record::{
+    check_increment_sealing, relink_clear_copy, user_digest, ChainIndex, ClockStep,
+    EncryptionRecord, GenerationInfo, GenerationRecord, PreviousLink, PreviousState, UserRecord,
+    BASE_NAME, RECORD_VERSION,
+};
+pub use since::SNAPSHOT_TIME;
+pub(crate) use since::{changes_since_ms, user_since};
+
 pub const INCREMENTS_DIR: &str = "increments";
+/// The manifest field holding the generation's record, sealed with it.
+pub const MANIFEST_RECORD_FIELD: &str = "chain";
 
 /// Opens one generation directory (the caller knows the secrets).
 pub type Opener<'a> = dyn Fn(&Path) -> std::result::Result<ArchiveReader, String> + 'a;
@@ -27,38 +42,41 @@ pub type Opener<'a> = dyn Fn(&Path) -> std::result::Result<ArchiveReader, String
 pub struct Chain {
     backend: Backend,
     dir: PathBuf,
-    /// Base first, then increments in the order they were written.
+    index: ChainIndex,
+    /// Base first, then increments in sequence order (as `index.generations`).
     generations: Vec<ArchiveReader>,
 }
 
 impl Chain {
-    /// `None` when `dir` holds no complete base backup (no `manifest.json`).
+    /// `None` when `dir` holds no complete base backup (no `manifest.json`). A generation
+    /// that is lost, unreadable, out of place or sealed otherwise than the base is an error
+    /// naming it (see [`ChainIndex::open`]).
     pub fn open(backend: &Backend, dir: &Path, open: &Opener<'_>) -> Result<Option<Chain>> {
-        if !backend.is_file(&dir.join("manifest.json"))? {
+        let Some(index) = ChainIndex::open(backend, dir)? else {
             return Ok(None);
-        }
-        let mut generations = vec![open(dir).map_err(Error::Other)?];
-        for gen_dir in increment_dirs(backend, dir)? {
-            if backend.is_file(&gen_dir.join("manifest.json"))? {
-                generations.push(
-                    open(&gen_dir)
-                        .map_err(|e| Error::Other(format!("{}: {e}", gen_dir.display())))?,
-                );
-            } else {
-                tracing::warn!(
-                    "ignoring incomplete increment {} (no manifest.json)",
-                    gen_dir.display()
-                );
-            }
+        };
+        let mut generations = Vec::with_capacity(index.generations.len());
+        for g in &index.generations {
+            let reader = open(&g.dir).map_err(|e| Error::Other(format!("{}: {e}", g.label())))?;
+            check_sealed_record(g, reader.manifest())?;
+            generations.push(reader);
         }
         Ok(Some(Chain {
             backend: backend.clone(),
             dir: dir.to_path_buf(),
+            index,
             generations,
         }))
     }
 
-    /// Keeps only the generations written at or before `time_ms` (the base always stays).
+    /// The chain as its clear files show it.
+    pub fn index(&self) -> &ChainIndex {
+        &self.index
+    }
+
+    /// Keeps only the generations written at or before `time_ms` (the base always stays):
+    /// the first ones in sequence order, so that a generation dated earlier by a clock
+    /// stepped back never brings in a later one without those before it.
     pub fn as_of(mut self, time_ms: u64) -> Result<Chain> {
         let base_time = self.generations[0].manifest().backup_timestamp;
         if base_time > time_ms {
@@ -66,9 +84,43 @@ impl Chain {
                 "the base backup was written at {base_time} ms, after the requested time {time_ms} ms"
             )));
         }
-        self.generations
-            .retain(|g| g.manifest().backup_timestamp <= time_ms);
+        let keep = self
+            .generations
+            .iter()
+            .take_while(|g| g.manifest().backup_timestamp <= time_ms)
+            .count();
+        self.generations.truncate(keep);
+        self.index.generations.truncate(keep);
         Ok(self)
+    }
+
+    /// What the next increment starts from: the records when every generation has one,
+    /// else the manifests (chains written before records existed).
+    pub fn previous_state(&self) -> PreviousState {
+        if let Some(state) = self.index.state_from_records() {
+            return state;
+        }
+        let (sequence, link) = self.index.next_link();
+        let mut state = PreviousState {
+            sequence,
+            previous: Some(link),
+            ..Default::default()
+        };
+        for g in &self.generations {
+            let m = g.manifest();
+            for u in &m.users {
+                if let Some(since) = user_since(u, m.snapshot_before) {
+                    state.since.insert(user_digest(&u.user_id), since);
+                }
+            }
+            state.latest_snapshot = m.snapshot_before.or(state.latest_snapshot);
+        }
+        let newest_user = state.since.values().copied().reduce(f64::max);
+        state.latest_snapshot = match (state.latest_snapshot, newest_user) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        state
     }
 
     pub fn backend(&self) -> &Backend {
@@ -153,44 +205,10 @@ impl Chain {
 
     /// The files generation `index` accounts for (see [`Chain::listed_files`]).
     pub fn generation_files(&self, index: usize) -> Result<Vec<PathBuf>> {
-        use crate::archive::layout;
-        let mut files = Vec::new();
-        let Some(g) = self.generations.get(index) else {
-            return Ok(files);
-        };
-        let root = g.root();
-        let compressed = g.manifest().compressed;
-        files.push(root.join(layout::MANIFEST));
-        files.push(root.join(layout::ENVELOPE));
-        files.push(
-            root.join(layout::PLATFORM_DIR)
-                .join(layout::jsonl_name("platform", compressed)),
-        );
-        files.push(
-            root.join(layout::REGISTER_DIR)
-                .join(layout::jsonl_name("servers", compressed)),
-        );
-        for u in &g.manifest().users {
-            let user = g.user(&u.user_id)?;
-            let dir = user.dir().to_path_buf();
-            files.push(dir.join(layout::USER_MANIFEST));
-            files.push(dir.join(layout::jsonl_name(layout::ACCOUNT, compressed)));
-            for collection in Collection::ALL {
-                files.extend(
-                    user.collection_files(collection)?
-                        .into_iter()
-                        .map(|(p, _)| p),
-                );
-            }
-            for id in user.attachment_ids()? {
-                files.push(dir.join(layout::ATTACHMENTS_DIR).join(id));
-            }
-            files.extend(u.files.iter().map(|f| dir.join(&f.path)));
+        match self.generations.get(index) {
+            Some(g) => listed_files_of(g),
+            None => Ok(Vec::new()),
         }
-        files.extend(g.manifest().files.iter().map(|f| root.join(&f.path)));
-        files.sort();
-        files.dedup();
-        Ok(files)
     }
 
     /// Platform entries of the newest generation (each holds a complete platform export).
@@ -201,9 +219,9 @@ impl Chain {
         Ok(newest.platform_items()?)
     }
 
-    /// What the next incremental backup starts from: for each user, the time up to which
-    /// the newest generation holding it is complete (its cutoff, see
-    /// [`crate::backup::changes_since_ms`]), as that user's `backupTimestamp`. The result's
+    /// The chain's latest state as one manifest: for each user, the time up to which the
+    /// newest generation holding it is complete (its cutoff, see
+    /// [`changes_since_ms`]), as that user's `backupTimestamp`. The result's
     /// `snapshotBefore` is cleared: the cutoffs are already applied, generation by generation.
     pub fn latest_state(&self) -> Manifest {
         let mut state = self.generations[0].manifest().clone();
@@ -211,15 +229,15 @@ impl Chain {
         for g in &self.generations {
             let m = g.manifest();
             for u in &m.users {
-                let since = crate::backup::changes_since_ms(u.backup_timestamp, m.snapshot_before);
+                let since = changes_since_ms(u.backup_timestamp, m.snapshot_before);
                 match state.users.iter_mut().find(|s| s.user_id == u.user_id) {
                     Some(s) => {
-                        s.backup_timestamp = s.backup_timestamp.max(since);
+                        // The newest generation's, even if dated earlier (a clock stepped back).
+                        s.backup_timestamp = since;
                         // A later generation's snapshot is the newer one: the next increment
                         // starts from it, not from the base's.
-                        if let Some(t) = u.extra.get(crate::backup::SNAPSHOT_TIME) {
-                            s.extra
-                                .insert(crate::backup::SNAPSHOT_TIME.into(), t.clone());
+                        if let Some(t) = u.extra.get(SNAPSHOT_TIME) {
+                            s.extra.insert(SNAPSHOT_TIME.into(), t.clone());
                         }
                     }
                     None => {
@@ -237,16 +255,121 @@ impl Chain {
     /// Where the next increment goes: `increments/NNNN` after the highest existing number
     /// (incomplete ones included, so a failed run is never overwritten).
     pub fn next_generation_dir(&self) -> Result<PathBuf> {
-        let last = increment_dirs(&self.backend, &self.dir)?
-            .iter()
-            .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
-            .max()
-            .unwrap_or(0);
-        Ok(self
-            .dir
-            .join(INCREMENTS_DIR)
-            .join(format!("{:04}", last + 1)))
+        next_generation_dir(&self.backend, &self.dir)
     }
+
+    /// The manifest of generation `index` (0 is the base).
+    pub fn generation_manifest(&self, index: usize) -> Option<&Manifest> {
+        self.generations.get(index).map(ArchiveReader::manifest)
+    }
+}
+
+/// Every file one generation's manifests account for: manifests, envelope, record,
+/// platform files, each user's manifest, chunks, account and attachments.
+pub fn listed_files_of(g: &ArchiveReader) -> Result<Vec<PathBuf>> {
+    use crate::archive::layout;
+    let mut files = Vec::new();
+    let root = g.root();
+    let compressed = g.manifest().compressed;
+    files.push(root.join(layout::MANIFEST));
+    files.push(root.join(layout::ENVELOPE));
+    files.push(root.join(layout::CHAIN_RECORD));
+
+    files.push(
+        root.join(layout::PLATFORM_DIR)
+            .join(layout::jsonl_name("platform", compressed)),
+    );
+    files.push(
+        root.join(layout::REGISTER_DIR)
+            .join(layout::jsonl_name("servers", compressed)),
+    );
+    for u in &g.manifest().users {
+        let user = g.user(&u.user_id)?;
+        let dir = user.dir().to_path_buf();
+        files.push(dir.join(layout::USER_MANIFEST));
+        files.push(dir.join(layout::jsonl_name(layout::ACCOUNT, compressed)));
+        for collection in Collection::ALL {
+            files.extend(
+                user.collection_files(collection)?
+                    .into_iter()
+                    .map(|(p, _)| p),
+            );
+        }
+        for id in user.attachment_ids()? {
+            files.push(dir.join(layout::ATTACHMENTS_DIR).join(id));
+        }
+        files.extend(u.files.iter().map(|f| dir.join(&f.path)));
+    }
+    files.extend(g.manifest().files.iter().map(|f| root.join(&f.path)));
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// The files of one generation's layout, found by listing its folders rather than read
+/// from its (sealed) manifests: its root files of the format and everything under `users/`,
+/// `platform/` and `register/`. For removing a generation whose manifests cannot be opened.
+pub fn layout_files(backend: &Backend, root: &Path) -> Result<Vec<PathBuf>> {
+    use crate::archive::layout;
+    fn walk(backend: &Backend, dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+        files.extend(backend.list_files(dir)?.into_iter().map(|f| dir.join(f)));
+        for sub in backend.list_dirs(dir)? {
+            walk(backend, &dir.join(sub), files)?;
+        }
+        Ok(())
+    }
+    let mut files: Vec<PathBuf> = [layout::MANIFEST, layout::ENVELOPE, layout::CHAIN_RECORD]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+    for dir in [
+        layout::USERS_DIR,
+        layout::PLATFORM_DIR,
+        layout::REGISTER_DIR,
+    ] {
+        walk(backend, &root.join(dir), &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// A generation's clear record must be the one sealed in its manifest (when either exists).
+fn check_sealed_record(g: &GenerationInfo, manifest: &Manifest) -> Result<()> {
+    let sealed = match manifest.extra.get(MANIFEST_RECORD_FIELD) {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value::<GenerationRecord>(v.clone()).map_err(|e| {
+                Error::Other(format!(
+                    "{}: the record in its manifest.json cannot be read ({e})",
+                    g.label()
+                ))
+            })?,
+        ),
+    };
+    if sealed != g.record {
+        let what = match (&sealed, &g.record) {
+            (Some(_), None) => "its chain.json is missing",
+            (None, Some(_)) => "its chain.json was not written with its manifest (planted)",
+            _ => "its chain.json differs from the record in its manifest (altered)",
+        };
+        return Err(Error::Other(format!(
+            "{}: {what}; put the original back from a copy",
+            g.label()
+        )));
+    }
+    Ok(())
+}
+
+/// Where the next increment of the backup in `dir` goes: `increments/NNNN` after the
+/// highest existing number (incomplete ones included, so a failed run is never overwritten).
+pub fn next_generation_dir(backend: &Backend, dir: &Path) -> Result<PathBuf> {
+    let last = increment_dirs(backend, dir)?
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok(dir.join(INCREMENTS_DIR).join(format!("{:04}", last + 1)))
 }
 
 /// Increment directories (complete or not), sorted by their number.

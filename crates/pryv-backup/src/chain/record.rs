@@ -1,0 +1,559 @@
+//! Each generation's place in its chain, readable without any key: `chain.json`, a small
+//! clear record written beside (and, sealed, inside) each generation's `manifest.json`.
+//!
+//! It holds what the next increment and a retention run need, and what lets a reader tell a
+//! lost generation from a crashed run's leftover: the generation's sequence number, the
+//! name and SHA-256 of the stored bytes of its predecessor's `manifest.json` (a digest of
+//! ciphertext when encrypted, so checking needs no key), its times, its encryption mode and
+//! recipient key id, and each user only as the SHA-256 of its userId with the time its
+//! next increment starts from. Nothing in it is more than the backup host itself can read.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::archive::layout::{CHAIN_RECORD, MANIFEST};
+use crate::archive::{ArchiveReader, Backend};
+use crate::{Error, Result};
+
+/// The version of `chain.json` this program writes; unknown fields are ignored when read.
+pub const RECORD_VERSION: u64 = 1;
+/// The base generation's name in records and messages.
+pub const BASE_NAME: &str = ".";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationRecord {
+    pub v: u64,
+    /// 0 for the base, then one more for each increment made after it.
+    pub sequence: u32,
+    /// The generation this one was made after; `None` for a base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousLink>,
+    /// The manifest's `backupTimestamp` (ms), so retention can date the generation unopened.
+    pub backup_timestamp: u64,
+    /// This run's cutoff (seconds, by the backup host's clock).
+    pub snapshot_before: f64,
+    /// Set when the host's clock read earlier than the previous generation's snapshot:
+    /// every user was then exported whole (see docs/archive-format.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_stepped_back: Option<ClockStep>,
+    pub encryption: EncryptionRecord,
+    /// The users of this generation.
+    pub users: Vec<UserRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousLink {
+    /// `.` for the base, else `increments/NNNN`.
+    pub name: String,
+    /// Hex SHA-256 of the predecessor's `manifest.json` as stored (sealed, when encrypted).
+    pub manifest_sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockStep {
+    /// The previous generations' latest snapshot time (s).
+    pub previous_snapshot: f64,
+    /// This run's, earlier (s).
+    pub snapshot: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EncryptionRecord {
+    /// `none`, `symmetric` or `hybrid`.
+    pub mode: String,
+    /// Hybrid mode: the id of the recipient's public key (see [`crate::archive::FileSealer::key_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+}
+
+impl EncryptionRecord {
+    pub const NONE: &'static str = "none";
+
+    /// The record of a backup sealed by `sealer` (or not sealed).
+    pub fn of(sealer: Option<&dyn crate::archive::FileSealer>) -> Self {
+        match sealer {
+            None => EncryptionRecord {
+                mode: Self::NONE.into(),
+                recipient: None,
+            },
+            Some(s) => EncryptionRecord {
+                mode: envelope_mode(Some(&s.envelope())),
+                recipient: s.key_id(),
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRecord {
+    /// Hex SHA-256 of the userId.
+    pub user: String,
+    /// Seconds (host clock) after which this user's changes are not in the chain yet.
+    pub since: f64,
+}
+
+/// Hex SHA-256 of a userId, as records name users.
+pub fn user_digest(user_id: &str) -> String {
+    hex::encode(Sha256::digest(user_id.as_bytes()))
+}
+
+fn envelope_mode(envelope: Option<&serde_json::Value>) -> String {
+    match envelope {
+        None => EncryptionRecord::NONE.into(),
+        Some(e) => e
+            .get("mode")
+            .and_then(|m| m.as_str())
+            .unwrap_or("unknown")
+            .to_string(),
+    }
+}
+
+/// What the next increment starts from.
+#[derive(Clone, Debug, Default)]
+pub struct PreviousState {
+    /// [`user_digest`] → seconds after which that user's changes are new (before the
+    /// clock-skew margin). Users not in it are exported whole.
+    pub since: HashMap<String, f64>,
+    /// The latest snapshot time the chain records (s): a run whose clock reads earlier has
+    /// seen the clock step back.
+    pub latest_snapshot: Option<f64>,
+    /// The new generation's sequence number.
+    pub sequence: u32,
+    /// The generation the new one is made after.
+    pub previous: Option<PreviousLink>,
+}
+
+impl PreviousState {
+    /// From a manifest alone (a backup that is not part of a chain this program reads).
+    pub fn from_manifest(manifest: &crate::archive::Manifest) -> Self {
+        let mut state = PreviousState {
+            sequence: 1,
+            latest_snapshot: manifest.snapshot_before,
+            ..Default::default()
+        };
+        for u in &manifest.users {
+            if let Some(since) = super::user_since(u, manifest.snapshot_before) {
+                state.since.insert(user_digest(&u.user_id), since);
+                state.latest_snapshot = Some(state.latest_snapshot.unwrap_or(0.0).max(since));
+            }
+        }
+        state
+    }
+
+    /// The time after which the changes of `user_id` are new, if the chain holds it.
+    pub fn since_of(&self, user_id: &str) -> Option<f64> {
+        self.since.get(&user_digest(user_id)).copied()
+    }
+}
+
+/// One complete generation, as read without any key.
+#[derive(Clone, Debug)]
+pub struct GenerationInfo {
+    pub dir: PathBuf,
+    /// [`BASE_NAME`] or `increments/NNNN`.
+    pub name: String,
+    pub manifest_sha256: String,
+    /// `none`, or the envelope's mode.
+    pub encryption: String,
+    pub record: Option<GenerationRecord>,
+}
+
+impl GenerationInfo {
+    /// How messages name it.
+    pub fn label(&self) -> String {
+        label(&self.name)
+    }
+}
+
+fn label(name: &str) -> String {
+    if name == BASE_NAME {
+        "the base backup".into()
+    } else {
+        name.to_string()
+    }
+}
+
+/// A backup's generations as their clear files show them, checked to form one unbroken
+/// chain: no key is needed to read or check it.
+#[derive(Clone, Debug)]
+pub struct ChainIndex {
+    pub dir: PathBuf,
+    /// Base first, then the complete increments in order.
+    pub generations: Vec<GenerationInfo>,
+    /// Increments without `manifest.json` that no later generation was made after: a
+    /// crashed run's leftovers, ignored.
+    pub leftovers: Vec<String>,
+}
+
+impl ChainIndex {
+    /// `None` when `dir` holds no complete base backup. An error names the generation that
+    /// is missing, unreadable or out of place.
+    pub fn open(backend: &Backend, dir: &Path) -> Result<Option<ChainIndex>> {
+        if !backend.is_file(&dir.join(MANIFEST))? {
+            return Ok(None);
+        }
+        let mut generations = vec![read_generation(backend, dir, BASE_NAME)?];
+        let mut incomplete = Vec::new();
+        for gen_dir in super::increment_dirs(backend, dir)? {
+            let name = format!(
+                "{}/{}",
+                super::INCREMENTS_DIR,
+                gen_dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+            );
+            if backend.is_file(&gen_dir.join(MANIFEST))? {
+                generations.push(read_generation(backend, &gen_dir, &name)?);
+            } else {
+                incomplete.push(name);
+            }
+        }
+        // Sealing first: a planted clear generation is named as such.
+        check_encryption(&generations)?;
+        check_links(&generations, &incomplete)?;
+        for name in &incomplete {
+            tracing::warn!(
+                "ignoring incomplete increment {} (no manifest.json): no later generation was made after it",
+                dir.join(name).display()
+            );
+        }
+        Ok(Some(ChainIndex {
+            dir: dir.to_path_buf(),
+            generations,
+            leftovers: incomplete,
+        }))
+    }
+
+    /// Whether every generation has its record (chains written before records existed do
+    /// not: reading them needs the manifests, hence the key).
+    pub fn fully_recorded(&self) -> bool {
+        self.generations.iter().all(|g| g.record.is_some())
+    }
+
+    /// The chain's encryption mode (`none`, `symmetric`, `hybrid`), the base's.
+    pub fn encryption(&self) -> &str {
+        &self.generations[0].encryption
+    }
+
+    /// The recipient key id the chain's records name (hybrid mode), if any.
+    pub fn recipient(&self) -> Option<&str> {
+        self.generations
+            .iter()
+            .find_map(|g| g.record.as_ref()?.encryption.recipient.as_deref())
+    }
+
+    /// The generation a new increment is made after, and the new one's sequence number.
+    pub fn next_link(&self) -> (u32, PreviousLink) {
+        let (pos, last) = self
+            .generations
+            .iter()
+            .enumerate()
+            .next_back()
+            .expect("a chain has its base");
+        let sequence = last
+            .record
+            .as_ref()
+            .map_or(pos as u32, |r| r.sequence)
+            .saturating_add(1);
+        let link = PreviousLink {
+            name: last.name.clone(),
+            manifest_sha256: last.manifest_sha256.clone(),
+        };
+        (sequence, link)
+    }
+
+    /// What the next increment starts from, from the records alone; `None` when a
+    /// generation has no record.
+    pub fn state_from_records(&self) -> Option<PreviousState> {
+        let (sequence, link) = self.next_link();
+        let mut state = PreviousState {
+            sequence,
+            previous: Some(link),
+            ..Default::default()
+        };
+        for g in &self.generations {
+            let record = g.record.as_ref()?;
+            // The newest generation holding a user says where it stands, even when its
+            // time is earlier than an older one's (a clock stepped back).
+            for u in &record.users {
+                state.since.insert(u.user.clone(), u.since);
+            }
+            state.latest_snapshot = Some(record.snapshot_before);
+        }
+        let newest_user = state
+            .since
+            .values()
+            .copied()
+            .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+        state.latest_snapshot = match (state.latest_snapshot, newest_user) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Some(state)
+    }
+}
+
+fn read_generation(backend: &Backend, dir: &Path, name: &str) -> Result<GenerationInfo> {
+    let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+        Error::Other(format!(
+            "{}: {what} cannot be read ({e}); the chain is broken from here: restore this file \
+             from a copy, or consolidate the generations before it",
+            label(name)
+        ))
+    };
+    let manifest_path = dir.join(MANIFEST);
+    let manifest =
+        read_all(backend, &manifest_path)?.ok_or_else(|| unreadable(MANIFEST, &"it is missing"))?;
+    let record = match read_all(backend, &dir.join(CHAIN_RECORD))? {
+        None => None,
+        Some(bytes) => Some(
+            serde_json::from_slice::<GenerationRecord>(&bytes)
+                .map_err(|e| unreadable(CHAIN_RECORD, &e))?,
+        ),
+    };
+    let envelope = ArchiveReader::envelope_in(backend, dir)?;
+    Ok(GenerationInfo {
+        dir: dir.to_path_buf(),
+        name: name.to_string(),
+        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        encryption: envelope_mode(envelope.as_ref()),
+        record,
+    })
+}
+
+fn read_all(backend: &Backend, path: &Path) -> Result<Option<Vec<u8>>> {
+    let Some(mut input) = backend.open(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(Some(bytes))
+}
+
+/// Each recorded generation names the one before it, by name and manifest digest.
+fn check_links(generations: &[GenerationInfo], incomplete: &[String]) -> Result<()> {
+    let mut recorded = generations[0].record.is_some();
+    // A generation folder read on its own (an increment inspected alone) is its own base:
+    // what came before it is not asked for.
+    for pair in generations.windows(2) {
+        let (before, g) = (&pair[0], &pair[1]);
+        let Some(record) = &g.record else {
+            if recorded {
+                return Err(Error::Other(format!(
+                    "{} has no {CHAIN_RECORD} while the generations before it have one: it \
+                     was not made after them by pryv-backup (planted or copied in); move it \
+                     out of {}",
+                    g.label(),
+                    super::INCREMENTS_DIR
+                )));
+            }
+            continue;
+        };
+        recorded = true;
+        let Some(link) = &record.previous else {
+            return Err(Error::Other(format!(
+                "{}: its {CHAIN_RECORD} names no previous generation, as a base does: it does \
+                 not belong in {}",
+                g.label(),
+                super::INCREMENTS_DIR
+            )));
+        };
+        if link.name != before.name && generations.iter().any(|x| x.name == link.name) {
+            return Err(Error::Other(format!(
+                "{} does not belong to this chain: {} was made right after {}, so {} was \
+                 added later (planted or copied in); move it away",
+                before.label(),
+                g.label(),
+                label(&link.name),
+                before.label()
+            )));
+        }
+        if link.name != before.name {
+            let why = if incomplete.contains(&link.name) {
+                "has no manifest.json (lost or never finished)"
+            } else {
+                "is missing"
+            };
+            return Err(Error::Other(format!(
+                "generation {} is lost: {} was made after it, but it {why}. The changes it \
+                 held are not in the chain, so the state from {} on cannot be restored \
+                 complete; put the generation back from a copy (restore --as-of a time \
+                 before it still restores the older state)",
+                label(&link.name),
+                g.label(),
+                g.label()
+            )));
+        }
+        if link.manifest_sha256 != before.manifest_sha256 {
+            return Err(Error::Other(format!(
+                "{} is not the generation {} was made after: its manifest.json differs from \
+                 the one recorded (replaced or altered); put the original back from a copy",
+                before.label(),
+                g.label()
+            )));
+        }
+        if let Some(prev) = &before.record {
+            if record.sequence != prev.sequence.saturating_add(1) {
+                return Err(Error::Other(format!(
+                    "{} has sequence number {} after {} with {}: the chain was altered",
+                    g.label(),
+                    record.sequence,
+                    before.label(),
+                    prev.sequence
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One chain, one encryption: every generation sealed like the base, for one recipient.
+fn check_encryption(generations: &[GenerationInfo]) -> Result<()> {
+    let base = &generations[0];
+    let describe = |mode: &str| match mode {
+        EncryptionRecord::NONE => "not encrypted".to_string(),
+        m => format!("encrypted ({m})"),
+    };
+    let mut recipient: Option<(&str, &GenerationInfo)> = None;
+    for g in generations {
+        if g.encryption != base.encryption {
+            return Err(Error::Other(format!(
+                "{} is {} while the base backup is {}: pryv-backup never mixes encrypted and \
+                 clear generations in one chain, so it was not written as part of this one; \
+                 move it away",
+                g.label(),
+                describe(&g.encryption),
+                describe(&base.encryption)
+            )));
+        }
+        let Some(record) = &g.record else { continue };
+        if record.encryption.mode != g.encryption {
+            return Err(Error::Other(format!(
+                "{}: its {CHAIN_RECORD} says {} but the generation is {}: altered",
+                g.label(),
+                describe(&record.encryption.mode),
+                describe(&g.encryption)
+            )));
+        }
+        if let Some(id) = record.encryption.recipient.as_deref() {
+            match recipient {
+                Some((first, from)) if first != id => {
+                    return Err(Error::Other(format!(
+                        "{} is encrypted for another recipient key than {}: one chain is \
+                         readable with one private key; move it away",
+                        g.label(),
+                        from.label()
+                    )))
+                }
+                Some(_) => {}
+                None => recipient = Some((id, g)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to add an increment sealed by `sealer` (or clear) to the chain `index` unless it
+/// is sealed as the chain is: the same mode and, in hybrid mode, the same recipient key.
+pub fn check_increment_sealing(
+    index: &ChainIndex,
+    sealer: Option<&dyn crate::archive::FileSealer>,
+) -> Result<()> {
+    let new = EncryptionRecord::of(sealer);
+    let chain = index.encryption();
+    let dir = index.dir.display();
+    if new.mode != chain {
+        return Err(Error::Other(match (chain, new.mode.as_str()) {
+            (EncryptionRecord::NONE, _) => format!(
+                "the backup in {dir} is not encrypted: its increments cannot be (one chain is \
+                 never part clear, part encrypted); start an encrypted chain with a full \
+                 backup into a new folder"
+            ),
+            ("hybrid", _) => format!(
+                "the backup in {dir} is encrypted for a recipient key (hybrid mode): its \
+                 increments must be too, so give --recipient-pubkey with the public key it \
+                 was made for"
+            ),
+            ("symmetric", _) => format!(
+                "the backup in {dir} is encrypted with a passphrase: its increments must be \
+                 too, so give its passphrase (--encrypt-passphrase-file or \
+                 --decrypt-passphrase-file, or PRYV_BACKUP_PASSPHRASE)"
+            ),
+            (other, _) => format!(
+                "the backup in {dir} is encrypted in a mode this tool does not know ({other})"
+            ),
+        }));
+    }
+    if let (Some(chain_key), Some(new_key)) = (index.recipient(), new.recipient.as_deref()) {
+        if chain_key != new_key {
+            return Err(Error::Other(format!(
+                "the public key given is not the one the backup in {dir} is encrypted for: \
+                 changing keys within a chain (key rotation) is not supported; give the \
+                 chain's public key, or start a new chain with a full backup into a new folder"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// After a decryption into `out` (a clear copy of a chain): each generation's record is
+/// made true of the copy, clear and linked to its predecessor's new manifest, so that the
+/// copy reads as a chain of its own.
+pub fn relink_clear_copy(out: &Path) -> Result<()> {
+    let mut dirs = vec![(out.to_path_buf(), BASE_NAME.to_string())];
+    for d in super::increment_dirs(&Backend::Local, out)? {
+        if d.join(MANIFEST).is_file() {
+            let name = format!(
+                "{}/{}",
+                super::INCREMENTS_DIR,
+                d.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+            );
+            dirs.push((d, name));
+        }
+    }
+    let mut previous: Option<PreviousLink> = None;
+    for (dir, name) in dirs {
+        let path = dir.join(MANIFEST);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let mut manifest: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Other(format!("{}: not JSON ({e})", path.display())))?;
+        let mut bytes = bytes;
+        if let Some(value) = manifest.get_mut(super::MANIFEST_RECORD_FIELD) {
+            let mut record: GenerationRecord =
+                serde_json::from_value(value.clone()).map_err(|e| {
+                    Error::Other(format!("{}: record unreadable ({e})", path.display()))
+                })?;
+            record.encryption = EncryptionRecord::of(None);
+            if record.previous.is_some() {
+                record.previous = previous.clone();
+            }
+            let encoded = serde_json::to_value(&record)
+                .map_err(|e| Error::Other(format!("cannot encode a record: {e}")))?;
+            *value = encoded.clone();
+            let text = serde_json::to_vec_pretty(&encoded)
+                .map_err(|e| Error::Other(format!("cannot encode a record: {e}")))?;
+            let record_path = dir.join(CHAIN_RECORD);
+            std::fs::write(&record_path, text).map_err(|e| Error::io(&record_path, e))?;
+            bytes = serde_json::to_vec_pretty(&manifest)
+                .map_err(|e| Error::Other(format!("cannot encode a manifest: {e}")))?;
+            std::fs::write(&path, &bytes).map_err(|e| Error::io(&path, e))?;
+        }
+        previous = Some(PreviousLink {
+            name,
+            manifest_sha256: hex::encode(Sha256::digest(&bytes)),
+        });
+    }
+    Ok(())
+}
