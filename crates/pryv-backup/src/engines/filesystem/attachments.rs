@@ -64,9 +64,7 @@ impl AttachmentStore for FsAttachments {
     ) -> Result<Box<dyn AttachmentImport + '_>> {
         let user_dir = user_local_dir(&self.root, user_id)?;
         fs::create_dir_all(&user_dir).map_err(|e| Error::io(&user_dir, e))?;
-        let staging = tempfile::Builder::new()
-            .prefix(STAGING_PREFIX)
-            .tempdir_in(&user_dir)
+        let staging = crate::private_fs::temp_dir_in(&user_dir, STAGING_PREFIX)
             .map_err(|e| Error::io(&user_dir, e))?;
         Ok(Box::new(FsAttachmentImport {
             target: user_dir.join(ATTACHMENTS_DIR),
@@ -118,9 +116,7 @@ impl AttachmentImport for FsAttachmentImport {
 fn replace_dir(staging: TempDir, target: &Path, has_files: bool) -> Result<()> {
     let parent = target.parent().unwrap_or(Path::new("."));
     let aside = if target.exists() {
-        let aside = tempfile::Builder::new()
-            .prefix(STAGING_PREFIX)
-            .tempdir_in(parent)
+        let aside = crate::private_fs::temp_dir_in(parent, STAGING_PREFIX)
             .map_err(|e| Error::io(parent, e))?
             .keep()
             .join("old");

@@ -1,0 +1,45 @@
+//! Folders and files that hold user data outside an install (backups, decrypted copies, a
+//! drill's scratch platform): created 0700 and 0600 whatever the umask, so another account on
+//! the host never reads them. The modes are given at creation (never a chmod after, which
+//! would leave a window), and a umask can only take bits away from them.
+
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use tempfile::TempDir;
+
+pub const DIR_MODE: u32 = 0o700;
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` and its missing parents, 0700 each.
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
+
+/// Creates `dir` (its parent must exist), 0700; fails if it exists.
+pub fn create_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(DIR_MODE).create(dir)
+}
+
+/// Creates a new file, 0600, for writing; fails if it exists.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// A temporary folder in `dir`, 0700 (tempfile's own default is 0777 less the umask), removed
+/// when dropped.
+pub fn temp_dir_in(dir: &Path, prefix: &str) -> io::Result<TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(Permissions::from_mode(DIR_MODE))
+        .tempdir_in(dir)
+}
