@@ -57,8 +57,9 @@ fn main() -> ExitCode {
     if let Some(signal) = pryv_backup::interrupt::requested() {
         eprintln!(
             "stopped by {}: temporary files were removed and locks released; what was \
-             finished is whole (an interrupted backup has no manifest and is not used). \
-             Run the command again.",
+             finished is whole. An interrupted backup has no manifest and is never used: \
+             back up into a new folder (or remove that one). Other commands can simply be \
+             run again.",
             pryv_backup::interrupt::signal_name(signal)
         );
         return ExitCode::from(128u8.saturating_add(u8::try_from(signal).unwrap_or(0)));

@@ -68,11 +68,9 @@ pub fn run(
 ) -> Result<DrillReport> {
     let temp = std::env::temp_dir();
     remove_dead_drills_scratch(&temp);
-    let scratch = crate::private_fs::temp_dir_in(
-        &temp,
-        &format!("{SCRATCH_PREFIX}{}-", std::process::id()),
-    )
-    .map_err(|e| Error::io(&temp, e))?;
+    let scratch =
+        crate::private_fs::temp_dir_in(&temp, &format!("{SCRATCH_PREFIX}{}-", std::process::id()))
+            .map_err(|e| Error::io(&temp, e))?;
     let users_dir = scratch.path().join("users");
     crate::private_fs::create_dir(&users_dir).map_err(|e| Error::io(&users_dir, e))?;
     let platform = RqlitePlatform::sqlite_file(&scratch.path().join("platform.sqlite"));

@@ -15,10 +15,7 @@ pub const FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` and its missing parents, 0700 each.
 pub fn create_dir_all(dir: &Path) -> io::Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(dir)
+    DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
 }
 
 /// Creates `dir` (its parent must exist), 0700; fails if it exists.

@@ -234,7 +234,9 @@ fn marked_files(backend: &Backend, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
         .ok_or_else(|| bad("no file list".into()))?;
     let mut files = Vec::with_capacity(names.len());
     for name in names {
-        let name = name.as_str().ok_or_else(|| bad("a name is not text".into()))?;
+        let name = name
+            .as_str()
+            .ok_or_else(|| bad("a name is not text".into()))?;
         let relative = Path::new(name);
         if !relative
             .components()

@@ -123,8 +123,7 @@ fn refresh_checksums(out: &Path) -> Result<(), CryptoError> {
     let write = |path: &Path, value: &Value| -> Result<(), CryptoError> {
         let text = serde_json::to_vec_pretty(value).map_err(|e| bad(path, e.to_string()))?;
         let dir = path.parent().unwrap_or(out);
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(dir).map_err(|e| CryptoError::io(dir, e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| CryptoError::io(dir, e))?;
         tmp.write_all(&text).map_err(|e| CryptoError::io(path, e))?;
         tmp.persist(path)
             .map(drop)

@@ -147,7 +147,11 @@ fn recover_one(path: &Path) -> Result<()> {
             }
         }
     }
-    let mut dirs: Vec<&Path> = journal.aside.iter().filter_map(|(o, _)| o.parent()).collect();
+    let mut dirs: Vec<&Path> = journal
+        .aside
+        .iter()
+        .filter_map(|(o, _)| o.parent())
+        .collect();
     dirs.extend(journal.placed.iter().filter_map(|(_, p)| p.parent()));
     dirs.dedup();
     for dir in dirs {
@@ -175,10 +179,7 @@ fn remove_leftovers(base: &Path) -> Result<()> {
             let entry = entry.map_err(|e| Error::io(&user_dir, e))?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let is_dir = entry
-                .file_type()
-                .map_err(|e| Error::io(&path, e))?
-                .is_dir();
+            let is_dir = entry.file_type().map_err(|e| Error::io(&path, e))?.is_dir();
             if !is_dir {
                 continue;
             }
