@@ -378,6 +378,40 @@ pub fn run(
 mod tests {
     use super::*;
 
+    /// A marker is data in the folder like any other: one naming a file outside it (planted,
+    /// or damaged) removes nothing.
+    #[test]
+    fn a_marker_naming_files_outside_its_folder_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("2026-01-01");
+        std::fs::create_dir(&dir).unwrap();
+        let outside = root.path().join("precious");
+        std::fs::write(&outside, b"keep").unwrap();
+        std::fs::write(dir.join("manifest.json"), b"{}").unwrap();
+        for name in ["../precious", "/etc/passwd", "users/../../precious"] {
+            std::fs::write(
+                dir.join(PRUNING_MARKER),
+                serde_json::json!({ "files": ["manifest.json", name] }).to_string(),
+            )
+            .unwrap();
+            let mut report = PruneReport::default();
+            let err = finish_interrupted(&Backend::Local, &dir, true, &mut report)
+                .err()
+                .unwrap_or_else(|| panic!("{name} was accepted"));
+            assert!(err.to_string().contains("not a path inside"), "{err}");
+            assert!(outside.exists() && dir.join("manifest.json").exists());
+        }
+        std::fs::write(
+            dir.join(PRUNING_MARKER),
+            serde_json::json!({ "files": ["manifest.json"] }).to_string(),
+        )
+        .unwrap();
+        let mut report = PruneReport::default();
+        assert!(finish_interrupted(&Backend::Local, &dir, true, &mut report).unwrap());
+        assert!(!dir.exists() && outside.exists());
+        assert_eq!(report.finished, vec![dir]);
+    }
+
     /// Milliseconds of a UTC date-time, for readable cases.
     fn at(text: &str) -> u64 {
         // YYYY-MM-DD HH:MM

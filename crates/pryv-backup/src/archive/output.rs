@@ -472,6 +472,7 @@ fn parent(path: &Path) -> &Path {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::io::Read;
 
     use sha2::{Digest, Sha256};
