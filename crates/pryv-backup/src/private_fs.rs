@@ -40,3 +40,27 @@ pub fn temp_dir_in(dir: &Path, prefix: &str) -> io::Result<TempDir> {
         .permissions(Permissions::from_mode(DIR_MODE))
         .tempdir_in(dir)
 }
+
+/// The permission bits of a folder, for what is created in an install's data folder: new
+/// folders take them, new files take them less the execute bits. An install's files then
+/// keep the modes its own folder has (a drill's scratch install, 0700, stays private).
+pub fn mode_of(dir: &Path) -> io::Result<u32> {
+    Ok(std::fs::metadata(dir)?.permissions().mode() & 0o777)
+}
+
+/// Creates `dir` and its missing parents with `mode` (less the umask).
+pub fn create_dir_all_with(dir: &Path, mode: u32) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(mode).create(dir)
+}
+
+/// Creates the file when missing, with `mode` less its execute bits (and less the umask);
+/// an existing file is left as it is.
+pub fn create_file_with(path: &Path, mode: u32) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode & 0o666)
+        .open(path)
+        .map(drop)
+}

@@ -140,7 +140,10 @@ pub(super) struct Target {
 impl Target {
     pub(super) fn prepare(dir: PathBuf, manages: Vec<UserFile>, base: &Path) -> Result<Target> {
         let created_dir = !dir.exists();
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // The user's folders take the install's folder mode (the umask still applies).
+        crate::private_fs::mode_of(base)
+            .and_then(|mode| crate::private_fs::create_dir_all_with(&dir, mode))
+            .map_err(|e| Error::io(&dir, e))?;
         let mut target = Target {
             staging: None,
             dir,
@@ -278,7 +281,9 @@ pub(super) fn write_file(
     fill: impl FnOnce(&Connection) -> Result<usize>,
 ) -> Result<Option<UserFile>> {
     let path = staging.join(file.file_name());
-    let conn = layout::create_with_schema(&path, &file.schema())?;
+    // The file ends up in the user's folder: it takes that folder's mode, not the staging's.
+    let user_dir = staging.parent().unwrap_or(staging);
+    let conn = layout::create_with_schema(&path, &file.schema(), user_dir)?;
     let tx = conn.unchecked_transaction().map_err(db)?;
     let count = fill(&tx)?;
     tx.commit().map_err(|e| SqliteError::file(&path, e))?;
