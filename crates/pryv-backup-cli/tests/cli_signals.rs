@@ -447,6 +447,39 @@ fn the_sqlite_overwrite_swap_never_leaves_a_half_user() {
         leftovers(install.data.path(), &SWAP_LEFTOVERS),
         Vec::<PathBuf>::new()
     );
+
+    // The same kill, then a backup of the install: it undoes the swap before reading.
+    let (output, _) = signalled(
+        &refs(&overwrite),
+        "sqlite-swap",
+        libc::SIGKILL,
+        work.path(),
+        || (),
+    );
+    assert_eq!(output.status.code(), None);
+    let config = install.core_dir.path().join("sqlite.yml");
+    let out = work.path().join("after-kill");
+    let backup = [
+        os("backup"),
+        os("--core-dir"),
+        install.core_dir.path().as_os_str(),
+        os("--config"),
+        config.as_os_str(),
+        os("--output"),
+        out.as_os_str(),
+    ];
+    // Its platform entries cannot be read (no rqlite here): what matters is the user.
+    let output = run(&backup, work.path());
+    assert!(output.status.code().is_some(), "{}", text(&output));
+    assert!(
+        user_files(&dir) == before,
+        "the old files are back, byte for byte"
+    );
+    let journal = install
+        .data
+        .path()
+        .join(format!(".pryv-backup-swap-{user_id}.json"));
+    assert!(!journal.exists(), "{}", text(&output));
 }
 
 /// SIGTERM while a user's files are staged: nothing of the staging stays (the staging folder

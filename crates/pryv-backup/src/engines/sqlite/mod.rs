@@ -156,11 +156,13 @@ impl Engine for SqliteEngine {
     /// A backup's first look at the install: a swap a killed restore left half done is
     /// finished or undone first (unless a restore runs now: it did that itself).
     fn users(&self) -> Result<Vec<UserRef>> {
-        if let Ok(_lock) = self.restore_lock() {
-            swap_journal::recover(&self.base)?;
+        if swap_journal::refuse_pending(&self.base).is_err() {
+            if let Ok(_lock) = self.restore_lock() {
+                swap_journal::recover(&self.base)?;
+            }
+            // Could not recover (a read-only account): a half-swapped user is not backed up.
+            swap_journal::refuse_pending(&self.base)?;
         }
-        // Could not recover (a read-only account): a half-swapped user must not be backed up.
-        swap_journal::refuse_pending(&self.base)?;
         users_index::all_users(&self.index_path())
     }
 
