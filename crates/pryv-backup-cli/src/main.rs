@@ -36,6 +36,13 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Some users were not restored (conflicts skipped, integrity failures, errors).
     pub const PARTIAL: u8 = 3;
+
+    /// 128 + n when signal n stopped the run (130 SIGINT, 143 SIGTERM), as shells report a
+    /// process a signal ended.
+    pub fn stopped() -> Option<u8> {
+        pryv_backup::interrupt::requested()
+            .map(|signal| 128u8.saturating_add(u8::try_from(signal).unwrap_or(0)))
+    }
 }
 
 fn main() -> ExitCode {
@@ -54,7 +61,7 @@ fn main() -> ExitCode {
     let outcome = commands::run(cli, overrides);
     // Stopped by a signal: whatever the command returned, the exit code says so (128 + n, as
     // a shell reports a process killed by signal n), once everything was cleaned up.
-    if let Some(signal) = pryv_backup::interrupt::requested() {
+    if let (Some(code), Some(signal)) = (exit::stopped(), pryv_backup::interrupt::requested()) {
         eprintln!(
             "stopped by {}: temporary files were removed and locks released; what was \
              finished is whole. An interrupted backup has no manifest and is never used: \
@@ -62,7 +69,7 @@ fn main() -> ExitCode {
              run again.",
             pryv_backup::interrupt::signal_name(signal)
         );
-        return ExitCode::from(128u8.saturating_add(u8::try_from(signal).unwrap_or(0)));
+        return ExitCode::from(code);
     }
     match outcome {
         Ok(code) => ExitCode::from(code),
