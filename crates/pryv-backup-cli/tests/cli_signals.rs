@@ -570,6 +570,11 @@ fn an_interrupted_prune_is_finished_by_the_next_one() {
         text(&output)
     );
     assert!(
+        text(&output).contains("finished removing"),
+        "{}",
+        text(&output)
+    );
+    assert!(
         root.join("2026-01-02/manifest.json").is_file(),
         "the newest is kept"
     );
