@@ -242,6 +242,25 @@ fn decrypt_out_is_private_whatever_the_umask() {
     let output = run(&refs(&args), work.path());
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
 
+    // Stopped half-way: no plaintext is left behind.
+    let stopped = work.path().join("stopped");
+    let (output, _) = signalled(
+        &[
+            os("decrypt"),
+            out.as_os_str(),
+            os("--out"),
+            stopped.as_os_str(),
+            os("--decrypt-passphrase-file"),
+            pass.as_os_str(),
+        ],
+        "decrypt-file",
+        libc::SIGINT,
+        work.path(),
+        || (),
+    );
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output));
+    assert!(!stopped.exists(), "the partial copy was removed");
+
     let plain = work.path().join("plain");
     let output = run(
         &[
@@ -578,4 +597,35 @@ fn an_interrupted_prune_is_finished_by_the_next_one() {
         root.join("2026-01-02/manifest.json").is_file(),
         "the newest is kept"
     );
+}
+
+/// Consolidate writes through the same archive writer: SIGTERM leaves no temporary file and
+/// releases the output's lock.
+#[test]
+fn a_signal_during_consolidate_stops_it_cleanly() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("full");
+    let output = run(&refs(&backup_args(&source, &out)), work.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let merged = work.path().join("merged");
+    let consolidate = [
+        os("consolidate"),
+        out.as_os_str(),
+        os("--output"),
+        merged.as_os_str(),
+    ];
+    let (output, during) = signalled(
+        &consolidate,
+        "archive-item-written",
+        libc::SIGTERM,
+        work.path(),
+        || leftovers(&merged, &[]),
+    );
+    assert!(!during.is_empty(), "a chunk was being written when paused");
+    assert_eq!(output.status.code(), Some(143), "{}", text(&output));
+    assert_eq!(leftovers(&merged, &[]), Vec::<PathBuf>::new());
+    assert!(!merged.join("manifest.json").exists());
+    pryv_backup::lock::lock_backup_output(&merged).expect("the lock was released");
+    assert_eq!(not_private(&merged), vec![], "under umask 022");
 }

@@ -95,6 +95,8 @@ pub fn decrypt_tree(
             return Err(e);
         }
         report.files.push(rel);
+        // Tests stop here, one plaintext file written.
+        crate::interrupt::pause_point("decrypt-file");
     }
     if let Err(e) = refresh_checksums(out) {
         created.remove();
