@@ -629,3 +629,43 @@ fn a_signal_during_consolidate_stops_it_cleanly() {
     pryv_backup::lock::lock_backup_output(&merged).expect("the lock was released");
     assert_eq!(not_private(&merged), vec![], "under umask 022");
 }
+
+/// Killed after a new user's commit, before its journal is gone: the next run sees the
+/// user in the index and keeps the new files (finishing the swap), never undoing half.
+#[test]
+fn a_kill_after_a_new_users_commit_keeps_the_user() {
+    let work = tempfile::tempdir().unwrap();
+    let (backup, user_id, other_id) = sample_backup(work.path());
+    let install = SqliteInstall::new();
+    let args = install.restore_args(&backup, &["--user", &user_id]);
+    let (output, _) = signalled(
+        &refs(&args),
+        "sqlite-swap-committed",
+        libc::SIGKILL,
+        work.path(),
+        || (),
+    );
+    assert_eq!(output.status.code(), None);
+    let journal = install
+        .data
+        .path()
+        .join(format!(".pryv-backup-swap-{user_id}.json"));
+    assert!(journal.exists(), "killed with its journal");
+    let dir = install.user_dir(&user_id);
+    let placed = user_files(&dir);
+    assert!(placed.len() >= 2);
+    let output = run(
+        &refs(&install.restore_args(&backup, &["--user", &other_id])),
+        work.path(),
+    );
+    assert!(output.status.code().is_some(), "{}", text(&output));
+    assert!(!journal.exists(), "{}", text(&output));
+    assert!(user_files(&dir) == placed, "the new files stay");
+    // The user is restored: a second restore of it is a conflict, not a fresh start.
+    let output = run(&refs(&args), work.path());
+    assert!(
+        text(&output).contains("conflict") || text(&output).contains("already"),
+        "{}",
+        text(&output)
+    );
+}

@@ -3,8 +3,8 @@
 //! A restore puts a user's new files in place by renames: the old files aside into a
 //! `.pryv-backup-replaced-*` folder, the staged files in, then the users index commit. Before
 //! the first rename, the planned renames are written to `<base>/.pryv-backup-swap-<userId>.json`
-//! and fsynced; once the commits succeeded the journal is marked committed, the old files are
-//! deleted and the journal goes. Signals never cut the swap (they only raise a flag checked
+//! and fsynced; once the commits succeeded the journal is marked committed (when the index
+//! cannot tell: the user was in it before), the old files are deleted and the journal goes. Signals never cut the swap (they only raise a flag checked
 //! outside it); a run killed outright (SIGKILL, power loss) leaves the journal, and the next
 //! restore or backup of the install ([`recover`]) finishes the swap (committed) or undoes it
 //! (not committed): the user is whole, old or new, never half.
@@ -70,12 +70,10 @@ impl Journal {
 }
 
 impl Written {
+    /// Not made durable: a journal that comes back after a crash names a swap that is
+    /// finished, which [`recover`] then sees (committed, or its index holds the user).
     pub fn remove(self) -> Result<()> {
-        fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        if let Some(dir) = self.path.parent() {
-            sync_dir(dir)?;
-        }
-        Ok(())
+        fs::remove_file(&self.path).map_err(|e| Error::io(&self.path, e))
     }
 }
 
@@ -122,10 +120,16 @@ fn recover_one(path: &Path) -> Result<()> {
     })?;
     let committed = journal.committed
         || match &journal.index {
+            // A new user: the index commit is what decides.
             Some(index) if !journal.indexed_before => {
                 super::users_index::has_user_id(index, &journal.user_id)?
             }
-            _ => false,
+            Some(_) => false,
+            // Nothing to commit but the renames: done once every new file is in.
+            None => journal
+                .placed
+                .iter()
+                .all(|(staged, placed)| placed.exists() && !staged.exists()),
         };
     if committed {
         // Done but for the clean-up: any new file not yet in place goes in.
