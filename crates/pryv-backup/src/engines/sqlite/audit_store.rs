@@ -63,6 +63,14 @@ impl CollectionStore for SqliteAudit {
     /// renamed into place. Without `overwrite` a user who already has an audit file is
     /// refused (there is no merging into a live file); with it, the file is replaced (and
     /// removed when the backup has no audit for the user).
+    /// Swaps of audit files a killed restore left half done (see `swap_journal`).
+    fn recover(&self) -> Result<()> {
+        if self.users_root.is_dir() {
+            super::swap_journal::recover(&self.users_root)?;
+        }
+        Ok(())
+    }
+
     fn import_user(
         &self,
         user: &UserRef,

@@ -450,8 +450,13 @@ pub(super) fn swap_in_all(
         finish()
     })();
     if let Err(e) = result {
-        swap.undo();
-        written.remove()?;
+        // When the undo did not complete, the journal and the old files it names are kept:
+        // the next run retries it.
+        if swap.undo() {
+            written.remove()?;
+        } else {
+            asides.into_iter().for_each(|aside| drop(aside.keep()));
+        }
         return Err(e);
     }
     // Tests kill the run here: committed, the journal not yet updated nor removed.
@@ -513,18 +518,23 @@ struct Swap {
 }
 
 impl Swap {
-    fn undo(self) {
+    /// Whether everything was put back.
+    fn undo(self) -> bool {
+        let mut whole = true;
         for path in self.placed {
             if let Err(e) = fs::remove_file(&path) {
+                whole = false;
                 tracing::error!(path = %path.display(), error = %e, "could not remove a restored file while rolling back");
             }
         }
         for (original, aside) in self.moved_aside {
             if let Err(e) = fs::rename(&aside, &original) {
+                whole = false;
                 tracing::error!(from = %aside.display(), to = %original.display(), error = %e,
-                    "could not put a user file back while rolling back; move it by hand");
+                    "could not put a user file back while rolling back; the next restore or backup retries it");
             }
         }
+        whole
     }
 }
 

@@ -241,3 +241,54 @@ pub(super) fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user folder with an old audit file moved aside and a new one staged, as a restore
+    /// killed inside its swap leaves them, and the journal it wrote.
+    fn killed_swap(base: &Path, placed: bool) -> (PathBuf, Journal) {
+        let user_dir = base.join("c/b/a/userabc");
+        let aside = user_dir.join(format!("{REPLACED_PREFIX}x"));
+        let staging = user_dir.join(format!("{STAGING_PREFIX}y"));
+        for dir in [&aside, &staging] {
+            fs::create_dir_all(dir).unwrap();
+        }
+        let name = "audit-1.0.0.sqlite";
+        fs::write(aside.join(name), b"old").unwrap();
+        if placed {
+            fs::write(user_dir.join(name), b"new").unwrap();
+        } else {
+            fs::write(staging.join(name), b"new").unwrap();
+        }
+        let journal = Journal {
+            user_id: "userabc".into(),
+            index: None,
+            indexed_before: false,
+            aside: vec![(user_dir.join(name), aside.join(name))],
+            placed: vec![(staging.join(name), user_dir.join(name))],
+            aside_dirs: vec![aside],
+            committed: false,
+        };
+        drop(journal.write(base).unwrap());
+        (user_dir.join(name), journal)
+    }
+
+    #[test]
+    fn a_swap_killed_half_way_is_undone_and_a_finished_one_kept() {
+        for (placed, expected) in [(false, &b"old"[..]), (true, &b"new"[..])] {
+            let base = tempfile::tempdir().unwrap();
+            let (file, _) = killed_swap(base.path(), placed);
+            recover(base.path()).unwrap();
+            assert_eq!(fs::read(&file).unwrap(), expected, "placed: {placed}");
+            let user_dir = file.parent().unwrap();
+            let left: Vec<_> = fs::read_dir(user_dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(left, vec![file.file_name().unwrap().to_owned()]);
+            assert!(refuse_pending(base.path()).is_ok(), "the journal is gone");
+        }
+    }
+}
