@@ -65,8 +65,9 @@ fn main() -> ExitCode {
         eprintln!(
             "stopped by {}: temporary files were removed and locks released; what was \
              finished is whole. An interrupted backup has no manifest and is never used: \
-             back up into a new folder (or remove that one). Other commands can simply be \
-             run again.",
+             back up into a new folder (or remove that one). Users an interrupted restore \
+             committed are in place: restore again with --overwrite to complete the run. \
+             Other commands can simply be run again.",
             pryv_backup::interrupt::signal_name(signal)
         );
         return ExitCode::from(code);

@@ -41,11 +41,24 @@ pub fn temp_dir_in(dir: &Path, prefix: &str) -> io::Result<TempDir> {
         .tempdir_in(dir)
 }
 
-/// The permission bits of a folder, for what is created in an install's data folder: new
-/// folders take them, new files take them less the execute bits. An install's files then
-/// keep the modes its own folder has (a drill's scratch install, 0700, stays private).
+/// The permission bits of a folder (of its nearest existing ancestor when it does not exist
+/// yet), for what is created in an install's data folder: new folders take them, new files
+/// take them less the execute bits. An install's files then keep the modes its own folder
+/// has (a drill's scratch install, 0700, stays private).
 pub fn mode_of(dir: &Path) -> io::Result<u32> {
-    Ok(std::fs::metadata(dir)?.permissions().mode() & 0o777)
+    let mut last_error = None;
+    for folder in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        match std::fs::metadata(folder) {
+            Ok(meta) => return Ok(meta.permissions().mode() & 0o777),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => last_error = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    // A relative path none of whose ancestors exists: the current folder holds it.
+    match std::fs::metadata(".") {
+        Ok(meta) => Ok(meta.permissions().mode() & 0o777),
+        Err(e) => Err(last_error.unwrap_or(e)),
+    }
 }
 
 /// Creates `dir` and its missing parents with `mode` (less the umask).
