@@ -28,7 +28,7 @@ use clap::Parser;
 
 use cli::Cli;
 
-/// Exit codes scripts can rely on.
+/// Exit codes scripts can rely on (and 130 / 143: stopped by SIGINT / SIGTERM).
 pub mod exit {
     pub const OK: u8 = 0;
     pub const ERROR: u8 = 1;
@@ -36,6 +36,13 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Some users were not restored (conflicts skipped, integrity failures, errors).
     pub const PARTIAL: u8 = 3;
+
+    /// 128 + n when signal n stopped the run (130 SIGINT, 143 SIGTERM), as shells report a
+    /// process a signal ended.
+    pub fn stopped() -> Option<u8> {
+        pryv_backup::interrupt::requested()
+            .map(|signal| 128u8.saturating_add(u8::try_from(signal).unwrap_or(0)))
+    }
 }
 
 fn main() -> ExitCode {
@@ -47,7 +54,25 @@ fn main() -> ExitCode {
         Err(e) => return refused_command_line(&e, &argv),
     };
     output::init_logging(cli.verbose);
-    match commands::run(cli, overrides) {
+    if let Err(e) = stop_on_signals() {
+        eprintln!("error: cannot handle SIGINT and SIGTERM ({e}); nothing was done");
+        return ExitCode::from(exit::ERROR);
+    }
+    let outcome = commands::run(cli, overrides);
+    // Stopped by a signal: whatever the command returned, the exit code says so (128 + n, as
+    // a shell reports a process killed by signal n), once everything was cleaned up.
+    if let (Some(code), Some(signal)) = (exit::stopped(), pryv_backup::interrupt::requested()) {
+        eprintln!(
+            "stopped by {}: temporary files were removed and locks released; what was \
+             finished is whole. An interrupted backup has no manifest and is never used: \
+             back up into a new folder (or remove that one). Users an interrupted restore \
+             committed are in place: restore again with --overwrite to complete the run. \
+             Other commands can simply be run again.",
+            pryv_backup::interrupt::signal_name(signal)
+        );
+        return ExitCode::from(code);
+    }
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             errors::print(&e);
@@ -75,6 +100,19 @@ fn refused_command_line(e: &clap::Error, argv: &[OsString]) -> ExitCode {
         }
     }
     ExitCode::from(exit::USAGE)
+}
+
+/// SIGINT and SIGTERM only raise the library's stop flag: each command stops at its next
+/// safe point, removes its scratch files and releases its locks on the way out.
+fn stop_on_signals() -> std::io::Result<()> {
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_usize(
+            signal,
+            pryv_backup::interrupt::flag(),
+            usize::try_from(signal).unwrap_or(1),
+        )?;
+    }
+    Ok(())
 }
 
 /// Every archive file gets its own deflate state (a few hundred KiB, allocated and freed

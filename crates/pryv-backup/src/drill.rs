@@ -10,6 +10,11 @@
 //! A user whose files check out but whose items the SQLite engine cannot hold is reported
 //! apart, naming the engine: that is the drill's target's limit, not damage, and says
 //! nothing of a restore into PostgreSQL (which the drill does not try).
+//!
+//! The scratch platform holds decrypted user data: it lives in a 0700 folder
+//! `$TMPDIR/pryv-backup-drill-<pid>-<random>`, removed when the drill ends, fails or is
+//! stopped by SIGINT/SIGTERM. A drill killed outright leaves it: the next drill removes the
+//! scratch folders of drills whose process is gone.
 
 use serde::Serialize;
 
@@ -61,12 +66,13 @@ pub fn run(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<DrillReport> {
-    let scratch = tempfile::Builder::new()
-        .prefix("pryv-backup-drill-")
-        .tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let temp = std::env::temp_dir();
+    remove_dead_drills_scratch(&temp);
+    let scratch =
+        crate::private_fs::temp_dir_in(&temp, &format!("{SCRATCH_PREFIX}{}-", std::process::id()))
+            .map_err(|e| Error::io(&temp, e))?;
     let users_dir = scratch.path().join("users");
-    std::fs::create_dir(&users_dir).map_err(|e| Error::io(&users_dir, e))?;
+    crate::private_fs::create_dir(&users_dir).map_err(|e| Error::io(&users_dir, e))?;
     let platform = RqlitePlatform::sqlite_file(&scratch.path().join("platform.sqlite"));
     let engine = Composite {
         base: Box::new(SqliteEngine::open_with_fs_attachments(&users_dir)?),
@@ -85,6 +91,9 @@ pub fn run(
         },
         progress,
     )?;
+    // Tests stop the drill here, its platform restored, to see it removed on the way out.
+    crate::interrupt::pause_point("drill-restored");
+    crate::interrupt::check()?;
     let (engine_limits, damaged) = report
         .failed
         .into_iter()
@@ -101,4 +110,47 @@ pub fn run(
         platform_error: report.platform_error,
     })
     // `scratch` is removed here, with everything restored into it.
+}
+
+const SCRATCH_PREFIX: &str = "pryv-backup-drill-";
+
+/// Removes the scratch folders (in `temp`) of drills whose process no longer runs: a drill
+/// killed outright could not remove its own. Only this account's folders are looked at.
+fn remove_dead_drills_scratch(temp: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(SCRATCH_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != me || process_runs(pid) {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => tracing::info!(
+                "removed {}, left by a drill that was killed",
+                entry.path().display()
+            ),
+            Err(e) => tracing::warn!("could not remove {}: {e}", entry.path().display()),
+        }
+    }
+}
+
+/// Whether a process with this id exists (a signal 0 probes without sending anything).
+fn process_runs(pid: libc::pid_t) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }

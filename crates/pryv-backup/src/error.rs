@@ -47,6 +47,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A signal asked the run to stop; it stopped at a safe point.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     /// Anything else, with a message that says what to do.
     #[error("{0}")]
     Other(String),

@@ -4,7 +4,8 @@
 //! unit tests may use more: the archive's seal with [`crypto`]).
 //! 1. [`json`] (JSON helpers, notably JavaScript number formatting), [`dates`] (UTC calendar
 //!    dates), `paths` (path comparisons), [`clock`] (this host's time), [`s3`] (the object
-//!    store client).
+//!    store client), [`interrupt`] (SIGINT/SIGTERM as a stop flag, and the test-only pause
+//!    points), `private_fs` (folders 0700 and files 0600 whatever the umask).
 //! 2. [`model`]: the vocabulary shared by everything (items, collections, users), and
 //!    [`series_time`] (the unit of HF series points in an archive).
 //! 3. [`lock`]: the locks that keep two runs apart.
@@ -43,12 +44,14 @@ pub mod engines;
 pub mod error;
 pub mod install;
 pub mod integrity;
+pub mod interrupt;
 pub mod json;
 pub mod lock;
 pub mod model;
 pub(crate) mod paths;
 pub mod platform;
 pub(crate) mod platform_plan;
+pub mod private_fs;
 pub mod progress;
 pub mod prune;
 pub mod restore;

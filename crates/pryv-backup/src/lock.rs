@@ -6,6 +6,7 @@
 //! run's message says when it was taken and how to remove it.
 
 use std::fs::{OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::clock::now_millis;
@@ -19,12 +20,13 @@ impl<T: Send> Held for T {}
 /// An exclusive lock on a file (created when missing), for one process at a time.
 pub fn lock_file(path: &Path, what: &str) -> Result<Box<dyn Held>> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        crate::private_fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(crate::private_fs::FILE_MODE)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
     match file.try_lock() {

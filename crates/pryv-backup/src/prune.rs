@@ -20,6 +20,11 @@
 //! of its layout instead (root files of the format, `users/`, `platform/`, `register/`). A
 //! backup whose lock is held (being written) or that has no manifest yet is left alone; one
 //! whose chain is broken (a lost generation) is reported damaged and left alone.
+//!
+//! Before removing a generation (or a whole backup), prune writes into its folder a marker,
+//! [`PRUNING_MARKER`], listing the files it is about to remove, and makes it durable; the
+//! marker goes last. A prune stopped half-way (signal, crash) leaves the marker, and the next
+//! prune finishes that removal first, from the marker's list, manifest or not.
 
 use std::path::{Path, PathBuf};
 
@@ -182,6 +187,109 @@ pub struct PruneReport {
     /// False for a dry run: nothing was removed.
     pub applied: bool,
     pub files_removed: u64,
+    /// Removals an earlier prune began and was stopped in (its marker was found), finished
+    /// by this run (or, in a dry run, that it would finish).
+    pub finished: Vec<PathBuf>,
+}
+
+/// The marker of a removal under way, in the folder being removed (see the module doc).
+pub const PRUNING_MARKER: &str = ".pryv-backup-pruning.json";
+
+/// Files removed between two checks for a stop request.
+const REMOVAL_BATCH: usize = 64;
+
+/// Marks `dir` as being removed (the marker lists `files`, relative to `dir`), then removes
+/// the files, then the marker and the folders left empty. Returns how many files went.
+fn remove_marked(backend: &Backend, dir: &Path, files: &[PathBuf]) -> Result<u64> {
+    let relative: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.strip_prefix(dir).ok())
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    let text = serde_json::to_vec(&serde_json::json!({ "files": relative }))
+        .map_err(|e| Error::Other(format!("cannot encode the prune marker: {e}")))?;
+    crate::archive::output::write_file_durable(
+        backend,
+        &dir.join(PRUNING_MARKER),
+        &text,
+        None,
+        PRUNING_MARKER.to_string(),
+    )?;
+    finish_marked(backend, dir, files)
+}
+
+/// Removes `files`, checking for a stop request between batches, then the marker.
+fn finish_marked(backend: &Backend, dir: &Path, files: &[PathBuf]) -> Result<u64> {
+    let mut removed = 0;
+    for batch in files.chunks(REMOVAL_BATCH) {
+        crate::interrupt::check()?;
+        removed += backend.remove_listed(dir, batch)?;
+        crate::interrupt::pause_point("prune-removing");
+    }
+    crate::interrupt::check()?;
+    backend.remove_listed(dir, &[dir.join(PRUNING_MARKER)])?;
+    Ok(removed)
+}
+
+/// The files the marker in `dir` lists, when there is one. A name that would leave `dir` is
+/// refused: the marker is data like any other in the folder.
+fn marked_files(backend: &Backend, dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    use std::io::Read;
+    let path = dir.join(PRUNING_MARKER);
+    let Some(mut input) = backend.open(&path)? else {
+        return Ok(None);
+    };
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(&path, e))?;
+    let bad = |why: String| {
+        Error::Other(format!(
+            "{} is not a marker this version can read ({why}): check the folder and remove it \
+             by hand",
+            path.display()
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let names = value
+        .get("files")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| bad("no file list".into()))?;
+    let mut files = Vec::with_capacity(names.len());
+    for name in names {
+        let name = name
+            .as_str()
+            .ok_or_else(|| bad("a name is not text".into()))?;
+        let relative = Path::new(name);
+        if !relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(bad(format!("{name:?} is not a path inside the folder")));
+        }
+        files.push(dir.join(relative));
+    }
+    Ok(Some(files))
+}
+
+/// Finishes the removal an interrupted prune marked in `dir`, if it did; true when `dir`
+/// had a marker (removed or, in a dry run, to be removed).
+fn finish_interrupted(
+    backend: &Backend,
+    dir: &Path,
+    apply: bool,
+    report: &mut PruneReport,
+) -> Result<bool> {
+    let Some(files) = marked_files(backend, dir)? else {
+        return Ok(false);
+    };
+    if apply {
+        report.files_removed += finish_marked(backend, dir, &files)?;
+        backend.remove_empty_dir(&dir.join(INCREMENTS_DIR));
+        backend.remove_empty_dir(dir);
+    }
+    report.finished.push(dir.to_path_buf());
+    Ok(true)
 }
 
 /// Applies `policy` to the backups directly inside `root`; removes only when `apply`.
@@ -222,6 +330,16 @@ pub fn run(
                 continue;
             }
         };
+        // A removal an earlier prune was stopped in: finished before anything else.
+        if finish_interrupted(backend, &dir, apply, &mut report)? {
+            continue;
+        }
+        let increments = dir.join(INCREMENTS_DIR);
+        if backend.is_dir(&increments)? {
+            for generation in backend.list_dirs(&increments)? {
+                finish_interrupted(backend, &increments.join(generation), apply, &mut report)?;
+            }
+        }
         let dated = ChainIndex::open(backend, &dir).and_then(|index| match index {
             Some(index) => Ok(Some((generation_times(&index, open)?, index))),
             None => Ok(None),
@@ -260,13 +378,13 @@ pub fn run(
             for g in &index.generations {
                 files.extend(generation_files(backend, g, open)?);
             }
-            report.files_removed += backend.remove_listed(dir, &manifests_first(files))?;
+            report.files_removed += remove_marked(backend, dir, &manifests_first(files))?;
         } else {
             // The newest first: an interrupted prune leaves a shorter, still valid chain.
             for &g in to_remove.iter().rev() {
                 let g = &index.generations[g];
                 let files = manifests_first(generation_files(backend, g, open)?);
-                report.files_removed += backend.remove_listed(&g.dir, &files)?;
+                report.files_removed += remove_marked(backend, &g.dir, &files)?;
             }
         }
         backend.remove_empty_dir(&dir.join(INCREMENTS_DIR));
@@ -316,6 +434,40 @@ fn manifests_first(mut files: Vec<PathBuf>) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A marker is data in the folder like any other: one naming a file outside it (planted,
+    /// or damaged) removes nothing.
+    #[test]
+    fn a_marker_naming_files_outside_its_folder_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("2026-01-01");
+        std::fs::create_dir(&dir).unwrap();
+        let outside = root.path().join("precious");
+        std::fs::write(&outside, b"keep").unwrap();
+        std::fs::write(dir.join("manifest.json"), b"{}").unwrap();
+        for name in ["../precious", "/etc/passwd", "users/../../precious"] {
+            std::fs::write(
+                dir.join(PRUNING_MARKER),
+                serde_json::json!({ "files": ["manifest.json", name] }).to_string(),
+            )
+            .unwrap();
+            let mut report = PruneReport::default();
+            let err = finish_interrupted(&Backend::Local, &dir, true, &mut report)
+                .err()
+                .unwrap_or_else(|| panic!("{name} was accepted"));
+            assert!(err.to_string().contains("not a path inside"), "{err}");
+            assert!(outside.exists() && dir.join("manifest.json").exists());
+        }
+        std::fs::write(
+            dir.join(PRUNING_MARKER),
+            serde_json::json!({ "files": ["manifest.json"] }).to_string(),
+        )
+        .unwrap();
+        let mut report = PruneReport::default();
+        assert!(finish_interrupted(&Backend::Local, &dir, true, &mut report).unwrap());
+        assert!(!dir.exists() && outside.exists());
+        assert_eq!(report.finished, vec![dir]);
+    }
 
     /// Milliseconds of a UTC date-time, for readable cases.
     fn at(text: &str) -> u64 {

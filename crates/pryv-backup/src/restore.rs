@@ -209,6 +209,8 @@ pub fn run(
             Err(e) => report.failed.push(issue(user, e)),
         }
     }
+    // Stopped by a signal: each user is whole (committed or untouched); nothing more starts.
+    crate::interrupt::check()?;
 
     // The users are committed by now: a platform failure goes in the report, not over it.
     // Incomplete users are committed too: their entries belong with them.

@@ -25,7 +25,7 @@ pub(crate) fn per_user<R: Send>(
 }
 
 /// Runs `work` for every item on up to `jobs` threads, each taking the next item not yet
-/// started. Slot `i` holds item `i`'s result; with `stop_on_error`, items not started once
+/// started; a signal stops the taking of new items, and the run then fails as interrupted. Slot `i` holds item `i`'s result; with `stop_on_error`, items not started once
 /// one failed stay `None`.
 pub(crate) fn in_parallel<T: Sync, R: Send, E: Send>(
     items: &[T],
@@ -41,7 +41,9 @@ pub(crate) fn in_parallel<T: Sync, R: Send, E: Send>(
         for _ in 0..jobs.clamp(1, items.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= items.len() || (stop_on_error && failed.load(Ordering::SeqCst)) {
+                let stopped = crate::interrupt::requested().is_some()
+                    || (stop_on_error && failed.load(Ordering::SeqCst));
+                if i >= items.len() || stopped {
                     break;
                 }
                 let result = work(&items[i]);
@@ -54,6 +56,8 @@ pub(crate) fn in_parallel<T: Sync, R: Send, E: Send>(
             });
         }
     });
+    // Asked to stop: the items started are finished (or undone), the others never began.
+    crate::interrupt::check()?;
     results
         .into_inner()
         .map_err(|_| Error::Other("a worker thread panicked".into()))

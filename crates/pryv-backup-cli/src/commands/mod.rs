@@ -100,7 +100,7 @@ pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
     };
     let mut measured = Metrics::default();
     let result = dispatch(cli, overrides, &mut measured);
-    let code = *result.as_ref().unwrap_or(&exit::ERROR);
+    let code = exit::stopped().unwrap_or(*result.as_ref().unwrap_or(&exit::ERROR));
     match metrics::write(&path, &run, code, &measured) {
         Ok(()) => result,
         // The command's own error says more; the metrics one is printed beside it.

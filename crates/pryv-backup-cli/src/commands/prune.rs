@@ -85,6 +85,17 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
         let verb = if apply { "removed" } else { "remove" };
         println!("{verb} {} ({} ms)", g.dir.display(), g.backup_timestamp);
     }
+    for dir in &report.finished {
+        let verb = if apply {
+            "finished removing"
+        } else {
+            "would finish removing"
+        };
+        println!(
+            "{verb} {} (an earlier prune was stopped while removing it)",
+            dir.display()
+        );
+    }
     for (dir, why) in &report.skipped {
         println!("left alone {}: {why}", dir.display());
     }

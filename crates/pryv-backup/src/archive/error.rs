@@ -33,6 +33,9 @@ pub enum ArchiveError {
     Link { path: String },
     #[error("{0}")]
     Invalid(String),
+    /// A signal asked the run to stop.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
 }
 
 /// Same messages as before the model had its own error: a corrupt file, or an invalid item.

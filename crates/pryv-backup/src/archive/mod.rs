@@ -11,7 +11,7 @@ mod input;
 mod jsonl;
 pub mod layout;
 mod manifest;
-mod output;
+pub(crate) mod output;
 mod reader;
 mod sealer;
 mod summary;

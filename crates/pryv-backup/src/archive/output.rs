@@ -4,7 +4,7 @@
 //! (or completes the upload), so a crash never leaves a complete-looking but partial file
 //! under its final name.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
@@ -413,13 +413,48 @@ fn written(
     Ok(out)
 }
 
-/// Creates a folder (and its parents); its entry is made durable with the backup's files
-/// (see [`sync_filesystem`]). Folders of an object store need no creating.
+/// Creates a folder (and its parents), 0700 as every folder holding user data; its entry is
+/// made durable with the backup's files (see [`sync_filesystem`]). Folders of an object store
+/// need no creating.
 pub fn ensure_dir(backend: &Backend, dir: &Path) -> Result<(), ArchiveError> {
     if !backend.is_local() || dir.is_dir() {
         return Ok(());
     }
-    fs::create_dir_all(dir).map_err(|e| ArchiveError::io(dir, e))
+    crate::private_fs::create_dir_all(dir).map_err(|e| ArchiveError::io(dir, e))
+}
+
+/// Removes the temporary files (`.<name>.<random>.tmp`) a run killed outright left in `dir`
+/// (and its sub-folders with `recursive`); the caller holds the output's lock, so no live run
+/// owns them. Returns how many.
+pub fn remove_stale_temp_files(
+    backend: &Backend,
+    dir: &Path,
+    recursive: bool,
+) -> Result<usize, ArchiveError> {
+    if !backend.is_local() {
+        return Ok(0);
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(ArchiveError::io(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| ArchiveError::io(dir, e))?;
+        let path = entry.path();
+        // file_type does not follow links: a link is neither walked into nor removed.
+        let kind = entry.file_type().map_err(|e| ArchiveError::io(&path, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if kind.is_dir() && recursive {
+            removed += remove_stale_temp_files(backend, &path, true)?;
+        } else if kind.is_file() && name.starts_with('.') && name.ends_with(".tmp") {
+            std::fs::remove_file(&path).map_err(|e| ArchiveError::io(&path, e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), ArchiveError> {
@@ -437,6 +472,7 @@ fn parent(path: &Path) -> &Path {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::io::Read;
 
     use sha2::{Digest, Sha256};

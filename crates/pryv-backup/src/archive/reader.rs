@@ -406,6 +406,12 @@ impl Iterator for ItemFiles {
     type Item = Result<ItemText, ArchiveError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // A safe point of every restore, verify and drill: one atomic load per item.
+        if let Err(e) = crate::interrupt::check() {
+            self.current = None;
+            self.pending.clear();
+            return Some(Err(e.into()));
+        }
         loop {
             if let Some(lines) = self.current.as_mut() {
                 match lines.next_text() {

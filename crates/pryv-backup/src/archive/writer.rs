@@ -20,7 +20,10 @@ use super::layout::{
 use super::manifest::{
     FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION,
 };
-use super::output::{ensure_dir, sync_filesystem, write_file, write_file_durable, OutputFile};
+use super::output::{
+    ensure_dir, remove_stale_temp_files, sync_filesystem, write_file, write_file_durable,
+    OutputFile,
+};
 use super::{ArchiveError, Backend, FileSealer};
 use crate::model::{Collection, Item, UserRef};
 
@@ -86,6 +89,17 @@ impl ArchiveWriter {
                 "{} already holds a backup (it has a {MANIFEST}): choose an empty directory",
                 dir.display()
             )));
+        }
+        // Temporary files of a run killed outright: never part of anything.
+        let mut stale = remove_stale_temp_files(backend, dir, false)?;
+        for ours in [USERS_DIR, PLATFORM_DIR] {
+            stale += remove_stale_temp_files(backend, &dir.join(ours), true)?;
+        }
+        if stale > 0 {
+            tracing::info!(
+                "removed {stale} temporary files a killed run left in {}",
+                dir.display()
+            );
         }
         // Leftovers of an interrupted backup would mix with this one (the reference reader
         // lists chunk folders rather than trusting the manifest).
@@ -267,6 +281,7 @@ pub struct JsonlWriter {
 
 impl JsonlWriter {
     pub fn item(&mut self, item: &Item) -> Result<(), ArchiveError> {
+        crate::interrupt::check()?;
         write_line(&mut self.out, item)?;
         self.count += 1;
         Ok(())
@@ -332,6 +347,8 @@ impl UserWriter {
     }
 
     pub fn item(&mut self, collection: Collection, item: &Item) -> Result<(), ArchiveError> {
+        // A safe point of every backup and consolidate: one atomic load per item.
+        crate::interrupt::check()?;
         if self.current.as_ref().map(|c| c.collection) != Some(collection) {
             self.close_current()?;
             if !self.done.insert(collection) {
@@ -351,6 +368,8 @@ impl UserWriter {
         let max = self.shared.options.max_chunk_size;
         let out = self.current_output()?;
         let written = write_line(out, item)?;
+        // Tests stop here, a chunk's temporary file open.
+        crate::interrupt::pause_point("archive-item-written");
         self.bytes_written += written;
         *self.stats.entry(collection.name().to_string()).or_insert(0) += 1;
         if let Some(current) = self.current.as_mut() {

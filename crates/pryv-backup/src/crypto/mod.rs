@@ -48,6 +48,9 @@ pub enum CryptoError {
         #[source]
         source: std::io::Error,
     },
+    /// A signal asked the run to stop.
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
 }
 
 impl CryptoError {

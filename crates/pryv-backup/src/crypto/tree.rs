@@ -85,6 +85,10 @@ pub fn decrypt_tree(
         .collect();
     let mut report = DecryptReport::default();
     for rel in files {
+        if let Err(e) = crate::interrupt::check() {
+            created.remove();
+            return Err(e.into());
+        }
         let is_root_cleartext = rel.parent() == Some(Path::new(""))
             && CLEARTEXT_ROOT_FILES.iter().any(|n| rel == Path::new(n));
         if is_root_cleartext || nested.iter().any(|n| rel.starts_with(n)) {
@@ -96,6 +100,8 @@ pub fn decrypt_tree(
             return Err(e);
         }
         report.files.push(rel);
+        // Tests stop here, one plaintext file written.
+        crate::interrupt::pause_point("decrypt-file");
     }
     if let Err(e) = refresh_checksums(out) {
         created.remove();
@@ -120,11 +126,15 @@ fn refresh_checksums(out: &Path) -> Result<(), CryptoError> {
         serde_json::from_slice(&bytes)
             .map_err(|e| bad(path, format!("not JSON after decryption: {e}")))
     };
+    // Through a temporary file (0600, removed if anything fails) renamed over the old one.
     let write = |path: &Path, value: &Value| -> Result<(), CryptoError> {
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec_pretty(value).map_err(|e| bad(path, e.to_string()))?;
-        fs::write(&tmp, text).map_err(|e| CryptoError::io(&tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| CryptoError::io(path, e))
+        let dir = path.parent().unwrap_or(out);
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| CryptoError::io(dir, e))?;
+        tmp.write_all(&text).map_err(|e| CryptoError::io(path, e))?;
+        tmp.persist(path)
+            .map(drop)
+            .map_err(|e| CryptoError::io(path, e.error))
     };
     let refresh = |value: &mut Value, base: &Path| -> Result<(), CryptoError> {
         let Some(Value::Array(files)) = value.get_mut("files") else {
@@ -213,7 +223,8 @@ fn prepare_out(out: &Path, created: &mut Created) -> Result<(), CryptoError> {
     }
 }
 
-/// Like `create_dir_all`, remembering which directories it created.
+/// Like `create_dir_all` (folders 0700: they hold plaintext user data), remembering which
+/// directories it created.
 fn create_dirs(dir: &Path, created: &mut Created) -> Result<(), CryptoError> {
     if dir.is_dir() {
         return Ok(());
@@ -221,7 +232,7 @@ fn create_dirs(dir: &Path, created: &mut Created) -> Result<(), CryptoError> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_dirs(parent, created)?;
     }
-    match fs::create_dir(dir) {
+    match crate::private_fs::create_dir(dir) {
         Ok(()) => {
             created.dirs.push(dir.to_owned());
             Ok(())

@@ -50,7 +50,11 @@ impl Engine for Composite {
     }
 
     fn lock_for_restore(&self) -> Result<Box<dyn crate::lock::Held>> {
-        self.base.lock_for_restore()
+        let lock = self.base.lock_for_restore()?;
+        for store in self.audit.iter().chain(&self.series) {
+            store.recover()?;
+        }
+        Ok(lock)
     }
 
     fn export_user(

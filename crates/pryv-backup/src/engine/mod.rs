@@ -214,6 +214,11 @@ pub trait CollectionStore: Send + Sync {
         items: &mut dyn Iterator<Item = Result<Item>>,
         overwrite: bool,
     ) -> Result<()>;
+    /// Finishes or undoes what a restore killed outright left half done; called once, under
+    /// the install's restore lock, before a restore writes anything.
+    fn recover(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The platform DB kept outside the base engine (rqlite). Items are the archive's platform

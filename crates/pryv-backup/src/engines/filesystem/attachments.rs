@@ -3,6 +3,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
@@ -63,10 +64,12 @@ impl AttachmentStore for FsAttachments {
         overwrite: bool,
     ) -> Result<Box<dyn AttachmentImport + '_>> {
         let user_dir = user_local_dir(&self.root, user_id)?;
-        fs::create_dir_all(&user_dir).map_err(|e| Error::io(&user_dir, e))?;
-        let staging = tempfile::Builder::new()
-            .prefix(STAGING_PREFIX)
-            .tempdir_in(&user_dir)
+        // Folders and files take the mode of the install's folder (the umask still applies);
+        // only the staging folder is private until it is renamed into place.
+        let mode = crate::private_fs::mode_of(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        crate::private_fs::create_dir_all_with(&user_dir, mode)
+            .map_err(|e| Error::io(&user_dir, e))?;
+        let staging = crate::private_fs::temp_dir_in(&user_dir, STAGING_PREFIX)
             .map_err(|e| Error::io(&user_dir, e))?;
         Ok(Box::new(FsAttachmentImport {
             target: user_dir.join(ATTACHMENTS_DIR),
@@ -74,6 +77,7 @@ impl AttachmentStore for FsAttachments {
             staging,
             overwrite,
             staged_any: false,
+            mode,
         }))
     }
 }
@@ -85,6 +89,8 @@ struct FsAttachmentImport {
     staging: TempDir,
     overwrite: bool,
     staged_any: bool,
+    /// The install folder's mode, for what is created (see `begin_user_import`).
+    mode: u32,
 }
 
 impl AttachmentImport for FsAttachmentImport {
@@ -92,9 +98,14 @@ impl AttachmentImport for FsAttachmentImport {
         check_path_component("eventId", event_id)?;
         check_path_component("attachment fileId", file_id)?;
         let dir = self.staging.path().join(event_id);
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        crate::private_fs::create_dir_all_with(&dir, self.mode).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(file_id);
-        let mut file = File::create_new(&path).map_err(|e| Error::io(&path, e))?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(self.mode & 0o666)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         io::copy(data, &mut file).map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         self.staged_any = true;
@@ -106,8 +117,13 @@ impl AttachmentImport for FsAttachmentImport {
         sync_tree(this.staging.path())?;
         if this.overwrite || !this.target.exists() {
             replace_dir(this.staging, &this.target, this.staged_any)?;
+            // The private staging folder became `attachments/`: it takes the install's mode.
+            if this.staged_any {
+                fs::set_permissions(&this.target, fs::Permissions::from_mode(this.mode))
+                    .map_err(|e| Error::io(&this.target, e))?;
+            }
         } else {
-            merge_into(this.staging.path(), &this.target)?;
+            merge_into(this.staging.path(), &this.target, this.mode)?;
         }
         sync_dir(&this.user_dir)
     }
@@ -118,9 +134,7 @@ impl AttachmentImport for FsAttachmentImport {
 fn replace_dir(staging: TempDir, target: &Path, has_files: bool) -> Result<()> {
     let parent = target.parent().unwrap_or(Path::new("."));
     let aside = if target.exists() {
-        let aside = tempfile::Builder::new()
-            .prefix(STAGING_PREFIX)
-            .tempdir_in(parent)
+        let aside = crate::private_fs::temp_dir_in(parent, STAGING_PREFIX)
             .map_err(|e| Error::io(parent, e))?
             .keep()
             .join("old");
@@ -148,7 +162,7 @@ fn replace_dir(staging: TempDir, target: &Path, has_files: bool) -> Result<()> {
 }
 
 /// Moves staged files next to the existing ones, refusing (before moving anything) to replace any.
-fn merge_into(staging: &Path, target: &Path) -> Result<()> {
+fn merge_into(staging: &Path, target: &Path, mode: u32) -> Result<()> {
     let mut moves = Vec::new();
     for event_dir in read_dir(staging)? {
         let event_name = event_dir
@@ -170,7 +184,7 @@ fn merge_into(staging: &Path, target: &Path) -> Result<()> {
     }
     for (from, to) in moves {
         if let Some(dir) = to.parent() {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            crate::private_fs::create_dir_all_with(dir, mode).map_err(|e| Error::io(dir, e))?;
         }
         fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::events;
 use super::export::{for_each_row, with_snapshot};
-use super::import::{swap_in_all, write_file, Target};
+use super::import::{swap_in_all, write_file, SwapOf, Target};
 use super::layout::{self, UserFile};
 use crate::engine::{CollectionStore, ExportWindow};
 use crate::engines::filesystem::user_local_dir;
@@ -63,6 +63,14 @@ impl CollectionStore for SqliteAudit {
     /// renamed into place. Without `overwrite` a user who already has an audit file is
     /// refused (there is no merging into a live file); with it, the file is replaced (and
     /// removed when the backup has no audit for the user).
+    /// Swaps of audit files a killed restore left half done (see `swap_journal`).
+    fn recover(&self) -> Result<()> {
+        if self.users_root.is_dir() {
+            super::swap_journal::recover(&self.users_root)?;
+        }
+        Ok(())
+    }
+
     fn import_user(
         &self,
         user: &UserRef,
@@ -71,7 +79,12 @@ impl CollectionStore for SqliteAudit {
     ) -> Result<()> {
         let dir = self.user_dir(user)?;
         let mut target = Target::prepare(dir, vec![UserFile::Audit], &self.users_root)?;
-        let result = stage_and_swap(&mut target, items, overwrite);
+        let of = SwapOf {
+            user_id: &user.user_id,
+            base: &self.users_root,
+            index: None,
+        };
+        let result = stage_and_swap(&mut target, items, overwrite, &of);
         // A user without audit gets no directory from us (nor keeps a failed one).
         if result.is_err() || target.files.is_empty() {
             target.discard();
@@ -84,10 +97,11 @@ fn stage_and_swap(
     target: &mut Target,
     items: &mut dyn Iterator<Item = Result<Item>>,
     overwrite: bool,
+    of: &SwapOf<'_>,
 ) -> Result<()> {
     let written = write_file(target.staging()?, UserFile::Audit, |conn| {
         events::insert_rows(conn, items.map(|i| events::audit_to_row(&i?)))
     })?;
     target.files.extend(written);
-    swap_in_all(&[&*target], overwrite, || Ok(()))
+    swap_in_all(&[&*target], overwrite, of, || Ok(()))
 }

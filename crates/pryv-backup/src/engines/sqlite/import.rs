@@ -13,6 +13,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use super::layout::{self, UserFile, SIDE_SUFFIXES};
+use super::swap_journal::{self, Journal};
 use super::{
     account, base_storage, db, ephemeral, events, series, users_index, SqliteEngine, SqliteError,
 };
@@ -100,6 +101,9 @@ fn stage_and_commit(
     if options.verify_integrity {
         verify_staged_integrity(user, user_target.staging()?)?;
     }
+    // Tests stop the run here, the user's new files staged; the last safe point before the swap.
+    crate::interrupt::pause_point("sqlite-staged");
+    crate::interrupt::check()?;
     commit(
         engine,
         user,
@@ -136,7 +140,10 @@ pub(super) struct Target {
 impl Target {
     pub(super) fn prepare(dir: PathBuf, manages: Vec<UserFile>, base: &Path) -> Result<Target> {
         let created_dir = !dir.exists();
-        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // The user's folders take the install's folder mode (the umask still applies).
+        crate::private_fs::mode_of(base)
+            .and_then(|mode| crate::private_fs::create_dir_all_with(&dir, mode))
+            .map_err(|e| Error::io(&dir, e))?;
         let mut target = Target {
             staging: None,
             dir,
@@ -145,7 +152,7 @@ impl Target {
             base: base.to_path_buf(),
             files: Vec::new(),
         };
-        match temp_dir_in(&target.dir, ".pryv-backup-restore-") {
+        match temp_dir_in(&target.dir, swap_journal::STAGING_PREFIX) {
             Ok(staging) => {
                 target.staging = Some(staging);
                 Ok(target)
@@ -274,7 +281,9 @@ pub(super) fn write_file(
     fill: impl FnOnce(&Connection) -> Result<usize>,
 ) -> Result<Option<UserFile>> {
     let path = staging.join(file.file_name());
-    let conn = layout::create_with_schema(&path, &file.schema())?;
+    // The file ends up in the user's folder: it takes that folder's mode, not the staging's.
+    let user_dir = staging.parent().unwrap_or(staging);
+    let conn = layout::create_with_schema(&path, &file.schema(), user_dir)?;
     let tx = conn.unchecked_transaction().map_err(db)?;
     let count = fill(&tx)?;
     tx.commit().map_err(|e| SqliteError::file(&path, e))?;
@@ -370,7 +379,12 @@ fn commit(
         None => None,
     };
 
-    swap_in_all(&targets, overwrite, || {
+    let of = SwapOf {
+        user_id: &user.user_id,
+        base: engine.base(),
+        index: Some(index_path.clone()),
+    };
+    swap_in_all(&targets, overwrite, &of, || {
         attachments.commit()?;
         if let Some(shared_tx) = shared_tx {
             shared_tx
@@ -382,39 +396,92 @@ fn commit(
     })
 }
 
+/// Whose files a swap replaces, and the users index its commit goes to (for the journal).
+pub(super) struct SwapOf<'a> {
+    pub user_id: &'a str,
+    /// Where the journal is written: the install's base folder.
+    pub base: &'a Path,
+    pub index: Option<PathBuf>,
+}
+
 /// Moves the staged files of every target into place (the old ones aside first, with
 /// overwrite), then runs `finish`, the commits that belong to the same unit; any failure
-/// puts the old files back. The old files are deleted once all succeeded.
+/// puts the old files back. The old files are deleted once all succeeded. The renames are
+/// journaled first (see [`swap_journal`]), so a run killed inside is finished or undone by
+/// the next one; signals are not looked at in here.
 pub(super) fn swap_in_all(
     targets: &[&Target],
     overwrite: bool,
+    of: &SwapOf<'_>,
     finish: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
     let mut asides = Vec::new();
     for target in targets {
-        asides.push(temp_dir_in(&target.dir, ".pryv-backup-replaced-")?);
+        asides.push(temp_dir_in(&target.dir, swap_journal::REPLACED_PREFIX)?);
     }
+    let mut journal = Journal {
+        user_id: of.user_id.to_string(),
+        indexed_before: match &of.index {
+            Some(index) => users_index::has_user_id(index, of.user_id)?,
+            None => false,
+        },
+        index: of.index.clone(),
+        aside: Vec::new(),
+        placed: Vec::new(),
+        aside_dirs: asides.iter().map(|a| a.path().to_path_buf()).collect(),
+        committed: false,
+    };
+    for (target, aside) in targets.iter().zip(&asides) {
+        plan_swap(target, aside.path(), overwrite, &mut journal)?;
+    }
+    let written = journal.write(of.base)?;
     let mut swap = Swap::default();
     let result: Result<()> = (|| {
-        for (target, aside) in targets.iter().zip(&asides) {
-            swap_in(target, aside.path(), overwrite, &mut swap)?;
+        for (from, to) in &journal.aside {
+            rename(from, to)?;
+            swap.moved_aside.push((from.clone(), to.clone()));
+        }
+        // Tests kill or signal the run here, the user's old files aside, no new file in.
+        crate::interrupt::pause_point("sqlite-swap");
+        for (from, to) in &journal.placed {
+            rename(from, to)?;
+            swap.placed.push(to.clone());
         }
         finish()
     })();
-    if result.is_err() {
-        swap.undo();
+    if let Err(e) = result {
+        // When the undo did not complete, the journal and the old files it names are kept:
+        // the next run retries it.
+        if swap.undo() {
+            written.remove()?;
+        } else {
+            asides.into_iter().for_each(|aside| drop(aside.keep()));
+        }
+        return Err(e);
     }
-    result?;
+    // Tests kill the run here: committed, the journal not yet updated nor removed.
+    crate::interrupt::pause_point("sqlite-swap-committed");
+    // Whether the swap committed can be told without the journal (a user new to the index,
+    // or no index: the new files all in); otherwise the journal says so.
+    let tells_by_itself = of.index.is_none() || !journal.indexed_before;
+    let written = if tells_by_itself {
+        written
+    } else {
+        journal.committed = true;
+        journal.write(of.base)?
+    };
     for target in targets {
-        fs::File::open(&target.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io(&target.dir, e))?;
+        swap_journal::sync_dir(&target.dir)?;
     }
-    Ok(())
+    for aside in asides {
+        let path = aside.path().to_path_buf();
+        aside.close().map_err(|e| Error::io(&path, e))?;
+    }
+    written.remove()
 }
 
-/// Moves one directory's old files aside (with overwrite) and its staged files in.
-fn swap_in(target: &Target, aside: &Path, overwrite: bool, swap: &mut Swap) -> Result<()> {
+/// Plans one directory's renames: its old files aside (with overwrite), its staged files in.
+fn plan_swap(target: &Target, aside: &Path, overwrite: bool, journal: &mut Journal) -> Result<()> {
     let dir = &target.dir;
     if overwrite {
         for file in &target.manages {
@@ -422,22 +489,23 @@ fn swap_in(target: &Target, aside: &Path, overwrite: bool, swap: &mut Swap) -> R
                 let from = side_path(&dir.join(file.file_name()), suffix);
                 if from.exists() {
                     let to = aside.join(from.file_name().unwrap_or_default());
-                    rename(&from, &to)?;
-                    swap.moved_aside.push((from, to));
+                    journal.aside.push((from, to));
                 }
             }
         }
     }
     for file in &target.files {
         let to = dir.join(file.file_name());
-        if to.exists() {
+        let moved_aside = journal.aside.iter().any(|(from, _)| *from == to);
+        if to.exists() && !moved_aside {
             return Err(Error::Other(format!(
                 "{} already exists (is the core running? stop it before restoring, or restore with overwrite)",
                 to.display()
             )));
         }
-        rename(&target.staging()?.join(file.file_name()), &to)?;
-        swap.placed.push(to);
+        journal
+            .placed
+            .push((target.staging()?.join(file.file_name()), to));
     }
     Ok(())
 }
@@ -450,18 +518,23 @@ struct Swap {
 }
 
 impl Swap {
-    fn undo(self) {
+    /// Whether everything was put back.
+    fn undo(self) -> bool {
+        let mut whole = true;
         for path in self.placed {
             if let Err(e) = fs::remove_file(&path) {
+                whole = false;
                 tracing::error!(path = %path.display(), error = %e, "could not remove a restored file while rolling back");
             }
         }
         for (original, aside) in self.moved_aside {
             if let Err(e) = fs::rename(&aside, &original) {
+                whole = false;
                 tracing::error!(from = %aside.display(), to = %original.display(), error = %e,
-                    "could not put a user file back while rolling back; move it by hand");
+                    "could not put a user file back while rolling back; the next restore or backup retries it");
             }
         }
+        whole
     }
 }
 
@@ -475,11 +548,9 @@ fn side_path(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Staging and old files alike hold user data: 0700 whatever the umask.
 fn temp_dir_in(dir: &Path, prefix: &str) -> Result<TempDir> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(dir)
-        .map_err(|e| Error::io(dir, e))
+    crate::private_fs::temp_dir_in(dir, prefix).map_err(|e| Error::io(dir, e))
 }
 
 /// Removes the user directory and its empty shard parents that a failed restore created.

@@ -202,8 +202,15 @@ pub fn open_for_reading(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Creates (or opens) a file in WAL mode with the core's schema for `kind`.
-pub fn create_with_schema(path: &Path, schema: &str) -> Result<Connection> {
+/// Creates (or opens) a file in WAL mode with the core's schema for `kind`. A new file gets
+/// the mode of the folder `like` less its execute bits (SQLite gives its WAL and journal
+/// files the database file's mode).
+pub fn create_with_schema(path: &Path, schema: &str, like: &Path) -> Result<Connection> {
+    if !path.exists() {
+        crate::private_fs::mode_of(like)
+            .and_then(|mode| crate::private_fs::create_file_with(path, mode))
+            .map_err(|e| crate::Error::io(path, e))?;
+    }
     let conn = Connection::open(path).map_err(|e| SqliteError::file(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| SqliteError::file(path, e))?;

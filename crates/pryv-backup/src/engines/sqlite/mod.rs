@@ -17,6 +17,7 @@ mod export;
 mod import;
 mod layout;
 mod series;
+mod swap_journal;
 mod users_index;
 mod values;
 
@@ -134,6 +135,13 @@ impl SqliteEngine {
     fn index_path(&self) -> PathBuf {
         self.base.join(layout::USER_INDEX_FILE)
     }
+
+    fn restore_lock(&self) -> Result<Box<dyn crate::lock::Held>> {
+        crate::lock::lock_file(
+            &self.base.join(".pryv-backup-restore.lock"),
+            &format!("a restore into {}", self.base.display()),
+        )
+    }
 }
 
 impl Engine for SqliteEngine {
@@ -145,15 +153,24 @@ impl Engine for SqliteEngine {
         )
     }
 
+    /// A backup's first look at the install: a swap a killed restore left half done is
+    /// finished or undone first (unless a restore runs now: it did that itself).
     fn users(&self) -> Result<Vec<UserRef>> {
+        if swap_journal::refuse_pending(&self.base).is_err() {
+            if let Ok(_lock) = self.restore_lock() {
+                swap_journal::recover(&self.base)?;
+            }
+            // Could not recover (a read-only account): a half-swapped user is not backed up.
+            swap_journal::refuse_pending(&self.base)?;
+        }
         users_index::all_users(&self.index_path())
     }
 
+    /// Also finishes or undoes what a killed restore left (see [`swap_journal`]).
     fn lock_for_restore(&self) -> Result<Box<dyn crate::lock::Held>> {
-        crate::lock::lock_file(
-            &self.base.join(".pryv-backup-restore.lock"),
-            &format!("a restore into {}", self.base.display()),
-        )
+        let lock = self.restore_lock()?;
+        swap_journal::recover(&self.base)?;
+        Ok(lock)
     }
 
     fn export_user(

@@ -96,5 +96,9 @@ fn open_existing(path: &Path) -> Result<Option<Connection>> {
 
 /// Opens (creating if needed, with the core's schema) the index for the final update of a restore.
 pub fn open_for_update(path: &Path) -> Result<Connection> {
-    layout::create_with_schema(path, USER_INDEX_SCHEMA)
+    let base = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    layout::create_with_schema(path, USER_INDEX_SCHEMA, base)
 }

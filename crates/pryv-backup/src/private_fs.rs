@@ -1,0 +1,79 @@
+//! Folders and files that hold user data outside an install (backups, decrypted copies, a
+//! drill's scratch platform): created 0700 and 0600 whatever the umask, so another account on
+//! the host never reads them. The modes are given at creation (never a chmod after, which
+//! would leave a window), and a umask can only take bits away from them.
+
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use tempfile::TempDir;
+
+pub const DIR_MODE: u32 = 0o700;
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` and its missing parents, 0700 each.
+pub fn create_dir_all(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
+}
+
+/// Creates `dir` (its parent must exist), 0700; fails if it exists.
+pub fn create_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().mode(DIR_MODE).create(dir)
+}
+
+/// Creates a new file, 0600, for writing; fails if it exists.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// A temporary folder in `dir`, 0700 (tempfile's own default is 0777 less the umask), removed
+/// when dropped.
+pub fn temp_dir_in(dir: &Path, prefix: &str) -> io::Result<TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(Permissions::from_mode(DIR_MODE))
+        .tempdir_in(dir)
+}
+
+/// The permission bits of a folder (of its nearest existing ancestor when it does not exist
+/// yet), for what is created in an install's data folder: new folders take them, new files
+/// take them less the execute bits. An install's files then keep the modes its own folder
+/// has (a drill's scratch install, 0700, stays private).
+pub fn mode_of(dir: &Path) -> io::Result<u32> {
+    let mut last_error = None;
+    for folder in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        match std::fs::metadata(folder) {
+            Ok(meta) => return Ok(meta.permissions().mode() & 0o777),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => last_error = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    // A relative path none of whose ancestors exists: the current folder holds it.
+    match std::fs::metadata(".") {
+        Ok(meta) => Ok(meta.permissions().mode() & 0o777),
+        Err(e) => Err(last_error.unwrap_or(e)),
+    }
+}
+
+/// Creates `dir` and its missing parents with `mode` (less the umask).
+pub fn create_dir_all_with(dir: &Path, mode: u32) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(mode).create(dir)
+}
+
+/// Creates the file when missing, with `mode` less its execute bits (and less the umask);
+/// an existing file is left as it is.
+pub fn create_file_with(path: &Path, mode: u32) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode & 0o666)
+        .open(path)
+        .map(drop)
+}
