@@ -242,7 +242,9 @@ impl Install {
             FileEngine::S3(s3) => format!(
                 "s3 bucket {} at {}",
                 s3.bucket,
-                s3.endpoint.as_deref().unwrap_or("AWS")
+                s3.endpoint
+                    .as_ref()
+                    .map_or_else(|| "AWS".to_string(), ToString::to_string)
             ),
         };
         let series = match &c.series {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use pryv_backup::config::{
     self, AuditEngine, BaseEngine, ConfigError, ConfigSources, FileEngine, LayerSource,
-    LayeredConfig, PlatformEngine, SeriesEngine,
+    LayeredConfig, PlatformEngine, SeriesEngine, ServiceUrl,
 };
 use serde_json::json;
 
@@ -229,7 +229,7 @@ fn config_resolves_a_default_install() {
     assert_eq!(resolved.audit, AuditEngine::Sqlite);
     match &resolved.platform {
         PlatformEngine::Rqlite(rqlite) => {
-            assert_eq!(rqlite.url, "http://localhost:4001");
+            assert_eq!(rqlite.url.with_credentials(), "http://localhost:4001");
             assert_eq!(rqlite.data_dir, install.base().join("var-pryv/rqlite-data"));
         }
         other => panic!("expected rqlite, got {other:?}"),
@@ -293,7 +293,10 @@ service:
     };
     assert_eq!(s3.bucket, "pryv-attachments");
     assert_eq!(s3.region, "us-east-1");
-    assert_eq!(s3.endpoint.as_deref(), Some("https://minio.local"));
+    assert_eq!(
+        s3.endpoint.as_ref().map(ServiceUrl::with_credentials),
+        Some("https://minio.local")
+    );
     assert!(s3.force_path_style);
     assert_eq!(s3.key_prefix, "attachments/");
     assert_eq!(s3.access_key_id.as_deref(), Some("AKIA"));

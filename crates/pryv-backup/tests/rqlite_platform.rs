@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pryv_backup::config::ServiceUrl;
 use pryv_backup::engine::PlatformStore;
 use pryv_backup::engines::rqlite::{RqlitePlatform, DATA_DIR_DB};
 use pryv_backup::model::Item;
@@ -221,7 +222,7 @@ fn rqlite_missing_file_and_unreachable_node_say_what_to_do() {
         .export(&mut |_| Ok(()))
         .unwrap_err();
     assert!(err.to_string().contains("db.sqlite"), "{err}");
-    let err = RqlitePlatform::over_http("http://127.0.0.1:9")
+    let err = RqlitePlatform::over_http(&ServiceUrl::new("http://127.0.0.1:9"))
         .export(&mut |_| Ok(()))
         .unwrap_err();
     assert!(err.to_string().contains("cannot reach rqlite"), "{err}");

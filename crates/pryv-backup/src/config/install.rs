@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 
 use super::layers::LayeredConfig;
 use super::settings::{InfluxSettings, PgSettings, PiiKey, RqliteSettings, S3Settings};
+use super::ServiceUrl;
 use super::yaml::kind_of;
 use super::ConfigError;
 
@@ -116,7 +117,9 @@ pub fn resolve(cfg: &LayeredConfig) -> Result<InstallConfig, ConfigError> {
     let platform = match read.engine("storages:platform:engine", &["rqlite", "postgresql"])? {
         "postgresql" => PlatformEngine::Postgresql,
         _ => PlatformEngine::Rqlite(RqliteSettings {
-            url: read.text_or("storages:engines:rqlite:url", "http://localhost:4001")?,
+            url: ServiceUrl::new(
+                read.text_or("storages:engines:rqlite:url", "http://localhost:4001")?,
+            ),
             data_dir: read.path_in_install(
                 &read.text_or("storages:engines:rqlite:dataDir", "var-pryv/rqlite-data")?,
             ),
@@ -289,7 +292,10 @@ impl<'a> Reader<'a> {
             _ => (None, None),
         };
         Ok(S3Settings {
-            endpoint: self.text(&key("endpoint"))?.filter(|s| !s.is_empty()),
+            endpoint: self
+                .text(&key("endpoint"))?
+                .filter(|s| !s.is_empty())
+                .map(ServiceUrl::new),
             region: self.text_or(&key("region"), "us-east-1")?,
             bucket: self.required_text(
                 &key("bucket"),

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
+use super::ServiceUrl;
+
 /// `storages:engines:postgresql`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PgSettings {
@@ -81,7 +83,7 @@ impl fmt::Debug for PgSettings {
 #[derive(Clone, PartialEq, Eq)]
 pub struct S3Settings {
     /// `None`: AWS, with the endpoint derived from the region.
-    pub endpoint: Option<String>,
+    pub endpoint: Option<ServiceUrl>,
     pub region: String,
     pub bucket: String,
     /// Explicit credentials; `None` means the AWS default credential chain. The core uses
@@ -120,8 +122,8 @@ pub struct InfluxSettings {
 /// `storages:engines:rqlite`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RqliteSettings {
-    /// The HTTP API, e.g. `http://localhost:4001`.
-    pub url: String,
+    /// The HTTP API, e.g. `http://localhost:4001` (credentials, when any, in its userinfo).
+    pub url: ServiceUrl,
     /// The rqlite node's data directory (absolute once resolved against the install).
     pub data_dir: PathBuf,
 }

@@ -2,6 +2,8 @@
 
 use std::io::Read;
 
+use crate::config::redact_url_credentials;
+
 /// How much of an error answer's body is kept for the message.
 const MAX_ERROR_BODY: u64 = 4096;
 
@@ -21,8 +23,23 @@ pub(crate) fn failure(error: ureq::Error) -> HttpFailure {
                 .into_reader()
                 .take(MAX_ERROR_BODY)
                 .read_to_string(&mut text);
-            HttpFailure::Answered(format!("HTTP {code}: {}", text.trim()))
+            HttpFailure::Answered(redact_url_credentials(&format!(
+                "HTTP {code}: {}",
+                text.trim()
+            )))
         }
-        ureq::Error::Transport(t) => HttpFailure::Unreachable(t.to_string()),
+        // Said without the request's URL, which may carry credentials (its userinfo).
+        ureq::Error::Transport(t) => {
+            let mut reason = t.kind().to_string();
+            if let Some(message) = t.message() {
+                reason.push_str(": ");
+                reason.push_str(message);
+            }
+            if let Some(source) = std::error::Error::source(&ureq::Error::Transport(t)) {
+                reason.push_str(": ");
+                reason.push_str(&source.to_string());
+            }
+            HttpFailure::Unreachable(redact_url_credentials(&reason))
+        }
     }
 }

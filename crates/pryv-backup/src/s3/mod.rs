@@ -18,6 +18,8 @@ use thiserror::Error;
 use tokio::runtime::Runtime;
 use zeroize::Zeroizing;
 
+use crate::config::redact_url_credentials;
+
 pub use upload::Upload;
 
 /// Size of one multipart part: above S3's 5 MiB minimum; 10 000 parts (S3's maximum) make
@@ -78,7 +80,10 @@ impl std::fmt::Debug for S3Settings {
         f.debug_struct("S3Settings")
             .field("bucket", &self.bucket)
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
+            .field(
+                "endpoint",
+                &self.endpoint.as_deref().map(redact_url_credentials),
+            )
             .field("path_style", &self.path_style)
             .finish_non_exhaustive()
     }
@@ -157,7 +162,12 @@ impl Bucket {
         builder = builder.with_virtual_hosted_style_request(!settings.path_style);
         let store = builder
             .build()
-            .map_err(|e| S3Error::Config(format!("bucket {}: {e}", settings.bucket)))?;
+            .map_err(|e| {
+                S3Error::Config(redact_url_credentials(&format!(
+                    "bucket {}: {e}",
+                    settings.bucket
+                )))
+            })?;
         Ok(Bucket {
             store: Arc::new(store),
             name: settings.bucket.clone(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::ServiceUrl;
 use crate::engines::http::HttpFailure;
 use serde_json::Value;
 
@@ -14,7 +15,8 @@ use super::{RqliteError, TABLE_DDL};
 const PAGE: i64 = 5000;
 
 pub struct Client {
-    base: String,
+    /// The API's root, credentials included when configured so (never shown).
+    base: ServiceUrl,
     agent: ureq::Agent,
 }
 
@@ -33,18 +35,18 @@ struct StatementResult {
 }
 
 impl Client {
-    pub fn new(base: &str) -> Self {
+    pub fn new(base: &ServiceUrl) -> Self {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
             .timeout_read(Duration::from_secs(120))
             .build();
         Client {
-            base: base.trim_end_matches('/').to_string(),
+            base: ServiceUrl::new(base.with_credentials().trim_end_matches('/')),
             agent,
         }
     }
 
-    pub fn base(&self) -> &str {
+    pub fn base(&self) -> &ServiceUrl {
         &self.base
     }
 
@@ -159,7 +161,7 @@ impl Client {
     fn post(&self, path: &str, body: &Value) -> Result<Vec<StatementResult>, RqliteError> {
         let response = self
             .agent
-            .post(&format!("{}{path}", self.base))
+            .post(&format!("{}{path}", self.base.with_credentials()))
             .set("Content-Type", "application/json")
             .send_string(&body.to_string())
             .map_err(|e| self.http_error(e))?;
@@ -176,7 +178,7 @@ impl Client {
 
     fn server_error(&self, reason: String) -> RqliteError {
         RqliteError::Server {
-            url: self.base.clone(),
+            url: self.base.to_string(),
             reason,
         }
     }
@@ -185,7 +187,7 @@ impl Client {
         match crate::engines::http::failure(error) {
             HttpFailure::Answered(reason) => self.server_error(reason),
             HttpFailure::Unreachable(reason) => RqliteError::Unreachable {
-                url: self.base.clone(),
+                url: self.base.to_string(),
                 reason,
             },
         }

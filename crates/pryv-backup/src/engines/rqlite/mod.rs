@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::config::RqliteSettings;
+use crate::config::{RqliteSettings, ServiceUrl};
 use crate::engine::PlatformStore;
 use crate::model::Item;
 use crate::platform::entries::{self, item_from_row, row_from_item};
@@ -62,7 +62,7 @@ impl RqlitePlatform {
     }
 
     /// Through the HTTP API at `url`, e.g. `http://localhost:4001`.
-    pub fn over_http(url: &str) -> Self {
+    pub fn over_http(url: &ServiceUrl) -> Self {
         RqlitePlatform {
             access: Access::Http(http::Client::new(url)),
         }

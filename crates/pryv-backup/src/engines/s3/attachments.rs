@@ -31,7 +31,10 @@ impl S3Attachments {
         let bucket = Bucket::connect(&S3Settings {
             bucket: settings.bucket.clone(),
             region: Some(settings.region.clone()).filter(|r| !r.is_empty()),
-            endpoint: settings.endpoint.clone(),
+            endpoint: settings
+                .endpoint
+                .as_ref()
+                .map(|url| url.with_credentials().to_string()),
             access_key_id: settings.access_key_id.clone(),
             secret_access_key: settings.secret_access_key.clone(),
             path_style: settings.force_path_style,
