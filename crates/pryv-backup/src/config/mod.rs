@@ -6,6 +6,7 @@
 mod defaults;
 mod install;
 mod layers;
+mod secret_settings;
 mod service_url;
 mod settings;
 mod yaml;
@@ -18,6 +19,7 @@ pub use install::{
     resolve, AuditEngine, BaseEngine, FileEngine, InstallConfig, PlatformEngine, SeriesEngine,
 };
 pub use layers::{ConfigSources, LayerSource, LayeredConfig};
+pub use secret_settings::{env_name_of, secret_setting};
 pub use service_url::{has_url_credentials, redact_url_credentials, ServiceUrl};
 pub use settings::{InfluxSettings, PgSettings, PiiKey, RqliteSettings, S3Settings};
 
