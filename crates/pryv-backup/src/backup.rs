@@ -163,7 +163,21 @@ pub struct BackupReport {
     /// every user was then exported whole, so that nothing changed meanwhile is missed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_stepped_back: Option<ClockStep>,
+    /// Users listed when the backup started but not in it (deleted while it ran).
+    pub left_out: Vec<LeftOutUser>,
 }
+
+/// A user listed when the backup started and left out of it, and why.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftOutUser {
+    #[serde(flatten)]
+    pub user: UserRef,
+    pub reason: String,
+}
+
+/// Why a user deleted while the backup ran is not in it, as reports say.
+pub const DELETED_DURING_BACKUP: &str = "deleted during the backup";
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -209,7 +223,7 @@ pub fn run(
     }
 
     progress.start(users.len());
-    let manifests = export_users(
+    let (manifests, left_out) = export_users(
         engine,
         &writer,
         &users,
@@ -219,10 +233,15 @@ pub fn run(
         progress,
     )?;
 
+    let gone: Vec<UserRef> = left_out.iter().map(|l| l.user.clone()).collect();
+    let users: Vec<UserRef> = users.into_iter().filter(|u| !gone.contains(u)).collect();
+
     // A backup of some users carries their platform entries only (named by plaintext
-    // username, or by token in hashed PII mode); entries naming no user come with all.
+    // username, or by token in hashed PII mode); entries naming no user come with all. A
+    // user left out leaves its entries out too (the core removes them just after).
     let all_users = options.users.is_empty();
-    let owners = PlatformOwners::new(&users, options.pii_key.as_ref(), all_users, all_users)?;
+    let owners = PlatformOwners::new(&users, options.pii_key.as_ref(), all_users, all_users)?
+        .without(&gone, options.pii_key.as_ref())?;
     let mut platform = writer.platform_writer()?;
     engine.export_platform(&mut |item: &Item| {
         if owners.keeps(item) {
@@ -291,6 +310,7 @@ pub fn run(
         bytes,
         missing_attachments,
         clock_stepped_back,
+        left_out,
     })
 }
 
@@ -360,7 +380,7 @@ fn export_users(
     since: &HashMap<String, f64>,
     clock_skew: f64,
     progress: &dyn Progress,
-) -> Result<Vec<UserManifest>> {
+) -> Result<(Vec<UserManifest>, Vec<LeftOutUser>)> {
     // One failure makes the backup incomplete: stop taking new users.
     let slots = per_user(users, options.jobs, true, progress, |user| {
         let export = ExportOptions {
@@ -369,7 +389,8 @@ fn export_users(
             },
             include_ephemeral: options.include_ephemeral,
         };
-        export_user(
+        // A user deleted meanwhile is no failure: the others go on.
+        match export_user(
             engine,
             writer,
             user,
@@ -377,12 +398,27 @@ fn export_users(
             clock_skew,
             options.hook.as_ref(),
             progress,
-        )
+        ) {
+            Ok(manifest) => Ok(Some(manifest)),
+            Err(Error::UserDeleted { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     })?;
     let mut manifests = Vec::with_capacity(users.len());
+    let mut left_out = Vec::new();
     for (user, slot) in users.iter().zip(slots) {
         match slot {
-            Some(Ok(m)) => manifests.push(m),
+            Some(Ok(Some(m))) => manifests.push(m),
+            Some(Ok(None)) => {
+                progress.note(&format!(
+                    "left out {} ({}): {DELETED_DURING_BACKUP}",
+                    user.username, user.user_id
+                ));
+                left_out.push(LeftOutUser {
+                    user: user.clone(),
+                    reason: DELETED_DURING_BACKUP.to_string(),
+                });
+            }
             Some(Err(e)) => {
                 return Err(Error::Other(format!(
                     "backup of user {} ({}) failed: {e}",
@@ -393,7 +429,7 @@ fn export_users(
             None => continue,
         }
     }
-    Ok(manifests)
+    Ok((manifests, left_out))
 }
 
 fn export_user(
@@ -417,7 +453,7 @@ fn export_user(
         progress,
         reported: 0,
     };
-    match hook {
+    let exported = match hook {
         Some(hook) => engine.export_user(
             user,
             options,
@@ -427,9 +463,14 @@ fn export_user(
                 user,
                 current: None,
             },
-        )?,
-        None => engine.export_user(user, options, &mut counted)?,
+        ),
+        None => engine.export_user(user, options, &mut counted),
+    };
+    if let Err(deleted @ Error::UserDeleted { .. }) = exported {
+        user_writer.discard_unwritten()?;
+        return Err(deleted);
     }
+    exported?;
     let mut manifest = user_writer.finish()?;
     manifest.extra.insert(
         SNAPSHOT_TIME.into(),

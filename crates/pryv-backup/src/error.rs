@@ -41,6 +41,15 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A user listed when the backup started was no longer in the users index when its
+    /// snapshot was taken: deleted while the backup ran. The core removes the index entry
+    /// before the user's data, so a user still indexed in its snapshot is whole.
+    #[error("user {username} ({user_id}) was deleted during the backup")]
+    UserDeleted { user_id: String, username: String },
+    /// The backup holds no account data (passwords, account fields, store key-values) for
+    /// this user: restoring it would make a user who cannot log in and owns nothing.
+    #[error("the backup holds no account data for this user (no password, no account field): it was most likely deleted while that backup was taken, so it is not restored; check with `pryv-backup inspect` and restore it from another backup if it should exist")]
+    NoAccount,
     #[error("I/O error on {path}: {source}")]
     Io {
         path: String,

@@ -527,6 +527,9 @@ fn import_users(
         // hashes (--verify-integrity) are checked by the engine on what it wrote, before its
         // commit: a tampered backup writes nothing either, and the backup is read once.
         source.check()?;
+        if !has_account_data(source.account()?.as_ref()) {
+            return Err(Error::NoAccount);
+        }
         engine.import_user(
             user,
             &CountingSource {
@@ -553,6 +556,22 @@ fn import_users(
         .into_iter()
         .map(|s| s.unwrap_or_else(|| Err(Error::Other("not restored: a worker stopped".into()))))
         .collect()
+}
+
+/// Whether a user's account object holds anything (a password, an account field, a
+/// store key-value). Every user the core creates has one; a backup made while the user was
+/// being deleted (by a version that did not leave such users out) may hold none.
+fn has_account_data(account: Option<&Item>) -> bool {
+    account.is_some_and(|account| {
+        ["passwords", "accountFields", "storeKeyValues"]
+            .iter()
+            .any(|list| {
+                account
+                    .get(*list)
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|items| !items.is_empty())
+            })
+    })
 }
 
 /// Passes a user's backup on to the engine, telling the progress how much was read.

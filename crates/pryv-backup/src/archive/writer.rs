@@ -418,6 +418,25 @@ impl UserWriter {
         Ok(())
     }
 
+    /// Drops a user nothing was written for (left out of the backup): its folder goes, so
+    /// the backup holds no trace of it.
+    pub fn discard_unwritten(self) -> Result<(), ArchiveError> {
+        let written = self.current.is_some()
+            || !self.done.is_empty()
+            || self.account_written
+            || !self.files.is_empty();
+        if written {
+            return Err(ArchiveError::Invalid(format!(
+                "user {} ({}) cannot be left out of the backup: some of its data is written",
+                self.user.username, self.user.user_id
+            )));
+        }
+        if self.shared.options.backend.is_local() {
+            std::fs::remove_dir(&self.dir).map_err(|e| ArchiveError::io(&self.dir, e))?;
+        }
+        Ok(())
+    }
+
     /// Writes the files format v1 always has (empty when the user has nothing, unless
     /// [`WriterOptions::empty_files`] is off), then `user-manifest.json`.
     pub fn finish(mut self) -> Result<UserManifest, ArchiveError> {

@@ -7,9 +7,9 @@ use zeroize::Zeroizing;
 
 use super::layers::LayeredConfig;
 use super::settings::{InfluxSettings, PgSettings, PiiKey, RqliteSettings, S3Settings};
-use super::ServiceUrl;
 use super::yaml::kind_of;
 use super::ConfigError;
+use super::ServiceUrl;
 
 /// `storages:base:engine`: users, accesses, streams, events, ...
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

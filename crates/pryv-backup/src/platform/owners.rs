@@ -16,6 +16,8 @@ pub(crate) struct PlatformOwners {
     all_users: bool,
     /// Entries naming no user come along (a whole backup, or a whole-backup restore).
     whole_platform: bool,
+    /// Names (and tokens) of users left out, whose entries never come along.
+    left_out: HashSet<String>,
 }
 
 impl PlatformOwners {
@@ -25,17 +27,11 @@ impl PlatformOwners {
         all_users: bool,
         whole_platform: bool,
     ) -> Result<Self> {
-        let mut names = HashSet::new();
-        for user in users {
-            names.insert(user.username.clone());
-            if let Some(key) = pii_key {
-                names.insert(pii_token(&key.0, "username", &user.username).map_err(Error::Other)?);
-            }
-        }
         Ok(PlatformOwners {
-            names,
+            names: names_of(users, pii_key)?,
             all_users,
             whole_platform,
+            left_out: HashSet::new(),
         })
     }
 
@@ -44,13 +40,34 @@ impl PlatformOwners {
         self.whole_platform && owner_of(item).is_none()
     }
 
+    /// The same, without the entries of these users (left out of a backup).
+    pub(crate) fn without(mut self, users: &[UserRef], pii_key: Option<&PiiKey>) -> Result<Self> {
+        self.left_out = names_of(users, pii_key)?;
+        Ok(self)
+    }
+
     /// Whether this platform entry goes with the users.
     pub(crate) fn keeps(&self, item: &Item) -> bool {
         match owner_of(item) {
-            Some(username) => self.all_users || self.names.contains(&username),
+            Some(username) => {
+                !self.left_out.contains(&username)
+                    && (self.all_users || self.names.contains(&username))
+            }
             None => self.whole_platform,
         }
     }
+}
+
+/// The users' names, and their tokens in hashed PII mode: how platform entries name them.
+fn names_of(users: &[UserRef], pii_key: Option<&PiiKey>) -> Result<HashSet<String>> {
+    let mut names = HashSet::new();
+    for user in users {
+        names.insert(user.username.clone());
+        if let Some(key) = pii_key {
+            names.insert(pii_token(&key.0, "username", &user.username).map_err(Error::Other)?);
+        }
+    }
+    Ok(names)
 }
 
 /// The user (plaintext name or token) an entry belongs to: its `username`, or for a raw

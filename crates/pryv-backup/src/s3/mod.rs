@@ -160,14 +160,12 @@ impl Bucket {
                 .with_secret_access_key(secret.as_str());
         }
         builder = builder.with_virtual_hosted_style_request(!settings.path_style);
-        let store = builder
-            .build()
-            .map_err(|e| {
-                S3Error::Config(redact_url_credentials(&format!(
-                    "bucket {}: {e}",
-                    settings.bucket
-                )))
-            })?;
+        let store = builder.build().map_err(|e| {
+            S3Error::Config(redact_url_credentials(&format!(
+                "bucket {}: {e}",
+                settings.bucket
+            )))
+        })?;
         Ok(Bucket {
             store: Arc::new(store),
             name: settings.bucket.clone(),

@@ -25,6 +25,20 @@ pub fn export_user(
     let uid = user.user_id.as_str();
     let window = &options.window;
 
+    // The first read fixes the snapshot. The core removes a user from the index before its
+    // data: indexed here, the user is whole in this snapshot; gone, it was deleted since it
+    // was listed, and nothing of it is exported.
+    let indexed = tx.query_prepared(
+        "SELECT 1 FROM users_index WHERE user_id = $1 AND username = $2",
+        &[&uid, &user.username],
+    )?;
+    if indexed.is_empty() {
+        return Err(Error::UserDeleted {
+            user_id: user.user_id.clone(),
+            username: user.username.clone(),
+        });
+    }
+
     // Streams parents first (the reference's reader builds paths in file order); a user has
     // few enough streams to sort them in memory, as a restore holds them all anyway.
     let mut stream_items: Vec<Item> = Vec::new();

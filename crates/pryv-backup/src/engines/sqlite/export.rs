@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::layout::{self, UserFile};
-use super::{account, base_storage, db, ephemeral, events, series, SqliteEngine};
+use super::{account, base_storage, db, ephemeral, events, series, users_index, SqliteEngine};
 use crate::engine::{ExportOptions, UserSink};
 use crate::model::{owned_attachment_ids, Collection, UserRef};
 use crate::stream_tree;
@@ -43,6 +43,15 @@ pub fn export_user(
     }
     files.extend(series_dirs.iter().map(|d| (d.clone(), UserFile::Series)));
     let snapshot = Snapshot::take(&files)?;
+    // The core removes a user from the index before it deletes the user's folder: still
+    // indexed once every file's snapshot is taken, the user was whole in them; gone, it was
+    // deleted since it was listed, and nothing of it is exported.
+    if !users_index::lists(&engine.index_path(), user)? {
+        return Err(Error::UserDeleted {
+            user_id: user.user_id.clone(),
+            username: user.username.clone(),
+        });
+    }
 
     snapshot.read(&dir, UserFile::BaseStorage, |conn| {
         for table in base_storage::TABLES {

@@ -32,6 +32,11 @@ pub fn has_user_id(path: &Path, user_id: &str) -> Result<bool> {
     Ok(username_of(path, user_id)?.is_some())
 }
 
+/// Whether the index lists this user (its userId under its username).
+pub fn lists(path: &Path, user: &UserRef) -> Result<bool> {
+    Ok(username_of(path, &user.user_id)?.as_deref() == Some(user.username.as_str()))
+}
+
 fn username_of(path: &Path, user_id: &str) -> Result<Option<String>> {
     let Some(conn) = open_existing(path)? else {
         return Ok(None);
