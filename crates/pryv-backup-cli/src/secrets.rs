@@ -17,6 +17,7 @@ pub const KEY_PASSPHRASE_ENV: &str = "PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE";
 /// A secret from a file (its trailing newline dropped) or else from an environment variable.
 pub fn read_secret(file: Option<&Path>, env: &str) -> Result<Option<Zeroizing<String>>> {
     if let Some(file) = file {
+        warn_if_readable_by_others(file);
         let text = Zeroizing::new(
             std::fs::read_to_string(file)
                 .with_context(|| format!("reading the secret file {}", file.display()))?,
@@ -31,6 +32,46 @@ pub fn read_secret(file: Option<&Path>, env: &str) -> Result<Option<Zeroizing<St
         .ok()
         .filter(|s| !s.is_empty())
         .map(Zeroizing::new))
+}
+
+/// A file holding a secret (passphrase, private key) that other users of the machine can
+/// read: said on stderr, with the command that fixes it. Used all the same.
+fn warn_if_readable_by_others(file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(metadata) = std::fs::metadata(file) else {
+        // Reading it will say what is wrong.
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    let readers = match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (true, true) => "group and others",
+        (true, false) => "its group",
+        (false, true) => "others",
+        (false, false) => return,
+    };
+    eprintln!(
+        "warning: {} holds a secret but can be read by {readers} (mode {mode:04o}): \
+         run `chmod 600 {}`",
+        file.display(),
+        file.display()
+    );
+}
+
+/// `--a:b:c=value` configuration overrides holding a secret are refused as the secret
+/// flags are: the command line shows in `ps` and `/proc/<pid>/cmdline`. The value is never
+/// repeated.
+pub fn refuse_secret_overrides(overrides: &[(String, String)]) -> Result<()> {
+    for (key, value) in overrides {
+        if let Some(why) = pryv_backup::config::secret_setting(key, value) {
+            bail!(
+                "--{key}=... is refused: {why}, and the command line shows in `ps` and shell \
+                 history. Put it in the configuration file (--config) or in the environment \
+                 variable {}",
+                pryv_backup::config::env_name_of(key)
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn refuse_inline(value: &Option<String>, flag: &str) -> Result<()> {
@@ -54,6 +95,7 @@ pub fn opener(envelope: &serde_json::Value, args: &DecryptArgs) -> Result<Arc<dy
             let Some(key_file) = &args.private_key else {
                 bail!("this backup is encrypted for a recipient key (hybrid mode): give --private-key <PEM>");
             };
+            warn_if_readable_by_others(key_file);
             let pem = Zeroizing::new(
                 std::fs::read_to_string(key_file).with_context(|| format!("reading the private key {}", key_file.display()))?,
             );
