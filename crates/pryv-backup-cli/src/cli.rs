@@ -23,7 +23,11 @@ CONFIGURATION
 SECRETS
   Secrets are never taken on the command line (it shows in `ps` and shell history):
   passphrases come from a file (--*-passphrase-file) or from PRYV_BACKUP_PASSPHRASE /
-  PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE.
+  PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE; a --key:path=value override naming a secret
+  (password, secret, key, token, ...) or holding a URL with credentials is refused (exit
+  2): put it in the configuration file or its a__b__c environment variable. A secret
+  file readable by group or others draws a warning (chmod 600 it). URLs are shown with
+  their credentials replaced by ***.
 
 EXIT CODES
   0 success   1 error (nothing or not everything done; see message)   2 bad usage

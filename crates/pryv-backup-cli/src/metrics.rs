@@ -63,6 +63,10 @@ pub const BYTES: Metric = Metric {
     name: "bytes",
     help: "Bytes of the users' files in the last run's backup.",
 };
+pub const LEFT_OUT_USERS: Metric = Metric {
+    name: "left_out_users",
+    help: "Users listed when the last run started and left out of its backup (deleted meanwhile).",
+};
 pub const MISSING_ATTACHMENTS: Metric = Metric {
     name: "missing_attachments",
     help: "Attachments listed by events but gone from the store during the last run.",
@@ -85,7 +89,7 @@ pub const REMOVED: Metric = Metric {
 };
 
 /// Every metric, in the order a file lists them.
-const ALL: [&Metric; 14] = [
+const ALL: [&Metric; 15] = [
     &LAST_RUN,
     &DURATION,
     &EXIT_STATUS,
@@ -95,6 +99,7 @@ const ALL: [&Metric; 14] = [
     &ITEMS,
     &ATTACHMENTS,
     &BYTES,
+    &LEFT_OUT_USERS,
     &MISSING_ATTACHMENTS,
     &FILES,
     &PROBLEMS,

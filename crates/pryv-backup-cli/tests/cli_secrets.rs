@@ -74,7 +74,10 @@ fn an_rqlite_url_with_credentials_is_redacted_in_the_reading_line_and_errors() {
         .unwrap();
     let all = text(&output);
     assert_eq!(output.status.code(), Some(1), "{all}");
-    assert!(!all.contains(RQLITE_PASSWORD), "the password is shown: {all}");
+    assert!(
+        !all.contains(RQLITE_PASSWORD),
+        "the password is shown: {all}"
+    );
     assert!(!all.contains("admin:"), "the userinfo is shown: {all}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reading = stderr
@@ -109,7 +112,10 @@ fn an_rqlite_url_with_credentials_is_redacted_in_json_reports() {
         .output()
         .unwrap();
     let all = text(&output);
-    assert!(!all.contains(RQLITE_PASSWORD), "the password is shown: {all}");
+    assert!(
+        !all.contains(RQLITE_PASSWORD),
+        "the password is shown: {all}"
+    );
     let report = stdout_json(&output);
     assert_eq!(
         report["install"]["platform"],
@@ -272,7 +278,11 @@ fn a_passphrase_file_readable_by_others_draws_a_warning() {
     assert_warned(&output, &group, "group");
 
     let private = copy_with_mode(&original, work.path(), "pass-0600", 0o600);
-    let output = inspect("encrypted-passphrase", "--decrypt-passphrase-file", &private);
+    let output = inspect(
+        "encrypted-passphrase",
+        "--decrypt-passphrase-file",
+        &private,
+    );
     assert!(
         !String::from_utf8_lossy(&output.stderr).contains("warning"),
         "{}",

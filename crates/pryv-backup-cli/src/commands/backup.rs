@@ -174,6 +174,7 @@ pub fn run(
     metrics.set(&metrics::ITEMS, report.items as f64);
     metrics.set(&metrics::ATTACHMENTS, report.attachments as f64);
     metrics.set(&metrics::BYTES, report.bytes as f64);
+    metrics.set(&metrics::LEFT_OUT_USERS, report.left_out.len() as f64);
     metrics.set(
         &metrics::MISSING_ATTACHMENTS,
         report.missing_attachments.len() as f64,
@@ -224,6 +225,12 @@ pub fn run(
                     m.username, m.user_id, m.event_id, m.file_id
                 );
             }
+        }
+        for left in &report.left_out {
+            println!(
+                "left out: {} ({}): {}",
+                left.user.username, left.user.user_id, left.reason
+            );
         }
     }
     Ok(exit::OK)

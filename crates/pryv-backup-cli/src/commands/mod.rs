@@ -131,7 +131,9 @@ fn what(command: &Command) -> (&'static str, String) {
 }
 
 fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -> Result<u8> {
-    if let Err(e) = refuse_inline_secrets(&cli.command) {
+    let refused =
+        refuse_inline_secrets(&cli.command).and(secrets::refuse_secret_overrides(&overrides));
+    if let Err(e) = refused {
         eprintln!("error: {e:#}");
         return Ok(exit::USAGE);
     }
