@@ -18,6 +18,7 @@ mod flags;
 mod metrics;
 mod output;
 mod secrets;
+mod test_pause;
 mod when;
 
 use std::ffi::OsString;

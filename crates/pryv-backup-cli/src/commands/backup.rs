@@ -165,7 +165,7 @@ pub fn run(
             core_version: install.core_version(),
             pii_key: install.config.pii_key.clone(),
             clock_skew: args.clock_skew,
-            hook: None,
+            hook: crate::test_pause::backup_hook(),
         },
         &bar,
     )?;
