@@ -15,6 +15,7 @@ use std::time::Duration;
 use cli_support::*;
 
 const RQLITE_PASSWORD: &str = "rq-Pa55word-never-shown";
+const S3_PASSWORD: &str = "s3-Pa55word-never-shown";
 
 fn text(output: &std::process::Output) -> String {
     format!(
@@ -31,12 +32,25 @@ fn closed_port() -> u16 {
 }
 
 /// A SQLite-engine install whose platform is an rqlite node reached with credentials in
-/// its URL (the node is down): `(core dir, config file, the URL as shown)`.
-fn sqlite_install_with_rqlite_credentials(work: &Path) -> (PathBuf, PathBuf, String) {
+/// its URL (the node is down), and whose attachments are on filesystem, or with `s3_port`
+/// in an S3 store whose endpoint carries credentials too: `(core dir, config file, the
+/// rqlite URL as shown)`.
+fn sqlite_install_with_rqlite_credentials(
+    work: &Path,
+    s3_port: Option<u16>,
+) -> (PathBuf, PathBuf, String) {
     let core = work.join("core");
     std::fs::create_dir_all(core.join("config")).unwrap();
     std::fs::create_dir_all(work.join("users")).unwrap();
     let port = closed_port();
+    let file_engine = match s3_port {
+        Some(s3) => format!(
+            "file: {{ engine: s3 }}
+  engines:
+    s3: {{ bucket: attachments, endpoint: 'http://s3user:{S3_PASSWORD}@127.0.0.1:{s3}' }}"
+        ),
+        None => "file: { engine: filesystem }\n  engines:".to_string(),
+    };
     let config = core.join("override.yml");
     std::fs::write(
         &config,
@@ -44,10 +58,9 @@ fn sqlite_install_with_rqlite_credentials(work: &Path) -> (PathBuf, PathBuf, Str
             "storages:
   base: {{ engine: sqlite }}
   platform: {{ engine: rqlite }}
-  file: {{ engine: filesystem }}
   series: {{ engine: sqlite }}
   audit: {{ engine: sqlite }}
-  engines:
+  {file_engine}
     sqlite: {{ path: '{}' }}
     rqlite: {{ url: 'http://admin:{RQLITE_PASSWORD}@127.0.0.1:{port}' }}
 ",
@@ -59,9 +72,10 @@ fn sqlite_install_with_rqlite_credentials(work: &Path) -> (PathBuf, PathBuf, Str
 }
 
 #[test]
-fn an_rqlite_url_with_credentials_is_redacted_in_the_reading_line_and_errors() {
+fn service_urls_with_credentials_are_redacted_in_the_reading_line_and_errors() {
     let work = tempfile::tempdir().unwrap();
-    let (core, config, shown) = sqlite_install_with_rqlite_credentials(work.path());
+    let s3_port = closed_port();
+    let (core, config, shown) = sqlite_install_with_rqlite_credentials(work.path(), Some(s3_port));
     let output = cli()
         .arg("backup")
         .arg("--core-dir")
@@ -75,17 +89,23 @@ fn an_rqlite_url_with_credentials_is_redacted_in_the_reading_line_and_errors() {
     let all = text(&output);
     assert_eq!(output.status.code(), Some(1), "{all}");
     assert!(
-        !all.contains(RQLITE_PASSWORD),
-        "the password is shown: {all}"
+        !all.contains(RQLITE_PASSWORD) && !all.contains(S3_PASSWORD),
+        "a password is shown: {all}"
     );
-    assert!(!all.contains("admin:"), "the userinfo is shown: {all}");
+    assert!(
+        !all.contains("admin:") && !all.contains("s3user:"),
+        "a userinfo is shown: {all}"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reading = stderr
         .lines()
         .find(|l| l.starts_with("reading "))
         .unwrap_or_else(|| panic!("no reading line: {all}"));
     assert!(
-        reading.contains(&format!("platform: rqlite {shown}")),
+        reading.contains(&format!("platform: rqlite {shown}"))
+            && reading.contains(&format!(
+                "attachments: s3 bucket attachments at http://***@127.0.0.1:{s3_port}"
+            )),
         "{reading}"
     );
     assert!(
@@ -97,7 +117,7 @@ fn an_rqlite_url_with_credentials_is_redacted_in_the_reading_line_and_errors() {
 #[test]
 fn an_rqlite_url_with_credentials_is_redacted_in_json_reports() {
     let work = tempfile::tempdir().unwrap();
-    let (core, config, shown) = sqlite_install_with_rqlite_credentials(work.path());
+    let (core, config, shown) = sqlite_install_with_rqlite_credentials(work.path(), None);
     // The users restore; the platform entries cannot (the node is down): the report says
     // where it tried, in JSON.
     let output = cli()

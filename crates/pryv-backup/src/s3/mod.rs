@@ -30,12 +30,13 @@ pub const PART_SIZE: usize = 8 * 1024 * 1024;
 pub enum S3Error {
     #[error("S3 settings: {0}")]
     Config(String),
-    #[error("S3 {op} of {url} failed: {source}")]
+    /// `reason` is the client's error and its causes, with the credentials of any URL in
+    /// them (an endpoint may carry some) redacted.
+    #[error("S3 {op} of {url} failed: {reason}")]
     Request {
         op: &'static str,
         url: String,
-        #[source]
-        source: object_store::Error,
+        reason: String,
     },
 }
 
@@ -128,6 +129,22 @@ fn credentials_in_env() -> Result<(), S3Error> {
     ))
 }
 
+/// An error and its causes in one line, any URL's credentials redacted.
+fn redacted_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        // Many errors already quote their cause.
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = c.source();
+    }
+    redact_url_credentials(&text)
+}
+
 /// One bucket, shareable between threads.
 #[derive(Clone)]
 pub struct Bucket {
@@ -189,7 +206,11 @@ impl Bucket {
 
     fn failed(&self, op: &'static str, key: &str) -> impl FnOnce(object_store::Error) -> S3Error {
         let url = self.url(key);
-        move |source| S3Error::Request { op, url, source }
+        move |source| S3Error::Request {
+            op,
+            url,
+            reason: redacted_chain(&source),
+        }
     }
 
     /// The object's bytes, streamed; `None` when there is no such object.
