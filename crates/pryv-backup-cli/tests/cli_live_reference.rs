@@ -230,7 +230,14 @@ fn our_backup_carries_every_platform_row_of_its_users() {
     let (source, _source_files) = hashed_install();
     source.engine().ensure_schema().unwrap();
     let mut client = source.db.connect();
-    for table in ["users_index", "accesses", "platform_kv"] {
+    // Account rows too: a restore refuses a user without account data.
+    for table in [
+        "users_index",
+        "accesses",
+        "passwords",
+        "account_fields",
+        "platform_kv",
+    ] {
         testbed::load_live_table(&mut client, table);
     }
     let extra = live_override(&source);
