@@ -3,9 +3,10 @@
 //! The modules in layers, bottom to top. A module uses only modules listed before it (its
 //! unit tests may use more: the archive's seal with [`crypto`]).
 //! 1. [`json`] (JSON helpers, notably JavaScript number formatting), [`dates`] (UTC calendar
-//!    dates), `paths` (path comparisons), [`clock`] (this host's time), [`s3`] (the object
-//!    store client), [`interrupt`] (SIGINT/SIGTERM as a stop flag, and the test-only pause
-//!    points), `private_fs` (folders 0700 and files 0600 whatever the umask).
+//!    dates), `paths` (path comparisons), [`clock`] (this host's time), [`url_credentials`]
+//!    (credentials in URLs, redacted where shown), [`s3`] (the object store client),
+//!    [`interrupt`] (SIGINT/SIGTERM as a stop flag, and the test-only pause points),
+//!    `private_fs` (folders 0700 and files 0600 whatever the umask).
 //! 2. [`model`]: the vocabulary shared by everything (items, collections, users), and
 //!    [`series_time`] (the unit of HF series points in an archive).
 //! 3. [`lock`]: the locks that keep two runs apart.
@@ -59,6 +60,7 @@ pub mod s3;
 pub mod sample;
 pub mod series_time;
 pub mod stream_tree;
+pub mod url_credentials;
 mod workers;
 
 pub use error::{Error, Result};

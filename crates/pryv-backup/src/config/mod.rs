@@ -20,7 +20,7 @@ pub use install::{
 };
 pub use layers::{ConfigSources, LayerSource, LayeredConfig};
 pub use secret_settings::{env_name_of, secret_setting};
-pub use service_url::{has_url_credentials, redact_url_credentials, ServiceUrl};
+pub use service_url::ServiceUrl;
 pub use settings::{InfluxSettings, PgSettings, PiiKey, RqliteSettings, S3Settings};
 
 #[derive(Debug, Error)]

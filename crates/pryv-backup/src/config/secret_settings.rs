@@ -1,7 +1,7 @@
 //! Which configuration settings hold secrets: those never come from the command line,
 //! where every user of the machine sees them (`ps`, `/proc/<pid>/cmdline`).
 
-use super::has_url_credentials;
+use crate::url_credentials::has_url_credentials;
 
 /// The endings of setting names that hold secrets, lower-cased: `password`,
 /// `filesReadTokenSecret`, `ssoCookieSignSecret`, `piiHmacKey`, `adminAccessKey`,

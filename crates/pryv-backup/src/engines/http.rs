@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use crate::config::redact_url_credentials;
+use crate::url_credentials::redact_url_credentials;
 
 /// How much of an error answer's body is kept for the message.
 const MAX_ERROR_BODY: u64 = 4096;

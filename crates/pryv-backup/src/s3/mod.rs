@@ -18,7 +18,7 @@ use thiserror::Error;
 use tokio::runtime::Runtime;
 use zeroize::Zeroizing;
 
-use crate::config::redact_url_credentials;
+use crate::url_credentials::redact_url_credentials;
 
 pub use upload::Upload;
 
