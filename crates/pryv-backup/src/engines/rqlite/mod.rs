@@ -79,7 +79,7 @@ impl RqlitePlatform {
 
     /// Whether the node at `url` answers at all (any HTTP answer counts: only a node that
     /// cannot be reached may be read from its data directory instead).
-    pub fn node_answers(url: &str) -> bool {
+    pub fn node_answers(url: &ServiceUrl) -> bool {
         http::Client::new(url).answers()
     }
 
