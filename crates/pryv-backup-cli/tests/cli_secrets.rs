@@ -1,6 +1,6 @@
 //! Secrets never shown and never taken on the command line (issue #30, point 6):
-//! - a service URL's credentials (`http://admin:…@host`) are redacted in the "reading …"
-//!   line, in `--json` reports and in error messages;
+//! - a service URL's credentials (`http://admin:…@host`: rqlite, an S3 endpoint) are
+//!   redacted in the "reading …" line, in `--json` reports and in error messages;
 //! - a `--a:b:c=value` override naming a secret (or holding a URL with credentials) is a
 //!   usage error (exit 2) before anything is read or connected to;
 //! - a passphrase or private-key file readable by group or others draws a warning.
@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cli_support::*;
+use pryv_backup::engine::PlatformStore;
+use pryv_backup::engines::rqlite::{RqlitePlatform, DATA_DIR_DB};
+use pryv_backup::sample;
 
 const RQLITE_PASSWORD: &str = "rq-Pa55word-never-shown";
 const S3_PASSWORD: &str = "s3-Pa55word-never-shown";
@@ -71,23 +74,29 @@ fn sqlite_install_with_rqlite_credentials(
     (core, config, format!("http://***@127.0.0.1:{port}"))
 }
 
-#[test]
-fn service_urls_with_credentials_are_redacted_in_the_reading_line_and_errors() {
-    let work = tempfile::tempdir().unwrap();
-    let s3_port = closed_port();
-    let (core, config, shown) = sqlite_install_with_rqlite_credentials(work.path(), Some(s3_port));
-    let output = cli()
+/// `pryv-backup backup` of the install, with `--json` when asked (S3 credentials in the
+/// environment: nothing is read from the store, there are no users).
+fn run_backup_of(core: &Path, config: &Path, out: &Path, json: bool) -> std::process::Output {
+    let mut command = cli();
+    if json {
+        command.arg("--json");
+    }
+    command
         .arg("backup")
         .arg("--core-dir")
-        .arg(&core)
+        .arg(core)
         .arg("--config")
-        .arg(&config)
+        .arg(config)
         .arg("--output")
-        .arg(work.path().join("backup"))
+        .arg(out)
+        .env("AWS_ACCESS_KEY_ID", "test-key-id")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
         .output()
-        .unwrap();
-    let all = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{all}");
+        .unwrap()
+}
+
+#[track_caller]
+fn assert_no_credentials(all: &str) {
     assert!(
         !all.contains(RQLITE_PASSWORD) && !all.contains(S3_PASSWORD),
         "a password is shown: {all}"
@@ -96,55 +105,68 @@ fn service_urls_with_credentials_are_redacted_in_the_reading_line_and_errors() {
         !all.contains("admin:") && !all.contains("s3user:"),
         "a userinfo is shown: {all}"
     );
+}
+
+#[test]
+fn service_urls_with_credentials_are_redacted_in_errors() {
+    let work = tempfile::tempdir().unwrap();
+    let (core, config, shown) =
+        sqlite_install_with_rqlite_credentials(work.path(), Some(closed_port()));
+    // No node answers and its data directory holds nothing to read instead.
+    let output = run_backup_of(&core, &config, &work.path().join("backup"), false);
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{all}");
+    assert_no_credentials(&all);
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains(&format!("cannot reach rqlite at {shown}")),
+        "the error names the node, redacted: {all}"
+    );
+}
+
+#[test]
+fn service_urls_with_credentials_are_redacted_in_the_reading_line_and_json() {
+    let work = tempfile::tempdir().unwrap();
+    let s3_port = closed_port();
+    let (core, config, shown) = sqlite_install_with_rqlite_credentials(work.path(), Some(s3_port));
+    // The node is down: its data directory is read instead, and the reports say which
+    // node did not answer.
+    let data_dir = core.join("var-pryv/rqlite-data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    RqlitePlatform::sqlite_file(&data_dir.join(DATA_DIR_DB))
+        .import(&mut sample::sample_platform_entries(7).into_iter().map(Ok))
+        .unwrap();
+    let s3_shown = format!("attachments: s3 bucket attachments at http://***@127.0.0.1:{s3_port}");
+
+    let output = run_backup_of(&core, &config, &work.path().join("text"), false);
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert_no_credentials(&all);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let reading = stderr
         .lines()
         .find(|l| l.starts_with("reading "))
         .unwrap_or_else(|| panic!("no reading line: {all}"));
     assert!(
-        reading.contains(&format!("platform: rqlite {shown}"))
-            && reading.contains(&format!(
-                "attachments: s3 bucket attachments at http://***@127.0.0.1:{s3_port}"
-            )),
+        reading.contains(&format!("no node answers at {shown}")) && reading.contains(&s3_shown),
         "{reading}"
     );
-    assert!(
-        stderr.contains(&format!("cannot reach rqlite at {shown}")),
-        "the error names the node, redacted: {all}"
-    );
-}
 
-#[test]
-fn an_rqlite_url_with_credentials_is_redacted_in_json_reports() {
-    let work = tempfile::tempdir().unwrap();
-    let (core, config, shown) = sqlite_install_with_rqlite_credentials(work.path(), None);
-    // The users restore; the platform entries cannot (the node is down): the report says
-    // where it tried, in JSON.
-    let output = cli()
-        .arg("--json")
-        .arg("restore")
-        .arg("--restore")
-        .arg(reference_archives().join("full-plain"))
-        .arg("--core-dir")
-        .arg(&core)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = run_backup_of(&core, &config, &work.path().join("json"), true);
     let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    assert_no_credentials(&all);
+    let install = &stdout_json(&output)["install"];
+    let platform = install["platform"].as_str().unwrap_or_default();
     assert!(
-        !all.contains(RQLITE_PASSWORD),
-        "the password is shown: {all}"
+        platform.contains(&format!("no node answers at {shown}")),
+        "{install:#}"
     );
-    let report = stdout_json(&output);
     assert_eq!(
-        report["install"]["platform"],
-        format!("rqlite {shown}"),
-        "{report:#}"
+        install["attachments"],
+        format!("s3 bucket attachments at http://***@127.0.0.1:{s3_port}"),
+        "{install:#}"
     );
-    let error = report["platformError"].as_str().unwrap_or_default();
-    assert!(error.contains(shown.as_str()), "{report:#}");
-    assert_eq!(output.status.code(), Some(3), "{all}");
 }
 
 /// Every kind of secret setting, as an operator might try to give it on the command line.
