@@ -7,32 +7,11 @@ mod cli_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cli_support::*;
 
 const ALICE: &str = "cksamplealice0001";
 const PASSPHRASE: &str = "the chain's own passphrase";
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn keys() -> (PathBuf, PathBuf) {
-    let dir = reference_archives().join("keys");
-    (dir.join("recipient.pub.pem"), dir.join("recipient.key.pem"))
-}
 
 fn secret_file(dir: &Path, name: &str, content: &str) -> PathBuf {
     let path = dir.join(name);
@@ -48,10 +27,6 @@ fn new_alice_event(source: &Install, id: &str, content: &str, at: f64) {
          INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
          VALUES ('{ALICE}', '{id}', 'health', 'health/');"
     ));
-}
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    cli().args(args).output().unwrap()
 }
 
 /// Restores `dir` into a new empty install with `extra` arguments.
@@ -446,7 +421,7 @@ fn an_encrypted_chain_stays_encrypted_with_one_passphrase() {
 fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key() {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
-    let (public, private) = keys();
+    let (public, private) = recipient_keys();
     let folder = work.path().join("backups");
     let chain = folder.join("hybrid");
     let pubkey = ["--recipient-pubkey", public.to_str().unwrap()];

@@ -3,24 +3,11 @@
 
 mod cli_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cli_support::*;
 
 const PASSPHRASE: &str = "a long and secret passphrase ✓";
-
-fn keys() -> (PathBuf, PathBuf) {
-    let dir = reference_archives().join("keys");
-    (dir.join("recipient.pub.pem"), dir.join("recipient.key.pem"))
-}
-
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// Strings of the source's user data that must never appear in clear in an encrypted backup.
 fn secrets_of(source: &Install) -> Vec<String> {
@@ -95,6 +82,28 @@ fn restore(target: &Install, dir: &Path, extra: &[&std::ffi::OsStr]) -> std::pro
         .args(extra)
         .output()
         .unwrap()
+}
+
+/// `decrypt` of `out` into `plain` with the `key` arguments succeeds, and the plaintext copy
+/// restores the same as `source`.
+fn assert_decrypted_copy_restores_as(
+    source: &Install,
+    out: &Path,
+    plain: &Path,
+    key: &[&std::ffi::OsStr],
+) {
+    let output = cli()
+        .arg("decrypt")
+        .arg(out)
+        .arg("--out")
+        .arg(plain)
+        .args(key)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let copy = Install::empty();
+    assert_eq!(restore(&copy, plain, &[]).status.code(), Some(0));
+    assert_same(&source.dump(), &copy.dump());
 }
 
 #[test]
@@ -195,7 +204,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
 fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
-    let (public, private) = keys();
+    let (public, private) = recipient_keys();
     let out = work.path().join("encrypted");
     backup(
         &source,
@@ -249,19 +258,12 @@ fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
         );
     }
     let plain = work.path().join("plain");
-    let output = cli()
-        .arg("decrypt")
-        .arg(&out)
-        .arg("--out")
-        .arg(&plain)
-        .arg("--private-key")
-        .arg(&private)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let copy = Install::empty();
-    assert_eq!(restore(&copy, &plain, &[]).status.code(), Some(0));
-    assert_same(&source.dump(), &copy.dump());
+    assert_decrypted_copy_restores_as(
+        &source,
+        &out,
+        &plain,
+        &["--private-key".as_ref(), private.as_os_str()],
+    );
 }
 
 #[test]
@@ -320,17 +322,10 @@ fn decrypt_copies_every_generation() {
         ],
     );
     let plain = work.path().join("plain");
-    let output = cli()
-        .arg("decrypt")
-        .arg(&out)
-        .arg("--out")
-        .arg(&plain)
-        .arg("--decrypt-passphrase-file")
-        .arg(&pass_file)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let copy = Install::empty();
-    assert_eq!(restore(&copy, &plain, &[]).status.code(), Some(0));
-    assert_same(&source.dump(), &copy.dump());
+    assert_decrypted_copy_restores_as(
+        &source,
+        &out,
+        &plain,
+        &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
 }

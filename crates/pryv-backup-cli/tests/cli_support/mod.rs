@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -175,6 +175,44 @@ pub fn cli() -> Command {
         .env_remove("NODE_ENV")
         .env_remove("RUST_LOG");
     cmd
+}
+
+/// Now, in seconds since the epoch (the core's time stamps).
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A sample install and, in a temporary folder (kept alive by the returned guard), its
+/// full backup at `name`.
+pub fn sample_backed_up(name: &str) -> (Install, tempfile::TempDir, PathBuf) {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join(name);
+    backup(&source, &out, &[]);
+    (source, work, out)
+}
+
+/// `pryv-backup` with these arguments, whatever its outcome.
+pub fn run(args: &[&OsStr]) -> std::process::Output {
+    cli().args(args).output().unwrap()
+}
+
+/// What the process printed, stdout then stderr, for assertion messages.
+pub fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The test recipient key pair of the reference archives: (public, private) PEM files.
+pub fn recipient_keys() -> (PathBuf, PathBuf) {
+    let dir = reference_archives().join("keys");
+    (dir.join("recipient.pub.pem"), dir.join("recipient.key.pem"))
 }
 
 /// `pryv-backup backup` of `install` into `out`, whatever its outcome.
