@@ -292,6 +292,24 @@ fn a_clock_stepped_back_misses_nothing_and_the_newest_increment_stays_newest() {
     }
 }
 
+/// `consolidate` of `chain` into `full` with the `key` arguments succeeds, and what it writes
+/// is still encrypted.
+fn assert_consolidates_encrypted(chain: &Path, full: &Path, key: &[&std::ffi::OsStr]) {
+    let mut args = vec![
+        "consolidate".as_ref(),
+        chain.as_os_str(),
+        "--output".as_ref(),
+        full.as_os_str(),
+    ];
+    args.extend_from_slice(key);
+    let output = run(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        full.join("encryption.json").is_file(),
+        "consolidated in clear"
+    );
+}
+
 /// Whether any file under `dir` holds `needle` in clear.
 fn in_clear(dir: &Path, needle: &str) -> bool {
     files(dir)
@@ -353,18 +371,10 @@ fn an_encrypted_chain_stays_encrypted_with_one_passphrase() {
 
     // Consolidated, it stays encrypted with the same passphrase.
     let full = work.path().join("consolidated");
-    let output = run(&[
-        "consolidate".as_ref(),
-        chain.as_os_str(),
-        "--output".as_ref(),
-        full.as_os_str(),
-        "--decrypt-passphrase-file".as_ref(),
-        pass.as_os_str(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(
-        full.join("encryption.json").is_file(),
-        "consolidated in clear"
+    assert_consolidates_encrypted(
+        &chain,
+        &full,
+        &["--decrypt-passphrase-file".as_ref(), pass.as_os_str()],
     );
     assert!(!in_clear(&full, "secret-increment-content-1"));
     let (target, output) = restore_into_new(
@@ -495,18 +505,10 @@ fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key
 
     // Consolidated with the private key: still for the same recipient.
     let full = work.path().join("consolidated");
-    let output = run(&[
-        "consolidate".as_ref(),
-        chain.as_os_str(),
-        "--output".as_ref(),
-        full.as_os_str(),
-        "--private-key".as_ref(),
-        private.as_os_str(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(
-        full.join("encryption.json").is_file(),
-        "consolidated in clear"
+    assert_consolidates_encrypted(
+        &chain,
+        &full,
+        &["--private-key".as_ref(), private.as_os_str()],
     );
     assert!(!in_clear(&full, "hybrid-increment-content"));
 

@@ -23,9 +23,7 @@ fn ids(data: &MemoryUser, c: Collection) -> Vec<String> {
 
 /// Bob's export of the dataset, only what changed after `since` (no ephemeral data).
 fn export_bob_since(since: f64) -> MemoryUser {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = dataset_engine();
     let bob = UserRef {
         user_id: "cuser0bob0002".into(),
         username: "bob".into(),
@@ -74,9 +72,7 @@ fn postgres_export_applies_the_window() {
 
 #[test]
 fn postgres_exported_items_follow_the_core_rules() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = dataset_engine();
     let users = export_all(&engine);
     let (_, alice) = &users[0];
     let find = |c: Collection, id: &str| {
@@ -155,9 +151,7 @@ fn postgres_exported_items_follow_the_core_rules() {
 
 #[test]
 fn postgres_conflicts_and_bad_items_are_refused_clearly() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (db, engine) = dataset_engine();
     let before = dump(&mut db.connect());
 
     let impostor = UserRef {
@@ -248,9 +242,7 @@ fn postgres_engine_creates_the_schema_in_an_empty_database_only() {
 
 #[test]
 fn postgres_errors_carry_the_server_message() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = dataset_engine();
     let alice = UserRef {
         user_id: "cuser0alice01".into(),
         username: "alice".into(),

@@ -6,6 +6,7 @@
 use pryv_backup::engine::{
     Engine, ExportOptions, ExportWindow, ImportOptions, ItemIter, MemoryUser, UserSource,
 };
+use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::{Collection, Item, UserRef};
 use pryv_backup::Error;
 // Not every test binary uses every helper.
@@ -17,6 +18,14 @@ pub fn everything() -> ExportOptions {
         window: ExportWindow::everything(),
         include_ephemeral: true,
     }
+}
+
+/// A new database holding the dataset (see `insert_dataset`), and an engine on it.
+pub fn dataset_engine() -> (testbed::TestDb, PgEngine) {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    (db, engine)
 }
 
 /// Exports every user of `engine` into memory.
