@@ -261,19 +261,6 @@ fn add_intruder(engine: &dyn Engine) -> String {
     email_key
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Checks the email-uniqueness conflict on `engine`, which holds the intruder.
 fn assert_unique_email_is_a_conflict(engine: &dyn Engine, email_key: &str) {
     let intruder_name = token(&source_key(), "username", "intruder");
@@ -313,7 +300,7 @@ fn assert_unique_email_is_a_conflict(engine: &dyn Engine, email_key: &str) {
     let copy = tempfile::tempdir().unwrap();
     let dir = copy.path().join("backup");
     std::fs::create_dir(&dir).unwrap();
-    copy_tree(&archive(), &dir);
+    testbed::copy_tree(&archive(), &dir);
     let report = restore(
         engine,
         &dir,

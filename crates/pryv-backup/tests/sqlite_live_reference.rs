@@ -23,19 +23,6 @@ fn live(relative: &str) -> PathBuf {
     testbed::fixture(&format!("live-reference-sqlite/{relative}"))
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Every file under `root`, relative to it.
 fn relative_files(root: &Path) -> BTreeSet<PathBuf> {
     fn walk(dir: &Path, root: &Path, out: &mut BTreeSet<PathBuf>) {
@@ -58,9 +45,9 @@ fn relative_files(root: &Path) -> BTreeSet<PathBuf> {
 /// InfluxDB series are not in the core's archive to compare with).
 fn stopped_install(work: &Path) -> Composite {
     let users = work.join("users");
-    copy_tree(&live("source-files/users"), &users);
+    testbed::copy_tree(&live("source-files/users"), &users);
     let platform = work.join("rqlite-data");
-    copy_tree(&live("source-platform/rqlite-data"), &platform);
+    testbed::copy_tree(&live("source-platform/rqlite-data"), &platform);
     Composite {
         base: Box::new(SqliteEngine::open_with_fs_attachments(&users).unwrap()),
         audit: None,
