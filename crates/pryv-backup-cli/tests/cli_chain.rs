@@ -29,20 +29,6 @@ fn new_alice_event(source: &Install, id: &str, content: &str, at: f64) {
     ));
 }
 
-/// Restores `dir` into a new empty install with `extra` arguments.
-fn restore_into_new(dir: &Path, extra: &[&std::ffi::OsStr]) -> (Install, Output) {
-    let target = Install::empty();
-    let output = cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    (target, output)
-}
-
 fn has_alice_event(install: &Install, id: &str) -> bool {
     install.count(&format!(
         "SELECT count(*) FROM events WHERE user_id = '{ALICE}' AND id = '{id}'"

@@ -11,14 +11,7 @@ const ALICE: &str = "cksamplealice0001";
 
 /// Restores `dir` into an empty install: alice's rows equal the source's.
 fn assert_alice_restores_as_in(source: &Install, dir: &Path) {
-    let target = Install::empty();
-    let output = cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(dir)
-        .output()
-        .unwrap();
+    let (target, output) = restore_into_new(dir, &[]);
     assert_eq!(
         output.status.code(),
         Some(0),

@@ -73,15 +73,11 @@ fn backup(source: &Install, out: &Path, extra: &[&std::ffi::OsStr]) {
     assert!(output.status.success(), "backup failed: {}", text(&output));
 }
 
-fn restore(target: &Install, dir: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Output {
-    cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap()
+/// Restoring `out` with the `key` arguments into a new install gives the source's tables.
+fn assert_restores_as(source: &Install, out: &Path, key: &[&std::ffi::OsStr]) {
+    let (target, output) = restore_into_new(out, key);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&source.dump(), &target.dump());
 }
 
 /// `decrypt` of `out` into `plain` with the `key` arguments succeeds, and the plaintext copy
@@ -102,7 +98,7 @@ fn assert_decrypted_copy_restores_as(
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let copy = Install::empty();
-    assert_eq!(restore(&copy, plain, &[]).status.code(), Some(0));
+    assert_eq!(run_restore(&copy, plain, &[]).status.code(), Some(0));
     assert_same(&source.dump(), &copy.dump());
 }
 
@@ -122,14 +118,11 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     assert!(out.join("encryption.json").is_file());
     assert_no_plaintext(&out, &secrets_of(&source));
 
-    let target = Install::empty();
-    let output = restore(
-        &target,
+    assert_restores_as(
+        &source,
         &out,
         &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_same(&source.dump(), &target.dump());
 
     // An encrypted increment: the encryption passphrase opens the previous generation.
     source.sql(
@@ -151,14 +144,11 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     );
     assert!(out.join("increments/0001/encryption.json").is_file());
     assert_no_plaintext(&out, &secrets_of(&source));
-    let latest = Install::empty();
-    let output = restore(
-        &latest,
+    assert_restores_as(
+        &source,
         &out,
         &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_same(&source.dump(), &latest.dump());
 
     // The passphrase from the environment works as well (verify and a drill, here).
     for command in ["verify", "drill"] {
@@ -174,7 +164,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     let wrong = work.path().join("wrong.txt");
     std::fs::write(&wrong, "not the passphrase").unwrap();
     let untouched = Install::empty();
-    let output = restore(
+    let output = run_restore(
         &untouched,
         &out,
         &["--decrypt-passphrase-file".as_ref(), wrong.as_os_str()],
@@ -191,7 +181,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     );
 
     // No key at all: told what to give.
-    let output = restore(&untouched, &out, &[]);
+    let output = run_restore(&untouched, &out, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         text(&output).contains("--decrypt-passphrase-file"),
@@ -213,16 +203,13 @@ fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
     );
     assert_no_plaintext(&out, &secrets_of(&source));
 
-    let target = Install::empty();
-    let output = restore(
-        &target,
+    assert_restores_as(
+        &source,
         &out,
         &["--private-key".as_ref(), private.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_same(&source.dump(), &target.dump());
 
-    let output = restore(&Install::empty(), &out, &[]);
+    let output = run_restore(&Install::empty(), &out, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).contains("--private-key"), "{}", text(&output));
 

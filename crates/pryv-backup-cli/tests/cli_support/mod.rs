@@ -237,6 +237,25 @@ pub fn backup(install: &Install, out: &Path, extra: &[&str]) {
     );
 }
 
+/// `pryv-backup restore` of `dir` into `install`, whatever its outcome.
+pub fn run_restore(install: &Install, dir: &Path, extra: &[&OsStr]) -> std::process::Output {
+    cli()
+        .arg("restore")
+        .args(install.args())
+        .arg("--restore")
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Restores `dir` into a new empty install with `extra` arguments, whatever the outcome.
+pub fn restore_into_new(dir: &Path, extra: &[&OsStr]) -> (Install, std::process::Output) {
+    let target = Install::empty();
+    let output = run_restore(&target, dir, extra);
+    (target, output)
+}
+
 /// The reference archives written by open-pryv.io (see their README).
 pub fn reference_archives() -> PathBuf {
     testbed::fixture("reference-archives")
