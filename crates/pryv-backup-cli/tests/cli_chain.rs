@@ -7,32 +7,11 @@ mod cli_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cli_support::*;
 
 const ALICE: &str = "cksamplealice0001";
 const PASSPHRASE: &str = "the chain's own passphrase";
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn keys() -> (PathBuf, PathBuf) {
-    let dir = reference_archives().join("keys");
-    (dir.join("recipient.pub.pem"), dir.join("recipient.key.pem"))
-}
 
 fn secret_file(dir: &Path, name: &str, content: &str) -> PathBuf {
     let path = dir.join(name);
@@ -48,24 +27,6 @@ fn new_alice_event(source: &Install, id: &str, content: &str, at: f64) {
          INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
          VALUES ('{ALICE}', '{id}', 'health', 'health/');"
     ));
-}
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    cli().args(args).output().unwrap()
-}
-
-/// Restores `dir` into a new empty install with `extra` arguments.
-fn restore_into_new(dir: &Path, extra: &[&std::ffi::OsStr]) -> (Install, Output) {
-    let target = Install::empty();
-    let output = cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    (target, output)
 }
 
 fn has_alice_event(install: &Install, id: &str) -> bool {
@@ -317,6 +278,24 @@ fn a_clock_stepped_back_misses_nothing_and_the_newest_increment_stays_newest() {
     }
 }
 
+/// `consolidate` of `chain` into `full` with the `key` arguments succeeds, and what it writes
+/// is still encrypted.
+fn assert_consolidates_encrypted(chain: &Path, full: &Path, key: &[&std::ffi::OsStr]) {
+    let mut args = vec![
+        "consolidate".as_ref(),
+        chain.as_os_str(),
+        "--output".as_ref(),
+        full.as_os_str(),
+    ];
+    args.extend_from_slice(key);
+    let output = run(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        full.join("encryption.json").is_file(),
+        "consolidated in clear"
+    );
+}
+
 /// Whether any file under `dir` holds `needle` in clear.
 fn in_clear(dir: &Path, needle: &str) -> bool {
     files(dir)
@@ -378,18 +357,10 @@ fn an_encrypted_chain_stays_encrypted_with_one_passphrase() {
 
     // Consolidated, it stays encrypted with the same passphrase.
     let full = work.path().join("consolidated");
-    let output = run(&[
-        "consolidate".as_ref(),
-        chain.as_os_str(),
-        "--output".as_ref(),
-        full.as_os_str(),
-        "--decrypt-passphrase-file".as_ref(),
-        pass.as_os_str(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(
-        full.join("encryption.json").is_file(),
-        "consolidated in clear"
+    assert_consolidates_encrypted(
+        &chain,
+        &full,
+        &["--decrypt-passphrase-file".as_ref(), pass.as_os_str()],
     );
     assert!(!in_clear(&full, "secret-increment-content-1"));
     let (target, output) = restore_into_new(
@@ -446,7 +417,7 @@ fn an_encrypted_chain_stays_encrypted_with_one_passphrase() {
 fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key() {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
-    let (public, private) = keys();
+    let (public, private) = recipient_keys();
     let folder = work.path().join("backups");
     let chain = folder.join("hybrid");
     let pubkey = ["--recipient-pubkey", public.to_str().unwrap()];
@@ -520,18 +491,10 @@ fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key
 
     // Consolidated with the private key: still for the same recipient.
     let full = work.path().join("consolidated");
-    let output = run(&[
-        "consolidate".as_ref(),
-        chain.as_os_str(),
-        "--output".as_ref(),
-        full.as_os_str(),
-        "--private-key".as_ref(),
-        private.as_os_str(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert!(
-        full.join("encryption.json").is_file(),
-        "consolidated in clear"
+    assert_consolidates_encrypted(
+        &chain,
+        &full,
+        &["--private-key".as_ref(), private.as_os_str()],
     );
     assert!(!in_clear(&full, "hybrid-increment-content"));
 

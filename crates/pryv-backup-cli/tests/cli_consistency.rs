@@ -4,29 +4,14 @@
 mod cli_support;
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use cli_support::*;
 
 const ALICE: &str = "cksamplealice0001";
 
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-}
-
 /// Restores `dir` into an empty install: alice's rows equal the source's.
 fn assert_alice_restores_as_in(source: &Install, dir: &Path) {
-    let target = Install::empty();
-    let output = cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(dir)
-        .output()
-        .unwrap();
+    let (target, output) = restore_into_new(dir, &[]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -82,10 +67,7 @@ fn an_event_changed_after_the_backup_started_is_in_the_full_backup() {
 /// backup host) is taken by the next incremental backup, thanks to the margin.
 #[test]
 fn an_incremental_backup_takes_changes_dated_within_the_clock_skew_margin() {
-    let source = Install::sample();
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("chain");
-    backup(&source, &out, &[]);
+    let (source, _work, out) = sample_backed_up("chain");
     edit_alice_event(&source, 0, "changed late", now() - 60.0);
     backup(&source, &out, &["--incremental"]);
     assert_eq!(
@@ -101,11 +83,8 @@ fn an_incremental_backup_takes_changes_dated_within_the_clock_skew_margin() {
 /// increment holds the change made after the first one only.
 #[test]
 fn each_increment_starts_from_the_previous_one() {
-    let source = Install::sample();
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("chain");
+    let (source, _work, out) = sample_backed_up("chain");
     let change = |rank: u32| edit_alice_event(&source, rank, &format!("change {rank}"), now());
-    backup(&source, &out, &[]);
     change(0);
     backup(&source, &out, &["--incremental", "--clock-skew", "0"]);
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -124,10 +103,7 @@ fn each_increment_starts_from_the_previous_one() {
 /// gives every table the chain restore gives, and an increment can follow it.
 #[test]
 fn a_consolidated_backup_restores_as_its_chain() {
-    let source = Install::sample();
-    let work = tempfile::tempdir().unwrap();
-    let chain = work.path().join("chain");
-    backup(&source, &chain, &[]);
+    let (source, work, chain) = sample_backed_up("chain");
     // Changes as the core makes them: an update, a new event, a deletion (live-reference's
     // tombstone shape: fields emptied, event_streams rows gone).
     let t = now();

@@ -3,24 +3,11 @@
 
 mod cli_support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cli_support::*;
 
 const PASSPHRASE: &str = "a long and secret passphrase ✓";
-
-fn keys() -> (PathBuf, PathBuf) {
-    let dir = reference_archives().join("keys");
-    (dir.join("recipient.pub.pem"), dir.join("recipient.key.pem"))
-}
-
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 /// Strings of the source's user data that must never appear in clear in an encrypted backup.
 fn secrets_of(source: &Install) -> Vec<String> {
@@ -86,15 +73,33 @@ fn backup(source: &Install, out: &Path, extra: &[&std::ffi::OsStr]) {
     assert!(output.status.success(), "backup failed: {}", text(&output));
 }
 
-fn restore(target: &Install, dir: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Output {
-    cli()
-        .arg("restore")
-        .args(target.args())
-        .arg("--restore")
-        .arg(dir)
-        .args(extra)
+/// Restoring `out` with the `key` arguments into a new install gives the source's tables.
+fn assert_restores_as(source: &Install, out: &Path, key: &[&std::ffi::OsStr]) {
+    let (target, output) = restore_into_new(out, key);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_same(&source.dump(), &target.dump());
+}
+
+/// `decrypt` of `out` into `plain` with the `key` arguments succeeds, and the plaintext copy
+/// restores the same as `source`.
+fn assert_decrypted_copy_restores_as(
+    source: &Install,
+    out: &Path,
+    plain: &Path,
+    key: &[&std::ffi::OsStr],
+) {
+    let output = cli()
+        .arg("decrypt")
+        .arg(out)
+        .arg("--out")
+        .arg(plain)
+        .args(key)
         .output()
-        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let copy = Install::empty();
+    assert_eq!(run_restore(&copy, plain, &[]).status.code(), Some(0));
+    assert_same(&source.dump(), &copy.dump());
 }
 
 #[test]
@@ -113,14 +118,11 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     assert!(out.join("encryption.json").is_file());
     assert_no_plaintext(&out, &secrets_of(&source));
 
-    let target = Install::empty();
-    let output = restore(
-        &target,
+    assert_restores_as(
+        &source,
         &out,
         &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_same(&source.dump(), &target.dump());
 
     // An encrypted increment: the encryption passphrase opens the previous generation.
     source.sql(
@@ -142,14 +144,11 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     );
     assert!(out.join("increments/0001/encryption.json").is_file());
     assert_no_plaintext(&out, &secrets_of(&source));
-    let latest = Install::empty();
-    let output = restore(
-        &latest,
+    assert_restores_as(
+        &source,
         &out,
         &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_same(&source.dump(), &latest.dump());
 
     // The passphrase from the environment works as well (verify and a drill, here).
     for command in ["verify", "drill"] {
@@ -165,7 +164,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     let wrong = work.path().join("wrong.txt");
     std::fs::write(&wrong, "not the passphrase").unwrap();
     let untouched = Install::empty();
-    let output = restore(
+    let output = run_restore(
         &untouched,
         &out,
         &["--decrypt-passphrase-file".as_ref(), wrong.as_os_str()],
@@ -182,7 +181,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     );
 
     // No key at all: told what to give.
-    let output = restore(&untouched, &out, &[]);
+    let output = run_restore(&untouched, &out, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         text(&output).contains("--decrypt-passphrase-file"),
@@ -195,7 +194,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
 fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
-    let (public, private) = keys();
+    let (public, private) = recipient_keys();
     let out = work.path().join("encrypted");
     backup(
         &source,
@@ -204,16 +203,13 @@ fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
     );
     assert_no_plaintext(&out, &secrets_of(&source));
 
-    let target = Install::empty();
-    let output = restore(
-        &target,
+    assert_restores_as(
+        &source,
         &out,
         &["--private-key".as_ref(), private.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    assert_same(&source.dump(), &target.dump());
 
-    let output = restore(&Install::empty(), &out, &[]);
+    let output = run_restore(&Install::empty(), &out, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).contains("--private-key"), "{}", text(&output));
 
@@ -249,19 +245,12 @@ fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
         );
     }
     let plain = work.path().join("plain");
-    let output = cli()
-        .arg("decrypt")
-        .arg(&out)
-        .arg("--out")
-        .arg(&plain)
-        .arg("--private-key")
-        .arg(&private)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let copy = Install::empty();
-    assert_eq!(restore(&copy, &plain, &[]).status.code(), Some(0));
-    assert_same(&source.dump(), &copy.dump());
+    assert_decrypted_copy_restores_as(
+        &source,
+        &out,
+        &plain,
+        &["--private-key".as_ref(), private.as_os_str()],
+    );
 }
 
 #[test]
@@ -320,17 +309,10 @@ fn decrypt_copies_every_generation() {
         ],
     );
     let plain = work.path().join("plain");
-    let output = cli()
-        .arg("decrypt")
-        .arg(&out)
-        .arg("--out")
-        .arg(&plain)
-        .arg("--decrypt-passphrase-file")
-        .arg(&pass_file)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let copy = Install::empty();
-    assert_eq!(restore(&copy, &plain, &[]).status.code(), Some(0));
-    assert_same(&source.dump(), &copy.dump());
+    assert_decrypted_copy_restores_as(
+        &source,
+        &out,
+        &plain,
+        &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
+    );
 }

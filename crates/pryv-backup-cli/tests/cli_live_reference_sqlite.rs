@@ -186,14 +186,6 @@ fn the_sqlite_installs_archive_restores_into_the_default_mix() {
     );
 }
 
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// A drill says what it proves: a restore into a scratch SQLite platform, not PostgreSQL;
 /// `verify` says it tried no engine.
 #[test]

@@ -8,14 +8,6 @@ use std::time::{Duration, Instant};
 
 use cli_support::*;
 
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// A throwaway P-256 key pair made with `openssl ecparam -name prime256v1 -genkey` for
 /// these tests only (PKCS#8 and SPKI PEM).
 const EC_PRIVATE_KEY: &str = "-----BEGIN PRIVATE KEY-----
@@ -209,10 +201,7 @@ fn whoami() -> String {
 /// must not say that rows were committed.
 #[test]
 fn a_restore_with_a_read_only_role_does_not_claim_committed_rows() {
-    let source = Install::sample();
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("backup");
-    backup(&source, &out, &[]);
+    let (source, _work, out) = sample_backed_up("backup");
     let role = format!("{}_reader", source.db.name()).replace('-', "_");
     source.sql(&format!(
         "CREATE ROLE {role} LOGIN;

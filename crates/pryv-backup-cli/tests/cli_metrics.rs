@@ -13,14 +13,6 @@ use std::path::{Path, PathBuf};
 use cli_support::*;
 use prometheus_parse::{LineInfo, Scrape, Value};
 
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// The samples of a scrape by metric name: each one's labels and value.
 type Samples = HashMap<String, Vec<(HashMap<String, String>, f64)>>;
 

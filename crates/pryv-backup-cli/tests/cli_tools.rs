@@ -9,18 +9,6 @@ use cli_support::*;
 
 const FIXTURE_PASSPHRASE: &str = "correct horse battery staple";
 
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn run(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    cli().args(args).output().unwrap()
-}
-
 /// Flips a byte in the middle of the first events chunk of the first user, returning its path.
 fn damage_a_chunk(backup: &Path) -> std::path::PathBuf {
     let chunk = files(&backup.join("users"))

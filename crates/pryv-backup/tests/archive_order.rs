@@ -8,13 +8,16 @@
 //! a live open-pryv.io v2 install, with history copies listing their head's attachments and
 //! a stream renamed after its children were created) and source-files (its attachments).
 
+mod archive_support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, Manifest, WriterOptions};
+use archive_support::*;
+use pryv_backup::archive::{ArchiveWriter, Manifest, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
-use pryv_backup::chain::{Chain, PreviousState};
+use pryv_backup::chain::PreviousState;
 use pryv_backup::engine::Engine;
 use pryv_backup::engines::filesystem::FsAttachments;
 use pryv_backup::engines::postgres::PgEngine;
@@ -264,11 +267,7 @@ fn a_sqlite_backup_reads_right_in_the_reference_readers_file_order() {
     std::fs::create_dir(&base).unwrap();
     let sqlite = SqliteEngine::open_with_fs_attachments(&base).unwrap();
     let archive = testbed::fixture("live-reference/backup-by-reference");
-    let chain = Chain::open(&Backend::Local, &archive, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .unwrap()
-    .unwrap();
+    let chain = open_local_chain(&archive);
     let report = restore::run(
         &sqlite,
         &chain,

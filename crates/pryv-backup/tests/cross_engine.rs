@@ -1,12 +1,12 @@
 //! An archive made from one engine restores into the other: PostgreSQL → archive → SQLite
 //! and SQLite → archive → PostgreSQL, every user's items and attachments equal.
 
+mod archive_support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
-use pryv_backup::backup::{self, BackupOptions};
-use pryv_backup::chain::Chain;
+use archive_support::*;
 use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, MemoryUser};
 use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::engines::sqlite::SqliteEngine;
@@ -25,25 +25,9 @@ fn fill(engine: &dyn Engine) {
 
 /// Backs `from` up into `dir`, then restores that archive into `to`, checking integrity.
 fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
-    let writer = ArchiveWriter::create(dir, WriterOptions::default()).expect("archive");
-    let options = BackupOptions {
-        users: Vec::new(),
-        previous: None,
-        include_ephemeral: true,
-        jobs: 2,
-        engine_name: "test".into(),
-        domain: "https://cross.example".into(),
-        core_version: "test".into(),
-        pii_key: None,
-        clock_skew: 300.0,
-        hook: None,
-    };
-    backup::run(from, writer, &options, &Silent).expect("backup");
-    let chain = Chain::open(&Backend::Local, dir, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .expect("open")
-    .expect("complete backup");
+    let options = backup_options("test", "https://cross.example");
+    backup_into(from, dir, &options);
+    let chain = open_local_chain(dir);
     let report = restore::run(
         to,
         &chain,

@@ -5,12 +5,13 @@
 //! - a unique email another user of the target owns is a conflict found before anything is
 //!   written, on PostgreSQL and on a SQLite platform with an rqlite file.
 
+mod archive_support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use archive_support::*;
 use base64::Engine as _;
-use pryv_backup::archive::{ArchiveReader, Backend};
-use pryv_backup::chain::Chain;
 use pryv_backup::config::PiiKey;
 use pryv_backup::engine::{Composite, Engine, MemoryUser};
 use pryv_backup::engines::postgres::PgEngine;
@@ -75,23 +76,29 @@ fn archive() -> PathBuf {
     testbed::fixture("live-reference-sqlite/backup-by-reference")
 }
 
-fn open_chain(dir: &Path) -> Chain {
-    Chain::open(&Backend::Local, dir, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .expect("open")
-    .expect("complete backup")
-}
-
 fn restore(engine: &dyn Engine, dir: &Path, options: RestoreOptions) -> RestoreReport {
     restore::run(
         engine,
-        &open_chain(dir),
+        &open_local_chain(dir),
         dir,
         &RestoreOptions { jobs: 2, ..options },
         &Silent,
     )
     .expect("restore")
+}
+
+/// Restores the reference archive into `target` under `key`; the restore must complete.
+fn restore_archive_under(target: &SqliteTarget, key: &PiiKey) -> RestoreReport {
+    let report = restore(
+        &target.engine,
+        &archive(),
+        RestoreOptions {
+            pii_key: Some(key.clone()),
+            ..Default::default()
+        },
+    );
+    assert!(report.is_complete(), "{report:?}");
+    report
 }
 
 /// An empty SQLite-engine install whose platform DB is an rqlite file.
@@ -176,15 +183,7 @@ fn source_access_ids() -> BTreeSet<String> {
 fn a_restore_under_another_pii_key_rederives_every_hashed_row() {
     let target = sqlite_target();
     let key = other_key();
-    let report = restore(
-        &target.engine,
-        &archive(),
-        RestoreOptions {
-            pii_key: Some(key.clone()),
-            ..Default::default()
-        },
-    );
-    assert!(report.is_complete(), "{report:?}");
+    let report = restore_archive_under(&target, &key);
     let rows = target.rows();
     assert_eq!(
         rows_with(&rows, &["user-unique/", "user-indexed/"]),
@@ -230,15 +229,7 @@ fn a_restore_under_another_pii_key_rederives_every_hashed_row() {
 fn a_restore_under_the_same_key_keeps_the_backups_rows() {
     let target = sqlite_target();
     let key = source_key();
-    let report = restore(
-        &target.engine,
-        &archive(),
-        RestoreOptions {
-            pii_key: Some(key.clone()),
-            ..Default::default()
-        },
-    );
-    assert!(report.is_complete(), "{report:?}");
+    let report = restore_archive_under(&target, &key);
     assert!(report.platform_rederived.is_none());
     assert_eq!(
         rows_with(&target.rows(), &["user-unique/", "user-indexed/"]),
@@ -268,19 +259,6 @@ fn add_intruder(engine: &dyn Engine) -> String {
         }))))
         .expect("the intruder's email");
     email_key
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Checks the email-uniqueness conflict on `engine`, which holds the intruder.
@@ -322,7 +300,7 @@ fn assert_unique_email_is_a_conflict(engine: &dyn Engine, email_key: &str) {
     let copy = tempfile::tempdir().unwrap();
     let dir = copy.path().join("backup");
     std::fs::create_dir(&dir).unwrap();
-    copy_tree(&archive(), &dir);
+    testbed::copy_tree(&archive(), &dir);
     let report = restore(
         engine,
         &dir,
@@ -379,8 +357,7 @@ fn a_unique_email_owned_by_another_user_is_a_conflict_on_postgresql() {
 /// there, one token under a hashed target's key.
 #[test]
 fn two_users_of_the_backup_claiming_one_unique_value_is_a_conflict() {
-    use pryv_backup::archive::{ArchiveWriter, WriterOptions};
-    use pryv_backup::backup::{self, BackupOptions};
+    use pryv_backup::backup::BackupOptions;
     use pryv_backup::sample::{sample_platform, sample_platform_entries};
 
     let source = sqlite_target();
@@ -410,20 +387,12 @@ fn two_users_of_the_backup_claiming_one_unique_value_is_a_conflict() {
         .unwrap();
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("backup");
-    let writer = ArchiveWriter::create(&dir, WriterOptions::default()).unwrap();
     let options = BackupOptions {
-        users: Vec::new(),
-        previous: None,
         include_ephemeral: false,
         jobs: 1,
-        engine_name: "sqlite".into(),
-        domain: "https://keys.example".into(),
-        core_version: "test".into(),
-        pii_key: None,
-        clock_skew: 300.0,
-        hook: None,
+        ..backup_options("sqlite", "https://keys.example")
     };
-    backup::run(&source.engine, writer, &options, &Silent).unwrap();
+    backup_into(&source.engine, &dir, &options);
 
     let target = sqlite_target();
     let report = restore(

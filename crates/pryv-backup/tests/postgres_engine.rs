@@ -21,24 +21,26 @@ fn ids(data: &MemoryUser, c: Collection) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn postgres_export_applies_the_window() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+/// Bob's export of the dataset, only what changed after `since` (no ephemeral data).
+fn export_bob_since(since: f64) -> MemoryUser {
+    let (_db, engine) = dataset_engine();
     let bob = UserRef {
         user_id: "cuser0bob0002".into(),
         username: "bob".into(),
     };
-    // ev-1 .. ev-15 were modified at 1763981000 + i * 37.125.
     let options = ExportOptions {
-        window: ExportWindow {
-            since: Some(1763981000.0 + 3.0 * 37.125),
-        },
+        window: ExportWindow { since: Some(since) },
         include_ephemeral: false,
     };
     let mut data = MemoryUser::default();
     engine.export_user(&bob, &options, &mut data).unwrap();
+    data
+}
+
+#[test]
+fn postgres_export_applies_the_window() {
+    // ev-1 .. ev-15 were modified at 1763981000 + i * 37.125.
+    let data = export_bob_since(1763981000.0 + 3.0 * 37.125);
     let mut events = ids(&data, Collection::Events);
     events.sort();
     // Tombstones are dated by their `deleted` time: ev-deleted was deleted before `since`.
@@ -70,9 +72,7 @@ fn postgres_export_applies_the_window() {
 
 #[test]
 fn postgres_exported_items_follow_the_core_rules() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = dataset_engine();
     let users = export_all(&engine);
     let (_, alice) = &users[0];
     let find = |c: Collection, id: &str| {
@@ -151,9 +151,7 @@ fn postgres_exported_items_follow_the_core_rules() {
 
 #[test]
 fn postgres_conflicts_and_bad_items_are_refused_clearly() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (db, engine) = dataset_engine();
     let before = dump(&mut db.connect());
 
     let impostor = UserRef {
@@ -244,9 +242,7 @@ fn postgres_engine_creates_the_schema_in_an_empty_database_only() {
 
 #[test]
 fn postgres_errors_carry_the_server_message() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = dataset_engine();
     let alice = UserRef {
         user_id: "cuser0alice01".into(),
         username: "alice".into(),
@@ -295,13 +291,7 @@ fn postgres_import_copies_new_events_and_replaces_existing_ones() {
     events[0]["content"] = serde_json::from_str(r#"{"s":"a\tb\\nc","n":0.00000015}"#).unwrap();
     events[0].as_object_mut().unwrap().shift_remove("integrity");
     let count = data.items_of(Collection::Events).len();
-    engine
-        .import_user(&user, &data, &ImportOptions::default())
-        .unwrap();
-    let mut first = MemoryUser::default();
-    engine
-        .export_user(&user, &everything(), &mut first)
-        .unwrap();
+    let first = import_then_export(&engine, &user, &data);
     assert_eq!(first.items_of(Collection::Events).len(), count);
     // Maps compare without regard to key order (JSONB reorders keys).
     assert_eq!(first_event(&first), first_event(&data));
@@ -309,35 +299,15 @@ fn postgres_import_copies_new_events_and_replaces_existing_ones() {
     // Again without overwrite: rows with the same id are replaced (upsert), none added.
     let events = data.collections.get_mut(&Collection::Events).unwrap();
     events[0]["description"] = json!("changed");
-    engine
-        .import_user(&user, &data, &ImportOptions::default())
-        .unwrap();
-    let mut second = MemoryUser::default();
-    engine
-        .export_user(&user, &everything(), &mut second)
-        .unwrap();
+    let second = import_then_export(&engine, &user, &data);
     assert_eq!(second.items_of(Collection::Events).len(), count);
     assert_eq!(first_event(&second)["description"], "changed");
 }
 
 #[test]
 fn postgres_export_window_carries_deletions_made_in_it() {
-    let mut db = testbed::pg_database();
-    insert_dataset(db.client());
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
-    let bob = UserRef {
-        user_id: "cuser0bob0002".into(),
-        username: "bob".into(),
-    };
     // ev-deleted was deleted at 1763980090, old-stream at 1763980060.
-    let options = ExportOptions {
-        window: ExportWindow {
-            since: Some(1763980080.0),
-        },
-        include_ephemeral: false,
-    };
-    let mut data = MemoryUser::default();
-    engine.export_user(&bob, &options, &mut data).unwrap();
+    let data = export_bob_since(1763980080.0);
     let events = ids(&data, Collection::Events);
     assert!(events.iter().any(|e| e == "ev-deleted"), "{events:?}");
     assert!(ids(&data, Collection::Streams).is_empty());

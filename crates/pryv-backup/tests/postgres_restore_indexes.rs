@@ -6,11 +6,12 @@
 //! The platform restored is the built-in sample one: what is checked here is the schema a
 //! restore leaves, whatever rows it wrote.
 
+mod archive_support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
-use pryv_backup::backup::{self, BackupOptions};
+use archive_support::*;
 use pryv_backup::chain::Chain;
 use pryv_backup::engine::MemoryUser;
 use pryv_backup::engine::{Engine, ImportOptions};
@@ -52,25 +53,9 @@ fn sample_backup(dir: &Path) -> Chain {
             .unwrap();
     }
     let out = dir.join("backup");
-    let writer = ArchiveWriter::create(&out, WriterOptions::default()).unwrap();
-    let options = BackupOptions {
-        users: Vec::new(),
-        previous: None,
-        include_ephemeral: true,
-        jobs: 2,
-        engine_name: "test".into(),
-        domain: "https://indexes.example".into(),
-        core_version: "test".into(),
-        pii_key: None,
-        clock_skew: 300.0,
-        hook: None,
-    };
-    backup::run(&source, writer, &options, &Silent).unwrap();
-    Chain::open(&Backend::Local, &out, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .unwrap()
-    .unwrap()
+    let options = backup_options("test", "https://indexes.example");
+    backup_into(&source, &out, &options);
+    open_local_chain(&out)
 }
 
 /// Restores `users` of the chain (all of them when empty) and ends the restore.

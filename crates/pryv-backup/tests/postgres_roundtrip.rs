@@ -33,11 +33,31 @@ fn restore_into(
         .unwrap();
 }
 
+/// The dataset's install, its users exported, and a new install they were restored into.
+struct Restored {
+    source_db: testbed::TestDb,
+    users: Vec<(pryv_backup::model::UserRef, pryv_backup::engine::MemoryUser)>,
+    target_db: testbed::TestDb,
+    target: PgEngine,
+}
+
+fn restored_dataset() -> Restored {
+    let (source_db, source) = dataset_engine();
+    let users = export_all(&source);
+    let target_db = testbed::pg_database();
+    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    restore_into(&target, &users, &source);
+    Restored {
+        source_db,
+        users,
+        target_db,
+        target,
+    }
+}
+
 #[test]
 fn postgres_roundtrip_restores_every_table_identically() {
-    let mut source_db = testbed::pg_database();
-    insert_dataset(source_db.client());
-    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
+    let (source_db, source) = dataset_engine();
 
     let users = export_all(&source);
     assert_eq!(
@@ -82,14 +102,12 @@ fn postgres_roundtrip_restores_every_table_identically() {
 
 #[test]
 fn postgres_overwrite_over_modified_data_ends_identical() {
-    let mut source_db = testbed::pg_database();
-    insert_dataset(source_db.client());
-    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
-    let users = export_all(&source);
-
-    let mut target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
-    restore_into(&target, &users, &source);
+    let Restored {
+        source_db,
+        users,
+        mut target_db,
+        target,
+    } = restored_dataset();
 
     // The user changes things after the backup.
     target_db
@@ -126,14 +144,12 @@ fn postgres_overwrite_over_modified_data_ends_identical() {
 
 #[test]
 fn postgres_import_failing_mid_user_leaves_the_user_as_before() {
-    let mut source_db = testbed::pg_database();
-    insert_dataset(source_db.client());
-    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
-    let users = export_all(&source);
-
-    let mut target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
-    restore_into(&target, &users, &source);
+    let Restored {
+        source_db: _source_db,
+        users,
+        mut target_db,
+        target,
+    } = restored_dataset();
     target_db
         .client()
         .batch_execute("UPDATE events SET description = 'changed since' WHERE user_id = 'cuser0alice01' AND id = 'ev-1'")

@@ -2,11 +2,12 @@
 //! last and leave the other jobs idle; its report keeps the backup's order. The backup is
 //! the one the real core's bin/backup.js wrote of a live install (live-reference).
 
+mod archive_support;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use pryv_backup::archive::{ArchiveReader, Backend};
-use pryv_backup::chain::Chain;
+use archive_support::*;
 use pryv_backup::engines::sqlite::SqliteEngine;
 use pryv_backup::model::UserRef;
 use pryv_backup::progress::Progress;
@@ -27,11 +28,7 @@ impl Progress for Starts {
 #[test]
 fn the_users_with_the_most_items_are_restored_first() {
     let archive = testbed::fixture("live-reference/backup-by-reference");
-    let chain = Chain::open(&Backend::Local, &archive, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .unwrap()
-    .unwrap();
+    let chain = open_local_chain(&archive);
     let counts: HashMap<String, u64> = chain.item_counts();
     let in_backup: Vec<String> = chain.users().into_iter().map(|u| u.user_id).collect();
     let mut biggest_first = in_backup.clone();

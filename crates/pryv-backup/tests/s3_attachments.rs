@@ -2,14 +2,14 @@
 //! to `<keyPrefix><userId>/<eventId>/<fileId>`, all or nothing, through a whole backup and
 //! restore of a PostgreSQL-base install configured as the core is.
 
+mod archive_support;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
-use pryv_backup::backup::{self, BackupOptions};
-use pryv_backup::chain::Chain;
+use archive_support::*;
 use pryv_backup::engine::{
     AttachmentStore, Engine, ExportOptions, ExportWindow, ImportOptions, ItemIter, MemoryUser,
     UserSource,
@@ -197,28 +197,12 @@ fn fill(engine: &dyn Engine, users: &[(UserRef, MemoryUser)]) {
 }
 
 fn backup_to(engine: &dyn Engine, dir: &Path) {
-    let writer = ArchiveWriter::create(dir, WriterOptions::default()).expect("archive");
-    let options = BackupOptions {
-        users: Vec::new(),
-        previous: None,
-        include_ephemeral: true,
-        jobs: 2,
-        engine_name: "test".into(),
-        domain: "https://s3.example".into(),
-        core_version: "test".into(),
-        pii_key: None,
-        clock_skew: 300.0,
-        hook: None,
-    };
-    backup::run(engine, writer, &options, &Silent).expect("backup");
+    let options = backup_options("test", "https://s3.example");
+    backup_into(engine, dir, &options);
 }
 
 fn restore_from(dir: &Path, engine: &dyn Engine, overwrite: bool) {
-    let chain = Chain::open(&Backend::Local, dir, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .expect("open")
-    .expect("complete backup");
+    let chain = open_local_chain(dir);
     let report = restore::run(
         engine,
         &chain,

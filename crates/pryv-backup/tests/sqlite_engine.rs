@@ -27,6 +27,25 @@ fn export(engine: &SqliteEngine, user: &UserRef) -> MemoryUser {
     out
 }
 
+/// A fresh install in a temporary directory holding the sample platform's first user (alice).
+fn install_with_alice(seed: u64) -> (tempfile::TempDir, SqliteEngine, UserRef, MemoryUser) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let (alice, data) = sample_platform(seed).remove(0);
+    engine
+        .import_user(&alice, &data, &ImportOptions::default())
+        .unwrap();
+    (dir, engine, alice, data)
+}
+
+/// An overwrite restore without the integrity re-read.
+fn overwrite() -> ImportOptions {
+    ImportOptions {
+        overwrite: true,
+        verify_integrity: false,
+    }
+}
+
 /// Items in the order the engine exports them: streams parents first, history copies before
 /// the heads (what the reference's reader needs, see tests/archive_order.rs).
 fn in_export_order(c: Collection, items: &[Item]) -> Vec<Item> {
@@ -393,12 +412,7 @@ impl pryv_backup::engine::UserSource for FailingEvents {
 
 #[test]
 fn sqlite_failed_or_refused_restore_leaves_the_user_as_it_was_and_overwrite_replaces() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(dir.path());
-    let (alice, first) = sample_platform(1).remove(0);
-    engine
-        .import_user(&alice, &first, &ImportOptions::default())
-        .unwrap();
+    let (dir, engine, alice, first) = install_with_alice(1);
     let before = snapshot(dir.path());
 
     let (_, mut second) = sample_platform(2).remove(0);
@@ -504,12 +518,8 @@ fn sqlite_failure_at_attachments_commit_puts_the_old_files_back() {
     )
     .unwrap();
     let (_, second) = sample_platform(2).remove(0);
-    let overwrite = ImportOptions {
-        overwrite: true,
-        verify_integrity: false,
-    };
     let err = failing
-        .import_user(&alice, &second, &overwrite)
+        .import_user(&alice, &second, &overwrite())
         .unwrap_err();
     assert!(err.to_string().contains("disk full"), "{err}");
     assert_eq!(snapshot(dir.path()), before);
@@ -522,12 +532,7 @@ fn sqlite_failure_at_attachments_commit_puts_the_old_files_back() {
 
 #[test]
 fn sqlite_incremental_export_follows_the_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(dir.path());
-    let (alice, data) = sample_platform(3).remove(0);
-    engine
-        .import_user(&alice, &data, &ImportOptions::default())
-        .unwrap();
+    let (_dir, engine, alice, data) = install_with_alice(3);
     let since = 1_763_980_000.0 + 1500.0;
     let options = ExportOptions {
         window: ExportWindow { since: Some(since) },
@@ -601,11 +606,7 @@ fn sqlite_sessions_and_password_resets_round_trip_on_request() {
         Collection::Sessions,
         vec![json!({"id": "sess-a2", "data": {"username": "alice"}, "expires": 1764000300})],
     );
-    let overwrite = ImportOptions {
-        overwrite: true,
-        verify_integrity: false,
-    };
-    engine.import_user(&alice, &again, &overwrite).unwrap();
+    engine.import_user(&alice, &again, &overwrite()).unwrap();
     let mut after = MemoryUser::default();
     engine.export_user(&alice, &options, &mut after).unwrap();
     assert_same_user(&again, &after, "alice overwritten with ephemeral");
@@ -619,12 +620,7 @@ fn sqlite_sessions_and_password_resets_round_trip_on_request() {
 
 #[test]
 fn sqlite_export_reads_a_consistent_snapshot_while_the_core_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(dir.path());
-    let (alice, data) = sample_platform(9).remove(0);
-    engine
-        .import_user(&alice, &data, &ImportOptions::default())
-        .unwrap();
+    let (dir, engine, alice, data) = install_with_alice(9);
     // A writer (as the core) holds an open, uncommitted write transaction on the events file.
     let events_file = dir
         .path()
@@ -707,12 +703,7 @@ fn sqlite_takes_postgresql_shape_audit_rows() {
 
 #[test]
 fn sqlite_refuses_users_the_core_has_not_migrated() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine(dir.path());
-    let (alice, data) = sample_platform(9).remove(0);
-    engine
-        .import_user(&alice, &data, &ImportOptions::default())
-        .unwrap();
+    let (dir, engine, alice, data) = install_with_alice(9);
     std::fs::write(
         dir.path().join("1/0/0/cksamplealice0001/audit.sqlite"),
         b"v0",
@@ -723,11 +714,7 @@ fn sqlite_refuses_users_the_core_has_not_migrated() {
         .export_user(&alice, &everything(), &mut sink)
         .unwrap_err();
     assert!(err.to_string().contains("start open-pryv.io once"), "{err}");
-    let overwrite = ImportOptions {
-        overwrite: true,
-        verify_integrity: false,
-    };
-    assert!(engine.import_user(&alice, &data, &overwrite).is_err());
+    assert!(engine.import_user(&alice, &data, &overwrite()).is_err());
 }
 
 #[test]
@@ -749,11 +736,7 @@ fn sqlite_leaves_audit_and_series_to_other_stores_when_configured() {
         out.items_of(Collection::Events),
         in_export_order(Collection::Events, data.items_of(Collection::Events))
     );
-    let overwrite = ImportOptions {
-        overwrite: true,
-        verify_integrity: false,
-    };
-    partial.import_user(&alice, &data, &overwrite).unwrap();
+    partial.import_user(&alice, &data, &overwrite()).unwrap();
     // The other stores' files are untouched by an overwrite restore of this engine.
     assert_eq!(
         std::fs::read(udir.join("audit-1.0.0.sqlite")).unwrap(),

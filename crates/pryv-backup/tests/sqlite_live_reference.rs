@@ -5,9 +5,12 @@
 //! The fixture's files are never opened in place: each test works on a copy (SQLite would
 //! create `-wal`/`-shm` files beside them).
 
+mod archive_support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use archive_support::*;
 use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::engine::Composite;
@@ -18,19 +21,6 @@ use serde_json::Value;
 
 fn live(relative: &str) -> PathBuf {
     testbed::fixture(&format!("live-reference-sqlite/{relative}"))
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Every file under `root`, relative to it.
@@ -55,9 +45,9 @@ fn relative_files(root: &Path) -> BTreeSet<PathBuf> {
 /// InfluxDB series are not in the core's archive to compare with).
 fn stopped_install(work: &Path) -> Composite {
     let users = work.join("users");
-    copy_tree(&live("source-files/users"), &users);
+    testbed::copy_tree(&live("source-files/users"), &users);
     let platform = work.join("rqlite-data");
-    copy_tree(&live("source-platform/rqlite-data"), &platform);
+    testbed::copy_tree(&live("source-platform/rqlite-data"), &platform);
     Composite {
         base: Box::new(SqliteEngine::open_with_fs_attachments(&users).unwrap()),
         audit: None,
@@ -76,16 +66,8 @@ fn back_up(engine: &Composite, out: &Path) {
     )
     .unwrap();
     let options = BackupOptions {
-        users: Vec::new(),
-        previous: None,
         include_ephemeral: false,
-        jobs: 2,
-        engine_name: "sqlite".into(),
-        domain: "http://127.0.0.1:3641/".into(),
-        core_version: "test".into(),
-        pii_key: None,
-        clock_skew: 300.0,
-        hook: None,
+        ..backup_options("sqlite", "http://127.0.0.1:3641/")
     };
     backup::run(engine, writer, &options, &Silent).unwrap();
 }
@@ -310,8 +292,6 @@ fn pii_key() -> pryv_backup::config::PiiKey {
 ///   an update, and the `access-index/` rows' `lastModified`/`deleted` times.
 #[test]
 fn restoring_the_reference_archive_into_sqlite_gives_back_the_source_tables() {
-    use pryv_backup::archive::{ArchiveReader, Backend};
-    use pryv_backup::chain::Chain;
     use pryv_backup::restore::{self, RestoreOptions};
 
     let work = tempfile::tempdir().unwrap();
@@ -325,11 +305,7 @@ fn restoring_the_reference_archive_into_sqlite_gives_back_the_source_tables() {
         platform: Some(Box::new(RqlitePlatform::sqlite_file(&platform_file))),
     };
     let archive = live("backup-by-reference");
-    let chain = Chain::open(&Backend::Local, &archive, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .unwrap()
-    .unwrap();
+    let chain = open_local_chain(&archive);
     let report = restore::run(
         &engine,
         &chain,

@@ -9,19 +9,6 @@ use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, Me
 use pryv_backup::engines::filesystem::user_local_dir;
 use pryv_backup::engines::sqlite::SqliteEngine;
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// `(id, deleted, data)` of every stream row, as stored.
 fn stream_rows(base: &Path, user_id: &str) -> Vec<(String, Option<f64>, String)> {
     let file = user_local_dir(base, user_id)
@@ -44,7 +31,7 @@ fn sqlite_streams_restore_as_the_core_stored_them() {
     let work = tempfile::tempdir().unwrap();
     // A copy: opening the fixture's files read-write would leave SQLite side files in it.
     let source_base = work.path().join("source");
-    copy_tree(
+    testbed::copy_tree(
         &testbed::fixture("live-reference-sqlite/source-files/users"),
         &source_base,
     );

@@ -51,3 +51,25 @@ pub fn load_live_table(client: &mut postgres::Client, table: &str) {
             .unwrap_or_else(|e| panic!("testbed: loading live {table}: {e}"));
     }
 }
+
+/// Copies the folder tree `from` into `to` (created if missing), so that tests work on a copy
+/// of a fixture and never open it in place.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("creating {}: {e}", to.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
+        let target = to.join(entry.file_name());
+        let is_dir = entry
+            .file_type()
+            .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()))
+            .is_dir();
+        if is_dir {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("copying {}: {e}", entry.path().display()));
+        }
+    }
+}

@@ -11,7 +11,7 @@ mod fixtures;
 pub mod influx;
 pub mod s3;
 
-pub use fixtures::{fixture, fixtures_dir, live_source_rows, load_live_table};
+pub use fixtures::{copy_tree, fixture, fixtures_dir, live_source_rows, load_live_table};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

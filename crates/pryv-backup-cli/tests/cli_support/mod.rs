@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -177,6 +177,44 @@ pub fn cli() -> Command {
     cmd
 }
 
+/// Now, in seconds since the epoch (the core's time stamps).
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// A sample install and, in a temporary folder (kept alive by the returned guard), its
+/// full backup at `name`.
+pub fn sample_backed_up(name: &str) -> (Install, tempfile::TempDir, PathBuf) {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join(name);
+    backup(&source, &out, &[]);
+    (source, work, out)
+}
+
+/// `pryv-backup` with these arguments, whatever its outcome.
+pub fn run(args: &[&OsStr]) -> std::process::Output {
+    cli().args(args).output().unwrap()
+}
+
+/// What the process printed, stdout then stderr, for assertion messages.
+pub fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The test recipient key pair of the reference archives: (public, private) PEM files.
+pub fn recipient_keys() -> (PathBuf, PathBuf) {
+    let dir = reference_archives().join("keys");
+    (dir.join("recipient.pub.pem"), dir.join("recipient.key.pem"))
+}
+
 /// `pryv-backup backup` of `install` into `out`, whatever its outcome.
 pub fn run_backup(install: &Install, out: &Path, extra: &[&str]) -> std::process::Output {
     cli()
@@ -197,6 +235,25 @@ pub fn backup(install: &Install, out: &Path, extra: &[&str]) {
         "backup {extra:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `pryv-backup restore` of `dir` into `install`, whatever its outcome.
+pub fn run_restore(install: &Install, dir: &Path, extra: &[&OsStr]) -> std::process::Output {
+    cli()
+        .arg("restore")
+        .args(install.args())
+        .arg("--restore")
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Restores `dir` into a new empty install with `extra` arguments, whatever the outcome.
+pub fn restore_into_new(dir: &Path, extra: &[&OsStr]) -> (Install, std::process::Output) {
+    let target = Install::empty();
+    let output = run_restore(&target, dir, extra);
+    (target, output)
 }
 
 /// The reference archives written by open-pryv.io (see their README).

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
-use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ItemIter, MemoryUser, UserSource};
+use pryv_backup::engine::{
+    Engine, ExportOptions, ExportWindow, ImportOptions, ItemIter, MemoryUser, UserSource,
+};
+use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::{Collection, Item, UserRef};
 use pryv_backup::Error;
 // Not every test binary uses every helper.
@@ -15,6 +18,14 @@ pub fn everything() -> ExportOptions {
         window: ExportWindow::everything(),
         include_ephemeral: true,
     }
+}
+
+/// A new database holding the dataset (see `insert_dataset`), and an engine on it.
+pub fn dataset_engine() -> (testbed::TestDb, PgEngine) {
+    let mut db = testbed::pg_database();
+    insert_dataset(db.client());
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    (db, engine)
 }
 
 /// Exports every user of `engine` into memory.
@@ -29,6 +40,16 @@ pub fn export_all(engine: &dyn Engine) -> Vec<(UserRef, MemoryUser)> {
             (u, data)
         })
         .collect()
+}
+
+/// Imports `data` for `user` (no overwrite) and exports the user back in full.
+pub fn import_then_export(engine: &dyn Engine, user: &UserRef, data: &MemoryUser) -> MemoryUser {
+    engine
+        .import_user(user, data, &ImportOptions::default())
+        .unwrap();
+    let mut back = MemoryUser::default();
+    engine.export_user(user, &everything(), &mut back).unwrap();
+    back
 }
 
 /// A user's backup whose events fail after `ok_events` items.

@@ -1,0 +1,43 @@
+//! Shared by the tests that back up and restore through the library: the test backup
+//! options, a whole backup into a local folder, and a local unencrypted chain opened.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
+use pryv_backup::backup::{self, BackupOptions};
+use pryv_backup::chain::Chain;
+use pryv_backup::engine::Engine;
+use pryv_backup::progress::Silent;
+
+/// A full backup of every user, ephemeral data included, two jobs; tests override the rest.
+pub fn backup_options(engine_name: &str, domain: &str) -> BackupOptions {
+    BackupOptions {
+        users: Vec::new(),
+        previous: None,
+        include_ephemeral: true,
+        jobs: 2,
+        engine_name: engine_name.into(),
+        domain: domain.into(),
+        core_version: "test".into(),
+        pii_key: None,
+        clock_skew: 300.0,
+        hook: None,
+    }
+}
+
+/// Backs `engine` up into a new archive at `dir`.
+pub fn backup_into(engine: &dyn Engine, dir: &Path, options: &BackupOptions) {
+    let writer = ArchiveWriter::create(dir, WriterOptions::default()).expect("archive");
+    backup::run(engine, writer, options, &Silent).expect("backup");
+}
+
+/// The complete, unencrypted chain in the local folder `dir`.
+pub fn open_local_chain(dir: &Path) -> Chain {
+    Chain::open(&Backend::Local, dir, &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })
+    .expect("open")
+    .expect("complete backup")
+}
