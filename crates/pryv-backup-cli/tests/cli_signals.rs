@@ -319,17 +319,19 @@ fn a_drills_scratch_is_private_and_never_left_behind() {
     );
 }
 
-/// An empty SQLite-engine install (platform entries in an rqlite that is not running: only
-/// the users matter here), configured by a file in its core folder.
+/// An empty SQLite-engine install, configured by a file in its core folder, its platform
+/// entries in an rqlite stand-in (a restore checks unique values there up front).
 struct SqliteInstall {
     core_dir: tempfile::TempDir,
     data: tempfile::TempDir,
+    _platform: testbed::rqlite::RqliteStandIn,
 }
 
 impl SqliteInstall {
     fn new() -> SqliteInstall {
         let core_dir = testbed::core_dir();
         let data = testbed::data_dir();
+        let platform = testbed::rqlite::RqliteStandIn::start();
         std::fs::create_dir_all(core_dir.path().join("config")).unwrap();
         std::fs::write(
             core_dir.path().join("sqlite.yml"),
@@ -337,13 +339,18 @@ impl SqliteInstall {
                 "storages:\n  base: {{ engine: sqlite }}\n  platform: {{ engine: rqlite }}\n  \
                  file: {{ engine: filesystem }}\n  audit: {{ engine: sqlite }}\n  \
                  series: {{ engine: sqlite }}\n  engines:\n    sqlite:\n      path: '{}'\n    \
-                 rqlite:\n      url: 'http://127.0.0.1:9'\n\
+                 rqlite:\n      url: '{}'\n\
                  dnsLess:\n  publicUrl: 'https://cli-test.pryv.local/'\n",
-                data.path().display()
+                data.path().display(),
+                platform.url()
             ),
         )
         .unwrap();
-        SqliteInstall { core_dir, data }
+        SqliteInstall {
+            core_dir,
+            data,
+            _platform: platform,
+        }
     }
 
     fn restore_args(&self, backup: &Path, extra: &[&str]) -> Vec<std::ffi::OsString> {
@@ -411,14 +418,12 @@ const SWAP_LEFTOVERS: [&str; 4] = [
 /// the run stops after that user. SIGKILL there: the next run (a restore of another user)
 /// finds the journal and puts the old files back. Either way the user is whole.
 #[test]
-#[ignore = "restoring into a SQLite install needs a running rqlite since the h28-platform merge (unique values checked up front); these passed before it"]
 fn the_sqlite_overwrite_swap_never_leaves_a_half_user() {
     let work = tempfile::tempdir().unwrap();
     let (backup, user_id, other_id) = sample_backup(work.path());
     let install = SqliteInstall::new();
-    // Its platform entries cannot be restored (no rqlite here): the users are all that counts.
     let output = run(&refs(&install.restore_args(&backup, &[])), work.path());
-    assert!(output.status.code().is_some(), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let dir = install.user_dir(&user_id);
     let before = user_files(&dir);
     assert!(before.len() >= 2, "the user was restored: {before:?}");
@@ -458,7 +463,7 @@ fn the_sqlite_overwrite_swap_never_leaves_a_half_user() {
     assert!(during.len() < before.len(), "killed inside the swap");
     let other = install.restore_args(&backup, &["--overwrite", "--user", &other_id]);
     let output = run(&refs(&other), work.path());
-    assert!(output.status.code().is_some(), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(
         user_files(&dir) == before,
         "the old files are back, byte for byte"
@@ -488,9 +493,8 @@ fn the_sqlite_overwrite_swap_never_leaves_a_half_user() {
         os("--output"),
         out.as_os_str(),
     ];
-    // Its platform entries cannot be read (no rqlite here): what matters is the user.
     let output = run(&backup, work.path());
-    assert!(output.status.code().is_some(), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(
         user_files(&dir) == before,
         "the old files are back, byte for byte"
@@ -505,7 +509,6 @@ fn the_sqlite_overwrite_swap_never_leaves_a_half_user() {
 /// SIGTERM while a user's files are staged: nothing of the staging stays (the staging folder
 /// was private while it existed). SIGKILL there: the next restore removes it.
 #[test]
-#[ignore = "restoring into a SQLite install needs a running rqlite since the h28-platform merge (unique values checked up front); these passed before it"]
 fn a_stopped_sqlite_restore_leaves_no_staging() {
     let work = tempfile::tempdir().unwrap();
     let (backup, user_id, _) = sample_backup(work.path());
@@ -549,7 +552,7 @@ fn a_stopped_sqlite_restore_leaves_no_staging() {
         "a kill leaves the staging"
     );
     let output = run(&refs(&args), work.path());
-    assert!(output.status.code().is_some(), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_eq!(
         staging(install.data.path()),
         Vec::<PathBuf>::new(),
@@ -635,7 +638,6 @@ fn a_signal_during_consolidate_stops_it_cleanly() {
 /// Killed after a new user's commit, before its journal is gone: the next run sees the
 /// user in the index and keeps the new files (finishing the swap), never undoing half.
 #[test]
-#[ignore = "restoring into a SQLite install needs a running rqlite since the h28-platform merge (unique values checked up front); these passed before it"]
 fn a_kill_after_a_new_users_commit_keeps_the_user() {
     let work = tempfile::tempdir().unwrap();
     let (backup, user_id, other_id) = sample_backup(work.path());
@@ -661,7 +663,7 @@ fn a_kill_after_a_new_users_commit_keeps_the_user() {
         &refs(&install.restore_args(&backup, &["--user", &other_id])),
         work.path(),
     );
-    assert!(output.status.code().is_some(), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(!journal.exists(), "{}", text(&output));
     assert!(user_files(&dir) == placed, "the new files stay");
     // The user is restored: a second restore of it is a conflict, not a fresh start.

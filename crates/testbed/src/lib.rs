@@ -9,6 +9,7 @@ pub mod audit;
 pub mod dump;
 mod fixtures;
 pub mod influx;
+pub mod rqlite;
 pub mod s3;
 
 pub use fixtures::{copy_tree, fixture, fixtures_dir, live_source_rows, load_live_table};

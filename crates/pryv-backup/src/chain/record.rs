@@ -545,6 +545,10 @@ pub fn relink_clear_copy(out: &Path) -> Result<()> {
             let text = serde_json::to_vec_pretty(&encoded)
                 .map_err(|e| Error::Other(format!("cannot encode a record: {e}")))?;
             let record_path = dir.join(CHAIN_RECORD);
+            // New in the copy (decryption skips the sealed tree's clear record): created
+            // 0600 like the rest of the copy, whatever the umask.
+            crate::private_fs::create_file_with(&record_path, crate::private_fs::FILE_MODE)
+                .map_err(|e| Error::io(&record_path, e))?;
             std::fs::write(&record_path, text).map_err(|e| Error::io(&record_path, e))?;
             bytes = serde_json::to_vec_pretty(&manifest)
                 .map_err(|e| Error::Other(format!("cannot encode a manifest: {e}")))?;
