@@ -265,7 +265,7 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
     );
 
     // The killed run's lock is still there, and says so; once it is removed (or 5 minutes
-    // old), a new backup refuses to mix with the leftovers.
+    // old), a new backup replaces the killed run's objects and completes.
     let refused_with = |why: &str| {
         let again = cli_s3(&server)
             .args(["backup", "--output", &url])
@@ -280,7 +280,34 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
     bucket
         .delete(&pryv_backup::lock::s3_output_lock_key(&prefix))
         .unwrap();
-    refused_with("unfinished backup");
+    let again = cli_s3(&server)
+        .args(["backup", "--output", &url, "--include-ephemeral"])
+        .args(source.args())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("replacing an unfinished backup left by an earlier run"),
+        "{stderr}"
+    );
+    let keys = bucket.list(&prefix).unwrap();
+    assert!(
+        !keys.iter().any(|k| k.ends_with(".pryv-backup-in-progress")),
+        "{keys:?}"
+    );
+    let restore = cli_s3(&server)
+        .args(["--restore", &url])
+        .args(target.args())
+        .output()
+        .unwrap();
+    assert_eq!(
+        restore.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_same(&source.dump(), &target.dump());
 }
 
 /// A backup into an S3 prefix holds a lock object beside it: a second backup started while

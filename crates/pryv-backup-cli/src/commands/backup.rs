@@ -8,7 +8,7 @@ use clap::Args;
 use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use pryv_backup::{backup, chain};
 
-use super::shared::{install, jobs, locate, new_sealer, open_reader};
+use super::shared::{install, jobs, locate, new_sealer, open_reader, tell_if_replaced};
 use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
 use crate::metrics::{self, Metrics};
@@ -127,6 +127,7 @@ pub fn run(
             empty_files: previous.is_none(),
         },
     )?;
+    tell_if_replaced(&writer, &output_dir);
     let bar = UserBar::new("backing up", json);
     let report = backup::run(
         engine.as_ref(),

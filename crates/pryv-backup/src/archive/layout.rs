@@ -9,6 +9,9 @@ use crate::model::Collection;
 pub const MANIFEST: &str = "manifest.json";
 pub const USER_MANIFEST: &str = "user-manifest.json";
 pub const ENVELOPE: &str = "encryption.json";
+/// Written first by a run and removed once its manifest is written: a folder holding it and
+/// no manifest is that run's unfinished output, which a later run may replace.
+pub const IN_PROGRESS: &str = ".pryv-backup-in-progress";
 pub const USERS_DIR: &str = "users";
 pub const PLATFORM_DIR: &str = "platform";
 pub const REGISTER_DIR: &str = "register";
