@@ -34,7 +34,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Bad command line (clap uses 2 as well).
     pub const USAGE: u8 = 2;
-    /// Some users were not restored (conflicts skipped, integrity failures, errors).
+    /// Some users were not backed up (their data could not be read) or not restored
+    /// (conflicts skipped, integrity failures, errors).
     pub const PARTIAL: u8 = 3;
 }
 

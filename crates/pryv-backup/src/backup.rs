@@ -145,6 +145,7 @@ impl UserSink for HookedSink<'_> {
 #[serde(rename_all = "camelCase")]
 pub struct BackupReport {
     pub backup_type: String,
+    /// The users backed up (not those in `failed_users`).
     pub users: Vec<UserRef>,
     /// Users for which only changes were exported.
     pub incremental_users: usize,
@@ -156,6 +157,17 @@ pub struct BackupReport {
     /// Attachments listed by an event of the snapshot that the store no longer had (deleted
     /// while the backup ran, or lost): the events are in the backup, these files are not.
     pub missing_attachments: Vec<MissingAttachment>,
+    /// Users whose data could not be read: left out of the backup (its manifest does not
+    /// list them), the others backed up.
+    pub failed_users: Vec<FailedUser>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedUser {
+    pub user_id: String,
+    pub username: String,
+    pub error: String,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -183,7 +195,7 @@ pub fn run(
     }
 
     progress.start(users.len());
-    let manifests = export_users(
+    let (manifests, failed_users) = export_users(
         engine,
         &writer,
         &users,
@@ -192,6 +204,11 @@ pub fn run(
         options.clock_skew,
         progress,
     )?;
+
+    let users: Vec<UserRef> = users
+        .into_iter()
+        .filter(|u| !failed_users.iter().any(|f| f.user_id == u.user_id))
+        .collect();
 
     // A backup of some users carries their platform entries only (named by plaintext
     // username, or by token in hashed PII mode); entries naming no user come with all.
@@ -248,6 +265,7 @@ pub fn run(
         attachments,
         bytes,
         missing_attachments,
+        failed_users,
     })
 }
 
@@ -337,8 +355,9 @@ fn export_users(
     since: &HashMap<String, f64>,
     clock_skew: f64,
     progress: &dyn Progress,
-) -> Result<Vec<UserManifest>> {
-    // One failure makes the backup incomplete: stop taking new users.
+) -> Result<(Vec<UserManifest>, Vec<FailedUser>)> {
+    // A user whose data cannot be read is left out and the others go on; a failure to write
+    // the backup (Err outside) would fail every user: it stops taking new ones.
     let slots = per_user(users, options.jobs, true, progress, |user| {
         let export = ExportOptions {
             window: ExportWindow {
@@ -346,7 +365,7 @@ fn export_users(
             },
             include_ephemeral: options.include_ephemeral,
         };
-        export_user(
+        match export_user(
             engine,
             writer,
             user,
@@ -354,23 +373,37 @@ fn export_users(
             clock_skew,
             options.hook.as_ref(),
             progress,
-        )
+        ) {
+            Ok(manifest) => Ok(Ok(manifest)),
+            Err(e @ Error::Archive(_)) => Err(e),
+            Err(e) => {
+                // Its partial files would otherwise be read as the user's data.
+                writer.discard_user(user)?;
+                Ok(Err(e))
+            }
+        }
     })?;
     let mut manifests = Vec::with_capacity(users.len());
+    let mut failed = Vec::new();
     for (user, slot) in users.iter().zip(slots) {
         match slot {
-            Some(Ok(m)) => manifests.push(m),
+            Some(Ok(Ok(m))) => manifests.push(m),
+            Some(Ok(Err(e))) => failed.push(FailedUser {
+                user_id: user.user_id.clone(),
+                username: user.username.clone(),
+                error: e.to_string(),
+            }),
             Some(Err(e)) => {
                 return Err(Error::Other(format!(
                     "backup of user {} ({}) failed: {e}",
                     user.username, user.user_id
                 )))
             }
-            // Not started because another user failed first: that error is reported.
+            // Not started because writing failed for another user first: that is reported.
             None => continue,
         }
     }
-    Ok(manifests)
+    Ok((manifests, failed))
 }
 
 fn export_user(

@@ -148,6 +148,7 @@ pub fn run(
     )?;
     drop(bar);
     metrics.set(&metrics::USERS, report.users.len() as f64);
+    metrics.set(&metrics::FAILED_USERS, report.failed_users.len() as f64);
     metrics.set(&metrics::ITEMS, report.items as f64);
     metrics.set(&metrics::ATTACHMENTS, report.attachments as f64);
     metrics.set(&metrics::BYTES, report.bytes as f64);
@@ -195,7 +196,19 @@ pub fn run(
             }
         }
     }
-    Ok(exit::OK)
+    if report.failed_users.is_empty() {
+        return Ok(exit::OK);
+    }
+    // On stderr in both modes: --json's stdout already carries them in the report.
+    eprintln!(
+        "error: {} user(s) could not be backed up and are not in this backup (the others are; \
+         fix the access named and run again):",
+        report.failed_users.len()
+    );
+    for f in &report.failed_users {
+        eprintln!("  - user {} ({}): {}", f.username, f.user_id, f.error);
+    }
+    Ok(exit::PARTIAL)
 }
 
 fn non_negative_seconds(text: &str) -> Result<f64, String> {

@@ -195,6 +195,18 @@ impl ArchiveWriter {
         })
     }
 
+    /// Removes what was written of a user left out of the backup (its writer dropped): no
+    /// reader then takes partial files for the user's data.
+    pub fn discard_user(&self, user: &UserRef) -> Result<(), ArchiveError> {
+        let dir = layout::user_dir(&self.shared.root, &user.user_id)?;
+        let backend = &self.shared.options.backend;
+        if backend.has_files_under(&dir)? {
+            backend.remove_tree(&dir)?;
+        }
+        backend.remove_empty_dir(&dir);
+        Ok(())
+    }
+
     /// `platform/platform.jsonl[.gz]`.
     pub fn platform_writer(&self) -> Result<JsonlWriter, ArchiveError> {
         let mut opened = self
