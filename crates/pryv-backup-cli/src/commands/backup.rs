@@ -2,6 +2,8 @@
 //! the previous generations).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -142,7 +144,7 @@ pub fn run(
             core_version: install.core_version(),
             pii_key: install.config.pii_key.clone(),
             clock_skew: args.clock_skew,
-            hook: None,
+            hook: test_pause_hook(),
         },
         &bar,
     )?;
@@ -209,6 +211,25 @@ pub fn run(
         eprintln!("  - user {} ({}): {}", f.username, f.user_id, f.error);
     }
     Ok(exit::PARTIAL)
+}
+
+/// Test-only: `PRYV_BACKUP_TEST_PAUSE_AT=second-user` stops the run before its second user
+/// (saying so on stderr) until it is killed, for the tests of an interrupted backup.
+fn test_pause_hook() -> Option<backup::BackupHook> {
+    if std::env::var("PRYV_BACKUP_TEST_PAUSE_AT").ok()? != "second-user" {
+        return None;
+    }
+    let started = AtomicUsize::new(0);
+    Some(backup::BackupHook(Arc::new(move |step| {
+        if matches!(step, backup::BackupStep::BeforeUser(_))
+            && started.fetch_add(1, Ordering::SeqCst) == 1
+        {
+            eprintln!("paused at second-user");
+            loop {
+                std::thread::park();
+            }
+        }
+    })))
 }
 
 fn non_negative_seconds(text: &str) -> Result<f64, String> {
