@@ -27,7 +27,8 @@ SECRETS
 
 EXIT CODES
   0 success   1 error (nothing or not everything done; see message)   2 bad usage
-  3 partial: some users were skipped, rolled back or failed (see the report)";
+  3 partial: some users were not backed up (their data could not be read), or were skipped,
+    rolled back or failed in a restore (see the report)";
 
 /// Fast, safe backup and restore for Pryv.io v2 platforms.
 ///
