@@ -185,7 +185,8 @@ pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dy
         Error::Other(format!(
             "another pryv-backup run is writing a backup into s3://{}/{prefix} (lock {}, held \
              by {holder}, rewritten {age} s ago): wait for it to end; a lock not rewritten for \
-             5 minutes is taken as left by a killed run",
+             5 minutes, or whose run was on this machine and has ended, is taken as left by a \
+             killed run",
             bucket.name(),
             bucket.url(&key),
         ))
