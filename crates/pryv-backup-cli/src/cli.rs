@@ -31,9 +31,11 @@ SECRETS
 
 EXIT CODES
   0 success   1 error (nothing or not everything done; see message)   2 bad usage
-  3 partial: some users were skipped, rolled back or failed (see the report)
+  3 partial: some users were not backed up (their data could not be read), or were skipped,
+    rolled back or failed in a restore (see the report)
   130 / 143 stopped by SIGINT / SIGTERM at a safe point: temporary files removed, locks
-  released, what was finished whole (an interrupted backup has no manifest: never used)";
+    released, what was finished whole (an interrupted backup has no manifest and is never
+    used; the next run into its folder replaces it)";
 
 /// Fast, safe backup and restore for Pryv.io v2 platforms.
 ///

@@ -18,7 +18,6 @@ mod flags;
 mod metrics;
 mod output;
 mod secrets;
-mod test_pause;
 mod when;
 
 use std::ffi::OsString;
@@ -35,7 +34,8 @@ pub mod exit {
     pub const ERROR: u8 = 1;
     /// Bad command line (clap uses 2 as well).
     pub const USAGE: u8 = 2;
-    /// Some users were not restored (conflicts skipped, integrity failures, errors).
+    /// Some users were not backed up (their data could not be read) or not restored
+    /// (conflicts skipped, integrity failures, errors).
     pub const PARTIAL: u8 = 3;
 
     /// 128 + n when signal n stopped the run (130 SIGINT, 143 SIGTERM), as shells report a

@@ -48,8 +48,9 @@ pub const USERS: Metric = Metric {
 };
 pub const FAILED_USERS: Metric = Metric {
     name: "failed_users",
-    help: "Users the last run did not restore (restore: failed, rolled back, skipped or \
-           incomplete) or found damaged (drill).",
+    help: "Users the last run could not back up (backup: their data could not be read), did \
+           not restore (restore: failed, rolled back, skipped or incomplete) or found damaged \
+           (drill).",
 };
 pub const ITEMS: Metric = Metric {
     name: "items",

@@ -192,3 +192,81 @@ fn progress_is_quiet_when_stderr_is_not_a_terminal() {
         "{stderr}"
     );
 }
+
+/// One user whose data cannot be read (here its SQLite audit file, the core's default audit,
+/// is not a database) does not stop the backup: the others are backed up, the user is named
+/// (text and --json), counted in the metrics, left out of the manifest, exit 3.
+#[test]
+fn a_user_whose_data_cannot_be_read_is_left_out_and_the_others_backed_up() {
+    let source = Install::sample();
+    let data = testbed::data_dir();
+    let users_dir = data.path().join("users");
+    std::fs::create_dir_all(&users_dir).unwrap();
+    let extra = source.core_dir.path().join("sqlite-audit.yml");
+    std::fs::write(
+        &extra,
+        format!(
+            "storages:\n  audit: {{ engine: sqlite }}\n  engines:\n    sqlite:\n      path: '{}'\n",
+            users_dir.display()
+        ),
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let config = ["--config", extra.to_str().unwrap()];
+    backup(&source, &work.path().join("all"), &config);
+    let all = pryv_backup::archive::ArchiveReader::open(&work.path().join("all"), None)
+        .unwrap()
+        .manifest()
+        .users
+        .clone();
+    assert!(all.len() > 1);
+    let broken = &all[0];
+    let dir =
+        pryv_backup::engines::filesystem::user_local_dir(&users_dir, &broken.user_id).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("audit-1.0.0.sqlite"),
+        b"not a database, not even close",
+    )
+    .unwrap();
+
+    let out = work.path().join("partial");
+    let prom = work.path().join("backup.prom");
+    let mut args = config.to_vec();
+    args.extend(["--json", "--metrics-file", prom.to_str().unwrap()]);
+    let output = run_backup(&source, &out, &args);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("user {} ({})", broken.username, broken.user_id))
+            && stderr.contains("audit-1.0.0.sqlite"),
+        "{stderr}"
+    );
+    let json = stdout_json(&output);
+    assert_eq!(
+        json["report"]["failedUsers"][0]["userId"], broken.user_id,
+        "{json}"
+    );
+    assert_eq!(
+        json["report"]["users"].as_array().unwrap().len(),
+        all.len() - 1
+    );
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("pryv_backup_failed_users{") && l.ends_with("} 1")),
+        "{metrics}"
+    );
+    let reader = pryv_backup::archive::ArchiveReader::open(&out, None).unwrap();
+    let listed: Vec<&str> = reader
+        .manifest()
+        .users
+        .iter()
+        .map(|u| u.user_id.as_str())
+        .collect();
+    assert_eq!(listed.len(), all.len() - 1);
+    assert!(!listed.contains(&broken.user_id.as_str()));
+    assert!(!out.join("users").join(&broken.user_id).exists());
+    cli().arg("verify").arg(&out).assert().code(0);
+}

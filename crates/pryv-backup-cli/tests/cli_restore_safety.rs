@@ -991,3 +991,69 @@ fn prune_keeps_what_the_rules_and_the_chains_need() {
     );
     cli().arg("verify").arg(&b2).assert().code(0);
 }
+
+/// A full backup killed before its manifest (SIGKILL while paused before bob, its second user,
+/// through the test-only pause) leaves its files and its in-progress marker: the next run
+/// into the same folder replaces them, says so, and its backup restores whole. Files in
+/// `users/` that no run marked as its own are still refused, and left as they are.
+#[test]
+fn a_killed_full_backup_is_replaced_by_the_next_run_into_its_folder() {
+    use std::io::BufRead;
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("month");
+    let mut killed = std::process::Command::new(assert_cmd::cargo::cargo_bin("pryv-backup"))
+        .env_remove("NODE_ENV")
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .arg("--include-ephemeral")
+        .env("PRYV_BACKUP_TEST_PAUSE_AT", "before-user:bob")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(killed.stderr.take().unwrap());
+    let paused = stderr
+        .lines()
+        .map_while(|l| l.ok())
+        .any(|l| l.contains("paused at before-user:bob"));
+    assert!(paused, "the backup never reached its pause");
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    assert!(!out.join("manifest.json").exists());
+    assert!(out.join(".pryv-backup-in-progress").is_file());
+    assert!(out.join("users").read_dir().unwrap().next().is_some());
+
+    let again = run_backup(&source, &out, &["--include-ephemeral"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(
+        text(&again).contains("replacing an unfinished backup left by an earlier run"),
+        "{}",
+        text(&again)
+    );
+    assert!(!out.join(".pryv-backup-in-progress").exists());
+    cli().arg("verify").arg(&out).assert().code(0);
+    let target = Install::empty();
+    let restored = restore(&target, &out, &[]);
+    assert_eq!(restored.status.code(), Some(0), "{}", text(&restored));
+    assert_same(&source.dump(), &target.dump());
+
+    // Not marked by a run: refused, untouched.
+    let foreign = work.path().join("foreign");
+    std::fs::create_dir_all(foreign.join("users/someone")).unwrap();
+    std::fs::write(foreign.join("users/someone/notes"), b"not ours").unwrap();
+    let refused = run_backup(&source, &foreign, &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("choose an empty directory"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(
+        std::fs::read(foreign.join("users/someone/notes")).unwrap(),
+        b"not ours"
+    );
+    assert!(!foreign.join("manifest.json").exists());
+}

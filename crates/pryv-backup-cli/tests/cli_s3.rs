@@ -264,23 +264,40 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
         String::from_utf8_lossy(&verify.stderr)
     );
 
-    // The killed run's lock is still there, and says so; once it is removed (or 5 minutes
-    // old), a new backup refuses to mix with the leftovers.
-    let refused_with = |why: &str| {
-        let again = cli_s3(&server)
-            .args(["backup", "--output", &url])
-            .args(source.args())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&again.stderr).to_string();
-        assert_eq!(again.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains(why), "{stderr}");
-    };
-    refused_with("another pryv-backup run");
-    bucket
-        .delete(&pryv_backup::lock::s3_output_lock_key(&prefix))
+    // The killed run's lock is still there, fresh; its process on this machine is gone, so
+    // the next run takes it over at once, replaces the killed run's objects and completes.
+    assert!(bucket
+        .exists(&pryv_backup::lock::s3_output_lock_key(&prefix))
+        .unwrap());
+    let again = cli_s3(&server)
+        .args(["backup", "--output", &url, "--include-ephemeral"])
+        .args(source.args())
+        .output()
         .unwrap();
-    refused_with("unfinished backup");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("replacing an unfinished backup left by an earlier run")
+            && stderr.contains("taking over the lock"),
+        "{stderr}"
+    );
+    let keys = bucket.list(&prefix).unwrap();
+    assert!(
+        !keys.iter().any(|k| k.ends_with(".pryv-backup-in-progress")),
+        "{keys:?}"
+    );
+    let restore = cli_s3(&server)
+        .args(["--restore", &url])
+        .args(target.args())
+        .output()
+        .unwrap();
+    assert_eq!(
+        restore.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_same(&source.dump(), &target.dump());
 }
 
 /// A backup into an S3 prefix holds a lock object beside it: a second backup started while
@@ -300,9 +317,26 @@ fn a_second_backup_into_one_s3_prefix_is_refused() {
             holder: "pid 1 on another host".into(),
             token: "0123".into(),
             refreshed_ms,
+            owner: None,
         })
         .unwrap()
     };
+    // A fresh lock of a live process on this machine (this test) is refused.
+    let alive = serde_json::to_vec(&pryv_backup::lock::S3LockBody {
+        holder: "this test".into(),
+        token: "4567".into(),
+        refreshed_ms: pryv_backup::backup::now_millis(),
+        owner: pryv_backup::lock::LockOwner::this_process(),
+    })
+    .unwrap();
+    bucket.put(&lock, alive).unwrap();
+    let output = cli_s3(&server)
+        .args(["backup", "--output", &url])
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("held by this test"));
     bucket
         .put(&lock, body(pryv_backup::backup::now_millis()))
         .unwrap();

@@ -148,6 +148,7 @@ impl UserSink for HookedSink<'_> {
 #[serde(rename_all = "camelCase")]
 pub struct BackupReport {
     pub backup_type: String,
+    /// The users backed up (not those in `failed_users`).
     pub users: Vec<UserRef>,
     /// Users for which only changes were exported.
     pub incremental_users: usize,
@@ -165,6 +166,17 @@ pub struct BackupReport {
     pub clock_stepped_back: Option<ClockStep>,
     /// Users listed when the backup started but not in it (deleted while it ran).
     pub left_out: Vec<LeftOutUser>,
+    /// Users whose data could not be read: left out of the backup (its manifest does not
+    /// list them), the others backed up.
+    pub failed_users: Vec<FailedUser>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedUser {
+    pub user_id: String,
+    pub username: String,
+    pub error: String,
 }
 
 /// A user listed when the backup started and left out of it, and why.
@@ -223,7 +235,7 @@ pub fn run(
     }
 
     progress.start(users.len());
-    let (manifests, left_out) = export_users(
+    let (manifests, left_out, failed_users) = export_users(
         engine,
         &writer,
         &users,
@@ -234,7 +246,11 @@ pub fn run(
     )?;
 
     let gone: Vec<UserRef> = left_out.iter().map(|l| l.user.clone()).collect();
-    let users: Vec<UserRef> = users.into_iter().filter(|u| !gone.contains(u)).collect();
+    let users: Vec<UserRef> = users
+        .into_iter()
+        .filter(|u| !gone.contains(u))
+        .filter(|u| !failed_users.iter().any(|f| f.user_id == u.user_id))
+        .collect();
 
     // A backup of some users carries their platform entries only (named by plaintext
     // username, or by token in hashed PII mode); entries naming no user come with all. A
@@ -311,6 +327,7 @@ pub fn run(
         missing_attachments,
         clock_stepped_back,
         left_out,
+        failed_users,
     })
 }
 
@@ -380,8 +397,10 @@ fn export_users(
     since: &HashMap<String, f64>,
     clock_skew: f64,
     progress: &dyn Progress,
-) -> Result<(Vec<UserManifest>, Vec<LeftOutUser>)> {
-    // One failure makes the backup incomplete: stop taking new users.
+) -> Result<(Vec<UserManifest>, Vec<LeftOutUser>, Vec<FailedUser>)> {
+    // A user deleted meanwhile, or whose data cannot be read, is left out and the others go
+    // on; a failure to write the backup, or a stop request (Err outside), would fail every
+    // user: it stops taking new ones.
     let slots = per_user(users, options.jobs, true, progress, |user| {
         let export = ExportOptions {
             window: ExportWindow {
@@ -389,7 +408,6 @@ fn export_users(
             },
             include_ephemeral: options.include_ephemeral,
         };
-        // A user deleted meanwhile is no failure: the others go on.
         match export_user(
             engine,
             writer,
@@ -399,17 +417,23 @@ fn export_users(
             options.hook.as_ref(),
             progress,
         ) {
-            Ok(manifest) => Ok(Some(manifest)),
-            Err(Error::UserDeleted { .. }) => Ok(None),
-            Err(e) => Err(e),
+            Ok(manifest) => Ok(Ok(Some(manifest))),
+            Err(Error::UserDeleted { .. }) => Ok(Ok(None)),
+            Err(e @ (Error::Archive(_) | Error::Interrupted(_))) => Err(e),
+            Err(e) => {
+                // Its partial files would otherwise be read as the user's data.
+                writer.discard_user(user)?;
+                Ok(Err(e))
+            }
         }
     })?;
     let mut manifests = Vec::with_capacity(users.len());
     let mut left_out = Vec::new();
+    let mut failed = Vec::new();
     for (user, slot) in users.iter().zip(slots) {
         match slot {
-            Some(Ok(Some(m))) => manifests.push(m),
-            Some(Ok(None)) => {
+            Some(Ok(Ok(Some(m)))) => manifests.push(m),
+            Some(Ok(Ok(None))) => {
                 progress.note(&format!(
                     "left out {} ({}): {DELETED_DURING_BACKUP}",
                     user.username, user.user_id
@@ -419,17 +443,22 @@ fn export_users(
                     reason: DELETED_DURING_BACKUP.to_string(),
                 });
             }
+            Some(Ok(Err(e))) => failed.push(FailedUser {
+                user_id: user.user_id.clone(),
+                username: user.username.clone(),
+                error: e.to_string(),
+            }),
             Some(Err(e)) => {
                 return Err(Error::Other(format!(
                     "backup of user {} ({}) failed: {e}",
                     user.username, user.user_id
                 )))
             }
-            // Not started because another user failed first: that error is reported.
+            // Not started because writing failed for another user first: that is reported.
             None => continue,
         }
     }
-    Ok((manifests, left_out))
+    Ok((manifests, left_out, failed))
 }
 
 fn export_user(
@@ -445,6 +474,7 @@ fn export_user(
     if let Some(hook) = hook {
         (hook.0)(&BackupStep::BeforeUser(user));
     }
+    crate::interrupt::pause_before_user(&user.username);
     // Taken just before the engine opens the user's snapshot: nothing the snapshot misses
     // was changed before this time.
     let taken_ms = now_millis();

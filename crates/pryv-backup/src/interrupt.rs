@@ -6,9 +6,12 @@
 //!
 //! Tests stop a run at a chosen point with [`pause_point`]: with
 //! `PRYV_BACKUP_TEST_PAUSE_AT=<point>`, the first thread reaching that point creates the file
-//! `PRYV_BACKUP_TEST_PAUSE_FILE` (when set), says so on stderr, and waits for a signal.
+//! `PRYV_BACKUP_TEST_PAUSE_FILE` (when set), says so on stderr, and waits until a signal
+//! arrives or the test removes that file (to change the install at that point, then let the
+//! run go on). Points: `before-user:<username>` (a backup, before that user's snapshot), and
+//! the names given to [`pause_point`] across the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
@@ -78,12 +81,24 @@ pub fn pause_point(point: &str) {
         return;
     }
     eprintln!("pryv-backup: paused at {point} (test hook), waiting for a signal");
-    if let Some(file) = &pause.file {
-        if let Err(e) = std::fs::write(file, point) {
-            eprintln!("pryv-backup: could not write {}: {e}", file.display());
+    let mut file = pause.file.as_deref();
+    if let Some(path) = file {
+        if let Err(e) = std::fs::write(path, point) {
+            eprintln!("pryv-backup: could not write {}: {e}", path.display());
+            file = None;
         }
     }
-    while requested().is_none() {
+    while requested().is_none() && file.is_none_or(Path::exists) {
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The pause point just before a backup takes `username`'s snapshot.
+pub fn pause_before_user(username: &str) {
+    let asked = std::env::var_os("PRYV_BACKUP_TEST_PAUSE_AT");
+    if asked.is_some_and(|at| {
+        at.to_str().and_then(|at| at.strip_prefix("before-user:")) == Some(username)
+    }) {
+        pause_point(&format!("before-user:{username}"));
     }
 }

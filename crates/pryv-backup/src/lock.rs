@@ -75,6 +75,52 @@ pub struct S3LockBody {
     pub holder: String,
     pub token: String,
     pub refreshed_ms: u64,
+    /// Absent in locks of earlier versions, and of runs on a system without /proc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<LockOwner>,
+}
+
+/// The process holding a lock, precisely enough to tell at once that it is gone: the same
+/// boot of the same machine, the same pid namespace (a container sharing the hostname may
+/// have another), and no process with its pid.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LockOwner {
+    pub boot_id: String,
+    pub pid_namespace: String,
+    pub pid: u32,
+}
+
+impl LockOwner {
+    pub fn this_process() -> Option<LockOwner> {
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        let pid_namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+        Some(LockOwner {
+            boot_id: boot_id.trim().to_string(),
+            pid_namespace: pid_namespace.to_string_lossy().into_owned(),
+            pid: std::process::id(),
+        })
+    }
+
+    /// True only when the owner's process provably no longer exists; a reused pid reads as
+    /// alive (the lock then waits to go stale).
+    fn is_gone(&self) -> bool {
+        let Some(here) = LockOwner::this_process() else {
+            return false;
+        };
+        if here.boot_id != self.boot_id || here.pid_namespace != self.pid_namespace {
+            return false;
+        }
+        let Ok(pid) = libc::pid_t::try_from(self.pid) else {
+            return false;
+        };
+        if pid <= 0 {
+            return false;
+        }
+        // SAFETY: signal 0 is never delivered; the call only asks whether the process exists.
+        let answer = unsafe { libc::kill(pid, 0) };
+        answer != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
 }
 
 /// Held while a backup writes into an S3 prefix: rewritten every half minute, deleted when
@@ -119,6 +165,7 @@ fn read_lock(bucket: &crate::s3::Bucket, key: &str) -> Result<Option<S3LockBody>
         holder: text,
         token: String::new(),
         refreshed_ms: u64::MAX,
+        owner: None,
     })))
 }
 
@@ -127,8 +174,8 @@ fn lock_text(body: &S3LockBody) -> Vec<u8> {
 }
 
 /// Locks a backup output in S3. A lock rewritten less than five minutes ago belongs to a
-/// running backup: refused. An older one was left by a run that was killed: taken over,
-/// with a warning. The lock is written only if absent, then read back (a store that
+/// running backup: refused, unless its owner ran on this machine and is provably gone. An
+/// older one was left by a run that was killed: taken over, with a warning. The lock is written only if absent, then read back (a store that
 /// ignores `If-None-Match` would let a second run write over it).
 pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dyn Held>> {
     let key = s3_output_lock_key(prefix);
@@ -140,13 +187,15 @@ pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dy
         Error::Other(format!(
             "another pryv-backup run is writing a backup into s3://{}/{prefix} (lock {}, held \
              by {holder}, rewritten {age} s ago): wait for it to end; a lock not rewritten for \
-             5 minutes is taken as left by a killed run",
+             5 minutes, or whose run was on this machine and has ended, is taken as left by a \
+             killed run",
             bucket.name(),
             bucket.url(&key),
         ))
     };
     if let Some(found) = read_lock(bucket, &key)? {
-        if now.saturating_sub(found.refreshed_ms) < S3_LOCK_STALE_MS {
+        let gone = found.owner.as_ref().is_some_and(LockOwner::is_gone);
+        if now.saturating_sub(found.refreshed_ms) < S3_LOCK_STALE_MS && !gone {
             return Err(held_by(Some(found)));
         }
         tracing::warn!(
@@ -164,6 +213,7 @@ pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dy
         ),
         token: format!("{:016x}", rand::random::<u64>()),
         refreshed_ms: now,
+        owner: LockOwner::this_process(),
     };
     if !bucket.put_new(&key, lock_text(&body))? {
         return Err(held_by(read_lock(bucket, &key)?));

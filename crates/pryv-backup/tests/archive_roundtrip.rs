@@ -257,11 +257,57 @@ fn archive_writer_refuses_misuse() {
         err.to_string().contains("choose an empty directory"),
         "{err}"
     );
+    // Without the manifest, what is left was not marked as an unfinished run's own output
+    // (the marker goes once the manifest is written): it is not pryv-backup's to remove.
     std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
     let err = ArchiveWriter::create(dir.path(), WriterOptions::default())
         .err()
         .unwrap();
-    assert!(err.to_string().contains("unfinished backup"), "{err}");
+    assert!(
+        err.to_string().contains("choose an empty directory"),
+        "{err}"
+    );
+    assert!(dir
+        .path()
+        .join("users")
+        .read_dir()
+        .unwrap()
+        .next()
+        .is_some());
+}
+
+/// A run that stops before its manifest (a crash, a full disk) leaves its marker: the next
+/// run into the folder removes that output and writes a whole backup of its own.
+#[test]
+fn an_unfinished_backup_is_replaced_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = ArchiveWriter::create(dir.path(), WriterOptions::default()).unwrap();
+    assert!(!w.replaced_unfinished());
+    let mut u = w.open_user(&user("gone")).unwrap();
+    u.item(Collection::Events, &json!({"id": "stale"})).unwrap();
+    drop(u);
+    drop(w);
+    assert!(dir.path().join(".pryv-backup-in-progress").is_file());
+    assert!(dir.path().join("users/gone").is_dir());
+
+    let w = ArchiveWriter::create(dir.path(), WriterOptions::default()).unwrap();
+    assert!(w.replaced_unfinished());
+    let mut u = w.open_user(&user("kept")).unwrap();
+    u.item(Collection::Events, &json!({"id": "fresh"})).unwrap();
+    w.finish(info(vec![u.finish().unwrap()])).unwrap();
+
+    assert!(
+        !dir.path().join("users/gone").exists(),
+        "the unfinished run's files are removed"
+    );
+    assert!(!dir.path().join(".pryv-backup-in-progress").exists());
+    assert!(verify(dir.path(), None).unwrap().is_ok());
+    // A complete backup is never replaced.
+    let err = ArchiveWriter::create(dir.path(), WriterOptions::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("already holds a backup"), "{err}");
+    assert!(dir.path().join("users/kept").is_dir());
 }
 
 #[test]

@@ -235,7 +235,7 @@ fn rqlite_missing_file_and_unreachable_node_say_what_to_do() {
 #[test]
 fn rqlite_http_round_trip_through_a_stand_in_node() {
     let node = testbed::rqlite::RqliteStandIn::start();
-    let store = RqlitePlatform::over_http(node.url());
+    let store = RqlitePlatform::over_http(&ServiceUrl::new(node.url()));
     let probe = ["user-unique/email/alice@example.com".to_string()];
     assert_eq!(
         store

@@ -8,7 +8,7 @@ use clap::Args;
 use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use pryv_backup::{backup, chain};
 
-use super::shared::{install, jobs, locate, new_sealer, open_reader};
+use super::shared::{install, jobs, locate, new_sealer, open_reader, tell_if_replaced};
 use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
 use crate::metrics::{self, Metrics};
@@ -151,6 +151,7 @@ pub fn run(
             empty_files: previous.is_none(),
         },
     )?;
+    tell_if_replaced(&writer, &output_dir);
     let bar = UserBar::new("backing up", json);
     let report = backup::run(
         engine.as_ref(),
@@ -165,12 +166,13 @@ pub fn run(
             core_version: install.core_version(),
             pii_key: install.config.pii_key.clone(),
             clock_skew: args.clock_skew,
-            hook: crate::test_pause::backup_hook(),
+            hook: None,
         },
         &bar,
     )?;
     drop(bar);
     metrics.set(&metrics::USERS, report.users.len() as f64);
+    metrics.set(&metrics::FAILED_USERS, report.failed_users.len() as f64);
     metrics.set(&metrics::ITEMS, report.items as f64);
     metrics.set(&metrics::ATTACHMENTS, report.attachments as f64);
     metrics.set(&metrics::BYTES, report.bytes as f64);
@@ -233,7 +235,19 @@ pub fn run(
             );
         }
     }
-    Ok(exit::OK)
+    if report.failed_users.is_empty() {
+        return Ok(exit::OK);
+    }
+    // On stderr in both modes: --json's stdout already carries them in the report.
+    eprintln!(
+        "error: {} user(s) could not be backed up and are not in this backup (the others are; \
+         fix the access named and run again):",
+        report.failed_users.len()
+    );
+    for f in &report.failed_users {
+        eprintln!("  - user {} ({}): {}", f.username, f.user_id, f.error);
+    }
+    Ok(exit::PARTIAL)
 }
 
 fn non_negative_seconds(text: &str) -> Result<f64, String> {

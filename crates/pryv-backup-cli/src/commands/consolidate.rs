@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use pryv_backup::archive::{ArchiveReader, ArchiveWriter, WriterOptions};
 
-use super::shared::{locate, new_sealer, open_chain};
+use super::shared::{locate, new_sealer, open_chain, tell_if_replaced};
 use crate::exit;
 use crate::flags::{DecryptArgs, SealArgs};
 use crate::metrics::{self, Metrics};
@@ -49,6 +49,7 @@ pub fn run(args: &ConsolidateArgs, json: bool, metrics: &mut Metrics) -> Result<
             ..WriterOptions::default()
         },
     )?;
+    tell_if_replaced(&writer, &out);
     let bar = UserBar::new("consolidating", json);
     let report = pryv_backup::consolidate::run(&chain, writer, &bar)?;
     drop(bar);

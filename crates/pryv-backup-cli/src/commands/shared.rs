@@ -111,3 +111,13 @@ pub fn open_reader(
     };
     Ok(ArchiveReader::open_in(backend, dir, sealer)?)
 }
+
+/// Tells the operator that an earlier run's unfinished output in `dir` was removed to write anew.
+pub fn tell_if_replaced(writer: &pryv_backup::archive::ArchiveWriter, dir: &std::path::Path) {
+    if writer.replaced_unfinished() {
+        eprintln!(
+            "replacing an unfinished backup left by an earlier run in {} (it had no manifest.json)",
+            dir.display()
+        );
+    }
+}

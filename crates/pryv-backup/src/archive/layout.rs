@@ -11,6 +11,9 @@ pub const USER_MANIFEST: &str = "user-manifest.json";
 pub const ENVELOPE: &str = "encryption.json";
 /// pryv-backup's clear record of a generation's place in its chain (see docs/archive-format.md).
 pub const CHAIN_RECORD: &str = "chain.json";
+/// Written first by a run and removed once its manifest is written: a folder holding it and
+/// no manifest is that run's unfinished output, which a later run may replace.
+pub const IN_PROGRESS: &str = ".pryv-backup-in-progress";
 pub const USERS_DIR: &str = "users";
 pub const PLATFORM_DIR: &str = "platform";
 pub const REGISTER_DIR: &str = "register";

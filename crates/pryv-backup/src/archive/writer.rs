@@ -14,8 +14,8 @@ use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
 use super::layout::{
-    self, ACCOUNT, ATTACHMENTS_DIR, CHAIN_RECORD, ENVELOPE, MANIFEST, PLATFORM_DIR, USERS_DIR,
-    USER_MANIFEST,
+    self, ACCOUNT, ATTACHMENTS_DIR, CHAIN_RECORD, ENVELOPE, IN_PROGRESS, MANIFEST, PLATFORM_DIR,
+    USERS_DIR, USER_MANIFEST,
 };
 use super::manifest::{
     FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION,
@@ -78,6 +78,7 @@ impl Shared {
 /// Writes one backup directory. Users may be written from several threads at once.
 pub struct ArchiveWriter {
     shared: Arc<Shared>,
+    replaced_unfinished: bool,
 }
 
 impl ArchiveWriter {
@@ -101,22 +102,51 @@ impl ArchiveWriter {
                 dir.display()
             );
         }
-        // Leftovers of an interrupted backup would mix with this one (the reference reader
-        // lists chunk folders rather than trusting the manifest).
-        for leftover in [USERS_DIR, PLATFORM_DIR] {
-            if backend.has_files_under(&dir.join(leftover))? {
-                return Err(ArchiveError::Invalid(format!(
-                    "{} holds files of an earlier, unfinished backup ({leftover}/): choose an empty directory",
-                    dir.display()
-                )));
-            }
-        }
         if options.max_chunk_size == 0 {
             return Err(ArchiveError::Invalid(
                 "the maximum chunk size must be at least 1 byte".into(),
             ));
         }
+        let marker = dir.join(IN_PROGRESS);
+        // The output is locked by now, so the run that wrote a marker is over: what it left
+        // is unfinished and is replaced whole (leftovers would mix with this run's files, as
+        // the reference reader lists chunk folders rather than trusting the manifest).
+        let replaced_unfinished = backend.is_file(&marker)?;
+        if replaced_unfinished {
+            for leftover in [USERS_DIR, PLATFORM_DIR] {
+                if backend.has_files_under(&dir.join(leftover))? {
+                    backend.remove_tree(&dir.join(leftover))?;
+                }
+            }
+            backend.remove_listed(dir, &[dir.join(ENVELOPE)])?;
+        } else {
+            // Files this tool cannot tell as its own are never removed.
+            for leftover in [USERS_DIR, PLATFORM_DIR] {
+                if backend.has_files_under(&dir.join(leftover))? {
+                    return Err(ArchiveError::Invalid(format!(
+                        "{} holds files in {leftover}/ that no unfinished pryv-backup run marked as its own \
+                         (there is no {IN_PROGRESS}): they are left alone; choose an empty \
+                         directory, or move them away",
+                        dir.display()
+                    )));
+                }
+            }
+        }
         ensure_dir(backend, dir)?;
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        write_file_durable(
+            backend,
+            &marker,
+            format!(
+                "pryv-backup run {} started at {started} (Unix time): unfinished until manifest.json is written\n",
+                std::process::id()
+            )
+            .as_bytes(),
+            None,
+            IN_PROGRESS.to_string(),
+        )?;
         if let Some(sealer) = &options.sealer {
             // The envelope stays in the clear: restore needs it to know how to open the rest.
             let text = serde_json::to_vec_pretty(&sealer.envelope()).map_err(|e| {
@@ -138,7 +168,13 @@ impl ArchiveWriter {
                 opened_users: Mutex::new(HashSet::new()),
                 platform_opened: Mutex::new(false),
             }),
+            replaced_unfinished,
         })
+    }
+
+    /// Whether this run removed the unfinished output of an earlier run to write anew.
+    pub fn replaced_unfinished(&self) -> bool {
+        self.replaced_unfinished
     }
 
     pub fn open_user(&self, user: &UserRef) -> Result<UserWriter, ArchiveError> {
@@ -171,6 +207,18 @@ impl ArchiveWriter {
             missing_attachments: Vec::new(),
             bytes_written: 0,
         })
+    }
+
+    /// Removes what was written of a user left out of the backup (its writer dropped): no
+    /// reader then takes partial files for the user's data.
+    pub fn discard_user(&self, user: &UserRef) -> Result<(), ArchiveError> {
+        let dir = layout::user_dir(&self.shared.root, &user.user_id)?;
+        let backend = &self.shared.options.backend;
+        if backend.has_files_under(&dir)? {
+            backend.remove_tree(&dir)?;
+        }
+        backend.remove_empty_dir(&dir);
+        Ok(())
     }
 
     /// `platform/platform.jsonl[.gz]`.
@@ -262,6 +310,12 @@ impl ArchiveWriter {
             self.shared.options.sealer.as_ref(),
             MANIFEST.to_string(),
         )?;
+        // The manifest marks the backup complete whether or not the marker goes.
+        let root = &self.shared.root;
+        self.shared
+            .options
+            .backend
+            .remove_listed(root, &[root.join(IN_PROGRESS)])?;
         Ok(manifest)
     }
 

@@ -38,7 +38,7 @@ pub fn export(base: &Path, username: &str, sink: &mut dyn UserSink) -> Result<()
     if !path.exists() {
         return Ok(());
     }
-    let conn = layout::open_for_reading(&path)?;
+    let conn = layout::open_read_only(&path)?;
     let tx = conn.unchecked_transaction().map_err(db)?;
     if layout::has_table(&tx, "sessions").map_err(db)? {
         let mut stmt = tx

@@ -135,7 +135,7 @@ impl Snapshot {
             if !path.exists() {
                 continue;
             }
-            let conn = layout::open_for_reading(&path)?;
+            let conn = layout::open_read_only(&path)?;
             conn.execute_batch("BEGIN DEFERRED").map_err(db)?;
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
                 r.get::<_, i64>(0)

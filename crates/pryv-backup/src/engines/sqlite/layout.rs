@@ -1,6 +1,6 @@
 //! File names and schemas, exactly as the core creates them (docs/storage-layout.md §4).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
@@ -200,6 +200,97 @@ pub fn open_for_reading(path: &Path) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| SqliteError::file(path, e))?;
     Ok(conn)
+}
+
+/// Opens a file of the install for a backup, read-only: nothing is ever written to it, and
+/// no file is created beside it when its folder is not writable (backups run as a user with
+/// read access only). A WAL database is read through its `-shm`; without one in a read-only
+/// folder, the file alone is read (`immutable`) when there is no `-wal` either (no change
+/// then lies outside it), else what is missing is told. The first read is made here, so that
+/// a file that cannot be read is named.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    let access = |message: String| {
+        crate::Error::Sqlite(SqliteError::Access {
+            path: path.display().to_string(),
+            message,
+        })
+    };
+    let beside = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let (wal, shm) = (beside("-wal"), beside("-shm"));
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let immutable = !shm.exists() && !is_writable(folder);
+    if immutable && wal.exists() {
+        return Err(access(format!(
+            "its {} holds changes not yet in the file, and reading them needs a {} this user \
+             cannot create: give this user write access to the folder {} (or run the backup \
+             while the core has the file open, which keeps the -shm)",
+            wal.display(),
+            shm.display(),
+            folder.display()
+        )));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let opened = if immutable {
+        Connection::open_with_flags(
+            format!("file:{}?immutable=1", uri_path(path)),
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        )
+    } else {
+        Connection::open_with_flags(path, flags)
+    };
+    let conn = opened.map_err(|e| SqliteError::file(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| SqliteError::file(path, e))?;
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        let unreadable = [path, &wal, &shm]
+            .into_iter()
+            .find(|f| f.exists() && !is_readable(f));
+        return Err(match unreadable {
+            Some(file) => access(format!(
+                "this user cannot read {} ({e}): give it read access",
+                file.display()
+            )),
+            None => SqliteError::file(path, e),
+        });
+    }
+    Ok(conn)
+}
+
+fn is_writable(path: &Path) -> bool {
+    has_access(path, libc::W_OK)
+}
+
+fn is_readable(path: &Path) -> bool {
+    has_access(path, libc::R_OK)
+}
+
+/// What the kernel would allow this process (its real ids, as `access(2)` checks).
+fn has_access(path: &Path, mode: libc::c_int) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: c_path is a NUL-terminated string that outlives the call.
+    unsafe { libc::access(c_path.as_ptr(), mode) == 0 }
+}
+
+/// A path as the path part of an SQLite `file:` URI: the characters a URI gives a meaning
+/// to are percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => out.push_str(&format!("%{:02X}", c as u32)),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Creates (or opens) a file in WAL mode with the core's schema for `kind`. A new file gets

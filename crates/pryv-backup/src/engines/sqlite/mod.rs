@@ -43,6 +43,9 @@ pub enum SqliteError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A file this user cannot read as it is; the message names the access missing.
+    #[error("SQLite file {path}: {message}")]
+    Access { path: String, message: String },
     /// Data the core's SQLite schema cannot hold as given; the message says which and why.
     #[error("cannot store in SQLite: {0}")]
     Unstorable(String),

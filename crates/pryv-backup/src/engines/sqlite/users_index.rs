@@ -92,7 +92,7 @@ fn open_existing(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
-    let conn = layout::open_for_reading(path)?;
+    let conn = layout::open_read_only(path)?;
     if !layout::has_table(&conn, "id4name").map_err(|e| SqliteError::file(path, e))? {
         return Ok(None);
     }
