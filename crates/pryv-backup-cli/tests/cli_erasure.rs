@@ -137,6 +137,12 @@ fn a_user_deleted_between_generations_is_absent_from_the_latest_state_only() {
             assert!(output.status.success(), "{command}: {}", text(&output));
         }
     }
+    let inspect = stdout_json(&run(&[
+        "inspect".as_ref(),
+        chain.as_os_str(),
+        "--json".as_ref(),
+    ]));
+    assert_eq!(inspect["latestStateUserCount"], 3, "{inspect}");
     let drill = stdout_json(&run(&[
         "drill".as_ref(),
         chain.as_os_str(),
