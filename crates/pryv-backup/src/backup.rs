@@ -302,6 +302,8 @@ pub fn run(
         clock_stepped_back: clock_stepped_back.clone(),
         encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
         users: user_records(&manifests, Some(snapshot_before)),
+        // A run of every user knows who the install holds: a user absent is deleted.
+        install_users: all_users.then(|| users.iter().map(|u| user_digest(&u.user_id)).collect()),
     };
     let record = serde_json::to_value(&record)
         .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;

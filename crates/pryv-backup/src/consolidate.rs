@@ -97,6 +97,13 @@ pub fn run(
         clock_stepped_back: None,
         encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
         users: crate::backup::user_records(&manifests, None),
+        // The merged state holds exactly these users: the deleted ones are left out.
+        install_users: Some(
+            manifests
+                .iter()
+                .map(|m| crate::chain::user_digest(&m.user_id))
+                .collect(),
+        ),
     };
     let record = serde_json::to_value(&record)
         .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;

@@ -104,6 +104,13 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
         }));
     }
     let base_only_for_the_core = !increments.is_empty();
+    // What a restore of the chain holds: users deleted from the install are not in it.
+    let latest_users = opened.as_ref().map(|chain| chain.users().len());
+    if let (Some(count), true) = (latest_users, base_only_for_the_core) {
+        summary
+            .text
+            .push_str(&format!("latest state: {count} user(s)\n"));
+    }
     for name in &index.leftovers {
         summary.text.push_str(&format!(
             "{name}: incomplete (no manifest.json), ignored by restores\n"
@@ -119,6 +126,9 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
     }
     if let Some(object) = summary.json.as_object_mut() {
         object.insert("increments".into(), serde_json::Value::Array(increments));
+        if let Some(count) = latest_users {
+            object.insert("latestStateUserCount".into(), count.into());
+        }
         // Whether bin/backup.js --restore would miss part of this folder (its increments).
         object.insert(
             "coreRestoreReadsBaseOnly".into(),

@@ -12,7 +12,7 @@
 //! erases them (with the opt-in `keep-everything` mode the source keeps them: a chain
 //! restore then lacks them rather than resurrect what may have been erased).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -131,12 +131,40 @@ impl Chain {
         self.generations.len()
     }
 
-    /// Every user of any generation, in the order first seen.
+    /// The [`user_digest`]s of the users the latest state holds, when a generation records
+    /// its install's users: the newest such set, plus the users of the generations after it
+    /// (runs of chosen users, which may add a user but say nothing of the others). `None`
+    /// when no generation records a set: every user of any generation is then held.
+    fn present_users(&self) -> Option<HashSet<String>> {
+        let newest = self
+            .index
+            .generations
+            .iter()
+            .rposition(|g| g.record.as_ref().is_some_and(|r| r.install_users.is_some()))?;
+        let mut present: HashSet<String> = self.index.generations[newest]
+            .record
+            .as_ref()
+            .and_then(|r| r.install_users.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for g in &self.generations[newest + 1..] {
+            present.extend(g.manifest().users.iter().map(|u| user_digest(&u.user_id)));
+        }
+        Some(present)
+    }
+
+    /// Every user of the latest state (a user deleted from the install before the newest
+    /// generation recording its users is not), in the order first seen.
     pub fn users(&self) -> Vec<UserRef> {
+        let present = self.present_users();
         let mut seen = HashMap::new();
         let mut users = Vec::new();
         for g in &self.generations {
             for u in &g.manifest().users {
+                if !is_present(present.as_ref(), &u.user_id) {
+                    continue;
+                }
                 if seen.insert(u.user_id.clone(), ()).is_none() {
                     users.push(UserRef {
                         user_id: u.user_id.clone(),
@@ -170,6 +198,12 @@ impl Chain {
 
     /// The latest state of one user, across generations.
     pub fn user_source(&self, user_id: &str) -> Result<ChainUser> {
+        if !is_present(self.present_users().as_ref(), user_id) {
+            return Err(Error::Other(format!(
+                "user {user_id} was deleted from the install before the latest generation of \
+                 this backup (restore --as-of a time before its deletion to get it back)"
+            )));
+        }
         let mut readers = Vec::new();
         for g in &self.generations {
             if g.manifest().users.iter().any(|u| u.user_id == user_id) {
@@ -224,11 +258,16 @@ impl Chain {
     /// [`changes_since_ms`]), as that user's `backupTimestamp`. The result's
     /// `snapshotBefore` is cleared: the cutoffs are already applied, generation by generation.
     pub fn latest_state(&self) -> Manifest {
+        let present = self.present_users();
         let mut state = self.generations[0].manifest().clone();
         state.users.clear();
         for g in &self.generations {
             let m = g.manifest();
-            for u in &m.users {
+            for u in m
+                .users
+                .iter()
+                .filter(|u| is_present(present.as_ref(), &u.user_id))
+            {
                 let since = changes_since_ms(u.backup_timestamp, m.snapshot_before);
                 match state.users.iter_mut().find(|s| s.user_id == u.user_id) {
                     Some(s) => {
@@ -262,6 +301,11 @@ impl Chain {
     pub fn generation_manifest(&self, index: usize) -> Option<&Manifest> {
         self.generations.get(index).map(ArchiveReader::manifest)
     }
+}
+
+/// Whether the latest state holds `user_id`, given [`Chain::present_users`].
+fn is_present(present: Option<&HashSet<String>>, user_id: &str) -> bool {
+    present.is_none_or(|p| p.contains(&user_digest(user_id)))
 }
 
 /// Every file one generation's manifests account for: manifests, envelope, record,

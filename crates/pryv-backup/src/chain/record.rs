@@ -44,6 +44,11 @@ pub struct GenerationRecord {
     pub encryption: EncryptionRecord,
     /// The users of this generation.
     pub users: Vec<UserRecord>,
+    /// Every user the install held at this generation's snapshot, as [`user_digest`]s,
+    /// when the run read them all (changed or not): a user absent from it was deleted
+    /// before. `None` for a run of chosen users and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_users: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

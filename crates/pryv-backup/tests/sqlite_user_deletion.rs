@@ -1,0 +1,132 @@
+//! A user deleted from a SQLite install between generations (issue 29, first part): the
+//! latest state of the chain leaves it out, the state before the deletion holds it, and a
+//! consolidated backup of the latest state has no trace of it.
+
+use std::path::Path;
+
+use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
+use pryv_backup::backup::{self, BackupOptions};
+use pryv_backup::chain::Chain;
+use pryv_backup::consolidate;
+use pryv_backup::engine::{Engine, ImportOptions};
+use pryv_backup::engines::filesystem::user_local_dir;
+use pryv_backup::engines::sqlite::SqliteEngine;
+use pryv_backup::progress::Silent;
+use pryv_backup::restore::{self, RestoreOptions};
+use pryv_backup::sample::sample_platform;
+
+const BOB: &str = "cksamplebobby0002";
+
+fn open_chain(dir: &Path) -> Chain {
+    Chain::open(&Backend::Local, dir, &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })
+    .expect("open")
+    .expect("complete backup")
+}
+
+fn back_up(engine: &dyn Engine, chain_dir: &Path) {
+    let (dir, previous) = match Chain::open(&Backend::Local, chain_dir, &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })
+    .expect("open")
+    {
+        None => (chain_dir.to_path_buf(), None),
+        Some(chain) => (
+            chain.next_generation_dir().expect("next"),
+            Some(chain.previous_state()),
+        ),
+    };
+    let writer = ArchiveWriter::create(&dir, WriterOptions::default()).expect("archive");
+    let options = BackupOptions {
+        users: Vec::new(),
+        previous,
+        include_ephemeral: true,
+        jobs: 2,
+        engine_name: "sqlite".into(),
+        domain: "https://deletion.example".into(),
+        core_version: "test".into(),
+        pii_key: None,
+        clock_skew: 0.0,
+        hook: None,
+    };
+    backup::run(engine, writer, &options, &Silent).expect("backup");
+}
+
+/// Restores `chain` into a new SQLite install and lists its userIds.
+fn restored_users(chain: &Chain, dir: &Path) -> Vec<String> {
+    let target = tempfile::tempdir().unwrap();
+    let engine = SqliteEngine::open_with_fs_attachments(target.path()).expect("target");
+    let report = restore::run(
+        &engine,
+        chain,
+        dir,
+        &RestoreOptions {
+            jobs: 2,
+            ..Default::default()
+        },
+        &Silent,
+    )
+    .expect("restore");
+    assert!(report.is_complete(), "{report:?}");
+    let mut ids: Vec<String> = engine
+        .users()
+        .expect("users")
+        .into_iter()
+        .map(|u| u.user_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
+    let source = tempfile::tempdir().unwrap();
+    let engine = SqliteEngine::open_with_fs_attachments(source.path()).expect("source");
+    for (user, data) in sample_platform(7) {
+        engine
+            .import_user(&user, &data, &ImportOptions::default())
+            .expect("sample import");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let chain_dir = work.path().join("chain");
+    back_up(&engine, &chain_dir);
+    let base_time = open_chain(&chain_dir).generation(0).expect("base").1;
+    // The next generation is dated strictly later than the base.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
+    // As the core deletes a user of a SQLite install: its folder (databases, attachments)
+    // and its users-index row.
+    std::fs::remove_dir_all(user_local_dir(source.path(), BOB).unwrap()).unwrap();
+    rusqlite::Connection::open(source.path().join("user-index.db"))
+        .unwrap()
+        .execute("DELETE FROM id4name WHERE userId = ?1", [BOB])
+        .unwrap();
+    assert!(engine.users().unwrap().iter().all(|u| u.user_id != BOB));
+    back_up(&engine, &chain_dir);
+
+    let chain = open_chain(&chain_dir);
+    assert_eq!(chain.generation_count(), 2);
+    assert!(chain.users().iter().all(|u| u.user_id != BOB));
+    assert!(chain.latest_state().users.iter().all(|u| u.user_id != BOB));
+    let latest = restored_users(&chain, &chain_dir);
+    assert_eq!(latest.len(), 3, "{latest:?}");
+    assert!(!latest.iter().any(|u| u == BOB));
+
+    let before = open_chain(&chain_dir).as_of(base_time).expect("as of");
+    let earlier = restored_users(&before, &chain_dir);
+    assert_eq!(earlier.len(), 4, "{earlier:?}");
+    assert!(earlier.iter().any(|u| u == BOB));
+
+    let merged_dir = work.path().join("consolidated");
+    let writer = ArchiveWriter::create(&merged_dir, WriterOptions::default()).expect("archive");
+    consolidate::run(&chain, writer, &Silent).expect("consolidate");
+    let merged = open_chain(&merged_dir);
+    assert!(merged
+        .generation_manifest(0)
+        .unwrap()
+        .users
+        .iter()
+        .all(|u| u.user_id != BOB));
+    assert_eq!(restored_users(&merged, &merged_dir).len(), 3);
+}
