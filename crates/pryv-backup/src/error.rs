@@ -56,6 +56,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Another run holds the lock of what this run would write: nothing was done to it.
+    #[error("{0}")]
+    Locked(String),
     /// A signal asked the run to stop; it stopped at a safe point.
     #[error(transparent)]
     Interrupted(#[from] crate::interrupt::Interrupted),

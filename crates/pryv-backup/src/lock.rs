@@ -31,7 +31,7 @@ pub fn lock_file(path: &Path, what: &str) -> Result<Box<dyn Held>> {
         .map_err(|e| Error::io(path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(Box::new(file)),
-        Err(TryLockError::WouldBlock) => Err(Error::Other(format!(
+        Err(TryLockError::WouldBlock) => Err(Error::Locked(format!(
             "another pryv-backup run is writing {what} (it holds {}): wait for it to end, then run again",
             path.display()
         ))),
@@ -184,7 +184,7 @@ pub fn lock_s3_output(bucket: &crate::s3::Bucket, prefix: &str) -> Result<Box<dy
         let (holder, age) = body
             .map(|b| (b.holder, now.saturating_sub(b.refreshed_ms) / 1000))
             .unwrap_or_default();
-        Error::Other(format!(
+        Error::Locked(format!(
             "another pryv-backup run is writing a backup into s3://{}/{prefix} (lock {}, held \
              by {holder}, rewritten {age} s ago): wait for it to end; a lock not rewritten for \
              5 minutes, or whose run was on this machine and has ended, is taken as left by a \

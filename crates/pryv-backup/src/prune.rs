@@ -18,8 +18,10 @@
 //! needed. Only the files the manifests list are removed (then the folders left empty);
 //! an encrypted generation whose manifests cannot be opened (no key given) loses the files
 //! of its layout instead (root files of the format, `users/`, `platform/`, `register/`). A
-//! backup whose lock is held (being written) or that has no manifest yet is left alone; one
-//! whose chain is broken (a lost generation) is reported damaged and left alone.
+//! backup whose lock another run holds (being written) or that has no manifest yet is left
+//! alone; one whose chain is broken (a lost generation), that cannot be read, or whose lock
+//! cannot be taken when removing (no write access) is reported damaged and left alone. A dry
+//! run looks without taking locks it cannot take, so a user with read access only can run it.
 //!
 //! Before removing a generation (or a whole backup), prune writes into its folder a marker,
 //! [`PRUNING_MARKER`], listing the files it is about to remove, and makes it durable; the
@@ -179,7 +181,7 @@ pub struct Generation {
 pub struct PruneReport {
     pub kept: Vec<Generation>,
     pub removed: Vec<Generation>,
-    /// Folders left alone, with why (being written, no manifest yet).
+    /// Folders left alone, with why (a live lock of another run, no manifest yet).
     pub skipped: Vec<(PathBuf, String)>,
     /// Backups left alone because they are broken or cannot be read, with why (a lost
     /// generation, named): a prune that meets one has not done all it should.
@@ -292,6 +294,26 @@ fn finish_interrupted(
     Ok(true)
 }
 
+/// Finishes the removals an earlier prune was stopped in, in the backup at `dir` and its
+/// increments; true when the whole backup was being removed.
+fn finish_interrupted_in(
+    backend: &Backend,
+    dir: &Path,
+    apply: bool,
+    report: &mut PruneReport,
+) -> Result<bool> {
+    if finish_interrupted(backend, dir, apply, report)? {
+        return Ok(true);
+    }
+    let increments = dir.join(INCREMENTS_DIR);
+    if backend.is_dir(&increments)? {
+        for generation in backend.list_dirs(&increments)? {
+            finish_interrupted(backend, &increments.join(generation), apply, report)?;
+        }
+    }
+    Ok(false)
+}
+
 /// Applies `policy` to the backups directly inside `root`; removes only when `apply`.
 pub fn run(
     backend: &Backend,
@@ -324,20 +346,35 @@ pub fn run(
     for name in backend.list_dirs(root)? {
         let dir = root.join(&name);
         let lock = match backend.lock_output(&dir) {
-            Ok(lock) => lock,
-            Err(e) => {
+            Ok(lock) => Some(lock),
+            Err(Error::Locked(e)) => {
                 report.skipped.push((dir, format!("being written: {e}")));
                 continue;
             }
+            // A dry run removes nothing, so it may look without the lock (as a user with
+            // read access only); removing needs it.
+            Err(e) if apply => {
+                report.damaged.push((
+                    dir,
+                    format!(
+                        "cannot take its lock, so nothing of it is removed ({e}): prune needs \
+                         write access to the folder holding the backups"
+                    ),
+                ));
+                continue;
+            }
+            Err(e) => {
+                tracing::debug!("dry run without the lock of {}: {e}", dir.display());
+                None
+            }
         };
         // A removal an earlier prune was stopped in: finished before anything else.
-        if finish_interrupted(backend, &dir, apply, &mut report)? {
-            continue;
-        }
-        let increments = dir.join(INCREMENTS_DIR);
-        if backend.is_dir(&increments)? {
-            for generation in backend.list_dirs(&increments)? {
-                finish_interrupted(backend, &increments.join(generation), apply, &mut report)?;
+        match finish_interrupted_in(backend, &dir, apply, &mut report) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                report.damaged.push((dir, format!("cannot be read: {e}")));
+                continue;
             }
         }
         let dated = ChainIndex::open(backend, &dir).and_then(|index| match index {

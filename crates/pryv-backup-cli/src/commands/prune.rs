@@ -63,7 +63,8 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     })?;
     metrics.set(&metrics::KEPT, report.kept.len() as f64);
     metrics.set(&metrics::REMOVED, report.removed.len() as f64);
-    // A broken chain is left alone, and the run says it did not do all it should.
+    // A backup left alone for a broken chain, unreadable files or a lock it could not take:
+    // the run did not do all it should.
     let code = if report.damaged.is_empty() {
         exit::OK
     } else {
@@ -100,7 +101,8 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
         println!("left alone {}: {why}", dir.display());
     }
     for (dir, why) in &report.damaged {
-        println!("DAMAGED, left alone {}: {why}", dir.display());
+        // A broken chain, a backup this user cannot read, or a lock it cannot take.
+        println!("error, left alone {}: {why}", dir.display());
     }
     if apply {
         println!(
