@@ -66,14 +66,20 @@ fn a_dry_run_needs_read_access_only_and_removing_without_write_access_fails() {
     let report = stdout_json(&dry);
     assert_eq!(report["removed"].as_array().unwrap().len(), 1, "{report:#}");
     assert_eq!(report["kept"].as_array().unwrap().len(), 1, "{report:#}");
-    assert!(report["skipped"].as_array().unwrap().is_empty(), "{report:#}");
+    assert!(
+        report["skipped"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
 
     let applied = prune_without_write_access(&root, &["--yes"]);
     assert_eq!(applied.status.code(), Some(1), "{}", text(&applied));
     let said = text(&applied);
     assert!(!said.contains("being written"), "{said}");
     assert!(said.contains("cannot take its lock"), "{said}");
-    assert!(said.contains("2026-11") && said.contains("2026-12"), "{said}");
+    assert!(
+        said.contains("2026-11") && said.contains("2026-12"),
+        "{said}"
+    );
     assert!(root.join("2026-11/manifest.json").is_file());
 }
 
@@ -87,6 +93,9 @@ fn backups_it_cannot_read_make_prune_fail() {
     let dry = prune_without_write_access(&root, &[]);
     assert_eq!(dry.status.code(), Some(1), "{}", text(&dry));
     let said = text(&dry);
-    assert!(said.contains("2026-11") && said.contains("2026-12"), "{said}");
+    assert!(
+        said.contains("2026-11") && said.contains("2026-12"),
+        "{said}"
+    );
     assert!(!said.contains("being written"), "{said}");
 }

@@ -378,7 +378,7 @@ pub fn run(
             }
         }
         let dated = ChainIndex::open(backend, &dir).and_then(|index| match index {
-            Some(index) => Ok(Some((generation_times(&index, open)?, index))),
+            Some(index) => Ok(Some((crate::chain::generation_times(&index, open)?, index))),
             None => Ok(None),
         });
         match dated {
@@ -428,21 +428,6 @@ pub fn run(
         backend.remove_empty_dir(dir);
     }
     Ok(report)
-}
-
-/// When each generation was written (ms): from its record, else from its manifest (a
-/// generation written before records existed, which needs the key when encrypted).
-fn generation_times(index: &ChainIndex, open: &Opener<'_>) -> Result<Vec<u64>> {
-    index
-        .generations
-        .iter()
-        .map(|g| match &g.record {
-            Some(r) => Ok(r.backup_timestamp),
-            None => open(&g.dir)
-                .map(|reader| reader.manifest().backup_timestamp)
-                .map_err(|e| Error::Other(format!("{}: {e}", g.label()))),
-        })
-        .collect()
 }
 
 /// The files of one generation: those its manifests list, or, when an encrypted one cannot

@@ -1,11 +1,11 @@
 //! `drill`: restores a backup into a throwaway platform and checks everything in it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
 
-use super::shared::{default_jobs, open_chain};
+use super::shared::{default_jobs, locate, open_chain, open_reader};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::metrics::{self, Metrics};
@@ -13,7 +13,9 @@ use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
 pub struct DrillArgs {
-    /// The backup directory, or `s3://bucket/prefix`.
+    /// The backup directory, or `s3://bucket/prefix`; or a folder of backups (one per
+    /// sub-folder, as the backup unit writes them): its newest complete backup, by the
+    /// backups' own records, is drilled.
     pub dir: PathBuf,
     /// Drill the state as it was at this time (see `restore --as-of`).
     #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
@@ -23,16 +25,26 @@ pub struct DrillArgs {
 }
 
 pub fn run(args: &DrillArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
-    let (dir, chain) = open_chain(&args.dir, args.as_of, &args.secrets, json)?;
+    let location = newest_if_folder_of_backups(&args.dir, &args.secrets)?;
+    if location != args.dir && !json {
+        eprintln!(
+            "drilling {}, the newest complete backup in {}",
+            location.display(),
+            args.dir.display()
+        );
+    }
+    let (dir, chain) = open_chain(&location, args.as_of, &args.secrets, json)?;
     let bar = UserBar::new("drilling", json);
     let report = pryv_backup::drill::run(&chain, &dir, default_jobs(), &bar)?;
     drop(bar);
     metrics.set(&metrics::USERS, report.restored as f64);
     metrics.set(&metrics::FAILED_USERS, report.damaged.len() as f64);
     if json {
-        print_json(&serde_json::json!({ "ok": report.is_ok(), "report": report }))?;
+        print_json(
+            &serde_json::json!({ "ok": report.is_ok(), "backup": location, "report": report }),
+        )?;
     } else {
-        println!("drill of {} into {}", args.dir.display(), report.target);
+        println!("drill of {} into {}", location.display(), report.target);
         println!(
             "{} of {} user(s) restored with every check passed, {} platform entries",
             report.restored, report.users, report.platform_entries
@@ -77,4 +89,17 @@ pub fn run(args: &DrillArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     } else {
         exit::ERROR
     })
+}
+
+/// `location` itself when it is a backup (or holds none); else the newest complete backup
+/// among its sub-folders.
+fn newest_if_folder_of_backups(location: &Path, secrets: &DecryptArgs) -> Result<PathBuf> {
+    let (backend, dir) = locate(location)?;
+    if backend.is_file(&dir.join(pryv_backup::archive::layout::MANIFEST))? {
+        return Ok(location.to_path_buf());
+    }
+    let newest = pryv_backup::chain::newest_backup_in(&backend, &dir, &|d| {
+        open_reader(&backend, d, secrets).map_err(|e| format!("{e:#}"))
+    })?;
+    Ok(newest.unwrap_or_else(|| location.to_path_buf()))
 }

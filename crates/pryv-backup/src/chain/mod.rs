@@ -39,6 +39,47 @@ pub const MANIFEST_RECORD_FIELD: &str = "chain";
 /// Opens one generation directory (the caller knows the secrets).
 pub type Opener<'a> = dyn Fn(&Path) -> std::result::Result<ArchiveReader, String> + 'a;
 
+/// When each generation of `index` was written (ms): from its clear record, else from its
+/// manifest (a generation written before records existed, which needs the key when encrypted).
+pub fn generation_times(index: &ChainIndex, open: &Opener<'_>) -> Result<Vec<u64>> {
+    index
+        .generations
+        .iter()
+        .map(|g| match &g.record {
+            Some(r) => Ok(r.backup_timestamp),
+            None => open(&g.dir)
+                .map(|reader| reader.manifest().backup_timestamp)
+                .map_err(|e| Error::Other(format!("{}: {e}", g.label()))),
+        })
+        .collect()
+}
+
+/// The complete backup directly inside `root` whose newest generation was written last, by
+/// the generations' records, never by folder name (`lost+found` or a renamed folder sorts
+/// anywhere). Folders without a `manifest.json` are no complete backup and are passed over;
+/// one whose chain cannot be read is an error naming it, as it would be for a restore.
+pub fn newest_backup_in(
+    backend: &Backend,
+    root: &Path,
+    open: &Opener<'_>,
+) -> Result<Option<PathBuf>> {
+    let mut newest: Option<(u64, PathBuf)> = None;
+    for name in backend.list_dirs(root)? {
+        let dir = root.join(&name);
+        let Some(index) = ChainIndex::open(backend, &dir)? else {
+            continue;
+        };
+        let written = generation_times(&index, open)?
+            .into_iter()
+            .max()
+            .unwrap_or(0);
+        if newest.as_ref().is_none_or(|(time, _)| written > *time) {
+            newest = Some((written, dir));
+        }
+    }
+    Ok(newest.map(|(_, dir)| dir))
+}
+
 pub struct Chain {
     backend: Backend,
     dir: PathBuf,
