@@ -84,7 +84,10 @@ fn source_influxdb() -> testbed::influx::Influx {
             .send_string(&lines.join("\n"))
         {
             tries += 1;
-            assert!(matches!(e, ureq::Error::Status(404, _)) && tries < 50, "{e}");
+            assert!(
+                matches!(e, ureq::Error::Status(404, _)) && tries < 50,
+                "{e}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
@@ -399,6 +402,16 @@ fn archive_points(archive: &Path) -> BTreeSet<String> {
     out
 }
 
+/// Two sets of rows equal, or a failure naming the rows only one holds.
+fn assert_same_rows(source: &BTreeSet<String>, ours: &BTreeSet<String>) {
+    let only_source: Vec<&String> = source.difference(ours).collect();
+    let only_ours: Vec<&String> = ours.difference(source).collect();
+    assert!(
+        only_source.is_empty() && only_ours.is_empty(),
+        "only in the source: {only_source:#?}\nonly in ours: {only_ours:#?}"
+    );
+}
+
 /// Every row of every table of every SQLite file under a users root (FTS shadow tables
 /// and SQLite's own left out), as `<file relative to root> <table>: <row as JSON>`, sorted.
 fn sqlite_rows(root: &Path) -> BTreeSet<String> {
@@ -484,38 +497,42 @@ fn restoring_the_reference_archive_into_sqlite_gives_back_the_source_tables() {
         .iter()
         .map(|r| as_an_archive_restores_it(r))
         .collect();
-    let only_want: Vec<&String> = want.difference(&got).collect();
-    let only_got: Vec<&String> = got.difference(&want).collect();
-    assert!(
-        only_want.is_empty() && only_got.is_empty(),
-        "only in the source: {only_want:#?}\nonly in ours: {only_got:#?}"
-    );
+    assert_same_rows(&want, &got);
 
-    let source_platform: BTreeSet<String> =
-        std::fs::read_to_string(live("source-platform/platform-keyValue.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let row: Value = serde_json::from_str(l).unwrap();
-                platform_row(row["key"].as_str().unwrap(), row["value"].as_str().unwrap())
-            })
+    let times_set_aside = |rows: Vec<(String, String)>| -> BTreeSet<String> {
+        rows.iter()
+            .map(|(key, value)| platform_row(key, value))
             .filter(|r| !r.starts_with("core-info/"))
-            .collect();
-    let conn = rusqlite::Connection::open(&platform_file).unwrap();
-    let restored_platform: BTreeSet<String> = conn
-        .prepare("SELECT key, value FROM keyValue")
+            .collect()
+    };
+    let want = times_set_aside(source_platform());
+    assert_eq!(want.len(), 39);
+    assert_eq!(times_set_aside(platform_rows(&platform_file)), want);
+}
+
+/// The platform rows of the source install (`platform-keyValue.jsonl`), as (key, value).
+fn source_platform() -> Vec<(String, String)> {
+    std::fs::read_to_string(live("source-platform/platform-keyValue.jsonl"))
         .unwrap()
-        .query_map([], |r| {
-            Ok(platform_row(
-                &r.get::<_, String>(0)?,
-                &r.get::<_, String>(1)?,
-            ))
+        .lines()
+        .map(|l| {
+            let row: Value = serde_json::from_str(l).unwrap();
+            let text = |name: &str| row[name].as_str().unwrap().to_string();
+            (text("key"), text("value"))
         })
+        .collect()
+}
+
+/// The rows of an rqlite node's `keyValue` table kept in `file`, as (key, value).
+fn platform_rows(file: &Path) -> Vec<(String, String)> {
+    let conn = rusqlite::Connection::open(file).unwrap();
+    let mut stmt = conn.prepare("SELECT key, value FROM keyValue").unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(source_platform.len(), 39);
-    assert_eq!(restored_platform, source_platform);
+    rows
 }
 
 /// An empty install of the SQLite engine in `work` (base, audit and attachments under
@@ -569,17 +586,39 @@ fn restore_all(engine: &dyn pryv_backup::engine::Engine, archive: &Path) {
 /// the core's high-frequency server wrote (`source-influxdb/points.jsonl`): same database
 /// `user.<username>`, measurement `event.<eventId>`, nanosecond time and value, no other
 /// point. Without exception: the core writes `value` as a float field, at times that are
-/// whole milliseconds (`deltaTime` × 10⁹, here multiples of 0.5 s).
+/// whole milliseconds (`deltaTime` × 10⁹, here multiples of 0.5 s). With them every row of
+/// every per-user SQLite table and of the platform comes back as the core wrote it, but
+/// for the sessions (ephemeral, not backed up) and the target's own `core-info/` row.
 #[test]
-fn our_backup_restored_into_sqlite_and_influxdb_gives_back_every_source_point() {
+fn our_backup_restored_into_sqlite_and_influxdb_gives_back_the_source_install() {
     let work = tempfile::tempdir().unwrap();
     let backup = our_backup_of_the_stopped_install(work.path());
     let target_work = work.path().join("target");
     std::fs::create_dir(&target_work).unwrap();
     let target_influx = testbed::influx::private();
-    let (engine, _, _) = empty_sqlite_install(&target_work, Some(&target_influx));
+    let (engine, users, platform_file) = empty_sqlite_install(&target_work, Some(&target_influx));
     restore_all(&engine, &backup);
     assert_eq!(influx_points(&target_influx), source_points());
+
+    // core-info/ is the target core's own row, written when it starts.
+    let as_set = |rows: Vec<(String, String)>| -> BTreeSet<String> {
+        rows.iter()
+            .filter(|(k, _)| !k.starts_with("core-info/"))
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect()
+    };
+    assert_same_rows(
+        &as_set(source_platform()),
+        &as_set(platform_rows(&platform_file)),
+    );
+
+    // Sessions are ephemeral: left out of the backup (no --include-ephemeral).
+    let want: BTreeSet<String> = sqlite_rows(&live("source-files/users"))
+        .into_iter()
+        .filter(|r| !r.starts_with("_shared/baseStorage.sqlite sessions: "))
+        .collect();
+    let got = sqlite_rows(&users);
+    assert_same_rows(&want, &got);
 }
 
 /// The same backup restored into an all-PostgreSQL install (base, series and platform in
