@@ -1,6 +1,7 @@
 //! A real InfluxDB 1.x server for series tests: the one named by `PRYV_BACKUP_TEST_INFLUX`
 //! (see scripts/lib/influxdb.sh), else a throwaway `influxd` started here on a free loopback
 //! port with its data in a temporary directory, stopped when the last user lets go of it.
+//! [`private`] always starts one of its own, for tests that write the core's fixed names.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -60,6 +61,18 @@ pub fn influxdb() -> Influx {
     Influx {
         url: server.url.clone(),
         _server: Some(server),
+    }
+}
+
+/// A throwaway InfluxDB of this test alone, whatever `PRYV_BACKUP_TEST_INFLUX` says, stopped
+/// when dropped. For data under the core's own names: it writes a user's series to database
+/// `user.<username>` and its config names only a host and port, so two tests loading the same
+/// install's series (or two runs sharing a server) keep apart only on two servers.
+pub fn private() -> Influx {
+    let server = start();
+    Influx {
+        url: server.url.clone(),
+        _server: Some(Arc::new(server)),
     }
 }
 
