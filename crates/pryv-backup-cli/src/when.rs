@@ -1,18 +1,88 @@
-//! Points in time given on the command line: RFC 3339 or milliseconds since the epoch.
+//! Points in time given on the command line, and times shown to people.
 
-/// Milliseconds since 1970-01-01T00:00:00Z of `text`: either an integer (milliseconds, as in
-/// a manifest's `backupTimestamp`) or an RFC 3339 date-time such as `2026-11-24T23:00:00Z`
-/// or `2026-11-24T23:00:00.5+01:00`.
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+
+/// Milliseconds since 1970-01-01T00:00:00Z of `text`, given as one of:
+/// - an RFC 3339 date-time with its zone: `2026-11-24T23:00:00Z`, `2026-11-24T23:00:00.5+01:00`;
+/// - a date-time without zone, taken as UTC: `2026-11-24T23:00:00`, `2026-11-24 23:00`;
+/// - a date, its first instant in UTC: `2026-11-24`;
+/// - an age before now: `36h`, `2d`, `1w` (see [`parse_duration_ms`]);
+/// - milliseconds since the epoch, 13 digits as in a manifest's `backupTimestamp`.
+///
+/// Other numbers are refused: seconds and milliseconds cannot be told apart by value.
 pub fn parse_millis(text: &str) -> Result<u64, String> {
     let text = text.trim();
+    let examples = "e.g. 2026-11-24, 2026-11-24T23:00:00Z, 2026-11-24 23:00 (UTC), 2d (two days ago), or 13-digit milliseconds";
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text
-            .parse()
-            .map_err(|_| format!("{text} is too large to be a time in milliseconds"));
+        return match text.len() {
+            13 => text
+                .parse()
+                .map_err(|_| format!("{text} is not a time in milliseconds")),
+            10 => Err(format!(
+                "{text} looks like seconds since the epoch: times in numbers are milliseconds \
+                 (write {text}000), or give a date ({examples})"
+            )),
+            _ => Err(format!(
+                "{text} is ambiguous: give milliseconds since the epoch (13 digits) or a date ({examples})"
+            )),
+        };
     }
-    parse_rfc3339(text).ok_or_else(|| {
-        format!("{text:?} is neither a time in milliseconds nor an RFC 3339 date-time (e.g. 2026-11-24T23:00:00Z)")
-    })
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return millis_of(time.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(time) = NaiveDateTime::parse_from_str(text, format) {
+            return millis_of(time.and_utc());
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return millis_of(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    if let Ok(age) = parse_duration_ms(text) {
+        return pryv_backup::clock::now_millis()
+            .checked_sub(age)
+            .ok_or_else(|| format!("{text} before now is before 1970"));
+    }
+    Err(format!("{text:?} is not a point in time ({examples})"))
+}
+
+fn millis_of(time: DateTime<Utc>) -> Result<u64, String> {
+    u64::try_from(time.timestamp_millis()).map_err(|_| format!("{time} is before 1970"))
+}
+
+/// A time for people: RFC 3339 in UTC, with how long ago it was (`2026-12-07T10:31:19Z, 3 h
+/// ago`), or how far ahead when a clock was ahead.
+pub fn for_people(ms: u64) -> String {
+    let Some(time) = i64::try_from(ms)
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+    else {
+        return format!("{ms} ms");
+    };
+    let stamp = time.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let now = pryv_backup::clock::now_millis();
+    let (span, ahead) = if now >= ms {
+        (now - ms, false)
+    } else {
+        (ms - now, true)
+    };
+    let seconds = span / 1000;
+    let age = match seconds {
+        0..90 => format!("{seconds} s"),
+        90..5400 => format!("{} min", seconds / 60),
+        5400..172_800 => format!("{} h", seconds / 3600),
+        _ => format!("{} days", seconds / 86_400),
+    };
+    if ahead {
+        format!("{stamp}, {age} ahead of this host's clock")
+    } else {
+        format!("{stamp}, {age} ago")
+    }
 }
 
 /// Milliseconds of a duration such as `36h`, `7d`, `2w1d` or `1y` (365 days): numbers with
@@ -46,85 +116,9 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     Ok(total)
 }
 
-fn parse_rfc3339(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let part = s.get(from..from + len)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    // Optional fraction: milliseconds kept, finer digits dropped.
-    let mut i = 19;
-    let mut millis = 0;
-    if b.get(i) == Some(&b'.') {
-        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        let frac = &s[i + 1..i + 1 + digits];
-        millis = format!("{:0<3}", &frac[..digits.min(3)]).parse().ok()?;
-        i += 1 + digits;
-    }
-    let offset_minutes = match &s[i..] {
-        "Z" | "z" => 0,
-        zone if zone.len() == 6
-            && matches!(zone.as_bytes()[0], b'+' | b'-')
-            && zone.as_bytes()[3] == b':' =>
-        {
-            let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let sign = if zone.starts_with('-') { -1 } else { 1 };
-            sign * (h * 60 + m)
-        }
-        _ => return None,
-    };
-    let seconds = pryv_backup::dates::days_from_civil(year, month, day) * 86_400
-        + hour * 3600
-        + minute * 60
-        + second
-        - offset_minutes * 60;
-    u64::try_from(seconds * 1000 + millis).ok()
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration_ms, parse_millis};
+    use super::{for_people, parse_duration_ms, parse_millis};
 
     #[test]
     fn durations_sum_their_parts() {
@@ -153,18 +147,59 @@ mod tests {
     }
 
     #[test]
+    fn dates_and_times_without_zone_are_utc() {
+        assert_eq!(parse_millis("2025-11-24"), Ok(1_763_942_400_000));
+        assert_eq!(parse_millis("2025-11-24T13:13:20"), Ok(1_763_990_000_000));
+        assert_eq!(parse_millis("2025-11-24 13:13:20.5"), Ok(1_763_990_000_500));
+        assert_eq!(parse_millis("2025-11-24 13:13"), Ok(1_763_989_980_000));
+    }
+
+    #[test]
+    fn an_age_is_counted_back_from_now() {
+        let now = pryv_backup::clock::now_millis();
+        let two_days_ago = parse_millis("2d").unwrap();
+        let expected = now - 2 * 86_400_000;
+        assert!(two_days_ago.abs_diff(expected) < 60_000, "{two_days_ago}");
+    }
+
+    #[test]
+    fn numbers_other_than_milliseconds_are_refused_with_the_reason() {
+        let seconds = parse_millis("1763990000").unwrap_err();
+        assert!(seconds.contains("looks like seconds"), "{seconds}");
+        assert!(seconds.contains("1763990000000"), "{seconds}");
+        let short = parse_millis("17639900").unwrap_err();
+        assert!(short.contains("ambiguous"), "{short}");
+    }
+
+    #[test]
     fn nonsense_is_refused() {
         for bad in [
             "",
             "yesterday",
-            "2025-11-24",
-            "2025-11-24T13:13:20",
             "2025-02-29T00:00:00Z",
+            "2025-02-29",
             "2025-11-24T25:00:00Z",
             "2025-11-24T13:13:20.Z",
             "-5",
+            "5 days",
         ] {
             assert!(parse_millis(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn times_for_people_say_utc_and_age() {
+        let now = pryv_backup::clock::now_millis();
+        let shown = for_people(now - 3 * 3_600_000);
+        assert!(shown.ends_with("Z, 3 h ago"), "{shown}");
+        assert_eq!(
+            for_people(1_763_990_000_000).split(',').next(),
+            Some("2025-11-24T13:13:20Z")
+        );
+        assert!(
+            for_people(now + 7_200_000).contains("ahead"),
+            "{}",
+            for_people(now + 7_200_000)
+        );
     }
 }

@@ -260,3 +260,30 @@ fn a_read_only_file_system_points_at_read_write_paths() {
         "{stderr}"
     );
 }
+
+/// Logs read by journald or written to a file carry no colour codes (they show as garbage
+/// there): stderr is not a terminal here, as under systemd.
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("backup");
+    std::fs::create_dir_all(&out).unwrap();
+    // A temporary file a killed run left: removing it is logged at the info level.
+    std::fs::write(out.join(".manifest.json.1234.tmp"), b"partial").unwrap();
+    let output = cli()
+        .arg("-v")
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("removed 1 temporary files a killed run left"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

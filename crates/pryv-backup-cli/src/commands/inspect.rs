@@ -92,7 +92,8 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
             format!(", {c} changed item(s) and attachment(s)")
         });
         summary.text.push_str(&format!(
-            "{name}: {backup_type} backup made at {time} ms, {users} user(s){changed_text}\n"
+            "{name}: {backup_type} backup made {}, {users} user(s){changed_text}\n",
+            crate::when::for_people(time)
         ));
         increments.push(serde_json::json!({
             "dir": name,
@@ -155,7 +156,8 @@ fn clear_summary(base: &chain::GenerationInfo) -> archive::Summary {
     );
     if let (Some(users), Some(time)) = (users, time) {
         text.push_str(&format!(
-            "from its clear record: full backup made at {time} ms, {users} user(s)\n"
+            "from its clear record: full backup made {}, {users} user(s)\n",
+            crate::when::for_people(time)
         ));
     }
     archive::Summary {

@@ -76,15 +76,19 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     }
     for g in &report.kept {
         println!(
-            "keep   {} ({} ms): {}",
+            "keep   {} ({}): {}",
             g.dir.display(),
-            g.backup_timestamp,
+            crate::when::for_people(g.backup_timestamp),
             g.kept_by.join(", ")
         );
     }
     for g in &report.removed {
         let verb = if apply { "removed" } else { "remove" };
-        println!("{verb} {} ({} ms)", g.dir.display(), g.backup_timestamp);
+        println!(
+            "{verb} {} ({})",
+            g.dir.display(),
+            crate::when::for_people(g.backup_timestamp)
+        );
     }
     for dir in &report.finished {
         let verb = if apply {

@@ -24,8 +24,10 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub overwrite: bool,
     /// Restore the state as it was at this time: only the generations (the base backup and
-    /// its increments) written at or before it. RFC 3339 (2026-11-24T23:00:00Z) or
-    /// milliseconds since the epoch (as in manifest.json's backupTimestamp).
+    /// its increments) written at or before it: a date (2026-11-24, its first instant in
+    /// UTC), a date-time with or without zone (2026-11-24T23:00:00Z, 2026-11-24 23:00 in
+    /// UTC), an age (2d: two days ago), or 13-digit milliseconds since the epoch (as in
+    /// manifest.json's backupTimestamp). Other numbers are refused (seconds or milliseconds?).
     #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
     pub as_of: Option<u64>,
     /// Restore the other users when some conflict (needs --delete-on-success or

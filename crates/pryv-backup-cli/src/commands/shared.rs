@@ -92,7 +92,8 @@ pub fn open_chain(
     let chain = chain.as_of(time_ms)?;
     if !json {
         eprintln!(
-            "taking the state as of {time_ms} ms: {} of {all} generation(s)",
+            "taking the state as of {}: {} of {all} generation(s)",
+            crate::when::for_people(time_ms),
             chain.generation_count()
         );
     }
