@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::commands::Command;
 
-const CONFIG_HELP: &str = "\
+pub const CONFIG_HELP: &str = "\
 CONFIGURATION
   pryv-backup reads the install's storage settings as the core (@pryv/boiler) does,
   lowest priority first: built-in defaults, <core-dir>/config/default-config.yml,
@@ -36,6 +36,11 @@ EXIT CODES
   130 / 143 stopped by SIGINT / SIGTERM at a safe point: temporary files removed, locks
     released, what was finished whole (an interrupted backup has no manifest and is never
     used; the next run into its folder replaces it)";
+
+/// Where each command's long help sends the reader for what all commands share.
+pub const SEE_CONFIG_HELP: &str = "The configuration layering, where secrets come from and the \
+exit codes: `pryv-backup --help`, or `man pryv-backup-<command>` (pages from `pryv-backup man \
+--output-dir DIR`).";
 
 /// Fast, safe backup and restore for Pryv.io v2 platforms.
 ///
@@ -81,6 +86,34 @@ pub fn split_config_overrides(
         }
     }
     (rest, overrides)
+}
+
+/// Secret flags refused on the command line, where `ps` and shell history show them.
+const INLINE_SECRET_FLAGS: [&str; 2] = ["--encrypt-passphrase", "--decrypt-passphrase"];
+
+/// Takes the refused secret flags and their values out of the arguments, so that clap
+/// neither parses nor offers them (help, completions, man page) and the value is dropped
+/// at once; the run then refuses the flag it names (exit 2).
+pub fn take_inline_secrets(args: Vec<OsString>) -> (Vec<OsString>, Option<&'static str>) {
+    let mut kept = Vec::with_capacity(args.len());
+    let mut found = None;
+    let mut rest = args.into_iter();
+    while let Some(arg) = rest.next() {
+        let text = arg.to_str().unwrap_or_default();
+        let named = INLINE_SECRET_FLAGS.into_iter().find(|flag| {
+            text == *flag || text.strip_prefix(flag).is_some_and(|v| v.starts_with('='))
+        });
+        match named {
+            Some(flag) => {
+                if text == flag {
+                    rest.next(); // its value
+                }
+                found = found.or(Some(flag));
+            }
+            None => kept.push(arg),
+        }
+    }
+    (kept, found)
 }
 
 /// `pryv-backup --output DIR ...` and `pryv-backup --restore DIR ...`, as with

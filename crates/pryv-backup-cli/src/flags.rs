@@ -30,9 +30,6 @@ pub struct SealArgs {
     /// Encrypt with the passphrase in this file (or PRYV_BACKUP_PASSPHRASE).
     #[arg(long, value_name = "FILE")]
     pub encrypt_passphrase_file: Option<PathBuf>,
-    /// Refused: give the passphrase in a file or PRYV_BACKUP_PASSPHRASE instead.
-    #[arg(long, hide = true, value_name = "SECRET")]
-    pub encrypt_passphrase: Option<String>,
 }
 
 /// How to open an encrypted backup.
@@ -47,7 +44,4 @@ pub struct DecryptArgs {
     /// The private key's passphrase, in this file (or PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE).
     #[arg(long, value_name = "FILE")]
     pub private_key_passphrase_file: Option<PathBuf>,
-    /// Refused: give the passphrase in a file or PRYV_BACKUP_PASSPHRASE instead.
-    #[arg(long, hide = true, value_name = "SECRET")]
-    pub decrypt_passphrase: Option<String>,
 }

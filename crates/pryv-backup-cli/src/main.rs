@@ -49,6 +49,7 @@ pub mod exit {
 fn main() -> ExitCode {
     bound_allocator_memory();
     let (argv, overrides) = cli::split_config_overrides(std::env::args_os());
+    let (argv, inline_secret) = cli::take_inline_secrets(argv);
     let argv = cli::with_compat_subcommand(argv);
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
         eprintln!("error: cannot handle SIGINT and SIGTERM ({e}); nothing was done");
         return ExitCode::from(exit::ERROR);
     }
-    let outcome = commands::run(cli, overrides);
+    let outcome = commands::run(cli, overrides, inline_secret);
     // Stopped by a signal: whatever the command returned, the exit code says so (128 + n, as
     // a shell reports a process killed by signal n), once everything was cleaned up.
     if let (Some(code), Some(signal)) = (exit::stopped(), pryv_backup::interrupt::requested()) {

@@ -74,14 +74,12 @@ pub fn refuse_secret_overrides(overrides: &[(String, String)]) -> Result<()> {
     Ok(())
 }
 
-pub fn refuse_inline(value: &Option<String>, flag: &str) -> Result<()> {
-    if value.is_some() {
-        bail!(
-            "{flag} takes no secret on the command line (it would show in `ps` and shell history): \
-             put it in a file and use {flag}-file, or set {PASSPHRASE_ENV}"
-        );
-    }
-    Ok(())
+/// The refusal of a secret flag given on the command line.
+pub fn refuse_inline(flag: &str) -> Result<()> {
+    bail!(
+        "{flag} takes no secret on the command line (it would show in `ps` and shell history): \
+         put it in a file and use {flag}-file, or set {PASSPHRASE_ENV}"
+    )
 }
 
 /// The key to open an encrypted backup whose `encryption.json` is `envelope`.

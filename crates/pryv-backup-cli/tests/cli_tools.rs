@@ -358,3 +358,100 @@ fn completions_and_man_page_come_from_the_command_line_definition() {
         "{page}"
     );
 }
+
+/// What bash's own completion offers after `words` (the last one being completed), with the
+/// script `pryv-backup completions bash` prints loaded as an operator loads it.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("pryv-backup.bash");
+    let output = run(&["completions".as_ref(), "bash".as_ref()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    std::fs::write(&script, &output.stdout).unwrap();
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let current = words.last().unwrap();
+    let previous = words[words.len() - 2];
+    let probe = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{}'; COMP_POINT=${{#COMP_LINE}}; \
+         $(complete -p pryv-backup | sed 's/.*-F \\([^ ]*\\) .*/\\1/') pryv-backup '{current}' '{previous}'; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words.join(" "),
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &probe])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_a_subcommands_flags_and_never_a_refused_one() {
+    let restore = bash_completes(&["pryv-backup", "restore", "--"]);
+    for flag in ["--as-of", "--verify-integrity", "--decrypt-passphrase-file"] {
+        assert!(restore.iter().any(|f| f == flag), "{flag}: {restore:?}");
+    }
+    let backup = bash_completes(&["pryv-backup", "backup", "--incr"]);
+    assert_eq!(backup, ["--incremental"]);
+    for words in [
+        &["pryv-backup", "backup", "--"][..],
+        &["pryv-backup", "restore", "--"],
+        &["pryv-backup", "verify", "x", "--"],
+    ] {
+        let offered = bash_completes(words);
+        assert!(
+            !offered
+                .iter()
+                .any(|f| f == "--encrypt-passphrase" || f == "--decrypt-passphrase"),
+            "{words:?}: {offered:?}"
+        );
+    }
+}
+
+#[test]
+fn every_command_has_a_manual_page_with_its_flags_and_the_shared_sections() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("man1");
+    let output = run(&["man".as_ref(), "--output-dir".as_ref(), dir.as_os_str()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let page = |name: &str| {
+        std::fs::read_to_string(dir.join(format!("{name}.1")))
+            .unwrap_or_else(|e| panic!("{name}.1: {e}"))
+    };
+    for (command, flags) in [
+        (
+            "restore",
+            &["verify\\-integrity", "as\\-of", "skip\\-conflicts"][..],
+        ),
+        ("backup", &["incremental", "recipient\\-pubkey"]),
+        ("prune", &["keep\\-daily", "yes"]),
+        ("drill", &["decrypt\\-passphrase\\-file"]),
+    ] {
+        let text = page(&format!("pryv-backup-{command}"));
+        assert!(
+            text.contains(&format!(".TH pryv-backup-{command} 1")),
+            "{text}"
+        );
+        for flag in flags.iter().chain(&["json", "metrics\\-file"]) {
+            assert!(
+                text.contains(&format!("\\-\\-{flag}")),
+                "{command}: --{flag}\n{text}"
+            );
+        }
+        for heading in ["CONFIGURATION", "SECRETS", "EXIT CODES"] {
+            assert!(
+                text.contains(&format!(".SH \"{heading}\"")),
+                "{command}: {heading}"
+            );
+        }
+        assert!(!text.contains("EXTRA"), "{text}");
+    }
+    // The top page names the per-command pages, which now exist.
+    let top = page("pryv-backup");
+    assert!(top.contains("pryv\\-backup\\-restore(1)"), "{top}");
+}

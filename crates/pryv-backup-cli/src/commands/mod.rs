@@ -30,19 +30,23 @@ pub enum Command {
     /// Back up a Pryv.io install into a directory (also: `pryv-backup --output DIR`).
     ///
     /// Example: NODE_ENV=production pryv-backup backup --core-dir /opt/pryv --output /backups/2026-11-24
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Backup(backup::BackupArgs),
     /// Restore a backup directory into a Pryv.io install (also: `pryv-backup --restore DIR`).
     ///
     /// Users are restored one by one, each all-or-nothing. Conflicting users abort the
     /// restore before anything is written, unless --skip-conflicts.
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Restore(restore::RestoreArgs),
     /// Print a backup's summary: type, users, item counts, sizes.
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Inspect(inspect::InspectArgs),
     /// Check a backup without restoring it: every file present, of the recorded size and
     /// SHA-256, decompresses, parses, and item counts match the manifest.
     ///
     /// No engine is tried: whether an engine can hold every item is for `drill` (SQLite) or
     /// a restore to say.
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Verify(verify::VerifyArgs),
     /// Prove a backup restores: restore it into a throwaway platform, check it all, remove it.
     ///
@@ -54,6 +58,7 @@ pub enum Command {
     /// PostgreSQL or InfluxDB is not tried.
     ///
     /// Example: pryv-backup drill /backups/full --private-key backup.key.pem
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Drill(drill::DrillArgs),
     /// Merge a backup and its increments into one new full backup, without the install.
     ///
@@ -63,6 +68,7 @@ pub enum Command {
     /// --recipient-pubkey or --encrypt-passphrase-file ask for another.
     ///
     /// Example: pryv-backup consolidate /backups/2026-11 --output /backups/2026-11-full
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Consolidate(consolidate::ConsolidateArgs),
     /// Remove old backups from a folder of dated backups, by retention rules.
     ///
@@ -72,25 +78,38 @@ pub enum Command {
     /// being written (its lock held) or without a manifest is never touched.
     ///
     /// Example: pryv-backup prune /backups --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --yes
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Prune(prune::PruneArgs),
     /// Write a plaintext copy of an encrypted backup.
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Decrypt(decrypt::DecryptCommandArgs),
     /// Create a sample SQLite-engine platform, back it up, restore it into a second empty
     /// platform, compare both and print a summary. Needs no server.
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Demo(demo::DemoArgs),
     /// Print a shell completion script.
     ///
     /// Example: pryv-backup completions bash > /etc/bash_completion.d/pryv-backup
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Completions(completions::CompletionsArgs),
-    /// Print the manual page (roff), made from this --help.
+    /// Print the manual page (roff), or write one page per command into a folder.
     ///
-    /// Example: pryv-backup man > /usr/local/share/man/man1/pryv-backup.1
-    Man,
+    /// Each page holds its command's flags, the configuration layering, where secrets come
+    /// from and the exit codes.
+    ///
+    /// Example: pryv-backup man --output-dir /usr/local/share/man/man1
+    Man(man::ManArgs),
 }
 
-pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
+/// `inline_secret`: a secret flag given with its value on the command line (taken out of
+/// the arguments before parsing, see [`crate::cli::take_inline_secrets`]): refused.
+pub fn run(
+    cli: Cli,
+    overrides: Vec<(String, String)>,
+    inline_secret: Option<&'static str>,
+) -> Result<u8> {
     let Some(path) = cli.metrics_file.clone() else {
-        return dispatch(cli, overrides, &mut Metrics::default());
+        return dispatch(cli, overrides, inline_secret, &mut Metrics::default());
     };
     let (command, location) = what(&cli.command);
     let run = metrics::Run {
@@ -99,7 +118,7 @@ pub fn run(cli: Cli, overrides: Vec<(String, String)>) -> Result<u8> {
         started: Instant::now(),
     };
     let mut measured = Metrics::default();
-    let result = dispatch(cli, overrides, &mut measured);
+    let result = dispatch(cli, overrides, inline_secret, &mut measured);
     let code = exit::stopped().unwrap_or(*result.as_ref().unwrap_or(&exit::ERROR));
     match metrics::write(&path, &run, code, &measured) {
         Ok(()) => result,
@@ -126,13 +145,19 @@ fn what(command: &Command) -> (&'static str, String) {
         Command::Consolidate(args) => ("consolidate", shown(&args.output)),
         Command::Demo(_) => ("demo", String::new()),
         Command::Completions(_) => ("completions", String::new()),
-        Command::Man => ("man", String::new()),
+        Command::Man(_) => ("man", String::new()),
     }
 }
 
-fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -> Result<u8> {
-    let refused =
-        refuse_inline_secrets(&cli.command).and(secrets::refuse_secret_overrides(&overrides));
+fn dispatch(
+    cli: Cli,
+    overrides: Vec<(String, String)>,
+    inline_secret: Option<&'static str>,
+    metrics: &mut Metrics,
+) -> Result<u8> {
+    let refused = inline_secret
+        .map_or(Ok(()), secrets::refuse_inline)
+        .and(secrets::refuse_secret_overrides(&overrides));
     if let Err(e) = refused {
         eprintln!("error: {e:#}");
         return Ok(exit::USAGE);
@@ -149,28 +174,6 @@ fn dispatch(cli: Cli, overrides: Vec<(String, String)>, metrics: &mut Metrics) -
         Command::Decrypt(args) => decrypt::run(&args, json),
         Command::Demo(args) => demo::run(&args, json),
         Command::Completions(args) => completions::run(&args),
-        Command::Man => man::run(),
+        Command::Man(args) => man::run(&args),
     }
-}
-
-/// A secret given on the command line stops the command before it reads or writes anything.
-fn refuse_inline_secrets(command: &Command) -> Result<()> {
-    let decrypt = match command {
-        Command::Backup(args) => {
-            secrets::refuse_inline(&args.seal.encrypt_passphrase, "--encrypt-passphrase")?;
-            &args.decrypt
-        }
-        Command::Restore(args) => &args.decrypt,
-        Command::Inspect(args) => &args.secrets,
-        Command::Verify(args) => &args.secrets,
-        Command::Drill(args) => &args.secrets,
-        Command::Prune(args) => &args.secrets,
-        Command::Decrypt(args) => &args.secrets,
-        Command::Consolidate(args) => {
-            secrets::refuse_inline(&args.seal.encrypt_passphrase, "--encrypt-passphrase")?;
-            &args.secrets
-        }
-        Command::Demo(_) | Command::Completions(_) | Command::Man => return Ok(()),
-    };
-    secrets::refuse_inline(&decrypt.decrypt_passphrase, "--decrypt-passphrase")
 }
