@@ -58,13 +58,22 @@ fn millis_of(time: DateTime<Utc>) -> Result<u64, String> {
 /// A time for people: RFC 3339 in UTC, with how long ago it was (`2026-12-07T10:31:19Z, 3 h
 /// ago`), or how far ahead when a clock was ahead.
 pub fn for_people(ms: u64) -> String {
-    let Some(time) = i64::try_from(ms)
+    format!("{}, {}", utc(ms), age(ms))
+}
+
+/// RFC 3339 in UTC to the second (`2026-12-07T10:31:19Z`).
+pub fn utc(ms: u64) -> String {
+    i64::try_from(ms)
         .ok()
         .and_then(DateTime::<Utc>::from_timestamp_millis)
-    else {
-        return format!("{ms} ms");
-    };
-    let stamp = time.to_rfc3339_opts(SecondsFormat::Secs, true);
+        .map_or_else(
+            || format!("{ms} ms"),
+            |time| time.to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+}
+
+/// How long ago `ms` was (`3 h ago`), or how far ahead of this host's clock.
+pub fn age(ms: u64) -> String {
     let now = pryv_backup::clock::now_millis();
     let (span, ahead) = if now >= ms {
         (now - ms, false)
@@ -79,9 +88,9 @@ pub fn for_people(ms: u64) -> String {
         _ => format!("{} days", seconds / 86_400),
     };
     if ahead {
-        format!("{stamp}, {age} ahead of this host's clock")
+        format!("{age} ahead of this host's clock")
     } else {
-        format!("{stamp}, {age} ago")
+        format!("{age} ago")
     }
 }
 

@@ -20,7 +20,7 @@
 //! 8. [`engines`]: the storage engines (PostgreSQL, SQLite, ...); [`sample`]: a small
 //!    deterministic platform for demos and round-trip tests.
 //! 9. [`chain`] (a backup and its increments, and the records that link them), then
-//!    [`backup`], then `platform_plan` (the
+//!    [`listing`] (what a folder of backups holds), then [`backup`], then `platform_plan` (the
 //!    platform rows a restore writes: unique values checked, rows re-derived under the
 //!    target's PII key), then [`restore`],
 //!    [`consolidate`], [`prune`]: the orchestration, over the traits only.
@@ -47,6 +47,7 @@ pub mod install;
 pub mod integrity;
 pub mod interrupt;
 pub mod json;
+pub mod listing;
 pub mod lock;
 pub mod model;
 pub(crate) mod paths;

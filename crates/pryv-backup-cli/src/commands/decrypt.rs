@@ -15,6 +15,7 @@ use crate::secrets;
 
 #[derive(Args, Debug)]
 pub struct DecryptCommandArgs {
+    /// The encrypted backup directory, or `s3://bucket/prefix`.
     pub dir: PathBuf,
     /// Where to write the plaintext copy (must not exist or be empty).
     #[arg(long)]

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use pryv_backup::{archive, chain};
 
-use super::shared::{locate, open_reader};
+use super::shared::{locate, no_backup_at, open_reader};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::output::print_json;
@@ -14,6 +14,8 @@ use crate::secrets;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// The backup directory, or `s3://bucket/prefix` (`pryv-backup list` shows the backups
+    /// of a folder of backups).
     pub dir: PathBuf,
     #[command(flatten)]
     pub secrets: DecryptArgs,
@@ -24,12 +26,8 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
     let secrets_args = &args.secrets;
     let (backend, dir) = locate(&args.dir)?;
-    let index = chain::ChainIndex::open(&backend, &dir)?.with_context(|| {
-        format!(
-            "{} holds no complete backup (no manifest.json)",
-            dir.display()
-        )
-    })?;
+    let index = chain::ChainIndex::open(&backend, &dir)?
+        .with_context(|| no_backup_at(&backend, &dir, &args.dir))?;
     secrets::warn_if_clear(&index, secrets_args);
     let readable =
         index.encryption() == chain::EncryptionRecord::NONE || secrets::key_given(secrets_args);
@@ -46,7 +44,7 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
             chain::Chain::open(&backend, &dir, &|d| {
                 open_reader(&backend, d, secrets_args).map_err(|e| format!("{e:#}"))
             })?
-            .with_context(|| format!("{} holds no complete backup", dir.display()))?,
+            .with_context(|| no_backup_at(&backend, &dir, &args.dir))?,
         )
     } else {
         None

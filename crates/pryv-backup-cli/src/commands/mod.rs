@@ -8,6 +8,7 @@ mod decrypt;
 mod demo;
 mod drill;
 mod inspect;
+mod list;
 mod man;
 mod prune;
 mod restore;
@@ -38,6 +39,13 @@ pub enum Command {
     /// restore before anything is written, unless --skip-conflicts.
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Restore(restore::RestoreArgs),
+    /// List the backups of a folder of backups (or S3 prefix): one row per backup and
+    /// increment with its type, UTC date and age, users, items, size, encryption and whether
+    /// it is complete (and why not). Needs no key, except to count an encrypted backup's items.
+    ///
+    /// Example: pryv-backup list /var/backups/pryv
+    #[command(visible_alias = "snapshots", after_long_help = crate::cli::SEE_CONFIG_HELP)]
+    List(list::ListArgs),
     /// Print a backup's summary: type, users, item counts, sizes.
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Inspect(inspect::InspectArgs),
@@ -138,6 +146,7 @@ fn what(command: &Command) -> (&'static str, String) {
         Command::Backup(args) => ("backup", shown(&args.output)),
         Command::Restore(args) => ("restore", shown(&args.dir)),
         Command::Inspect(args) => ("inspect", shown(&args.dir)),
+        Command::List(args) => ("list", shown(&args.location)),
         Command::Verify(args) => ("verify", shown(&args.dir)),
         Command::Decrypt(args) => ("decrypt", shown(&args.dir)),
         Command::Drill(args) => ("drill", shown(&args.dir)),
@@ -167,6 +176,7 @@ fn dispatch(
         Command::Backup(args) => backup::run(args, overrides, json, metrics),
         Command::Restore(args) => restore::run(args, overrides, json, metrics),
         Command::Inspect(args) => inspect::run(&args, json),
+        Command::List(args) => list::run(&args, json),
         Command::Verify(args) => verify::run(&args, json, metrics),
         Command::Drill(args) => drill::run(&args, json, metrics),
         Command::Consolidate(args) => consolidate::run(&args, json, metrics),

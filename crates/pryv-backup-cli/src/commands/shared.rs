@@ -66,6 +66,24 @@ pub fn locate(location: &Path) -> Result<(Backend, PathBuf)> {
     })?)
 }
 
+/// Why `dir` (given as `location`) could not be opened as a backup: a folder of backups is
+/// said to be one, with the command that lists them.
+pub fn no_backup_at(backend: &Backend, dir: &Path, location: &Path) -> String {
+    if backend.holds_backups(dir).unwrap_or(false) {
+        format!(
+            "{} is a folder of backups, not a backup: `pryv-backup list {}` shows them; give one of them",
+            dir.display(),
+            location.display()
+        )
+    } else {
+        format!(
+            "{} holds no complete backup (no manifest.json; `pryv-backup list {}` tells what it holds)",
+            dir.display(),
+            location.display()
+        )
+    }
+}
+
 /// Opens a backup and its increments (the state `as_of` a time, when given), checking
 /// that it is complete and that the secrets open it.
 pub fn open_chain(
@@ -78,12 +96,7 @@ pub fn open_chain(
     let chain = chain::Chain::open(&backend, &dir, &|dir| {
         open_reader(&backend, dir, secrets_args).map_err(|e| e.to_string())
     })?
-    .with_context(|| {
-        format!(
-            "{} holds no complete backup (no manifest.json)",
-            dir.display()
-        )
-    })?;
+    .with_context(|| no_backup_at(&backend, &dir, location))?;
     secrets::warn_if_clear(chain.index(), secrets_args);
     let Some(time_ms) = as_of else {
         return Ok((dir, chain));

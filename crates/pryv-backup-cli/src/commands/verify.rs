@@ -16,6 +16,7 @@ use crate::secrets;
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
+    /// The backup directory to check, or `s3://bucket/prefix`.
     pub dir: PathBuf,
     #[command(flatten)]
     pub secrets: DecryptArgs,

@@ -166,6 +166,46 @@ impl Backend {
         }
     }
 
+    /// The bytes stored under a folder, leaving out its sub-folder `skip` (a base backup
+    /// without its increments); links are not followed.
+    pub fn size_under(&self, dir: &Path, skip: Option<&str>) -> Result<u64, ArchiveError> {
+        match self {
+            Backend::Local => {
+                let mut total = 0;
+                let entries = match fs::read_dir(dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+                    Err(e) => return Err(ArchiveError::io(dir, e)),
+                };
+                for entry in entries {
+                    let entry = entry.map_err(|e| ArchiveError::io(dir, e))?;
+                    let path = entry.path();
+                    let meta = entry.metadata().map_err(|e| ArchiveError::io(&path, e))?;
+                    if meta.is_dir() {
+                        if skip.is_some_and(|s| entry.file_name() == s) {
+                            continue;
+                        }
+                        total += self.size_under(&path, None)?;
+                    } else if meta.is_file() {
+                        total += meta.len();
+                    }
+                }
+                Ok(total)
+            }
+            Backend::S3(bucket) => Ok(bucket.size_under(&Self::key(bucket, dir)?, skip)?),
+        }
+    }
+
+    /// Whether `dir` is a folder of backups: one of its sub-folders holds a `manifest.json`.
+    pub fn holds_backups(&self, dir: &Path) -> Result<bool, ArchiveError> {
+        for name in self.list_dirs(dir)? {
+            if self.is_file(&dir.join(name).join(super::layout::MANIFEST))? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Names of the files directly in a folder; none when it does not exist.
     pub fn list_files(&self, dir: &Path) -> Result<Vec<String>, ArchiveError> {
         Ok(self

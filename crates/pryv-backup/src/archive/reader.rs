@@ -92,10 +92,19 @@ impl ArchiveReader {
         let input = match input::open(backend, &path, false, sealer.as_ref()) {
             Ok(Some(input)) => input,
             Ok(None) => {
-                return Err(ArchiveError::Invalid(format!(
-                    "{} has no {MANIFEST}: the backup is incomplete (it did not finish); make a new backup",
-                    dir.display()
-                )))
+                // A folder of backups is a common thing to give here: say what it is.
+                return Err(ArchiveError::Invalid(if backend.holds_backups(dir)? {
+                    format!(
+                        "{} is a folder of backups, not a backup: `pryv-backup list {}` shows them; give one of them",
+                        dir.display(),
+                        dir.display()
+                    )
+                } else {
+                    format!(
+                        "{} has no {MANIFEST}: it is no backup, or one that did not finish (`pryv-backup list` tells which); make a new backup",
+                        dir.display()
+                    )
+                }));
             }
             Err(e @ ArchiveError::Io { .. }) => return Err(e),
             Err(e) => return Err(unreadable(&e)),

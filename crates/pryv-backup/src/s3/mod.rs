@@ -251,6 +251,27 @@ impl Bucket {
         Ok(keys)
     }
 
+    /// The total size in bytes of the objects below `prefix` taken as a folder, leaving out
+    /// those below `prefix/<skip>/`.
+    pub fn size_under(&self, prefix: &str, skip: Option<&str>) -> Result<u64, S3Error> {
+        let path = self.key(prefix)?;
+        let skipped = skip.map(|s| format!("{}/{s}/", path.as_ref().trim_end_matches('/')));
+        let mut stream = self.store.list((!prefix.is_empty()).then_some(&path));
+        let rt = runtime()?;
+        let mut total = 0;
+        while let Some(meta) = rt.block_on(stream.next()) {
+            let meta = meta.map_err(self.failed("listing", path.as_ref()))?;
+            if skipped
+                .as_deref()
+                .is_some_and(|s| meta.location.as_ref().starts_with(s))
+            {
+                continue;
+            }
+            total += meta.size;
+        }
+        Ok(total)
+    }
+
     /// Whether any object is below `prefix` taken as a folder (stops at the first).
     pub fn any_under(&self, prefix: &str) -> Result<bool, S3Error> {
         let path = self.key(prefix)?;
