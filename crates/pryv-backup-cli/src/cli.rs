@@ -33,6 +33,8 @@ EXIT CODES
   0 success   1 error (nothing or not everything done; see message)   2 bad usage
   3 partial: some users were not backed up (their data could not be read), or were skipped,
     rolled back or failed in a restore (see the report)
+  11 locked: another run is writing there (nothing done; run again once it ended)
+  12 wrong secret: the passphrase or key does not open the backup (or its manifest is damaged)
   130 / 143 stopped by SIGINT / SIGTERM at a safe point: temporary files removed, locks
     released, what was finished whole (an interrupted backup has no manifest and is never
     used; the next run into its folder replaces it)";

@@ -37,6 +37,46 @@ pub mod exit {
     /// Some users were not backed up (their data could not be read) or not restored
     /// (conflicts skipped, integrity failures, errors).
     pub const PARTIAL: u8 = 3;
+    /// Another run holds the lock of what this one would write: nothing was done (restic
+    /// uses 11 too). Run again once it ended.
+    pub const LOCKED: u8 = 11;
+    /// The passphrase or key does not open the backup (restic uses 12 too).
+    pub const WRONG_SECRET: u8 = 12;
+
+    /// The exit code of a run that failed with `error`.
+    pub fn of_error(error: &anyhow::Error) -> u8 {
+        use pryv_backup::archive::ArchiveError;
+        use pryv_backup::crypto::CryptoError;
+        for cause in error.chain() {
+            let archive = cause.downcast_ref::<ArchiveError>().or_else(|| match cause
+                .downcast_ref::<pryv_backup::Error>(
+            ) {
+                Some(pryv_backup::Error::Archive(e)) => Some(e),
+                _ => None,
+            });
+            let crypto = cause.downcast_ref::<CryptoError>().or_else(|| {
+                match cause.downcast_ref::<pryv_backup::Error>() {
+                    Some(pryv_backup::Error::Crypto(e)) => Some(e),
+                    _ => None,
+                }
+            });
+            if matches!(
+                cause.downcast_ref::<pryv_backup::Error>(),
+                Some(pryv_backup::Error::Locked(_))
+            ) {
+                return LOCKED;
+            }
+            if matches!(archive, Some(ArchiveError::WrongSecret { .. }))
+                || matches!(
+                    crypto,
+                    Some(CryptoError::WrongPrivateKey | CryptoError::WrongKeyModel(_))
+                )
+            {
+                return WRONG_SECRET;
+            }
+        }
+        ERROR
+    }
 
     /// 128 + n when signal n stopped the run (130 SIGINT, 143 SIGTERM), as shells report a
     /// process a signal ended.
@@ -78,7 +118,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             errors::print(&e);
-            ExitCode::from(exit::ERROR)
+            ExitCode::from(exit::of_error(&e))
         }
     }
 }

@@ -35,7 +35,7 @@ pub const DURATION: Metric = Metric {
 };
 pub const EXIT_STATUS: Metric = Metric {
     name: "exit_status",
-    help: "The last run's exit code: 0 success, 1 error, 2 bad usage, 3 partial, 130/143 stopped by SIGINT/SIGTERM.",
+    help: "The last run's exit code: 0 success, 1 error, 2 bad usage, 3 partial, 11 locked, 12 wrong secret, 130/143 stopped by SIGINT/SIGTERM.",
 };
 pub const LAST_SUCCESS: Metric = Metric {
     name: "last_success_timestamp_seconds",

@@ -287,3 +287,69 @@ fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+/// Scripts tell "another run holds the lock" (11) and "wrong secret" (12) from other errors,
+/// as restic's exit codes do; the metrics file records the same code.
+#[test]
+fn locked_and_wrong_secret_have_their_own_exit_codes() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("nightly");
+    // A run writing into `out` holds this lock (see lock::backup_output_lock_path).
+    let lock = std::fs::File::create(work.path().join(".nightly.pryv-backup.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let metrics = work.path().join("backup.prom");
+    let locked = cli()
+        .arg("--metrics-file")
+        .arg(&metrics)
+        .arg("backup")
+        .args(source.args())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(locked.status.code(), Some(11), "{}", text(&locked));
+    assert!(
+        text(&locked).contains("another pryv-backup run"),
+        "{}",
+        text(&locked)
+    );
+    let recorded = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        recorded
+            .lines()
+            .any(|l| l.starts_with("pryv_backup_exit_status") && l.ends_with(" 11")),
+        "{recorded}"
+    );
+    drop(lock);
+
+    let right = work.path().join("right");
+    let wrong = work.path().join("wrong");
+    std::fs::write(&right, "the right passphrase").unwrap();
+    std::fs::write(&wrong, "not the passphrase").unwrap();
+    let sealed = work.path().join("sealed");
+    backup(
+        &source,
+        &sealed,
+        &["--encrypt-passphrase-file", right.to_str().unwrap()],
+    );
+    for command in ["verify", "inspect", "drill"] {
+        let output = run(&[
+            command.as_ref(),
+            sealed.as_os_str(),
+            "--decrypt-passphrase-file".as_ref(),
+            wrong.as_os_str(),
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(12),
+            "{command}: {}",
+            text(&output)
+        );
+        assert!(
+            text(&output).contains("wrong passphrase or key"),
+            "{}",
+            text(&output)
+        );
+    }
+}

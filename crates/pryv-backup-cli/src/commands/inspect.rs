@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use pryv_backup::{archive, chain};
 
-use super::shared::{locate, no_backup_at, open_reader};
+use super::shared::{check_base_opens, locate, no_backup_at, open_reader};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::output::print_json;
@@ -40,6 +40,7 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
         );
     }
     let opened = if readable {
+        check_base_opens(&backend, &dir, secrets_args)?;
         Some(
             chain::Chain::open(&backend, &dir, &|d| {
                 open_reader(&backend, d, secrets_args).map_err(|e| format!("{e:#}"))

@@ -127,7 +127,10 @@ pub fn run(
     };
     let mut measured = Metrics::default();
     let result = dispatch(cli, overrides, inline_secret, &mut measured);
-    let code = exit::stopped().unwrap_or(*result.as_ref().unwrap_or(&exit::ERROR));
+    let code = exit::stopped().unwrap_or_else(|| match &result {
+        Ok(code) => *code,
+        Err(e) => exit::of_error(e),
+    });
     match metrics::write(&path, &run, code, &measured) {
         Ok(()) => result,
         // The command's own error says more; the metrics one is printed beside it.

@@ -66,6 +66,16 @@ pub fn locate(location: &Path) -> Result<(Backend, PathBuf)> {
     })?)
 }
 
+/// Opens the base backup of `dir` on its own, when there is one: a wrong passphrase or key
+/// then fails with its own type (and exit code), where reading a whole chain reports it as
+/// that chain's text.
+pub fn check_base_opens(backend: &Backend, dir: &Path, secrets_args: &DecryptArgs) -> Result<()> {
+    if backend.is_file(&dir.join(pryv_backup::archive::layout::MANIFEST))? {
+        open_reader(backend, dir, secrets_args)?;
+    }
+    Ok(())
+}
+
 /// Why `dir` (given as `location`) could not be opened as a backup: a folder of backups is
 /// said to be one, with the command that lists them.
 pub fn no_backup_at(backend: &Backend, dir: &Path, location: &Path) -> String {
@@ -93,6 +103,7 @@ pub fn open_chain(
     json: bool,
 ) -> Result<(PathBuf, chain::Chain)> {
     let (backend, dir) = locate(location)?;
+    check_base_opens(&backend, &dir, secrets_args)?;
     let chain = chain::Chain::open(&backend, &dir, &|dir| {
         open_reader(&backend, dir, secrets_args).map_err(|e| e.to_string())
     })?

@@ -7,7 +7,7 @@ use clap::Args;
 use pryv_backup::archive::{self, ArchiveReader};
 use pryv_backup::chain;
 
-use super::shared::{locate, open_reader};
+use super::shared::{check_base_opens, locate, open_reader};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::metrics::{self, Metrics};
@@ -29,6 +29,7 @@ pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let mut generations = vec![(dir.to_path_buf(), String::new())];
     let mut incomplete = Vec::new();
     // The chain first: a lost, planted or mis-sealed generation stops here, by name.
+    check_base_opens(&backend, dir, &args.secrets)?;
     let opened = chain::Chain::open(&backend, dir, &|d| {
         open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
     })

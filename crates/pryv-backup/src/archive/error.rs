@@ -31,6 +31,10 @@ pub enum ArchiveError {
     /// A link inside a backup: never followed (it could point at any file of the host).
     #[error("refusing {path}: it is a symbolic link, and links inside a backup are never followed (replace it with the file it points to)")]
     Link { path: String },
+    /// An encrypted backup's manifest does not open with the secret given: the wrong
+    /// passphrase or key (or a damaged manifest, which reads the same).
+    #[error("cannot open {path} with the passphrase or key given: wrong passphrase or key? (or a damaged manifest: {reason})")]
+    WrongSecret { path: String, reason: String },
     #[error("{0}")]
     Invalid(String),
     /// A signal asked the run to stop.

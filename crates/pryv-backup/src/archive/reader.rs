@@ -81,13 +81,17 @@ impl ArchiveReader {
             )));
         }
         let path = dir.join(MANIFEST);
-        let hint = if encrypted {
-            " (wrong passphrase or key?)"
-        } else {
-            ""
-        };
+        // An encrypted manifest that does not open: most likely the wrong secret (a damaged
+        // one reads the same), told apart so scripts can say so.
         let unreadable = |e: &dyn std::fmt::Display| {
-            ArchiveError::corrupt(&path, format!("cannot read the manifest{hint}: {e}"))
+            if encrypted {
+                ArchiveError::WrongSecret {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }
+            } else {
+                ArchiveError::corrupt(&path, format!("cannot read the manifest: {e}"))
+            }
         };
         let input = match input::open(backend, &path, false, sealer.as_ref()) {
             Ok(Some(input)) => input,
@@ -101,7 +105,7 @@ impl ArchiveReader {
                     )
                 } else {
                     format!(
-                        "{} has no {MANIFEST}: it is no backup, or one that did not finish (`pryv-backup list` tells which); make a new backup",
+                        "{} has no {MANIFEST}: it is no backup, or an incomplete one whose run did not finish (`pryv-backup list` tells which); make a new backup",
                         dir.display()
                     )
                 }));
