@@ -89,7 +89,7 @@ fn assert_every_command_names(chain: &Path, folder: &Path, lost: &str) {
                 consolidated.as_os_str(),
             ]),
         ),
-        ("prune", prune_to_last_one(&folder)),
+        ("prune", prune_to_last_one(folder)),
     ];
     for (command, output) in runs {
         assert_eq!(
