@@ -53,6 +53,17 @@ fn chain_of_four(source: &Install, folder: &Path, tag: &str) -> PathBuf {
     chain
 }
 
+/// `pryv-backup prune FOLDER --keep-last 1 --yes`, whatever its outcome.
+fn prune_to_last_one(folder: &Path) -> Output {
+    run(&[
+        "prune".as_ref(),
+        folder.as_os_str(),
+        "--keep-last".as_ref(),
+        "1".as_ref(),
+        "--yes".as_ref(),
+    ])
+}
+
 /// Every command that reads a chain fails, naming the lost generation.
 fn assert_every_command_names(chain: &Path, folder: &Path, lost: &str) {
     let scratch = tempfile::tempdir().unwrap();
@@ -78,16 +89,7 @@ fn assert_every_command_names(chain: &Path, folder: &Path, lost: &str) {
                 consolidated.as_os_str(),
             ]),
         ),
-        (
-            "prune",
-            run(&[
-                "prune".as_ref(),
-                folder.as_os_str(),
-                "--keep-last".as_ref(),
-                "1".as_ref(),
-                "--yes".as_ref(),
-            ]),
-        ),
+        ("prune", prune_to_last_one(folder)),
     ];
     for (command, output) in runs {
         assert_eq!(
@@ -169,7 +171,7 @@ fn a_crashed_newest_increment_is_still_a_harmless_leftover() {
         );
     }
     let (target, output) = restore_into_new(&chain, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(has_alice_event(&target, "ev-in-0001"));
 
     // The next run follows 0001 (the last complete one) and the chain reads on.
@@ -177,7 +179,7 @@ fn a_crashed_newest_increment_is_still_a_harmless_leftover() {
     backup(&source, &chain, &["--incremental"]);
     assert!(chain.join("increments/0003/manifest.json").is_file());
     let (target, output) = restore_into_new(&chain, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(has_alice_event(&target, "ev-in-0003"));
     let output = run(&[
         "prune".as_ref(),
@@ -185,7 +187,7 @@ fn a_crashed_newest_increment_is_still_a_harmless_leftover() {
         "--keep-last".as_ref(),
         "1".as_ref(),
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
 }
 
 #[test]
@@ -204,7 +206,7 @@ fn a_clock_stepped_back_misses_nothing_and_the_newest_increment_stays_newest() {
         .arg(&chain)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     // The clock is put right, the core writes, an increment is taken.
     new_alice_event(
         &source,
@@ -221,7 +223,7 @@ fn a_clock_stepped_back_misses_nothing_and_the_newest_increment_stays_newest() {
         .arg("--incremental")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     let report = stdout_json(&output);
     let step = &report["report"]["clockSteppedBack"];
     assert!(
@@ -244,7 +246,7 @@ fn a_clock_stepped_back_misses_nothing_and_the_newest_increment_stays_newest() {
         .env("PRYV_BACKUP_TEST_NOW_MS", behind_ms.to_string())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(
         text(&output).contains("stepped back"),
         "no warning: {}",
@@ -252,7 +254,7 @@ fn a_clock_stepped_back_misses_nothing_and_the_newest_increment_stays_newest() {
     );
 
     let (target, output) = restore_into_new(&chain, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(has_alice_event(&target, "ev-after-the-step"), "missed");
     assert!(has_alice_event(&target, "ev-after-the-step-2"), "missed");
     assert_same(
@@ -261,14 +263,8 @@ fn a_clock_stepped_back_misses_nothing_and_the_newest_increment_stays_newest() {
     );
 
     // Retention ranks by sequence: the newest increment is kept, with what it needs.
-    let output = run(&[
-        "prune".as_ref(),
-        folder.as_os_str(),
-        "--keep-last".as_ref(),
-        "1".as_ref(),
-        "--yes".as_ref(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = prune_to_last_one(&folder);
+    assert_exit(&output, 0);
     for generation in ["", "increments/0001", "increments/0002"] {
         assert!(
             chain.join(generation).join("manifest.json").is_file(),
@@ -289,7 +285,7 @@ fn assert_consolidates_encrypted(chain: &Path, full: &Path, key: &[&std::ffi::Os
     ];
     args.extend_from_slice(key);
     let output = run(&args);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(
         full.join("encryption.json").is_file(),
         "consolidated in clear"
@@ -367,7 +363,7 @@ fn an_encrypted_chain_stays_encrypted_with_one_passphrase() {
         &full,
         &["--decrypt-passphrase-file".as_ref(), pass.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(has_alice_event(&target, "ev-secret-1"));
 
     // A clear increment planted in the encrypted chain: refused by name, key or not.
@@ -383,19 +379,9 @@ fn an_encrypted_chain_stays_encrypted_with_one_passphrase() {
     let mut verify: Vec<&std::ffi::OsStr> = vec!["verify".as_ref(), chain.as_os_str()];
     verify.extend(with_key);
     let output = run(&verify);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(
-        text(&output).contains("increments/0002"),
-        "{}",
-        text(&output)
-    );
+    assert_exit_saying(&output, 1, "increments/0002");
     let (target, output) = restore_into_new(&chain, &with_key);
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(
-        text(&output).contains("increments/0002"),
-        "{}",
-        text(&output)
-    );
+    assert_exit_saying(&output, 1, "increments/0002");
     assert_eq!(
         target.count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"),
         0,
@@ -405,7 +391,7 @@ fn an_encrypted_chain_stays_encrypted_with_one_passphrase() {
 
     // A clear backup opened with a key: a warning.
     let (_, output) = restore_into_new(&plain, &with_key);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(
         text(&output).contains("warning") && text(&output).contains("not encrypted"),
         "{}",
@@ -438,18 +424,12 @@ fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key
     }
 
     let output = run(&["--json".as_ref(), "inspect".as_ref(), chain.as_os_str()]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     let summary = stdout_json(&output);
     assert_eq!(summary["increments"][0]["complete"], true, "{summary}");
 
-    let output = run(&[
-        "prune".as_ref(),
-        folder.as_os_str(),
-        "--keep-last".as_ref(),
-        "1".as_ref(),
-        "--yes".as_ref(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = prune_to_last_one(&folder);
+    assert_exit(&output, 0);
     assert!(chain.join("increments/0001/manifest.json").is_file());
 
     // Another recipient key for an increment: refused, nothing written.
@@ -485,8 +465,7 @@ fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key
             other_public.to_str().unwrap(),
         ],
     );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-    assert!(text(&output).contains("rotation"), "{}", text(&output));
+    assert_exit_saying(&output, 1, "rotation");
     assert!(!chain.join("increments/0002").exists());
 
     // Consolidated with the private key: still for the same recipient.
@@ -500,10 +479,10 @@ fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key
 
     let (target, output) =
         restore_into_new(&chain, &["--private-key".as_ref(), private.as_os_str()]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(has_alice_event(&target, "ev-hybrid-1"));
     let (target, output) =
         restore_into_new(&full, &["--private-key".as_ref(), private.as_os_str()]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(has_alice_event(&target, "ev-hybrid-1"));
 }

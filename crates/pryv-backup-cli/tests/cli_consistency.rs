@@ -12,12 +12,7 @@ const ALICE: &str = "cksamplealice0001";
 /// Restores `dir` into an empty install: alice's rows equal the source's.
 fn assert_alice_restores_as_in(source: &Install, dir: &Path) {
     let (target, output) = restore_into_new(dir, &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_stderr(&output, 0);
     assert_same(
         &user_rows(&source.dump(), ALICE),
         &user_rows(&target.dump(), ALICE),
@@ -135,12 +130,7 @@ fn a_consolidated_backup_restores_as_its_chain() {
         .arg(&full)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_stderr(&output, 0);
     assert_eq!(stdout_json(&output)["report"]["generations"], 2);
     assert!(!full.join("increments").exists());
 

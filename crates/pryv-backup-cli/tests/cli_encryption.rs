@@ -73,11 +73,31 @@ fn backup(source: &Install, out: &Path, extra: &[&std::ffi::OsStr]) {
     assert!(output.status.success(), "backup failed: {}", text(&output));
 }
 
+/// An incremental backup of `source` into `out`, encrypted with the passphrase in `pass_file`.
+fn backup_encrypted_increment(source: &Install, out: &Path, pass_file: &Path) {
+    backup(
+        source,
+        out,
+        &[
+            "--incremental".as_ref(),
+            "--encrypt-passphrase-file".as_ref(),
+            pass_file.as_os_str(),
+        ],
+    );
+}
+
 /// Restoring `out` with the `key` arguments into a new install gives the source's tables.
 fn assert_restores_as(source: &Install, out: &Path, key: &[&std::ffi::OsStr]) {
     let (target, output) = restore_into_new(out, key);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert_same(&source.dump(), &target.dump());
+}
+
+/// `out` shows none of `source`'s secrets in clear, and restores as `source` with the `key`
+/// arguments.
+fn assert_sealed_and_restores_as(source: &Install, out: &Path, key: &[&std::ffi::OsStr]) {
+    assert_no_plaintext(out, &secrets_of(source));
+    assert_restores_as(source, out, key);
 }
 
 /// `decrypt` of `out` into `plain` with the `key` arguments succeeds, and the plaintext copy
@@ -96,7 +116,7 @@ fn assert_decrypted_copy_restores_as(
         .args(key)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     let copy = Install::empty();
     assert_eq!(run_restore(&copy, plain, &[]).status.code(), Some(0));
     assert_same(&source.dump(), &copy.dump());
@@ -116,9 +136,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
     );
 
     assert!(out.join("encryption.json").is_file());
-    assert_no_plaintext(&out, &secrets_of(&source));
-
-    assert_restores_as(
+    assert_sealed_and_restores_as(
         &source,
         &out,
         &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
@@ -133,18 +151,9 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
          INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
          VALUES ('cksamplealice0001', 'ev-secret-increment', 'health', 'health/');",
     );
-    backup(
-        &source,
-        &out,
-        &[
-            "--incremental".as_ref(),
-            "--encrypt-passphrase-file".as_ref(),
-            pass_file.as_os_str(),
-        ],
-    );
+    backup_encrypted_increment(&source, &out, &pass_file);
     assert!(out.join("increments/0001/encryption.json").is_file());
-    assert_no_plaintext(&out, &secrets_of(&source));
-    assert_restores_as(
+    assert_sealed_and_restores_as(
         &source,
         &out,
         &["--decrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
@@ -169,7 +178,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
         &out,
         &["--decrypt-passphrase-file".as_ref(), wrong.as_os_str()],
     );
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_exit(&output, 1);
     let message = text(&output).to_lowercase();
     assert!(
         message.contains("passphrase") || message.contains("key"),
@@ -201,9 +210,7 @@ fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
         &out,
         &["--recipient-pubkey".as_ref(), public.as_os_str()],
     );
-    assert_no_plaintext(&out, &secrets_of(&source));
-
-    assert_restores_as(
+    assert_sealed_and_restores_as(
         &source,
         &out,
         &["--private-key".as_ref(), private.as_os_str()],
@@ -224,7 +231,7 @@ fn recipient_key_encrypted_backup_restores_identically_and_leaks_nothing() {
         .arg(&public)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     assert!(out.join("increments/0001/encryption.json").is_file());
     assert_no_plaintext(&out, &secrets_of(&source));
 
@@ -299,15 +306,7 @@ fn decrypt_copies_every_generation() {
         &["--encrypt-passphrase-file".as_ref(), pass_file.as_os_str()],
     );
     source.sql("UPDATE streams SET name = 'renamed', modified = extract(epoch FROM clock_timestamp()) WHERE id = 'health'");
-    backup(
-        &source,
-        &out,
-        &[
-            "--incremental".as_ref(),
-            "--encrypt-passphrase-file".as_ref(),
-            pass_file.as_os_str(),
-        ],
-    );
+    backup_encrypted_increment(&source, &out, &pass_file);
     let plain = work.path().join("plain");
     assert_decrypted_copy_restores_as(
         &source,

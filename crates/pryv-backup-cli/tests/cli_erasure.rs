@@ -13,14 +13,6 @@ use cli_support::*;
 const BOB: &str = "cksamplebobby0002";
 const ALICE: &str = "cksamplealice0001";
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// Deletes bob as the core deletes a user: every row holding its userId, its users-index
 /// row, its platform entries (plaintext mode: keyed or valued by its username) and its
 /// ephemeral rows.
@@ -88,10 +80,7 @@ fn has_bob_rows(install: &Install) -> bool {
 
 #[test]
 fn a_user_deleted_between_generations_is_absent_from_the_latest_state_only() {
-    let source = Install::sample();
-    let work = tempfile::tempdir().unwrap();
-    let chain = work.path().join("chain");
-    backup(&source, &chain, &[]);
+    let (source, work, chain) = sample_backed_up("chain");
     let base: serde_json::Value =
         serde_json::from_slice(&std::fs::read(chain.join("manifest.json")).unwrap()).unwrap();
     let base_time = base["backupTimestamp"].as_u64().unwrap().to_string();

@@ -87,7 +87,7 @@ fn missing_s3_credentials_are_named_before_the_database_is_touched() {
         .arg("s3://backups/2026-12")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
@@ -128,7 +128,7 @@ fn an_ec_key_is_called_an_ec_key() {
         .output()
         .unwrap();
     for output in [backup, decrypt] {
-        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert_exit(&output, 1);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains("not an RSA key") && stderr.contains("EC (elliptic curve)"),
@@ -173,7 +173,7 @@ fn a_refused_write_names_the_path_and_the_unix_user() {
         .arg(&passphrase)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("into {}", out.display())),
@@ -253,7 +253,7 @@ fn a_read_only_file_system_points_at_read_write_paths() {
         .arg(reference_archives().join("full-gz"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&prom.display().to_string()) && stderr.contains("ReadWritePaths="),

@@ -7,8 +7,10 @@
 mod cli_support;
 
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use cli_support::*;
 use prometheus_parse::{LineInfo, Scrape, Value};
@@ -123,6 +125,17 @@ fn cli_under_umask_077(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .unwrap()
 }
 
+/// `pryv-backup --metrics-file PROM COMMAND DIR`, whatever its outcome.
+fn run_with_metrics(prom: impl AsRef<OsStr>, command: &str, dir: &Path) -> Output {
+    cli()
+        .arg("--metrics-file")
+        .arg(prom)
+        .arg(command)
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 fn backup_copy(work: &Path) -> PathBuf {
     let copy = work.join("backup");
     copy_tree(&reference_archives().join("full-gz"), &copy);
@@ -147,21 +160,9 @@ fn metrics_of_backup_drill_and_verify_in_one_folder_form_one_scrape() {
         &["--metrics-file", backup_prom.to_str().unwrap()],
     );
     // The drill's own verdict does not matter here, only what it reports.
-    cli()
-        .arg("--metrics-file")
-        .arg(prom("drill"))
-        .arg("drill")
-        .arg(&out)
-        .output()
-        .unwrap();
-    let output = cli()
-        .arg("--metrics-file")
-        .arg(prom("verify"))
-        .arg("verify")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    run_with_metrics(prom("drill"), "drill", &out);
+    let output = run_with_metrics(prom("verify"), "verify", &out);
+    assert_exit(&output, 0);
 
     let scrape = scrape_folder(&textfile);
     for command in ["backup", "drill", "verify"] {
@@ -194,7 +195,7 @@ fn the_metrics_file_is_readable_by_others_under_umask_077() {
             "verify".as_ref(),
             copy.as_os_str(),
         ]);
-        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+        assert_exit(&output, 0);
         assert_eq!(mode(&prom), 0o644, "mode of {}", prom.display());
     }
     // Nothing else is left beside it (the temporary file was renamed).
@@ -214,14 +215,8 @@ fn a_usage_error_updates_the_metrics_file() {
     let textfile = work.path().join("textfile");
     std::fs::create_dir(&textfile).unwrap();
     let prom = textfile.join("pryv-backup-verify.prom");
-    let output = cli()
-        .arg("--metrics-file")
-        .arg(&prom)
-        .arg("verify")
-        .arg(&copy)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = run_with_metrics(&prom, "verify", &copy);
+    assert_exit(&output, 0);
     let before = scrape_folder(&textfile);
     let success = value(
         &before,
@@ -263,14 +258,8 @@ fn an_unwritable_metrics_path_is_an_error() {
     let work = tempfile::tempdir().unwrap();
     let copy = backup_copy(work.path());
     let prom = work.path().join("no-such-folder").join("pryv-backup.prom");
-    let output = cli()
-        .arg("--metrics-file")
-        .arg(&prom)
-        .arg("verify")
-        .arg(&copy)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let output = run_with_metrics(&prom, "verify", &copy);
+    assert_exit(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("metrics file {}", prom.display())),

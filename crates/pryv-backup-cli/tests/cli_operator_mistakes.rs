@@ -9,14 +9,6 @@ use std::path::Path;
 
 use cli_support::*;
 
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 #[test]
 fn a_core_dir_that_is_not_an_install_is_refused() {
     let work = tempfile::tempdir().unwrap();
@@ -34,8 +26,7 @@ fn a_core_dir_that_is_not_an_install_is_refused() {
             .arg(&out)
             .output()
             .unwrap();
-        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
-        assert!(text(&output).contains(why), "{}", text(&output));
+        assert_exit_saying(&output, 1, why);
         assert!(!out.exists(), "a backup was started");
     }
 }
@@ -68,7 +59,7 @@ fn node_env_and_environment_variables_are_read_as_the_core_reads_them() {
     };
 
     let output = run(&work.path().join("production"), Some("production"));
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     let report = stdout_json(&output);
     let database = report["install"]["database"].as_str().unwrap();
     assert!(database.ends_with(source.db.name()), "{report:#}");
@@ -89,10 +80,7 @@ fn node_env_and_environment_variables_are_read_as_the_core_reads_them() {
 /// with `--core-dir` given relative to the current directory.
 #[test]
 fn a_relative_core_dir_is_resolved_once() {
-    let source = Install::sample();
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("backup");
-    backup(&source, &out, &[]);
+    let (_source, work, out) = sample_backed_up("backup");
     let attachments = |dir: &Path| {
         files(dir)
             .into_iter()
@@ -120,7 +108,7 @@ fn a_relative_core_dir_is_resolved_once() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     let users_dir = target.core_dir.path().join("var-pryv/users");
     assert_eq!(attachments(&users_dir), source_attachments);
     assert!(!target.core_dir.path().join(relative).exists());
@@ -140,7 +128,7 @@ fn a_relative_core_dir_is_resolved_once() {
         .arg(&again)
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     let report = stdout_json(&output);
     assert_eq!(
         report["report"]["attachments"].as_u64(),
@@ -158,10 +146,7 @@ fn a_relative_core_dir_is_resolved_once() {
 /// `pryv-backup inspect BIG | head`: the reader goes away before the report is written.
 #[test]
 fn a_report_into_a_closed_pipe_ends_quietly() {
-    let source = Install::sample();
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("backup");
-    backup(&source, &out, &[]);
+    let (_source, _work, out) = sample_backed_up("backup");
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
     // std's Command, since assert_cmd's captures stdout itself.
@@ -185,7 +170,7 @@ fn progress_is_quiet_when_stderr_is_not_a_terminal() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("backup");
     let output = run_backup(&source, &out, &[]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_exit(&output, 0);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !stderr.contains('\u{1b}') && !stderr.contains(" items"),
@@ -235,7 +220,7 @@ fn a_user_whose_data_cannot_be_read_is_left_out_and_the_others_backed_up() {
     let mut args = config.to_vec();
     args.extend(["--json", "--metrics-file", prom.to_str().unwrap()]);
     let output = run_backup(&source, &out, &args);
-    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert_exit(&output, 3);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!("user {} ({})", broken.username, broken.user_id))

@@ -114,17 +114,6 @@ fn backup(install: &Install, out: &std::path::Path, extra: &[&str]) -> serde_jso
     stdout_json(&output)
 }
 
-fn restore(install: &Install, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    cli()
-        .arg("restore")
-        .args(install.args())
-        .arg("--restore")
-        .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
 /// Every file of a backup directory but its increments.
 fn base_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     files(dir)

@@ -7,6 +7,7 @@ mod cli_support;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::process::Output;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -23,6 +24,15 @@ fn bucket(server: &S3Server) -> Bucket {
         &server.secret,
     ))
     .unwrap_or_else(|e| panic!("connecting to the test bucket: {e}"))
+}
+
+/// The test S3 server, its bucket, a new prefix named after `name` and its `s3://` URL.
+fn fresh_prefix(name: &str) -> (S3Server, Bucket, String, String) {
+    let server = s3();
+    let bucket = bucket(&server);
+    let prefix = server.unique_prefix(name);
+    let url = format!("s3://{}/{prefix}", server.bucket);
+    (server, bucket, prefix, url)
 }
 
 /// Keys under `prefix/`, relative to it, with their bytes.
@@ -63,12 +73,29 @@ fn cli_s3(server: &S3Server) -> assert_cmd::Command {
     cmd
 }
 
+/// `pryv-backup backup` of `install` to the S3 `url`, with `extra` arguments, whatever its
+/// outcome.
+fn s3_backup(server: &S3Server, install: &Install, url: &str, extra: &[&str]) -> Output {
+    cli_s3(server)
+        .args(["backup", "--output", url])
+        .args(extra)
+        .args(install.args())
+        .output()
+        .unwrap()
+}
+
+/// `pryv-backup --restore` of the S3 `url` into `install`, whatever its outcome.
+fn s3_restore(server: &S3Server, url: &str, install: &Install) -> Output {
+    cli_s3(server)
+        .args(["--restore", url])
+        .args(install.args())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn backup_to_s3_restores_like_the_backup_on_disk() {
-    let server = s3();
-    let bucket = bucket(&server);
-    let prefix = server.unique_prefix("cli-full");
-    let url = format!("s3://{}/{prefix}", server.bucket);
+    let (server, bucket, prefix, url) = fresh_prefix("cli-full");
     let source = Install::sample();
     let disk = tempfile::tempdir().unwrap();
     let out = disk.path().join("full");
@@ -80,11 +107,7 @@ fn backup_to_s3_restores_like_the_backup_on_disk() {
         .arg("--include-ephemeral")
         .assert()
         .code(0);
-    let output = cli_s3(&server)
-        .args(["backup", "--output", &url, "--json", "--include-ephemeral"])
-        .args(source.args())
-        .output()
-        .unwrap();
+    let output = s3_backup(&server, &source, &url, &["--json", "--include-ephemeral"]);
     assert!(
         output.status.success(),
         "backup to S3 failed: {}",
@@ -207,10 +230,7 @@ fn manifest_holding_proxy(server: &S3Server) -> (String, mpsc::Receiver<()>) {
 
 #[test]
 fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
-    let server = s3();
-    let bucket = bucket(&server);
-    let prefix = server.unique_prefix("cli-interrupted");
-    let url = format!("s3://{}/{prefix}", server.bucket);
+    let (server, bucket, prefix, url) = fresh_prefix("cli-interrupted");
     let source = Install::sample();
     let (proxy, held) = manifest_holding_proxy(&server);
 
@@ -241,11 +261,7 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
     );
 
     let target = Install::empty();
-    let restore = cli_s3(&server)
-        .args(["--restore", &url])
-        .args(target.args())
-        .output()
-        .unwrap();
+    let restore = s3_restore(&server, &url, &target);
     assert_eq!(restore.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&restore.stderr);
     assert!(stderr.contains("no complete backup"), "{stderr}");
@@ -269,11 +285,7 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
     assert!(bucket
         .exists(&pryv_backup::lock::s3_output_lock_key(&prefix))
         .unwrap());
-    let again = cli_s3(&server)
-        .args(["backup", "--output", &url, "--include-ephemeral"])
-        .args(source.args())
-        .output()
-        .unwrap();
+    let again = s3_backup(&server, &source, &url, &["--include-ephemeral"]);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert_eq!(again.status.code(), Some(0), "{stderr}");
     assert!(
@@ -286,17 +298,8 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
         !keys.iter().any(|k| k.ends_with(".pryv-backup-in-progress")),
         "{keys:?}"
     );
-    let restore = cli_s3(&server)
-        .args(["--restore", &url])
-        .args(target.args())
-        .output()
-        .unwrap();
-    assert_eq!(
-        restore.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&restore.stderr)
-    );
+    let restore = s3_restore(&server, &url, &target);
+    assert_exit_stderr(&restore, 0);
     assert_same(&source.dump(), &target.dump());
 }
 
@@ -305,10 +308,7 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
 /// backup leaves no lock behind.
 #[test]
 fn a_second_backup_into_one_s3_prefix_is_refused() {
-    let server = s3();
-    let bucket = bucket(&server);
-    let prefix = server.unique_prefix("cli-lock");
-    let url = format!("s3://{}/{prefix}", server.bucket);
+    let (server, bucket, prefix, url) = fresh_prefix("cli-lock");
     let source = Install::sample();
     let lock = pryv_backup::lock::s3_output_lock_key(&prefix);
 
@@ -330,21 +330,13 @@ fn a_second_backup_into_one_s3_prefix_is_refused() {
     })
     .unwrap();
     bucket.put(&lock, alive).unwrap();
-    let output = cli_s3(&server)
-        .args(["backup", "--output", &url])
-        .args(source.args())
-        .output()
-        .unwrap();
+    let output = s3_backup(&server, &source, &url, &[]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("held by this test"));
     bucket
         .put(&lock, body(pryv_backup::backup::now_millis()))
         .unwrap();
-    let output = cli_s3(&server)
-        .args(["backup", "--output", &url])
-        .args(source.args())
-        .output()
-        .unwrap();
+    let output = s3_backup(&server, &source, &url, &[]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -356,17 +348,8 @@ fn a_second_backup_into_one_s3_prefix_is_refused() {
     // A lock not rewritten for longer than a run rewrites it was left by a killed run.
     let old = pryv_backup::backup::now_millis() - pryv_backup::lock::S3_LOCK_STALE_MS - 1000;
     bucket.put(&lock, body(old)).unwrap();
-    let output = cli_s3(&server)
-        .args(["backup", "--output", &url])
-        .args(source.args())
-        .output()
-        .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = s3_backup(&server, &source, &url, &[]);
+    assert_exit_stderr(&output, 0);
     assert!(!bucket.exists(&lock).unwrap(), "the lock outlived the run");
     assert!(bucket.exists(&format!("{prefix}/manifest.json")).unwrap());
 }
@@ -391,12 +374,7 @@ fn prune_over_an_s3_prefix_removes_only_what_no_rule_keeps() {
         .args(["--json", "prune", &root_url, "--keep-last", "1", "--yes"])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit_stderr(&output, 0);
     let report = stdout_json(&output);
     assert_eq!(report["removed"].as_array().unwrap().len(), 1, "{report:#}");
     assert!(

@@ -20,14 +20,6 @@ use pryv_backup::sample;
 const RQLITE_PASSWORD: &str = "rq-Pa55word-never-shown";
 const S3_PASSWORD: &str = "s3-Pa55word-never-shown";
 
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 /// A port nothing listens on (taken from the system, then freed).
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

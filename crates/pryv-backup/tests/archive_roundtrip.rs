@@ -29,6 +29,18 @@ fn info(users: Vec<UserManifest>) -> ManifestInfo {
     }
 }
 
+/// A writer into `dir` whose chunks hold `max_chunk_size` raw bytes at most.
+fn writer_with_chunks(dir: &Path, max_chunk_size: u64) -> ArchiveWriter {
+    ArchiveWriter::create(
+        dir,
+        WriterOptions {
+            max_chunk_size,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 fn parse(text: &str) -> Item {
     serde_json::from_str(text).unwrap()
 }
@@ -179,14 +191,7 @@ fn archive_empty_user_has_the_always_present_files() {
 #[test]
 fn archive_chunks_by_raw_size_without_splitting_items() {
     let dir = tempfile::tempdir().unwrap();
-    let w = ArchiveWriter::create(
-        dir.path(),
-        WriterOptions {
-            max_chunk_size: 1000,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let w = writer_with_chunks(dir.path(), 1000);
     let mut u = w.open_user(&user("u")).unwrap();
     let mut want = Vec::new();
     for i in 0..500 {
@@ -313,14 +318,7 @@ fn an_unfinished_backup_is_replaced_by_the_next_run() {
 #[test]
 fn archive_users_are_written_in_parallel() {
     let dir = tempfile::tempdir().unwrap();
-    let w = ArchiveWriter::create(
-        dir.path(),
-        WriterOptions {
-            max_chunk_size: 4096,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let w = writer_with_chunks(dir.path(), 4096);
     let users: Vec<UserManifest> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|t| {
@@ -561,14 +559,7 @@ fn archive_is_a_user_sink_and_source() {
     UserSink::attachment(&mut original, "e3", "f3", &mut &b"three"[..]).unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let w = ArchiveWriter::create(
-        dir.path(),
-        WriterOptions {
-            max_chunk_size: 256,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let w = writer_with_chunks(dir.path(), 256);
     let mut sink = w.open_user(&user("u")).unwrap();
     for c in Collection::ALL {
         for item in original.items_of(c) {

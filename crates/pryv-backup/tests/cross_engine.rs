@@ -10,8 +10,6 @@ use archive_support::*;
 use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, MemoryUser};
 use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::engines::sqlite::SqliteEngine;
-use pryv_backup::progress::Silent;
-use pryv_backup::restore::{self, RestoreOptions};
 use pryv_backup::sample::sample_platform;
 use serde_json::Value;
 
@@ -27,20 +25,7 @@ fn fill(engine: &dyn Engine) {
 fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
     let options = backup_options("test", "https://cross.example");
     backup_into(from, dir, &options);
-    let chain = open_local_chain(dir);
-    let report = restore::run(
-        to,
-        &chain,
-        dir,
-        &RestoreOptions {
-            verify_integrity: true,
-            jobs: 2,
-            ..Default::default()
-        },
-        &Silent,
-    )
-    .expect("restore");
-    assert!(report.is_complete(), "{report:?}");
+    restore_verified(dir, to, false);
 }
 
 fn assert_same_users(a: &dyn Engine, b: &dyn Engine) {

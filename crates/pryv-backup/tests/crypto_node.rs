@@ -35,6 +35,28 @@ fn node(args: &[&str], envs: &[(&str, &str)]) {
     );
 }
 
+/// Runs the Node.js implementation's `command` (`seal-tree` or `open-tree`) from `from` into
+/// `to`, with `extra` arguments and `envs`.
+fn node_tree(command: &str, from: &Path, to: &Path, extra: &[&str], envs: &[(&str, &str)]) {
+    let script = node_script();
+    let mut args = vec![path(&script), command, path(from), path(to)];
+    args.extend_from_slice(extra);
+    node(&args, envs);
+}
+
+/// The Node.js implementation opens `sealed` into `opened` (with `extra` arguments and
+/// `envs`), giving back `files`.
+fn assert_node_opens(
+    sealed: &Path,
+    opened: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) {
+    node_tree("open-tree", sealed, opened, extra, envs);
+    assert_tree(opened, files);
+}
+
 struct Keys {
     public: PathBuf,
     pkcs8: PathBuf,
@@ -124,33 +146,27 @@ fn path(p: &Path) -> &str {
 fn crypto_node_passphrase_both_ways() {
     let tmp = tempfile::tempdir().unwrap();
     let files = plain_tree(&tmp.path().join("plain"));
-    let script = node_script();
 
     // Rust seals, Node opens.
     let sealer = Pryvbke1::with_passphrase(PASSPHRASE).unwrap();
     let rust_sealed = tmp.path().join("rust-sealed");
     rust_seal_tree(&sealer, &files, &rust_sealed);
     let node_opened = tmp.path().join("node-opened");
-    node(
-        &[
-            path(&script),
-            "open-tree",
-            path(&rust_sealed),
-            path(&node_opened),
-        ],
+    assert_node_opens(
+        &rust_sealed,
+        &node_opened,
+        &files,
+        &[],
         &[("PRYV_BACKUP_PASSPHRASE", PASSPHRASE)],
     );
-    assert_tree(&node_opened, &files);
 
     // Node seals, Rust opens.
     let node_sealed = tmp.path().join("node-sealed");
-    node(
-        &[
-            path(&script),
-            "seal-tree",
-            path(&tmp.path().join("plain")),
-            path(&node_sealed),
-        ],
+    node_tree(
+        "seal-tree",
+        &tmp.path().join("plain"),
+        &node_sealed,
+        &[],
         &[("PRYV_BACKUP_PASSPHRASE", PASSPHRASE)],
     );
     let opener = Pryvbke1::open_with_passphrase(&envelope(&node_sealed), PASSPHRASE).unwrap();
@@ -165,37 +181,27 @@ fn crypto_node_hybrid_both_ways_and_key_forms() {
     let tmp = tempfile::tempdir().unwrap();
     let keys = generate_keys(tmp.path());
     let files = plain_tree(&tmp.path().join("plain"));
-    let script = node_script();
 
     // Rust seals for the public key, Node opens with the private key.
     let sealer = Pryvbke1::for_recipient(&fs::read_to_string(&keys.public).unwrap()).unwrap();
     let rust_sealed = tmp.path().join("rust-sealed");
     rust_seal_tree(&sealer, &files, &rust_sealed);
     let node_opened = tmp.path().join("node-opened");
-    node(
-        &[
-            path(&script),
-            "open-tree",
-            path(&rust_sealed),
-            path(&node_opened),
-            "--private-key",
-            path(&keys.pkcs8),
-        ],
+    assert_node_opens(
+        &rust_sealed,
+        &node_opened,
+        &files,
+        &["--private-key", path(&keys.pkcs8)],
         &[],
     );
-    assert_tree(&node_opened, &files);
 
     // Node seals, Rust opens with each form of the private key.
     let node_sealed = tmp.path().join("node-sealed");
-    node(
-        &[
-            path(&script),
-            "seal-tree",
-            path(&tmp.path().join("plain")),
-            path(&node_sealed),
-            "--public-key",
-            path(&keys.public),
-        ],
+    node_tree(
+        "seal-tree",
+        &tmp.path().join("plain"),
+        &node_sealed,
+        &["--public-key", path(&keys.public)],
         &[],
     );
     let env = envelope(&node_sealed);

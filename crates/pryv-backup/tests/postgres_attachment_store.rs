@@ -130,10 +130,7 @@ fn postgres_attachments_in_a_store_travel_with_the_user() {
     let (alice, data) = &users[0];
 
     // A failing import leaves neither rows nor files.
-    let failing = FailingSource {
-        inner: data,
-        ok_events: 600,
-    };
+    let failing = FailingSource::new(data, 600);
     assert!(target
         .import_user(alice, &failing, &ImportOptions::default())
         .is_err());

@@ -26,8 +26,7 @@ fn postgres_bulk_export_and_import_timing() {
     let export = started.elapsed();
     assert_eq!(data.items_of(Collection::Events).len(), EVENTS + 4);
 
-    let target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    let (target_db, target) = empty_engine();
     let started = Instant::now();
     target
         .import_user(&user, &data, &ImportOptions::default())

@@ -133,13 +133,7 @@ fn postgres_exported_items_follow_the_core_rules() {
     assert_eq!(account["passwords"][1]["time"].to_string(), "1763980500.75");
     assert_eq!(account["accountFields"].as_array().unwrap().len(), 3);
 
-    let mut platform = Vec::new();
-    engine
-        .export_platform(&mut |i| {
-            platform.push(i.clone());
-            Ok(())
-        })
-        .unwrap();
+    let platform = platform_items(&engine);
     assert!(platform.contains(&json!({"username": "alice", "field": "email", "value": "alice@example.com", "isUnique": true})));
     assert!(platform.contains(
         &json!({"username": "bob", "field": "language", "value": "fr", "isUnique": false})
@@ -217,8 +211,7 @@ fn postgres_conflicts_and_bad_items_are_refused_clearly() {
 
 #[test]
 fn postgres_engine_creates_the_schema_in_an_empty_database_only() {
-    let db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = empty_engine();
     assert!(engine.users().unwrap().is_empty());
     assert!(
         engine.describe().starts_with("PostgreSQL postgres@"),
@@ -274,8 +267,7 @@ fn postgres_errors_carry_the_server_message() {
 
 #[test]
 fn postgres_import_copies_new_events_and_replaces_existing_ones() {
-    let db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = empty_engine();
     let (user, mut data) = pryv_backup::sample::sample_platform(5).swap_remove(0);
     let first_event = |d: &MemoryUser| {
         d.items_of(Collection::Events)
@@ -315,8 +307,7 @@ fn postgres_export_window_carries_deletions_made_in_it() {
 
 #[test]
 fn postgres_event_streams_are_the_same_whether_events_are_copied_or_upserted() {
-    let mut db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (mut db, engine) = empty_engine();
     let (user, mut data) = pryv_backup::sample::sample_platform(5).swap_remove(0);
     // A stream twice, one the user does not have, and an id that is not a string.
     let events = data.collections.get_mut(&Collection::Events).unwrap();
@@ -363,8 +354,7 @@ fn postgres_event_streams_are_the_same_whether_events_are_copied_or_upserted() {
 /// and writes nothing of the user.
 #[test]
 fn postgres_refuses_a_nul_character_by_event() {
-    let db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = empty_engine();
     let user = UserRef {
         user_id: "cnul000000001".into(),
         username: "nul-user".into(),
@@ -391,8 +381,7 @@ fn postgres_refuses_a_nul_character_by_event() {
 /// numbers leaves it (the live core's own writes go through JavaScript first).
 #[test]
 fn postgres_numbers_keep_the_databases_text() {
-    let db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (db, engine) = empty_engine();
     let user = UserRef {
         user_id: "cnum000000001".into(),
         username: "num-user".into(),

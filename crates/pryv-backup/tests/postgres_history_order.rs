@@ -6,7 +6,6 @@ mod postgres_support;
 
 use postgres_support::*;
 use pryv_backup::engine::{Engine, ImportOptions};
-use pryv_backup::engines::postgres::PgEngine;
 
 /// The core's history read (open-pryv.io f773ccb6, `getHistory` of its PostgreSQL events).
 fn history_as_the_core_reads_it(client: &mut postgres::Client, uid: &str) -> Vec<String> {
@@ -24,8 +23,7 @@ fn history_as_the_core_reads_it(client: &mut postgres::Client, uid: &str) -> Vec
 #[test]
 fn postgres_history_versions_of_the_same_millisecond_keep_their_order() {
     let uid = "chistoryorder0001";
-    let mut source_db = testbed::pg_database();
-    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
+    let (mut source_db, source) = empty_engine();
     source.ensure_schema().unwrap();
     insert_user(source_db.client(), uid, "hana", 3);
     // Written in this order, ids against it: an id order would swap them.
@@ -41,8 +39,7 @@ fn postgres_history_versions_of_the_same_millisecond_keep_their_order() {
     let in_source = history_as_the_core_reads_it(source_db.client(), uid);
     assert_eq!(in_source, ["ev-hist-1", "ev-hist-z", "ev-hist-a"]);
 
-    let mut target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    let (mut target_db, target) = empty_engine();
     for (user, data) in export_all(&source) {
         target
             .import_user(&user, &data, &ImportOptions::default())

@@ -5,7 +5,6 @@ mod postgres_support;
 
 use postgres_support::*;
 use pryv_backup::engine::{Engine, ImportOptions, MemoryUser};
-use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::Collection;
 use pryv_backup::sample::sample_platform;
 use pryv_backup::Error;
@@ -33,8 +32,7 @@ fn tampered(mut data: MemoryUser) -> MemoryUser {
 
 #[test]
 fn postgres_verified_restore_accepts_valid_users_and_rolls_back_tampered_ones() {
-    let mut db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (mut db, engine) = empty_engine();
     let platform = sample_platform(7);
     for (user, data) in &platform {
         engine

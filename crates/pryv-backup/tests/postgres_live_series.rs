@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 
 use postgres_support::*;
 use pryv_backup::engine::{Engine, ImportOptions};
-use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::Collection;
 
 fn series_rows(client: &mut postgres::Client) -> BTreeSet<String> {
@@ -22,8 +21,7 @@ fn series_rows(client: &mut postgres::Client) -> BTreeSet<String> {
 
 #[test]
 fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
-    let mut source_db = testbed::pg_database();
-    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
+    let (mut source_db, source) = empty_engine();
     source.ensure_schema().unwrap();
     testbed::load_live_table(source_db.client(), "users_index");
     testbed::load_live_table(source_db.client(), "series_data");
@@ -43,8 +41,7 @@ fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
         }
     }
 
-    let mut target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    let (mut target_db, target) = empty_engine();
     let options = ImportOptions::default();
     for (user, data) in &users {
         target.import_user(user, data, &options).unwrap();
@@ -70,14 +67,12 @@ fn series_of_the_live_core_are_backed_up_and_restored_under_its_keys() {
 /// seconds, unmarked: they still restore to the core's nanoseconds.
 #[test]
 fn series_in_the_earlier_shape_still_restore() {
-    let mut source_db = testbed::pg_database();
-    let source = PgEngine::connect(source_db.conn_str(), None).unwrap();
+    let (mut source_db, source) = empty_engine();
     source.ensure_schema().unwrap();
     testbed::load_live_table(source_db.client(), "users_index");
     testbed::load_live_table(source_db.client(), "series_data");
 
-    let mut target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    let (mut target_db, target) = empty_engine();
     for (user, mut data) in export_all(&source) {
         for item in data.collections.get_mut(&Collection::Series).unwrap() {
             let item = item.as_object_mut().unwrap();

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use postgres_support::*;
 use pryv_backup::engine::{Engine, ImportOptions, MemoryUser, UserSink};
-use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::{Collection, Item};
 use pryv_backup::sample::sample_platform;
 
@@ -66,8 +65,7 @@ impl UserSink for MeetingSink<'_> {
 
 #[test]
 fn postgres_exports_two_users_at_the_same_time() {
-    let db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let (_db, engine) = empty_engine();
     let platform = sample_platform(3);
     for (user, data) in &platform {
         engine

@@ -21,13 +21,7 @@ fn restore_into(
     for (user, data) in users {
         target.import_user(user, data, &options).unwrap();
     }
-    let mut platform = Vec::new();
-    source
-        .export_platform(&mut |item| {
-            platform.push(item.clone());
-            Ok(())
-        })
-        .unwrap();
+    let platform = platform_items(source);
     target
         .import_platform(&mut platform.into_iter().map(Ok))
         .unwrap();
@@ -44,8 +38,7 @@ struct Restored {
 fn restored_dataset() -> Restored {
     let (source_db, source) = dataset_engine();
     let users = export_all(&source);
-    let target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    let (target_db, target) = empty_engine();
     restore_into(&target, &users, &source);
     Restored {
         source_db,
@@ -79,8 +72,7 @@ fn postgres_roundtrip_restores_every_table_identically() {
     assert_eq!(alice.attachments["cuser0alice01-f1"].1, big_file());
     assert!(alice.attachments["cuser0alice01-f2"].1.is_empty());
 
-    let target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
+    let (target_db, target) = empty_engine();
     restore_into(&target, &users, &source);
 
     let expected = dump(&mut source_db.connect());
@@ -159,10 +151,7 @@ fn postgres_import_failing_mid_user_leaves_the_user_as_before() {
     let (alice, data) = &users[0];
     for overwrite in [true, false] {
         // 510 events: past the first written batch of 500.
-        let failing = FailingSource {
-            inner: data,
-            ok_events: 510,
-        };
+        let failing = FailingSource::new(data, 510);
         let options = ImportOptions {
             overwrite,
             verify_integrity: false,
@@ -171,22 +160,15 @@ fn postgres_import_failing_mid_user_leaves_the_user_as_before() {
         assert!(err.to_string().contains("simulated read failure"), "{err}");
         assert_same(&before, &dump(&mut target_db.connect()));
 
-        let failing = FailingSource {
-            inner: data,
-            ok_events: 60,
-        };
+        let failing = FailingSource::new(data, 60);
         assert!(target.import_user(alice, &failing, &options).is_err());
         assert_same(&before, &dump(&mut target_db.connect()));
     }
 
     // A new user failing mid-way leaves no trace either.
-    let empty_db = testbed::pg_database();
-    let empty = PgEngine::connect(empty_db.conn_str(), None).unwrap();
+    let (_empty_db, empty) = empty_engine();
     empty.ensure_schema().unwrap();
-    let failing = FailingSource {
-        inner: data,
-        ok_events: 60,
-    };
+    let failing = FailingSource::new(data, 60);
     assert!(empty
         .import_user(alice, &failing, &ImportOptions::default())
         .is_err());

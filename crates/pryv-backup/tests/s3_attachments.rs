@@ -19,8 +19,6 @@ use pryv_backup::engines::sqlite::SqliteEngine;
 use pryv_backup::install::{Install, InstallSources};
 use pryv_backup::integrity::{self, ItemKind};
 use pryv_backup::model::{Collection, Item, UserRef};
-use pryv_backup::progress::Silent;
-use pryv_backup::restore::{self, RestoreOptions};
 use pryv_backup::s3::{Bucket, S3Settings};
 use pryv_backup::sample::sample_platform;
 use pryv_backup::Error;
@@ -201,24 +199,6 @@ fn backup_to(engine: &dyn Engine, dir: &Path) {
     backup_into(engine, dir, &options);
 }
 
-fn restore_from(dir: &Path, engine: &dyn Engine, overwrite: bool) {
-    let chain = open_local_chain(dir);
-    let report = restore::run(
-        engine,
-        &chain,
-        dir,
-        &RestoreOptions {
-            overwrite,
-            verify_integrity: true,
-            jobs: 2,
-            ..Default::default()
-        },
-        &Silent,
-    )
-    .expect("restore");
-    assert!(report.is_complete(), "{report:?}");
-}
-
 fn attachments_of(engine: &dyn Engine) -> BTreeMap<String, BTreeMap<String, (String, Vec<u8>)>> {
     let everything = ExportOptions {
         window: ExportWindow::everything(),
@@ -266,7 +246,7 @@ fn s3_attachments_survive_backup_and_restore_byte_for_byte() {
 
     let target = S3Install::new(&server, "s3att-target");
     let started = Instant::now();
-    restore_from(&archive, target.engine.as_ref(), false);
+    restore_verified(&archive, target.engine.as_ref(), false);
     let restored = started.elapsed();
     eprintln!(
         "{} attachments ({} bytes) in S3: backup {backed_up:?}, restore {restored:?}",
@@ -446,7 +426,7 @@ fn s3_attachments_restore_an_archive_of_filesystem_attachments() {
     backup_to(&sqlite, &archive);
 
     let target = S3Install::new(&server, "s3att-from-fs");
-    restore_from(&archive, target.engine.as_ref(), false);
+    restore_verified(&archive, target.engine.as_ref(), false);
     assert_same_objects(&target.objects(&bucket), &expected_objects(&users));
     assert!(attachments_of(&sqlite) == attachments_of(target.engine.as_ref()));
 }

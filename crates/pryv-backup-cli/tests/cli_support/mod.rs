@@ -188,10 +188,15 @@ pub fn now() -> f64 {
 /// A sample install and, in a temporary folder (kept alive by the returned guard), its
 /// full backup at `name`.
 pub fn sample_backed_up(name: &str) -> (Install, tempfile::TempDir, PathBuf) {
+    sample_backed_up_with(name, &[])
+}
+
+/// [`sample_backed_up`], the backup made with `extra` arguments.
+pub fn sample_backed_up_with(name: &str, extra: &[&str]) -> (Install, tempfile::TempDir, PathBuf) {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join(name);
-    backup(&source, &out, &[]);
+    backup(&source, &out, extra);
     (source, work, out)
 }
 
@@ -247,6 +252,36 @@ pub fn run_restore(install: &Install, dir: &Path, extra: &[&OsStr]) -> std::proc
         .args(extra)
         .output()
         .unwrap()
+}
+
+/// `pryv-backup restore` of `dir` into `install` with plain-text arguments, whatever its outcome.
+pub fn restore(install: &Install, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let extra: Vec<&OsStr> = extra.iter().map(OsStr::new).collect();
+    run_restore(install, dir, &extra)
+}
+
+/// Asserts the process exited with `code`, printing its output otherwise.
+#[track_caller]
+pub fn assert_exit(output: &std::process::Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "{}", text(output));
+}
+
+/// Asserts the process exited with `code`, printing its stderr otherwise.
+#[track_caller]
+pub fn assert_exit_stderr(output: &std::process::Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Asserts the process exited with `code` and printed `expected` (stdout or stderr).
+#[track_caller]
+pub fn assert_exit_saying(output: &std::process::Output, code: i32, expected: &str) {
+    assert_exit(output, code);
+    assert!(text(output).contains(expected), "{}", text(output));
 }
 
 /// Restores `dir` into a new empty install with `extra` arguments, whatever the outcome.

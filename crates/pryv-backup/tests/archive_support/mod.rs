@@ -1,5 +1,6 @@
 //! Shared by the tests that back up and restore through the library: the test backup
-//! options, a whole backup into a local folder, and a local unencrypted chain opened.
+//! options, a whole backup into a local folder, a local unencrypted chain opened and
+//! restored.
 
 #![allow(dead_code)]
 
@@ -10,6 +11,7 @@ use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::chain::Chain;
 use pryv_backup::engine::Engine;
 use pryv_backup::progress::Silent;
+use pryv_backup::restore::{self, RestoreOptions};
 
 /// A full backup of every user, ephemeral data included, two jobs; tests override the rest.
 pub fn backup_options(engine_name: &str, domain: &str) -> BackupOptions {
@@ -40,4 +42,24 @@ pub fn open_local_chain(dir: &Path) -> Chain {
     })
     .expect("open")
     .expect("complete backup")
+}
+
+/// Restores the local chain at `dir` into `engine` (checking integrity, two jobs, replacing
+/// existing users if `overwrite`); the restore must complete.
+pub fn restore_verified(dir: &Path, engine: &dyn Engine, overwrite: bool) {
+    let chain = open_local_chain(dir);
+    let report = restore::run(
+        engine,
+        &chain,
+        dir,
+        &RestoreOptions {
+            overwrite,
+            verify_integrity: true,
+            jobs: 2,
+            ..Default::default()
+        },
+        &Silent,
+    )
+    .expect("restore");
+    assert!(report.is_complete(), "{report:?}");
 }

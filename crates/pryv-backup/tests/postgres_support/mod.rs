@@ -20,6 +20,13 @@ pub fn everything() -> ExportOptions {
     }
 }
 
+/// A new empty database, and an engine on it.
+pub fn empty_engine() -> (testbed::TestDb, PgEngine) {
+    let db = testbed::pg_database();
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    (db, engine)
+}
+
 /// A new database holding the dataset (see `insert_dataset`), and an engine on it.
 pub fn dataset_engine() -> (testbed::TestDb, PgEngine) {
     let mut db = testbed::pg_database();
@@ -42,6 +49,18 @@ pub fn export_all(engine: &dyn Engine) -> Vec<(UserRef, MemoryUser)> {
         .collect()
 }
 
+/// The platform entries `engine` exports.
+pub fn platform_items(engine: &dyn Engine) -> Vec<Item> {
+    let mut platform = Vec::new();
+    engine
+        .export_platform(&mut |item| {
+            platform.push(item.clone());
+            Ok(())
+        })
+        .unwrap();
+    platform
+}
+
 /// Imports `data` for `user` (no overwrite) and exports the user back in full.
 pub fn import_then_export(engine: &dyn Engine, user: &UserRef, data: &MemoryUser) -> MemoryUser {
     engine
@@ -56,6 +75,13 @@ pub fn import_then_export(engine: &dyn Engine, user: &UserRef, data: &MemoryUser
 pub struct FailingSource<'a> {
     pub inner: &'a MemoryUser,
     pub ok_events: usize,
+}
+
+impl<'a> FailingSource<'a> {
+    /// `inner`, its events failing after the first `ok_events`.
+    pub fn new(inner: &'a MemoryUser, ok_events: usize) -> Self {
+        FailingSource { inner, ok_events }
+    }
 }
 
 impl UserSource for FailingSource<'_> {
