@@ -1,0 +1,113 @@
+//! `forget`: removes users from every backup of a location (erasure), with their platform
+//! entries, keeping each backup whole and checkable.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use pryv_backup::forget;
+
+use super::shared::{locate, open_reader};
+use crate::exit;
+use crate::flags::DecryptArgs;
+use crate::metrics::{self, Metrics};
+use crate::output::print_json;
+
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    /// One backup, a folder holding one backup per sub-folder, or `s3://bucket/prefix`.
+    pub dir: PathBuf,
+    /// The user to forget, by userId or username (repeatable).
+    #[arg(long = "user", value_name = "USER", required = true)]
+    pub users: Vec<String>,
+    /// Change the backups (without it: only print what would change).
+    #[arg(long)]
+    pub yes: bool,
+    /// Encrypted backups: forget reads their sealed manifests, so it needs the passphrase
+    /// or the private key (a recipient's public key is not enough); rewritten files are
+    /// sealed again with each backup's own key.
+    #[command(flatten)]
+    pub secrets: DecryptArgs,
+}
+
+pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
+    let apply = args.yes;
+    let (backend, dir) = locate(&args.dir)?;
+    let report = forget::run(&backend, &dir, &args.users, apply, &|d| {
+        open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
+    })?;
+    metrics.set(&metrics::FORGOTTEN_BACKUPS, report.backups.len() as f64);
+    metrics.set(&metrics::PROBLEMS, report.damaged.len() as f64);
+    // A backup that could not be read: error. One left alone while being written: partial,
+    // run again once it is written.
+    let code = if !report.damaged.is_empty() {
+        exit::ERROR
+    } else if !report.skipped.is_empty() {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    };
+    if json {
+        print_json(&report)?;
+        return Ok(code);
+    }
+    let (removed, rewritten) = if apply {
+        ("removed", "rewrote")
+    } else {
+        ("would remove", "would rewrite")
+    };
+    for b in &report.backups {
+        let users: Vec<String> = b
+            .users
+            .iter()
+            .map(|u| format!("{} ({})", u.username, u.user_id))
+            .collect();
+        println!("backup {}: {}", b.dir.display(), users.join(", "));
+        if b.finishes_interrupted {
+            println!("  finishing what an earlier forget began (it was stopped)");
+        }
+        for g in &b.generations {
+            println!(
+                "  {}: {} user folder file(s) {removed}, {} platform entr(ies), {rewritten} {}",
+                g.dir.display(),
+                g.files_removed.len(),
+                g.platform_entries,
+                g.files_rewritten
+                    .iter()
+                    .filter_map(|f| f.file_name())
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    for user in &report.not_found {
+        println!("{user}: in no backup read");
+    }
+    for (dir, why) in &report.skipped {
+        println!("left alone {}: {why}", dir.display());
+    }
+    for (dir, why) in &report.damaged {
+        println!("NOT READ, left alone {}: {why}", dir.display());
+    }
+    if apply {
+        println!(
+            "{} backup(s) changed: {} file(s) removed, {} rewritten",
+            report.backups.len(),
+            report.files_removed,
+            report.files_rewritten
+        );
+    } else {
+        println!(
+            "dry run: {} backup(s) would change ({} file(s) removed, {} rewritten), nothing \
+             was; run again with --yes",
+            report.backups.len(),
+            report.files_removed,
+            report.files_rewritten
+        );
+    }
+    if !report.skipped.is_empty() {
+        println!("some backups were left alone: run forget again once they are written");
+    }
+    Ok(code)
+}

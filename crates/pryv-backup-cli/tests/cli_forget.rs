@@ -1,0 +1,394 @@
+//! `forget` (issue 29): a user removed from every backup and generation of a location,
+//! clear or encrypted, on disk or in S3, with every other user restoring as before and every
+//! backup still passing verify and drill; a dry run changes nothing; a backup being written
+//! is left alone; a forget killed half-way is finished by the next one.
+
+mod cli_support;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use cli_support::*;
+
+const BOB: &str = "cksamplebobby0002";
+/// Content only bob's events hold: one in the base, one in the increment.
+const BASE_MARK: &str = "bob-erasure-mark-in-the-base";
+const INCREMENT_MARK: &str = "bob-erasure-mark-in-the-increment";
+const PASSPHRASE: &str = "forget keeps this chain sealed";
+
+fn secret_file(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// Gives bob a new event with `content`, stamped now, as the core stamps a creation.
+fn new_bob_event(source: &Install, id: &str, content: &str) {
+    let stream: String = source
+        .db
+        .connect()
+        .query_one(
+            "SELECT id FROM streams WHERE user_id = $1 AND deleted IS NULL ORDER BY id LIMIT 1",
+            &[&BOB],
+        )
+        .unwrap()
+        .get(0);
+    let at = now();
+    source.sql(&format!(
+        "INSERT INTO events (user_id, id, stream_ids, time, type, content, integrity, created, created_by, modified, modified_by)
+         VALUES ('{BOB}', '{id}', '[\"{stream}\"]', {at}, 'note/txt', '\"{content}\"', NULL, {at}, 'acc-app', {at}, 'acc-app');
+         INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
+         VALUES ('{BOB}', '{id}', '{stream}', '{stream}/');"
+    ));
+}
+
+/// Every file under `dir` with its text: gzip files gunzipped (through the archive's own
+/// reader, line by line), others as they are.
+fn readable_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    files(dir)
+        .into_iter()
+        .map(|(path, bytes)| {
+            let text = if path.extension().is_some_and(|e| e == "gz") {
+                pryv_backup::archive::read_jsonl(Box::new(std::io::Cursor::new(bytes)), &path, true)
+                    .map(|item| item.unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+                    .map(|item| format!("{item}\n"))
+                    .collect()
+            } else {
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            (path, text)
+        })
+        .collect()
+}
+
+/// Where in `dir` (names and contents) bob's userId, username or event contents appear.
+fn traces_of_bob(dir: &Path) -> Vec<String> {
+    let needles = [BOB, "\"bob\"", "/bob\"", BASE_MARK, INCREMENT_MARK];
+    let mut found = Vec::new();
+    for (path, text) in readable_files(dir) {
+        if path.to_string_lossy().contains(BOB) {
+            found.push(format!("{}: named after bob", path.display()));
+        }
+        for needle in needles {
+            if text.contains(needle) {
+                found.push(format!("{}: holds {needle}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+fn digests(dir: &Path) -> Vec<(PathBuf, String)> {
+    use sha2::{Digest, Sha256};
+    files(dir)
+        .into_iter()
+        .map(|(p, bytes)| (p, hex::encode(Sha256::digest(bytes))))
+        .collect()
+}
+
+fn run_with(args: &[&OsStr], secrets: &[&OsStr]) -> Output {
+    cli().args(args).args(secrets).output().unwrap()
+}
+
+/// The rows of `dump` that are not bob's: its own rows (series rows name it `user.bob`),
+/// its platform entries.
+fn without_bob(dump: Dump) -> Dump {
+    dump.into_iter()
+        .map(|(table, rows)| {
+            let rows = rows
+                .into_iter()
+                .filter(|r| {
+                    ![BOB, "\"bob\"", "/bob\"", "\"user.bob\""]
+                        .iter()
+                        .any(|bob| r.contains(bob))
+                })
+                .collect();
+            (table, rows)
+        })
+        .collect()
+}
+
+fn restored_dump(dir: &Path) -> Dump {
+    let (target, output) = restore_into_new(dir, &[]);
+    assert!(output.status.success(), "restore: {}", text(&output));
+    target.dump()
+}
+
+#[test]
+fn forget_removes_a_user_from_every_generation_clear_or_encrypted() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let pass = secret_file(work.path(), "pass", PASSPHRASE);
+    let (public_key, private_key) = recipient_keys();
+    let folder = work.path().join("backups");
+    let (chain, sealed, hybrid) = (
+        folder.join("chain"),
+        folder.join("sealed"),
+        folder.join("hybrid"),
+    );
+    new_bob_event(&source, "ev-bob-base", BASE_MARK);
+    backup(&source, &chain, &[]);
+    backup(
+        &source,
+        &sealed,
+        &["--encrypt-passphrase-file", pass.to_str().unwrap()],
+    );
+    backup(
+        &source,
+        &hybrid,
+        &["--recipient-pubkey", public_key.to_str().unwrap()],
+    );
+    new_bob_event(&source, "ev-bob-increment", INCREMENT_MARK);
+    backup(&source, &chain, &["--incremental", "--clock-skew", "0"]);
+    backup(
+        &source,
+        &sealed,
+        &[
+            "--incremental",
+            "--clock-skew",
+            "0",
+            "--decrypt-passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+    );
+    backup(
+        &source,
+        &hybrid,
+        &[
+            "--incremental",
+            "--clock-skew",
+            "0",
+            "--recipient-pubkey",
+            public_key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !traces_of_bob(&chain).is_empty(),
+        "the test must see bob before"
+    );
+    let before = restored_dump(&chain);
+    let secrets: Vec<&OsStr> = vec![
+        "--decrypt-passphrase-file".as_ref(),
+        pass.as_os_str(),
+        "--private-key".as_ref(),
+        private_key.as_os_str(),
+    ];
+
+    // A dry run says what it would change and changes nothing.
+    let untouched = digests(&folder);
+    let output = run_with(
+        &[
+            "--json".as_ref(),
+            "forget".as_ref(),
+            folder.as_os_str(),
+            "--user".as_ref(),
+            "bob".as_ref(),
+        ],
+        &secrets,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(report["applied"], false);
+    assert_eq!(report["backups"].as_array().unwrap().len(), 3, "{report:#}");
+    assert!(report["filesRemoved"].as_u64().unwrap() > 10, "{report:#}");
+    assert!(digests(&folder) == untouched, "the dry run changed files");
+
+    // Without the key, an encrypted backup cannot be read: said, and left alone.
+    let output = run_with(
+        &[
+            "forget".as_ref(),
+            folder.as_os_str(),
+            "--user".as_ref(),
+            "bob".as_ref(),
+            "--yes".as_ref(),
+        ],
+        &["--decrypt-passphrase-file".as_ref(), pass.as_os_str()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("the public key is not enough"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        digests(&hybrid) == digests_under(&untouched, &hybrid),
+        "the unreadable backup was changed"
+    );
+
+    let output = run_with(
+        &[
+            "--json".as_ref(),
+            "forget".as_ref(),
+            folder.as_os_str(),
+            "--user".as_ref(),
+            BOB.as_ref(),
+            "--yes".as_ref(),
+        ],
+        &secrets,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = stdout_json(&output);
+    assert_eq!(report["applied"], true);
+    // The clear one was done by the run refused for the hybrid one.
+    assert_eq!(report["backups"].as_array().unwrap().len(), 1, "{report:#}");
+
+    for dir in [&chain, &sealed, &hybrid] {
+        for command in ["verify", "drill"] {
+            let output = run_with(&[command.as_ref(), dir.as_os_str()], &secrets);
+            assert!(
+                output.status.success(),
+                "{command} {}: {}",
+                dir.display(),
+                text(&output)
+            );
+        }
+    }
+    let mut found = traces_of_bob(&chain);
+    for dir in [&sealed, &hybrid] {
+        let plain = work.path().join(format!(
+            "plain-{}",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
+        let output = run_with(
+            &[
+                "decrypt".as_ref(),
+                dir.as_os_str(),
+                "--out".as_ref(),
+                plain.as_os_str(),
+            ],
+            &secrets,
+        );
+        assert!(output.status.success(), "decrypt: {}", text(&output));
+        found.extend(traces_of_bob(&plain));
+        let manifest = std::fs::read(dir.join("manifest.json")).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&manifest).contains("\"users\""),
+            "{}: the rewritten manifest is in the clear",
+            dir.display()
+        );
+    }
+    assert!(found.is_empty(), "bob is still there: {found:#?}");
+    assert_same(&without_bob(before), &restored_dump(&chain));
+
+    // Forgetting again finds nothing and changes nothing.
+    let done = digests(&folder);
+    let output = run_with(
+        &[
+            "forget".as_ref(),
+            folder.as_os_str(),
+            "--user".as_ref(),
+            "bob".as_ref(),
+            "--yes".as_ref(),
+        ],
+        &secrets,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("bob: in no backup read"),
+        "{}",
+        text(&output)
+    );
+    assert!(digests(&folder) == done);
+}
+
+fn digests_under(all: &[(PathBuf, String)], dir: &Path) -> Vec<(PathBuf, String)> {
+    all.iter()
+        .filter(|(p, _)| p.starts_with(dir))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_backup_being_written_is_left_alone_and_said_so() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let folder = work.path().join("backups");
+    let (free, busy) = (folder.join("free"), folder.join("busy"));
+    backup(&source, &free, &[]);
+    backup(&source, &busy, &[]);
+    let busy_before = digests(&busy);
+    let lock = pryv_backup::lock::lock_backup_output(&busy).unwrap();
+    let forget = || {
+        cli()
+            .args(["forget", "--user", "bob", "--yes"])
+            .arg(&folder)
+            .output()
+            .unwrap()
+    };
+    let output = forget();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        text(&output).contains(&format!("left alone {}: being written", busy.display())),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        digests(&busy) == busy_before,
+        "the locked backup was changed"
+    );
+    assert!(traces_of_bob(&free).is_empty());
+    drop(lock);
+    let output = forget();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(traces_of_bob(&busy).is_empty());
+}
+
+/// Killed once the base is rewritten and before its increment is relinked: the chain reads
+/// as broken until the next forget finishes the job.
+#[test]
+fn a_forget_killed_half_way_is_finished_by_the_next_one() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let chain = work.path().join("chain");
+    new_bob_event(&source, "ev-bob-base", BASE_MARK);
+    backup(&source, &chain, &[]);
+    new_bob_event(&source, "ev-bob-increment", INCREMENT_MARK);
+    backup(&source, &chain, &["--incremental", "--clock-skew", "0"]);
+    let paused = work.path().join("paused");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pryv-backup"))
+        .args(["forget", "--user", "bob", "--yes"])
+        .arg(&chain)
+        .env("PRYV_BACKUP_TEST_PAUSE_AT", "forget-rewritten")
+        .env("PRYV_BACKUP_TEST_PAUSE_FILE", &paused)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !paused.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "forget ended early");
+        assert!(start.elapsed().as_secs() < 60, "never paused");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(chain.join(pryv_backup::forget::FORGETTING_MARKER).exists());
+    let output = cli().arg("verify").arg(&chain).output().unwrap();
+    assert!(
+        !output.status.success(),
+        "half-rewritten, yet: {}",
+        text(&output)
+    );
+
+    let output = cli()
+        .args(["forget", "--user", "bob", "--yes"])
+        .arg(&chain)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("finishing what an earlier forget began"),
+        "{}",
+        text(&output)
+    );
+    assert!(!chain.join(pryv_backup::forget::FORGETTING_MARKER).exists());
+    assert!(
+        traces_of_bob(&chain).is_empty(),
+        "{:?}",
+        traces_of_bob(&chain)
+    );
+    for command in ["verify", "drill"] {
+        let output = cli().arg(command).arg(&chain).output().unwrap();
+        assert!(output.status.success(), "{command}: {}", text(&output));
+    }
+}
