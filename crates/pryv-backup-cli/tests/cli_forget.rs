@@ -392,3 +392,190 @@ fn a_forget_killed_half_way_is_finished_by_the_next_one() {
         assert!(output.status.success(), "{command}: {}", text(&output));
     }
 }
+
+/// The platform entries of the backup in `dir` (clear), as text, one per line.
+fn platform_text(dir: &Path) -> String {
+    readable_files(&dir.join("platform"))
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect()
+}
+
+/// `token("username", name)` under a base64 HMAC key, as the core names users in hashed
+/// PII mode.
+fn username_token(key_b64: &str, name: &str) -> String {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(key_b64)
+        .unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(b"username\0");
+    mac.update(name.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// In hashed PII mode, platform entries name users by token: forget needs the install's
+/// key to find bob's, refuses without it (or with another key), and leaves the other
+/// users' entries (whose accesses may share ids with bob's) alone.
+#[test]
+fn in_hashed_pii_mode_the_users_tokened_entries_go() {
+    const KEY: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
+    let (_source, work, plain) = sample_backed_up("plain");
+    let hashed_install = Install::empty();
+    let hashed_config = work.path().join("hashed.yml");
+    std::fs::write(
+        &hashed_config,
+        format!("platform:\n  piiMode: hashed\n  piiHmacKey: '{KEY}'\n"),
+    )
+    .unwrap();
+    let config: &[&OsStr] = &["--config".as_ref(), hashed_config.as_os_str()];
+    let output = run_restore(&hashed_install, &plain, config);
+    assert!(output.status.success(), "restore: {}", text(&output));
+    let hashed = work.path().join("hashed");
+    backup(
+        &hashed_install,
+        &hashed,
+        &["--config", hashed_config.to_str().unwrap()],
+    );
+    let (bob, alice) = (username_token(KEY, "bob"), username_token(KEY, "alice"));
+    let before = platform_text(&hashed);
+    assert!(
+        before.contains(&bob) && !before.contains("\"bob\""),
+        "{before}"
+    );
+
+    let untouched = digests(&hashed);
+    let forget = |key: Option<&str>| {
+        let mut cmd = cli();
+        cmd.args(["forget", "--user", "bob", "--yes"]).arg(&hashed);
+        if let Some(key) = key {
+            cmd.arg("--pii-key-file")
+                .arg(secret_file(work.path(), "pii-key", key));
+        }
+        cmd.output().unwrap()
+    };
+    for (key, says) in [
+        (
+            None,
+            "give the install's platform:piiHmacKey with --pii-key-file",
+        ),
+        (
+            Some("QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="),
+            "under the key given",
+        ),
+    ] {
+        let output = forget(key);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        assert!(text(&output).contains(says), "{}", text(&output));
+        assert!(
+            digests(&hashed) == untouched,
+            "changed without the right key"
+        );
+    }
+    let output = forget(Some(KEY));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let after = platform_text(&hashed);
+    assert!(
+        !after.contains(&bob),
+        "bob's tokened entries are left: {after}"
+    );
+    let others = |text: &str| text.lines().filter(|l| !l.contains(&bob)).count();
+    assert_eq!(
+        others(&after),
+        others(&before),
+        "another user's entries went"
+    );
+    assert!(after.contains(&alice));
+    assert!(
+        traces_of_bob(&hashed).is_empty(),
+        "{:?}",
+        traces_of_bob(&hashed)
+    );
+    let output = cli().arg("verify").arg(&hashed).output().unwrap();
+    assert!(output.status.success(), "verify: {}", text(&output));
+}
+
+#[test]
+fn forget_over_an_s3_prefix() {
+    use pryv_backup::s3::{Bucket, S3Settings};
+    let server = testbed::s3::s3();
+    let bucket = Bucket::connect(&S3Settings::self_hosted(
+        &server.bucket,
+        &server.endpoint,
+        "garage",
+        &server.key_id,
+        &server.secret,
+    ))
+    .unwrap();
+    let root = server.unique_prefix("cli-forget");
+    let url = |name: &str| format!("s3://{}/{root}/{name}", server.bucket);
+    let source = Install::sample();
+    new_bob_event(&source, "ev-bob-base", BASE_MARK);
+    let s3_cli = || {
+        let mut cmd = cli();
+        cmd.envs(server.aws_env());
+        cmd
+    };
+    s3_cli()
+        .args(["backup", "--output", &url("b1")])
+        .args(source.args())
+        .assert()
+        .code(0);
+    new_bob_event(&source, "ev-bob-increment", INCREMENT_MARK);
+    s3_cli()
+        .args([
+            "backup",
+            "--incremental",
+            "--clock-skew",
+            "0",
+            "--output",
+            &url("b1"),
+        ])
+        .args(source.args())
+        .assert()
+        .code(0);
+    let bob_keys = || {
+        bucket
+            .list(&root)
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.contains(BOB))
+            .count()
+    };
+    assert!(bob_keys() > 5);
+
+    let root_url = format!("s3://{}/{root}", server.bucket);
+    let output = s3_cli()
+        .args(["--json", "forget", &root_url, "--user", "bob", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(stdout_json(&output)["backups"].as_array().unwrap().len(), 1);
+    assert_eq!(bob_keys(), 0, "bob's objects are left");
+    for command in ["verify", "drill"] {
+        s3_cli().args([command, &url("b1")]).assert().code(0);
+    }
+    // Every object, gunzipped, is free of bob.
+    let local = tempfile::tempdir().unwrap();
+    for key in bucket.list(&root).unwrap() {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut bucket.get(&key).unwrap().unwrap(), &mut bytes).unwrap();
+        let path = local.path().join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    assert!(
+        traces_of_bob(local.path()).is_empty(),
+        "{:?}",
+        traces_of_bob(local.path())
+    );
+    assert!(
+        !bucket
+            .exists(&pryv_backup::lock::s3_output_lock_key(&format!(
+                "{root}/b1"
+            )))
+            .unwrap(),
+        "forget released its lock"
+    );
+}

@@ -3,8 +3,8 @@
 //!
 //! For each generation holding one of the users: the user's folder goes, the platform (and
 //! v1 register) file is rewritten without the entries naming the user (by plaintext
-//! username, or by the token an `access-index/` row of one of the user's accesses gives in
-//! hashed PII mode), and `manifest.json` is rewritten without the user, with the sizes and
+//! username, or in hashed PII mode by its token under the install's `platform:piiHmacKey`,
+//! which is then needed), and `manifest.json` is rewritten without the user, with the sizes and
 //! SHA-256 of the rewritten files. Records (`chain.json`) lose the user's digest, and every
 //! later generation's record is relinked to its predecessor's new manifest digest, so the
 //! chain still reads as one. Encrypted generations are sealed again with their own key.
@@ -17,7 +17,7 @@
 //! checks of an untouched chain are skipped for that backup) and forgets the marked users
 //! with those asked for now. So an interrupted forget is finished by the next one.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,8 +31,10 @@ use crate::chain::{
     increment_dirs, user_digest, ChainIndex, GenerationRecord, Opener, BASE_NAME,
     MANIFEST_RECORD_FIELD,
 };
-use crate::model::{Collection, UserRef};
-use crate::platform::PlatformOwners;
+use crate::config::PiiKey;
+use crate::model::UserRef;
+use crate::platform::owners::owner_of;
+use crate::platform::{looks_like_token, PlatformOwners};
 use crate::{Error, Result};
 
 /// The marker of a forget under way, at the root of the backup being rewritten.
@@ -84,8 +86,6 @@ pub struct GenerationChange {
 #[serde(rename_all = "camelCase")]
 struct Marker {
     users: Vec<UserRef>,
-    /// Every name platform entries give the users (usernames, tokens).
-    names: Vec<String>,
 }
 
 /// Forgets the users named in `wanted` (userIds or usernames) in the backup at `location`,
@@ -94,6 +94,7 @@ pub fn run(
     backend: &Backend,
     location: &Path,
     wanted: &[String],
+    pii_key: Option<&PiiKey>,
     apply: bool,
     open: &Opener<'_>,
 ) -> Result<ForgetReport> {
@@ -130,7 +131,7 @@ pub fn run(
                 .push((dir, "no manifest.json: not a complete backup".into()));
             continue;
         }
-        match forget_in_backup(backend, &dir, wanted, apply, open) {
+        match forget_in_backup(backend, &dir, wanted, pii_key, apply, open) {
             Ok(Some(change)) => {
                 for u in &change.users {
                     found.insert(u.user_id.clone());
@@ -170,6 +171,7 @@ fn forget_in_backup(
     backend: &Backend,
     dir: &Path,
     wanted: &[String],
+    pii_key: Option<&PiiKey>,
     apply: bool,
     open: &Opener<'_>,
 ) -> Result<Option<BackupChange>> {
@@ -210,10 +212,7 @@ fn forget_in_backup(
         ChainIndex::open(backend, dir)?;
     }
 
-    let (mut users, mut names) = match &marker {
-        Some(m) => (m.users.clone(), m.names.iter().cloned().collect()),
-        None => (Vec::new(), BTreeSet::new()),
-    };
+    let mut users = marker.as_ref().map(|m| m.users.clone()).unwrap_or_default();
     for g in &generations {
         for u in &g.reader.manifest().users {
             let asked = wanted.contains(&u.user_id) || wanted.contains(&u.username);
@@ -228,8 +227,8 @@ fn forget_in_backup(
     if users.is_empty() {
         return Ok(None);
     }
-    names.extend(tokens_of(&generations, &users)?);
-    let owners = PlatformOwners::new(&users, None, false, false)?.with_names(names.clone());
+    let owners = PlatformOwners::new(&users, pii_key, false, false)?;
+    check_platform_names(&generations, &users, pii_key, &owners, marker.is_some())?;
     let ids: HashSet<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
 
     // What each generation holds of the users.
@@ -286,7 +285,6 @@ fn forget_in_backup(
     if apply {
         let marker_text = serde_json::to_vec(&Marker {
             users: users.clone(),
-            names: names.into_iter().collect(),
         })
         .map_err(|e| Error::Other(format!("cannot encode the forget marker: {e}")))?;
         write_file_durable(
@@ -417,42 +415,40 @@ fn count_owned(items: Result<Items<'_>>, owners: &PlatformOwners) -> Result<u64>
     Ok(n)
 }
 
-/// The names the platform entries give the users in hashed PII mode (tokens), read from
-/// the `access-index/` rows of their accesses: the PII key is not needed.
-fn tokens_of(generations: &[Generation], users: &[UserRef]) -> Result<BTreeSet<String>> {
-    let mut access_ids = HashSet::new();
-    for g in generations {
-        for u in users {
-            if !g
-                .reader
-                .manifest()
-                .users
-                .iter()
-                .any(|m| m.user_id == u.user_id)
-            {
-                continue;
-            }
-            for item in g.reader.user(&u.user_id)?.items(Collection::Accesses)? {
-                if let Some(id) = item?.get("id").and_then(|v| v.as_str()) {
-                    access_ids.insert(format!("{}{id}", crate::platform::entries::ACCESS_INDEX));
-                }
-            }
-        }
-    }
-    let mut names = BTreeSet::new();
+/// In hashed PII mode platform entries name users by token: without the install's key, or
+/// with another key, the users' entries could not be told apart and would stay. Refused
+/// then, before anything is changed (unless an interrupted forget may have removed them).
+fn check_platform_names(
+    generations: &[Generation],
+    users: &[UserRef],
+    pii_key: Option<&PiiKey>,
+    owners: &PlatformOwners,
+    resumed: bool,
+) -> Result<()> {
+    let (mut hashed, mut named) = (false, false);
     for g in generations {
         for item in g.reader.platform_items()? {
             let item = item?;
-            let indexes_access = item
-                .get("key")
-                .and_then(|k| k.as_str())
-                .is_some_and(|k| access_ids.contains(k));
-            if indexes_access {
-                names.extend(crate::platform::owners::owner_of(&item));
-            }
+            hashed |= owner_of(&item).is_some_and(|o| looks_like_token(&o));
+            named |= owners.keeps(&item);
         }
     }
-    Ok(names)
+    if !hashed || named || resumed {
+        return Ok(());
+    }
+    let who: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
+    Err(Error::Other(match pii_key {
+        None => format!(
+            "its platform entries name users by token (hashed PII mode): give the install's \
+             platform:piiHmacKey with --pii-key-file so that those of {} are found",
+            who.join(", ")
+        ),
+        Some(_) => format!(
+            "no platform entry is named by the token of {} under the key given: is it this \
+             install's platform:piiHmacKey?",
+            who.join(", ")
+        ),
+    }))
 }
 
 /// Rewrites a platform (or register) file without the users' entries; its new listing.

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
+use pryv_backup::config::PiiKey;
 use pryv_backup::forget;
 
 use super::shared::{locate, open_reader};
@@ -12,6 +13,10 @@ use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::metrics::{self, Metrics};
 use crate::output::print_json;
+use crate::secrets;
+
+/// Where the PII key is read from when no --pii-key-file is given.
+const PII_KEY_ENV: &str = "PRYV_BACKUP_PII_HMAC_KEY";
 
 #[derive(Args, Debug)]
 pub struct ForgetArgs {
@@ -20,6 +25,10 @@ pub struct ForgetArgs {
     /// The user to forget, by userId or username (repeatable).
     #[arg(long = "user", value_name = "USER", required = true)]
     pub users: Vec<String>,
+    /// Hashed PII mode: a file holding the install's platform:piiHmacKey (base64), or
+    /// PRYV_BACKUP_PII_HMAC_KEY; platform entries name users by its tokens.
+    #[arg(long, value_name = "FILE")]
+    pub pii_key_file: Option<PathBuf>,
     /// Change the backups (without it: only print what would change).
     #[arg(long)]
     pub yes: bool,
@@ -32,8 +41,14 @@ pub struct ForgetArgs {
 
 pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let apply = args.yes;
+    let pii_key = match secrets::read_secret(args.pii_key_file.as_deref(), PII_KEY_ENV)? {
+        Some(text) => Some(PiiKey::from_base64(&text).with_context(|| {
+            format!("the PII key (--pii-key-file or {PII_KEY_ENV}) is not base64 text")
+        })?),
+        None => None,
+    };
     let (backend, dir) = locate(&args.dir)?;
-    let report = forget::run(&backend, &dir, &args.users, apply, &|d| {
+    let report = forget::run(&backend, &dir, &args.users, pii_key.as_ref(), apply, &|d| {
         open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
     })?;
     metrics.set(&metrics::FORGOTTEN_BACKUPS, report.backups.len() as f64);

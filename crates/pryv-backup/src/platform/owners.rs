@@ -35,13 +35,6 @@ impl PlatformOwners {
         })
     }
 
-    /// The same, with more names standing for the users: tokens found in the platform
-    /// entries themselves when the PII key is not known (forget).
-    pub(crate) fn with_names(mut self, names: impl IntoIterator<Item = String>) -> Self {
-        self.names.extend(names);
-        self
-    }
-
     /// Whether this entry names no user and comes with the restore.
     pub(crate) fn keeps_unnamed(&self, item: &Item) -> bool {
         self.whole_platform && owner_of(item).is_none()
