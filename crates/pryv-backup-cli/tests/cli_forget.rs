@@ -309,8 +309,11 @@ fn a_backup_being_written_is_left_alone_and_said_so() {
     backup(&source, &busy, &[]);
     let busy_before = digests(&busy);
     let lock = pryv_backup::lock::lock_backup_output(&busy).unwrap();
+    let metrics = work.path().join("forget.prom");
     let forget = || {
         cli()
+            .arg("--metrics-file")
+            .arg(&metrics)
             .args(["forget", "--user", "bob", "--yes"])
             .arg(&folder)
             .output()
@@ -318,6 +321,15 @@ fn a_backup_being_written_is_left_alone_and_said_so() {
     };
     let output = forget();
     assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let prom = std::fs::read_to_string(&metrics).unwrap();
+    let sample = |name: &str| {
+        prom.lines()
+            .find(|l| l.starts_with(&format!("pryv_backup_{name}{{command=\"forget\"")))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_string)
+    };
+    assert_eq!(sample("exit_status").as_deref(), Some("3"), "{prom}");
+    assert_eq!(sample("forgotten_backups").as_deref(), Some("1"), "{prom}");
     assert!(
         text(&output).contains(&format!("left alone {}: being written", busy.display())),
         "{}",

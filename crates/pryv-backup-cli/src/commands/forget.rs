@@ -71,6 +71,7 @@ pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     } else {
         ("would remove", "would rewrite")
     };
+    // Every file, so the operator sees (and can keep) the list of what changed.
     for b in &report.backups {
         let users: Vec<String> = b
             .users
@@ -83,17 +84,18 @@ pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
         }
         for g in &b.generations {
             println!(
-                "  {}: {} user folder file(s) {removed}, {} platform entr(ies), {rewritten} {}",
+                "  {}: {} file(s) to remove, {} platform entr(ies), {} file(s) to rewrite",
                 g.dir.display(),
                 g.files_removed.len(),
                 g.platform_entries,
-                g.files_rewritten
-                    .iter()
-                    .filter_map(|f| f.file_name())
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                g.files_rewritten.len()
             );
+            for f in &g.files_removed {
+                println!("    {removed} {}", f.display());
+            }
+            for f in &g.files_rewritten {
+                println!("    {rewritten} {}", f.display());
+            }
         }
     }
     for user in &report.not_found {
