@@ -50,9 +50,14 @@ pub struct ForgetReport {
     pub applied: bool,
     /// The backups holding one of the users, with what was (or would be) changed.
     pub backups: Vec<BackupChange>,
-    /// Backups left alone, with why (being written, no manifest yet).
+    /// Backups left alone because they are being written (their lock is held), with why:
+    /// forget has not done all it should.
     pub skipped: Vec<(PathBuf, String)>,
-    /// Backups that could not be read (a broken chain, a missing key), with why.
+    /// Folders without `manifest.json` (an unfinished backup, which no reader trusts and the
+    /// next backup into it replaces, or no backup at all): not read.
+    pub incomplete: Vec<PathBuf>,
+    /// Backups that could not be read or rewritten (a broken chain, a missing key, a write
+    /// error), with why. One whose rewrite began holds the marker: the next forget finishes.
     pub damaged: Vec<(PathBuf, String)>,
     /// Users asked for that no backup read holds (already forgotten, or never there).
     pub not_found: Vec<String>,
@@ -126,9 +131,7 @@ pub fn run(
             }
         };
         if !is_backup(backend, &dir)? {
-            report
-                .skipped
-                .push((dir, "no manifest.json: not a complete backup".into()));
+            report.incomplete.push(dir);
             continue;
         }
         match forget_in_backup(backend, &dir, wanted, pii_key, apply, open) {

@@ -104,8 +104,14 @@ pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     for (dir, why) in &report.skipped {
         println!("left alone {}: {why}", dir.display());
     }
+    for dir in &report.incomplete {
+        println!(
+            "not a complete backup, not read: {} (no manifest.json)",
+            dir.display()
+        );
+    }
     for (dir, why) in &report.damaged {
-        println!("NOT READ, left alone {}: {why}", dir.display());
+        println!("NOT DONE {}: {why}", dir.display());
     }
     if apply {
         println!(
