@@ -346,8 +346,9 @@ fn a_backup_being_written_is_left_alone_and_said_so() {
     assert!(traces_of_bob(&busy).is_empty());
 }
 
-/// Killed once the base is rewritten and before its increment is relinked: the chain reads
-/// as broken until the next forget finishes the job.
+/// Killed once the base is done (rewritten, bob's folder gone) and before its increment is
+/// relinked: the chain reads as broken until the next forget finishes the job, relinking
+/// the increment to the base it no longer matches.
 #[test]
 fn a_forget_killed_half_way_is_finished_by_the_next_one() {
     let source = Install::sample();
@@ -361,7 +362,7 @@ fn a_forget_killed_half_way_is_finished_by_the_next_one() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pryv-backup"))
         .args(["forget", "--user", "bob", "--yes"])
         .arg(&chain)
-        .env("PRYV_BACKUP_TEST_PAUSE_AT", "forget-rewritten")
+        .env("PRYV_BACKUP_TEST_PAUSE_AT", "forget-generation-done")
         .env("PRYV_BACKUP_TEST_PAUSE_FILE", &paused)
         .stdout(std::process::Stdio::null())
         .spawn()

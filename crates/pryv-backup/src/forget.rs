@@ -267,11 +267,15 @@ fn forget_in_backup(
         changes.push(change);
     }
     // From the first generation changed on, every manifest is rewritten: its own content,
-    // or its record's link to the manifest before it.
-    let first = changes
-        .iter()
-        .position(|c| !c.users.is_empty() || c.platform_entries > 0)
-        .unwrap_or(if marker.is_some() { 0 } else { changes.len() });
+    // or its record's link to the manifest before it. After an interrupted forget, every
+    // one: which links it left stale is not known.
+    let first = match marker {
+        Some(_) => 0,
+        None => changes
+            .iter()
+            .position(|c| !c.users.is_empty() || c.platform_entries > 0)
+            .unwrap_or(changes.len()),
+    };
     for (g, change) in generations.iter().zip(changes.iter_mut()).skip(first) {
         if backend.is_file(&g.dir.join(CHAIN_RECORD))? {
             change.files_rewritten.push(g.dir.join(CHAIN_RECORD));
@@ -309,8 +313,8 @@ fn forget_in_backup(
             if i >= first {
                 previous_digest = Some(rewrite_manifest(g, &ids, platform_files, previous_digest)?);
             }
-            crate::interrupt::pause_point("forget-rewritten");
             remove_files(backend, &g.dir, &change.files_removed)?;
+            crate::interrupt::pause_point("forget-generation-done");
         }
         for (d, files) in &leftover_files {
             remove_files(backend, d, files)?;
