@@ -592,3 +592,74 @@ fn forget_over_an_s3_prefix() {
         "forget released its lock"
     );
 }
+
+/// Deletes bob as the core deletes a user: every row holding its userId and its platform
+/// entries (plaintext mode).
+fn delete_bob(install: &Install) {
+    let mut client = install.db.connect();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name FROM information_schema.columns
+             WHERE column_name = 'user_id' AND table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for table in tables {
+        client
+            .execute(&format!("DELETE FROM {table} WHERE user_id = $1"), &[&BOB])
+            .unwrap();
+    }
+    install.sql(
+        "DELETE FROM platform_kv WHERE key LIKE '%/bob' OR key LIKE '%/bob@example.com' OR value = 'bob';
+         DELETE FROM password_resets WHERE username = 'bob';
+         DELETE FROM sessions WHERE data->>'username' = 'bob';",
+    );
+}
+
+/// `inspect` names the users a backup still holds after their deletion from the install;
+/// once forgotten, none is left.
+#[test]
+fn inspect_lists_deleted_users_until_they_are_forgotten() {
+    let (source, _work, chain) = sample_backed_up("chain");
+    delete_bob(&source);
+    backup(&source, &chain, &["--incremental", "--clock-skew", "0"]);
+    let inspect = || {
+        let output = cli()
+            .args(["--json", "inspect"])
+            .arg(&chain)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output));
+        stdout_json(&output)
+    };
+    let report = inspect();
+    let deleted = report["deletedUsers"].as_array().unwrap();
+    assert_eq!(deleted.len(), 1, "{report:#}");
+    assert_eq!(deleted[0]["userId"], BOB);
+    assert_eq!(deleted[0]["username"], "bob");
+    assert!(deleted[0]["lastBackupTimestamp"].as_u64().unwrap() > 0);
+    let output = cli().arg("inspect").arg(&chain).output().unwrap();
+    assert!(
+        text(&output).contains("deleted from the install: bob (cksamplebobby0002)"),
+        "{}",
+        text(&output)
+    );
+
+    let output = cli()
+        .args(["forget", "--user", "bob", "--yes"])
+        .arg(&chain)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(inspect()["deletedUsers"], serde_json::json!([]));
+    assert!(
+        traces_of_bob(&chain).is_empty(),
+        "{:?}",
+        traces_of_bob(&chain)
+    );
+    let output = cli().arg("verify").arg(&chain).output().unwrap();
+    assert!(output.status.success(), "verify: {}", text(&output));
+}
