@@ -625,7 +625,25 @@ fn delete_bob(install: &Install) {
 fn inspect_lists_deleted_users_until_they_are_forgotten() {
     let (source, _work, chain) = sample_backed_up("chain");
     delete_bob(&source);
-    backup(&source, &chain, &["--incremental", "--clock-skew", "0"]);
+    let output = cli()
+        .args([
+            "--json",
+            "backup",
+            "--incremental",
+            "--clock-skew",
+            "0",
+            "--output",
+        ])
+        .arg(&chain)
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        stdout_json(&output)["deletedUsersHeld"],
+        1,
+        "said by the backup"
+    );
     let inspect = || {
         let output = cli()
             .args(["--json", "inspect"])
