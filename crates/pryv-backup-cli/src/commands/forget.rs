@@ -79,8 +79,12 @@ pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
             .map(|u| format!("{} ({})", u.username, u.user_id))
             .collect();
         println!("backup {}: {}", b.dir.display(), users.join(", "));
-        if b.finishes_interrupted {
-            println!("  finishing what an earlier forget began (it was stopped)");
+        match (b.finishes_interrupted, apply) {
+            (true, true) => println!("  finishing what an earlier forget began (it was stopped)"),
+            (true, false) => {
+                println!("  an earlier forget was stopped in this backup: --yes finishes it")
+            }
+            _ => {}
         }
         for g in &b.generations {
             println!(
