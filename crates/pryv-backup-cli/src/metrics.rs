@@ -89,8 +89,13 @@ pub const REMOVED: Metric = Metric {
     help: "Backups (generations) the last prune removed, or would remove in a dry run.",
 };
 
+pub const FORGOTTEN_BACKUPS: Metric = Metric {
+    name: "forgotten_backups",
+    help: "Backups the last forget removed users from, or would in a dry run.",
+};
+
 /// Every metric, in the order a file lists them.
-const ALL: [&Metric; 15] = [
+const ALL: [&Metric; 16] = [
     &LAST_RUN,
     &DURATION,
     &EXIT_STATUS,
@@ -106,6 +111,7 @@ const ALL: [&Metric; 15] = [
     &PROBLEMS,
     &KEPT,
     &REMOVED,
+    &FORGOTTEN_BACKUPS,
 ];
 
 /// What a command measured.

@@ -23,7 +23,8 @@
 //!    [`listing`] (what a folder of backups holds), then [`backup`], then `platform_plan` (the
 //!    platform rows a restore writes: unique values checked, rows re-derived under the
 //!    target's PII key), then [`restore`],
-//!    [`consolidate`], [`prune`]: the orchestration, over the traits only.
+//!    [`consolidate`], [`prune`], [`forget`] (erasure of users from backups): the
+//!    orchestration, over the traits only.
 //! 10. [`drill`] and [`install`] (the engines an install's configuration asks for), then
 //!     [`demo`] (the self-contained demo the README starts with).
 //!
@@ -43,6 +44,7 @@ pub mod drill;
 pub mod engine;
 pub mod engines;
 pub mod error;
+pub mod forget;
 pub mod install;
 pub mod integrity;
 pub mod interrupt;

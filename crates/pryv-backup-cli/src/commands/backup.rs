@@ -147,7 +147,7 @@ pub fn run(
             compress: !args.no_compress,
             max_chunk_size: args.max_chunk_size * 1024 * 1024,
             sealer,
-            backend,
+            backend: backend.clone(),
             empty_files: previous.is_none(),
         },
     )?;
@@ -193,11 +193,30 @@ pub fn run(
             chain.display()
         );
     }
+    // Users deleted from the install that older generations still hold (from the clear
+    // records: no key needed); `forget` erases them.
+    let deleted_held = match &increment_of {
+        Some(chain) => chain::ChainIndex::open(&backend, chain)
+            .ok()
+            .flatten()
+            .map_or(0, |index| index.deleted_users().len()),
+        None => 0,
+    };
     if json {
-        print_json(
-            &serde_json::json!({ "output": output_dir, "install": target, "report": report }),
-        )?;
+        print_json(&serde_json::json!({
+            "output": output_dir,
+            "install": target,
+            "report": report,
+            "deletedUsersHeld": deleted_held,
+        }))?;
     } else {
+        if deleted_held > 0 {
+            println!(
+                "{deleted_held} user(s) deleted from the install are still in older generations \
+                 of this backup: `pryv-backup inspect` names them, `pryv-backup forget` removes \
+                 them"
+            );
+        }
         println!(
             "{} backup of {} user(s) written to {} ({} items, {} attachments, {} platform entries)",
             report.backup_type,

@@ -111,6 +111,15 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
             .text
             .push_str(&format!("latest state: {count} user(s)\n"));
     }
+    // Users a backup still holds after their deletion from the install: `forget` erases them.
+    let deleted = opened.as_ref().map(|chain| chain.deleted_users());
+    for (user, last) in deleted.iter().flatten() {
+        summary.text.push_str(&format!(
+            "deleted from the install: {} ({}), last backed up at {last} ms; `pryv-backup \
+             forget` removes it from the backups\n",
+            user.username, user.user_id
+        ));
+    }
     for name in &index.leftovers {
         summary.text.push_str(&format!(
             "{name}: incomplete (no manifest.json), ignored by restores\n"
@@ -128,6 +137,19 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
         object.insert("increments".into(), serde_json::Value::Array(increments));
         if let Some(count) = latest_users {
             object.insert("latestStateUserCount".into(), count.into());
+        }
+        if let Some(deleted) = &deleted {
+            let users = deleted
+                .iter()
+                .map(|(u, last)| {
+                    serde_json::json!({
+                        "userId": u.user_id,
+                        "username": u.username,
+                        "lastBackupTimestamp": last,
+                    })
+                })
+                .collect();
+            object.insert("deletedUsers".into(), serde_json::Value::Array(users));
         }
         // Whether bin/backup.js --restore would miss part of this folder (its increments).
         object.insert(

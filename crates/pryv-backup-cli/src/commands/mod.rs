@@ -7,6 +7,7 @@ mod consolidate;
 mod decrypt;
 mod demo;
 mod drill;
+mod forget;
 mod inspect;
 mod list;
 mod man;
@@ -88,6 +89,18 @@ pub enum Command {
     /// Example: pryv-backup prune /backups --keep-daily 7 --keep-weekly 5 --keep-monthly 12 --yes
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Prune(prune::PruneArgs),
+    /// Remove users from backups (erasure): their folders, platform entries and manifest
+    /// entries, in every generation.
+    ///
+    /// The location is one backup, a folder of backups or an S3 prefix. Prints what it
+    /// would change; changes only with --yes. Each rewritten backup stays whole: verify and
+    /// drill pass, encrypted ones stay encrypted with their own key. A backup being written
+    /// (its lock held) is left alone (exit 3: run again later). A forget stopped half-way is
+    /// finished by the next one.
+    ///
+    /// Example: pryv-backup forget /backups --user alice --decrypt-passphrase-file pass --yes
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
+    Forget(forget::ForgetArgs),
     /// Write a plaintext copy of an encrypted backup.
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Decrypt(decrypt::DecryptCommandArgs),
@@ -154,6 +167,7 @@ fn what(command: &Command) -> (&'static str, String) {
         Command::Decrypt(args) => ("decrypt", shown(&args.dir)),
         Command::Drill(args) => ("drill", shown(&args.dir)),
         Command::Prune(args) => ("prune", shown(&args.dir)),
+        Command::Forget(args) => ("forget", shown(&args.dir)),
         Command::Consolidate(args) => ("consolidate", shown(&args.output)),
         Command::Demo(_) => ("demo", String::new()),
         Command::Completions(_) => ("completions", String::new()),
@@ -184,6 +198,7 @@ fn dispatch(
         Command::Drill(args) => drill::run(&args, json, metrics),
         Command::Consolidate(args) => consolidate::run(&args, json, metrics),
         Command::Prune(args) => prune::run(&args, json, metrics),
+        Command::Forget(args) => forget::run(&args, json, metrics),
         Command::Decrypt(args) => decrypt::run(&args, json),
         Command::Demo(args) => demo::run(&args, json),
         Command::Completions(args) => completions::run(&args),

@@ -217,6 +217,35 @@ impl Chain {
         users
     }
 
+    /// The users older generations hold that the latest state does not (deleted from the
+    /// install), each with the `backupTimestamp` (ms) of the newest generation holding it:
+    /// what `forget` can remove from the backups.
+    pub fn deleted_users(&self) -> Vec<(UserRef, u64)> {
+        let Some(present) = self.present_users() else {
+            return Vec::new();
+        };
+        let mut deleted: Vec<(UserRef, u64)> = Vec::new();
+        for g in &self.generations {
+            let time = g.manifest().backup_timestamp;
+            for u in &g.manifest().users {
+                if present.contains(&user_digest(&u.user_id)) {
+                    continue;
+                }
+                match deleted.iter_mut().find(|(d, _)| d.user_id == u.user_id) {
+                    Some((_, last)) => *last = time,
+                    None => deleted.push((
+                        UserRef {
+                            user_id: u.user_id.clone(),
+                            username: u.username.clone(),
+                        },
+                        time,
+                    )),
+                }
+            }
+        }
+        deleted
+    }
+
     /// How many items the generations hold for each user, by userId (an item changed in
     /// several generations counts once in each): what restoring the user reads.
     pub fn item_counts(&self) -> HashMap<String, u64> {

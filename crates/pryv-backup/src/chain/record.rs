@@ -277,6 +277,35 @@ impl ChainIndex {
         (sequence, link)
     }
 
+    /// The [`user_digest`]s of the users older generations hold that the latest state does
+    /// not (deleted from the install before the newest generation recording its users),
+    /// from the records alone: no key needed. Empty when no generation records its users.
+    pub fn deleted_users(&self) -> Vec<String> {
+        let Some(newest) = self
+            .generations
+            .iter()
+            .rposition(|g| g.record.as_ref().is_some_and(|r| r.install_users.is_some()))
+        else {
+            return Vec::new();
+        };
+        let mut present: std::collections::HashSet<&str> = self.generations[newest]
+            .record
+            .as_ref()
+            .and_then(|r| r.install_users.as_ref())
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        present.extend(users_of(&self.generations[newest + 1..]));
+        let mut deleted: Vec<String> = users_of(&self.generations[..newest])
+            .filter(|d| !present.contains(d))
+            .map(String::from)
+            .collect();
+        deleted.sort();
+        deleted.dedup();
+        deleted
+    }
+
     /// What the next increment starts from, from the records alone; `None` when a
     /// generation has no record.
     pub fn state_from_records(&self) -> Option<PreviousState> {
@@ -306,6 +335,14 @@ impl ChainIndex {
         };
         Some(state)
     }
+}
+
+/// The user digests the records of `generations` list.
+fn users_of(generations: &[GenerationInfo]) -> impl Iterator<Item = &str> {
+    generations
+        .iter()
+        .filter_map(|g| g.record.as_ref())
+        .flat_map(|r| r.users.iter().map(|u| u.user.as_str()))
 }
 
 fn read_generation(backend: &Backend, dir: &Path, name: &str) -> Result<GenerationInfo> {

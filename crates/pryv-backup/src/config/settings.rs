@@ -140,6 +140,18 @@ fn redacted(present: bool) -> &'static str {
 #[derive(Clone, PartialEq, Eq)]
 pub struct PiiKey(pub Zeroizing<Vec<u8>>);
 
+impl PiiKey {
+    /// From the base64 text `platform:piiHmacKey` holds; `None` when it is not base64 (the
+    /// caller says where it came from, never the text: a secret).
+    pub fn from_base64(text: &str) -> Option<PiiKey> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .map(|k| PiiKey(Zeroizing::new(k)))
+    }
+}
+
 impl fmt::Debug for PiiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PiiKey(<secret>)")

@@ -1,0 +1,140 @@
+//! `forget`: removes users from every backup of a location (erasure), with their platform
+//! entries, keeping each backup whole and checkable.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use pryv_backup::config::PiiKey;
+use pryv_backup::forget;
+
+use super::shared::{locate, open_reader};
+use crate::exit;
+use crate::flags::DecryptArgs;
+use crate::metrics::{self, Metrics};
+use crate::output::print_json;
+use crate::secrets;
+
+/// Where the PII key is read from when no --pii-key-file is given.
+const PII_KEY_ENV: &str = "PRYV_BACKUP_PII_HMAC_KEY";
+
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    /// One backup, a folder holding one backup per sub-folder, or `s3://bucket/prefix`.
+    pub dir: PathBuf,
+    /// The user to forget, by userId or username (repeatable).
+    #[arg(long = "user", value_name = "USER", required = true)]
+    pub users: Vec<String>,
+    /// Hashed PII mode: a file holding the install's platform:piiHmacKey (base64), or
+    /// PRYV_BACKUP_PII_HMAC_KEY; platform entries name users by its tokens.
+    #[arg(long, value_name = "FILE")]
+    pub pii_key_file: Option<PathBuf>,
+    /// Change the backups (without it: only print what would change).
+    #[arg(long)]
+    pub yes: bool,
+    /// Encrypted backups: forget reads their sealed manifests, so it needs the passphrase
+    /// or the private key (a recipient's public key is not enough); rewritten files are
+    /// sealed again with each backup's own key.
+    #[command(flatten)]
+    pub secrets: DecryptArgs,
+}
+
+pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
+    let apply = args.yes;
+    let pii_key = match secrets::read_secret(args.pii_key_file.as_deref(), PII_KEY_ENV)? {
+        Some(text) => Some(PiiKey::from_base64(&text).with_context(|| {
+            format!("the PII key (--pii-key-file or {PII_KEY_ENV}) is not base64 text")
+        })?),
+        None => None,
+    };
+    let (backend, dir) = locate(&args.dir)?;
+    let report = forget::run(&backend, &dir, &args.users, pii_key.as_ref(), apply, &|d| {
+        open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
+    })?;
+    metrics.set(&metrics::FORGOTTEN_BACKUPS, report.backups.len() as f64);
+    metrics.set(&metrics::PROBLEMS, report.damaged.len() as f64);
+    // A backup that could not be read: error. One left alone while being written: partial,
+    // run again once it is written.
+    let code = if !report.damaged.is_empty() {
+        exit::ERROR
+    } else if !report.skipped.is_empty() {
+        exit::PARTIAL
+    } else {
+        exit::OK
+    };
+    if json {
+        print_json(&report)?;
+        return Ok(code);
+    }
+    let (removed, rewritten) = if apply {
+        ("removed", "rewrote")
+    } else {
+        ("would remove", "would rewrite")
+    };
+    // Every file, so the operator sees (and can keep) the list of what changed.
+    for b in &report.backups {
+        let users: Vec<String> = b
+            .users
+            .iter()
+            .map(|u| format!("{} ({})", u.username, u.user_id))
+            .collect();
+        println!("backup {}: {}", b.dir.display(), users.join(", "));
+        match (b.finishes_interrupted, apply) {
+            (true, true) => println!("  finishing what an earlier forget began (it was stopped)"),
+            (true, false) => {
+                println!("  an earlier forget was stopped in this backup: --yes finishes it")
+            }
+            _ => {}
+        }
+        for g in &b.generations {
+            println!(
+                "  {}: {} file(s) to remove, {} platform entr(ies), {} file(s) to rewrite",
+                g.dir.display(),
+                g.files_removed.len(),
+                g.platform_entries,
+                g.files_rewritten.len()
+            );
+            for f in &g.files_removed {
+                println!("    {removed} {}", f.display());
+            }
+            for f in &g.files_rewritten {
+                println!("    {rewritten} {}", f.display());
+            }
+        }
+    }
+    for user in &report.not_found {
+        println!("{user}: in no backup read");
+    }
+    for (dir, why) in &report.skipped {
+        println!("left alone {}: {why}", dir.display());
+    }
+    for dir in &report.incomplete {
+        println!(
+            "not a complete backup, not read: {} (no manifest.json)",
+            dir.display()
+        );
+    }
+    for (dir, why) in &report.damaged {
+        println!("NOT DONE {}: {why}", dir.display());
+    }
+    if apply {
+        println!(
+            "{} backup(s) changed: {} file(s) removed, {} rewritten",
+            report.backups.len(),
+            report.files_removed,
+            report.files_rewritten
+        );
+    } else {
+        println!(
+            "dry run: {} backup(s) would change ({} file(s) removed, {} rewritten), nothing \
+             was; run again with --yes",
+            report.backups.len(),
+            report.files_removed,
+            report.files_rewritten
+        );
+    }
+    if !report.skipped.is_empty() {
+        println!("some backups were left alone: run forget again once they are written");
+    }
+    Ok(code)
+}
