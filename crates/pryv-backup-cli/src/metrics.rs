@@ -89,8 +89,15 @@ pub const REMOVED: Metric = Metric {
     help: "Backups (generations) the last prune removed, or would remove in a dry run.",
 };
 
+pub const SOURCE_ENGINE_TRIED: Metric = Metric {
+    name: "source_engine_tried",
+    help: "1 when the last drill restored into the backup's own engine, 0 when it could not \
+           (no PostgreSQL binaries, say) and restored into SQLite instead: the files and \
+           hashes were checked, the source's engine was not.",
+};
+
 /// Every metric, in the order a file lists them.
-const ALL: [&Metric; 15] = [
+const ALL: [&Metric; 16] = [
     &LAST_RUN,
     &DURATION,
     &EXIT_STATUS,
@@ -106,6 +113,7 @@ const ALL: [&Metric; 15] = [
     &PROBLEMS,
     &KEPT,
     &REMOVED,
+    &SOURCE_ENGINE_TRIED,
 ];
 
 /// What a command measured.

@@ -24,7 +24,8 @@
 //!    platform rows a restore writes: unique values checked, rows re-derived under the
 //!    target's PII key), then [`restore`],
 //!    [`consolidate`], [`prune`]: the orchestration, over the traits only.
-//! 10. [`drill`] and [`install`] (the engines an install's configuration asks for), then
+//! 10. [`scratch_postgres`] (a private throwaway PostgreSQL server), then [`drill`] and
+//!     [`install`] (the engines an install's configuration asks for), then
 //!     [`demo`] (the self-contained demo the README starts with).
 //!
 //! One exception: [`error`]'s crate-wide [`Error`] wraps each module's own error type, so it
@@ -58,6 +59,7 @@ pub mod prune;
 pub mod restore;
 pub mod s3;
 pub mod sample;
+pub mod scratch_postgres;
 pub mod series_time;
 pub mod stream_tree;
 pub mod url_credentials;
