@@ -201,3 +201,29 @@ fn without_postgres_binaries_the_drill_says_what_it_could_not_try() {
     assert!(out.contains("DAMAGED bob (cksamplebobby0002)"), "{out}");
     assert_eq!(left_behind(&tmp), (vec![], vec![]));
 }
+
+/// Run as root, the drill's server runs as the `postgres` account: a TMPDIR that account
+/// cannot reach is said, with what to do, and the drill goes on in SQLite (exit 0).
+#[test]
+fn run_as_root_a_tmpdir_the_postgres_account_cannot_reach_is_said() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let (_source, work, good, _) = tagged_backup();
+    let closed = work.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let tmp = closed.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let output = drill(&good, &tmp, &[]);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("drill NOT FULLY TRIED: "), "{out}");
+    assert!(
+        out.contains("the drill runs PostgreSQL as the `postgres` account, which must reach"),
+        "{out}"
+    );
+    assert!(out.contains("NOT STORABLE IN SQLITE alice"), "{out}");
+    assert_eq!(left_behind(&tmp), (vec![], vec![]));
+}

@@ -171,8 +171,16 @@ impl ScratchPostgres {
             .output()
             .map_err(|e| format!("cannot run {}: {e}", binaries.dir.join("initdb").display()))?;
         if !initdb.status.success() {
+            let hint = match account {
+                Some(_) => format!(
+                    " (run as root, the drill runs PostgreSQL as the `{ROOT_RUNS_AS}` account, \
+                     which must reach {}: set TMPDIR to a folder it can reach, such as /tmp)",
+                    dir.display()
+                ),
+                None => String::new(),
+            };
             return Err(format!(
-                "{} failed ({}): {}",
+                "{} failed ({}): {}{hint}",
                 binaries.dir.join("initdb").display(),
                 initdb.status,
                 last_lines(&String::from_utf8_lossy(&initdb.stderr))
