@@ -218,7 +218,7 @@ fn a_signal_during_a_backup_stops_it_cleanly() {
     );
     let output = run(&refs(&args), work.path());
     assert!(
-        text(&output).contains("earlier, unfinished backup"),
+        text(&output).contains("replacing an unfinished backup left by an earlier run"),
         "{}",
         text(&output)
     );
