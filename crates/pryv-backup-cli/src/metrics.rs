@@ -94,8 +94,15 @@ pub const FORGOTTEN_BACKUPS: Metric = Metric {
     help: "Backups the last forget removed users from, or would in a dry run.",
 };
 
+pub const SOURCE_ENGINE_TRIED: Metric = Metric {
+    name: "source_engine_tried",
+    help: "1 when the last drill restored into the backup's own engine, 0 when it could not \
+           (no PostgreSQL binaries, say) and restored into SQLite instead: the files and \
+           hashes were checked, the source's engine was not.",
+};
+
 /// Every metric, in the order a file lists them.
-const ALL: [&Metric; 16] = [
+const ALL: [&Metric; 17] = [
     &LAST_RUN,
     &DURATION,
     &EXIT_STATUS,
@@ -112,6 +119,7 @@ const ALL: [&Metric; 16] = [
     &KEPT,
     &REMOVED,
     &FORGOTTEN_BACKUPS,
+    &SOURCE_ENGINE_TRIED,
 ];
 
 /// What a command measured.

@@ -218,7 +218,7 @@ fn a_signal_during_a_backup_stops_it_cleanly() {
     );
     let output = run(&refs(&args), work.path());
     assert!(
-        text(&output).contains("earlier, unfinished backup"),
+        text(&output).contains("replacing an unfinished backup left by an earlier run"),
         "{}",
         text(&output)
     );
@@ -279,44 +279,103 @@ fn decrypt_out_is_private_whatever_the_umask() {
 }
 
 /// The drill's scratch platform (decrypted user data) is private while it exists, removed on
-/// SIGTERM, and one left by a killed drill is removed by the next drill.
+/// SIGTERM, and one left by a killed drill is removed by the next drill: here a SQLite one
+/// (no PostgreSQL binaries given).
 #[test]
-fn a_drills_scratch_is_private_and_never_left_behind() {
+fn a_drills_sqlite_scratch_is_private_and_never_left_behind() {
+    drill_scratch_is_private_and_never_left_behind(false);
+}
+
+/// The same with the drill's PostgreSQL server: its cluster private, the server stopped on
+/// SIGTERM, and stopped with the drill when the drill is killed outright.
+#[test]
+fn a_drills_postgres_server_is_private_and_never_left_behind() {
+    drill_scratch_is_private_and_never_left_behind(true);
+}
+
+fn drill_scratch_is_private_and_never_left_behind(postgres: bool) {
     let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
+    // Run as root, the drill's server runs as the `postgres` account, which must reach it.
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
     let out = work.path().join("full");
     let output = run(&refs(&backup_args(&source, &out)), work.path());
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let tmp = work.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
+    let no_binaries = work.path().join("no-binaries");
+    std::fs::create_dir(&no_binaries).unwrap();
     let scratch = |tmp: &Path| leftovers(tmp, &["pryv-backup-drill-"]);
-    let drill = [os("drill"), out.as_os_str()];
+    let mut drill = vec![os("drill"), out.as_os_str()];
+    if !postgres {
+        drill.extend([os("--postgres-bin"), no_binaries.as_os_str()]);
+    }
+    let restored_into = if postgres { "data" } else { "users" };
 
     let (output, during) = signalled(&drill, "drill-restored", libc::SIGTERM, &tmp, || {
         let found = scratch(&tmp);
         let loose: Vec<(PathBuf, u32)> = found.iter().flat_map(|s| not_private(s)).collect();
-        let users = found
+        let restored = found
             .iter()
-            .map(|s| files(&s.join("users")).len())
+            .map(|s| files(&s.join(restored_into)).len())
             .sum::<usize>();
-        (found, loose, users)
+        (found, loose, restored, servers_in(&tmp))
     });
     assert_eq!(during.0.len(), 1, "one scratch folder while drilling");
     assert!(during.2 > 0, "the platform was restored into it");
     assert_eq!(during.1, vec![], "under umask 022");
+    assert_eq!(during.3.len(), usize::from(postgres), "{:?}", during.3);
     assert_eq!(output.status.code(), Some(143), "{}", text(&output));
     assert_eq!(scratch(&tmp), Vec::<PathBuf>::new(), "removed on SIGTERM");
+    assert_eq!(servers_in(&tmp), Vec::<String>::new(), "server stopped");
 
     let (output, _) = signalled(&drill, "drill-restored", libc::SIGKILL, &tmp, || ());
     assert_eq!(output.status.code(), None);
     assert_eq!(scratch(&tmp).len(), 1, "a kill leaves it");
+    wait_for_no_server(&tmp);
     let output = run(&drill, &tmp);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains(if postgres {
+            "drill OK: this backup restores into the PostgreSQL engine"
+        } else {
+            "drill NOT FULLY TRIED: PostgreSQL binaries not found"
+        }),
+        "{}",
+        text(&output)
+    );
     assert_eq!(
         scratch(&tmp),
         Vec::<PathBuf>::new(),
         "the next drill removed it"
     );
+    assert_eq!(servers_in(&tmp), Vec::<String>::new());
+}
+
+/// Command lines of the running `postgres` processes whose data is under `dir`.
+fn servers_in(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|cmd| String::from_utf8_lossy(&cmd).replace('\0', " "))
+        .filter(|cmd| cmd.contains("postgres") && cmd.contains(&needle))
+        .collect()
+}
+
+/// A killed drill's server stops with it (on its parent-death signal), within moments.
+fn wait_for_no_server(dir: &Path) {
+    let start = Instant::now();
+    while !servers_in(dir).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a server outlived its killed drill: {:?}",
+            servers_in(dir)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// An empty SQLite-engine install, configured by a file in its core folder, its platform

@@ -25,7 +25,8 @@
 //!    target's PII key), then [`restore`],
 //!    [`consolidate`], [`prune`], [`forget`] (erasure of users from backups): the
 //!    orchestration, over the traits only.
-//! 10. [`drill`] and [`install`] (the engines an install's configuration asks for), then
+//! 10. [`scratch_postgres`] (a private throwaway PostgreSQL server), then [`drill`] and
+//!     [`install`] (the engines an install's configuration asks for), then
 //!     [`demo`] (the self-contained demo the README starts with).
 //!
 //! One exception: [`error`]'s crate-wide [`Error`] wraps each module's own error type, so it
@@ -61,6 +62,7 @@ pub mod prune;
 pub mod restore;
 pub mod s3;
 pub mod sample;
+pub mod scratch_postgres;
 pub mod series_time;
 pub mod stream_tree;
 pub mod url_credentials;

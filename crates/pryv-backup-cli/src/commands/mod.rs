@@ -53,18 +53,28 @@ pub enum Command {
     /// Check a backup without restoring it: every file present, of the recorded size and
     /// SHA-256, decompresses, parses, and item counts match the manifest.
     ///
-    /// No engine is tried: whether an engine can hold every item is for `drill` (SQLite) or
+    /// No engine is tried: whether an engine can hold every item is for `drill` or
     /// a restore to say.
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Verify(verify::VerifyArgs),
     /// Prove a backup restores: restore it into a throwaway platform, check it all, remove it.
     ///
-    /// The platform is a SQLite-engine one in a temporary folder (no server needed). Every
-    /// file is checked against the manifests and every event and access integrity hash as
-    /// the core computes it. Exit 0 when every user restores and checks out; 1 otherwise,
-    /// naming each damaged user and file, and apart from them each user whose items the
-    /// SQLite engine cannot hold (a limit of that engine, not damage). A restore into
-    /// PostgreSQL or InfluxDB is not tried.
+    /// The platform is of the backup's own engine (its manifest says which): a PostgreSQL
+    /// install's backup goes into a private PostgreSQL server started for the drill with this
+    /// host's initdb and postgres (on PATH or under /usr/lib/postgresql/*/bin), listening on a
+    /// Unix socket of a 0700 temporary folder only, stopped and removed after; run as root, the
+    /// server runs as the `postgres` account. A SQLite install's backup goes into per-user
+    /// SQLite files. Every file is checked against the manifests and every event and access
+    /// integrity hash as the core computes it.
+    ///
+    /// Exit 0 when every user restores and checks out ("drill OK"). Exit 0 too, with a
+    /// warning and "drill NOT FULLY TRIED" (--json: sourceEngineTried false, notTriedBecause),
+    /// when the backup's own engine could not be had (no PostgreSQL binaries, say): it is then
+    /// restored into SQLite instead, every file and hash checked; users whose items SQLite
+    /// cannot hold (PostgreSQL's event tags) are listed as an engine limit, not damage.
+    /// Exit 1 naming each damaged user and file, or each user the backup's own engine cannot
+    /// hold. A store it cannot reach or read is an error (exit 1, saying so). InfluxDB is
+    /// not tried (series go into the drill's engine).
     ///
     /// Example: pryv-backup drill /backups/full --private-key backup.key.pem
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
