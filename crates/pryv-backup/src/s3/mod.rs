@@ -248,7 +248,8 @@ impl Bucket {
                     ..Default::default()
                 },
                 retry_timeout: RETRY_FOR,
-                ..Default::default()
+                // The time decides, not the count: a store restarting gets the whole wait.
+                max_retries: 100,
             });
         let location = match settings.endpoint.as_ref().or(env_endpoint.as_ref()) {
             Some(endpoint) => redact_url_credentials(endpoint),
@@ -501,5 +502,32 @@ mod tests {
                 && !said.contains("hunter2"),
             "{said}"
         );
+    }
+
+    /// A port nothing listens on: connections are refused, as by a store that is down.
+    #[test]
+    fn a_store_that_refuses_connections_is_given_up_once_within_the_bound() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let settings = S3Settings::self_hosted("pryv", &endpoint, "r", "k", "s");
+        let bucket = Bucket::connect(&settings).unwrap();
+
+        let start = std::time::Instant::now();
+        let first = bucket.exists("backup/manifest.json").unwrap_err();
+        let waited = start.elapsed();
+        assert!(first.is_unreachable(), "{first}");
+        assert!(first.to_string().contains(&endpoint), "{first}");
+        assert!(
+            waited >= RETRY_FOR && waited <= Duration::from_secs(30),
+            "gave up after {waited:?}"
+        );
+        // Known down: the next requests, of any kind, fail at once.
+        let start = std::time::Instant::now();
+        assert!(bucket
+            .get("backup/users/u1/account.jsonl.gz")
+            .is_err_and(|e| e.is_unreachable()));
+        assert!(bucket.list("backup").is_err_and(|e| e.is_unreachable()));
+        assert!(start.elapsed() < Duration::from_secs(1));
     }
 }
