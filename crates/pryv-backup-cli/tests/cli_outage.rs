@@ -215,6 +215,12 @@ fn a_store_cut_off_mid_restore_stops_the_run_once_as_unreachable() {
 
     let stderr = stopped_on_outage(&output, elapsed, &[&proxy.endpoint(), &server.bucket]);
     assert!(!stderr.contains(&server.secret), "the secret key shown");
+    // The two users under way (--jobs 2) met the outage; no other was taken after it.
+    let tried = stderr
+        .lines()
+        .filter(|l| l.contains("restoring ") && l.ends_with(" failed"))
+        .count();
+    assert!(tried <= 2, "users taken once the store was down:\n{stderr}");
     assert!(
         elapsed <= OUTAGE_BOUND,
         "giving up took {elapsed:?}, over {OUTAGE_BOUND:?}"
