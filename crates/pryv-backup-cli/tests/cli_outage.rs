@@ -258,27 +258,46 @@ fn a_store_cut_off_mid_restore_stops_the_run_once_as_unreachable() {
 }
 
 #[test]
-fn a_store_cut_off_mid_verify_stops_it_as_unreachable() {
+fn a_store_cut_off_mid_verify_or_drill_stops_it_as_unreachable() {
     let server = s3();
     let (_source, _prefix, url) = sample_backed_up_to_s3(&server);
-    let mut proxy = CutProxy::to(&server.endpoint);
-    let scratch = tempfile::tempdir().unwrap();
-    let pause_file = scratch.path().join("paused");
-    let mut verify = bare_cli();
-    verify
-        .envs(server.aws_env())
-        .env("AWS_ENDPOINT_URL", proxy.endpoint())
-        .args(["verify", &url]);
-    let child = paused(&mut verify, "verify-manifests-read", &pause_file);
-    proxy.cut();
-    let (output, elapsed) = resume(child, &pause_file);
+    // The drill restores through a restore, paused where a restore is.
+    for (command, point) in [
+        ("verify", "verify-manifests-read"),
+        ("drill", "restore-manifests-read"),
+    ] {
+        let mut proxy = CutProxy::to(&server.endpoint);
+        let scratch = tempfile::tempdir().unwrap();
+        let pause_file = scratch.path().join("paused");
+        let mut run = bare_cli();
+        run.envs(server.aws_env())
+            .env("AWS_ENDPOINT_URL", proxy.endpoint())
+            .env("TMPDIR", scratch.path())
+            .args([command, &url]);
+        let child = paused(&mut run, point, &pause_file);
+        proxy.cut();
+        let (output, elapsed) = resume(child, &pause_file);
 
-    let stderr = stopped_on_outage(&output, elapsed, &[&proxy.endpoint()]);
-    assert!(!stderr.contains("missing"), "{stderr}");
-    assert!(
-        elapsed <= OUTAGE_BOUND,
-        "giving up took {elapsed:?}, over {OUTAGE_BOUND:?}"
-    );
+        let stderr = stopped_on_outage(&output, elapsed, &[&proxy.endpoint()]);
+        assert!(!stderr.contains("missing"), "{command}: {stderr}");
+        assert!(
+            elapsed <= OUTAGE_BOUND,
+            "{command}: giving up took {elapsed:?}, over {OUTAGE_BOUND:?}"
+        );
+        let left: Vec<_> = std::fs::read_dir(scratch.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("pryv-backup-drill-")
+            })
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{command}: the drill's scratch left: {left:?}"
+        );
+    }
 }
 
 #[test]
