@@ -403,32 +403,38 @@ fn export_users(
     // A user deleted meanwhile, or whose data cannot be read, is left out and the others go
     // on; a failure to write the backup, or a stop request (Err outside), would fail every
     // user: it stops taking new ones.
-    let slots = per_user(users, options.jobs, true, progress, |user| {
-        let export = ExportOptions {
-            window: ExportWindow {
-                since: since.get(&user.user_id).copied(),
-            },
-            include_ephemeral: options.include_ephemeral,
-        };
-        match export_user(
-            engine,
-            writer,
-            user,
-            &export,
-            clock_skew,
-            options.hook.as_ref(),
-            progress,
-        ) {
-            Ok(manifest) => Ok(Ok(Some(manifest))),
-            Err(Error::UserDeleted { .. }) => Ok(Ok(None)),
-            Err(e @ (Error::Archive(_) | Error::Interrupted(_))) => Err(e),
-            Err(e) => {
-                // Its partial files would otherwise be read as the user's data.
-                writer.discard_user(user)?;
-                Ok(Err(e))
+    let slots = per_user(
+        users,
+        options.jobs,
+        |_| true,
+        progress,
+        |user| {
+            let export = ExportOptions {
+                window: ExportWindow {
+                    since: since.get(&user.user_id).copied(),
+                },
+                include_ephemeral: options.include_ephemeral,
+            };
+            match export_user(
+                engine,
+                writer,
+                user,
+                &export,
+                clock_skew,
+                options.hook.as_ref(),
+                progress,
+            ) {
+                Ok(manifest) => Ok(Ok(Some(manifest))),
+                Err(Error::UserDeleted { .. }) => Ok(Ok(None)),
+                Err(e @ (Error::Archive(_) | Error::Interrupted(_))) => Err(e),
+                Err(e) => {
+                    // Its partial files would otherwise be read as the user's data.
+                    writer.discard_user(user)?;
+                    Ok(Err(e))
+                }
             }
-        }
-    })?;
+        },
+    )?;
     let mut manifests = Vec::with_capacity(users.len());
     let mut left_out = Vec::new();
     let mut failed = Vec::new();

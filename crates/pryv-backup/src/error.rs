@@ -76,6 +76,17 @@ impl From<crate::model::InvalidItem> for Error {
 }
 
 impl Error {
+    /// The store (or local folder) holding the backup cannot be reached: the run stops
+    /// rather than go on user by user, and no user is called damaged for it.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Error::Archive(e) => e.is_unreachable(),
+            Error::S3(e) => e.is_unreachable(),
+            Error::AfterCommit { source, .. } => source.is_unreachable(),
+            _ => false,
+        }
+    }
+
     pub(crate) fn after_commit(what: &'static str) -> impl FnOnce(Error) -> Error {
         move |source| Error::AfterCommit {
             what,
@@ -96,6 +107,9 @@ impl Error {
     }
 
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        if let Some(down) = crate::s3::S3Error::in_io(&source) {
+            return Error::S3(down);
+        }
         Error::Io {
             path: path.as_ref().display().to_string(),
             source,

@@ -193,6 +193,9 @@ pub fn run(
         overwrite: options.overwrite,
         verify_integrity: options.verify_integrity,
     };
+    // Tests cut the store here, once everything before the users was read from it.
+    crate::interrupt::pause_point("restore-manifests-read");
+    let mut outage = None;
     for (user, result) in to_restore.iter().zip(import_users(
         engine,
         chain,
@@ -204,6 +207,9 @@ pub fn run(
     )) {
         match result {
             Ok(()) => report.restored.push(user.clone()),
+            Err(e) if e.is_unreachable() && !matches!(e, Error::AfterCommit { .. }) => {
+                outage.get_or_insert(e);
+            }
             Err(e @ Error::Integrity(_)) => report.rolled_back.push(issue(user, e)),
             Err(e @ Error::AfterCommit { .. }) => report.incomplete.push(issue(user, e)),
             Err(e) => report.failed.push(issue(user, e)),
@@ -211,6 +217,15 @@ pub fn run(
     }
     // Stopped by a signal: each user is whole (committed or untouched); nothing more starts.
     crate::interrupt::check()?;
+    if let Some(outage) = outage {
+        return Err(stopped_by_outage(
+            engine,
+            &report,
+            options.jobs,
+            progress,
+            outage,
+        ));
+    }
 
     // The users are committed by now: a platform failure goes in the report, not over it.
     // Incomplete users are committed too: their entries belong with them.
@@ -472,6 +487,30 @@ fn rebuilt_index_rows<'a>(
     })
 }
 
+/// The restore's end when the backup's store became unreachable: the users that were not
+/// committed were rolled back (none is called damaged), those committed before stay, and
+/// the indexes put off for the load are built. The store's error is the run's.
+fn stopped_by_outage(
+    engine: &dyn Engine,
+    report: &RestoreReport,
+    jobs: usize,
+    progress: &dyn Progress,
+    outage: Error,
+) -> Error {
+    if let Err(e) = engine.finish_restore(jobs) {
+        progress.note(&format!("finishing the restore failed too: {e}"));
+    }
+    let (restored, incomplete) = (report.restored.len(), report.incomplete.len());
+    if restored + incomplete > 0 {
+        progress.note(&format!(
+            "{restored} user(s) were restored and {incomplete} left incomplete before the \
+             backup's store became unreachable, without their platform entries: once it is \
+             back, run this restore again with --overwrite"
+        ));
+    }
+    outage
+}
+
 fn issue(user: &UserRef, error: Error) -> UserIssue {
     UserIssue {
         user: user.clone(),
@@ -521,7 +560,7 @@ fn import_users(
     let mut order: Vec<usize> = (0..users.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(items_of(&users[i])));
     let biggest_first: Vec<UserRef> = order.iter().map(|&i| users[i].clone()).collect();
-    let work = |user: &UserRef| {
+    let import = |user: &UserRef| {
         let source = chain.user_source(&user.user_id)?;
         // Nothing of a user whose files do not match the manifests is written. Integrity
         // hashes (--verify-integrity) are checked by the engine on what it wrote, before its
@@ -539,8 +578,22 @@ fn import_users(
             options,
         )
     };
+    // A local backup folder gone mid-run makes every file read as missing: that is its
+    // outage, not the user's damage.
+    let work = |user: &UserRef| {
+        import(user).map_err(|e| {
+            if e.is_unreachable() {
+                return e;
+            }
+            match crate::archive::ArchiveError::folder_gone(chain.backend(), chain.dir()) {
+                Some(gone) => gone.into(),
+                None => e,
+            }
+        })
+    };
     let mut results: Vec<Option<Result<()>>> = users.iter().map(|_| None).collect();
-    match per_user(&biggest_first, jobs, false, progress, work) {
+    // An unreachable store stops the taking of new users: each would only wait for it.
+    match per_user(&biggest_first, jobs, Error::is_unreachable, progress, work) {
         Ok(slots) => {
             for (&i, slot) in order.iter().zip(slots) {
                 results[i] = slot;

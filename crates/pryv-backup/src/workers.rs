@@ -8,15 +8,16 @@ use crate::progress::Progress;
 use crate::{Error, Result};
 
 /// Runs `work` for every user on up to `jobs` threads, telling `progress`. Slot `i` holds
-/// user `i`'s result; with `stop_on_error`, users not started once one failed stay `None`.
+/// user `i`'s result; users not started once one failed with an error that `stops_all`
+/// accepts stay `None`.
 pub(crate) fn per_user<R: Send>(
     users: &[UserRef],
     jobs: usize,
-    stop_on_error: bool,
+    stops_all: impl Fn(&Error) -> bool + Sync,
     progress: &dyn Progress,
     work: impl Fn(&UserRef) -> Result<R> + Sync,
 ) -> Result<Vec<Option<Result<R>>>> {
-    in_parallel(users, jobs, stop_on_error, |user| {
+    in_parallel(users, jobs, stops_all, |user| {
         progress.user_started(user);
         let result = work(user);
         progress.user_finished(user, result.is_ok());
@@ -25,12 +26,13 @@ pub(crate) fn per_user<R: Send>(
 }
 
 /// Runs `work` for every item on up to `jobs` threads, each taking the next item not yet
-/// started; a signal stops the taking of new items, and the run then fails as interrupted. Slot `i` holds item `i`'s result; with `stop_on_error`, items not started once
-/// one failed stay `None`.
+/// started; a signal stops the taking of new items, and the run then fails as interrupted.
+/// Slot `i` holds item `i`'s result; items not started once one failed with an error that
+/// `stops_all` accepts stay `None`.
 pub(crate) fn in_parallel<T: Sync, R: Send, E: Send>(
     items: &[T],
     jobs: usize,
-    stop_on_error: bool,
+    stops_all: impl Fn(&E) -> bool + Sync,
     work: impl Fn(&T) -> std::result::Result<R, E> + Sync,
 ) -> Result<Vec<Option<std::result::Result<R, E>>>> {
     let next = AtomicUsize::new(0);
@@ -41,13 +43,13 @@ pub(crate) fn in_parallel<T: Sync, R: Send, E: Send>(
         for _ in 0..jobs.clamp(1, items.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
-                let stopped = crate::interrupt::requested().is_some()
-                    || (stop_on_error && failed.load(Ordering::SeqCst));
+                let stopped =
+                    crate::interrupt::requested().is_some() || failed.load(Ordering::SeqCst);
                 if i >= items.len() || stopped {
                     break;
                 }
                 let result = work(&items[i]);
-                if result.is_err() {
+                if result.as_ref().is_err_and(&stops_all) {
                     failed.store(true, Ordering::SeqCst);
                 }
                 if let Ok(mut slots) = results.lock() {

@@ -28,6 +28,10 @@ pub enum ArchiveError {
     /// The object store holding the backup failed or refused a request.
     #[error(transparent)]
     S3(#[from] crate::s3::S3Error),
+    /// The local backup folder itself went away during the run (unmounted, removed): not
+    /// damage of the files it held.
+    #[error("the backup folder {path} is unreachable (it is gone: unmounted or removed during the run); the run stopped there: mount it back, then run again")]
+    FolderGone { path: String },
     /// A link inside a backup: never followed (it could point at any file of the host).
     #[error("refusing {path}: it is a symbolic link, and links inside a backup are never followed (replace it with the file it points to)")]
     Link { path: String },
@@ -59,10 +63,33 @@ impl From<InvalidItem> for ArchiveError {
 
 impl ArchiveError {
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
+        if let Some(down) = crate::s3::S3Error::in_io(&source) {
+            return ArchiveError::S3(down);
+        }
         ArchiveError::Io {
             path: path.display().to_string(),
             source,
         }
+    }
+
+    /// The store (or local folder) holding the backup cannot be reached: the whole run
+    /// stops, no file of it is to be called damaged.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            ArchiveError::S3(e) => e.is_unreachable(),
+            ArchiveError::FolderGone { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// When the backup at `root` is a local folder whose manifest (read when it was opened)
+    /// is no longer there: the folder is gone (unmounted, removed), and every file of it
+    /// reads as missing, which is no damage of theirs.
+    pub fn folder_gone(backend: &super::Backend, root: &Path) -> Option<Self> {
+        let gone = backend.is_local() && !root.join(super::layout::MANIFEST).is_file();
+        gone.then(|| ArchiveError::FolderGone {
+            path: root.display().to_string(),
+        })
     }
 
     pub(crate) fn link(path: &Path) -> Self {
@@ -81,6 +108,9 @@ impl ArchiveError {
     /// An error met while reading a file's content: gzip and decryption failures show as
     /// I/O errors of kinds that mean "bad content", which we report as corruption.
     pub(crate) fn reading(path: &Path, source: io::Error) -> Self {
+        if let Some(down) = crate::s3::S3Error::in_io(&source) {
+            return ArchiveError::S3(down);
+        }
         match source.kind() {
             io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput => {
                 ArchiveError::corrupt(path, format!("unreadable content ({source})"))

@@ -180,6 +180,7 @@ impl ArchiveReader {
             });
         Ok(UserReader {
             backend: self.backend.clone(),
+            root: self.root.clone(),
             dir,
             manifest,
             manifest_file,
@@ -218,6 +219,8 @@ impl ArchiveReader {
 /// One user of an opened backup.
 pub struct UserReader {
     pub(super) backend: Backend,
+    /// The backup (generation) this user is part of.
+    pub(super) root: PathBuf,
     dir: PathBuf,
     manifest: UserManifest,
     /// `user-manifest.json` as the root manifest lists it (path relative to `dir`).

@@ -44,7 +44,7 @@ impl VerifyReport {
 }
 
 /// Checks the backup in the local directory `dir`; `Err` only when it cannot be opened at
-/// all (no manifest, wrong secret, ...).
+/// all (no manifest, wrong secret, ...) or its store (or folder) became unreachable.
 pub fn verify(
     dir: &Path,
     sealer: Option<Arc<dyn FileSealer>>,
@@ -59,6 +59,8 @@ pub fn verify_in(
     sealer: Option<Arc<dyn FileSealer>>,
 ) -> Result<VerifyReport, ArchiveError> {
     let reader = ArchiveReader::open_in(backend, dir, sealer)?;
+    // Tests cut the store here, its manifest read.
+    crate::interrupt::pause_point("verify-manifests-read");
     let mut check = Checker {
         backend: backend.clone(),
         sealer: reader.sealer().cloned(),
@@ -66,6 +68,7 @@ pub fn verify_in(
         problems: BTreeMap::new(),
         report: VerifyReport::default(),
         proven: None,
+        outage: None,
     };
     for entry in &reader.manifest().files {
         check.recorded(dir, entry);
@@ -75,11 +78,15 @@ pub fn verify_in(
         .join(layout::jsonl_name("platform", check.compressed));
     check.items(&platform, false);
     for user in &reader.manifest().users {
+        if check.outage.is_some() {
+            break;
+        }
         match reader.user(&user.user_id) {
             Ok(user_reader) => check.user(&user_reader, user),
-            Err(e) => check.problem(&dir.join(layout::USERS_DIR), e.to_string()),
+            Err(e) => check.failed(&dir.join(layout::USERS_DIR), e),
         }
     }
+    check.outage(backend, dir)?;
     let mut report = check.report;
     report.problems = check
         .problems
@@ -92,14 +99,16 @@ pub fn verify_in(
 impl UserReader {
     /// Checks this user's files before they are restored: each listed file's size and
     /// SHA-256, attachments present, and every file the manifests hold no hash of
-    /// decompressing and parsing, with counts against the manifest. Empty when all is well.
+    /// decompressing and parsing, with counts against the manifest. Empty when all is well;
+    /// `Err` when the backup's store (or folder) became unreachable, which says nothing of
+    /// this user's files.
     ///
     /// A file whose SHA-256 the manifests record is proven by it: its bytes are those the
     /// writer wrote, with the counts the writer recorded, so it is not decompressed and
     /// parsed twice (the import reads it once, and a bad line there still aborts the user
     /// before its commit). Files without a recorded hash (the reference tool records none)
     /// are checked whole, as [`verify`] checks every file.
-    pub fn check(&self) -> Vec<FileProblem> {
+    pub fn check(&self) -> Result<Vec<FileProblem>, ArchiveError> {
         let mut check = Checker {
             backend: self.backend.clone(),
             sealer: self.sealer.clone(),
@@ -107,17 +116,19 @@ impl UserReader {
             problems: BTreeMap::new(),
             report: VerifyReport::default(),
             proven: Some(HashSet::new()),
+            outage: None,
         };
         // A whole-backup verify checks it with the other root-level files.
         if let Some(entry) = self.manifest_file() {
             check.recorded(self.dir(), entry);
         }
         check.user(self, self.manifest());
-        check
+        check.outage(&self.backend, &self.root)?;
+        Ok(check
             .problems
             .into_iter()
             .map(|(path, problems)| FileProblem { path, problems })
-            .collect()
+            .collect())
     }
 }
 
@@ -130,9 +141,32 @@ struct Checker {
     /// Files whose size and SHA-256 matched their manifest entry, when that is proof
     /// enough (see [`UserReader::check`]): their content is not decompressed and parsed here.
     proven: Option<HashSet<PathBuf>>,
+    /// The store became unreachable: what remains is not checked, nothing is called damaged.
+    outage: Option<ArchiveError>,
 }
 
 impl Checker {
+    /// A file that could not be checked: a problem of that file, unless the store is down.
+    fn failed(&mut self, path: &Path, e: ArchiveError) {
+        if e.is_unreachable() {
+            self.outage.get_or_insert(e);
+        } else {
+            self.problem(path, e.to_string());
+        }
+    }
+
+    /// Fails when the store became unreachable, or when the local backup folder `root` is
+    /// gone (its files then all read as missing, which is no damage of theirs).
+    fn outage(&mut self, backend: &Backend, root: &Path) -> Result<(), ArchiveError> {
+        if let Some(e) = self.outage.take() {
+            return Err(e);
+        }
+        match ArchiveError::folder_gone(backend, root) {
+            Some(gone) if !self.problems.is_empty() => Err(gone),
+            _ => Ok(()),
+        }
+    }
+
     fn is_proven(&self, path: &Path) -> bool {
         self.proven.as_ref().is_some_and(|p| p.contains(path))
     }
@@ -147,9 +181,10 @@ impl Checker {
     fn user(&mut self, reader: &UserReader, manifest: &UserManifest) {
         self.report.users_checked += 1;
         let dir = reader.dir();
-        if !self.backend.is_dir(dir).unwrap_or(false) {
-            self.problem(dir, "user folder is missing".into());
-            return;
+        match self.backend.is_dir(dir) {
+            Ok(true) => {}
+            Ok(false) => return self.problem(dir, "user folder is missing".into()),
+            Err(e) => return self.failed(dir, e),
         }
         let user_manifest = dir.join(USER_MANIFEST);
         match input::open(&self.backend, &user_manifest, false, self.sealer.as_ref()) {
@@ -159,14 +194,18 @@ impl Checker {
                 }
             }
             Ok(None) => self.problem(&user_manifest, "missing".into()),
-            Err(e) => self.problem(&user_manifest, e.to_string()),
+            Err(e) => self.failed(&user_manifest, e),
         }
         for entry in &manifest.files {
             self.recorded(dir, entry);
         }
         for collection in Collection::ALL {
+            if self.outage.is_some() {
+                return;
+            }
             let files = match reader.collection_files(collection) {
                 Ok(f) => f,
+                Err(e) if e.is_unreachable() => return self.failed(dir, e),
                 Err(e) => {
                     self.problem(dir, format!("{}: {e}", collection.name()));
                     continue;
@@ -184,7 +223,7 @@ impl Checker {
                 .map(|(path, required)| self.items(path, *required))
                 .sum();
             let expected = manifest.stat(collection.name());
-            if count != expected {
+            if count != expected && self.outage.is_none() {
                 self.problem(
                     dir,
                     format!(
@@ -194,10 +233,13 @@ impl Checker {
                 );
             }
         }
+        if self.outage.is_some() {
+            return;
+        }
         let account = dir.join(layout::jsonl_name(ACCOUNT, self.compressed));
         if !self.is_proven(&account) && self.backend.is_file(&account).unwrap_or(true) {
             let n = self.items(&account, true);
-            if n != 1 {
+            if n != 1 && self.outage.is_none() {
                 self.problem(&account, format!("holds {n} items, expected exactly 1"));
             }
         }
@@ -205,12 +247,12 @@ impl Checker {
     }
 
     fn attachments(&mut self, reader: &UserReader, manifest: &UserManifest) {
+        if self.outage.is_some() {
+            return;
+        }
         let ids = match reader.attachment_ids() {
             Ok(ids) => ids,
-            Err(e) => {
-                self.problem(reader.dir(), e.to_string());
-                return;
-            }
+            Err(e) => return self.failed(reader.dir(), e),
         };
         let expected = manifest.stat("attachments");
         if ids.len() as u64 != expected {
@@ -241,7 +283,7 @@ impl Checker {
                 });
             match result {
                 Ok(_) => self.report.attachments_checked += 1,
-                Err(e) => self.problem(&path, e.to_string()),
+                Err(e) => self.failed(&path, e),
             }
         }
     }
@@ -262,7 +304,7 @@ impl Checker {
                     }
                 }
             }
-            Err(e) => self.problem(&folder, e.to_string()),
+            Err(e) => self.failed(&folder, e),
         }
     }
 
@@ -278,7 +320,7 @@ impl Checker {
                 return 0;
             }
             Err(e) => {
-                self.problem(path, e.to_string());
+                self.failed(path, e);
                 return 0;
             }
         };
@@ -290,6 +332,10 @@ impl Checker {
         while let Some(text) = lines.next_text() {
             match text.and_then(|t| Ok(t.parse::<IgnoredAny>().map(drop)?)) {
                 Ok(()) => count += 1,
+                Err(e) if e.is_unreachable() => {
+                    self.failed(path, e);
+                    return count;
+                }
                 Err(e) => {
                     bad_lines += 1;
                     if bad_lines <= MAX_LINE_PROBLEMS {
@@ -344,7 +390,7 @@ impl Checker {
                     _ => {}
                 }
             }
-            Err(e) => self.problem(&path, e.to_string()),
+            Err(e) => self.failed(&path, e),
         }
     }
 }

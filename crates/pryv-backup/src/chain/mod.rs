@@ -164,6 +164,11 @@ impl Chain {
         state
     }
 
+    /// The folder (or S3 prefix) of the base backup.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn backend(&self) -> &Backend {
         &self.backend
     }
@@ -522,14 +527,14 @@ pub struct ChainUser {
 
 impl ChainUser {
     /// Checks the user's files in every generation (see [`UserReader::check`]); the error
-    /// names each damaged file.
+    /// names each damaged file, or the store that became unreachable.
     pub fn check(&self) -> Result<()> {
-        let problems: Vec<String> = self
-            .readers
-            .iter()
-            .flat_map(|r| r.check())
-            .map(|p| format!("{}: {}", p.path, p.problems.join("; ")))
-            .collect();
+        let mut problems = Vec::new();
+        for reader in &self.readers {
+            for p in reader.check()? {
+                problems.push(format!("{}: {}", p.path, p.problems.join("; ")));
+            }
+        }
         if problems.is_empty() {
             return Ok(());
         }

@@ -4,16 +4,23 @@
 //! object_store does the protocol (signing, retries, multipart); its futures are driven by
 //! one small process-wide tokio runtime. Uploads are streamed in parts of [`PART_SIZE`]
 //! bytes: at most one part being filled and one in flight per object, whatever its size.
+//!
+//! A store that cannot be reached (connection refused or cut, timeouts, 5xx answers) is
+//! retried for [`RETRY_FOR`] by the first request that meets it; once that request gives up,
+//! the bucket is known down and every later request of the run fails at once with
+//! [`S3Error::Unreachable`], so an outage costs one wait per run, not one per file or user.
 
 mod upload;
 
 use std::io::{self, Read};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use futures_util::stream::{BoxStream, StreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::HttpError;
 use object_store::path::Path as Key;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{BackoffConfig, ObjectStore, ObjectStoreExt, RetryConfig};
 use thiserror::Error;
 use tokio::runtime::Runtime;
 use zeroize::Zeroizing;
@@ -25,6 +32,14 @@ pub use upload::Upload;
 /// Size of one multipart part: above S3's 5 MiB minimum; 10 000 parts (S3's maximum) make
 /// objects of up to ~78 GiB.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// How long a request is retried when the store does not answer (or answers 5xx), from its
+/// first attempt. The last attempt may add one backoff ([`MAX_BACKOFF`]) and its own time
+/// (the client's 5 s connect timeout): a store that refuses or drops connections, or does
+/// not accept them, is given up within 30 s. One that accepts connections then never
+/// answers costs up to the client's 30 s request timeout more.
+pub const RETRY_FOR: Duration = Duration::from_secs(20);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Error)]
 pub enum S3Error {
@@ -38,6 +53,27 @@ pub enum S3Error {
         url: String,
         reason: String,
     },
+    /// The store did not answer (or answered 5xx) for [`RETRY_FOR`]: nothing it holds can be
+    /// read or written for the rest of the run. Not a sign of damage in what it holds.
+    #[error("the store at {store} is unreachable ({cause}); the run stopped there, as nothing more can be read from or written to it: check that the store is up and reachable from this host, then run again")]
+    Unreachable { store: String, cause: String },
+}
+
+impl S3Error {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, S3Error::Unreachable { .. })
+    }
+
+    /// The outage an I/O error of an object's body carries, if it carries one.
+    pub fn in_io(error: &io::Error) -> Option<S3Error> {
+        match error.get_ref()?.downcast_ref::<S3Error>()? {
+            S3Error::Unreachable { store, cause } => Some(S3Error::Unreachable {
+                store: store.clone(),
+                cause: cause.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// How to reach one bucket. Unset fields fall back to the usual AWS environment
@@ -145,11 +181,39 @@ fn redacted_chain(error: &dyn std::error::Error) -> String {
     redact_url_credentials(&text)
 }
 
+/// Why a failed request means the store cannot be reached, when it does: a transport error
+/// (connecting, sending, a timeout, a connection cut mid-answer) or a 5xx answer, each
+/// already retried for [`RETRY_FOR`]. A 404, 403 or any other 4xx is about the request.
+fn outage_cause(error: &object_store::Error) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut innermost = None;
+    let mut transport = false;
+    while let Some(e) = current {
+        transport |= e.downcast_ref::<HttpError>().is_some();
+        innermost = Some(e);
+        current = e.source();
+    }
+    let text = redacted_chain(error);
+    let server_error = text.contains("Server returned non-2xx status code: 5");
+    if !transport && !server_error {
+        return None;
+    }
+    let said = innermost.map(ToString::to_string).unwrap_or(text);
+    Some(redact_url_credentials(&format!(
+        "{said}; retried for {}s",
+        RETRY_FOR.as_secs()
+    )))
+}
+
 /// One bucket, shareable between threads.
 #[derive(Clone)]
 pub struct Bucket {
     store: Arc<AmazonS3>,
     name: String,
+    /// Where the bucket is, credentials redacted: its endpoint, or AWS's.
+    location: String,
+    /// Set by the first request that found the store unreachable: its cause.
+    down: Arc<OnceLock<String>>,
 }
 
 impl Bucket {
@@ -176,7 +240,24 @@ impl Bucket {
                 .with_access_key_id(id)
                 .with_secret_access_key(secret.as_str());
         }
-        builder = builder.with_virtual_hosted_style_request(!settings.path_style);
+        builder = builder
+            .with_virtual_hosted_style_request(!settings.path_style)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    max_backoff: MAX_BACKOFF,
+                    ..Default::default()
+                },
+                retry_timeout: RETRY_FOR,
+                // The time decides, not the count: a store restarting gets the whole wait.
+                max_retries: 100,
+            });
+        let location = match settings.endpoint.as_ref().or(env_endpoint.as_ref()) {
+            Some(endpoint) => redact_url_credentials(endpoint),
+            None => match settings.region.as_ref().or(env_region.as_ref()) {
+                Some(region) => format!("https://s3.{region}.amazonaws.com"),
+                None => "AWS S3".to_string(),
+            },
+        };
         let store = builder.build().map_err(|e| {
             S3Error::Config(redact_url_credentials(&format!(
                 "bucket {}: {e}",
@@ -186,6 +267,8 @@ impl Bucket {
         Ok(Bucket {
             store: Arc::new(store),
             name: settings.bucket.clone(),
+            location: format!("{location} (bucket {})", settings.bucket),
+            down: Arc::new(OnceLock::new()),
         })
     }
 
@@ -198,19 +281,47 @@ impl Bucket {
         format!("s3://{}/{key}", self.name)
     }
 
+    /// Fails at once when an earlier request found the store unreachable. Every request
+    /// starts here (through [`Bucket::key`]).
+    fn reachable(&self) -> Result<(), S3Error> {
+        match self.down.get() {
+            Some(cause) => Err(self.unreachable(cause.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn unreachable(&self, cause: String) -> S3Error {
+        S3Error::Unreachable {
+            store: self.location.clone(),
+            cause,
+        }
+    }
+
+    /// The error of a failed request; an outage marks the bucket down for the run.
+    fn request_error(&self, op: &'static str, url: String, e: object_store::Error) -> S3Error {
+        match outage_cause(&e) {
+            Some(cause) => {
+                let first = self.down.get_or_init(|| cause);
+                self.unreachable(first.clone())
+            }
+            None => S3Error::Request {
+                op,
+                url,
+                reason: redacted_chain(&e),
+            },
+        }
+    }
+
     fn key(&self, key: &str) -> Result<Key, S3Error> {
+        self.reachable()?;
         Key::parse(key).map_err(|e| {
             S3Error::Config(format!("{} is not a usable object key: {e}", self.url(key)))
         })
     }
 
     fn failed(&self, op: &'static str, key: &str) -> impl FnOnce(object_store::Error) -> S3Error {
-        let url = self.url(key);
-        move |source| S3Error::Request {
-            op,
-            url,
-            reason: redacted_chain(&source),
-        }
+        let (bucket, url) = (self.clone(), self.url(key));
+        move |source| bucket.request_error(op, url, source)
     }
 
     /// The object's bytes, streamed; `None` when there is no such object.
@@ -221,6 +332,7 @@ impl Bucket {
                 stream: found.into_stream(),
                 current: bytes::Bytes::new(),
                 url: self.url(key),
+                bucket: self.clone(),
             }))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.failed("download", key)(e)),
@@ -366,6 +478,7 @@ struct ObjectReader {
     stream: BoxStream<'static, object_store::Result<bytes::Bytes>>,
     current: bytes::Bytes,
     url: String,
+    bucket: Bucket,
 }
 
 impl Read for ObjectReader {
@@ -374,7 +487,16 @@ impl Read for ObjectReader {
             let rt = runtime().map_err(io::Error::other)?;
             match rt.block_on(self.stream.next()) {
                 Some(Ok(bytes)) => self.current = bytes,
-                Some(Err(e)) => return Err(io::Error::other(format!("{}: {e}", self.url))),
+                // An outage travels as the S3Error itself, for the archive to tell it from
+                // a damaged file (see `S3Error::in_io`).
+                Some(Err(e)) => {
+                    return Err(
+                        match self.bucket.request_error("download", self.url.clone(), e) {
+                            down @ S3Error::Unreachable { .. } => io::Error::other(down),
+                            other => io::Error::other(format!("{}: {other}", self.url)),
+                        },
+                    )
+                }
                 None => return Ok(0),
             }
         }
@@ -382,5 +504,51 @@ impl Read for ObjectReader {
         buf[..n].copy_from_slice(&self.current[..n]);
         self.current = self.current.slice(n..);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_names_the_store_without_its_credentials() {
+        let settings =
+            S3Settings::self_hosted("pryv", "http://ops:hunter2@127.0.0.1:9", "r", "k", "s");
+        let bucket = Bucket::connect(&settings).unwrap();
+        let said = bucket.unreachable("connection refused".into()).to_string();
+        assert!(
+            said.starts_with("the store at http://")
+                && said.contains("127.0.0.1:9 (bucket pryv) is unreachable (connection refused)")
+                && !said.contains("hunter2"),
+            "{said}"
+        );
+    }
+
+    /// A port nothing listens on: connections are refused, as by a store that is down.
+    #[test]
+    fn a_store_that_refuses_connections_is_given_up_once_within_the_bound() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let settings = S3Settings::self_hosted("pryv", &endpoint, "r", "k", "s");
+        let bucket = Bucket::connect(&settings).unwrap();
+
+        let start = std::time::Instant::now();
+        let first = bucket.exists("backup/manifest.json").unwrap_err();
+        let waited = start.elapsed();
+        assert!(first.is_unreachable(), "{first}");
+        assert!(first.to_string().contains(&endpoint), "{first}");
+        assert!(
+            waited >= RETRY_FOR && waited <= Duration::from_secs(30),
+            "gave up after {waited:?}"
+        );
+        // Known down: the next requests, of any kind, fail at once.
+        let start = std::time::Instant::now();
+        assert!(bucket
+            .get("backup/users/u1/account.jsonl.gz")
+            .is_err_and(|e| e.is_unreachable()));
+        assert!(bucket.list("backup").is_err_and(|e| e.is_unreachable()));
+        assert!(start.elapsed() < Duration::from_secs(1));
     }
 }

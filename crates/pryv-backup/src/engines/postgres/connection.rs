@@ -194,11 +194,16 @@ impl PgEngine {
             return Ok(());
         }
         let missing = schema::missing_after_load(&mut *self.client()?)?;
-        let built = crate::workers::in_parallel(&missing, jobs, true, |index| {
-            self.client()?
-                .batch_execute(&index.sql)
-                .map_err(PgError::from)
-        })
+        let built = crate::workers::in_parallel(
+            &missing,
+            jobs,
+            |_| true,
+            |index| {
+                self.client()?
+                    .batch_execute(&index.sql)
+                    .map_err(PgError::from)
+            },
+        )
         .map_err(|e| PgError::Schema(e.to_string()))?;
         built
             .into_iter()
