@@ -71,15 +71,17 @@ pub fn run(
     if args.max_chunk_size == 0 {
         bail!("--max-chunk-size must be at least 1 (MB)");
     }
-    let install = install(&args.config, overrides)?.reading_stopped_platform()?;
+    let install = install(&args.config, overrides)?;
+    // The key and the destination are checked before any store is asked anything (the
+    // platform's rqlite node included): a mistake in either is then told at once, and costs
+    // no connection.
+    let fresh_sealer = new_sealer(&args.seal)?;
+    let (backend, output) = locate(&args.output)?;
+    let install = install.reading_stopped_platform()?;
     let target = install.target();
     if !json {
         eprintln!("reading {target}");
     }
-    // The key and the destination are checked before the database is touched: a mistake in
-    // either is then told at once, and costs no connection.
-    let fresh_sealer = new_sealer(&args.seal)?;
-    let (backend, output) = locate(&args.output)?;
     // Two backups into one output would mix their files: the second stops here.
     if backend.is_local() {
         install.check_output(&output)?;
