@@ -5,6 +5,7 @@
 
 mod accesses;
 mod account;
+mod activity;
 mod attachments;
 mod audit;
 mod connection;
@@ -29,6 +30,7 @@ pub mod schema;
 
 use thiserror::Error;
 
+pub use activity::{other_clients, OtherClient};
 pub use connection::PgEngine;
 
 #[derive(Debug, Error)]
