@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
-
-use super::PgError;
+use super::{PgError, APPLICATION_NAME};
 
 /// Another session connected to the same database.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,10 +21,10 @@ pub struct OtherClient {
 const LOOKS: usize = 3;
 const BETWEEN_LOOKS: Duration = Duration::from_millis(200);
 
-/// The client sessions connected to the database of `conn_str` other than this one
+/// The client sessions connected to the database of `conn_str` other than pryv-backup's
 /// (background workers such as autovacuum are not clients).
 pub fn other_clients(conn_str: &str) -> Result<Vec<OtherClient>, PgError> {
-    let mut client = Client::connect(conn_str, NoTls)?;
+    let mut client = super::connect(conn_str)?;
     let mut found = Vec::new();
     for look in 0..LOOKS {
         if look > 0 {
@@ -39,8 +37,9 @@ pub fn other_clients(conn_str: &str) -> Result<Vec<OtherClient>, PgError> {
                  FROM pg_stat_activity \
                  WHERE datname = current_database() AND pid <> pg_backend_pid() \
                    AND backend_type = 'client backend' \
+                   AND application_name IS DISTINCT FROM $1 \
                  ORDER BY pid",
-                &[],
+                &[&APPLICATION_NAME],
             )?
             .iter()
             .map(|row| OtherClient {
