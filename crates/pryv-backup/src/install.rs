@@ -190,6 +190,73 @@ impl Install {
         dirs
     }
 
+    /// What shows the install's core running, one finding per line, none when nothing
+    /// does: other sessions connected to its PostgreSQL database, and other processes
+    /// holding files of its data folders open (those this run can see). The rqlite node's
+    /// data folder is left out: a restore into it needs the node running.
+    pub fn core_activity(&self) -> Result<Vec<String>> {
+        let c = &self.config;
+        let mut found = Vec::new();
+        if let Some(pg) = &c.postgres {
+            let others =
+                crate::engines::postgres::other_clients(&pg.connection_string()).map_err(|e| {
+                    Error::Other(format!(
+                        "cannot use the PostgreSQL database {} at {}:{} as user {} \
+                         (storages:engines:postgresql:*): {e}",
+                        pg.database, pg.host, pg.port, pg.user
+                    ))
+                })?;
+            if !others.is_empty() {
+                let sessions: Vec<String> = others
+                    .iter()
+                    .map(|o| {
+                        let application = if o.application.is_empty() {
+                            String::new()
+                        } else {
+                            format!("application {:?}, ", o.application)
+                        };
+                        format!(
+                            "pid {} ({application}user {}, from {})",
+                            o.pid, o.user, o.address
+                        )
+                    })
+                    .collect();
+                found.push(format!(
+                    "{} other connection{} to the PostgreSQL database {}: {}",
+                    others.len(),
+                    if others.len() == 1 { "" } else { "s" },
+                    pg.database,
+                    sessions.join(", ")
+                ));
+            }
+        }
+        let rqlite_dir = match &c.platform {
+            PlatformEngine::Rqlite(r) => vec![r.data_dir.clone()],
+            PlatformEngine::Postgresql => Vec::new(),
+        };
+        let dirs: Vec<PathBuf> = self
+            .data_dirs()
+            .into_iter()
+            .filter(|d| !rqlite_dir.contains(d))
+            .collect();
+        for holder in crate::open_files::holders_under(&dirs, &rqlite_dir) {
+            let name = if holder.name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", holder.name)
+            };
+            let first = holder.files[0].display();
+            found.push(match holder.files.len() {
+                1 => format!("process {}{name} holds {first} open", holder.pid),
+                n => format!(
+                    "process {}{name} holds {n} files of the install's data open, {first} among them",
+                    holder.pid
+                ),
+            });
+        }
+        Ok(found)
+    }
+
     /// Refuses a local backup output that lies inside the install's data (a restore's
     /// --delete-on-success would then delete live data) or holds it, or that is a folder
     /// with content other than a backup's.

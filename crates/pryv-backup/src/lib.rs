@@ -6,7 +6,9 @@
 //!    dates), `paths` (path comparisons), [`clock`] (this host's time), [`url_credentials`]
 //!    (credentials in URLs, redacted where shown), [`s3`] (the object store client),
 //!    [`interrupt`] (SIGINT/SIGTERM as a stop flag, and the test-only pause points),
-//!    `private_fs` (folders 0700 and files 0600 whatever the umask).
+//!    `private_fs` (folders 0700 and files 0600 whatever the umask), [`install_fs`] (what a
+//!    restore creates in an install's data folders: the folder's owner and mode),
+//!    [`open_files`] (the processes holding files open under a folder).
 //! 2. [`model`]: the vocabulary shared by everything (items, collections, users), and
 //!    [`series_time`] (the unit of HF series points in an archive).
 //! 3. [`lock`]: the locks that keep two runs apart.
@@ -47,12 +49,14 @@ pub mod engines;
 pub mod error;
 pub mod forget;
 pub mod install;
+pub mod install_fs;
 pub mod integrity;
 pub mod interrupt;
 pub mod json;
 pub mod listing;
 pub mod lock;
 pub mod model;
+pub mod open_files;
 pub(crate) mod paths;
 pub mod platform;
 pub(crate) mod platform_plan;

@@ -41,31 +41,6 @@ pub fn temp_dir_in(dir: &Path, prefix: &str) -> io::Result<TempDir> {
         .tempdir_in(dir)
 }
 
-/// The permission bits of a folder (of its nearest existing ancestor when it does not exist
-/// yet), for what is created in an install's data folder: new folders take them, new files
-/// take them less the execute bits. An install's files then keep the modes its own folder
-/// has (a drill's scratch install, 0700, stays private).
-pub fn mode_of(dir: &Path) -> io::Result<u32> {
-    let mut last_error = None;
-    for folder in dir.ancestors().filter(|a| !a.as_os_str().is_empty()) {
-        match std::fs::metadata(folder) {
-            Ok(meta) => return Ok(meta.permissions().mode() & 0o777),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => last_error = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    // A relative path none of whose ancestors exists: the current folder holds it.
-    match std::fs::metadata(".") {
-        Ok(meta) => Ok(meta.permissions().mode() & 0o777),
-        Err(e) => Err(last_error.unwrap_or(e)),
-    }
-}
-
-/// Creates `dir` and its missing parents with `mode` (less the umask).
-pub fn create_dir_all_with(dir: &Path, mode: u32) -> io::Result<()> {
-    DirBuilder::new().recursive(true).mode(mode).create(dir)
-}
-
 /// Creates the file when missing, with `mode` less its execute bits (and less the umask);
 /// an existing file is left as it is.
 pub fn create_file_with(path: &Path, mode: u32) -> io::Result<()> {

@@ -39,9 +39,9 @@ impl TestDb {
         &self.name
     }
 
-    /// A connection to this database, open for the life of the value.
+    /// A connection to this database, open from the first call for the life of the value
+    /// (none is held before: a restore refuses a database with other connections).
     pub fn client(&mut self) -> &mut Client {
-        // Present from construction until Drop.
         self.client.get_or_insert_with(|| connect(&self.conn_str))
     }
 
@@ -72,12 +72,11 @@ pub fn pg_database() -> TestDb {
         .batch_execute(&format!("CREATE DATABASE \"{name}\""))
         .unwrap_or_else(|e| panic!("testbed: cannot create database {name}: {e}"));
     let conn_str = with_database(&server.admin_conn_str, &name);
-    let client = connect(&conn_str);
     TestDb {
         name,
         conn_str,
         admin_conn_str: server.admin_conn_str.clone(),
-        client: Some(client),
+        client: None,
     }
 }
 

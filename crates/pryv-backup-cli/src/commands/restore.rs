@@ -46,6 +46,11 @@ pub struct RestoreArgs {
     /// rolled back (skipped users' data moves with it).
     #[arg(long, value_name = "PATH")]
     pub move_on_success: Option<PathBuf>,
+    /// Restore even though the install's core seems to be running (other connections to
+    /// its PostgreSQL database, or processes holding files of its data folders open).
+    /// Without it such a restore is refused before anything is written: stop the core first.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub decrypt: DecryptArgs,
     #[command(flatten)]
@@ -70,6 +75,7 @@ pub fn run(
     if !json {
         eprintln!("restoring into {target}");
     }
+    refuse_running_core(&install, args.force)?;
     let engine = install.engine()?;
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
@@ -111,6 +117,27 @@ pub fn run(
     } else {
         exit::PARTIAL
     })
+}
+
+/// A core that runs while its data is replaced under it keeps serving (and writing) what it
+/// had cached: refused, before anything is written, unless forced.
+fn refuse_running_core(install: &pryv_backup::install::Install, force: bool) -> Result<()> {
+    let found = install.core_activity()?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    if force {
+        tracing::warn!(
+            "the install's core seems to be running ({}); restoring anyway (--force)",
+            found.join("; ")
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the install's core seems to be running: {}. Nothing was written: stop the core \
+         before restoring, or pass --force to restore anyway",
+        found.join("; ")
+    )
 }
 
 fn print_restore_report(report: &restore::RestoreReport) {

@@ -360,3 +360,62 @@ pub fn stdout_json(output: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// An empty SQLite-engine install, configured by a file in its core folder, its platform
+/// entries in an rqlite stand-in (a restore checks unique values there up front).
+pub struct SqliteInstall {
+    pub core_dir: tempfile::TempDir,
+    pub data: tempfile::TempDir,
+    pub platform: testbed::rqlite::RqliteStandIn,
+}
+
+impl SqliteInstall {
+    pub fn new() -> SqliteInstall {
+        let core_dir = testbed::core_dir();
+        let data = testbed::data_dir();
+        let platform = testbed::rqlite::RqliteStandIn::start();
+        std::fs::create_dir_all(core_dir.path().join("config")).unwrap();
+        std::fs::write(
+            core_dir.path().join("sqlite.yml"),
+            format!(
+                "storages:\n  base: {{ engine: sqlite }}\n  platform: {{ engine: rqlite }}\n  \
+                 file: {{ engine: filesystem }}\n  audit: {{ engine: sqlite }}\n  \
+                 series: {{ engine: sqlite }}\n  engines:\n    sqlite:\n      path: '{}'\n    \
+                 rqlite:\n      url: '{}'\n\
+                 dnsLess:\n  publicUrl: 'https://cli-test.pryv.local/'\n",
+                data.path().display(),
+                platform.url()
+            ),
+        )
+        .unwrap();
+        SqliteInstall {
+            core_dir,
+            data,
+            platform,
+        }
+    }
+
+    pub fn restore_args(&self, backup: &Path, extra: &[&str]) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "restore".into(),
+            "--core-dir".into(),
+            self.core_dir.path().into(),
+            "--config".into(),
+            self.core_dir.path().join("sqlite.yml").into(),
+            "--restore".into(),
+            backup.into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        args
+    }
+
+    /// The folder of the user with this id.
+    pub fn user_dir(&self, user_id: &str) -> PathBuf {
+        let tail: Vec<char> = user_id.chars().rev().take(3).collect();
+        let mut dir = self.data.path().to_path_buf();
+        for c in tail {
+            dir.push(c.to_string());
+        }
+        dir.join(user_id)
+    }
+}

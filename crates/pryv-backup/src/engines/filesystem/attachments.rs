@@ -3,13 +3,14 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
 use super::user_dir::{check_path_component, user_local_dir};
 use crate::engine::{AttachmentImport, AttachmentStore};
+use crate::install_fs::DataFolder;
 use crate::{Error, Result};
 
 const ATTACHMENTS_DIR: &str = "attachments";
@@ -64,20 +65,20 @@ impl AttachmentStore for FsAttachments {
         overwrite: bool,
     ) -> Result<Box<dyn AttachmentImport + '_>> {
         let user_dir = user_local_dir(&self.root, user_id)?;
-        // Folders and files take the mode of the install's folder (the umask still applies);
-        // only the staging folder is private until it is renamed into place.
-        let mode = crate::private_fs::mode_of(&self.root).map_err(|e| Error::io(&self.root, e))?;
-        crate::private_fs::create_dir_all_with(&user_dir, mode)
+        // Folders and files take the owner and mode of the install's folder; only the
+        // staging folder is private until it is renamed into place.
+        let folder = DataFolder::of(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        folder
+            .create_dir_all(&user_dir)
             .map_err(|e| Error::io(&user_dir, e))?;
-        let staging = crate::private_fs::temp_dir_in(&user_dir, STAGING_PREFIX)
-            .map_err(|e| Error::io(&user_dir, e))?;
+        let staging = private_temp_dir_in(&user_dir, folder)?;
         Ok(Box::new(FsAttachmentImport {
             target: user_dir.join(ATTACHMENTS_DIR),
             user_dir,
             staging,
             overwrite,
             staged_any: false,
-            mode,
+            folder,
         }))
     }
 }
@@ -89,8 +90,8 @@ struct FsAttachmentImport {
     staging: TempDir,
     overwrite: bool,
     staged_any: bool,
-    /// The install folder's mode, for what is created (see `begin_user_import`).
-    mode: u32,
+    /// The install's folder, whose owner and mode what is created takes.
+    folder: DataFolder,
 }
 
 impl AttachmentImport for FsAttachmentImport {
@@ -98,13 +99,13 @@ impl AttachmentImport for FsAttachmentImport {
         check_path_component("eventId", event_id)?;
         check_path_component("attachment fileId", file_id)?;
         let dir = self.staging.path().join(event_id);
-        crate::private_fs::create_dir_all_with(&dir, self.mode).map_err(|e| Error::io(&dir, e))?;
+        self.folder
+            .create_dir_all(&dir)
+            .map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(file_id);
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(self.mode & 0o666)
-            .open(&path)
+        let mut file = self
+            .folder
+            .create_new(&path)
             .map_err(|e| Error::io(&path, e))?;
         io::copy(data, &mut file).map_err(|e| Error::io(&path, e))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
@@ -116,14 +117,17 @@ impl AttachmentImport for FsAttachmentImport {
         let this = *self;
         sync_tree(this.staging.path())?;
         if this.overwrite || !this.target.exists() {
-            replace_dir(this.staging, &this.target, this.staged_any)?;
+            replace_dir(this.staging, &this.target, this.staged_any, this.folder)?;
             // The private staging folder became `attachments/`: it takes the install's mode.
             if this.staged_any {
-                fs::set_permissions(&this.target, fs::Permissions::from_mode(this.mode))
-                    .map_err(|e| Error::io(&this.target, e))?;
+                fs::set_permissions(
+                    &this.target,
+                    fs::Permissions::from_mode(this.folder.dir_mode()),
+                )
+                .map_err(|e| Error::io(&this.target, e))?;
             }
         } else {
-            merge_into(this.staging.path(), &this.target, this.mode)?;
+            merge_into(this.staging.path(), &this.target, this.folder)?;
         }
         sync_dir(&this.user_dir)
     }
@@ -131,13 +135,10 @@ impl AttachmentImport for FsAttachmentImport {
 
 /// Swaps `staging` in as `target`: the old directory is renamed aside first, put back if the
 /// second rename fails, and deleted only once the new one is in place.
-fn replace_dir(staging: TempDir, target: &Path, has_files: bool) -> Result<()> {
+fn replace_dir(staging: TempDir, target: &Path, has_files: bool, folder: DataFolder) -> Result<()> {
     let parent = target.parent().unwrap_or(Path::new("."));
     let aside = if target.exists() {
-        let aside = crate::private_fs::temp_dir_in(parent, STAGING_PREFIX)
-            .map_err(|e| Error::io(parent, e))?
-            .keep()
-            .join("old");
+        let aside = private_temp_dir_in(parent, folder)?.keep().join("old");
         fs::rename(target, &aside).map_err(|e| Error::io(target, e))?;
         Some(aside)
     } else {
@@ -162,7 +163,7 @@ fn replace_dir(staging: TempDir, target: &Path, has_files: bool) -> Result<()> {
 }
 
 /// Moves staged files next to the existing ones, refusing (before moving anything) to replace any.
-fn merge_into(staging: &Path, target: &Path, mode: u32) -> Result<()> {
+fn merge_into(staging: &Path, target: &Path, folder: DataFolder) -> Result<()> {
     let mut moves = Vec::new();
     for event_dir in read_dir(staging)? {
         let event_name = event_dir
@@ -184,11 +185,22 @@ fn merge_into(staging: &Path, target: &Path, mode: u32) -> Result<()> {
     }
     for (from, to) in moves {
         if let Some(dir) = to.parent() {
-            crate::private_fs::create_dir_all_with(dir, mode).map_err(|e| Error::io(dir, e))?;
+            folder.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
     }
     Ok(())
+}
+
+/// A staging folder, 0700, owned as the install's folder (so that the core's user can
+/// remove what a killed run leaves).
+fn private_temp_dir_in(dir: &Path, folder: DataFolder) -> Result<TempDir> {
+    let temp =
+        crate::private_fs::temp_dir_in(dir, STAGING_PREFIX).map_err(|e| Error::io(dir, e))?;
+    folder
+        .own(temp.path())
+        .map_err(|e| Error::io(temp.path(), e))?;
+    Ok(temp)
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config};
 
 use super::pool::{Pool, PooledClient};
 use super::schema::{self, SchemaState};
@@ -59,7 +59,7 @@ impl PgEngine {
         attachments: Option<Arc<dyn AttachmentStore>>,
     ) -> Result<PgEngine, PgError> {
         let description = describe(conn_str);
-        let mut client = Client::connect(conn_str, NoTls)?;
+        let mut client = super::connect(conn_str)?;
         let state = schema::state(&mut client)?;
         let server_started = server_start_time(&mut client)?;
         Ok(PgEngine {

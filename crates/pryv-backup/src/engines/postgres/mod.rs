@@ -5,6 +5,7 @@
 
 mod accesses;
 mod account;
+mod activity;
 mod attachments;
 mod audit;
 mod connection;
@@ -29,7 +30,19 @@ pub mod schema;
 
 use thiserror::Error;
 
+pub use activity::{other_clients, OtherClient};
 pub use connection::PgEngine;
+
+/// How pryv-backup's sessions are named in `pg_stat_activity`: another run's sessions are
+/// not taken for the core's (two restores are kept apart by their lock).
+pub const APPLICATION_NAME: &str = "pryv-backup";
+
+/// A session of this run, named [`APPLICATION_NAME`] (without TLS).
+fn connect(conn_str: &str) -> Result<postgres::Client, PgError> {
+    let mut config: postgres::Config = conn_str.parse()?;
+    config.application_name(APPLICATION_NAME);
+    Ok(config.connect(postgres::NoTls)?)
+}
 
 #[derive(Debug, Error)]
 pub enum PgError {

@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
+use postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use zeroize::Zeroizing;
 
 use super::PgError;
@@ -51,7 +51,7 @@ impl Pool {
 
     /// A connection of its own, never pooled (for session state such as advisory locks).
     pub fn dedicated(&self) -> Result<Client, PgError> {
-        Ok(Client::connect(&self.conn_str, NoTls)?)
+        super::connect(&self.conn_str)
     }
 
     /// An idle connection, or a new one when all are in use.

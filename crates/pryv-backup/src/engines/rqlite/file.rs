@@ -309,14 +309,15 @@ pub fn put_rows(
         return Err(data_dir_is_read_only(path, &dir).into());
     }
     let err = db_error(path);
-    // A new file takes its folder's mode (a drill's private scratch keeps it private).
+    // A new file takes its folder's mode and owner (a drill's private scratch keeps it
+    // private).
     if !path.exists() {
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        crate::private_fs::mode_of(dir)
-            .and_then(|mode| crate::private_fs::create_file_with(path, mode))
+        crate::install_fs::DataFolder::of(dir)
+            .and_then(|folder| folder.create_file(path))
             .map_err(|e| crate::Error::io(path, e))?;
     }
     let mut conn = Connection::open(path).map_err(&err)?;

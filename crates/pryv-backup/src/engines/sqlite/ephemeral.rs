@@ -129,12 +129,11 @@ fn id_and_expires(item: &Item, what: &str) -> Result<(String, i64)> {
 /// Opens the shared file for the restore's commit (created with the core's schema if absent).
 pub fn open_for_update(base: &Path) -> Result<Connection> {
     let path = shared_path(base);
-    if let Some(dir) = path.parent() {
-        crate::private_fs::mode_of(base)
-            .and_then(|mode| crate::private_fs::create_dir_all_with(dir, mode))
-            .map_err(|e| crate::Error::io(dir, e))?;
-    }
-    layout::create_with_schema(&path, SHARED_SCHEMA, base)
+    let dir = path.parent().unwrap_or(base);
+    crate::install_fs::DataFolder::of(base)
+        .and_then(|folder| folder.create_dir_all(dir))
+        .map_err(|e| crate::Error::io(dir, e))?;
+    layout::create_with_schema(&path, SHARED_SCHEMA, dir)
 }
 
 /// Inside the caller's transaction: with overwrite, drops the user's rows; then inserts.

@@ -140,9 +140,9 @@ pub(super) struct Target {
 impl Target {
     pub(super) fn prepare(dir: PathBuf, manages: Vec<UserFile>, base: &Path) -> Result<Target> {
         let created_dir = !dir.exists();
-        // The user's folders take the install's folder mode (the umask still applies).
-        crate::private_fs::mode_of(base)
-            .and_then(|mode| crate::private_fs::create_dir_all_with(&dir, mode))
+        // The user's folders take the install folder's owner and mode.
+        crate::install_fs::DataFolder::of(base)
+            .and_then(|folder| folder.create_dir_all(&dir))
             .map_err(|e| Error::io(&dir, e))?;
         let mut target = Target {
             staging: None,
@@ -548,9 +548,14 @@ fn side_path(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Staging and old files alike hold user data: 0700 whatever the umask.
+/// Staging and old files alike hold user data: 0700 whatever the umask, owned as `dir` is
+/// (what a killed run leaves, the core's user can remove).
 fn temp_dir_in(dir: &Path, prefix: &str) -> Result<TempDir> {
-    crate::private_fs::temp_dir_in(dir, prefix).map_err(|e| Error::io(dir, e))
+    let temp = crate::private_fs::temp_dir_in(dir, prefix).map_err(|e| Error::io(dir, e))?;
+    crate::install_fs::DataFolder::of(dir)
+        .and_then(|folder| folder.own(temp.path()))
+        .map_err(|e| Error::io(temp.path(), e))?;
+    Ok(temp)
 }
 
 /// Removes the user directory and its empty shard parents that a failed restore created.

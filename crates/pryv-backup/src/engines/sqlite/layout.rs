@@ -294,12 +294,13 @@ fn uri_path(path: &Path) -> String {
 }
 
 /// Creates (or opens) a file in WAL mode with the core's schema for `kind`. A new file gets
-/// the mode of the folder `like` less its execute bits (SQLite gives its WAL and journal
-/// files the database file's mode).
+/// the owner of the folder `like` and its mode less the execute bits (see `install_fs`),
+/// before SQLite opens it: SQLite gives its WAL, shared-memory and journal files the
+/// database file's mode, and, running as root, its owner.
 pub fn create_with_schema(path: &Path, schema: &str, like: &Path) -> Result<Connection> {
     if !path.exists() {
-        crate::private_fs::mode_of(like)
-            .and_then(|mode| crate::private_fs::create_file_with(path, mode))
+        crate::install_fs::DataFolder::of(like)
+            .and_then(|folder| folder.create_file(path))
             .map_err(|e| crate::Error::io(path, e))?;
     }
     let conn = Connection::open(path).map_err(|e| SqliteError::file(path, e))?;

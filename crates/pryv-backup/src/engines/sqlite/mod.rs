@@ -140,10 +140,12 @@ impl SqliteEngine {
     }
 
     fn restore_lock(&self) -> Result<Box<dyn crate::lock::Held>> {
-        crate::lock::lock_file(
-            &self.base.join(".pryv-backup-restore.lock"),
-            &format!("a restore into {}", self.base.display()),
-        )
+        let path = self.base.join(".pryv-backup-restore.lock");
+        // Created as the core would, so that its user can take it after a root restore.
+        crate::install_fs::DataFolder::of(&self.base)
+            .and_then(|folder| folder.create_file(&path))
+            .map_err(|e| Error::io(&path, e))?;
+        crate::lock::lock_file(&path, &format!("a restore into {}", self.base.display()))
     }
 }
 

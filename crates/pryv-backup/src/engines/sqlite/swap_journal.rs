@@ -61,6 +61,10 @@ impl Journal {
         let text = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Other(format!("cannot encode the swap journal: {e}")))?;
         let mut tmp = tempfile::NamedTempFile::new_in(base).map_err(|e| Error::io(base, e))?;
+        // Owned as the install is, so that the core's user can finish or undo the swap.
+        crate::install_fs::DataFolder::of(base)
+            .and_then(|folder| folder.own(tmp.path()))
+            .map_err(|e| Error::io(tmp.path(), e))?;
         tmp.write_all(&text).map_err(|e| Error::io(&path, e))?;
         tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
         tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
