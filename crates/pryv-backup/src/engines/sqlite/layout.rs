@@ -233,7 +233,17 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
             folder.display()
         )));
     }
-    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_READ_ONLY;
+    // A read-only connection that creates the -wal and -shm of a database nobody has open
+    // cannot remove them when it closes (SQLite leaves that to a writer), so a backup would
+    // leave files in the install. With write access to the folder and no such files, the
+    // connection is opened read-write but made query-only: its close removes what it made.
+    let clean = !wal.exists() && !shm.exists();
+    let access_flag = if clean && !immutable && is_writable(path) {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    };
+    let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX | access_flag;
     let opened = if immutable {
         Connection::open_with_flags(
             format!("file:{}?immutable=1", uri_path(path)),
@@ -244,6 +254,8 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
     };
     let conn = opened.map_err(|e| SqliteError::file(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| SqliteError::file(path, e))?;
+    conn.pragma_update(None, "query_only", true)
         .map_err(|e| SqliteError::file(path, e))?;
     if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
