@@ -169,7 +169,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
             .code(0);
     }
 
-    // A wrong passphrase: exit 1, a message that says so, nothing written.
+    // A wrong passphrase: exit 12 (wrong secret), a message that says so, nothing written.
     let wrong = work.path().join("wrong.txt");
     std::fs::write(&wrong, "not the passphrase").unwrap();
     let untouched = Install::empty();
@@ -178,7 +178,7 @@ fn passphrase_encrypted_backup_restores_identically_and_leaks_nothing() {
         &out,
         &["--decrypt-passphrase-file".as_ref(), wrong.as_os_str()],
     );
-    assert_exit(&output, 1);
+    assert_exit(&output, 12);
     let message = text(&output).to_lowercase();
     assert!(
         message.contains("passphrase") || message.contains("key"),

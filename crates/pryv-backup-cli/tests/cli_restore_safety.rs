@@ -611,7 +611,8 @@ fn a_second_backup_or_restore_at_once_is_refused() {
 
     let held = pryv_backup::lock::lock_backup_output(&out).unwrap();
     let output = run_backup(&source, &out, &[]);
-    assert_exit_saying(&output, 1, "another pryv-backup run");
+    // Exit 11: locked, as scripts tell it from other errors.
+    assert_exit_saying(&output, 11, "another pryv-backup run");
     assert!(!out.join("manifest.json").exists());
     drop(held);
     backup(&source, &out, &[]);
@@ -620,7 +621,7 @@ fn a_second_backup_or_restore_at_once_is_refused() {
     let engine = target.engine();
     let held = engine.lock_for_restore().unwrap();
     let output = restore(&target, &out, &[]);
-    assert_exit_saying(&output, 1, "another pryv-backup restore");
+    assert_exit_saying(&output, 11, "another pryv-backup restore");
     drop(held);
     let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
     assert_eq!(target.count(tables), 0, "the refused restore wrote");

@@ -331,13 +331,13 @@ fn a_second_backup_into_one_s3_prefix_is_refused() {
     .unwrap();
     bucket.put(&lock, alive).unwrap();
     let output = s3_backup(&server, &source, &url, &[]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(11));
     assert!(String::from_utf8_lossy(&output.stderr).contains("held by this test"));
     bucket
         .put(&lock, body(pryv_backup::backup::now_millis()))
         .unwrap();
     let output = s3_backup(&server, &source, &url, &[]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(11));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("another pryv-backup run") && stderr.contains("pid 1 on another host"),

@@ -97,7 +97,7 @@ fn decrypt_a_reference_archive_then_verify_the_plaintext_copy() {
     ]);
     assert_exit(&output, 0);
 
-    // A wrong passphrase says so and exits 1.
+    // A wrong passphrase says so and exits 12 (wrong secret).
     let wrong = work.path().join("wrong");
     std::fs::write(&wrong, "Tr0ub4dor&3").unwrap();
     let output = run(&[
@@ -106,7 +106,7 @@ fn decrypt_a_reference_archive_then_verify_the_plaintext_copy() {
         "--decrypt-passphrase-file".as_ref(),
         wrong.as_os_str(),
     ]);
-    assert_exit(&output, 1);
+    assert_exit(&output, 12);
     assert!(
         text(&output).to_lowercase().contains("passphrase"),
         "{}",

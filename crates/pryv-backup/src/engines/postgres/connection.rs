@@ -305,7 +305,7 @@ impl Engine for PgEngine {
             .and_then(|row| row.try_get(0))
             .map_err(PgError::from)?;
         if !taken {
-            return Err(crate::Error::Other(format!(
+            return Err(crate::Error::Locked(format!(
                 "another pryv-backup restore is writing {}: wait for it to end, then run again",
                 self.description
             )));
