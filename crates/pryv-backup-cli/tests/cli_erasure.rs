@@ -6,47 +6,11 @@ mod cli_support;
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::process::Output;
 
 use cli_support::*;
 
 const BOB: &str = "cksamplebobby0002";
 const ALICE: &str = "cksamplealice0001";
-
-/// Deletes bob as the core deletes a user: every row holding its userId, its users-index
-/// row, its platform entries (plaintext mode: keyed or valued by its username) and its
-/// ephemeral rows.
-fn delete_bob(install: &Install) {
-    let mut client = install.db.connect();
-    let tables: Vec<String> = client
-        .query(
-            "SELECT table_name FROM information_schema.columns
-             WHERE column_name = 'user_id' AND table_schema = current_schema()",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    for table in tables {
-        client
-            .execute(&format!("DELETE FROM {table} WHERE user_id = $1"), &[&BOB])
-            .unwrap();
-    }
-    install.sql(
-        "DELETE FROM platform_kv WHERE key LIKE '%/bob' OR key LIKE '%/bob@example.com' OR value = 'bob';
-         DELETE FROM password_resets WHERE username = 'bob';
-         DELETE FROM sessions WHERE data->>'username' = 'bob';",
-    );
-    assert_eq!(
-        install.count("SELECT count(*) FROM users_index WHERE username = 'bob'"),
-        0
-    );
-}
-
-fn run(args: &[&OsStr]) -> Output {
-    cli().args(args).output().unwrap()
-}
 
 /// Restores `dir` into a new install; the restore must succeed.
 fn restore(dir: &Path, extra: &[&OsStr]) -> Install {
@@ -84,7 +48,7 @@ fn a_user_deleted_between_generations_is_absent_from_the_latest_state_only() {
     let base: serde_json::Value =
         serde_json::from_slice(&std::fs::read(chain.join("manifest.json")).unwrap()).unwrap();
     let base_time = base["backupTimestamp"].as_u64().unwrap().to_string();
-    delete_bob(&source);
+    delete_sample_bob(&source);
     backup(&source, &chain, &["--incremental", "--clock-skew", "0"]);
 
     let latest = restore(&chain, &[]);

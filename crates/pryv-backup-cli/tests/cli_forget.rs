@@ -593,38 +593,12 @@ fn forget_over_an_s3_prefix() {
     );
 }
 
-/// Deletes bob as the core deletes a user: every row holding its userId and its platform
-/// entries (plaintext mode).
-fn delete_bob(install: &Install) {
-    let mut client = install.db.connect();
-    let tables: Vec<String> = client
-        .query(
-            "SELECT table_name FROM information_schema.columns
-             WHERE column_name = 'user_id' AND table_schema = current_schema()",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    for table in tables {
-        client
-            .execute(&format!("DELETE FROM {table} WHERE user_id = $1"), &[&BOB])
-            .unwrap();
-    }
-    install.sql(
-        "DELETE FROM platform_kv WHERE key LIKE '%/bob' OR key LIKE '%/bob@example.com' OR value = 'bob';
-         DELETE FROM password_resets WHERE username = 'bob';
-         DELETE FROM sessions WHERE data->>'username' = 'bob';",
-    );
-}
-
 /// `inspect` names the users a backup still holds after their deletion from the install;
 /// once forgotten, none is left.
 #[test]
 fn inspect_lists_deleted_users_until_they_are_forgotten() {
     let (source, _work, chain) = sample_backed_up("chain");
-    delete_bob(&source);
+    delete_sample_bob(&source);
     let output = cli()
         .args([
             "--json",

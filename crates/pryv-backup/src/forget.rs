@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::layout::{self, CHAIN_RECORD, MANIFEST, PLATFORM_DIR, REGISTER_DIR, USERS_DIR};
 use crate::archive::output::{sync_filesystem, write_file, write_file_durable, OutputFile};
-use crate::archive::{ArchiveReader, Backend, FileEntry, FileSealer, Items};
+use crate::archive::{ArchiveReader, Backend, ChangeLock, FileEntry, FileSealer, Items};
 use crate::chain::{
     increment_dirs, user_digest, ChainIndex, GenerationRecord, Opener, BASE_NAME,
     MANIFEST_RECORD_FIELD,
@@ -123,14 +123,12 @@ pub fn run(
     for dir in dirs {
         crate::interrupt::check()?;
         // Held to the end of this backup: no backup is written into it meanwhile.
-        let _lock = match backend.lock_output(&dir) {
-            Ok(lock) => Some(lock),
-            Err(Error::Locked(e)) => {
+        let _lock = match backend.lock_to_change(&dir, apply) {
+            ChangeLock::Busy(e) => {
                 report.skipped.push((dir, format!("being written: {e}")));
                 continue;
             }
-            // A dry run changes nothing, so it may look without the lock (read access only).
-            Err(e) if apply => {
+            ChangeLock::Refused(e) => {
                 report.damaged.push((
                     dir,
                     format!(
@@ -140,7 +138,7 @@ pub fn run(
                 ));
                 continue;
             }
-            Err(_) => None,
+            lock => lock,
         };
         if !is_backup(backend, &dir)? {
             report.incomplete.push(dir);

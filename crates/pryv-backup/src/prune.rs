@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::archive::Backend;
+use crate::archive::{Backend, ChangeLock};
 use crate::chain::{
     layout_files, listed_files_of, ChainIndex, GenerationInfo, Opener, INCREMENTS_DIR,
 };
@@ -345,15 +345,12 @@ pub fn run(
     let mut backups = Vec::new();
     for name in backend.list_dirs(root)? {
         let dir = root.join(&name);
-        let lock = match backend.lock_output(&dir) {
-            Ok(lock) => Some(lock),
-            Err(Error::Locked(e)) => {
+        let lock = match backend.lock_to_change(&dir, apply) {
+            ChangeLock::Busy(e) => {
                 report.skipped.push((dir, format!("being written: {e}")));
                 continue;
             }
-            // A dry run removes nothing, so it may look without the lock (as a user with
-            // read access only); removing needs it.
-            Err(e) if apply => {
+            ChangeLock::Refused(e) => {
                 report.damaged.push((
                     dir,
                     format!(
@@ -363,10 +360,7 @@ pub fn run(
                 ));
                 continue;
             }
-            Err(e) => {
-                tracing::debug!("dry run without the lock of {}: {e}", dir.display());
-                None
-            }
+            lock => lock,
         };
         // A removal an earlier prune was stopped in: finished before anything else.
         match finish_interrupted_in(backend, &dir, apply, &mut report) {

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use pryv_backup::archive::{self, ArchiveReader, ArchiveWriter, Backend, WriterOptions};
-use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::chain::Chain;
 use pryv_backup::consolidate;
 use pryv_backup::engine::{Engine, ImportOptions, UserSource};
@@ -16,41 +15,11 @@ use pryv_backup::progress::Silent;
 use pryv_backup::restore::{self, RestoreOptions};
 use pryv_backup::sample::sample_platform;
 
+mod archive_support;
+
+use archive_support::{back_up_next_generation, open_local_chain};
+
 const BOB: &str = "cksamplebobby0002";
-
-fn opener(d: &Path) -> Result<ArchiveReader, String> {
-    ArchiveReader::open(d, None).map_err(|e| e.to_string())
-}
-
-fn open_chain(dir: &Path) -> Chain {
-    Chain::open(&Backend::Local, dir, &opener)
-        .expect("open")
-        .expect("complete backup")
-}
-
-fn back_up(engine: &dyn Engine, chain_dir: &Path) {
-    let (dir, previous) = match Chain::open(&Backend::Local, chain_dir, &opener).expect("open") {
-        None => (chain_dir.to_path_buf(), None),
-        Some(chain) => (
-            chain.next_generation_dir().expect("next"),
-            Some(chain.previous_state()),
-        ),
-    };
-    let writer = ArchiveWriter::create(&dir, WriterOptions::default()).expect("archive");
-    let options = BackupOptions {
-        users: Vec::new(),
-        previous,
-        include_ephemeral: true,
-        jobs: 2,
-        engine_name: "sqlite".into(),
-        domain: "https://forget.example".into(),
-        core_version: "test".into(),
-        pii_key: None,
-        clock_skew: 0.0,
-        hook: None,
-    };
-    backup::run(engine, writer, &options, &Silent).expect("backup");
-}
 
 /// Every user but bob, with the text of each item of each collection and its account.
 fn others(chain: &Chain) -> Vec<(String, Vec<String>)> {
@@ -114,13 +83,13 @@ fn forget_on_sqlite_backups_leaves_no_trace_and_the_others_whole() {
     }
     let folder = tempfile::tempdir().unwrap();
     let (chain_dir, merged_dir) = (folder.path().join("chain"), folder.path().join("merged"));
-    back_up(&engine, &chain_dir);
-    back_up(&engine, &chain_dir);
+    back_up_next_generation(&engine, &chain_dir, "sqlite");
+    back_up_next_generation(&engine, &chain_dir, "sqlite");
     let writer = ArchiveWriter::create(&merged_dir, WriterOptions::default()).expect("archive");
-    consolidate::run(&open_chain(&chain_dir), writer, &Silent).expect("consolidate");
+    consolidate::run(&open_local_chain(&chain_dir), writer, &Silent).expect("consolidate");
     let before: Vec<_> = [&chain_dir, &merged_dir]
         .iter()
-        .map(|d| others(&open_chain(d)))
+        .map(|d| others(&open_local_chain(d)))
         .collect();
     assert!(!traces_of_bob(folder.path()).is_empty());
 
@@ -130,7 +99,7 @@ fn forget_on_sqlite_backups_leaves_no_trace_and_the_others_whole() {
         &["bob".to_string()],
         None,
         true,
-        &opener,
+        &|d| ArchiveReader::open(d, None).map_err(|e| e.to_string()),
     )
     .expect("forget");
     assert_eq!(report.backups.len(), 2, "{report:?}");
@@ -138,7 +107,7 @@ fn forget_on_sqlite_backups_leaves_no_trace_and_the_others_whole() {
     assert_eq!(traces_of_bob(folder.path()), Vec::<String>::new());
 
     for (dir, before) in [&chain_dir, &merged_dir].into_iter().zip(before) {
-        let chain = open_chain(dir);
+        let chain = open_local_chain(dir);
         assert_eq!(others(&chain), before, "{}", dir.display());
         for g in 0..chain.generation_count() {
             let root = chain.generation(g).unwrap().0;

@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use pryv_backup::archive::{ArchiveReader, ArchiveWriter, Backend, WriterOptions};
-use pryv_backup::backup::{self, BackupOptions};
+use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use pryv_backup::chain::Chain;
 use pryv_backup::consolidate;
 use pryv_backup::engine::{Engine, ImportOptions};
@@ -15,43 +14,11 @@ use pryv_backup::progress::Silent;
 use pryv_backup::restore::{self, RestoreOptions};
 use pryv_backup::sample::sample_platform;
 
+mod archive_support;
+
+use archive_support::{back_up_next_generation, open_local_chain};
+
 const BOB: &str = "cksamplebobby0002";
-
-fn open_chain(dir: &Path) -> Chain {
-    Chain::open(&Backend::Local, dir, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .expect("open")
-    .expect("complete backup")
-}
-
-fn back_up(engine: &dyn Engine, chain_dir: &Path) {
-    let (dir, previous) = match Chain::open(&Backend::Local, chain_dir, &|d| {
-        ArchiveReader::open(d, None).map_err(|e| e.to_string())
-    })
-    .expect("open")
-    {
-        None => (chain_dir.to_path_buf(), None),
-        Some(chain) => (
-            chain.next_generation_dir().expect("next"),
-            Some(chain.previous_state()),
-        ),
-    };
-    let writer = ArchiveWriter::create(&dir, WriterOptions::default()).expect("archive");
-    let options = BackupOptions {
-        users: Vec::new(),
-        previous,
-        include_ephemeral: true,
-        jobs: 2,
-        engine_name: "sqlite".into(),
-        domain: "https://deletion.example".into(),
-        core_version: "test".into(),
-        pii_key: None,
-        clock_skew: 0.0,
-        hook: None,
-    };
-    backup::run(engine, writer, &options, &Silent).expect("backup");
-}
 
 /// Restores `chain` into a new SQLite install and lists its userIds.
 fn restored_users(chain: &Chain, dir: &Path) -> Vec<String> {
@@ -90,8 +57,8 @@ fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
     }
     let work = tempfile::tempdir().unwrap();
     let chain_dir = work.path().join("chain");
-    back_up(&engine, &chain_dir);
-    let base_time = open_chain(&chain_dir).generation(0).expect("base").1;
+    back_up_next_generation(&engine, &chain_dir, "sqlite");
+    let base_time = open_local_chain(&chain_dir).generation(0).expect("base").1;
     // The next generation is dated strictly later than the base.
     std::thread::sleep(std::time::Duration::from_millis(20));
 
@@ -103,9 +70,9 @@ fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
         .execute("DELETE FROM id4name WHERE userId = ?1", [BOB])
         .unwrap();
     assert!(engine.users().unwrap().iter().all(|u| u.user_id != BOB));
-    back_up(&engine, &chain_dir);
+    back_up_next_generation(&engine, &chain_dir, "sqlite");
 
-    let chain = open_chain(&chain_dir);
+    let chain = open_local_chain(&chain_dir);
     assert_eq!(chain.generation_count(), 2);
     assert!(chain.users().iter().all(|u| u.user_id != BOB));
     assert!(chain.latest_state().users.iter().all(|u| u.user_id != BOB));
@@ -113,7 +80,9 @@ fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
     assert_eq!(latest.len(), 3, "{latest:?}");
     assert!(!latest.iter().any(|u| u == BOB));
 
-    let before = open_chain(&chain_dir).as_of(base_time).expect("as of");
+    let before = open_local_chain(&chain_dir)
+        .as_of(base_time)
+        .expect("as of");
     let earlier = restored_users(&before, &chain_dir);
     assert_eq!(earlier.len(), 4, "{earlier:?}");
     assert!(earlier.iter().any(|u| u == BOB));
@@ -121,7 +90,7 @@ fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
     let merged_dir = work.path().join("consolidated");
     let writer = ArchiveWriter::create(&merged_dir, WriterOptions::default()).expect("archive");
     consolidate::run(&chain, writer, &Silent).expect("consolidate");
-    let merged = open_chain(&merged_dir);
+    let merged = open_local_chain(&merged_dir);
     assert!(merged
         .generation_manifest(0)
         .unwrap()

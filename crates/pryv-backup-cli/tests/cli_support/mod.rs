@@ -419,3 +419,35 @@ impl SqliteInstall {
         dir.join(user_id)
     }
 }
+
+/// Deletes the sample's bob as the core deletes a user: every row holding its userId, its
+/// users-index row, its platform entries (plaintext mode: keyed or valued by its username)
+/// and its ephemeral rows.
+pub fn delete_sample_bob(install: &Install) {
+    const BOB: &str = "cksamplebobby0002";
+    let mut client = install.db.connect();
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name FROM information_schema.columns
+             WHERE column_name = 'user_id' AND table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for table in tables {
+        client
+            .execute(&format!("DELETE FROM {table} WHERE user_id = $1"), &[&BOB])
+            .unwrap();
+    }
+    install.sql(
+        "DELETE FROM platform_kv WHERE key LIKE '%/bob' OR key LIKE '%/bob@example.com' OR value = 'bob';
+         DELETE FROM password_resets WHERE username = 'bob';
+         DELETE FROM sessions WHERE data->>'username' = 'bob';",
+    );
+    assert_eq!(
+        install.count("SELECT count(*) FROM users_index WHERE username = 'bob'"),
+        0
+    );
+}

@@ -68,6 +68,18 @@ pub enum Backend {
     S3(Bucket),
 }
 
+/// Where a command that changes backups stands with one backup's lock.
+pub enum ChangeLock {
+    /// Held until dropped.
+    Held(Box<dyn crate::lock::Held>),
+    /// A dry run that could not take it: it looks without it.
+    NotNeeded,
+    /// Another run holds it: the backup is being written.
+    Busy(String),
+    /// It could not be taken to change the backup (no write access, say).
+    Refused(String),
+}
+
 impl Backend {
     /// A backup location as an operator gives it: `s3://bucket/prefix` (reached with the
     /// usual AWS environment, see [`S3Settings`]) or a local directory.
@@ -102,6 +114,21 @@ impl Backend {
         match self {
             Backend::Local => crate::lock::lock_backup_output(output),
             Backend::S3(bucket) => crate::lock::lock_s3_output(bucket, &Self::key(bucket, output)?),
+        }
+    }
+
+    /// The lock of `dir` for a command that removes or rewrites backups (prune, forget):
+    /// taken when it changes them (`apply`); a dry run that cannot take it (read access
+    /// only) looks without it, since it changes nothing.
+    pub fn lock_to_change(&self, dir: &Path, apply: bool) -> ChangeLock {
+        match self.lock_output(dir) {
+            Ok(lock) => ChangeLock::Held(lock),
+            Err(crate::Error::Locked(e)) => ChangeLock::Busy(e),
+            Err(e) if apply => ChangeLock::Refused(e.to_string()),
+            Err(e) => {
+                tracing::debug!("dry run without the lock of {}: {e}", dir.display());
+                ChangeLock::NotNeeded
+            }
         }
     }
 

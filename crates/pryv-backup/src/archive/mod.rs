@@ -18,7 +18,7 @@ mod summary;
 mod verify;
 mod writer;
 
-pub use backend::{Backend, S3_SCHEME};
+pub use backend::{Backend, ChangeLock, S3_SCHEME};
 pub use error::ArchiveError;
 pub use jsonl::{JsonlLines, MAX_LINE_BYTES};
 pub use manifest::{

@@ -35,6 +35,27 @@ pub fn backup_into(engine: &dyn Engine, dir: &Path, options: &BackupOptions) {
     backup::run(engine, writer, options, &Silent).expect("backup");
 }
 
+/// Backs `engine` up into the local chain at `chain_dir`: a full backup when there is none
+/// yet, else the next increment, every user read (so the generation records the install's
+/// users); no clock margin.
+pub fn back_up_next_generation(engine: &dyn Engine, chain_dir: &Path, engine_name: &str) {
+    let opened = Chain::open(&Backend::Local, chain_dir, &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })
+    .expect("open");
+    let (dir, previous) = match opened {
+        None => (chain_dir.to_path_buf(), None),
+        Some(chain) => (
+            chain.next_generation_dir().expect("next"),
+            Some(chain.previous_state()),
+        ),
+    };
+    let mut options = backup_options(engine_name, "https://chain.example");
+    options.previous = previous;
+    options.clock_skew = 0.0;
+    backup_into(engine, &dir, &options);
+}
+
 /// The complete, unencrypted chain in the local folder `dir`.
 pub fn open_local_chain(dir: &Path) -> Chain {
     Chain::open(&Backend::Local, dir, &|d| {
