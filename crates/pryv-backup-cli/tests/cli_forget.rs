@@ -655,3 +655,70 @@ fn inspect_lists_deleted_users_until_they_are_forgotten() {
     let output = cli().arg("verify").arg(&chain).output().unwrap();
     assert!(output.status.success(), "verify: {}", text(&output));
 }
+
+/// `prune --forget-deleted-after`: bob, deleted between October's backup and November's,
+/// is forgotten from October's once the deletion is older than the duration (the clock set
+/// forward through the test clock), not before; the dry run changes nothing.
+#[test]
+fn prune_forgets_users_deleted_longer_ago_than_asked() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("pryv");
+    let october = root.join("2026-10");
+    backup(&source, &october, &[]);
+    delete_sample_bob(&source);
+    backup(&source, &root.join("2026-11"), &[]);
+    let bob_folder = october.join("users").join(BOB);
+    assert!(bob_folder.is_dir());
+
+    let prune = |now_ms: Option<u64>, extra: &[&str]| {
+        let mut command = cli();
+        if let Some(ms) = now_ms {
+            command.env("PRYV_BACKUP_TEST_NOW_MS", ms.to_string());
+        }
+        command
+            .arg("prune")
+            .arg(&root)
+            .args(["--keep-last", "10", "--forget-deleted-after", "7d"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Deleted today: not yet.
+    let output = prune(None, &["--yes"]);
+    assert_exit(&output, 0);
+    assert!(
+        text(&output).contains("no user deleted long enough ago to forget"),
+        "{}",
+        text(&output)
+    );
+    assert!(bob_folder.is_dir());
+
+    let in_eight_days = (now() * 1000.0) as u64 + 8 * 86_400_000;
+    let before = files(&root);
+    let dry = prune(Some(in_eight_days), &["--json"]);
+    assert_exit(&dry, 0);
+    let report = stdout_json(&dry);
+    let forgetting = &report["forgetDeletedUsers"];
+    assert_eq!(forgetting["users"][0]["userId"], BOB, "{report:#}");
+    assert_eq!(forgetting["report"]["applied"], false, "{report:#}");
+    assert_eq!(files(&root), before, "the dry run changed files");
+
+    let applied = prune(Some(in_eight_days), &["--yes"]);
+    assert_exit(&applied, 0);
+    assert!(
+        text(&applied).contains(&format!(
+            "forget bob ({BOB}): deleted from the install before"
+        )),
+        "{}",
+        text(&applied)
+    );
+    assert!(!bob_folder.exists());
+    cli().arg("verify").arg(&october).assert().code(0);
+    let inspect = stdout_json(&run(&[
+        "inspect".as_ref(),
+        october.as_os_str(),
+        "--json".as_ref(),
+    ]));
+    assert!(!inspect.to_string().contains(BOB), "{inspect:#}");
+}

@@ -169,6 +169,92 @@ pub fn run(
     Ok(report)
 }
 
+/// A user the backups hold but the install deleted, and the latest time it was deleted by.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedUser {
+    #[serde(flatten)]
+    pub user: UserRef,
+    /// The first generation (ms) that no longer lists the user among the install's users
+    /// after the last one that did: the deletion happened before it.
+    pub gone_by: u64,
+}
+
+/// The users the backups of `location` (one backup, or the backups directly in a folder)
+/// hold, whom the install deleted at least `older_than_ms` before `now_ms`. Dated by the
+/// generations' records of the install's users, across every backup: a deletion happened
+/// before the first generation that no longer lists the user after the last that did. A
+/// user no record lists (backups made before records held the install's users) is never
+/// taken as deleted. Reading the users' ids needs each backup's manifests, hence its key.
+pub fn deleted_before(
+    backend: &Backend,
+    location: &Path,
+    open: &Opener<'_>,
+    now_ms: u64,
+    older_than_ms: u64,
+) -> Result<Vec<DeletedUser>> {
+    let dirs = if is_backup(backend, location)? {
+        vec![location.to_path_buf()]
+    } else {
+        let mut dirs = Vec::new();
+        for name in backend.list_dirs(location)? {
+            let dir = location.join(name);
+            if is_backup(backend, &dir)? {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    };
+    // Every generation's time with the install's users it records, and every user held.
+    let mut timeline: Vec<(u64, HashSet<String>)> = Vec::new();
+    let mut held: Vec<UserRef> = Vec::new();
+    for dir in dirs {
+        let Some(index) = ChainIndex::open(backend, &dir)? else {
+            continue;
+        };
+        for g in &index.generations {
+            if let Some(record) = &g.record {
+                if let Some(install) = &record.install_users {
+                    timeline.push((record.backup_timestamp, install.iter().cloned().collect()));
+                }
+            }
+            let reader =
+                open(&g.dir).map_err(|e| Error::Other(format!("{}: {e}", g.dir.display())))?;
+            for u in &reader.manifest().users {
+                if !held.iter().any(|h| h.user_id == u.user_id) {
+                    held.push(UserRef {
+                        user_id: u.user_id.clone(),
+                        username: u.username.clone(),
+                    });
+                }
+            }
+        }
+    }
+    timeline.sort_by_key(|(time, _)| *time);
+    let mut deleted = Vec::new();
+    for user in held {
+        let digest = user_digest(&user.user_id);
+        let Some(last_seen) = timeline
+            .iter()
+            .filter(|(_, users)| users.contains(&digest))
+            .map(|(time, _)| *time)
+            .max()
+        else {
+            continue;
+        };
+        let gone_by = timeline
+            .iter()
+            .find(|(time, users)| *time > last_seen && !users.contains(&digest))
+            .map(|(time, _)| *time);
+        if let Some(gone_by) = gone_by {
+            if gone_by.saturating_add(older_than_ms) <= now_ms {
+                deleted.push(DeletedUser { user, gone_by });
+            }
+        }
+    }
+    Ok(deleted)
+}
+
 fn is_backup(backend: &Backend, dir: &Path) -> Result<bool> {
     Ok(backend.is_file(&dir.join(MANIFEST))?)
 }

@@ -18,6 +18,17 @@ use crate::secrets;
 /// Where the PII key is read from when no --pii-key-file is given.
 const PII_KEY_ENV: &str = "PRYV_BACKUP_PII_HMAC_KEY";
 
+/// The install's `platform:piiHmacKey`, from `file` or PRYV_BACKUP_PII_HMAC_KEY, if given
+/// (hashed PII mode: platform entries name users by its tokens). Prune's forgetting uses it too.
+pub fn read_pii_key(file: Option<&std::path::Path>) -> Result<Option<PiiKey>> {
+    match secrets::read_secret(file, PII_KEY_ENV)? {
+        Some(text) => Ok(Some(PiiKey::from_base64(&text).with_context(|| {
+            format!("the PII key (--pii-key-file or {PII_KEY_ENV}) is not base64 text")
+        })?)),
+        None => Ok(None),
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct ForgetArgs {
     /// One backup, a folder holding one backup per sub-folder, or `s3://bucket/prefix`.
@@ -41,31 +52,36 @@ pub struct ForgetArgs {
 
 pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let apply = args.yes;
-    let pii_key = match secrets::read_secret(args.pii_key_file.as_deref(), PII_KEY_ENV)? {
-        Some(text) => Some(PiiKey::from_base64(&text).with_context(|| {
-            format!("the PII key (--pii-key-file or {PII_KEY_ENV}) is not base64 text")
-        })?),
-        None => None,
-    };
+    let pii_key = read_pii_key(args.pii_key_file.as_deref())?;
     let (backend, dir) = locate(&args.dir)?;
     let report = forget::run(&backend, &dir, &args.users, pii_key.as_ref(), apply, &|d| {
         open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
     })?;
     metrics.set(&metrics::FORGOTTEN_BACKUPS, report.backups.len() as f64);
     metrics.set(&metrics::PROBLEMS, report.damaged.len() as f64);
-    // A backup that could not be read: error. One left alone while being written: partial,
-    // run again once it is written.
-    let code = if !report.damaged.is_empty() {
+    let code = exit_code(&report);
+    if json {
+        print_json(&report)?;
+        return Ok(code);
+    }
+    print_report(&report, apply);
+    Ok(code)
+}
+
+/// A backup that could not be read: error. One left alone while being written: partial,
+/// run again once it is written.
+pub fn exit_code(report: &forget::ForgetReport) -> u8 {
+    if !report.damaged.is_empty() {
         exit::ERROR
     } else if !report.skipped.is_empty() {
         exit::PARTIAL
     } else {
         exit::OK
-    };
-    if json {
-        print_json(&report)?;
-        return Ok(code);
     }
+}
+
+/// Every backup and file changed (or that would be), and what was left alone.
+pub fn print_report(report: &forget::ForgetReport, apply: bool) {
     let (removed, rewritten) = if apply {
         ("removed", "rewrote")
     } else {
@@ -136,5 +152,4 @@ pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     if !report.skipped.is_empty() {
         println!("some backups were left alone: run forget again once they are written");
     }
-    Ok(code)
 }

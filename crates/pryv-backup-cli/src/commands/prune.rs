@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use pryv_backup::prune;
+use pryv_backup::{forget, prune};
 
 use super::shared::{locate, open_reader};
 use crate::exit;
@@ -39,7 +39,18 @@ pub struct PruneArgs {
     /// unit, summed (`36h`, `7d`, `2w`, `1y` = 365 d).
     #[arg(long, value_name = "DURATION", value_parser = crate::when::parse_duration_ms, group = "rules")]
     pub keep_within: Option<u64>,
-    /// Remove what the rules do not keep (without it: only print it).
+    /// Also forget (see `pryv-backup forget`) the users the install deleted longer ago than
+    /// this (`30d`, `1y`, ...) from the backups kept: dated by the backups' records of the
+    /// install's users (a deletion happened before the first backup that no longer lists the
+    /// user). Reads the backups' manifests, so encrypted ones need their key.
+    #[arg(long, value_name = "DURATION", value_parser = crate::when::parse_duration_ms)]
+    pub forget_deleted_after: Option<u64>,
+    /// With --forget-deleted-after on a hashed PII install: the install's
+    /// platform:piiHmacKey in a file (or PRYV_BACKUP_PII_HMAC_KEY), as `forget` takes it.
+    #[arg(long, value_name = "FILE", requires = "forget_deleted_after")]
+    pub pii_key_file: Option<PathBuf>,
+    /// Remove what the rules do not keep, and forget deleted users (without it: only print
+    /// what would be done).
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
@@ -63,15 +74,32 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     })?;
     metrics.set(&metrics::KEPT, report.kept.len() as f64);
     metrics.set(&metrics::REMOVED, report.removed.len() as f64);
+    let forgetting = match args.forget_deleted_after {
+        Some(after) => Some(forget_deleted(args, &backend, &dir, after)?),
+        None => None,
+    };
+    if let Some((_, forgot)) = &forgetting {
+        metrics.set(&metrics::FORGOTTEN_BACKUPS, forgot.backups.len() as f64);
+    }
     // A backup left alone for a broken chain, unreadable files or a lock it could not take:
     // the run did not do all it should.
-    let code = if report.damaged.is_empty() {
+    let mut code = if report.damaged.is_empty() {
         exit::OK
     } else {
         exit::ERROR
     };
+    if let Some((_, forgot)) = &forgetting {
+        code = code.max(super::forget::exit_code(forgot));
+    }
     if json {
-        print_json(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some((users, forgot)), Some(object)) = (&forgetting, value.as_object_mut()) {
+            object.insert(
+                "forgetDeletedUsers".into(),
+                serde_json::json!({ "users": users, "report": forgot }),
+            );
+        }
+        print_json(&value)?;
         return Ok(code);
     }
     for g in &report.kept {
@@ -121,5 +149,46 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
             report.removed.len()
         );
     }
+    if let Some((users, forgot)) = &forgetting {
+        for u in users {
+            println!(
+                "forget {} ({}): deleted from the install before {}",
+                u.user.username,
+                u.user.user_id,
+                crate::when::for_people(u.gone_by)
+            );
+        }
+        if users.is_empty() {
+            println!("no user deleted long enough ago to forget");
+        } else {
+            super::forget::print_report(forgot, apply);
+        }
+    }
     Ok(code)
+}
+
+/// The users the install deleted longer ago than `after_ms`, forgotten from the backups
+/// left after the retention (or, in a dry run, what would be).
+fn forget_deleted(
+    args: &PruneArgs,
+    backend: &pryv_backup::archive::Backend,
+    dir: &std::path::Path,
+    after_ms: u64,
+) -> Result<(Vec<forget::DeletedUser>, forget::ForgetReport)> {
+    let open =
+        |d: &std::path::Path| open_reader(backend, d, &args.secrets).map_err(|e| format!("{e:#}"));
+    let users = forget::deleted_before(
+        backend,
+        dir,
+        &open,
+        pryv_backup::clock::now_millis(),
+        after_ms,
+    )?;
+    if users.is_empty() {
+        return Ok((users, forget::ForgetReport::default()));
+    }
+    let pii_key = super::forget::read_pii_key(args.pii_key_file.as_deref())?;
+    let ids: Vec<String> = users.iter().map(|u| u.user.user_id.clone()).collect();
+    let report = forget::run(backend, dir, &ids, pii_key.as_ref(), args.yes, &open)?;
+    Ok((users, report))
 }
