@@ -670,6 +670,25 @@ fn prune_forgets_users_deleted_longer_ago_than_asked() {
     backup(&source, &root.join("2026-11"), &[]);
     let bob_folder = october.join("users").join(BOB);
     assert!(bob_folder.is_dir());
+    // inspect of the folder names bob, last seen in October's backup.
+    let held = stdout_json(&run(&[
+        "inspect".as_ref(),
+        root.as_os_str(),
+        "--json".as_ref(),
+    ]));
+    assert_eq!(held["deletedUsers"][0]["userId"], BOB, "{held:#}");
+    assert_eq!(held["deletedUsers"][0]["username"], "bob", "{held:#}");
+    assert!(
+        held["deletedUsers"][0]["lastSeen"].as_u64() < held["deletedUsers"][0]["goneBy"].as_u64(),
+        "{held:#}"
+    );
+    let said = text(&run(&["inspect".as_ref(), root.as_os_str()]));
+    assert!(
+        said.contains(&format!(
+            "deleted from the install: bob ({BOB}), last seen "
+        )),
+        "{said}"
+    );
 
     let prune = |now_ms: Option<u64>, extra: &[&str]| {
         let mut command = cli();
@@ -721,4 +740,10 @@ fn prune_forgets_users_deleted_longer_ago_than_asked() {
         "--json".as_ref(),
     ]));
     assert!(!inspect.to_string().contains(BOB), "{inspect:#}");
+    let held = stdout_json(&run(&[
+        "inspect".as_ref(),
+        root.as_os_str(),
+        "--json".as_ref(),
+    ]));
+    assert_eq!(held["deletedUsers"], serde_json::json!([]), "{held:#}");
 }

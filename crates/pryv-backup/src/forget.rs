@@ -175,6 +175,8 @@ pub fn run(
 pub struct DeletedUser {
     #[serde(flatten)]
     pub user: UserRef,
+    /// The newest generation (ms) that lists the user among the install's users.
+    pub last_seen: u64,
     /// The first generation (ms) that no longer lists the user among the install's users
     /// after the last one that did: the deletion happened before it.
     pub gone_by: u64,
@@ -185,14 +187,16 @@ pub struct DeletedUser {
 /// generations' records of the install's users, across every backup: a deletion happened
 /// before the first generation that no longer lists the user after the last that did. A
 /// user no record lists (backups made before records held the install's users) is never
-/// taken as deleted. Reading the users' ids needs each backup's manifests, hence its key.
+/// taken as deleted. Naming the users needs each backup's manifests, hence its key: the
+/// backups that cannot be opened are returned apart, with why (their records still date the
+/// deletions of the others).
 pub fn deleted_before(
     backend: &Backend,
     location: &Path,
     open: &Opener<'_>,
     now_ms: u64,
     older_than_ms: u64,
-) -> Result<Vec<DeletedUser>> {
+) -> Result<(Vec<DeletedUser>, Vec<(PathBuf, String)>)> {
     let dirs = if is_backup(backend, location)? {
         vec![location.to_path_buf()]
     } else {
@@ -208,6 +212,7 @@ pub fn deleted_before(
     // Every generation's time with the install's users it records, and every user held.
     let mut timeline: Vec<(u64, HashSet<String>)> = Vec::new();
     let mut held: Vec<UserRef> = Vec::new();
+    let mut unreadable = Vec::new();
     for dir in dirs {
         let Some(index) = ChainIndex::open(backend, &dir)? else {
             continue;
@@ -218,8 +223,13 @@ pub fn deleted_before(
                     timeline.push((record.backup_timestamp, install.iter().cloned().collect()));
                 }
             }
-            let reader =
-                open(&g.dir).map_err(|e| Error::Other(format!("{}: {e}", g.dir.display())))?;
+            let reader = match open(&g.dir) {
+                Ok(reader) => reader,
+                Err(e) => {
+                    unreadable.push((g.dir.clone(), e));
+                    continue;
+                }
+            };
             for u in &reader.manifest().users {
                 if !held.iter().any(|h| h.user_id == u.user_id) {
                     held.push(UserRef {
@@ -248,11 +258,15 @@ pub fn deleted_before(
             .map(|(time, _)| *time);
         if let Some(gone_by) = gone_by {
             if gone_by.saturating_add(older_than_ms) <= now_ms {
-                deleted.push(DeletedUser { user, gone_by });
+                deleted.push(DeletedUser {
+                    user,
+                    last_seen,
+                    gone_by,
+                });
             }
         }
     }
-    Ok(deleted)
+    Ok((deleted, unreadable))
 }
 
 fn is_backup(backend: &Backend, dir: &Path) -> Result<bool> {

@@ -26,6 +26,11 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
     let secrets_args = &args.secrets;
     let (backend, dir) = locate(&args.dir)?;
+    if !backend.is_file(&dir.join(pryv_backup::archive::layout::MANIFEST))?
+        && backend.holds_backups(&dir)?
+    {
+        return folder_of_backups(args, &backend, &dir, json);
+    }
     let index = chain::ChainIndex::open(&backend, &dir)?
         .with_context(|| no_backup_at(&backend, &dir, &args.dir))?;
     secrets::warn_if_clear(&index, secrets_args);
@@ -189,4 +194,55 @@ fn clear_summary(base: &chain::GenerationInfo) -> archive::Summary {
             "userCount": users,
         }),
     }
+}
+
+/// A folder of backups: the users its backups still hold that the install deleted, each
+/// with the newest backup that still saw it in the install and the first that no longer
+/// did, so an operator can decide when to `forget` them; `list` shows the backups.
+fn folder_of_backups(
+    args: &InspectArgs,
+    backend: &pryv_backup::archive::Backend,
+    dir: &std::path::Path,
+    json: bool,
+) -> Result<u8> {
+    let (deleted, unreadable) = pryv_backup::forget::deleted_before(
+        backend,
+        dir,
+        &|d| open_reader(backend, d, &args.secrets).map_err(|e| format!("{e:#}")),
+        pryv_backup::clock::now_millis(),
+        0,
+    )
+    .with_context(|| format!("reading the backups of {}", dir.display()))?;
+    if json {
+        print_json(&serde_json::json!({
+            "folderOfBackups": args.dir,
+            "deletedUsers": deleted,
+            "unreadable": unreadable,
+        }))?;
+        return Ok(exit::OK);
+    }
+    println!(
+        "{} is a folder of backups (`pryv-backup list {}` shows them)",
+        dir.display(),
+        args.dir.display()
+    );
+    if deleted.is_empty() {
+        println!("its backups hold no user the install has deleted");
+    }
+    for (generation, why) in &unreadable {
+        println!(
+            "{}: its users cannot be named without its key ({why})",
+            generation.display()
+        );
+    }
+    for d in &deleted {
+        println!(
+            "deleted from the install: {} ({}), last seen {}, gone by {}: `pryv-backup forget` removes it",
+            d.user.username,
+            d.user.user_id,
+            crate::when::for_people(d.last_seen),
+            crate::when::utc(d.gone_by)
+        );
+    }
+    Ok(exit::OK)
 }

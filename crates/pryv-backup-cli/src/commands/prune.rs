@@ -177,7 +177,8 @@ fn forget_deleted(
 ) -> Result<(Vec<forget::DeletedUser>, forget::ForgetReport)> {
     let open =
         |d: &std::path::Path| open_reader(backend, d, &args.secrets).map_err(|e| format!("{e:#}"));
-    let users = forget::deleted_before(
+    // Backups whose manifests cannot be opened are reported by the forget that follows.
+    let (users, _) = forget::deleted_before(
         backend,
         dir,
         &open,
