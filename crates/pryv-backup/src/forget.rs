@@ -182,6 +182,15 @@ pub struct DeletedUser {
     pub gone_by: u64,
 }
 
+/// What [`deleted_before`] found.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedUsers {
+    pub users: Vec<DeletedUser>,
+    /// Generations whose manifests could not be opened (no key), with why.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
 /// The users the backups of `location` (one backup, or the backups directly in a folder)
 /// hold, whom the install deleted at least `older_than_ms` before `now_ms`. Dated by the
 /// generations' records of the install's users, across every backup: a deletion happened
@@ -196,7 +205,7 @@ pub fn deleted_before(
     open: &Opener<'_>,
     now_ms: u64,
     older_than_ms: u64,
-) -> Result<(Vec<DeletedUser>, Vec<(PathBuf, String)>)> {
+) -> Result<DeletedUsers> {
     let dirs = if is_backup(backend, location)? {
         vec![location.to_path_buf()]
     } else {
@@ -266,7 +275,10 @@ pub fn deleted_before(
             }
         }
     }
-    Ok((deleted, unreadable))
+    Ok(DeletedUsers {
+        users: deleted,
+        unreadable,
+    })
 }
 
 fn is_backup(backend: &Backend, dir: &Path) -> Result<bool> {

@@ -205,7 +205,10 @@ fn folder_of_backups(
     dir: &std::path::Path,
     json: bool,
 ) -> Result<u8> {
-    let (deleted, unreadable) = pryv_backup::forget::deleted_before(
+    let pryv_backup::forget::DeletedUsers {
+        users: deleted,
+        unreadable,
+    } = pryv_backup::forget::deleted_before(
         backend,
         dir,
         &|d| open_reader(backend, d, &args.secrets).map_err(|e| format!("{e:#}")),

@@ -178,13 +178,14 @@ fn forget_deleted(
     let open =
         |d: &std::path::Path| open_reader(backend, d, &args.secrets).map_err(|e| format!("{e:#}"));
     // Backups whose manifests cannot be opened are reported by the forget that follows.
-    let (users, _) = forget::deleted_before(
+    let users = forget::deleted_before(
         backend,
         dir,
         &open,
         pryv_backup::clock::now_millis(),
         after_ms,
-    )?;
+    )?
+    .users;
     if users.is_empty() {
         return Ok((users, forget::ForgetReport::default()));
     }
