@@ -183,7 +183,7 @@ pub struct DeletedUser {
 }
 
 /// What [`deleted_before`] found.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedUsers {
     pub users: Vec<DeletedUser>,
