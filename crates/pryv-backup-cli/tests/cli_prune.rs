@@ -99,3 +99,24 @@ fn backups_it_cannot_read_make_prune_fail() {
     );
     assert!(!said.contains("being written"), "{said}");
 }
+
+/// A backup prune removes leaves no lock file beside the folder it was in.
+#[test]
+fn a_removed_backup_leaves_no_lock_file() {
+    let (_work, root) = two_backups();
+    let output = cli()
+        .arg("prune")
+        .arg(&root)
+        .args(["--keep-last", "1", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(!root.join("2026-11").exists(), "{}", text(&output));
+    assert!(root.join("2026-12/manifest.json").is_file());
+    let left: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("2026-11"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -289,9 +289,24 @@ fn finish_interrupted(
         report.files_removed += finish_marked(backend, dir, &files)?;
         backend.remove_empty_dir(&dir.join(INCREMENTS_DIR));
         backend.remove_empty_dir(dir);
+        remove_lock_file_of_removed(backend, dir);
     }
     report.finished.push(dir.to_path_buf());
     Ok(true)
+}
+
+/// A local backup's lock file sits beside its folder: once the folder is gone, the file is
+/// removed too (still held by this run, so no backup is writing there), rather than left
+/// beside nothing. S3 lock objects go when their lock is released.
+fn remove_lock_file_of_removed(backend: &Backend, dir: &Path) {
+    if backend.is_local() && !dir.exists() {
+        let lock = crate::lock::backup_output_lock_path(dir);
+        if let Err(e) = std::fs::remove_file(&lock) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("could not remove the lock file {}: {e}", lock.display());
+            }
+        }
+    }
 }
 
 /// Finishes the removals an earlier prune was stopped in, in the backup at `dir` and its
@@ -420,6 +435,7 @@ pub fn run(
         }
         backend.remove_empty_dir(&dir.join(INCREMENTS_DIR));
         backend.remove_empty_dir(dir);
+        remove_lock_file_of_removed(backend, dir);
     }
     Ok(report)
 }
