@@ -63,10 +63,23 @@ fn conflicts_abort_before_writing_and_skip_conflicts_restores_the_others() {
     );
     assert_same(&before, &target.dump());
 
-    // bin/backup.js's rule: skipping conflicts needs to say what becomes of the backup.
+    // bin/backup.js's rule: skipping conflicts needs to say what becomes of the backup. Bad
+    // usage (exit 2), told before any configuration is read or store reached.
     let output = restore(&target, &out, &["--skip-conflicts"]);
-    assert_exit_saying(&output, 1, "--move-on-success");
+    assert_exit_saying(&output, 2, "--move-on-success");
     assert_same(&before, &target.dump());
+    let output = cli()
+        .args([
+            "restore",
+            "--restore",
+            "x",
+            "--core-dir",
+            "/nonexistent/core",
+        ])
+        .arg("--skip-conflicts")
+        .output()
+        .unwrap();
+    assert_exit_saying(&output, 2, "--delete-on-success");
 
     // Deleting would lose the skipped alice's only copy: the backup stays, and says why.
     let other_target = target_with_another_alice();

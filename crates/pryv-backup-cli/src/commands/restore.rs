@@ -13,6 +13,7 @@ use crate::metrics::{self, Metrics};
 use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("after_success").args(["delete_on_success", "move_on_success"]))]
 pub struct RestoreArgs {
     /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`).
     #[arg(short = 'r', long = "restore", value_name = "DIR")]
@@ -31,8 +32,8 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
     pub as_of: Option<u64>,
     /// Restore the other users when some conflict (needs --delete-on-success or
-    /// --move-on-success, as with bin/backup.js).
-    #[arg(long)]
+    /// --move-on-success, as with bin/backup.js: refused as bad usage without one).
+    #[arg(long, requires = "after_success")]
     pub skip_conflicts: bool,
     /// Check every event's and access's integrity hash, in the backup before writing the
     /// user and as written before committing it; a user that fails is rolled back.
