@@ -286,6 +286,13 @@ fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
         "{stderr}"
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    // The last line says how much and how fast.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(" items, ") && last.contains(" written) in ") && last.ends_with(" items/s)"),
+        "{stdout}"
+    );
 }
 
 /// Scripts tell "another run holds the lock" (11) and "wrong secret" (12) from other errors,

@@ -68,6 +68,7 @@ pub fn run(
     json: bool,
     metrics: &mut Metrics,
 ) -> Result<u8> {
+    let started = std::time::Instant::now();
     if args.max_chunk_size == 0 {
         bail!("--max-chunk-size must be at least 1 (MB)");
     }
@@ -219,14 +220,19 @@ pub fn run(
                  them"
             );
         }
+        let seconds = started.elapsed().as_secs_f64();
         println!(
-            "{} backup of {} user(s) written to {} ({} items, {} attachments, {} platform entries)",
+            "{} backup of {} user(s) written to {} ({} items, {} attachments, {} platform \
+             entries, {} written) in {:.1} s ({:.0} items/s)",
             report.backup_type,
             report.users.len(),
             output_dir.display(),
             report.items,
             report.attachments,
-            report.platform_entries
+            report.platform_entries,
+            indicatif::HumanBytes(report.bytes),
+            seconds,
+            report.items as f64 / seconds.max(0.001)
         );
         if let Some(step) = &report.clock_stepped_back {
             println!(

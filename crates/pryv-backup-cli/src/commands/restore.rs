@@ -141,6 +141,21 @@ fn refuse_running_core(install: &pryv_backup::install::Install, force: bool) -> 
     )
 }
 
+/// Up to this many restored users are named one a line; more are counted only (a platform
+/// of thousands would bury the problems), and named in `--json`. Users not restored are
+/// always named.
+const NAMED_UP_TO: usize = 30;
+
+fn restored_names(restored: &[pryv_backup::model::UserRef]) -> String {
+    if restored.len() > NAMED_UP_TO {
+        return format!("    (more than {NAMED_UP_TO}: each is named in the --json report)\n");
+    }
+    restored
+        .iter()
+        .map(|u| format!("    - {} ({})\n", u.username, u.user_id))
+        .collect()
+}
+
 fn print_restore_report(report: &restore::RestoreReport) {
     if report.aborted {
         println!(
@@ -158,9 +173,7 @@ fn print_restore_report(report: &restore::RestoreReport) {
     }
     println!("Restore report:");
     println!("  restored: {}", report.restored.len());
-    for u in &report.restored {
-        println!("    - {} ({})", u.username, u.user_id);
-    }
+    print!("{}", restored_names(&report.restored));
     for (title, list) in [
         ("skipped (conflict)", &report.skipped),
         ("rolled back (integrity)", &report.rolled_back),
@@ -195,5 +208,36 @@ fn print_restore_report(report: &restore::RestoreReport) {
     }
     if let Some(d) = &report.backup_disposition {
         println!("  backup {d}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pryv_backup::model::UserRef;
+
+    use super::{restored_names, NAMED_UP_TO};
+
+    fn users(n: usize) -> Vec<UserRef> {
+        (0..n)
+            .map(|i| UserRef {
+                user_id: format!("id{i}"),
+                username: format!("user{i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_few_restored_users_are_named_many_are_counted() {
+        assert_eq!(
+            restored_names(&users(2)),
+            "    - user0 (id0)\n    - user1 (id1)\n"
+        );
+        assert_eq!(
+            restored_names(&users(NAMED_UP_TO)).lines().count(),
+            NAMED_UP_TO
+        );
+        let many = restored_names(&users(200));
+        assert_eq!(many.lines().count(), 1, "{many}");
+        assert!(many.contains("--json"), "{many}");
     }
 }
