@@ -986,3 +986,63 @@ fn a_killed_full_backup_is_replaced_by_the_next_run_into_its_folder() {
     );
     assert!(!foreign.join("manifest.json").exists());
 }
+
+/// `restore --dry-run` says which users would be restored and which conflict, and writes
+/// nothing: not into an empty install (no table created), not beside a conflicting user.
+#[test]
+fn a_dry_run_restore_says_what_it_would_do_and_writes_nothing() {
+    let (_source, _work, out) = sample_backed_up("backup");
+    let empty = Install::empty();
+    let output = restore(&empty, &out, &["--dry-run", "--json"]);
+    assert_exit(&output, 0);
+    let report = stdout_json(&output);
+    let would: Vec<&str> = report["wouldRestore"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        would.contains(&"alice") && would.contains(&"bob"),
+        "{report:#}"
+    );
+    assert!(
+        report["restored"].as_array().unwrap().is_empty(),
+        "{report:#}"
+    );
+    let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
+    assert_eq!(empty.count(tables), 0, "the dry run created tables");
+
+    let target = target_with_another_alice();
+    let before = target.dump();
+    // Exits as the restore would: conflicts stop it.
+    let output = restore(&target, &out, &["--dry-run"]);
+    assert_exit(&output, 1);
+    assert!(
+        text(&output).contains("dry run, nothing was written: the restore would stop")
+            && text(&output).contains("alice"),
+        "{}",
+        text(&output)
+    );
+    let output = restore(
+        &target,
+        &out,
+        &[
+            "--dry-run",
+            "--skip-conflicts",
+            "--move-on-success",
+            "/nonexistent/moved",
+        ],
+    );
+    assert_exit(&output, 3); // as the restore would: some users skipped
+    assert!(
+        text(&output).contains("would be skipped (conflict): alice"),
+        "{}",
+        text(&output)
+    );
+    assert_same(&before, &target.dump());
+    assert!(
+        out.join("manifest.json").is_file(),
+        "the dry run moved the backup"
+    );
+}

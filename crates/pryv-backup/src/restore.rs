@@ -34,6 +34,9 @@ pub struct RestoreOptions {
     /// The target core's id (`core:id`; the core's default when `None`): the value of the
     /// `user-core/` rows rebuilt for archives that do not carry them.
     pub core_id: Option<String>,
+    /// Find the conflicts and the users that would be restored, write nothing (no lock is
+    /// taken: a journaled SQLite swap left by a killed run is not finished either).
+    pub dry_run: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -85,6 +88,9 @@ pub struct RestoreReport {
     /// Where the backup went after success (deleted, moved), or why it stayed although
     /// --delete-on-success or --move-on-success asked otherwise.
     pub backup_disposition: Option<String>,
+    /// A dry run: the users that would be restored (nothing was written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_restore: Option<Vec<UserRef>>,
 }
 
 /// The backup's platform entries were made with another key or PII mode than the target's.
@@ -140,8 +146,12 @@ pub fn run(
     })?;
 
     // Held until the run ends, conflicts checked under it: a concurrent restore cannot
-    // take the same user between the check and the write.
-    let _lock = engine.lock_for_restore()?;
+    // take the same user between the check and the write. A dry run writes nothing.
+    let _lock = if options.dry_run {
+        None
+    } else {
+        Some(engine.lock_for_restore()?)
+    };
     let rebuild = IndexRebuild {
         pii_key: options.pii_key.as_ref(),
         core_id: options.core_id.as_deref().unwrap_or(DEFAULT_CORE_ID),
@@ -185,6 +195,10 @@ pub fn run(
         })
         .collect();
 
+    if options.dry_run {
+        report.would_restore = Some(to_restore);
+        return Ok(report);
+    }
     progress.start(to_restore.len());
     let item_counts = chain.item_counts();
     let items_of = |u: &UserRef| item_counts.get(&u.user_id).copied().unwrap_or(0);

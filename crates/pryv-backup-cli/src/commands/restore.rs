@@ -52,6 +52,10 @@ pub struct RestoreArgs {
     /// Without it such a restore is refused before anything is written: stop the core first.
     #[arg(long)]
     pub force: bool,
+    /// Say what the restore would do (the users it would restore, the conflicts that would
+    /// stop or skip users) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub decrypt: DecryptArgs,
     #[command(flatten)]
@@ -76,7 +80,7 @@ pub fn run(
     if !json {
         eprintln!("restoring into {target}");
     }
-    refuse_running_core(&install, args.force)?;
+    refuse_running_core(&install, args.force, args.dry_run)?;
     let engine = install.engine()?;
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
@@ -92,6 +96,7 @@ pub fn run(
             on_success,
             pii_key: install.config.pii_key.clone(),
             core_id: install.config.core_id.clone(),
+            dry_run: args.dry_run,
         },
         &bar,
     )?;
@@ -108,9 +113,12 @@ pub fn run(
             object.insert("install".into(), serde_json::to_value(&target)?);
         }
         print_json(&value)?;
+    } else if args.dry_run {
+        print_dry_run(&report);
     } else {
         print_restore_report(&report);
     }
+    // A dry run exits as the restore would: 1 when conflicts would stop it.
     Ok(if report.aborted {
         exit::ERROR
     } else if report.is_complete() {
@@ -122,9 +130,21 @@ pub fn run(
 
 /// A core that runs while its data is replaced under it keeps serving (and writing) what it
 /// had cached: refused, before anything is written, unless forced.
-fn refuse_running_core(install: &pryv_backup::install::Install, force: bool) -> Result<()> {
+fn refuse_running_core(
+    install: &pryv_backup::install::Install,
+    force: bool,
+    dry_run: bool,
+) -> Result<()> {
     let found = install.core_activity()?;
     if found.is_empty() {
+        return Ok(());
+    }
+    if dry_run && !force {
+        eprintln!(
+            "note: the install's core seems to be running ({}): the restore would be refused \
+             without --force",
+            found.join("; ")
+        );
         return Ok(());
     }
     if force {
@@ -139,6 +159,26 @@ fn refuse_running_core(install: &pryv_backup::install::Install, force: bool) -> 
          before restoring, or pass --force to restore anyway",
         found.join("; ")
     )
+}
+
+fn print_dry_run(report: &restore::RestoreReport) {
+    if report.aborted {
+        println!("dry run, nothing was written: the restore would stop before writing anything:");
+        print_restore_report(report);
+        return;
+    }
+    let users = report.would_restore.as_deref().unwrap_or_default();
+    println!(
+        "dry run, nothing was written: {} user(s) would be restored",
+        users.len()
+    );
+    print!("{}", restored_names(users));
+    for c in &report.skipped {
+        println!(
+            "  would be skipped (conflict): {} ({}): {}",
+            c.user.username, c.user.user_id, c.reason
+        );
+    }
 }
 
 /// Up to this many restored users are named one a line; more are counted only (a platform
