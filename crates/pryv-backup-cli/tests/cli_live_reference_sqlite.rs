@@ -186,6 +186,36 @@ fn the_sqlite_installs_archive_restores_into_the_default_mix() {
     );
 }
 
+/// `restore --dry-run` into the default mix (SQLite audit files beside PostgreSQL) creates
+/// nothing in the data folder and no table.
+#[test]
+fn a_dry_run_into_the_default_mix_writes_nothing() {
+    let (install, users_dir, extra) = install(true);
+    let output = cli()
+        .arg("restore")
+        .args(install.args())
+        .arg("--config")
+        .arg(&extra)
+        .arg("--restore")
+        .arg(live("backup-by-reference"))
+        .args(["--json", "--dry-run"])
+        .output()
+        .unwrap();
+    let report = stdout_json(&output);
+    assert!(output.status.success(), "{report:#}");
+    assert_eq!(
+        report["wouldRestore"].as_array().map(Vec::len),
+        Some(3),
+        "{report:#}"
+    );
+    let created: Vec<_> = std::fs::read_dir(users_dir.path())
+        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(created.is_empty(), "{created:?}");
+    let tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'";
+    assert_eq!(install.count(tables), 0);
+}
+
 /// A drill says what it proves: a SQLite install's backup restores into a scratch SQLite
 /// platform, its own engine; `verify` says it tried no engine.
 #[test]
