@@ -1046,3 +1046,29 @@ fn a_dry_run_restore_says_what_it_would_do_and_writes_nothing() {
         "the dry run moved the backup"
     );
 }
+
+/// One shape for the backup argument: `restore DIR`, as inspect, verify and drill take it,
+/// and bin/backup.js's `-r DIR` still; both at once is bad usage.
+#[test]
+fn restore_takes_the_backup_as_its_argument_or_with_r() {
+    let (source, _work, out) = sample_backed_up("backup");
+    let target = Install::empty();
+    let output = cli()
+        .arg("restore")
+        .arg(&out)
+        .args(target.args())
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let users = "SELECT count(*) FROM users_index";
+    assert_eq!(target.count(users), source.count(users));
+    let output = cli()
+        .arg("restore")
+        .arg(&out)
+        .arg("-r")
+        .arg(&out)
+        .args(Install::empty().args())
+        .output()
+        .unwrap();
+    assert_exit(&output, 2);
+}

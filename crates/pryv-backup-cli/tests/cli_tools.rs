@@ -85,6 +85,18 @@ fn decrypt_a_reference_archive_then_verify_the_plaintext_copy() {
     assert_eq!(manifest["formatVersion"], 1);
     let output = run(&["verify".as_ref(), plain.as_os_str()]);
     assert_exit(&output, 0);
+    // `--output`, as the other commands name it, works too.
+    let again = work.path().join("plain-again");
+    let output = run(&[
+        "decrypt".as_ref(),
+        fixture.as_os_str(),
+        "--output".as_ref(),
+        again.as_os_str(),
+        "--decrypt-passphrase-file".as_ref(),
+        pass.as_os_str(),
+    ]);
+    assert_exit(&output, 0);
+    assert!(again.join("manifest.json").is_file());
 
     // The hybrid fixture opens with the recipient's private key.
     let hybrid = reference_archives().join("encrypted-hybrid");

@@ -17,8 +17,9 @@ use crate::secrets;
 pub struct DecryptCommandArgs {
     /// The encrypted backup directory, or `s3://bucket/prefix`.
     pub dir: PathBuf,
-    /// Where to write the plaintext copy (must not exist or be empty).
-    #[arg(long)]
+    /// Where to write the plaintext copy (must not exist or be empty). `--output` too, as
+    /// in the other commands.
+    #[arg(long, visible_alias = "output", value_name = "DIR")]
     pub out: PathBuf,
     #[command(flatten)]
     pub secrets: DecryptArgs,

@@ -170,7 +170,7 @@ fn what(command: &Command) -> (&'static str, String) {
     let shown = |p: &Path| p.display().to_string();
     match command {
         Command::Backup(args) => ("backup", shown(&args.output)),
-        Command::Restore(args) => ("restore", shown(&args.dir)),
+        Command::Restore(args) => ("restore", shown(args.dir())),
         Command::Inspect(args) => ("inspect", shown(&args.dir)),
         Command::List(args) => ("list", shown(&args.location)),
         Command::Verify(args) => ("verify", shown(&args.dir)),

@@ -15,9 +15,17 @@ use crate::output::{print_json, UserBar};
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("after_success").args(["delete_on_success", "move_on_success"]))]
 pub struct RestoreArgs {
-    /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`).
+    /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`),
+    /// given as the other commands take it: `restore DIR`.
+    #[arg(
+        value_name = "DIR",
+        required_unless_present = "restore",
+        conflicts_with = "restore"
+    )]
+    pub location: Option<PathBuf>,
+    /// The same, as bin/backup.js takes it: `restore -r DIR` (or `pryv-backup --restore DIR`).
     #[arg(short = 'r', long = "restore", value_name = "DIR")]
-    pub dir: PathBuf,
+    pub restore: Option<PathBuf>,
     /// Restore only this user (userId or username; repeatable).
     #[arg(short, long, value_name = "USER")]
     pub user: Vec<String>,
@@ -62,6 +70,16 @@ pub struct RestoreArgs {
     pub config: ConfigArgs,
 }
 
+impl RestoreArgs {
+    /// The backup to restore, however it was given (clap requires exactly one).
+    pub fn dir(&self) -> &std::path::Path {
+        self.location
+            .as_deref()
+            .or(self.restore.as_deref())
+            .unwrap_or(std::path::Path::new("."))
+    }
+}
+
 pub fn run(
     args: RestoreArgs,
     overrides: Vec<(String, String)>,
@@ -73,7 +91,7 @@ pub fn run(
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
         (false, None) => OnSuccess::Keep,
     };
-    let (dir, chain) = open_chain(&args.dir, args.as_of, &args.decrypt, json)?;
+    let (dir, chain) = open_chain(args.dir(), args.as_of, &args.decrypt, json)?;
     // The backup is checked (present, complete, secrets right) before the install is touched.
     let install = install(&args.config, overrides)?;
     let target = install.target();
