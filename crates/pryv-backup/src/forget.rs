@@ -123,19 +123,13 @@ pub fn run(
     for dir in dirs {
         crate::interrupt::check()?;
         // Held to the end of this backup: no backup is written into it meanwhile.
-        let _lock = match backend.lock_to_change(&dir, apply) {
-            ChangeLock::Busy(e) => {
-                report.skipped.push((dir, format!("being written: {e}")));
+        let _lock = match backend.lock_to_change(&dir, apply, "forget") {
+            ChangeLock::Busy(why) => {
+                report.skipped.push((dir, why));
                 continue;
             }
-            ChangeLock::Refused(e) => {
-                report.damaged.push((
-                    dir,
-                    format!(
-                        "cannot take its lock, so nothing of it is changed ({e}): forget needs \
-                         write access to the folder holding the backups"
-                    ),
-                ));
+            ChangeLock::Refused(why) => {
+                report.damaged.push((dir, why));
                 continue;
             }
             lock => lock,

@@ -65,18 +65,24 @@ struct PauseAt {
 
 static PAUSE_AT: OnceLock<Option<PauseAt>> = OnceLock::new();
 
+/// The pause a test asked for, read from the environment once.
+fn asked_pause() -> Option<&'static PauseAt> {
+    PAUSE_AT
+        .get_or_init(|| {
+            let point = std::env::var("PRYV_BACKUP_TEST_PAUSE_AT").ok()?;
+            Some(PauseAt {
+                point,
+                file: std::env::var_os("PRYV_BACKUP_TEST_PAUSE_FILE").map(PathBuf::from),
+                reached: AtomicBool::new(false),
+            })
+        })
+        .as_ref()
+}
+
 /// A named point where a test can stop the run (see the module doc); a no-op otherwise.
 /// The run goes on once a signal arrived, so what follows the point sees the stop request.
 pub fn pause_point(point: &str) {
-    let pause = PAUSE_AT.get_or_init(|| {
-        let point = std::env::var("PRYV_BACKUP_TEST_PAUSE_AT").ok()?;
-        Some(PauseAt {
-            point,
-            file: std::env::var_os("PRYV_BACKUP_TEST_PAUSE_FILE").map(PathBuf::from),
-            reached: AtomicBool::new(false),
-        })
-    });
-    let Some(pause) = pause else { return };
+    let Some(pause) = asked_pause() else { return };
     if pause.point != point || pause.reached.swap(true, Ordering::SeqCst) {
         return;
     }
@@ -95,10 +101,7 @@ pub fn pause_point(point: &str) {
 
 /// The pause point just before a backup takes `username`'s snapshot.
 pub fn pause_before_user(username: &str) {
-    let asked = std::env::var_os("PRYV_BACKUP_TEST_PAUSE_AT");
-    if asked.is_some_and(|at| {
-        at.to_str().and_then(|at| at.strip_prefix("before-user:")) == Some(username)
-    }) {
+    if asked_pause().is_some_and(|p| p.point.strip_prefix("before-user:") == Some(username)) {
         pause_point(&format!("before-user:{username}"));
     }
 }

@@ -360,19 +360,13 @@ pub fn run(
     let mut backups = Vec::new();
     for name in backend.list_dirs(root)? {
         let dir = root.join(&name);
-        let lock = match backend.lock_to_change(&dir, apply) {
-            ChangeLock::Busy(e) => {
-                report.skipped.push((dir, format!("being written: {e}")));
+        let lock = match backend.lock_to_change(&dir, apply, "prune") {
+            ChangeLock::Busy(why) => {
+                report.skipped.push((dir, why));
                 continue;
             }
-            ChangeLock::Refused(e) => {
-                report.damaged.push((
-                    dir,
-                    format!(
-                        "cannot take its lock, so nothing of it is removed ({e}): prune needs \
-                         write access to the folder holding the backups"
-                    ),
-                ));
+            ChangeLock::Refused(why) => {
+                report.damaged.push((dir, why));
                 continue;
             }
             lock => lock,

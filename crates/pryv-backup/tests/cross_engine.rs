@@ -7,19 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use archive_support::*;
-use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, ImportOptions, MemoryUser};
+use pryv_backup::engine::{Engine, ExportOptions, ExportWindow, MemoryUser};
 use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::engines::sqlite::SqliteEngine;
-use pryv_backup::sample::sample_platform;
 use serde_json::Value;
-
-fn fill(engine: &dyn Engine) {
-    for (user, data) in sample_platform(7) {
-        engine
-            .import_user(&user, &data, &ImportOptions::default())
-            .expect("sample import");
-    }
-}
 
 /// Backs `from` up into `dir`, then restores that archive into `to`, checking integrity.
 fn transfer(from: &dyn Engine, to: &dyn Engine, dir: &Path) {
@@ -112,7 +103,7 @@ fn sorted(user: &MemoryUser, collection: pryv_backup::model::Collection) -> Vec<
 fn cross_engine_postgres_archive_restores_into_sqlite() {
     let db = testbed::pg_database();
     let pg = PgEngine::connect(db.conn_str(), None).expect("connect");
-    fill(&pg);
+    fill_with_sample(&pg);
     let work = tempfile::tempdir().expect("tempdir");
     let sqlite_dir = work.path().join("sqlite");
     std::fs::create_dir(&sqlite_dir).expect("mkdir");
@@ -127,7 +118,7 @@ fn cross_engine_sqlite_archive_restores_into_postgres() {
     let sqlite_dir = work.path().join("sqlite");
     std::fs::create_dir(&sqlite_dir).expect("mkdir");
     let sqlite = SqliteEngine::open_with_fs_attachments(&sqlite_dir).expect("sqlite");
-    fill(&sqlite);
+    fill_with_sample(&sqlite);
     let db = testbed::pg_database();
     let pg = PgEngine::connect(db.conn_str(), None).expect("connect");
     transfer(&sqlite, &pg, &work.path().join("backup"));

@@ -7,17 +7,16 @@ use std::path::Path;
 use pryv_backup::archive::{self, ArchiveReader, ArchiveWriter, Backend, WriterOptions};
 use pryv_backup::chain::Chain;
 use pryv_backup::consolidate;
-use pryv_backup::engine::{Engine, ImportOptions, UserSource};
+use pryv_backup::engine::{Engine, UserSource};
 use pryv_backup::engines::sqlite::SqliteEngine;
 use pryv_backup::forget;
 use pryv_backup::model::Collection;
 use pryv_backup::progress::Silent;
 use pryv_backup::restore::{self, RestoreOptions};
-use pryv_backup::sample::sample_platform;
 
 mod archive_support;
 
-use archive_support::{back_up_next_generation, open_local_chain};
+use archive_support::{back_up_next_generation, fill_with_sample, open_local_chain};
 
 const BOB: &str = "cksamplebobby0002";
 
@@ -76,11 +75,7 @@ fn traces_of_bob(dir: &Path) -> Vec<String> {
 fn forget_on_sqlite_backups_leaves_no_trace_and_the_others_whole() {
     let source = tempfile::tempdir().unwrap();
     let engine = SqliteEngine::open_with_fs_attachments(source.path()).expect("source");
-    for (user, data) in sample_platform(7) {
-        engine
-            .import_user(&user, &data, &ImportOptions::default())
-            .expect("sample import");
-    }
+    fill_with_sample(&engine);
     let folder = tempfile::tempdir().unwrap();
     let (chain_dir, merged_dir) = (folder.path().join("chain"), folder.path().join("merged"));
     back_up_next_generation(&engine, &chain_dir, "sqlite");

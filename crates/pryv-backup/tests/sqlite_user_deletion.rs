@@ -7,16 +7,15 @@ use std::path::Path;
 use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use pryv_backup::chain::Chain;
 use pryv_backup::consolidate;
-use pryv_backup::engine::{Engine, ImportOptions};
+use pryv_backup::engine::Engine;
 use pryv_backup::engines::filesystem::user_local_dir;
 use pryv_backup::engines::sqlite::SqliteEngine;
 use pryv_backup::progress::Silent;
 use pryv_backup::restore::{self, RestoreOptions};
-use pryv_backup::sample::sample_platform;
 
 mod archive_support;
 
-use archive_support::{back_up_next_generation, open_local_chain};
+use archive_support::{back_up_next_generation, fill_with_sample, open_local_chain};
 
 const BOB: &str = "cksamplebobby0002";
 
@@ -50,11 +49,7 @@ fn restored_users(chain: &Chain, dir: &Path) -> Vec<String> {
 fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
     let source = tempfile::tempdir().unwrap();
     let engine = SqliteEngine::open_with_fs_attachments(source.path()).expect("source");
-    for (user, data) in sample_platform(7) {
-        engine
-            .import_user(&user, &data, &ImportOptions::default())
-            .expect("sample import");
-    }
+    fill_with_sample(&engine);
     let work = tempfile::tempdir().unwrap();
     let chain_dir = work.path().join("chain");
     back_up_next_generation(&engine, &chain_dir, "sqlite");

@@ -117,14 +117,18 @@ impl Backend {
         }
     }
 
-    /// The lock of `dir` for a command that removes or rewrites backups (prune, forget):
+    /// The lock of `dir` for `command`, which removes or rewrites backups (prune, forget):
     /// taken when it changes them (`apply`); a dry run that cannot take it (read access
-    /// only) looks without it, since it changes nothing.
-    pub fn lock_to_change(&self, dir: &Path, apply: bool) -> ChangeLock {
+    /// only) looks without it, since it changes nothing. Busy and Refused carry what to tell
+    /// the operator.
+    pub fn lock_to_change(&self, dir: &Path, apply: bool, command: &str) -> ChangeLock {
         match self.lock_output(dir) {
             Ok(lock) => ChangeLock::Held(lock),
-            Err(crate::Error::Locked(e)) => ChangeLock::Busy(e),
-            Err(e) if apply => ChangeLock::Refused(e.to_string()),
+            Err(crate::Error::Locked(e)) => ChangeLock::Busy(format!("being written: {e}")),
+            Err(e) if apply => ChangeLock::Refused(format!(
+                "cannot take its lock, so nothing of it is changed ({e}): {command} needs \
+                 write access to the folder holding the backups"
+            )),
             Err(e) => {
                 tracing::debug!("dry run without the lock of {}: {e}", dir.display());
                 ChangeLock::NotNeeded

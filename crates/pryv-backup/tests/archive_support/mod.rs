@@ -13,6 +13,15 @@ use pryv_backup::engine::Engine;
 use pryv_backup::progress::Silent;
 use pryv_backup::restore::{self, RestoreOptions};
 
+/// Imports the sample platform (seed 7: its four users) into `engine`.
+pub fn fill_with_sample(engine: &dyn Engine) {
+    for (user, data) in pryv_backup::sample::sample_platform(7) {
+        engine
+            .import_user(&user, &data, &pryv_backup::engine::ImportOptions::default())
+            .expect("sample import");
+    }
+}
+
 /// A full backup of every user, ephemeral data included, two jobs; tests override the rest.
 pub fn backup_options(engine_name: &str, domain: &str) -> BackupOptions {
     BackupOptions {
