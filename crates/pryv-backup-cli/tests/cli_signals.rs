@@ -156,6 +156,41 @@ fn refs(args: &[std::ffi::OsString]) -> Vec<&std::ffi::OsStr> {
     args.iter().map(|a| a.as_os_str()).collect()
 }
 
+/// A nightly increment stopped by SIGTERM leaves its unfinished folder; the next night's run
+/// replaces that folder rather than leaving it beside a new one for ever.
+#[test]
+fn an_interrupted_increment_is_replaced_by_the_next_one() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("month");
+    let mut args = backup_args(&source, &out);
+    args.push("--incremental".into());
+    let output = run(&refs(&args), work.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let (output, _) = signalled(
+        &refs(&args),
+        "before-user:bob",
+        libc::SIGTERM,
+        work.path(),
+        || (),
+    );
+    assert_eq!(output.status.code(), Some(143), "{}", text(&output));
+    let unfinished = out.join("increments/0001");
+    assert!(unfinished.join(".pryv-backup-in-progress").is_file());
+
+    let output = run(&refs(&args), work.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        unfinished.join("manifest.json").is_file(),
+        "{}",
+        text(&output)
+    );
+    assert!(!unfinished.join(".pryv-backup-in-progress").exists());
+    assert!(!out.join("increments/0002").exists(), "{}", text(&output));
+    let verify = run(&[os("verify"), out.as_os_str()], work.path());
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+}
+
 #[test]
 fn backup_folders_and_files_are_private_whatever_the_umask() {
     let source = Install::sample();

@@ -483,7 +483,19 @@ fn check_sealed_record(g: &GenerationInfo, manifest: &Manifest) -> Result<()> {
 /// Where the next increment of the backup in `dir` goes: `increments/NNNN` after the
 /// highest existing number (incomplete ones included, so a failed run is never overwritten).
 pub fn next_generation_dir(backend: &Backend, dir: &Path) -> Result<PathBuf> {
-    let last = increment_dirs(backend, dir)?
+    use crate::archive::layout::{IN_PROGRESS, MANIFEST};
+    let dirs = increment_dirs(backend, dir)?;
+    // The newest increment left unfinished by a run of this tool (its marker, no manifest)
+    // is taken again: the writer replaces it, as it replaces an unfinished base, rather than
+    // a new folder being made beside it on every run after an interrupted one.
+    if let Some(newest) = dirs.last() {
+        if !backend.is_file(&newest.join(MANIFEST))?
+            && backend.is_file(&newest.join(IN_PROGRESS))?
+        {
+            return Ok(newest.clone());
+        }
+    }
+    let last = dirs
         .iter()
         .filter_map(|d| d.file_name()?.to_str()?.parse::<u32>().ok())
         .max()
