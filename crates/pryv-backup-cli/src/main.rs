@@ -106,8 +106,8 @@ fn main() -> ExitCode {
     if let (Some(code), Some(signal)) = (exit::stopped(), pryv_backup::interrupt::requested()) {
         eprintln!(
             "stopped by {}: temporary files were removed and locks released; what was \
-             finished is whole. An interrupted backup has no manifest and is never used: \
-             back up into a new folder (or remove that one). Users an interrupted restore \
+             finished is whole. An interrupted backup has no manifest and is never used: the \
+             next backup into the same folder replaces it. Users an interrupted restore \
              committed are in place: restore again with --overwrite to complete the run. \
              Other commands can simply be run again.",
             pryv_backup::interrupt::signal_name(signal)

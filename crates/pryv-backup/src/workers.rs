@@ -20,7 +20,10 @@ pub(crate) fn per_user<R: Send>(
     in_parallel(users, jobs, stops_all, |user| {
         progress.user_started(user);
         let result = work(user);
-        progress.user_finished(user, result.is_ok());
+        // A user cut short by a stop request did not fail: the run's stop message says so.
+        if result.is_ok() || crate::interrupt::requested().is_none() {
+            progress.user_finished(user, result.is_ok());
+        }
         result
     })
 }
