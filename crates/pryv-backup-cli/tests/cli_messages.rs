@@ -151,6 +151,16 @@ fn a_refused_write_names_the_path_and_the_unix_user() {
     std::fs::create_dir(&read_only).unwrap();
     std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
     let out = read_only.join("plain");
+    // A copy the run's user can read wherever the repository was cloned (a clone in a 0700
+    // folder is out of nobody's reach).
+    let archive = work.path().join("encrypted-passphrase");
+    copy_tree(&reference_archives().join("encrypted-passphrase"), &archive);
+    let readable = std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(&archive)
+        .status()
+        .unwrap();
+    assert!(readable.success());
 
     // root may write anywhere: the run is then made as nobody.
     // SAFETY: geteuid has no preconditions.
@@ -166,7 +176,7 @@ fn a_refused_write_names_the_path_and_the_unix_user() {
     let output = command
         .env_remove("PRYV_BACKUP_PASSPHRASE")
         .arg("decrypt")
-        .arg(reference_archives().join("encrypted-passphrase"))
+        .arg(&archive)
         .arg("--out")
         .arg(&out)
         .arg("--decrypt-passphrase-file")
