@@ -22,9 +22,10 @@
 //! 8. [`engines`]: the storage engines (PostgreSQL, SQLite, ...); [`sample`]: a small
 //!    deterministic platform for demos and round-trip tests.
 //! 9. [`chain`] (a backup and its increments, and the records that link them), then
-//!    [`listing`] (what a folder of backups holds), then [`backup`], then `platform_plan` (the
-//!    platform rows a restore writes: unique values checked, rows re-derived under the
-//!    target's PII key), then [`restore`],
+//!    [`listing`] (what a folder of backups holds), [`state`] (what a state of a backup
+//!    holds per user) and [`diff`] (what changed between two states), then [`backup`],
+//!    then `platform_plan` (the platform rows a restore writes: unique values checked,
+//!    rows re-derived under the target's PII key), then [`restore`],
 //!    [`consolidate`], [`prune`], [`forget`] (erasure of users from backups): the
 //!    orchestration, over the traits only.
 //! 10. [`scratch_postgres`] (a private throwaway PostgreSQL server), then [`drill`] and
@@ -43,6 +44,7 @@ pub mod consolidate;
 pub mod crypto;
 pub mod dates;
 pub mod demo;
+pub mod diff;
 pub mod drill;
 pub mod engine;
 pub mod engines;
@@ -68,6 +70,7 @@ pub mod s3;
 pub mod sample;
 pub mod scratch_postgres;
 pub mod series_time;
+pub mod state;
 pub mod stream_tree;
 pub mod url_credentials;
 mod workers;

@@ -1,9 +1,12 @@
-//! `inspect`: a backup's summary, then one line per increment.
+//! `inspect`: a backup's summary, one line per increment, then what the latest state (or
+//! the state as of a time) holds per user.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use indicatif::HumanBytes;
+use pryv_backup::state::UserState;
 use pryv_backup::{archive, chain};
 
 use super::shared::{check_base_opens, locate, no_backup_at, open_reader};
@@ -17,9 +20,23 @@ pub struct InspectArgs {
     /// The backup directory, or `s3://bucket/prefix` (`pryv-backup list` shows the backups
     /// of a folder of backups).
     pub dir: PathBuf,
+    /// Show the state as it was at this time (the generations written at or before it)
+    /// instead of the latest: a date (2026-11-24, its first instant in UTC), a date-time
+    /// (2026-11-24T23:00:00Z, or 2026-11-24 23:00 in UTC), an age (2d: two days ago), or
+    /// 13-digit milliseconds since the epoch, as `restore --as-of` takes it.
+    #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
+    pub as_of: Option<u64>,
+    /// Show the state of this user only (userId or username; repeatable).
+    #[arg(short, long, value_name = "USER")]
+    pub user: Vec<String>,
     #[command(flatten)]
     pub secrets: DecryptArgs,
 }
+
+/// Above this many users the text output sums the state up: totals and the largest users.
+const LIST_USERS_UP_TO: usize = 30;
+/// How many of the largest users (by bytes) a summed-up state shows.
+const LARGEST_SHOWN: usize = 20;
 
 /// The base backup's summary, then one line (or JSON entry) per increment. An encrypted
 /// chain without its key is summed up from its clear records.
@@ -162,12 +179,118 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
             serde_json::Value::Bool(base_only_for_the_core),
         );
     }
+    let state = match opened {
+        Some(chain) => state_of(chain, args)?,
+        None => needs_key(),
+    };
+    summary.text.push_str(&state.text);
+    if let Some(object) = summary.json.as_object_mut() {
+        object.insert("latestState".into(), state.json);
+    }
     if json {
         print_json(&summary.json)?;
     } else {
         print!("{}", summary.text);
     }
     Ok(exit::OK)
+}
+
+/// What the state of `chain` (as of `--as-of`, else its latest) holds for each user
+/// `--user` names (all by default).
+fn state_of(chain: chain::Chain, args: &InspectArgs) -> Result<archive::Summary> {
+    let increments = chain.generation_count() - 1;
+    let chain = match args.as_of {
+        Some(time) => chain.as_of(time)?,
+        None => chain,
+    };
+    let users = pryv_backup::state::user_states(&chain, &args.user)?;
+    let newest = chain.generation_count() - 1;
+    let (_, written) = chain.generation(newest).context("a chain has its base")?;
+    let newest_name = chain.index().generations[newest].name.clone();
+    let which = match args.as_of {
+        Some(time) => format!("state as of {}", crate::when::for_people(time)),
+        None => "latest state".into(),
+    };
+    let made_of = if increments == 0 {
+        "the base".to_string()
+    } else {
+        format!("the base and {newest} of {increments} increment(s)")
+    };
+    let mut text = format!(
+        "{which}, per user, as a restore writes it ({made_of}, the newest made {}):\n",
+        crate::when::for_people(written)
+    );
+    let total = |f: fn(&UserState) -> u64| -> u64 { users.iter().map(f).sum() };
+    let (items, item_bytes) = (total(|u| u.items), total(|u| u.item_bytes));
+    let (attachments, attachment_bytes) = (total(|u| u.attachments), total(|u| u.attachment_bytes));
+    if users.len() <= LIST_USERS_UP_TO || !args.user.is_empty() {
+        for user in &users {
+            text.push_str(&user_line(user));
+        }
+    } else {
+        let mut largest: Vec<&UserState> = users.iter().collect();
+        largest.sort_by_key(|u| std::cmp::Reverse(u.bytes()));
+        text.push_str(&format!("  the {LARGEST_SHOWN} largest users:\n"));
+        for user in largest.iter().take(LARGEST_SHOWN) {
+            text.push_str(&user_line(user));
+        }
+        text.push_str(&format!(
+            "  and {} more user(s): --user USER shows one, --json shows them all\n",
+            users.len() - LARGEST_SHOWN
+        ));
+    }
+    text.push_str(&format!(
+        "  total: {} user(s), {items} item(s), {}; {attachments} attachment(s), {}\n",
+        users.len(),
+        HumanBytes(item_bytes),
+        HumanBytes(attachment_bytes)
+    ));
+    let json = serde_json::json!({
+        "asOf": args.as_of,
+        "newestGeneration": newest_name,
+        "newestGenerationTimestamp": written,
+        "userCount": users.len(),
+        "items": items,
+        "itemBytes": item_bytes,
+        "attachments": attachments,
+        "attachmentBytes": attachment_bytes,
+        "users": users,
+    });
+    Ok(archive::Summary { text, json })
+}
+
+/// One user of the state, for people.
+fn user_line(user: &UserState) -> String {
+    let collections: Vec<String> = user
+        .collections
+        .iter()
+        .map(|(name, c)| format!("{name} {}", c.items))
+        .collect();
+    let missing = match user.attachments_missing {
+        0 => String::new(),
+        n => format!(" ({n} listed by its events but not in the backup)"),
+    };
+    format!(
+        "  {} ({}): snapshot {}; {} item(s), {} ({}); {} attachment(s), {}{missing}\n",
+        user.username,
+        user.user_id,
+        crate::when::for_people(user.snapshot_time),
+        user.items,
+        HumanBytes(user.item_bytes),
+        collections.join(", "),
+        user.attachments,
+        HumanBytes(user.attachment_bytes),
+    )
+}
+
+/// An encrypted backup read without its key: its records say no more than the above.
+fn needs_key() -> archive::Summary {
+    archive::Summary {
+        text: "latest state per user: needs the backup's key (--private-key or \
+               --decrypt-passphrase-file); the lines above are what its clear records show\n"
+            .into(),
+        json: serde_json::json!({ "needsKey": true }),
+    }
 }
 
 /// What an encrypted base says in the clear (its record), without the key.

@@ -6,6 +6,7 @@ mod completions;
 mod consolidate;
 mod decrypt;
 mod demo;
+mod diff;
 mod drill;
 mod forget;
 mod inspect;
@@ -47,9 +48,58 @@ pub enum Command {
     /// Example: pryv-backup list /var/backups/pryv
     #[command(visible_alias = "snapshots", after_long_help = crate::cli::SEE_CONFIG_HELP)]
     List(list::ListArgs),
-    /// Print a backup's summary: type, users, item counts, sizes.
+    /// Print a backup's summary: type, users, item counts, sizes; its increments; and what
+    /// its latest state (or its state --as-of a time) holds per user.
+    ///
+    /// The state per user is what a restore of the backup and its increments writes: the
+    /// items of each collection (deletion records and event history versions are items
+    /// too), their bytes as the JSON text a restore reads (one line each, newline left
+    /// out), the attachments its live events own that the backup holds with the sizes those
+    /// events record (the files are listed, not read), and when its newest snapshot was
+    /// taken. It reads every item of the users shown. Above 30 users the text shows the
+    /// totals and the 20 largest users by bytes; --user narrows it, --json holds every user.
+    /// An encrypted backup read without its key shows what its clear records say: the state
+    /// per user needs the key.
+    ///
+    /// --json adds `latestState`: {asOf, newestGeneration, newestGenerationTimestamp,
+    /// userCount, items, itemBytes, attachments, attachmentBytes, users: [{userId, username,
+    /// snapshotTime, collections: {NAME: {items, bytes}}, items, itemBytes, attachments,
+    /// attachmentBytes, attachmentsMissing, hasAccount}]} (times in ms since the epoch), or
+    /// {needsKey: true} without the key.
+    ///
+    /// Example: pryv-backup inspect /backups/2026-11 --as-of 2026-11-20 --user alice
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Inspect(inspect::InspectArgs),
+    /// Say what changed between two states of backups: two backups, or two generations of
+    /// one, user by user.
+    ///
+    /// Each side is LOCATION[@GEN]: LOCATION a backup folder or s3://bucket/prefix; GEN
+    /// `base`, an increment (`0001` or `increments/0001`: the state once it was written), or
+    /// a time as `restore --as-of` takes it (2026-11-24, 2026-11-24T23:00:00Z, 2d, 13-digit
+    /// ms: the state as of then). Without @GEN, the latest state (a location holding `@` is
+    /// given with a trailing `@`). Both sides open with the same key flags.
+    ///
+    /// Per user both sides hold: items added, changed and deleted per collection, the
+    /// account changed or not, attachments added and removed; then the users added and
+    /// gone (by userId). An item is known by its id (series: measurement; audit: eventid);
+    /// changed is the same id with JSON that differs other than in key order. A deletion
+    /// record (`deleted` set, as the core keeps deleted events, streams and accesses) counts
+    /// as absent: an item that becomes one is deleted. Event history versions are items of
+    /// their own. Attachments are the file ids the live events list. Users without
+    /// differences are not shown.
+    ///
+    /// --json: {a, b: {location, asOf, generation, generationTimestamp}, users: [{userId,
+    /// username, collections: {NAME: {added, changed, deleted, ids: {added, changed,
+    /// deleted}}}, accountChanged, attachmentsAdded, attachmentsRemoved}], usersAdded,
+    /// usersGone: [{userId, username}], usersCompared, usersChanged, totals: {NAME: {added,
+    /// changed, deleted}}, accountsChanged, attachmentsAdded, attachmentsRemoved, differ}.
+    ///
+    /// Exit 0 when compared, whether or not the states differ (with --exit-code: 1 when
+    /// they differ).
+    ///
+    /// Example: pryv-backup diff /backups/2026-11@base /backups/2026-11 --items
+    #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
+    Diff(diff::DiffArgs),
     /// Check a backup without restoring it: every file present, of the recorded size and
     /// SHA-256, decompresses, parses, and item counts match the manifest.
     ///
@@ -172,6 +222,7 @@ fn what(command: &Command) -> (&'static str, String) {
         Command::Backup(args) => ("backup", shown(&args.output)),
         Command::Restore(args) => ("restore", shown(args.dir())),
         Command::Inspect(args) => ("inspect", shown(&args.dir)),
+        Command::Diff(args) => ("diff", args.a.clone()),
         Command::List(args) => ("list", shown(&args.location)),
         Command::Verify(args) => ("verify", shown(&args.dir)),
         Command::Decrypt(args) => ("decrypt", shown(&args.dir)),
@@ -203,6 +254,7 @@ fn dispatch(
         Command::Backup(args) => backup::run(args, overrides, json, metrics),
         Command::Restore(args) => restore::run(args, overrides, json, metrics),
         Command::Inspect(args) => inspect::run(&args, json),
+        Command::Diff(args) => diff::run(&args, json),
         Command::List(args) => list::run(&args, json),
         Command::Verify(args) => verify::run(&args, json, metrics),
         Command::Drill(args) => drill::run(&args, json, metrics),

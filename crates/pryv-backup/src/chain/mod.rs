@@ -12,7 +12,7 @@
 //! erases them (with the opt-in `keep-everything` mode the source keeps them: a chain
 //! restore then lacks them rather than resurrect what may have been erased).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -132,6 +132,34 @@ impl Chain {
             .count();
         self.generations.truncate(keep);
         self.index.generations.truncate(keep);
+        Ok(self)
+    }
+
+    /// Keeps the generations up to the one named `name` (the base: `.` or `base`; an
+    /// increment: `increments/0001` or `0001`), as they were once it was written.
+    pub fn up_to(mut self, name: &str) -> Result<Chain> {
+        let wanted = match name.trim_end_matches('/') {
+            "base" | BASE_NAME => BASE_NAME.to_string(),
+            n if n.starts_with(INCREMENTS_DIR) => n.to_string(),
+            n => format!("{INCREMENTS_DIR}/{n}"),
+        };
+        let Some(at) = self.index.generations.iter().position(|g| g.name == wanted) else {
+            let names: Vec<&str> = self
+                .index
+                .generations
+                .iter()
+                .skip(1)
+                .map(|g| g.name.as_str())
+                .collect();
+            return Err(Error::Other(format!(
+                "{} has no generation {name} (it has the base{}{})",
+                self.dir.display(),
+                if names.is_empty() { "" } else { " and " },
+                names.join(", ")
+            )));
+        };
+        self.generations.truncate(at + 1);
+        self.index.generations.truncate(at + 1);
         Ok(self)
     }
 
@@ -515,14 +543,18 @@ pub fn increment_dirs(backend: &Backend, dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(dirs.into_iter().map(|(_, p)| p).collect())
 }
 
-/// The key that identifies an item across generations.
-fn item_key(collection: Collection, item: &Item) -> Option<String> {
-    let field = match collection {
+/// The field whose value identifies an item of `collection` across generations.
+pub(crate) fn id_field(collection: Collection) -> &'static str {
+    match collection {
         Collection::Series => "measurement",
         Collection::Audit => "eventid",
         _ => "id",
-    };
-    item.get(field).map(|v| v.to_string())
+    }
+}
+
+/// The key that identifies an item across generations.
+fn item_key(collection: Collection, item: &Item) -> Option<String> {
+    item.get(id_field(collection)).map(|v| v.to_string())
 }
 
 /// An event tombstone: `deleted` set on a head (not a history version).
@@ -551,6 +583,15 @@ impl ChainUser {
             return Ok(());
         }
         Err(Error::Damaged(problems.join(" | ")))
+    }
+
+    /// The file ids of the attachments the user's generations hold (listed, not read).
+    pub fn attachment_ids(&self) -> Result<BTreeSet<String>> {
+        let mut ids = BTreeSet::new();
+        for reader in &self.readers {
+            ids.extend(reader.attachment_ids()?);
+        }
+        Ok(ids)
     }
 }
 
