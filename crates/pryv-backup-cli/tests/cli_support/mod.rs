@@ -451,3 +451,41 @@ pub fn delete_sample_bob(install: &Install) {
         0
     );
 }
+
+/// Changes to the sample's alice as the core makes them (the SQL of cli_roundtrip's
+/// `change_alice`), with known ids: events: `ev-diff-added` created, `ev-alice-0001`
+/// edited, `ev-alice-0002` and `ev-with-files` deleted (tombstones, fields cleared in the
+/// default `keep-nothing` mode: the latter's two attachments go with it); streams:
+/// `diff-added` created, `health` renamed, `weight-morning` deleted (`deleted` = now).
+pub fn change_sample_alice(install: &Install) {
+    const ALICE: &str = "cksamplealice0001";
+    let now = "extract(epoch FROM clock_timestamp())";
+    install.sql(&format!(
+        "INSERT INTO events (user_id, id, stream_ids, time, type, content, integrity, created, created_by, modified, modified_by)
+           VALUES ('{ALICE}', 'ev-diff-added', '[\"health\"]', {now}, 'note/txt', '\"added\"', 'EVENT:0:added',
+                   {now}, 'acc-app', {now}, 'acc-app');
+         INSERT INTO event_streams (user_id, event_id, stream_id, stream_path)
+           VALUES ('{ALICE}', 'ev-diff-added', 'health', 'health/');
+         UPDATE events SET content = '\"edited\"', modified = {now}, modified_by = 'acc-personal'
+           WHERE user_id = '{ALICE}' AND id = 'ev-alice-0001';
+         UPDATE events SET deleted = {now}, integrity = 'EVENT:0:tombstone',
+                stream_ids = NULL, time = NULL, end_time = NULL, type = NULL, content = NULL,
+                description = NULL, client_data = NULL, attachments = NULL, trashed = NULL, created = NULL,
+                created_by = NULL, modified = NULL, modified_by = NULL
+           WHERE user_id = '{ALICE}' AND id IN ('ev-alice-0002', 'ev-with-files');
+         DELETE FROM event_streams WHERE user_id = '{ALICE}' AND event_id IN ('ev-alice-0002', 'ev-with-files');
+         INSERT INTO streams (user_id, id, name, parent_id, path, created, created_by, modified, modified_by)
+           VALUES ('{ALICE}', 'diff-added', 'Added', NULL, 'diff-added/', {now}, 'acc-app', {now}, 'acc-app');
+         UPDATE streams SET name = 'Health (renamed)', modified = {now}, modified_by = 'acc-personal'
+           WHERE user_id = '{ALICE}' AND id = 'health';
+         UPDATE streams SET deleted = {now} WHERE user_id = '{ALICE}' AND id = 'weight-morning';"
+    ));
+    assert_eq!(
+        install.count(&format!(
+            "SELECT count(*) FROM events WHERE user_id = '{ALICE}' AND deleted IS NOT NULL
+               AND id IN ('ev-alice-0002', 'ev-with-files')"
+        )),
+        2,
+        "the tombstones were not written"
+    );
+}
