@@ -103,7 +103,10 @@ fn diff_of_two_generations_names_every_item_added_changed_and_deleted() {
         shown.contains("1 of 4 user(s) held by both differ"),
         "{shown}"
     );
-    assert!(!shown.contains("ev-diff-added"), "ids without --items: {shown}");
+    assert!(
+        !shown.contains("ev-diff-added"),
+        "ids without --items: {shown}"
+    );
     let output = diff(&["--items", &side(&chain, "base"), &chain_text]);
     let shown = String::from_utf8_lossy(&output.stdout);
     for line in [

@@ -37,7 +37,9 @@ fn user<'a>(state: &'a Value, username: &str) -> &'a Value {
 }
 
 fn items(user: &Value, collection: &str) -> u64 {
-    user["collections"][collection]["items"].as_u64().unwrap_or(0)
+    user["collections"][collection]["items"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 #[test]
@@ -64,8 +66,9 @@ fn the_state_per_user_is_what_a_restore_of_the_chain_holds() {
             ("profile", "profile"),
             ("audit", "audit_events"),
         ] {
-            let restored =
-                target.count(&format!("SELECT count(*) FROM {table} WHERE user_id = '{id}'"));
+            let restored = target.count(&format!(
+                "SELECT count(*) FROM {table} WHERE user_id = '{id}'"
+            ));
             assert_eq!(
                 items(shown, collection),
                 restored as u64,
@@ -80,10 +83,12 @@ fn the_state_per_user_is_what_a_restore_of_the_chain_holds() {
     assert_eq!(bob["attachments"], 2);
     let bob_report = "%PDF-1.4 report for bob\n".len() as u64;
     assert_eq!(bob["attachmentBytes"], 5000 + bob_report);
-    let summed: u64 = ["streams", "events", "accesses", "profile", "webhooks", "audit", "series"]
-        .iter()
-        .map(|c| bob["collections"][c]["bytes"].as_u64().unwrap_or(0))
-        .sum();
+    let summed: u64 = [
+        "streams", "events", "accesses", "profile", "webhooks", "audit", "series",
+    ]
+    .iter()
+    .map(|c| bob["collections"][c]["bytes"].as_u64().unwrap_or(0))
+    .sum();
     assert_eq!(bob["itemBytes"], summed);
 
     // As of the base: the base's own counts, alice's attachments back.
@@ -134,7 +139,10 @@ fn the_state_per_user_is_what_a_restore_of_the_chain_holds() {
     );
     let line = format!(
         "  alice ({ALICE}): snapshot {}",
-        &shown[shown.find("  alice (cksamplealice0001): snapshot ").unwrap() + 38..]
+        &shown[shown
+            .find("  alice (cksamplealice0001): snapshot ")
+            .unwrap()
+            + 38..]
             .lines()
             .next()
             .unwrap()
@@ -169,11 +177,11 @@ fn an_encrypted_backup_read_without_its_key_says_the_state_needs_it() {
         "{shown}"
     );
     assert!(shown.contains("full backup made"), "{shown}");
-    assert_eq!(
-        state(&sealed, &[]),
-        serde_json::json!({"needsKey": true})
+    assert_eq!(state(&sealed, &[]), serde_json::json!({"needsKey": true}));
+    let opened = state(
+        &sealed,
+        &["--decrypt-passphrase-file", pass_file.to_str().unwrap()],
     );
-    let opened = state(&sealed, &["--decrypt-passphrase-file", pass_file.to_str().unwrap()]);
     assert_eq!(opened["userCount"], 4, "{opened:#}");
     assert!(items(user(&opened, "alice"), "events") > 0, "{opened:#}");
 }
@@ -210,10 +218,16 @@ fn above_thirty_users_the_text_shows_the_largest_and_json_all() {
         "{section}"
     );
     assert!(section.contains("  total: 32 user(s), "), "{section}");
-    let listed = section.lines().filter(|l| l.contains("): snapshot ")).count();
+    let listed = section
+        .lines()
+        .filter(|l| l.contains("): snapshot "))
+        .count();
     assert_eq!(listed, 20, "{section}");
     // The largest first: a copy of a rich user, not one holding only an account.
-    let first = section.lines().find(|l| l.contains("): snapshot ")).unwrap();
+    let first = section
+        .lines()
+        .find(|l| l.contains("): snapshot "))
+        .unwrap();
     let largest = all["users"]
         .as_array()
         .unwrap()
@@ -230,6 +244,9 @@ fn above_thirty_users_the_text_shows_the_largest_and_json_all() {
     // --user shows the one asked for, whatever the number of users.
     let output = inspect(&dir, &["--user", "user03"]);
     let shown = String::from_utf8_lossy(&output.stdout);
-    assert!(shown.contains("  user03 (ckmanyusers0003): snapshot "), "{shown}");
+    assert!(
+        shown.contains("  user03 (ckmanyusers0003): snapshot "),
+        "{shown}"
+    );
     assert!(!shown.contains("largest"), "{shown}");
 }

@@ -145,7 +145,9 @@ pub fn diff(
         report.attachments_removed += user_diff.attachments_removed.len() as u64;
         on_user(&user_diff)?;
     }
-    report.totals.sort_by_cached_key(|name, _| Collection::from_name(name));
+    report
+        .totals
+        .sort_by_cached_key(|name, _| Collection::from_name(name));
     Ok(report)
 }
 
@@ -317,7 +319,10 @@ mod tests {
         let b: serde_json::Value =
             serde_json::from_str(r#"{"content": {"y": "z", "x": 1}, "id": "e"}"#).unwrap();
         assert_eq!(digest(&a), digest(&b));
-        assert_ne!(digest(&a), digest(&json!({"id": "e", "content": {"x": 2, "y": "z"}})));
+        assert_ne!(
+            digest(&a),
+            digest(&json!({"id": "e", "content": {"x": 2, "y": "z"}}))
+        );
         assert_ne!(digest(&json!(["ab", "c"])), digest(&json!(["a", "bc"])));
         assert_ne!(digest(&json!({"a": "1"})), digest(&json!({"a": 1})));
     }

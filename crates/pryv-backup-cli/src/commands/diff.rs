@@ -280,11 +280,17 @@ mod tests {
         );
         assert_eq!(
             side("s3://bucket/p@0001"),
-            (PathBuf::from("s3://bucket/p"), Pick::Generation("0001".into()))
+            (
+                PathBuf::from("s3://bucket/p"),
+                Pick::Generation("0001".into())
+            )
         );
         assert_eq!(
             side("/b/x@increments/0002"),
-            (PathBuf::from("/b/x"), Pick::Generation("increments/0002".into()))
+            (
+                PathBuf::from("/b/x"),
+                Pick::Generation("increments/0002".into())
+            )
         );
         assert_eq!(
             side("/b/x@1763990000000"),
@@ -294,8 +300,13 @@ mod tests {
             side("/b/pryv@host@2025-11-24"),
             (PathBuf::from("/b/pryv@host"), Pick::AsOf(1_763_942_400_000))
         );
-        assert_eq!(side("/b/pryv@host@"), (PathBuf::from("/b/pryv@host"), Pick::Latest));
-        assert!(parse_side("/b/x@yesterday").unwrap_err().contains("after @"));
+        assert_eq!(
+            side("/b/pryv@host@"),
+            (PathBuf::from("/b/pryv@host"), Pick::Latest)
+        );
+        assert!(parse_side("/b/x@yesterday")
+            .unwrap_err()
+            .contains("after @"));
         assert!(parse_side("@base").is_err());
     }
 }
