@@ -128,6 +128,12 @@ fn the_state_per_user_is_what_a_restore_of_the_chain_holds() {
         .collect();
     assert_eq!(names, ["alice", "bob"]);
     assert_exit_saying(&inspect(&chain, &["--user", "nobody"]), 1, "\"nobody\"");
+    // A folder of backups has no one state: refused rather than --user left unheard.
+    assert_exit_saying(
+        &inspect(work.path(), &["--user", "alice"]),
+        1,
+        "is a folder of backups: --as-of and --user are about one backup's state",
+    );
 
     // Text: one line per user, time for people.
     let output = inspect(&chain, &["--user", "alice"]);

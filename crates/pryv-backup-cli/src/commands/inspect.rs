@@ -46,6 +46,14 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
     if !backend.is_file(&dir.join(pryv_backup::archive::layout::MANIFEST))?
         && backend.holds_backups(&dir)?
     {
+        if args.as_of.is_some() || !args.user.is_empty() {
+            bail!(
+                "{} is a folder of backups: --as-of and --user are about one backup's state; \
+                 give one of them (`pryv-backup list {}` shows them)",
+                dir.display(),
+                args.dir.display()
+            );
+        }
         return folder_of_backups(args, &backend, &dir, json);
     }
     let index = chain::ChainIndex::open(&backend, &dir)?
