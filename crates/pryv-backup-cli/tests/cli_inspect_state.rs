@@ -160,6 +160,34 @@ fn the_state_per_user_is_what_a_restore_of_the_chain_holds() {
     );
     assert!(line.ends_with("; 0 attachment(s), 0 B"), "{line}");
     assert!(shown.contains("  total: 1 user(s), "), "{shown}");
+
+    // A damaged increment: the rest is shown, the state is not, and the run fails naming
+    // the file.
+    let damaged = work.path().join("damaged");
+    copy_tree(&chain, &damaged);
+    let chunk = files(
+        &damaged
+            .join("increments/0001/users")
+            .join(ALICE)
+            .join("events"),
+    )
+    .into_iter()
+    .next()
+    .unwrap()
+    .0;
+    std::fs::write(&chunk, b"not a chunk").unwrap();
+    let output = inspect(&damaged, &[]);
+    assert_exit_saying(&output, 1, "the state per user cannot be shown: ");
+    assert!(
+        text(&output).contains(chunk.file_name().unwrap().to_str().unwrap()),
+        "{}",
+        text(&output)
+    );
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("increments/0001: incremental backup made"),
+        "{shown}"
+    );
 }
 
 #[test]

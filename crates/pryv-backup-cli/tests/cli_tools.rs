@@ -172,7 +172,7 @@ fn demo_reports_identical_and_its_backup_inspects_and_verifies() {
 
 #[test]
 fn help_documents_the_flags_and_usage_errors_exit_2() {
-    let expectations: [(&str, &[&str]); 6] = [
+    let expectations: [(&str, &[&str]); 7] = [
         (
             "backup",
             &[
@@ -205,7 +205,26 @@ fn help_documents_the_flags_and_usage_errors_exit_2() {
         ),
         (
             "inspect",
-            &["--private-key", "--decrypt-passphrase-file", "--json"],
+            &[
+                "--private-key",
+                "--decrypt-passphrase-file",
+                "--json",
+                "--as-of",
+                "--user",
+                "latestState",
+                "Example",
+            ],
+        ),
+        (
+            "diff",
+            &[
+                "LOCATION[@GEN]",
+                "--items",
+                "--exit-code",
+                "--private-key",
+                "--json",
+                "Example",
+            ],
         ),
         (
             "verify",
@@ -239,6 +258,7 @@ fn help_documents_the_flags_and_usage_errors_exit_2() {
         "backup",
         "restore",
         "inspect",
+        "diff",
         "verify",
         "decrypt",
         "demo",

@@ -1,6 +1,5 @@
 //! `diff`: what changed between two states of backups, user by user.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -97,52 +96,45 @@ pub fn run(args: &DiffArgs, json: bool) -> Result<u8> {
     let options = DiffOptions {
         ids: args.items || json,
     };
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // Printed user by user as compared (--json too, by hand), so that no more than one
+    // user's differences are held.
     let report = if json {
-        write!(
-            out,
-            "{{\n\"a\": {a_described},\n\"b\": {b_described},\n\"users\": ["
-        )?;
+        print!("{{\n\"a\": {a_described},\n\"b\": {b_described},\n\"users\": [");
         let mut first = true;
         let report = diff::diff(&a, &b, options, &mut |user| {
             let sep = if std::mem::take(&mut first) { "" } else { "," };
-            let line = serde_json::to_string(user).map_err(|e| e.to_string());
-            line.and_then(|line| write!(out, "{sep}\n{line}").map_err(|e| e.to_string()))
-                .map_err(not_written)
+            let line = serde_json::to_string(user)
+                .map_err(|e| pryv_backup::Error::Other(format!("cannot print the report: {e}")))?;
+            print!("{sep}\n{line}");
+            Ok(())
         })?;
         let mut rest = serde_json::to_value(&report)?;
         if let Some(object) = rest.as_object_mut() {
             object.insert("differ".into(), report.differ().into());
         }
-        writeln!(out, "\n],")?;
         let fields: Vec<String> = rest
             .as_object()
             .into_iter()
             .flatten()
             .map(|(k, v)| format!("{}: {v}", serde_json::Value::from(k.as_str())))
             .collect();
-        writeln!(out, "{}\n}}", fields.join(",\n"))?;
+        println!("\n],\n{}\n}}", fields.join(",\n"));
         report
     } else {
-        writeln!(out, "a: {}", side_line(&args.a, &a_described))?;
-        writeln!(out, "b: {}", side_line(&args.b, &b_described))?;
+        println!("a: {}", side_line(&args.a, &a_described));
+        println!("b: {}", side_line(&args.b, &b_described));
         let report = diff::diff(&a, &b, options, &mut |user| {
-            write!(out, "{}", user_text(user, args.items)).map_err(|e| not_written(e.to_string()))
+            print!("{}", user_text(user, args.items));
+            Ok(())
         })?;
-        write!(out, "{}", summary_text(&report))?;
+        print!("{}", summary_text(&report));
         report
     };
-    out.flush()?;
     Ok(if args.exit_code && report.differ() {
         exit::ERROR
     } else {
         exit::OK
     })
-}
-
-/// A report line that could not be printed stops the comparison.
-fn not_written(why: String) -> pryv_backup::Error {
-    pryv_backup::Error::Other(format!("cannot print the report: {why}"))
 }
 
 fn side_line(given: &str, described: &serde_json::Value) -> String {

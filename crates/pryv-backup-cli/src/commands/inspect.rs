@@ -187,9 +187,22 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
             serde_json::Value::Bool(base_only_for_the_core),
         );
     }
-    let state = match opened {
-        Some(chain) => state_of(chain, args)?,
-        None => needs_key(),
+    // What cannot be read of the state (a damaged file, a user it does not hold) is said
+    // after the rest, which is printed, and fails the command.
+    let (state, failure) = match opened.map(|chain| state_of(chain, args)) {
+        Some(Ok(state)) => (state, None),
+        Some(Err(e)) => {
+            let why = format!("{e:#}");
+            let json = serde_json::json!({ "error": why });
+            (
+                archive::Summary {
+                    text: String::new(),
+                    json,
+                },
+                Some(why),
+            )
+        }
+        None => (needs_key(), None),
     };
     summary.text.push_str(&state.text);
     if let Some(object) = summary.json.as_object_mut() {
@@ -200,7 +213,13 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
     } else {
         print!("{}", summary.text);
     }
-    Ok(exit::OK)
+    match failure {
+        None => Ok(exit::OK),
+        Some(why) => {
+            eprintln!("error: the state per user cannot be shown: {why}");
+            Ok(exit::ERROR)
+        }
+    }
 }
 
 /// What the state of `chain` (as of `--as-of`, else its latest) holds for each user

@@ -59,7 +59,8 @@ pub enum Command {
     /// taken. It reads every item of the users shown. Above 30 users the text shows the
     /// totals and the 20 largest users by bytes; --user narrows it, --json holds every user.
     /// An encrypted backup read without its key shows what its clear records say: the state
-    /// per user needs the key.
+    /// per user needs the key. A state that cannot be read (a damaged file) is said after
+    /// the rest, with exit 1.
     ///
     /// --json adds `latestState`: {asOf, newestGeneration, newestGenerationTimestamp,
     /// userCount, items, itemBytes, attachments, attachmentBytes, users: [{userId, username,
