@@ -24,8 +24,8 @@
 //! 9. [`chain`] (a backup and its increments, and the records that link them), then
 //!    [`listing`] (what a folder of backups holds), then [`backup`], then `platform_plan` (the
 //!    platform rows a restore writes: unique values checked, rows re-derived under the
-//!    target's PII key), then [`restore`],
-//!    [`consolidate`], [`prune`], [`forget`] (erasure of users from backups): the
+//!    target's PII key), then [`restore`], then [`partial_restore`] (part of a user put back:
+//!    a stream subtree, a time range), [`consolidate`], [`prune`], [`forget`] (erasure of users from backups): the
 //!    orchestration, over the traits only.
 //! 10. [`scratch_postgres`] (a private throwaway PostgreSQL server), then [`drill`] and
 //!     [`install`] (the engines an install's configuration asks for), then
@@ -57,6 +57,7 @@ pub mod listing;
 pub mod lock;
 pub mod model;
 pub mod open_files;
+pub mod partial_restore;
 pub(crate) mod paths;
 pub mod platform;
 pub(crate) mod platform_plan;
