@@ -231,7 +231,13 @@ pub fn run(
     engine
         .import_user(&user, &merged, &import)
         .map_err(|e| match e {
-            Error::Interrupted(_) | Error::AfterCommit { .. } => e,
+            Error::Interrupted(_) => e,
+            // Stores kept apart from the base database are written after its commit.
+            Error::AfterCommit { what, source } => Error::Other(format!(
+                "the part of {} ({}) the base database holds is restored, but its {what} could \
+                 not be written ({source}): run the same partial restore again to complete it",
+                user.username, user.user_id
+            )),
             e => Error::Other(format!(
                 "the partial restore of {} ({}) failed, so nothing of the user was changed: {e}",
                 user.username, user.user_id

@@ -258,14 +258,16 @@ fn print_partial_report(report: &partial_restore::PartialReport) {
             report.streams_in_scope.join(", ")
         );
     }
-    let bound = |ms: Option<u64>| ms.map(crate::when::for_people);
-    match (bound(report.from_ms), bound(report.to_ms)) {
-        (None, None) => {}
-        (from, to) => println!(
-            "  events from {} to {} (excluded)",
-            from.unwrap_or_else(|| "the first".into()),
-            to.unwrap_or_else(|| "the last".into())
-        ),
+    if let Some(from) = report.from_ms {
+        println!("  events from {} (included)", crate::when::for_people(from));
+    }
+    if let Some(to) = report.to_ms {
+        let lead = if report.from_ms.is_some() {
+            "        "
+        } else {
+            "  events"
+        };
+        println!("{lead} to {} (excluded)", crate::when::for_people(to));
     }
     let (verb_add, verb_replace, verb_remove) = if report.dry_run {
         ("would add", "would replace", "would remove")
