@@ -662,3 +662,57 @@ fn partial_restores_that_cannot_be_are_refused_before_anything_changes() {
         );
     }
 }
+
+/// SIGTERM once the user's current state is copied into the scratch folder: the run stops
+/// (143), the private copy is removed and the user is as it was.
+#[test]
+fn a_stopped_partial_restore_removes_its_scratch_copy_and_changes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let target = Target::sample(true);
+    let work = tempfile::tempdir().unwrap();
+    let backup = work.path().join("full");
+    target.backup(&backup);
+    target.write(&alice(), &change_alice_streams(&target.export(&alice())));
+    let before = target.export(&alice());
+    let scratch = work.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let paused = work.path().join("paused");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pryv-backup"))
+        .arg("restore")
+        .arg(&backup)
+        .args(target.config_args())
+        .args(["--user", "alice", "--stream", "weight", "--scratch-dir"])
+        .arg(&scratch)
+        .env("PRYV_BACKUP_TEST_PAUSE_AT", "partial-current-read")
+        .env("PRYV_BACKUP_TEST_PAUSE_FILE", &paused)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !paused.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before its pause"
+        );
+        assert!(start.elapsed().as_secs() < 120, "never paused");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let copies: Vec<_> = std::fs::read_dir(&scratch)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let mode = std::fs::metadata(&copies[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the copy is private");
+    // SAFETY: kill only sends a signal to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert_exit(&output, 143);
+    assert_eq!(
+        std::fs::read_dir(&scratch).unwrap().count(),
+        0,
+        "copy removed"
+    );
+    assert_eq!(target.export(&alice()), before);
+}

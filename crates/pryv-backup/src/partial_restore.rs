@@ -213,6 +213,9 @@ pub fn run(
         scratch.path().display()
     ));
     let current = export_current(engine, &user, scratch.path())?;
+    // Tests stop the run here, the scratch copy written, to see it removed on the way out.
+    crate::interrupt::pause_point("partial-current-read");
+    crate::interrupt::check()?;
 
     let plan = Plan::new(&options.scope, &backup, &current)?;
     let mut report = plan.report(&user, options);
