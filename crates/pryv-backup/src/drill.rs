@@ -100,7 +100,12 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<DrillReport> {
     let temp = std::env::temp_dir();
-    remove_dead_drills_scratch(&temp);
+    // A drill killed outright could not remove its own scratch (for root, also those it
+    // handed to the account its scratch PostgreSQL servers run as).
+    let also_mine = crate::private_fs::is_root()
+        .then(crate::scratch_postgres::root_scratch_owner)
+        .flatten();
+    crate::private_fs::remove_dead_scratch(&temp, SCRATCH_PREFIX, also_mine, "a drill");
     // Dropped last: the server (below) stops before its folder is removed.
     let scratch =
         crate::private_fs::temp_dir_in(&temp, &format!("{SCRATCH_PREFIX}{}-", std::process::id()))
@@ -204,51 +209,3 @@ fn source_engine(chain: &Chain) -> Option<String> {
 }
 
 const SCRATCH_PREFIX: &str = "pryv-backup-drill-";
-
-/// Removes the scratch folders (in `temp`) of drills whose process no longer runs: a drill
-/// killed outright could not remove its own. Only this account's folders are looked at (and,
-/// for root, those it handed to the account its scratch PostgreSQL servers run as).
-fn remove_dead_drills_scratch(temp: &std::path::Path) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(temp) else {
-        return;
-    };
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let me = unsafe { libc::getuid() };
-    let also_mine = (me == 0)
-        .then(crate::scratch_postgres::root_scratch_owner)
-        .flatten();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(SCRATCH_PREFIX)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
-        else {
-            continue;
-        };
-        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
-            continue;
-        };
-        if !meta.is_dir()
-            || (meta.uid() != me && Some(meta.uid()) != also_mine)
-            || process_runs(pid)
-        {
-            continue;
-        }
-        match std::fs::remove_dir_all(entry.path()) {
-            Ok(()) => tracing::info!(
-                "removed {}, left by a drill that was killed",
-                entry.path().display()
-            ),
-            Err(e) => tracing::warn!("could not remove {}: {e}", entry.path().display()),
-        }
-    }
-}
-
-/// Whether a process with this id exists (a signal 0 probes without sending anything).
-fn process_runs(pid: libc::pid_t) -> bool {
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}

@@ -25,7 +25,8 @@
 //!    [`listing`] (what a folder of backups holds), [`state`] (what a state of a backup
 //!    holds per user) and [`diff`] (what changed between two states), then [`backup`],
 //!    then `platform_plan` (the platform rows a restore writes: unique values checked,
-//!    rows re-derived under the target's PII key), then [`restore`],
+//!    rows re-derived under the target's PII key), then [`restore`], then
+//!    [`partial_restore`] (part of a user put back: a stream subtree, a time range),
 //!    [`consolidate`], [`prune`], [`forget`] (erasure of users from backups): the
 //!    orchestration, over the traits only.
 //! 10. [`scratch_postgres`] (a private throwaway PostgreSQL server), then [`drill`] and
@@ -59,6 +60,7 @@ pub mod listing;
 pub mod lock;
 pub mod model;
 pub mod open_files;
+pub mod partial_restore;
 pub(crate) mod paths;
 pub mod platform;
 pub(crate) mod platform_plan;

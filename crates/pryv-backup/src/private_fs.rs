@@ -52,3 +52,55 @@ pub fn create_file_with(path: &Path, mode: u32) -> io::Result<()> {
         .open(path)
         .map(drop)
 }
+
+/// Whether this run is root's.
+pub fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// Removes the scratch folders in `dir` named `<prefix><pid>-…` whose process no longer runs:
+/// a run killed outright (SIGKILL, power loss) could not remove its own. Only this account's
+/// folders are looked at (and `also_owner`'s, a uid this account hands scratch to); `run`
+/// names what made them, for the log.
+pub fn remove_dead_scratch(dir: &Path, prefix: &str, also_owner: Option<u32>, run: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if !meta.is_dir()
+            || (meta.uid() != me && Some(meta.uid()) != also_owner)
+            || process_runs(pid)
+        {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => tracing::info!(
+                "removed {}, left by {run} that was killed",
+                entry.path().display()
+            ),
+            Err(e) => tracing::warn!("could not remove {}: {e}", entry.path().display()),
+        }
+    }
+}
+
+/// Whether a process with this id exists (a signal 0 probes without sending anything).
+fn process_runs(pid: libc::pid_t) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}

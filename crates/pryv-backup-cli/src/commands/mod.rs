@@ -39,6 +39,11 @@ pub enum Command {
     ///
     /// Users are restored one by one, each all-or-nothing. Conflicting users abort the
     /// restore before anything is written, unless --skip-conflicts.
+    ///
+    /// With --stream and/or --from/--to (and one --user), only that part of the user is put
+    /// back, into an install that holds the user; the rest stays as the install has it.
+    ///
+    /// Example: pryv-backup restore /backups/full --core-dir /opt/pryv --user alice --stream weight --dry-run
     #[command(after_long_help = crate::cli::SEE_CONFIG_HELP)]
     Restore(restore::RestoreArgs),
     /// List the backups of a folder of backups (or S3 prefix): one row per backup and

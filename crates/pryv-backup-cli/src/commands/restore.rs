@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use pryv_backup::partial_restore::{self, PartialOptions, Scope};
 use pryv_backup::restore::{self, OnSuccess, RestoreOptions};
 
 use super::shared::{install, jobs, open_chain};
@@ -61,9 +62,50 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub force: bool,
     /// Say what the restore would do (the users it would restore, the conflicts that would
-    /// stop or skip users) and write nothing.
+    /// stop or skip users; for a partial restore, what it would add, replace and remove) and
+    /// write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Partial restore: put back only this stream and its child streams (repeatable), with
+    /// their events (an event also in a stream outside is restored as the backup has it),
+    /// the events' history, attachments and series, into an install that holds the user
+    /// (give exactly one --user). The rest of the user stays as the install has it: other
+    /// streams and events, account, accesses, profile, webhooks, audit, sessions. Events
+    /// and streams in scope the backup does not hold are removed. All or nothing; every
+    /// integrity hash of the user is checked before the commit. Try it with --dry-run first.
+    ///
+    /// Example: pryv-backup restore /backups/full --user alice --stream weight --dry-run
+    #[arg(
+        long,
+        value_name = "STREAM_ID",
+        requires = "user",
+        conflicts_with_all = ["overwrite", "skip_conflicts", "delete_on_success", "move_on_success"]
+    )]
+    pub stream: Vec<String>,
+    /// Partial restore of the events whose time is at or after this (same forms as --as-of;
+    /// with --stream, the events of those streams only). Needs exactly one --user.
+    #[arg(
+        long,
+        value_name = "TIME",
+        value_parser = crate::when::parse_millis,
+        requires = "user",
+        conflicts_with_all = ["overwrite", "skip_conflicts", "delete_on_success", "move_on_success"]
+    )]
+    pub from: Option<u64>,
+    /// Partial restore of the events whose time is before this (same forms as --as-of).
+    #[arg(
+        long,
+        value_name = "TIME",
+        value_parser = crate::when::parse_millis,
+        requires = "user",
+        conflicts_with_all = ["overwrite", "skip_conflicts", "delete_on_success", "move_on_success"]
+    )]
+    pub to: Option<u64>,
+    /// Where a partial restore keeps its copy of the user's current state while it runs (a
+    /// private 0700 folder made there and removed at the end; as big as the user's data,
+    /// compressed): the system's temporary folder by default.
+    #[arg(long, value_name = "DIR", requires = "user")]
+    pub scratch_dir: Option<PathBuf>,
     #[command(flatten)]
     pub decrypt: DecryptArgs,
     #[command(flatten)]
@@ -86,6 +128,19 @@ pub fn run(
     json: bool,
     metrics: &mut Metrics,
 ) -> Result<u8> {
+    let partial = !args.stream.is_empty() || args.from.is_some() || args.to.is_some();
+    if partial && args.user.len() != 1 {
+        eprintln!(
+            "error: --stream, --from and --to restore part of one user: give exactly one --user \
+             (given: {})",
+            args.user.len()
+        );
+        return Ok(exit::USAGE);
+    }
+    if args.scratch_dir.is_some() && !partial {
+        eprintln!("error: --scratch-dir is for a partial restore (--stream, --from, --to)");
+        return Ok(exit::USAGE);
+    }
     let on_success = match (&args.delete_on_success, &args.move_on_success) {
         (true, _) => OnSuccess::Delete,
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
@@ -100,6 +155,9 @@ pub fn run(
     }
     refuse_running_core(&install, args.force, args.dry_run)?;
     let engine = install.engine()?;
+    if partial {
+        return run_partial(&args, engine.as_ref(), &chain, &target, json, metrics);
+    }
     let bar = UserBar::new("restoring", json);
     let report = restore::run(
         engine.as_ref(),
@@ -144,6 +202,101 @@ pub fn run(
     } else {
         exit::PARTIAL
     })
+}
+
+/// `--stream`/`--from`/`--to`: part of one user, see [`partial_restore`].
+fn run_partial(
+    args: &RestoreArgs,
+    engine: &dyn pryv_backup::engine::Engine,
+    chain: &pryv_backup::chain::Chain,
+    target: &impl serde::Serialize,
+    json: bool,
+    metrics: &mut Metrics,
+) -> Result<u8> {
+    let bar = UserBar::new("restoring", json);
+    let report = partial_restore::run(
+        engine,
+        chain,
+        &PartialOptions {
+            user: args.user.first().cloned().unwrap_or_default(),
+            scope: Scope {
+                streams: args.stream.clone(),
+                from_ms: args.from,
+                to_ms: args.to,
+            },
+            scratch_dir: args.scratch_dir.clone(),
+            dry_run: args.dry_run,
+        },
+        &bar,
+    )?;
+    drop(bar);
+    metrics.set(&metrics::USERS, f64::from(u8::from(!args.dry_run)));
+    if json {
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("install".into(), serde_json::to_value(target)?);
+        }
+        print_json(&value)?;
+    } else {
+        print_partial_report(&report);
+    }
+    Ok(exit::OK)
+}
+
+fn print_partial_report(report: &partial_restore::PartialReport) {
+    let user = format!("{} ({})", report.user.username, report.user.user_id);
+    if report.dry_run {
+        println!("dry run, nothing was written: the partial restore of {user} would put back:");
+    } else {
+        println!("Partial restore of {user}: put back");
+    }
+    if !report.streams.is_empty() {
+        println!(
+            "  streams {} and their child streams ({} in scope: {})",
+            report.streams.join(", "),
+            report.streams_in_scope.len(),
+            report.streams_in_scope.join(", ")
+        );
+    }
+    if let Some(from) = report.from_ms {
+        println!("  events from {} (included)", crate::when::for_people(from));
+    }
+    if let Some(to) = report.to_ms {
+        let lead = if report.from_ms.is_some() {
+            "        "
+        } else {
+            "  events"
+        };
+        println!("{lead} to {} (excluded)", crate::when::for_people(to));
+    }
+    let (verb_add, verb_replace, verb_remove) = if report.dry_run {
+        ("would add", "would replace", "would remove")
+    } else {
+        ("added", "replaced", "removed")
+    };
+    println!(
+        "  {:<12} {:>9} {:>10} {:>11} {:>13} {:>12}",
+        "", "in backup", "in install", verb_add, verb_replace, verb_remove
+    );
+    for (name, c) in [
+        ("streams", &report.stream_counts),
+        ("events", &report.event_counts),
+        ("attachments", &report.attachment_counts),
+        ("series", &report.series_counts),
+    ] {
+        println!(
+            "  {name:<12} {:>9} {:>10} {:>11} {:>13} {:>12}",
+            c.in_backup, c.in_install, c.added, c.replaced, c.removed
+        );
+    }
+    if report.integrity_checked {
+        println!("  every event and access integrity hash of the user checked before the commit");
+    }
+    println!(
+        "  the rest of the user (other streams and events, account, accesses, profile, \
+         webhooks, audit, sessions) is {} as the install holds it",
+        if report.dry_run { "left" } else { "kept" }
+    );
 }
 
 /// A core that runs while its data is replaced under it keeps serving (and writing) what it
