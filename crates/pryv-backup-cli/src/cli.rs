@@ -57,6 +57,11 @@ pub struct Cli {
     /// More log lines on stderr (-v info, -vv debug). RUST_LOG works too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No progress bar, phase or informational line ("reading …", "restoring into …") on
+    /// stderr: only warnings and errors there, and the command's report on stdout (as
+    /// restic's --quiet). For cron jobs and scripts.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     /// Print a machine-readable JSON report on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -132,6 +137,8 @@ pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
         }
         let global = a == "--json"
             || a == "--verbose"
+            || a == "--quiet"
+            || a == "-q"
             || a.starts_with("--metrics-file=")
             || (a.len() > 1
                 && a.strip_prefix('-')

@@ -9,6 +9,21 @@ use pryv_backup::model::UserRef;
 use pryv_backup::progress::Progress;
 use tracing_subscriber::EnvFilter;
 
+/// `--quiet`: no progress and no informational lines on stderr; warnings, errors and the
+/// report stay.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// An informational line on stderr ("reading …", "restoring into …"), left out with --quiet.
+pub fn info(text: std::fmt::Arguments<'_>) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("{text}");
+    }
+}
+
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -52,7 +67,7 @@ impl UserBar {
         UserBar {
             bar: OnceLock::new(),
             verb,
-            enabled: !json && std::io::stderr().is_terminal(),
+            enabled: !json && !QUIET.load(Ordering::Relaxed) && std::io::stderr().is_terminal(),
             users_total: AtomicU64::new(0),
             users_done: AtomicU64::new(0),
             bytes: AtomicU64::new(0),

@@ -20,7 +20,7 @@ pub struct BackupArgs {
     /// The backup directory to write, or `s3://bucket/prefix` for an S3-compatible object
     /// store (credentials, region and endpoint from the usual AWS_ACCESS_KEY_ID,
     /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL variables).
-    #[arg(short, long, value_name = "DIR")]
+    #[arg(short, long, value_name = "DIR", env = crate::flags::REPOSITORY_ENV)]
     pub output: PathBuf,
     /// Back up only this user (userId or username; repeatable).
     #[arg(short, long, value_name = "USER")]
@@ -76,12 +76,12 @@ pub fn run(
     // The key and the destination are checked before any store is asked anything (the
     // platform's rqlite node included): a mistake in either is then told at once, and costs
     // no connection.
-    let fresh_sealer = new_sealer(&args.seal)?;
+    let fresh_sealer = new_sealer(&args.seal, &args.decrypt)?;
     let (backend, output) = locate(&args.output)?;
     let install = install.reading_stopped_platform()?;
     let target = install.target();
     if !json {
-        eprintln!("reading {target}");
+        info!("reading {target}");
     }
     // Two backups into one output would mix their files: the second stops here.
     if backend.is_local() {
@@ -132,7 +132,7 @@ pub fn run(
                 (next, Some(state), sealer)
             }
             None => {
-                eprintln!(
+                info!(
                     "no previous backup in {}: running a full backup",
                     output.display()
                 );

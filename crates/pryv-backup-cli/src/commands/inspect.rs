@@ -16,6 +16,7 @@ use crate::secrets;
 pub struct InspectArgs {
     /// The backup directory, or `s3://bucket/prefix` (`pryv-backup list` shows the backups
     /// of a folder of backups).
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     #[command(flatten)]
     pub secrets: DecryptArgs,

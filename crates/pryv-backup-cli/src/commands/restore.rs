@@ -17,10 +17,12 @@ use crate::output::{print_json, UserBar};
 pub struct RestoreArgs {
     /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`),
     /// given as the other commands take it: `restore DIR`.
+    // Not `conflicts_with = "restore"`: clap would count a value from the environment as
+    // given, and refuse `-r DIR` whenever PRYV_BACKUP_REPOSITORY is set (see `dir`).
     #[arg(
         value_name = "DIR",
-        required_unless_present = "restore",
-        conflicts_with = "restore"
+        env = crate::flags::REPOSITORY_ENV,
+        required_unless_present = "restore"
     )]
     pub location: Option<PathBuf>,
     /// The same, as bin/backup.js takes it: `restore -r DIR` (or `pryv-backup --restore DIR`).
@@ -71,12 +73,30 @@ pub struct RestoreArgs {
 }
 
 impl RestoreArgs {
-    /// The backup to restore, however it was given (clap requires exactly one).
+    /// The backup to restore, however it was given (clap requires one): `-r DIR` wins over
+    /// a location from PRYV_BACKUP_REPOSITORY.
     pub fn dir(&self) -> &std::path::Path {
-        self.location
+        self.restore
             .as_deref()
-            .or(self.restore.as_deref())
+            .or(self.location.as_deref())
             .unwrap_or(std::path::Path::new("."))
+    }
+
+    /// `restore A -r B` names two backups: refused as bad usage. A location equal to
+    /// PRYV_BACKUP_REPOSITORY's came from it (or is the same backup): `-r` wins.
+    fn two_locations(&self) -> Option<String> {
+        let (Some(location), Some(restore)) = (&self.location, &self.restore) else {
+            return None;
+        };
+        let from_env = std::env::var_os(crate::flags::REPOSITORY_ENV)
+            .is_some_and(|v| v == location.as_os_str());
+        (!from_env && location != restore).then(|| {
+            format!(
+                "two backups given ({} and -r {}): give one, as `restore DIR` or `restore -r DIR`",
+                location.display(),
+                restore.display()
+            )
+        })
     }
 }
 
@@ -86,6 +106,10 @@ pub fn run(
     json: bool,
     metrics: &mut Metrics,
 ) -> Result<u8> {
+    if let Some(why) = args.two_locations() {
+        eprintln!("error: {why}");
+        return Ok(exit::USAGE);
+    }
     let on_success = match (&args.delete_on_success, &args.move_on_success) {
         (true, _) => OnSuccess::Delete,
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
@@ -96,7 +120,7 @@ pub fn run(
     let install = install(&args.config, overrides)?;
     let target = install.target();
     if !json {
-        eprintln!("restoring into {target}");
+        info!("restoring into {target}");
     }
     refuse_running_core(&install, args.force, args.dry_run)?;
     let engine = install.engine()?;
