@@ -1,7 +1,7 @@
 //! `backup`: reads the install's storage and writes a backup (full, or an increment beside
 //! the previous generations).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -54,6 +54,12 @@ pub struct BackupArgs {
     /// Also back up sessions and password-reset requests.
     #[arg(long)]
     pub include_ephemeral: bool,
+    /// Say what the backup would do and write nothing (no folder, no lock, no marker): the
+    /// install it reads, the users it would back up, the folder it would write (for
+    /// --incremental, the generation and the one it follows) and the encryption. Connects
+    /// to the install and reads the previous generations' records as a backup does.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub seal: SealArgs,
     #[command(flatten)]
@@ -87,9 +93,15 @@ pub fn run(
     if backend.is_local() {
         install.check_output(&output)?;
     }
-    let _lock = backend
-        .lock_output(&output)
-        .with_context(|| format!("locking the backup output {}", output.display()))?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(
+            backend
+                .lock_output(&output)
+                .with_context(|| format!("locking the backup output {}", output.display()))?,
+        )
+    };
     let engine = install.engine()?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
@@ -106,9 +118,11 @@ pub fn run(
             output.display()
         )
     };
+    let mut follows = None;
     let (output_dir, previous, sealer) = if args.incremental {
         match chain::ChainIndex::open(&backend, &output).with_context(unreadable)? {
             Some(index) => {
+                follows = index.generations.last().map(|g| g.label());
                 // Sealed as the chain is, with its key, or refused.
                 let sealer = secrets::increment_sealer(
                     &backend,
@@ -144,6 +158,43 @@ pub fn run(
     };
 
     let increment_of = previous.is_some().then(|| output.clone());
+    let options = backup::BackupOptions {
+        users: args.user.clone(),
+        previous,
+        include_ephemeral: args.include_ephemeral,
+        jobs: jobs(&args.config),
+        engine_name: install.engine_name(),
+        domain: install.domain(),
+        core_version: install.core_version(),
+        pii_key: install.config.pii_key.clone(),
+        clock_skew: args.clock_skew,
+        hook: None,
+    };
+    if args.dry_run {
+        if backend.is_file(&output_dir.join(pryv_backup::archive::layout::MANIFEST))? {
+            // As the writer would refuse it.
+            bail!(
+                "{} already holds a backup (it has a manifest.json): choose an empty directory, \
+                 or add --incremental",
+                output_dir.display()
+            );
+        }
+        let plan = backup::plan(engine.as_ref(), &options)?;
+        let dry_run = DryRun {
+            output: &output_dir,
+            increment_of: increment_of.as_deref(),
+            follows: follows.as_deref(),
+            encryption: chain::EncryptionRecord::of(sealer.as_deref()).mode,
+            install: &target,
+            plan: &plan,
+        };
+        if json {
+            print_json(&dry_run)?;
+        } else {
+            dry_run.print();
+        }
+        return Ok(exit::OK);
+    }
     let writer = ArchiveWriter::create(
         &output_dir,
         WriterOptions {
@@ -151,28 +202,12 @@ pub fn run(
             max_chunk_size: args.max_chunk_size * 1024 * 1024,
             sealer,
             backend: backend.clone(),
-            empty_files: previous.is_none(),
+            empty_files: increment_of.is_none(),
         },
     )?;
     tell_if_replaced(&writer, &output_dir);
     let bar = UserBar::new("backing up", json);
-    let report = backup::run(
-        engine.as_ref(),
-        writer,
-        &backup::BackupOptions {
-            users: args.user.clone(),
-            previous,
-            include_ephemeral: args.include_ephemeral,
-            jobs: jobs(&args.config),
-            engine_name: install.engine_name(),
-            domain: install.domain(),
-            core_version: install.core_version(),
-            pii_key: install.config.pii_key.clone(),
-            clock_skew: args.clock_skew,
-            hook: None,
-        },
-        &bar,
-    )?;
+    let report = backup::run(engine.as_ref(), writer, &options, &bar)?;
     drop(bar);
     metrics.set(&metrics::USERS, report.users.len() as f64);
     metrics.set(&metrics::FAILED_USERS, report.failed_users.len() as f64);
@@ -275,6 +310,65 @@ pub fn run(
         eprintln!("  - user {} ({}): {}", f.username, f.user_id, f.error);
     }
     Ok(exit::PARTIAL)
+}
+
+/// What `backup --dry-run` found: what the backup would read, write and how.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DryRun<'a> {
+    /// The folder the backup would write (for an increment, its generation's).
+    output: &'a Path,
+    /// For an increment, the chain's folder and the generation it would follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    increment_of: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follows: Option<&'a str>,
+    /// none, symmetric (passphrase) or hybrid (recipient key).
+    encryption: String,
+    install: &'a pryv_backup::install::InstallTarget,
+    plan: &'a backup::BackupPlan,
+}
+
+impl DryRun<'_> {
+    fn print(&self) {
+        let what = match (self.increment_of, self.follows) {
+            (Some(chain), Some(follows)) => format!(
+                "an increment of the backup in {} would be written to {}, after {follows}",
+                chain.display(),
+                self.output.display()
+            ),
+            _ => format!(
+                "a full backup would be written to {}",
+                self.output.display()
+            ),
+        };
+        let encryption = match self.encryption.as_str() {
+            chain::EncryptionRecord::NONE => "not encrypted".to_string(),
+            "symmetric" => "encrypted with a passphrase".to_string(),
+            "hybrid" => "encrypted for a recipient key".to_string(),
+            other => format!("encrypted ({other})"),
+        };
+        println!("dry run, nothing was written: {what} ({encryption})");
+        println!("  install: {}", self.install);
+        let users = &self.plan.users;
+        let how = if self.increment_of.is_some() {
+            format!(
+                ": {} with their changes since their previous backup, {} whole",
+                self.plan.incremental_users,
+                users.len() - self.plan.incremental_users
+            )
+        } else {
+            String::new()
+        };
+        println!("  {} user(s) would be backed up{how}", users.len());
+        print!("{}", super::restore::restored_names(users));
+        if self.plan.clock_stepped_back.is_some() {
+            println!(
+                "  warning: this host's clock reads earlier than the previous backup's snapshot: \
+                 every user would be exported whole"
+            );
+        }
+    }
 }
 
 fn non_negative_seconds(text: &str) -> Result<f64, String> {

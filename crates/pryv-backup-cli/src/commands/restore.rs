@@ -142,6 +142,9 @@ pub fn run(
         },
         &bar,
     )?;
+    if !args.dry_run && !report.aborted {
+        bar.finish("restored");
+    }
     drop(bar);
     metrics.set(&metrics::USERS, report.restored.len() as f64);
     let not_restored = report.failed.len()
@@ -228,7 +231,7 @@ fn print_dry_run(report: &restore::RestoreReport) {
 /// always named.
 const NAMED_UP_TO: usize = 30;
 
-fn restored_names(restored: &[pryv_backup::model::UserRef]) -> String {
+pub(super) fn restored_names(restored: &[pryv_backup::model::UserRef]) -> String {
     if restored.len() > NAMED_UP_TO {
         return format!("    (more than {NAMED_UP_TO}: each is named in the --json report)\n");
     }
