@@ -8,6 +8,7 @@ use clap::Args;
 use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use pryv_backup::{backup, chain};
 
+use super::restore::NAMED_UP_TO;
 use super::shared::{install, jobs, locate, new_sealer, open_reader, tell_if_replaced};
 use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
@@ -283,12 +284,7 @@ pub fn run(
                  while the backup ran, or lost); the events are backed up, these files are not:",
                 report.missing_attachments.len()
             );
-            for m in &report.missing_attachments {
-                println!(
-                    "  - user {} ({}): event {}, file {}",
-                    m.username, m.user_id, m.event_id, m.file_id
-                );
-            }
+            print!("{}", missing_lines(&report.missing_attachments));
         }
         for left in &report.left_out {
             println!(
@@ -371,9 +367,60 @@ impl DryRun<'_> {
     }
 }
 
+/// One line per missing attachment, up to [`NAMED_UP_TO`]: a store that lost many would
+/// bury the rest of the report (`--json` names each).
+fn missing_lines(missing: &[backup::MissingAttachment]) -> String {
+    let mut lines: String = missing
+        .iter()
+        .take(NAMED_UP_TO)
+        .map(|m| {
+            format!(
+                "  - user {} ({}): event {}, file {}\n",
+                m.username, m.user_id, m.event_id, m.file_id
+            )
+        })
+        .collect();
+    if missing.len() > NAMED_UP_TO {
+        lines.push_str(&format!(
+            "  (and {} more: each is named in the --json report)\n",
+            missing.len() - NAMED_UP_TO
+        ));
+    }
+    lines
+}
+
 fn non_negative_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
         _ => Err(format!("{text:?} is not a number of seconds (0 or more)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pryv_backup::backup::MissingAttachment;
+
+    use super::{missing_lines, NAMED_UP_TO};
+
+    fn missing(n: usize) -> Vec<MissingAttachment> {
+        (0..n)
+            .map(|i| MissingAttachment {
+                user_id: format!("id{i}"),
+                username: format!("user{i}"),
+                event_id: format!("ev{i}"),
+                file_id: format!("file{i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_few_missing_attachments_are_named_many_are_counted() {
+        assert_eq!(
+            missing_lines(&missing(1)),
+            "  - user user0 (id0): event ev0, file file0\n"
+        );
+        let many = missing_lines(&missing(NAMED_UP_TO + 170));
+        assert_eq!(many.lines().count(), NAMED_UP_TO + 1, "{many}");
+        assert!(many.ends_with("(and 170 more: each is named in the --json report)\n"));
     }
 }

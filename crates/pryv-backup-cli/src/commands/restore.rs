@@ -229,7 +229,7 @@ fn print_dry_run(report: &restore::RestoreReport) {
 /// Up to this many restored users are named one a line; more are counted only (a platform
 /// of thousands would bury the problems), and named in `--json`. Users not restored are
 /// always named.
-const NAMED_UP_TO: usize = 30;
+pub(super) const NAMED_UP_TO: usize = 30;
 
 pub(super) fn restored_names(restored: &[pryv_backup::model::UserRef]) -> String {
     if restored.len() > NAMED_UP_TO {
