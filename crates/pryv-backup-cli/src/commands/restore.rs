@@ -82,15 +82,15 @@ impl RestoreArgs {
             .unwrap_or(std::path::Path::new("."))
     }
 
-    /// `restore A -r B` names two backups: refused as bad usage. A location equal to
-    /// PRYV_BACKUP_REPOSITORY's came from it (or is the same backup): `-r` wins.
+    /// `restore A -r B` (or `restore A -r A`) names the backup twice: refused as bad usage.
+    /// A location equal to PRYV_BACKUP_REPOSITORY's is taken as coming from it: `-r` wins.
     fn two_locations(&self) -> Option<String> {
         let (Some(location), Some(restore)) = (&self.location, &self.restore) else {
             return None;
         };
         let from_env = std::env::var_os(crate::flags::REPOSITORY_ENV)
             .is_some_and(|v| v == location.as_os_str());
-        (!from_env && location != restore).then(|| {
+        (!from_env).then(|| {
             format!(
                 "two backups given ({} and -r {}): give one, as `restore DIR` or `restore -r DIR`",
                 location.display(),
