@@ -22,17 +22,30 @@ CONFIGURATION
 
 SECRETS
   Secrets are never taken on the command line (it shows in `ps` and shell history):
-  passphrases come from a file (--*-passphrase-file) or from PRYV_BACKUP_PASSPHRASE /
-  PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE; a --key:path=value override naming a secret
+  passphrases come from a file (--*-passphrase-file), else from what --passphrase-command
+  CMD (or PRYV_BACKUP_PASSPHRASE_COMMAND) prints (run with `sh -c`, once, its output never
+  shown), else from PRYV_BACKUP_PASSPHRASE; a private key's from its file or
+  PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE. A --key:path=value override naming a secret
   (password, secret, key, token, ...) or holding a URL with credentials is refused (exit
   2): put it in the configuration file or its a__b__c environment variable. A secret
   file readable by group or others draws a warning (chmod 600 it). URLs are shown with
   their credentials replaced by ***.
 
+SCRIPTS
+  PRYV_BACKUP_REPOSITORY is the backup location of every command when none is given
+  (backup's --output, the DIR of the others); an argument wins over it. -q/--quiet leaves
+  out the progress and informational lines on stderr: warnings, errors and the report stay.
+
 EXIT CODES
   0 success   1 error (nothing or not everything done; see message)   2 bad usage
   3 partial: some users were not backed up (their data could not be read), or were skipped,
     rolled back or failed in a restore (see the report)
+  4 nothing to do: no backup holds the users `forget` was asked to remove (a forget run
+    again, or a mistyped user). Scheduled runs never exit 4: a backup with no change, a
+    prune with nothing to remove, a drill or a consolidate exit 0
+  10 no backup there: the location does not exist, or holds no complete backup where one
+    is read (inspect, verify, restore, drill, consolidate, decrypt); an existing folder
+    without backups is empty to list and prune (exit 0) and to forget (exit 4)
   11 locked: another run is writing there (nothing done; run again once it ended)
   12 wrong secret: the passphrase or key does not open the backup (or its manifest is damaged)
   130 / 143 stopped by SIGINT / SIGTERM at a safe point: temporary files removed, locks
@@ -57,6 +70,11 @@ pub struct Cli {
     /// More log lines on stderr (-v info, -vv debug). RUST_LOG works too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// No progress bar, phase or informational line ("reading …", "restoring into …") on
+    /// stderr: only warnings and errors there, and the command's report on stdout (as
+    /// restic's --quiet). For cron jobs and scripts.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     /// Print a machine-readable JSON report on stdout instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -132,6 +150,8 @@ pub fn with_compat_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
         }
         let global = a == "--json"
             || a == "--verbose"
+            || a == "--quiet"
+            || a == "-q"
             || a.starts_with("--metrics-file=")
             || (a.len() > 1
                 && a.strip_prefix('-')

@@ -5,6 +5,23 @@
 use std::ffi::CStr;
 use std::io::ErrorKind;
 
+/// No backup where the command was pointed: exit 10 (restic's "repository does not
+/// exist"), so that a script tells a wrong or empty location from a failed run. A folder of
+/// backups given where one backup is expected is bad usage of a good location: exit 1.
+#[derive(Debug)]
+pub struct NoBackup {
+    pub text: String,
+    pub folder_of_backups: bool,
+}
+
+impl std::fmt::Display for NoBackup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for NoBackup {}
+
 pub fn print(error: &anyhow::Error) {
     eprintln!("error: {}", describe(error));
 }

@@ -1,9 +1,16 @@
 //! Flag groups several commands share, each defined once and flattened into the commands
-//! that take it. The global flags (`-v`, `--json`, `--metrics-file`) are on `cli::Cli`.
+//! that take it. The global flags (`-v`, `-q`, `--json`, `--metrics-file`) are on `cli::Cli`.
 
 use std::path::PathBuf;
 
 use clap::Args;
+
+/// The backup location every command takes when none is given, as restic's
+/// RESTIC_REPOSITORY: a backup, a folder of backups or an `s3://bucket/prefix`.
+pub const REPOSITORY_ENV: &str = "PRYV_BACKUP_REPOSITORY";
+
+/// Where `--passphrase-command` is read from when not given.
+pub const PASSPHRASE_COMMAND_ENV: &str = "PRYV_BACKUP_PASSPHRASE_COMMAND";
 
 /// Where the install and its configuration are.
 #[derive(Args, Debug, Clone)]
@@ -27,7 +34,8 @@ pub struct SealArgs {
     /// decrypt its own backups).
     #[arg(long, value_name = "PEM", conflicts_with = "encrypt_passphrase_file")]
     pub recipient_pubkey: Option<PathBuf>,
-    /// Encrypt with the passphrase in this file (or PRYV_BACKUP_PASSPHRASE).
+    /// Encrypt with the passphrase in this file (or --passphrase-command, or
+    /// PRYV_BACKUP_PASSPHRASE).
     #[arg(long, value_name = "FILE")]
     pub encrypt_passphrase_file: Option<PathBuf>,
 }
@@ -35,9 +43,24 @@ pub struct SealArgs {
 /// How to open an encrypted backup.
 #[derive(Args, Debug, Clone, Default)]
 pub struct DecryptArgs {
-    /// The backup's passphrase, in this file (or PRYV_BACKUP_PASSPHRASE).
+    /// The backup's passphrase, in this file (or --passphrase-command, or
+    /// PRYV_BACKUP_PASSPHRASE).
     #[arg(long, value_name = "FILE")]
     pub decrypt_passphrase_file: Option<PathBuf>,
+    /// A command printing the backup passphrase on its stdout (its trailing newline
+    /// dropped), as restic's --password-command: `pass show pryv/backup`, `systemd-creds cat
+    /// pass`, a vault client. Run with `sh -c CMD` (quote it as for a shell; it is run at
+    /// most once, only when a passphrase is needed), stdin and stderr left to it. Used to
+    /// open a backup and to encrypt one; a passphrase file given wins over it, and it over
+    /// PRYV_BACKUP_PASSPHRASE. A command that fails or prints nothing stops the run (exit
+    /// 1, its exit status named); what it prints is never shown.
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = PASSPHRASE_COMMAND_ENV,
+        hide_env_values = true
+    )]
+    pub passphrase_command: Option<String>,
     /// The recipient's RSA private key (PEM, PKCS#8 or PKCS#1).
     #[arg(long, value_name = "PEM")]
     pub private_key: Option<PathBuf>,

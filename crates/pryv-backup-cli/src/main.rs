@@ -10,6 +10,10 @@ macro_rules! print {
 macro_rules! println {
     ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
 }
+/// An informational line on stderr, left out with --quiet.
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::output::info(format_args!($($arg)*)) };
+}
 
 mod cli;
 mod commands;
@@ -40,6 +44,13 @@ pub mod exit {
     /// Another run holds the lock of what this one would write: nothing was done (restic
     /// uses 11 too). Run again once it ended.
     pub const LOCKED: u8 = 11;
+    /// Nothing to do: the users `forget` was asked to remove are in no backup (restic has
+    /// no such code). Only where the operator named what to act on: scheduled runs (a
+    /// backup with no change, a prune with nothing to remove) exit 0.
+    pub const NOTHING_TO_DO: u8 = 4;
+    /// No backup at the location given: it does not exist, or holds no complete backup
+    /// where one is read (restic's "repository does not exist" is 10 too).
+    pub const NO_BACKUP: u8 = 10;
     /// The passphrase or key does not open the backup (restic uses 12 too).
     pub const WRONG_SECRET: u8 = 12;
 
@@ -47,6 +58,13 @@ pub mod exit {
     pub fn of_error(error: &anyhow::Error) -> u8 {
         use pryv_backup::archive::ArchiveError;
         use pryv_backup::crypto::CryptoError;
+        // Anyhow finds it among the contexts too (`with_context(|| no_backup_at(..))`).
+        if error
+            .downcast_ref::<crate::errors::NoBackup>()
+            .is_some_and(|n| !n.folder_of_backups)
+        {
+            return NO_BACKUP;
+        }
         for cause in error.chain() {
             let archive = cause.downcast_ref::<ArchiveError>().or_else(|| match cause
                 .downcast_ref::<pryv_backup::Error>(
@@ -96,6 +114,7 @@ fn main() -> ExitCode {
         Err(e) => return refused_command_line(&e, &argv),
     };
     output::init_logging(cli.verbose);
+    output::set_quiet(cli.quiet);
     if let Err(e) = stop_on_signals() {
         eprintln!("error: cannot handle SIGINT and SIGTERM ({e}); nothing was done");
         return ExitCode::from(exit::ERROR);

@@ -9,6 +9,21 @@ use pryv_backup::model::UserRef;
 use pryv_backup::progress::Progress;
 use tracing_subscriber::EnvFilter;
 
+/// `--quiet`: no progress and no informational lines on stderr; warnings, errors and the
+/// report stay.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+/// An informational line on stderr ("reading …", "restoring into …"), left out with --quiet.
+pub fn info(text: std::fmt::Arguments<'_>) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("{text}");
+    }
+}
+
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -28,13 +43,18 @@ pub fn init_logging(verbose: u8) {
         .init();
 }
 
-/// A progress bar on a terminal: items (with an ETA when their total is known, as in a
-/// restore), bytes and users, so one big user shows progress too; plain notes on stderr
-/// otherwise (quiet logs, no bar when stderr is not a terminal or with --json).
+/// A progress bar on a terminal: the phase of the run with a spinner ("building the
+/// indexes"), then while users are processed, items (with an ETA when their total is known,
+/// as in a restore), bytes and users, so one big user shows progress too. When stderr is
+/// not a terminal, one line per phase; with --json or --quiet, nothing but the notes.
 pub struct UserBar {
     bar: OnceLock<ProgressBar>,
     verb: &'static str,
     enabled: bool,
+    /// Phase lines on a stderr that is not a terminal (journald, a log file).
+    lines: bool,
+    started: std::time::Instant,
+    items: AtomicU64,
     users_total: AtomicU64,
     users_done: AtomicU64,
     bytes: AtomicU64,
@@ -43,22 +63,56 @@ pub struct UserBar {
     current: Mutex<String>,
 }
 
+const PHASE: &str = "{spinner} {msg} {elapsed}";
 const ITEMS: &str = "{spinner} {msg} {human_pos} items, {per_sec}, {elapsed}";
 const ITEMS_OF: &str =
     "{spinner} {msg} [{bar:25}] {human_pos}/{human_len} items, {elapsed}, ETA {eta}";
 
 impl UserBar {
     pub fn new(verb: &'static str, json: bool) -> Self {
+        let shown = !json && !QUIET.load(Ordering::Relaxed);
+        let terminal = std::io::stderr().is_terminal();
         UserBar {
             bar: OnceLock::new(),
             verb,
-            enabled: !json && std::io::stderr().is_terminal(),
+            enabled: shown && terminal,
+            lines: shown && !terminal,
+            started: std::time::Instant::now(),
+            items: AtomicU64::new(0),
             users_total: AtomicU64::new(0),
             users_done: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             bytes_shown: AtomicU64::new(0),
             current: Mutex::new(String::new()),
         }
+    }
+
+    /// The bar, drawn from the first phase or the start of the users on.
+    fn bar(&self) -> &ProgressBar {
+        self.bar.get_or_init(|| {
+            let bar = ProgressBar::no_length().with_style(style(PHASE));
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        })
+    }
+
+    /// The run's last line on stderr (not with --json or --quiet): items, bytes read,
+    /// duration and rate, for a restore, whose report on stdout is by user.
+    pub fn finish(&self, done: &str) {
+        if !self.enabled && !self.lines {
+            return;
+        }
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        let items = self.items.load(Ordering::Relaxed);
+        eprintln!(
+            "{done} {items} items and {} of attachments of {} user(s) in {seconds:.1} s ({:.0} items/s)",
+            indicatif::HumanBytes(self.bytes.load(Ordering::Relaxed)),
+            self.users_done.load(Ordering::Relaxed),
+            items as f64 / seconds.max(0.001)
+        );
     }
 
     fn redraw(&self) {
@@ -84,14 +138,23 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 impl Progress for UserBar {
+    fn phase(&self, name: &str) {
+        if self.lines {
+            eprintln!("{name}…");
+        }
+        if self.enabled {
+            let bar = self.bar();
+            bar.set_style(style(PHASE));
+            bar.set_message(format!("{name}…"));
+        }
+    }
+
     fn start(&self, total: usize) {
         self.users_total.store(total as u64, Ordering::Relaxed);
         if !self.enabled {
             return;
         }
-        let bar = ProgressBar::no_length().with_style(style(ITEMS));
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        let _ = self.bar.set(bar);
+        self.bar().set_style(style(ITEMS));
         self.redraw();
     }
 
@@ -103,9 +166,10 @@ impl Progress for UserBar {
     }
 
     fn items_done(&self, items: u64, bytes: u64) {
+        self.items.fetch_add(items, Ordering::Relaxed);
+        let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if let Some(bar) = self.bar.get() {
             bar.inc(items);
-            let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
             if total - self.bytes_shown.load(Ordering::Relaxed) >= 1 << 20 {
                 self.redraw();
             }

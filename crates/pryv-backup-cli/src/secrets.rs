@@ -1,7 +1,8 @@
-//! Secrets come from files or the environment, never from the command line.
+//! Secrets come from files, a passphrase command or the environment, never from the
+//! command line.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context, Result};
 use pryv_backup::archive::{ArchiveReader, Backend, FileSealer};
@@ -9,7 +10,7 @@ use pryv_backup::chain::{ChainIndex, EncryptionRecord};
 use pryv_backup::crypto::Pryvbke1;
 use zeroize::Zeroizing;
 
-use crate::flags::DecryptArgs;
+use crate::flags::{DecryptArgs, PASSPHRASE_COMMAND_ENV};
 
 pub const PASSPHRASE_ENV: &str = "PRYV_BACKUP_PASSPHRASE";
 pub const KEY_PASSPHRASE_ENV: &str = "PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE";
@@ -32,6 +33,56 @@ pub fn read_secret(file: Option<&Path>, env: &str) -> Result<Option<Zeroizing<St
         .ok()
         .filter(|s| !s.is_empty())
         .map(Zeroizing::new))
+}
+
+/// The backup passphrase: from `file`, else from what `command` prints, else from
+/// PRYV_BACKUP_PASSPHRASE.
+pub fn read_passphrase(
+    file: Option<&Path>,
+    command: Option<&str>,
+) -> Result<Option<Zeroizing<String>>> {
+    match (file, command) {
+        (None, Some(command)) => Ok(Some(passphrase_from_command(command)?)),
+        _ => read_secret(file, PASSPHRASE_ENV),
+    }
+}
+
+/// What the passphrase command printed, kept for the rest of the run: a run may need the
+/// passphrase several times (to encrypt an increment, to open each earlier generation), and
+/// the command may ask a person or a vault each time it runs.
+static FROM_COMMAND: OnceLock<Zeroizing<String>> = OnceLock::new();
+
+/// Runs `command` with `sh -c` and takes its stdout, trailing newline dropped. Neither the
+/// command (it may carry a secret) nor its output is ever shown; its own stderr goes to ours.
+fn passphrase_from_command(command: &str) -> Result<Zeroizing<String>> {
+    if let Some(pass) = FROM_COMMAND.get() {
+        return Ok(pass.clone());
+    }
+    let what = format!("the passphrase command (--passphrase-command or {PASSPHRASE_COMMAND_ENV})");
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("{what} could not be started"))?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}; its stderr, if any, is above): no passphrase, nothing was done",
+            output.status
+        );
+    }
+    let Ok(text) = std::str::from_utf8(&stdout) else {
+        bail!("{what} printed something that is not UTF-8 text: no passphrase, nothing was done");
+    };
+    let pass = text.strip_suffix('\n').unwrap_or(text);
+    let pass = pass.strip_suffix('\r').unwrap_or(pass);
+    if pass.is_empty() {
+        bail!("{what} printed nothing on its stdout: no passphrase, nothing was done");
+    }
+    let pass = Zeroizing::new(pass.to_string());
+    Ok(FROM_COMMAND.get_or_init(|| pass).clone())
 }
 
 /// A file holding a secret (passphrase, private key) that other users of the machine can
@@ -101,8 +152,8 @@ pub fn opener(envelope: &serde_json::Value, args: &DecryptArgs) -> Result<Arc<dy
             Pryvbke1::open_with_private_key(envelope, &pem, key_pass.as_deref().map(String::as_str))?
         }
         "symmetric" => {
-            let Some(pass) = read_secret(args.decrypt_passphrase_file.as_deref(), PASSPHRASE_ENV)? else {
-                bail!("this backup is encrypted with a passphrase: give --decrypt-passphrase-file <FILE> or set {PASSPHRASE_ENV}");
+            let Some(pass) = read_passphrase(args.decrypt_passphrase_file.as_deref(), args.passphrase_command.as_deref())? else {
+                bail!("this backup is encrypted with a passphrase: give --decrypt-passphrase-file <FILE> or --passphrase-command <CMD>, or set {PASSPHRASE_ENV}");
             };
             Pryvbke1::open_with_passphrase(envelope, &pass)?
         }
@@ -114,6 +165,7 @@ pub fn opener(envelope: &serde_json::Value, args: &DecryptArgs) -> Result<Arc<dy
 /// Whether a passphrase or a private key was given to read a backup.
 pub fn key_given(args: &DecryptArgs) -> bool {
     args.decrypt_passphrase_file.is_some()
+        || args.passphrase_command.is_some()
         || args.private_key.is_some()
         || std::env::var(PASSPHRASE_ENV).is_ok_and(|p| !p.is_empty())
 }
@@ -132,7 +184,8 @@ pub fn warn_if_clear(index: &ChainIndex, args: &DecryptArgs) {
 
 /// The sealer of a new increment of `index`: the chain's own mode and key. `fresh` is the
 /// sealer the sealing flags ask for. A passphrase chain takes the one passphrase given
-/// (either flag, or the environment), which must open its newest generation.
+/// (either flag, the passphrase command, or the environment), which must open its newest
+/// generation.
 pub fn increment_sealer(
     backend: &Backend,
     index: &ChainIndex,
@@ -146,8 +199,9 @@ pub fn increment_sealer(
     if index.encryption() != "symmetric" {
         return Ok(fresh);
     }
-    let encrypt = read_secret(encrypt_file, PASSPHRASE_ENV)?;
-    let given = read_secret(decrypt.decrypt_passphrase_file.as_deref(), PASSPHRASE_ENV)?;
+    let command = decrypt.passphrase_command.as_deref();
+    let encrypt = read_passphrase(encrypt_file, command)?;
+    let given = read_passphrase(decrypt.decrypt_passphrase_file.as_deref(), command)?;
     let pass = match (encrypt, given) {
         (Some(e), Some(d)) if *e != *d => {
             bail!("the encryption and decryption passphrases differ: {NOT_SUPPORTED}")

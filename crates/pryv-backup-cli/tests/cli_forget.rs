@@ -279,7 +279,7 @@ fn forget_removes_a_user_from_every_generation_clear_or_encrypted() {
     assert!(found.is_empty(), "bob is still there: {found:#?}");
     assert_same(&without_bob(before), &restored_dump(&chain));
 
-    // Forgetting again finds nothing and changes nothing.
+    // Forgetting again finds nothing and changes nothing: "nothing to do", exit 4.
     let done = digests(&folder);
     let output = run_with(
         &[
@@ -291,7 +291,7 @@ fn forget_removes_a_user_from_every_generation_clear_or_encrypted() {
         ],
         &secrets,
     );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     assert!(
         text(&output).contains("bob: in no backup read"),
         "{}",

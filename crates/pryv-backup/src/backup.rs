@@ -209,31 +209,15 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<BackupReport> {
     let snapshot_before = now_seconds();
+    progress.phase("listing the users");
     let users = select_users(engine.users()?, &options.users)?;
     let previous = options.previous.as_ref();
-    let mut since: HashMap<String, f64> = users
-        .iter()
-        .filter_map(|u| {
-            let t = previous?.since_of(&u.user_id)?;
-            Some((u.user_id.clone(), t - options.clock_skew))
-        })
-        .collect();
-    // Changes are found by their time: with a clock that went back, a window starting at
-    // the previous snapshot would skip what was changed in between. Everyone goes whole.
-    let clock_stepped_back = previous
-        .and_then(|p| p.latest_snapshot)
-        .filter(|&latest| snapshot_before < latest)
-        .map(|latest| ClockStep {
-            previous_snapshot: latest,
-            snapshot: snapshot_before,
-        });
-    if clock_stepped_back.is_some() {
-        // Reported (and recorded) by the caller: see [`BackupReport::clock_stepped_back`].
-        since.clear();
-    } else if previous.is_some() && since.is_empty() {
+    let (since, clock_stepped_back) = since_times(&users, options, snapshot_before);
+    if clock_stepped_back.is_none() && previous.is_some() && since.is_empty() {
         progress.note("the previous backup lists no users: running a full backup");
     }
 
+    progress.phase("backing up the users");
     progress.start(users.len());
     let (manifests, left_out, failed_users) = export_users(
         engine,
@@ -258,6 +242,7 @@ pub fn run(
     let all_users = options.users.is_empty();
     let owners = PlatformOwners::new(&users, options.pii_key.as_ref(), all_users, all_users)?
         .without(&gone, options.pii_key.as_ref())?;
+    progress.phase("backing up the platform entries");
     let mut platform = writer.platform_writer()?;
     engine.export_platform(&mut |item: &Item| {
         if owners.keeps(item) {
@@ -307,6 +292,7 @@ pub fn run(
     };
     let record = serde_json::to_value(&record)
         .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;
+    progress.phase("writing the manifest");
     writer.finish_with_record(
         ManifestInfo {
             core_version: options.core_version.clone(),
@@ -370,6 +356,62 @@ fn missing_in(user: &UserManifest) -> Vec<MissingAttachment> {
             file_id: text(m, "fileId"),
         })
         .collect()
+}
+
+/// Per user with a previous snapshot, the time after which its changes are exported (the
+/// others go whole); none when this host's clock reads earlier than the previous snapshot.
+fn since_times(
+    users: &[UserRef],
+    options: &BackupOptions,
+    snapshot_before: f64,
+) -> (HashMap<String, f64>, Option<ClockStep>) {
+    let previous = options.previous.as_ref();
+    let mut since: HashMap<String, f64> = users
+        .iter()
+        .filter_map(|u| {
+            let t = previous?.since_of(&u.user_id)?;
+            Some((u.user_id.clone(), t - options.clock_skew))
+        })
+        .collect();
+    // Changes are found by their time: with a clock that went back, a window starting at
+    // the previous snapshot would skip what was changed in between. Everyone goes whole.
+    let clock_stepped_back = previous
+        .and_then(|p| p.latest_snapshot)
+        .filter(|&latest| snapshot_before < latest)
+        .map(|latest| ClockStep {
+            previous_snapshot: latest,
+            snapshot: snapshot_before,
+        });
+    if clock_stepped_back.is_some() {
+        // Reported (and recorded) by the caller: see [`BackupReport::clock_stepped_back`].
+        since.clear();
+    }
+    (since, clock_stepped_back)
+}
+
+/// What a backup with `options` would export, found without writing anything (`backup
+/// --dry-run`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupPlan {
+    /// The users it would back up, in the index's order.
+    pub users: Vec<UserRef>,
+    /// How many of them would have only their changes exported (the others go whole).
+    pub incremental_users: usize,
+    /// Set when this host's clock reads earlier than the previous generation's snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_stepped_back: Option<ClockStep>,
+}
+
+/// The users [`run`] would back up and how: reads the users index, writes nothing.
+pub fn plan(engine: &dyn Engine, options: &BackupOptions) -> Result<BackupPlan> {
+    let users = select_users(engine.users()?, &options.users)?;
+    let (since, clock_stepped_back) = since_times(&users, options, now_seconds());
+    Ok(BackupPlan {
+        incremental_users: since.len(),
+        users,
+        clock_stepped_back,
+    })
 }
 
 /// Keeps the users asked for, in the index's order; an unknown name is an error, not an

@@ -247,7 +247,7 @@ pub fn run(
             )),
         })?;
     // PostgreSQL: the user's commit is made durable here (see `Engine::finish_restore`).
-    engine.finish_restore(1)?;
+    engine.finish_restore(1, progress)?;
     report.integrity_checked = true;
     Ok(report)
 }

@@ -3,6 +3,9 @@
 use crate::model::UserRef;
 
 pub trait Progress: Send + Sync {
+    /// A phase of the run begins ("building the indexes", "writing the manifest"): work
+    /// that may take a while with no user or item to count.
+    fn phase(&self, _name: &str) {}
     /// `total` users are about to be processed.
     fn start(&self, _total: usize) {}
     fn user_started(&self, _user: &UserRef) {}

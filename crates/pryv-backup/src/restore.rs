@@ -199,6 +199,7 @@ pub fn run(
         report.would_restore = Some(to_restore);
         return Ok(report);
     }
+    progress.phase("restoring the users");
     progress.start(to_restore.len());
     let item_counts = chain.item_counts();
     let items_of = |u: &UserRef| item_counts.get(&u.user_id).copied().unwrap_or(0);
@@ -250,6 +251,7 @@ pub fn run(
         .chain(report.incomplete.iter().map(|i| i.user.clone()))
         .collect();
     if !committed.is_empty() {
+        progress.phase("restoring the platform entries");
         // Every user of the backup committed: all its entries belong to restored users, even
         // those naming users by a token made with a pepper this install does not know.
         let all_committed = options.users.is_empty() && committed.len() == chain.users().len();
@@ -282,7 +284,7 @@ pub fn run(
     }
 
     // Whatever became of the users: indexes put off for the load must exist after the run.
-    if let Err(e) = engine.finish_restore(options.jobs) {
+    if let Err(e) = engine.finish_restore(options.jobs, progress) {
         report.finish_error = Some(e.to_string());
     }
 
@@ -511,7 +513,7 @@ fn stopped_by_outage(
     progress: &dyn Progress,
     outage: Error,
 ) -> Error {
-    if let Err(e) = engine.finish_restore(jobs) {
+    if let Err(e) = engine.finish_restore(jobs, progress) {
         progress.note(&format!("finishing the restore failed too: {e}"));
     }
     let (restored, incomplete) = (report.restored.len(), report.incomplete.len());

@@ -114,7 +114,9 @@ fn a_restore_into_an_empty_database_builds_the_indexes_last() {
     assert!(during.contains_key("accesses_pkey"));
     assert!(during.contains_key("idx_access_token"));
 
-    target.finish_restore(2).unwrap();
+    target
+        .finish_restore(2, &pryv_backup::progress::Silent)
+        .unwrap();
     assert_eq!(indexes(db.client()), ddl_indexes());
 }
 
@@ -184,7 +186,9 @@ fn a_user_restored_twice_into_a_schema_being_loaded_is_replaced_not_doubled() {
     import_first(&target, &chain, &ImportOptions::default());
     assert_eq!(user_rows(db.client(), &first.user_id), once);
     // The key is built over rows that hold it.
-    target.finish_restore(2).unwrap();
+    target
+        .finish_restore(2, &pryv_backup::progress::Silent)
+        .unwrap();
     assert_eq!(indexes(db.client()), ddl_indexes());
 }
 
@@ -324,7 +328,9 @@ fn a_user_whose_rows_repeat_a_key_is_refused_while_the_key_is_absent() {
             .import_user(user, data, &ImportOptions::default())
             .unwrap();
     }
-    target.finish_restore(2).unwrap();
+    target
+        .finish_restore(2, &pryv_backup::progress::Silent)
+        .unwrap();
     assert_eq!(indexes(db.client()), ddl_indexes());
 }
 
@@ -364,7 +370,9 @@ fn keys_are_built_early_for_rows_in_no_order_and_for_verification() {
     for key in schema::GUARDED_KEYS {
         assert!(present(&mut db, key.name), "{}", key.name);
     }
-    target.finish_restore(2).unwrap();
+    target
+        .finish_restore(2, &pryv_backup::progress::Silent)
+        .unwrap();
     assert_eq!(indexes(db.client()), ddl_indexes());
 
     let mut db = testbed::pg_database();
@@ -376,6 +384,8 @@ fn keys_are_built_early_for_rows_in_no_order_and_for_verification() {
     target.import_user(first, &users[0].1, &verify).unwrap();
     assert!(present(&mut db, "events_pkey"));
     assert!(!present(&mut db, "audit_events_pkey"));
-    target.finish_restore(2).unwrap();
+    target
+        .finish_restore(2, &pryv_backup::progress::Silent)
+        .unwrap();
     assert_eq!(indexes(db.client()), ddl_indexes());
 }

@@ -1,13 +1,14 @@
 //! `backup`: reads the install's storage and writes a backup (full, or an increment beside
 //! the previous generations).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pryv_backup::archive::{ArchiveWriter, WriterOptions};
 use pryv_backup::{backup, chain};
 
+use super::restore::NAMED_UP_TO;
 use super::shared::{install, jobs, locate, new_sealer, open_reader, tell_if_replaced};
 use crate::exit;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
@@ -20,7 +21,7 @@ pub struct BackupArgs {
     /// The backup directory to write, or `s3://bucket/prefix` for an S3-compatible object
     /// store (credentials, region and endpoint from the usual AWS_ACCESS_KEY_ID,
     /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL variables).
-    #[arg(short, long, value_name = "DIR")]
+    #[arg(short, long, value_name = "DIR", env = crate::flags::REPOSITORY_ENV)]
     pub output: PathBuf,
     /// Back up only this user (userId or username; repeatable).
     #[arg(short, long, value_name = "USER")]
@@ -54,6 +55,12 @@ pub struct BackupArgs {
     /// Also back up sessions and password-reset requests.
     #[arg(long)]
     pub include_ephemeral: bool,
+    /// Say what the backup would do and write nothing (no folder, no lock, no marker): the
+    /// install it reads, the users it would back up, the folder it would write (for
+    /// --incremental, the generation and the one it follows) and the encryption. Connects
+    /// to the install and reads the previous generations' records as a backup does.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub seal: SealArgs,
     #[command(flatten)]
@@ -76,20 +83,26 @@ pub fn run(
     // The key and the destination are checked before any store is asked anything (the
     // platform's rqlite node included): a mistake in either is then told at once, and costs
     // no connection.
-    let fresh_sealer = new_sealer(&args.seal)?;
+    let fresh_sealer = new_sealer(&args.seal, &args.decrypt)?;
     let (backend, output) = locate(&args.output)?;
     let install = install.reading_stopped_platform()?;
     let target = install.target();
     if !json {
-        eprintln!("reading {target}");
+        info!("reading {target}");
     }
     // Two backups into one output would mix their files: the second stops here.
     if backend.is_local() {
         install.check_output(&output)?;
     }
-    let _lock = backend
-        .lock_output(&output)
-        .with_context(|| format!("locking the backup output {}", output.display()))?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(
+            backend
+                .lock_output(&output)
+                .with_context(|| format!("locking the backup output {}", output.display()))?,
+        )
+    };
     let engine = install.engine()?;
 
     // An incremental backup adds a generation beside the previous ones; it never rewrites them.
@@ -106,9 +119,11 @@ pub fn run(
             output.display()
         )
     };
+    let mut follows = None;
     let (output_dir, previous, sealer) = if args.incremental {
         match chain::ChainIndex::open(&backend, &output).with_context(unreadable)? {
             Some(index) => {
+                follows = index.generations.last().map(|g| g.label());
                 // Sealed as the chain is, with its key, or refused.
                 let sealer = secrets::increment_sealer(
                     &backend,
@@ -132,7 +147,7 @@ pub fn run(
                 (next, Some(state), sealer)
             }
             None => {
-                eprintln!(
+                info!(
                     "no previous backup in {}: running a full backup",
                     output.display()
                 );
@@ -144,6 +159,43 @@ pub fn run(
     };
 
     let increment_of = previous.is_some().then(|| output.clone());
+    let options = backup::BackupOptions {
+        users: args.user.clone(),
+        previous,
+        include_ephemeral: args.include_ephemeral,
+        jobs: jobs(&args.config),
+        engine_name: install.engine_name(),
+        domain: install.domain(),
+        core_version: install.core_version(),
+        pii_key: install.config.pii_key.clone(),
+        clock_skew: args.clock_skew,
+        hook: None,
+    };
+    if args.dry_run {
+        if backend.is_file(&output_dir.join(pryv_backup::archive::layout::MANIFEST))? {
+            // As the writer would refuse it.
+            bail!(
+                "{} already holds a backup (it has a manifest.json): choose an empty directory, \
+                 or add --incremental",
+                output_dir.display()
+            );
+        }
+        let plan = backup::plan(engine.as_ref(), &options)?;
+        let dry_run = DryRun {
+            output: &output_dir,
+            increment_of: increment_of.as_deref(),
+            follows: follows.as_deref(),
+            encryption: chain::EncryptionRecord::of(sealer.as_deref()).mode,
+            install: &target,
+            plan: &plan,
+        };
+        if json {
+            print_json(&dry_run)?;
+        } else {
+            dry_run.print();
+        }
+        return Ok(exit::OK);
+    }
     let writer = ArchiveWriter::create(
         &output_dir,
         WriterOptions {
@@ -151,28 +203,12 @@ pub fn run(
             max_chunk_size: args.max_chunk_size * 1024 * 1024,
             sealer,
             backend: backend.clone(),
-            empty_files: previous.is_none(),
+            empty_files: increment_of.is_none(),
         },
     )?;
     tell_if_replaced(&writer, &output_dir);
     let bar = UserBar::new("backing up", json);
-    let report = backup::run(
-        engine.as_ref(),
-        writer,
-        &backup::BackupOptions {
-            users: args.user.clone(),
-            previous,
-            include_ephemeral: args.include_ephemeral,
-            jobs: jobs(&args.config),
-            engine_name: install.engine_name(),
-            domain: install.domain(),
-            core_version: install.core_version(),
-            pii_key: install.config.pii_key.clone(),
-            clock_skew: args.clock_skew,
-            hook: None,
-        },
-        &bar,
-    )?;
+    let report = backup::run(engine.as_ref(), writer, &options, &bar)?;
     drop(bar);
     metrics.set(&metrics::USERS, report.users.len() as f64);
     metrics.set(&metrics::FAILED_USERS, report.failed_users.len() as f64);
@@ -248,12 +284,7 @@ pub fn run(
                  while the backup ran, or lost); the events are backed up, these files are not:",
                 report.missing_attachments.len()
             );
-            for m in &report.missing_attachments {
-                println!(
-                    "  - user {} ({}): event {}, file {}",
-                    m.username, m.user_id, m.event_id, m.file_id
-                );
-            }
+            print!("{}", missing_lines(&report.missing_attachments));
         }
         for left in &report.left_out {
             println!(
@@ -277,9 +308,119 @@ pub fn run(
     Ok(exit::PARTIAL)
 }
 
+/// What `backup --dry-run` found: what the backup would read, write and how.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DryRun<'a> {
+    /// The folder the backup would write (for an increment, its generation's).
+    output: &'a Path,
+    /// For an increment, the chain's folder and the generation it would follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    increment_of: Option<&'a Path>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follows: Option<&'a str>,
+    /// none, symmetric (passphrase) or hybrid (recipient key).
+    encryption: String,
+    install: &'a pryv_backup::install::InstallTarget,
+    plan: &'a backup::BackupPlan,
+}
+
+impl DryRun<'_> {
+    fn print(&self) {
+        let what = match (self.increment_of, self.follows) {
+            (Some(chain), Some(follows)) => format!(
+                "an increment of the backup in {} would be written to {}, after {follows}",
+                chain.display(),
+                self.output.display()
+            ),
+            _ => format!(
+                "a full backup would be written to {}",
+                self.output.display()
+            ),
+        };
+        let encryption = match self.encryption.as_str() {
+            chain::EncryptionRecord::NONE => "not encrypted".to_string(),
+            "symmetric" => "encrypted with a passphrase".to_string(),
+            "hybrid" => "encrypted for a recipient key".to_string(),
+            other => format!("encrypted ({other})"),
+        };
+        println!("dry run, nothing was written: {what} ({encryption})");
+        println!("  install: {}", self.install);
+        let users = &self.plan.users;
+        let how = if self.increment_of.is_some() {
+            format!(
+                ": {} with their changes since their previous backup, {} whole",
+                self.plan.incremental_users,
+                users.len() - self.plan.incremental_users
+            )
+        } else {
+            String::new()
+        };
+        println!("  {} user(s) would be backed up{how}", users.len());
+        print!("{}", super::restore::restored_names(users));
+        if self.plan.clock_stepped_back.is_some() {
+            println!(
+                "  warning: this host's clock reads earlier than the previous backup's snapshot: \
+                 every user would be exported whole"
+            );
+        }
+    }
+}
+
+/// One line per missing attachment, up to [`NAMED_UP_TO`]: a store that lost many would
+/// bury the rest of the report (`--json` names each).
+fn missing_lines(missing: &[backup::MissingAttachment]) -> String {
+    let mut lines: String = missing
+        .iter()
+        .take(NAMED_UP_TO)
+        .map(|m| {
+            format!(
+                "  - user {} ({}): event {}, file {}\n",
+                m.username, m.user_id, m.event_id, m.file_id
+            )
+        })
+        .collect();
+    if missing.len() > NAMED_UP_TO {
+        lines.push_str(&format!(
+            "  (and {} more: each is named in the --json report)\n",
+            missing.len() - NAMED_UP_TO
+        ));
+    }
+    lines
+}
+
 fn non_negative_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(s) if s.is_finite() && s >= 0.0 => Ok(s),
         _ => Err(format!("{text:?} is not a number of seconds (0 or more)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pryv_backup::backup::MissingAttachment;
+
+    use super::{missing_lines, NAMED_UP_TO};
+
+    fn missing(n: usize) -> Vec<MissingAttachment> {
+        (0..n)
+            .map(|i| MissingAttachment {
+                user_id: format!("id{i}"),
+                username: format!("user{i}"),
+                event_id: format!("ev{i}"),
+                file_id: format!("file{i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_few_missing_attachments_are_named_many_are_counted() {
+        assert_eq!(
+            missing_lines(&missing(1)),
+            "  - user user0 (id0): event ev0, file file0\n"
+        );
+        let many = missing_lines(&missing(NAMED_UP_TO + 170));
+        assert_eq!(many.lines().count(), NAMED_UP_TO + 1, "{many}");
+        assert!(many.ends_with("(and 170 more: each is named in the --json report)\n"));
     }
 }

@@ -16,6 +16,7 @@ use crate::secrets;
 #[derive(Args, Debug)]
 pub struct ConsolidateArgs {
     /// The backup to merge (a folder or `s3://bucket/prefix`).
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     /// Where to write the new full backup (a new or empty folder, or `s3://...`).
     #[arg(short, long, value_name = "DIR")]
@@ -32,7 +33,7 @@ pub struct ConsolidateArgs {
 pub fn run(args: &ConsolidateArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let (dir, chain) = open_chain(&args.dir, args.as_of, &args.secrets, json)?;
     // An encrypted chain stays encrypted: with the key asked for, else with its own.
-    let sealer = match new_sealer(&args.seal)? {
+    let sealer = match new_sealer(&args.seal, &args.secrets)? {
         Some(sealer) => Some(sealer),
         None => match ArchiveReader::envelope_in(chain.backend(), &dir)? {
             Some(envelope) => Some(secrets::opener(&envelope, &args.secrets)?),

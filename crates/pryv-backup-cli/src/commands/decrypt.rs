@@ -7,7 +7,7 @@ use clap::Args;
 use pryv_backup::archive::{ArchiveReader, Backend};
 use pryv_backup::{chain, crypto};
 
-use super::shared::locate;
+use super::shared::{locate, require_backup};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::output::print_json;
@@ -16,6 +16,7 @@ use crate::secrets;
 #[derive(Args, Debug)]
 pub struct DecryptCommandArgs {
     /// The encrypted backup directory, or `s3://bucket/prefix`.
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     /// Where to write the plaintext copy (must not exist or be empty). `--output` too, as
     /// in the other commands.
@@ -27,12 +28,14 @@ pub struct DecryptCommandArgs {
 
 pub fn run(args: &DecryptCommandArgs, json: bool) -> Result<u8> {
     let (dir, out) = (args.dir.as_path(), args.out.as_path());
-    if !locate(dir)?.0.is_local() {
+    let (backend, local) = locate(dir)?;
+    if !backend.is_local() {
         bail!(
             "decrypt works on a local directory: copy {} here first (e.g. `aws s3 sync`)",
             dir.display()
         );
     }
+    require_backup(&backend, &local, dir)?;
     if ArchiveReader::envelope(dir)?.is_none() {
         bail!(
             "{} is not encrypted (no encryption.json): nothing to decrypt",

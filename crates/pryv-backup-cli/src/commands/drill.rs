@@ -17,6 +17,7 @@ pub struct DrillArgs {
     /// The backup directory, or `s3://bucket/prefix`; or a folder of backups (one per
     /// sub-folder, as the backup unit writes them): its newest complete backup, by the
     /// backups' own records, is drilled.
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     /// Drill the state as it was at this time (see `restore --as-of`).
     #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
@@ -33,7 +34,7 @@ pub struct DrillArgs {
 pub fn run(args: &DrillArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let location = newest_if_folder_of_backups(&args.dir, &args.secrets)?;
     if location != args.dir && !json {
-        eprintln!(
+        info!(
             "drilling {}, the newest complete backup in {}",
             location.display(),
             args.dir.display()

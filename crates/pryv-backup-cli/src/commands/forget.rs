@@ -8,7 +8,7 @@ use clap::Args;
 use pryv_backup::config::PiiKey;
 use pryv_backup::forget;
 
-use super::shared::{locate, open_reader};
+use super::shared::{locate, open_reader, require_folder};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::metrics::{self, Metrics};
@@ -32,6 +32,7 @@ pub fn read_pii_key(file: Option<&std::path::Path>) -> Result<Option<PiiKey>> {
 #[derive(Args, Debug)]
 pub struct ForgetArgs {
     /// One backup, a folder holding one backup per sub-folder, or `s3://bucket/prefix`.
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     /// The user to forget, by userId or username (repeatable).
     #[arg(long = "user", value_name = "USER", required = true)]
@@ -54,17 +55,21 @@ pub fn run(args: &ForgetArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let apply = args.yes;
     let pii_key = read_pii_key(args.pii_key_file.as_deref())?;
     let (backend, dir) = locate(&args.dir)?;
+    require_folder(&backend, &dir)?;
     let report = forget::run(&backend, &dir, &args.users, pii_key.as_ref(), apply, &|d| {
         open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
     })?;
     metrics.set(&metrics::FORGOTTEN_BACKUPS, report.backups.len() as f64);
     metrics.set(&metrics::PROBLEMS, report.damaged.len() as f64);
-    let code = exit_code(&report);
+    let code = forget_exit_code(&report);
     if json {
         print_json(&report)?;
         return Ok(code);
     }
     print_report(&report, apply);
+    if code == exit::NOTHING_TO_DO {
+        println!("nothing to do: no backup holds the user(s) named (exit code 4)");
+    }
     Ok(code)
 }
 
@@ -77,6 +82,16 @@ pub fn exit_code(report: &forget::ForgetReport) -> u8 {
         exit::PARTIAL
     } else {
         exit::OK
+    }
+}
+
+/// Forget's own runs: nothing to do (exit 4) when no backup holds any user named, so that
+/// a mistyped user is told from an erased one; a run again after a forget says so too.
+/// Prune's forgetting (scheduled) keeps [`exit_code`].
+fn forget_exit_code(report: &forget::ForgetReport) -> u8 {
+    match exit_code(report) {
+        exit::OK if report.backups.is_empty() => exit::NOTHING_TO_DO,
+        code => code,
     }
 }
 

@@ -19,6 +19,7 @@ use crate::secrets;
 pub struct InspectArgs {
     /// The backup directory, or `s3://bucket/prefix` (`pryv-backup list` shows the backups
     /// of a folder of backups).
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     /// Show the state as it was at this time (the generations written at or before it)
     /// instead of the latest: a date (2026-11-24, its first instant in UTC), a date-time

@@ -9,7 +9,7 @@ use comfy_table::{presets, CellAlignment, Table};
 use indicatif::HumanBytes;
 use pryv_backup::listing::{self, Row};
 
-use super::shared::{locate, open_reader};
+use super::shared::{locate, open_reader, require_folder};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::output::print_json;
@@ -18,6 +18,7 @@ use crate::when;
 #[derive(Args, Debug)]
 pub struct ListArgs {
     /// A folder of backups (one per sub-folder), one backup, or `s3://bucket/prefix`.
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub location: PathBuf,
     /// Opens encrypted manifests to count their items (dates, users, sizes and
     /// completeness need no key).
@@ -27,6 +28,7 @@ pub struct ListArgs {
 
 pub fn run(args: &ListArgs, json: bool) -> Result<u8> {
     let (backend, dir) = locate(&args.location)?;
+    require_folder(&backend, &dir)?;
     let rows = listing::list(&backend, &dir, &|d| {
         open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
     })?;

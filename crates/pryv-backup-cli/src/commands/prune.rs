@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use pryv_backup::{forget, prune};
 
-use super::shared::{locate, open_reader};
+use super::shared::{locate, open_reader, require_folder};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::metrics::{self, Metrics};
@@ -16,6 +16,7 @@ use crate::output::print_json;
 #[command(group = clap::ArgGroup::new("rules").required(true).multiple(true))]
 pub struct PruneArgs {
     /// The folder holding one backup per sub-folder, or `s3://bucket/prefix`.
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     /// Keep the n newest backups (generations).
     #[arg(long, value_name = "N", group = "rules")]
@@ -69,6 +70,7 @@ pub fn run(args: &PruneArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     };
     let apply = args.yes;
     let (backend, dir) = locate(&args.dir)?;
+    require_folder(&backend, &dir)?;
     let report = prune::run(&backend, &dir, &policy, apply, &|d| {
         open_reader(&backend, d, &args.secrets).map_err(|e| format!("{e:#}"))
     })?;

@@ -18,10 +18,12 @@ use crate::output::{print_json, UserBar};
 pub struct RestoreArgs {
     /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`),
     /// given as the other commands take it: `restore DIR`.
+    // Not `conflicts_with = "restore"`: clap would count a value from the environment as
+    // given, and refuse `-r DIR` whenever PRYV_BACKUP_REPOSITORY is set (see `dir`).
     #[arg(
         value_name = "DIR",
-        required_unless_present = "restore",
-        conflicts_with = "restore"
+        env = crate::flags::REPOSITORY_ENV,
+        required_unless_present = "restore"
     )]
     pub location: Option<PathBuf>,
     /// The same, as bin/backup.js takes it: `restore -r DIR` (or `pryv-backup --restore DIR`).
@@ -113,12 +115,30 @@ pub struct RestoreArgs {
 }
 
 impl RestoreArgs {
-    /// The backup to restore, however it was given (clap requires exactly one).
+    /// The backup to restore, however it was given (clap requires one): `-r DIR` wins over
+    /// a location from PRYV_BACKUP_REPOSITORY.
     pub fn dir(&self) -> &std::path::Path {
-        self.location
+        self.restore
             .as_deref()
-            .or(self.restore.as_deref())
+            .or(self.location.as_deref())
             .unwrap_or(std::path::Path::new("."))
+    }
+
+    /// `restore A -r B` (or `restore A -r A`) names the backup twice: refused as bad usage.
+    /// A location equal to PRYV_BACKUP_REPOSITORY's is taken as coming from it: `-r` wins.
+    fn two_locations(&self) -> Option<String> {
+        let (Some(location), Some(restore)) = (&self.location, &self.restore) else {
+            return None;
+        };
+        let from_env = std::env::var_os(crate::flags::REPOSITORY_ENV)
+            .is_some_and(|v| v == location.as_os_str());
+        (!from_env).then(|| {
+            format!(
+                "two backups given ({} and -r {}): give one, as `restore DIR` or `restore -r DIR`",
+                location.display(),
+                restore.display()
+            )
+        })
     }
 }
 
@@ -128,6 +148,10 @@ pub fn run(
     json: bool,
     metrics: &mut Metrics,
 ) -> Result<u8> {
+    if let Some(why) = args.two_locations() {
+        eprintln!("error: {why}");
+        return Ok(exit::USAGE);
+    }
     let partial = !args.stream.is_empty() || args.from.is_some() || args.to.is_some();
     if partial && args.user.len() != 1 {
         eprintln!(
@@ -151,7 +175,7 @@ pub fn run(
     let install = install(&args.config, overrides)?;
     let target = install.target();
     if !json {
-        eprintln!("restoring into {target}");
+        info!("restoring into {target}");
     }
     refuse_running_core(&install, args.force, args.dry_run)?;
     let engine = install.engine()?;
@@ -176,6 +200,9 @@ pub fn run(
         },
         &bar,
     )?;
+    if !args.dry_run && !report.aborted {
+        bar.finish("restored");
+    }
     drop(bar);
     metrics.set(&metrics::USERS, report.restored.len() as f64);
     let not_restored = report.failed.len()
@@ -355,9 +382,9 @@ fn print_dry_run(report: &restore::RestoreReport) {
 /// Up to this many restored users are named one a line; more are counted only (a platform
 /// of thousands would bury the problems), and named in `--json`. Users not restored are
 /// always named.
-const NAMED_UP_TO: usize = 30;
+pub(super) const NAMED_UP_TO: usize = 30;
 
-fn restored_names(restored: &[pryv_backup::model::UserRef]) -> String {
+pub(super) fn restored_names(restored: &[pryv_backup::model::UserRef]) -> String {
     if restored.len() > NAMED_UP_TO {
         return format!("    (more than {NAMED_UP_TO}: each is named in the --json report)\n");
     }

@@ -11,6 +11,7 @@ use pryv_backup::crypto::Pryvbke1;
 use pryv_backup::install::{Install, InstallSources};
 use pryv_backup::s3::S3Settings;
 
+use crate::errors::NoBackup;
 use crate::flags::{ConfigArgs, DecryptArgs, SealArgs};
 use crate::secrets;
 
@@ -37,16 +38,20 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The sealer of a new backup, when encryption was asked for.
-pub fn new_sealer(args: &SealArgs) -> Result<Option<Arc<dyn FileSealer>>> {
+/// The sealer of a new backup, when encryption was asked for (`secrets_args` carries the
+/// passphrase command).
+pub fn new_sealer(
+    args: &SealArgs,
+    secrets_args: &DecryptArgs,
+) -> Result<Option<Arc<dyn FileSealer>>> {
     if let Some(pem_file) = &args.recipient_pubkey {
         let pem = std::fs::read_to_string(pem_file)
             .with_context(|| format!("reading {}", pem_file.display()))?;
         return Ok(Some(Arc::new(Pryvbke1::for_recipient(&pem)?)));
     }
-    let pass = secrets::read_secret(
+    let pass = secrets::read_passphrase(
         args.encrypt_passphrase_file.as_deref(),
-        secrets::PASSPHRASE_ENV,
+        secrets_args.passphrase_command.as_deref(),
     )?;
     Ok(match pass {
         Some(pass) => Some(Arc::new(Pryvbke1::with_passphrase(&pass)?)),
@@ -78,20 +83,49 @@ pub fn check_base_opens(backend: &Backend, dir: &Path, secrets_args: &DecryptArg
 
 /// Why `dir` (given as `location`) could not be opened as a backup: a folder of backups is
 /// said to be one, with the command that lists them.
-pub fn no_backup_at(backend: &Backend, dir: &Path, location: &Path) -> String {
+pub fn no_backup_at(backend: &Backend, dir: &Path, location: &Path) -> NoBackup {
     if backend.holds_backups(dir).unwrap_or(false) {
-        format!(
-            "{} is a folder of backups, not a backup: `pryv-backup list {}` shows them; give one of them",
-            dir.display(),
-            location.display()
-        )
+        NoBackup {
+            text: format!(
+                "{} is a folder of backups, not a backup: `pryv-backup list {}` shows them; give one of them",
+                dir.display(),
+                location.display()
+            ),
+            folder_of_backups: true,
+        }
     } else {
-        format!(
-            "{} holds no complete backup (no manifest.json; `pryv-backup list {}` tells what it holds)",
-            dir.display(),
-            location.display()
-        )
+        NoBackup {
+            text: format!(
+                "{} holds no complete backup (no manifest.json; `pryv-backup list {}` tells what it holds)",
+                dir.display(),
+                location.display()
+            ),
+            folder_of_backups: false,
+        }
     }
+}
+
+/// A command that reads one backup stops at once when `dir` holds none (exit 10).
+pub fn require_backup(backend: &Backend, dir: &Path, location: &Path) -> Result<()> {
+    if backend.is_file(&dir.join(pryv_backup::archive::layout::MANIFEST))? {
+        return Ok(());
+    }
+    Err(no_backup_at(backend, dir, location).into())
+}
+
+/// A command over a folder of backups stops at once when the folder does not exist (exit
+/// 10): a mistyped location would otherwise read as an empty one. An existing folder without
+/// backups is not an error (before the first backup, say); nor is an S3 prefix, which has no
+/// existence of its own.
+pub fn require_folder(backend: &Backend, dir: &Path) -> Result<()> {
+    if !backend.is_local() || dir.exists() {
+        return Ok(());
+    }
+    Err(NoBackup {
+        text: format!("{} does not exist: no backup there", dir.display()),
+        folder_of_backups: false,
+    }
+    .into())
 }
 
 /// Opens a backup and its increments (the state `as_of` a time, when given), checking
@@ -115,7 +149,7 @@ pub fn open_chain(
     let all = chain.generation_count();
     let chain = chain.as_of(time_ms)?;
     if !json {
-        eprintln!(
+        info!(
             "taking the state as of {}: {} of {all} generation(s)",
             crate::when::for_people(time_ms),
             chain.generation_count()
@@ -140,7 +174,7 @@ pub fn open_reader(
 /// Tells the operator that an earlier run's unfinished output in `dir` was removed to write anew.
 pub fn tell_if_replaced(writer: &pryv_backup::archive::ArchiveWriter, dir: &std::path::Path) {
     if writer.replaced_unfinished() {
-        eprintln!(
+        info!(
             "replacing an unfinished backup left by an earlier run in {} (it had no manifest.json)",
             dir.display()
         );

@@ -7,7 +7,7 @@ use clap::Args;
 use pryv_backup::archive::{self, ArchiveReader};
 use pryv_backup::chain;
 
-use super::shared::{check_base_opens, locate, open_reader};
+use super::shared::{check_base_opens, locate, open_reader, require_backup};
 use crate::exit;
 use crate::flags::DecryptArgs;
 use crate::metrics::{self, Metrics};
@@ -17,6 +17,7 @@ use crate::secrets;
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// The backup directory to check, or `s3://bucket/prefix`.
+    #[arg(env = crate::flags::REPOSITORY_ENV)]
     pub dir: PathBuf,
     #[command(flatten)]
     pub secrets: DecryptArgs,
@@ -26,6 +27,7 @@ pub struct VerifyArgs {
 pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
     let (backend, dir) = locate(&args.dir)?;
     let dir = dir.as_path();
+    require_backup(&backend, dir, &args.dir)?;
     let mut generations = vec![(dir.to_path_buf(), String::new())];
     let mut incomplete = Vec::new();
     // The chain first: a lost, planted or mis-sealed generation stops here, by name.

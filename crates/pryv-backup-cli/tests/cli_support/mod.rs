@@ -165,11 +165,14 @@ dnsLess:
     )
 }
 
-/// The `pryv-backup` binary, with no secret or NODE_ENV inherited from the environment.
+/// The `pryv-backup` binary, with no secret, backup location or NODE_ENV inherited from the
+/// environment.
 pub fn cli() -> Command {
     let mut cmd =
         Command::cargo_bin("pryv-backup").unwrap_or_else(|e| panic!("pryv-backup binary: {e}"));
     cmd.env_remove("PRYV_BACKUP_PASSPHRASE")
+        .env_remove("PRYV_BACKUP_PASSPHRASE_COMMAND")
+        .env_remove("PRYV_BACKUP_REPOSITORY")
         .env_remove("PRYV_BACKUP_PRIVATE_KEY_PASSPHRASE")
         .env_remove("PRYV_CORE_DIR")
         .env_remove("NODE_ENV")

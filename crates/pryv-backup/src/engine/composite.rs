@@ -108,8 +108,8 @@ impl Engine for Composite {
         Ok(())
     }
 
-    fn finish_restore(&self, jobs: usize) -> Result<()> {
-        self.base.finish_restore(jobs)
+    fn finish_restore(&self, jobs: usize, progress: &dyn crate::progress::Progress) -> Result<()> {
+        self.base.finish_restore(jobs, progress)
     }
 
     fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()> {

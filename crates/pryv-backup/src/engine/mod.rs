@@ -156,8 +156,13 @@ pub trait Engine: Send + Sync {
 
     /// Ends a restore, whatever became of its users: work an engine put off until every
     /// row is in (PostgreSQL: the flush of the users' commits, then the secondary indexes
-    /// of a schema it created). A restore reports nothing as done before this returns.
-    fn finish_restore(&self, _jobs: usize) -> Result<()> {
+    /// of a schema it created). A restore reports nothing as done before this returns. Each
+    /// step that takes time is told to `progress` as a phase.
+    fn finish_restore(
+        &self,
+        _jobs: usize,
+        _progress: &dyn crate::progress::Progress,
+    ) -> Result<()> {
         Ok(())
     }
 

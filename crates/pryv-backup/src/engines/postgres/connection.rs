@@ -368,14 +368,18 @@ impl Engine for PgEngine {
         Ok(())
     }
 
-    fn finish_restore(&self, jobs: usize) -> Result<()> {
+    fn finish_restore(&self, jobs: usize, progress: &dyn crate::progress::Progress) -> Result<()> {
         let committed = self.committed_rows.load(Ordering::Acquire);
+        progress.phase("flushing the commits to disk");
         self.flush_commits().map_err(|e| {
             crate::Error::Other(format!(
                 "PostgreSQL did not confirm that the restored users are on disk ({e}): check the \
                  server, then restore again with --overwrite"
             ))
         })?;
+        if self.restoring.load(Ordering::Acquire) {
+            progress.phase("building the indexes");
+        }
         self.build_missing_indexes(jobs).map_err(|e| {
             // A role that may not write fails every user, then this: no rows to speak of.
             crate::Error::Other(if committed {
