@@ -262,7 +262,8 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
 
     let target = Install::empty();
     let restore = s3_restore(&server, &url, &target);
-    assert_eq!(restore.status.code(), Some(1));
+    // No complete backup at the location: exit 10, as on disk.
+    assert_eq!(restore.status.code(), Some(10));
     let stderr = String::from_utf8_lossy(&restore.stderr);
     assert!(stderr.contains("no complete backup"), "{stderr}");
     assert_eq!(
@@ -273,9 +274,9 @@ fn an_interrupted_upload_leaves_no_manifest_and_is_reported_incomplete() {
     );
 
     let verify = cli_s3(&server).args(["verify", &url]).output().unwrap();
-    assert_ne!(verify.status.code(), Some(0));
+    assert_eq!(verify.status.code(), Some(10));
     assert!(
-        String::from_utf8_lossy(&verify.stderr).contains("incomplete"),
+        String::from_utf8_lossy(&verify.stderr).contains("no complete backup"),
         "{}",
         String::from_utf8_lossy(&verify.stderr)
     );
