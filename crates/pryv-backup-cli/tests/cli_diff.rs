@@ -48,12 +48,9 @@ fn alice_changes() -> Value {
 
 #[test]
 fn diff_of_two_generations_names_every_item_added_changed_and_deleted() {
-    let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
     let chain = work.path().join("chain");
-    backup(&source, &chain, &[]);
-    change_sample_alice(&source);
-    backup(&source, &chain, &["--incremental", "--clock-skew", "0"]);
+    let _source = sample_chain_with_alice_changed(&chain);
     let chain_text = chain.display().to_string();
 
     let report = diff_json(&side(&chain, "base"), &chain_text);

@@ -44,12 +44,9 @@ fn items(user: &Value, collection: &str) -> u64 {
 
 #[test]
 fn the_state_per_user_is_what_a_restore_of_the_chain_holds() {
-    let source = Install::sample();
     let work = tempfile::tempdir().unwrap();
     let chain = work.path().join("chain");
-    backup(&source, &chain, &[]);
-    change_sample_alice(&source);
-    backup(&source, &chain, &["--incremental", "--clock-skew", "0"]);
+    let _source = sample_chain_with_alice_changed(&chain);
 
     let latest = state(&chain, &[]);
     assert_eq!(latest["userCount"], 4, "{latest:#}");

@@ -455,6 +455,17 @@ pub fn delete_sample_bob(install: &Install) {
     );
 }
 
+/// The sample platform backed up into `chain`, then alice changed
+/// ([`change_sample_alice`]) and an increment made: a base and `increments/0001` whose
+/// differences are known.
+pub fn sample_chain_with_alice_changed(chain: &Path) -> Install {
+    let source = Install::sample();
+    backup(&source, chain, &[]);
+    change_sample_alice(&source);
+    backup(&source, chain, &["--incremental", "--clock-skew", "0"]);
+    source
+}
+
 /// Changes to the sample's alice as the core makes them (the SQL of cli_roundtrip's
 /// `change_alice`), with known ids: events: `ev-diff-added` created, `ev-alice-0001`
 /// edited, `ev-alice-0002` and `ev-with-files` deleted (tombstones, fields cleared in the
