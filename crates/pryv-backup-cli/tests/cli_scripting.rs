@@ -304,7 +304,10 @@ fn no_backup_at_the_location_is_exit_10() {
     let missing_s = missing.to_str().unwrap();
     let out_s = out.to_str().unwrap();
     // Commands that read one backup: none in an empty or missing folder.
-    for location in [empty_s, missing_s] {
+    for (location, saying) in [
+        (empty_s, "holds no complete backup"),
+        (missing_s, "no such folder"),
+    ] {
         for args in [
             vec!["inspect", location],
             vec!["verify", location],
@@ -315,7 +318,7 @@ fn no_backup_at_the_location_is_exit_10() {
         ] {
             let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
             let output = run(&args);
-            assert_exit_saying(&output, 10, "holds no complete backup");
+            assert_exit_saying(&output, 10, saying);
         }
     }
     // Commands over a folder of backups: a missing folder is 10, an empty one is fine.

@@ -93,6 +93,15 @@ pub fn no_backup_at(backend: &Backend, dir: &Path, location: &Path) -> NoBackup 
             ),
             folder_of_backups: true,
         }
+    } else if backend.is_local() && !dir.exists() {
+        NoBackup {
+            text: format!(
+                "there is no backup at {}: no such folder (check the path, or \
+                 PRYV_BACKUP_REPOSITORY when no location was given)",
+                dir.display()
+            ),
+            folder_of_backups: false,
+        }
     } else {
         NoBackup {
             text: format!(
