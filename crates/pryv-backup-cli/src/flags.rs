@@ -1,13 +1,44 @@
 //! Flag groups several commands share, each defined once and flattened into the commands
 //! that take it. The global flags (`-v`, `-q`, `--json`, `--metrics-file`) are on `cli::Cli`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 /// The backup location every command takes when none is given, as restic's
 /// RESTIC_REPOSITORY: a backup, a folder of backups or an `s3://bucket/prefix`.
 pub const REPOSITORY_ENV: &str = "PRYV_BACKUP_REPOSITORY";
+
+/// The one backup a command takes, given as an argument (`restore DIR`, `backup DIR`, the
+/// shape every command has) or by the flag bin/backup.js has for it (`-r DIR`, `--output DIR`):
+/// the flag wins over a location from PRYV_BACKUP_REPOSITORY; both given on the command line
+/// is bad usage (`Err`, the refusal's text). A positional equal to the variable's value is
+/// taken as coming from it (clap does not say where a value came from).
+pub fn one_location<'a>(
+    positional: Option<&'a Path>,
+    flag: Option<&'a Path>,
+    flag_name: &str,
+) -> Result<&'a Path, String> {
+    match (positional, flag) {
+        (Some(location), Some(flagged)) => {
+            let from_env =
+                std::env::var_os(REPOSITORY_ENV).is_some_and(|v| v == location.as_os_str());
+            if from_env {
+                Ok(flagged)
+            } else {
+                Err(format!(
+                    "two backups given ({} and {flag_name} {}): give one, as an argument or \
+                     with {flag_name}",
+                    location.display(),
+                    flagged.display()
+                ))
+            }
+        }
+        (Some(one), None) | (None, Some(one)) => Ok(one),
+        // clap requires one of them.
+        (None, None) => Ok(Path::new(".")),
+    }
+}
 
 /// Where `--passphrase-command` is read from when not given.
 pub const PASSPHRASE_COMMAND_ENV: &str = "PRYV_BACKUP_PASSPHRASE_COMMAND";

@@ -104,6 +104,52 @@ fn the_backup_location_comes_from_pryv_backup_repository_when_not_given() {
     assert_exit_saying(&two, 2, "two backups given");
 }
 
+#[test]
+fn backup_takes_its_folder_as_an_argument_like_every_command_and_output_still_works() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let positional = work.path().join("positional");
+    let by_flag = work.path().join("by-flag");
+    let argument = cli()
+        .arg("backup")
+        .arg(&positional)
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert_exit(&argument, 0);
+    // bin/backup.js's --output wins over PRYV_BACKUP_REPOSITORY, as restore's -r does.
+    let flag = cli()
+        .env(REPOSITORY_ENV, work.path().join("from-env"))
+        .arg("backup")
+        .arg("--output")
+        .arg(&by_flag)
+        .args(source.args())
+        .output()
+        .unwrap();
+    assert_exit(&flag, 0);
+    assert!(!work.path().join("from-env").exists());
+    for dir in [&positional, &by_flag] {
+        let inspect = cli()
+            .arg("--json")
+            .arg("inspect")
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert_exit(&inspect, 0);
+        assert_eq!(stdout_json(&inspect)["userCount"], 4, "{}", text(&inspect));
+    }
+    let two = cli()
+        .arg("backup")
+        .arg(work.path().join("a"))
+        .arg("--output")
+        .arg(work.path().join("b"))
+        .args(["--core-dir", "/nonexistent/core"])
+        .output()
+        .unwrap();
+    assert_exit_saying(&two, 2, "two backups given");
+    assert!(!work.path().join("a").exists() && !work.path().join("b").exists());
+}
+
 /// A script that writes how often it ran into `count`, then prints `passphrase`.
 fn counting_command(work: &Path, passphrase: &str) -> String {
     let script = work.join("pass.sh");

@@ -20,9 +20,19 @@ use crate::secrets;
 pub struct BackupArgs {
     /// The backup directory to write, or `s3://bucket/prefix` for an S3-compatible object
     /// store (credentials, region and endpoint from the usual AWS_ACCESS_KEY_ID,
-    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL variables).
-    #[arg(short, long, value_name = "DIR", env = crate::flags::REPOSITORY_ENV)]
-    pub output: PathBuf,
+    /// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL variables),
+    /// given as the other commands take theirs: `backup DIR`.
+    // Not `conflicts_with = "output"`: clap would count a value from the environment as
+    // given, and refuse `--output DIR` whenever PRYV_BACKUP_REPOSITORY is set (see `dir`).
+    #[arg(
+        value_name = "DIR",
+        env = crate::flags::REPOSITORY_ENV,
+        required_unless_present = "output"
+    )]
+    pub location: Option<PathBuf>,
+    /// The same, as bin/backup.js takes it: `--output DIR` (or `pryv-backup --output DIR`).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// Back up only this user (userId or username; repeatable).
     #[arg(short, long, value_name = "USER")]
     pub user: Vec<String>,
@@ -69,6 +79,13 @@ pub struct BackupArgs {
     pub config: ConfigArgs,
 }
 
+impl BackupArgs {
+    /// The backup to write, however it was given (see [`crate::flags::one_location`]).
+    pub fn dir(&self) -> Result<&std::path::Path, String> {
+        crate::flags::one_location(self.location.as_deref(), self.output.as_deref(), "--output")
+    }
+}
+
 pub fn run(
     args: BackupArgs,
     overrides: Vec<(String, String)>,
@@ -76,6 +93,13 @@ pub fn run(
     metrics: &mut Metrics,
 ) -> Result<u8> {
     let started = std::time::Instant::now();
+    let location = match args.dir() {
+        Ok(dir) => dir.to_path_buf(),
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(exit::USAGE);
+        }
+    };
     if args.max_chunk_size == 0 {
         bail!("--max-chunk-size must be at least 1 (MB)");
     }
@@ -84,7 +108,7 @@ pub fn run(
     // platform's rqlite node included): a mistake in either is then told at once, and costs
     // no connection.
     let fresh_sealer = new_sealer(&args.seal, &args.decrypt)?;
-    let (backend, output) = locate(&args.output)?;
+    let (backend, output) = locate(&location)?;
     let install = install.reading_stopped_platform()?;
     let target = install.target();
     if !json {

@@ -225,8 +225,8 @@ pub fn run(
 fn what(command: &Command) -> (&'static str, String) {
     let shown = |p: &Path| p.display().to_string();
     match command {
-        Command::Backup(args) => ("backup", shown(&args.output)),
-        Command::Restore(args) => ("restore", shown(args.dir())),
+        Command::Backup(args) => ("backup", args.dir().map(shown).unwrap_or_default()),
+        Command::Restore(args) => ("restore", args.dir().map(shown).unwrap_or_default()),
         Command::Inspect(args) => ("inspect", shown(&args.dir)),
         Command::Diff(args) => ("diff", args.a.clone()),
         Command::List(args) => ("list", shown(&args.location)),

@@ -115,30 +115,9 @@ pub struct RestoreArgs {
 }
 
 impl RestoreArgs {
-    /// The backup to restore, however it was given (clap requires one): `-r DIR` wins over
-    /// a location from PRYV_BACKUP_REPOSITORY.
-    pub fn dir(&self) -> &std::path::Path {
-        self.restore
-            .as_deref()
-            .or(self.location.as_deref())
-            .unwrap_or(std::path::Path::new("."))
-    }
-
-    /// `restore A -r B` (or `restore A -r A`) names the backup twice: refused as bad usage.
-    /// A location equal to PRYV_BACKUP_REPOSITORY's is taken as coming from it: `-r` wins.
-    fn two_locations(&self) -> Option<String> {
-        let (Some(location), Some(restore)) = (&self.location, &self.restore) else {
-            return None;
-        };
-        let from_env = std::env::var_os(crate::flags::REPOSITORY_ENV)
-            .is_some_and(|v| v == location.as_os_str());
-        (!from_env).then(|| {
-            format!(
-                "two backups given ({} and -r {}): give one, as `restore DIR` or `restore -r DIR`",
-                location.display(),
-                restore.display()
-            )
-        })
+    /// The backup to restore, however it was given (see [`crate::flags::one_location`]).
+    pub fn dir(&self) -> Result<&std::path::Path, String> {
+        crate::flags::one_location(self.location.as_deref(), self.restore.as_deref(), "-r")
     }
 }
 
@@ -148,10 +127,13 @@ pub fn run(
     json: bool,
     metrics: &mut Metrics,
 ) -> Result<u8> {
-    if let Some(why) = args.two_locations() {
-        eprintln!("error: {why}");
-        return Ok(exit::USAGE);
-    }
+    let location = match args.dir() {
+        Ok(dir) => dir.to_path_buf(),
+        Err(why) => {
+            eprintln!("error: {why}");
+            return Ok(exit::USAGE);
+        }
+    };
     let partial = !args.stream.is_empty() || args.from.is_some() || args.to.is_some();
     if partial && args.user.len() != 1 {
         eprintln!(
@@ -170,7 +152,7 @@ pub fn run(
         (false, Some(path)) => OnSuccess::MoveTo(path.clone()),
         (false, None) => OnSuccess::Keep,
     };
-    let (dir, chain) = open_chain(args.dir(), args.as_of, &args.decrypt, json)?;
+    let (dir, chain) = open_chain(&location, args.as_of, &args.decrypt, json)?;
     // The backup is checked (present, complete, secrets right) before the install is touched.
     let install = install(&args.config, overrides)?;
     let target = install.target();
