@@ -40,9 +40,12 @@ fn live_postgres() -> (testbed::TestDb, PgEngine) {
     (db, engine)
 }
 
+/// How a user's export ended: `Err("deleted")` for a user left out.
+type Ended = Option<std::result::Result<(), String>>;
+
 /// Every user a batch began, what it got, and how it ended; `at_begin` runs as each begins.
 struct Collected<'a> {
-    users: Vec<(UserRef, MemoryUser, Option<std::result::Result<(), String>>)>,
+    users: Vec<(UserRef, MemoryUser, Ended)>,
     at_begin: &'a dyn Fn(&UserRef),
 }
 
