@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks pryv-backup against pg_dump/pg_restore on generated PostgreSQL platforms.
 #
-#   scripts/bench.sh [--events 200000,1000000] [--seed 1] [--repeat 1] [--keep]
+#   scripts/bench.sh [--events 200000,1000000] [--users N[,N...]] [--seed 1] [--repeat 1] [--keep]
 #
-# For each size: a fresh database is generated (pryv-backup-bench generate), then on that same
+# For each size (with --users: each number of users, at the one --events size): a fresh database is generated (pryv-backup-bench generate), then on that same
 # database: pryv-backup backup (full), pg_dump -Fc, pg_dump -Fd -j 2, pryv-backup restore into
 # an empty database (plain, then with --verify-integrity into another), pg_restore and
 # pg_restore -j 2 into two more, a digest comparison of every restored database with the
@@ -14,6 +14,9 @@
 # --repeat N runs every backup and restore step N times, in turns (step after step, then
 # again), each restore into a new empty database; the table gives the median wall time and
 # lists every run's.
+# --users 20,20000,100000 --events 200000 spreads the same events over each number of users
+# (without it: events/1000 users, at least 10), and prints each step's time per user added
+# between successive shapes: the per-user overhead, in microseconds.
 # Uses PRYV_BACKUP_TEST_PG (a postgresql:// URL without query string) or 127.0.0.1:5432.
 # Work files go to $PRYV_BENCH_DIR (default /tmp/pryv-bench); --keep keeps them and the databases.
 set -euo pipefail
@@ -24,13 +27,15 @@ SIZES=200000,1000000
 SEED=1
 KEEP=
 REPEAT=1
+USERS=
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) SIZES=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
     --repeat) REPEAT=$2; shift 2 ;;
-    *) log "unknown option $1 (use --events N[,N...], --seed S, --repeat N, --keep)"; exit 2 ;;
+    --users) USERS=$2; shift 2 ;;
+    *) log "unknown option $1 (use --events N[,N...], --users N[,N...], --seed S, --repeat N, --keep)"; exit 2 ;;
   esac
 done
 
@@ -83,17 +88,29 @@ compare_digests() { # SIZE STEP SOURCE_DB TARGET_DB
   fi
 }
 
+# Shapes as "events users": each --events size with events/1000 users (at least 10), or the
+# one --events size with each --users count. A shape's label names its users only if given.
+shapes=()
 IFS=, read -r -a sizes <<<"$SIZES"
-for size in "${sizes[@]}"; do
+if [ -n "$USERS" ]; then
+  [ "${#sizes[@]}" -eq 1 ] || { log "--users takes one --events size"; exit 2; }
+  IFS=, read -r -a user_counts <<<"$USERS"
+  for u in "${user_counts[@]}"; do shapes+=("${sizes[0]} $u"); done
+else
+  for e in "${sizes[@]}"; do shapes+=("$e $(( e / 1000 > 10 ? e / 1000 : 10 ))"); done
+fi
+for shape in "${shapes[@]}"; do
+  read -r events users <<<"$shape"
+  size=$events; [ -n "$USERS" ] && size=${events}x${users}u
   src=pryvbench_src_$size; rst=pryvbench_rst_$size; pgr=pryvbench_pgr_$size
   rsv=pryvbench_rsv_$size; pgj=pryvbench_pgj_$size
-  users=$(( size / 1000 > 10 ? size / 1000 : 10 ))
   fresh_db "$src"; fresh_db "$rst"; fresh_db "$pgr"; fresh_db "$rsv"; fresh_db "$pgj"
   RAW=0
   log "$size events: generating ($users users)"
   measure "$size" generate "" "$BENCH" generate --pg "$(db_url "$src")" --users "$users" \
-    --events "$size" --seed "$SEED" --attachment-bytes $(( size * 100 )) \
-    --series-points $(( size / 5 )) --audit-rows $(( size / 5 ))
+    --events "$events" --seed "$SEED" --attachment-bytes $(( events * 100 )) \
+    --series-points $(( events / 5 )) --audit-rows $(( events / 5 ))
+  printf '%s\t%s\n' "$size" "$users" >>"$WORK/users.txt"
   RAW=$(psql_admin "SELECT pg_database_size('$src')")
   printf '%s\traw\t%s bytes (pg_database_size of the generated database)\n' "$size" "$RAW" >>"$WORK/raw.txt"
   awk -F'\t' -v OFS='\t' -v s="$size" -v r="$RAW" \
@@ -194,6 +211,25 @@ awk -F'\t' '
         printf "  %s events: a pryv-backup step FAILED (see its log): its ratios are n/a\n", s
     }
   }' "$RESULTS"
+if [ -n "$USERS" ]; then
+  echo
+  echo "Time per user added, at ${sizes[0]} events (wall seconds difference / users difference, in µs):"
+  awk -F'\t' '
+    FNR == NR { users[$1] = $2; order[++n] = $1; next }
+    FNR > 1 { wall[$1, $2] = $3; steps[$2] = 1 }
+    END {
+      for (i = 2; i <= n; i++) {
+        a = order[i - 1]; b = order[i]; line = sprintf("  %s -> %s users:", users[a], users[b])
+        split("pryv-backup pg_dump pryv-restore pg_restore", names, " ")
+        for (j = 1; j <= 4; j++) {
+          s = names[j]
+          if ((a, s) in wall && (b, s) in wall)
+            line = line sprintf(" %s %.0f", s, (wall[b, s] - wall[a, s]) / (users[b] - users[a]) * 1e6)
+        }
+        print line
+      }
+    }' "$WORK/users.txt" "$RESULTS"
+fi
 echo
 cat "$WORK/digests.txt" 2>/dev/null || true
 echo "(logs and timings in $WORK)"

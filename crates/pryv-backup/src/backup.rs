@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -14,11 +15,10 @@ use crate::chain::{
 };
 // Re-exported where callers (the CLI's tests among them) have always found it.
 pub use crate::clock::now_millis;
-use crate::engine::{Engine, ExportOptions, ExportWindow, UserSink};
+use crate::engine::{BatchSink, Engine, ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
 use crate::platform::PlatformOwners;
 use crate::progress::Progress;
-use crate::workers::per_user;
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -72,75 +72,54 @@ impl std::fmt::Debug for BackupHook {
     }
 }
 
-/// Passes a user's data on to the archive, telling the progress how much is written.
-struct CountingSink<'a> {
-    inner: &'a mut UserWriter,
+/// Passes a user's data on to the archive, telling the progress how much is written and
+/// running the hook (tests only) between collections.
+struct UserExport<'a> {
+    writer: UserWriter,
     progress: &'a dyn Progress,
     /// Bytes already reported.
     reported: u64,
+    hook: Option<&'a HookFn>,
+    current: Option<Collection>,
 }
 
-impl CountingSink<'_> {
+impl UserExport<'_> {
     fn report(&mut self, items: u64) {
-        let bytes = self.inner.bytes_written();
+        let bytes = self.writer.bytes_written();
         self.progress.items_done(items, bytes - self.reported);
         self.reported = bytes;
     }
 }
 
-impl UserSink for CountingSink<'_> {
+impl UserSink for UserExport<'_> {
     fn item(&mut self, collection: Collection, item: &Item) -> Result<()> {
-        UserSink::item(self.inner, collection, item)?;
+        if let Some(hook) = self.hook {
+            if let Some(done) = self.current.filter(|c| *c != collection) {
+                hook(&BackupStep::BetweenCollections {
+                    user: self.writer.user(),
+                    done,
+                    next: collection,
+                });
+            }
+            self.current = Some(collection);
+        }
+        UserSink::item(&mut self.writer, collection, item)?;
         self.report(1);
         Ok(())
     }
 
     fn account(&mut self, account: &Item) -> Result<()> {
-        UserSink::account(self.inner, account)
+        UserSink::account(&mut self.writer, account)
     }
 
     fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()> {
-        UserSink::attachment(self.inner, event_id, file_id, data)?;
+        UserSink::attachment(&mut self.writer, event_id, file_id, data)?;
         self.report(0);
         Ok(())
     }
 
     fn attachment_missing(&mut self, event_id: &str, file_id: &str) {
-        UserSink::attachment_missing(self.inner, event_id, file_id)
-    }
-}
-
-/// Passes a user's data on to the archive, running the hook between collections.
-struct HookedSink<'a> {
-    inner: &'a mut dyn UserSink,
-    hook: &'a HookFn,
-    user: &'a UserRef,
-    current: Option<Collection>,
-}
-
-impl UserSink for HookedSink<'_> {
-    fn item(&mut self, collection: Collection, item: &Item) -> Result<()> {
-        if let Some(done) = self.current.filter(|c| *c != collection) {
-            (self.hook)(&BackupStep::BetweenCollections {
-                user: self.user,
-                done,
-                next: collection,
-            });
-        }
-        self.current = Some(collection);
-        self.inner.item(collection, item)
-    }
-
-    fn account(&mut self, account: &Item) -> Result<()> {
-        self.inner.account(account)
-    }
-
-    fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()> {
-        self.inner.attachment(event_id, file_id, data)
-    }
-
-    fn attachment_missing(&mut self, event_id: &str, file_id: &str) {
-        self.inner.attachment_missing(event_id, file_id)
+        UserSink::attachment_missing(&mut self.writer, event_id, file_id)
     }
 }
 
@@ -433,6 +412,14 @@ pub(crate) fn select_users(all: Vec<UserRef>, wanted: &[String]) -> Result<Vec<U
         .collect())
 }
 
+/// Users a worker takes at once, at most: one snapshot and one query per table for all of
+/// them (see [`Engine::export_users`]).
+const BATCH_USERS: usize = 200;
+
+/// What became of one user: its manifest, `None` when deleted during the backup, or why its
+/// data could not be read.
+type Outcome = std::result::Result<Option<UserManifest>, Error>;
+
 fn export_users(
     engine: &dyn Engine,
     writer: &ArchiveWriter,
@@ -442,48 +429,71 @@ fn export_users(
     clock_skew: f64,
     progress: &dyn Progress,
 ) -> Result<(Vec<UserManifest>, Vec<LeftOutUser>, Vec<FailedUser>)> {
-    // A user deleted meanwhile, or whose data cannot be read, is left out and the others go
-    // on; a failure to write the backup, or a stop request (Err outside), would fail every
-    // user: it stops taking new ones.
-    let slots = per_user(
-        users,
-        options.jobs,
-        |_| true,
-        progress,
-        |user| {
-            let export = ExportOptions {
-                window: ExportWindow {
-                    since: since.get(&user.user_id).copied(),
-                },
-                include_ephemeral: options.include_ephemeral,
-            };
-            match export_user(
-                engine,
-                writer,
-                user,
-                &export,
-                clock_skew,
-                options.hook.as_ref(),
-                progress,
-            ) {
-                Ok(manifest) => Ok(Ok(Some(manifest))),
-                Err(Error::UserDeleted { .. }) => Ok(Ok(None)),
-                Err(e @ (Error::Archive(_) | Error::Interrupted(_))) => Err(e),
-                Err(e) => {
-                    // Its partial files would otherwise be read as the user's data.
-                    writer.discard_user(user)?;
-                    Ok(Err(e))
-                }
-            }
+    let batches = Batches::new(users.len(), options.jobs);
+    let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(users.iter().map(|_| None).collect());
+    let fatal: Mutex<Option<(usize, Error)>> = Mutex::new(None);
+    let export_options = |user: &UserRef| ExportOptions {
+        window: ExportWindow {
+            since: since.get(&user.user_id).copied(),
         },
-    )?;
+        include_ephemeral: options.include_ephemeral,
+    };
+    // A user deleted meanwhile, or whose data cannot be read, is left out and the others go
+    // on; a failure to write the backup, or a stop request, would fail every user: it stops
+    // taking new ones.
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.clamp(1, users.len().max(1)) {
+            scope.spawn(|| {
+                while let Some(range) = batches.take() {
+                    let stopped = crate::interrupt::requested().is_some() || lock(&fatal).is_some();
+                    if stopped {
+                        break;
+                    }
+                    let mut sink = BatchWriter {
+                        writer,
+                        users,
+                        first: range.start,
+                        clock_skew,
+                        hook: options.hook.as_ref().map(|h| h.0.as_ref()),
+                        progress,
+                        taken_ms: 0,
+                        current: None,
+                        ended: 0,
+                        outcomes: &outcomes,
+                    };
+                    let batch = &users[range.clone()];
+                    match sink.run(engine, batch, &export_options) {
+                        Ok(done) if done < batch.len() => {
+                            batches.give_back(range.start + done..range.end)
+                        }
+                        Ok(_) => {}
+                        Err((at, e)) => {
+                            lock(&fatal).get_or_insert((at, e));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    // Asked to stop: the users started are finished (or undone), the others never began.
+    crate::interrupt::check()?;
+    if let Some((at, e)) = lock(&fatal).take() {
+        let user = &users[at];
+        return Err(Error::Other(format!(
+            "backup of user {} ({}) failed: {e}",
+            user.username, user.user_id
+        )));
+    }
+    let outcomes = outcomes
+        .into_inner()
+        .map_err(|_| Error::Other("a worker thread panicked".into()))?;
     let mut manifests = Vec::with_capacity(users.len());
     let mut left_out = Vec::new();
     let mut failed = Vec::new();
-    for (user, slot) in users.iter().zip(slots) {
-        match slot {
-            Some(Ok(Ok(Some(m)))) => manifests.push(m),
-            Some(Ok(Ok(None))) => {
+    for (user, outcome) in users.iter().zip(outcomes) {
+        match outcome {
+            Some(Ok(Some(m))) => manifests.push(m),
+            Some(Ok(None)) => {
                 progress.note(&format!(
                     "left out {} ({}): {DELETED_DURING_BACKUP}",
                     user.username, user.user_id
@@ -493,17 +503,11 @@ fn export_users(
                     reason: DELETED_DURING_BACKUP.to_string(),
                 });
             }
-            Some(Ok(Err(e))) => failed.push(FailedUser {
+            Some(Err(e)) => failed.push(FailedUser {
                 user_id: user.user_id.clone(),
                 username: user.username.clone(),
                 error: e.to_string(),
             }),
-            Some(Err(e)) => {
-                return Err(Error::Other(format!(
-                    "backup of user {} ({}) failed: {e}",
-                    user.username, user.user_id
-                )))
-            }
             // Not started because writing failed for another user first: that is reported.
             None => continue,
         }
@@ -511,55 +515,169 @@ fn export_users(
     Ok((manifests, left_out, failed))
 }
 
-fn export_user(
-    engine: &dyn Engine,
-    writer: &ArchiveWriter,
-    user: &UserRef,
-    options: &ExportOptions,
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The users still to export, handed out a run of neighbours at a time: runs given back
+/// (the users after a big one, see [`Engine::export_users`]) first, then the next ones,
+/// fewer at a time towards the end so that every worker has some until the last.
+struct Batches {
+    state: Mutex<(usize, Vec<Range<usize>>)>,
+    total: usize,
+    jobs: usize,
+}
+
+impl Batches {
+    fn new(total: usize, jobs: usize) -> Batches {
+        Batches {
+            state: Mutex::new((0, Vec::new())),
+            total,
+            jobs: jobs.max(1),
+        }
+    }
+
+    fn take(&self) -> Option<Range<usize>> {
+        let mut state = lock(&self.state);
+        if let Some(range) = state.1.pop() {
+            return Some(range);
+        }
+        let start = state.0;
+        if start >= self.total {
+            return None;
+        }
+        let size = ((self.total - start) / (2 * self.jobs)).clamp(1, BATCH_USERS);
+        state.0 = start + size;
+        Some(start..start + size)
+    }
+
+    fn give_back(&self, range: Range<usize>) {
+        if !range.is_empty() {
+            lock(&self.state).1.push(range);
+        }
+    }
+}
+
+/// Writes the users of one batch into the archive, one after the other, as the engine
+/// exports them; records what became of each.
+struct BatchWriter<'a> {
+    writer: &'a ArchiveWriter,
+    users: &'a [UserRef],
+    /// Index in `users` of the batch's first user.
+    first: usize,
     clock_skew: f64,
-    hook: Option<&BackupHook>,
-    progress: &dyn Progress,
-) -> Result<UserManifest> {
-    let mut user_writer = writer.open_user(user)?;
-    if let Some(hook) = hook {
-        (hook.0)(&BackupStep::BeforeUser(user));
+    hook: Option<&'a HookFn>,
+    progress: &'a dyn Progress,
+    /// When the batch's snapshot was not taken yet.
+    taken_ms: u64,
+    current: Option<UserExport<'a>>,
+    /// Users of the batch ended so far.
+    ended: usize,
+    outcomes: &'a Mutex<Vec<Option<Outcome>>>,
+}
+
+impl<'a> BatchWriter<'a> {
+    /// Exports `batch` (starting at `self.first`); returns how many of its users were
+    /// exported (the rest are given back), or the user whose failure stops the backup.
+    fn run(
+        &mut self,
+        engine: &dyn Engine,
+        batch: &[UserRef],
+        options: &dyn Fn(&UserRef) -> ExportOptions,
+    ) -> std::result::Result<usize, (usize, Error)> {
+        for user in batch {
+            if let Some(hook) = self.hook {
+                hook(&BackupStep::BeforeUser(user));
+            }
+            crate::interrupt::pause_before_user(&user.username);
+        }
+        // Taken just before the engine opens the batch's snapshot: nothing the snapshot
+        // misses was changed before this time.
+        self.taken_ms = now_millis();
+        let exported = engine.export_users(batch, options, self);
+        let at = self.first + self.ended;
+        match exported {
+            Ok(done) => Ok(done),
+            Err(e) if self.is_fatal(&e) => Err((at.min(self.users.len() - 1), e)),
+            // The batch failed as a whole (no snapshot, a lost connection): the users it did
+            // not end go one at a time, each failing or not on its own.
+            Err(e) => {
+                tracing::debug!("a batch of users failed ({e}): exporting them one at a time");
+                self.current = None;
+                for user in &batch[self.ended..] {
+                    self.taken_ms = now_millis();
+                    let at = self.first + self.ended;
+                    let sink = self.begin(user).map_err(|e| (at, e))?;
+                    let exported = engine.export_user(user, &options(user), sink);
+                    self.end(user, exported).map_err(|e| (at, e))?;
+                }
+                Ok(batch.len())
+            }
+        }
     }
-    crate::interrupt::pause_before_user(&user.username);
-    // Taken just before the engine opens the user's snapshot: nothing the snapshot misses
-    // was changed before this time.
-    let taken_ms = now_millis();
-    let mut counted = CountingSink {
-        inner: &mut user_writer,
-        progress,
-        reported: 0,
-    };
-    let exported = match hook {
-        Some(hook) => engine.export_user(
-            user,
-            options,
-            &mut HookedSink {
-                inner: &mut counted,
-                hook: hook.0.as_ref(),
-                user,
-                current: None,
-            },
-        ),
-        None => engine.export_user(user, options, &mut counted),
-    };
-    if let Err(deleted @ Error::UserDeleted { .. }) = exported {
-        user_writer.discard_unwritten()?;
-        return Err(deleted);
+
+    fn is_fatal(&self, e: &Error) -> bool {
+        matches!(e, Error::Archive(_) | Error::Interrupted(_))
     }
-    exported?;
-    let mut manifest = user_writer.finish()?;
-    manifest.extra.insert(
-        SNAPSHOT_TIME.into(),
-        crate::json::number_from_f64(taken_ms as f64 / 1000.0),
-    );
-    // bin/backup.js's --incremental takes changes after a user's backupTimestamp: dated
-    // before the snapshot (less the margin), a later run of it misses nothing either.
-    manifest.backup_timestamp = taken_ms.saturating_sub((clock_skew * 1000.0) as u64);
-    Ok(manifest)
+
+    fn record(&self, at: usize, outcome: Outcome) {
+        lock(self.outcomes)[at] = Some(outcome);
+    }
+}
+
+impl<'a> BatchSink for BatchWriter<'a> {
+    fn begin(&mut self, user: &UserRef) -> Result<&mut dyn UserSink> {
+        self.progress.user_started(user);
+        let writer = self.writer.open_user(user)?;
+        let export = self.current.insert(UserExport {
+            writer,
+            progress: self.progress,
+            reported: 0,
+            hook: self.hook,
+            current: None,
+        });
+        Ok(export)
+    }
+
+    fn end(&mut self, user: &UserRef, exported: Result<()>) -> Result<()> {
+        let at = self.first + self.ended;
+        self.ended += 1;
+        let export = self.current.take();
+        let outcome = match (exported, export) {
+            (Ok(()), Some(export)) => {
+                let mut manifest = export.writer.finish()?;
+                manifest.extra.insert(
+                    SNAPSHOT_TIME.into(),
+                    crate::json::number_from_f64(self.taken_ms as f64 / 1000.0),
+                );
+                // bin/backup.js's --incremental takes changes after a user's backupTimestamp:
+                // dated before the snapshot (less the margin), a later run of it misses nothing.
+                manifest.backup_timestamp = self
+                    .taken_ms
+                    .saturating_sub((self.clock_skew * 1000.0) as u64);
+                Ok(Some(manifest))
+            }
+            (Err(Error::UserDeleted { .. }), export) => {
+                if let Some(export) = export {
+                    export.writer.discard_unwritten()?;
+                }
+                Ok(None)
+            }
+            (Err(e), _) if self.is_fatal(&e) => return Err(e),
+            (Err(e), _) => {
+                // Its partial files would otherwise be read as the user's data.
+                self.writer.discard_user(user)?;
+                Err(e)
+            }
+            (Ok(()), None) => Err(Error::Other("the user's export never began".into())),
+        };
+        // A user cut short by a stop request did not fail: the run's stop message says so.
+        if outcome.is_ok() || crate::interrupt::requested().is_none() {
+            self.progress.user_finished(user, outcome.is_ok());
+        }
+        self.record(at, outcome);
+        Ok(())
+    }
 }
 
 fn now_seconds() -> f64 {

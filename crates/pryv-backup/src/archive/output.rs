@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 
@@ -96,8 +95,7 @@ impl Sealing {
 }
 
 enum Codec {
-    // Boxed: zlib-rs keeps its whole deflate state inline.
-    Gzip(Box<GzEncoder<Sealing>>),
+    Gzip(Gzip),
     Raw(Sealing),
     /// Gzip (and what lies below it: sealing, hashing, writing) on a thread of its own.
     OnThread(DeflateThread),
@@ -129,6 +127,94 @@ impl Codec {
             Codec::Raw(w) => Ok(w),
             Codec::OnThread(w) => w.finish(),
         }
+    }
+}
+
+/// A gzip stream (the header flate2's `GzEncoder` writes at level 6) around a deflate state
+/// taken from [`DEFLATE_STATES`] and given back reset: a backup of many small users writes
+/// hundreds of thousands of small files, and a new state for each (about 300 KiB, above
+/// the CLI's mmap threshold) cost a map, its page faults and an unmap every file.
+struct Gzip {
+    inner: Sealing,
+    deflate: Option<Compress>,
+    crc: Crc,
+    out: Vec<u8>,
+}
+
+/// Reset deflate states waiting for their next file; at most [`KEPT_STATES`].
+static DEFLATE_STATES: Mutex<Vec<Compress>> = Mutex::new(Vec::new());
+const KEPT_STATES: usize = 8;
+
+/// Level 6 is Node's zlib default; no mtime, no name, unknown OS.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+impl Gzip {
+    fn new(inner: Sealing) -> Gzip {
+        let pooled = DEFLATE_STATES
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut out = Vec::with_capacity(OUTPUT_BUFFER);
+        out.extend_from_slice(&GZIP_HEADER);
+        Gzip {
+            inner,
+            deflate: Some(pooled.unwrap_or_else(|| Compress::new(Compression::new(6), false))),
+            crc: Crc::new(),
+            out,
+        }
+    }
+
+    fn deflate(&mut self, mut input: &[u8], flush: FlushCompress) -> io::Result<()> {
+        let deflate = self
+            .deflate
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the compression already ended"))?;
+        loop {
+            if self.out.len() == self.out.capacity() {
+                self.inner.write_all(&self.out)?;
+                self.out.clear();
+            }
+            let before = deflate.total_in();
+            let status = deflate
+                .compress_vec(input, &mut self.out, flush)
+                .map_err(io::Error::other)?;
+            input = &input[(deflate.total_in() - before) as usize..];
+            let room_left = self.out.len() < self.out.capacity();
+            match (flush, status) {
+                (_, Status::StreamEnd) => return Ok(()),
+                (FlushCompress::None, _) if input.is_empty() && room_left => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(mut self) -> io::Result<Sealing> {
+        self.deflate(&[], FlushCompress::Finish)?;
+        self.out.extend_from_slice(&self.crc.sum().to_le_bytes());
+        self.out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        self.inner.write_all(&self.out)?;
+        if let Some(mut deflate) = self.deflate.take() {
+            deflate.reset();
+            let mut kept = DEFLATE_STATES
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if kept.len() < KEPT_STATES {
+                kept.push(deflate);
+            }
+        }
+        Ok(self.inner)
+    }
+}
+
+impl Write for Gzip {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.deflate(buf, FlushCompress::None)?;
+        self.crc.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -254,7 +340,7 @@ impl OutputFile {
         };
         let codec = if gzip {
             // Level 6 is Node's zlib default.
-            Codec::Gzip(Box::new(GzEncoder::new(sealing, Compression::new(6))))
+            Codec::Gzip(Gzip::new(sealing))
         } else {
             Codec::Raw(sealing)
         };

@@ -9,8 +9,8 @@
 use std::io::Read;
 
 use super::{
-    CollectionStore, Engine, ExportOptions, ImportOptions, ItemIter, PlatformStore, TextIter,
-    UserSink, UserSource,
+    BatchSink, CollectionStore, Engine, ExportOptions, ImportOptions, ItemIter, PlatformStore,
+    TextIter, UserSink, UserSource,
 };
 use crate::model::{Collection, Item, UserRef};
 use crate::Result;
@@ -70,6 +70,24 @@ impl Engine for Composite {
             })?;
         }
         Ok(())
+    }
+
+    fn export_users(
+        &self,
+        users: &[UserRef],
+        options: &dyn Fn(&UserRef) -> ExportOptions,
+        out: &mut dyn BatchSink,
+    ) -> Result<usize> {
+        if self.side_stores().next().is_none() {
+            return self.base.export_users(users, options, out);
+        }
+        // Side stores come after each user's base data: one user at a time.
+        for user in users {
+            let sink = out.begin(user)?;
+            let exported = self.export_user(user, &options(user), sink);
+            out.end(user, exported)?;
+        }
+        Ok(users.len())
     }
 
     fn find_conflict(&self, user: &UserRef) -> Result<Option<String>> {

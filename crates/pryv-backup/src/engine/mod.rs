@@ -74,6 +74,15 @@ pub struct ImportOptions {
     pub verify_integrity: bool,
 }
 
+/// Where [`Engine::export_users`] sends several users, one after the other.
+pub trait BatchSink {
+    /// The sink of `user`, whose data comes next.
+    fn begin(&mut self, user: &UserRef) -> Result<&mut dyn UserSink>;
+    /// `user` ended: exported, left out (`Error::UserDeleted`), or failed. An error returned
+    /// stops the batch (the backup cannot go on) and is what the engine returns.
+    fn end(&mut self, user: &UserRef, exported: Result<()>) -> Result<()>;
+}
+
 /// Where an engine pushes one user's data during a backup.
 ///
 /// Items of one collection arrive contiguously, each collection at most once, in any order.
@@ -129,6 +138,25 @@ pub trait Engine: Send + Sync {
         options: &ExportOptions,
         sink: &mut dyn UserSink,
     ) -> Result<()>;
+
+    /// Exports several users in turn, each whole in one consistent snapshot (an engine may
+    /// take one snapshot for all of them, saving a round of queries per user), telling `out`
+    /// where each user begins and ends. Exports a prefix of `users`, at least one, and returns
+    /// how many: the rest are the caller's to export later. An error returned is the batch's
+    /// (no snapshot): the users it did not end are not exported.
+    fn export_users(
+        &self,
+        users: &[UserRef],
+        options: &dyn Fn(&UserRef) -> ExportOptions,
+        out: &mut dyn BatchSink,
+    ) -> Result<usize> {
+        for user in users {
+            let sink = out.begin(user)?;
+            let exported = self.export_user(user, &options(user), sink);
+            out.end(user, exported)?;
+        }
+        Ok(users.len())
+    }
 
     /// Why restoring this user would clash with what the install holds (the username
     /// registered under another userId, or the reverse), or `None`.

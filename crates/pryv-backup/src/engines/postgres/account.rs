@@ -1,58 +1,61 @@
 //! The account object: `passwords`, `store_key_values` and `account_fields`.
 
-use postgres::Transaction;
+use postgres::{Row, Transaction};
 use serde_json::{json, Map, Value};
 
-use super::pool::Session;
 use super::table::{Cell, Inserter, Kind::*, RowWriter};
 use super::values::{float, json_from_text};
 use super::PgError;
 use crate::model::Item;
 
+/// The account's three tables, read for the user named by the SQL expression `user`, each
+/// row's values from column `first` on (see [`password`], [`store_key_value`], [`field`]).
+pub fn queries(user: &str) -> [String; 3] {
+    [
+        format!("SELECT time, hash, created_by FROM passwords WHERE user_id = {user} ORDER BY time"),
+        format!(
+            "SELECT store_id, key, value::text FROM store_key_values WHERE user_id = {user} \
+             ORDER BY store_id, key"
+        ),
+        format!(
+            "SELECT field, value::text, time, created_by FROM account_fields WHERE user_id = {user} \
+             ORDER BY field, time"
+        ),
+    ]
+}
+
+pub fn password(r: &Row, first: usize) -> Result<Value, PgError> {
+    Ok(json!({
+        "time": float(r.try_get(first)?),
+        "hash": r.try_get::<_, String>(first + 1)?,
+        "createdBy": r.try_get::<_, Option<String>>(first + 2)?,
+    }))
+}
+
+pub fn store_key_value(r: &Row, first: usize) -> Result<Value, PgError> {
+    Ok(json!({
+        "storeId": r.try_get::<_, String>(first)?,
+        "key": r.try_get::<_, String>(first + 1)?,
+        "value": json_column(r.try_get(first + 2)?)?,
+    }))
+}
+
+pub fn field(r: &Row, first: usize) -> Result<Value, PgError> {
+    Ok(json!({
+        "field": r.try_get::<_, String>(first)?,
+        "value": json_column(r.try_get(first + 1)?)?,
+        "time": float(r.try_get(first + 2)?),
+        "createdBy": r.try_get::<_, Option<String>>(first + 3)?,
+    }))
+}
+
 /// `{passwords, storeKeyValues, accountFields}` as the core exports it.
-pub fn export(tx: &mut Session<'_>, user_id: &str) -> Result<Item, PgError> {
-    let passwords = tx
-        .query_prepared(
-            "SELECT time, hash, created_by FROM passwords WHERE user_id = $1 ORDER BY time",
-            &[&user_id],
-        )?
-        .iter()
-        .map(|r| {
-            Ok(json!({
-                "time": float(r.try_get(0)?),
-                "hash": r.try_get::<_, String>(1)?,
-                "createdBy": r.try_get::<_, Option<String>>(2)?,
-            }))
-        })
-        .collect::<Result<Vec<_>, PgError>>()?;
-    let store_key_values = tx
-        .query_prepared("SELECT store_id, key, value::text FROM store_key_values WHERE user_id = $1 ORDER BY store_id, key", &[&user_id])?
-        .iter()
-        .map(|r| {
-            Ok(json!({
-                "storeId": r.try_get::<_, String>(0)?,
-                "key": r.try_get::<_, String>(1)?,
-                "value": json_column(r.try_get(2)?)?,
-            }))
-        })
-        .collect::<Result<Vec<_>, PgError>>()?;
-    let account_fields = tx
-        .query_prepared("SELECT field, value::text, time, created_by FROM account_fields WHERE user_id = $1 ORDER BY field, time", &[&user_id])?
-        .iter()
-        .map(|r| {
-            Ok(json!({
-                "field": r.try_get::<_, String>(0)?,
-                "value": json_column(r.try_get(1)?)?,
-                "time": float(r.try_get(2)?),
-                "createdBy": r.try_get::<_, Option<String>>(3)?,
-            }))
-        })
-        .collect::<Result<Vec<_>, PgError>>()?;
+pub fn object(passwords: Vec<Value>, store_key_values: Vec<Value>, fields: Vec<Value>) -> Item {
     let mut account = Map::new();
     account.insert("passwords".into(), Value::Array(passwords));
     account.insert("storeKeyValues".into(), Value::Array(store_key_values));
-    account.insert("accountFields".into(), Value::Array(account_fields));
-    Ok(Value::Object(account))
+    account.insert("accountFields".into(), Value::Array(fields));
+    Value::Object(account)
 }
 
 fn json_column(text: Option<String>) -> Result<Value, PgError> {

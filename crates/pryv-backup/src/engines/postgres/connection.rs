@@ -9,7 +9,9 @@ use postgres::{Client, Config};
 use super::pool::{Pool, PooledClient};
 use super::schema::{self, SchemaState};
 use super::{export, import, users_index, PgError};
-use crate::engine::{AttachmentStore, Engine, ExportOptions, ImportOptions, UserSink, UserSource};
+use crate::engine::{
+    AttachmentStore, BatchSink, Engine, ExportOptions, ImportOptions, UserSink, UserSource,
+};
 use crate::model::{Item, UserRef};
 use crate::Result;
 
@@ -328,6 +330,15 @@ impl Engine for PgEngine {
         sink: &mut dyn UserSink,
     ) -> Result<()> {
         export::export_user(self, user, options, sink)
+    }
+
+    fn export_users(
+        &self,
+        users: &[UserRef],
+        options: &dyn Fn(&UserRef) -> ExportOptions,
+        out: &mut dyn BatchSink,
+    ) -> Result<usize> {
+        export::export_users(self, users, options, out)
     }
 
     fn find_conflict(&self, user: &UserRef) -> Result<Option<String>> {

@@ -1,7 +1,17 @@
-//! Backing up one user: every table read in one REPEATABLE READ, READ ONLY transaction, rows
-//! streamed in batches and turned into items as the core's own export does.
+//! Backing up users: a batch of users read in one REPEATABLE READ, READ ONLY transaction,
+//! each table once for the whole batch, rows streamed in batches and turned into items as
+//! the core's own export does.
+//!
+//! Each table's query walks the batch's users in turn (a LATERAL join over the list), each
+//! user's rows in the order its own export reads them, and tags every row with the user's
+//! rank; rows are handed to one user's sink after another as they stream. A batch of many
+//! small users thus costs a dozen round trips, not a dozen per user.
 
+use std::collections::VecDeque;
 use std::io::ErrorKind;
+
+use postgres::types::ToSql;
+use postgres::{Portal, Row};
 
 use super::connection::PgEngine;
 use super::pool::Session;
@@ -9,41 +19,151 @@ use super::table::{RowValues, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, profile, series, streams, webhooks,
 };
-use crate::engine::{ExportOptions, ExportWindow, UserSink};
+use crate::engine::{BatchSink, ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
 use crate::stream_tree;
 use crate::{Error, Result};
 
+/// Rows a batch asks for first per table, doubled on every fetch up to [`MAX_FETCH`]: a
+/// batch that ends early (after a big user) leaves few rows read for nothing.
+const FIRST_FETCH: i32 = 32;
+const MAX_FETCH: i32 = 500;
+
+/// Rows after which a user ends its batch: the users after it are given back (see
+/// [`crate::engine::Engine::export_users`]), so that those small users need not wait for a
+/// big one while another worker could take them.
+const BIG_USER_ROWS: u64 = 2000;
+
+/// One user, through [`export_users`].
 pub fn export_user(
     engine: &PgEngine,
     user: &UserRef,
     options: &ExportOptions,
     sink: &mut dyn UserSink,
 ) -> Result<()> {
+    struct One<'s> {
+        sink: &'s mut dyn UserSink,
+        result: Option<Result<()>>,
+    }
+    impl BatchSink for One<'_> {
+        fn begin(&mut self, _: &UserRef) -> Result<&mut dyn UserSink> {
+            Ok(&mut *self.sink)
+        }
+        fn end(&mut self, _: &UserRef, exported: Result<()>) -> Result<()> {
+            self.result = Some(exported);
+            Ok(())
+        }
+    }
+    let mut one = One { sink, result: None };
+    export_users(
+        engine,
+        std::slice::from_ref(user),
+        &|_| options.clone(),
+        &mut one,
+    )?;
+    one.result
+        .unwrap_or_else(|| Err(Error::Other("the user's export did not run".into())))
+}
+
+/// See [`crate::engine::Engine::export_users`].
+pub fn export_users(
+    engine: &PgEngine,
+    users: &[UserRef],
+    options: &dyn Fn(&UserRef) -> ExportOptions,
+    out: &mut dyn BatchSink,
+) -> Result<usize> {
+    let Some(first) = users.first() else {
+        return Ok(0);
+    };
+    let include_ephemeral = options(first).include_ephemeral;
     let mut client = engine.client()?;
     let mut tx = client.snapshot_session()?;
-    let uid = user.user_id.as_str();
-    let window = &options.window;
 
     // The first read fixes the snapshot. The core removes a user from the index before its
     // data: indexed here, the user is whole in this snapshot; gone, it was deleted since it
     // was listed, and nothing of it is exported.
-    let indexed = tx.query_prepared(
-        "SELECT 1 FROM users_index WHERE user_id = $1 AND username = $2",
-        &[&uid, &user.username],
-    )?;
-    if indexed.is_empty() {
-        return Err(Error::UserDeleted {
-            user_id: user.user_id.clone(),
-            username: user.username.clone(),
-        });
-    }
+    let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+    let names: Vec<&str> = users.iter().map(|u| u.username.as_str()).collect();
+    let indexed: Vec<i64> = tx
+        .query_prepared(
+            "SELECT b.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS b(uid, uname, n) \
+             WHERE EXISTS (SELECT 1 FROM users_index WHERE user_id = b.uid AND username = b.uname)",
+            &[&ids, &names],
+        )?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(super::PgError::from)?;
+    let present: Vec<(&UserRef, ExportOptions)> = users
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| indexed.contains(&(*i as i64 + 1)))
+        .map(|(_, u)| (u, options(u)))
+        .collect();
 
+    let mut cursors = Cursors::open(&mut tx, &present)?;
+    let mut rank = 0;
+    for (done, user) in users.iter().enumerate() {
+        let Some((_, options)) = present.get(rank).filter(|(u, _)| *u == user) else {
+            out.begin(user)?;
+            out.end(
+                user,
+                Err(Error::UserDeleted {
+                    user_id: user.user_id.clone(),
+                    username: user.username.clone(),
+                }),
+            )?;
+            continue;
+        };
+        rank += 1;
+        let sink = out.begin(user)?;
+        let exported = export_one(
+            engine,
+            &mut tx,
+            &mut cursors,
+            rank as i64,
+            user,
+            &options.window,
+            include_ephemeral,
+            sink,
+        );
+        let read = exported.as_ref().ok().copied();
+        // A failed user leaves the transaction and the cursors as they are: the next users go
+        // in another batch.
+        out.end(user, exported.map(|_| ()))?;
+        match read {
+            Some(rows) if rows < BIG_USER_ROWS => continue,
+            _ => {
+                drop(cursors);
+                tx.commit()?;
+                return Ok(done + 1);
+            }
+        }
+    }
+    drop(cursors);
+    tx.commit()?;
+    Ok(users.len())
+}
+
+/// One user of the batch, rank `n` in its cursors; returns how many rows it read.
+#[allow(clippy::too_many_arguments)]
+fn export_one(
+    engine: &PgEngine,
+    tx: &mut Session<'_>,
+    cursors: &mut Cursors,
+    n: i64,
+    user: &UserRef,
+    window: &ExportWindow,
+    include_ephemeral: bool,
+    sink: &mut dyn UserSink,
+) -> Result<u64> {
+    let uid = user.user_id.as_str();
+    let mut read = 0;
     // Streams parents first (the reference's reader builds paths in file order); a user has
     // few enough streams to sort them in memory, as a restore holds them all anyway.
     let mut stream_items: Vec<Item> = Vec::new();
-    streams::TABLE.for_each_row(&mut tx, uid, Some(window), &mut |row| {
-        let item = streams::to_item(row);
+    read += cursors.streams.take(tx, n, &mut |row| {
+        let item = streams::to_item(streams::TABLE.read_row_from(row, 1)?);
         if window.includes(&item) {
             stream_items.push(item);
         }
@@ -54,49 +174,48 @@ pub fn export_user(
     }
 
     let mut ignore = |_: &Item| {};
-    emit_rows(
-        &mut tx,
+    read += emit_rows(
+        tx,
+        &mut cursors.accesses,
+        n,
         sink,
-        uid,
         Collection::Accesses,
         &accesses::TABLE,
-        Some(window),
-        None,
+        window,
         accesses::to_item,
         &mut ignore,
     )?;
-    // Profile has no timestamps: always exported whole, as the core does.
-    emit_rows(
-        &mut tx,
+    read += emit_rows(
+        tx,
+        &mut cursors.profile,
+        n,
         sink,
-        uid,
         Collection::Profile,
         &profile::TABLE,
-        None,
-        None,
+        &ExportWindow::everything(),
         profile::to_item,
         &mut ignore,
     )?;
-    emit_rows(
-        &mut tx,
+    read += emit_rows(
+        tx,
+        &mut cursors.webhooks,
+        n,
         sink,
-        uid,
         Collection::Webhooks,
         &webhooks::TABLE,
-        Some(window),
-        None,
+        window,
         webhooks::to_item,
         &mut ignore,
     )?;
     let mut files: Vec<(String, String)> = Vec::new();
-    emit_rows(
-        &mut tx,
+    read += emit_rows(
+        tx,
+        &mut cursors.events,
+        n,
         sink,
-        uid,
         Collection::Events,
         &events::TABLE,
-        Some(window),
-        Some(events::EXPORT_ORDER),
+        window,
         events::to_item,
         &mut |item| files.extend(events::EventLinks::of(item).attachment_ids()),
     )?;
@@ -116,7 +235,7 @@ pub fn export_user(
                 }
                 Err(e) => return Err(e),
             },
-            None => match attachments::open_file(&mut tx, uid, event_id, file_id)? {
+            None => match attachments::open_file(tx, uid, event_id, file_id)? {
                 Some(mut reader) => sink.attachment(event_id, file_id, &mut reader)?,
                 // The core's backup skips a missing file with a warning; so do we, loudly.
                 None => {
@@ -130,50 +249,175 @@ pub fn export_user(
         }
     }
 
-    sink.account(&account::export(&mut tx, uid)?)?;
-    emit_rows(
-        &mut tx,
+    let (mut passwords, mut store_key_values, mut fields) = (Vec::new(), Vec::new(), Vec::new());
+    read += cursors.passwords.take(tx, n, &mut |row| {
+        passwords.push(account::password(row, 1)?);
+        Ok(())
+    })?;
+    read += cursors.store_key_values.take(tx, n, &mut |row| {
+        store_key_values.push(account::store_key_value(row, 1)?);
+        Ok(())
+    })?;
+    read += cursors.account_fields.take(tx, n, &mut |row| {
+        fields.push(account::field(row, 1)?);
+        Ok(())
+    })?;
+    sink.account(&account::object(passwords, store_key_values, fields))?;
+    read += emit_rows(
+        tx,
+        &mut cursors.audit,
+        n,
         sink,
-        uid,
         Collection::Audit,
         &audit::TABLE,
-        Some(window),
-        None,
+        window,
         audit::to_item,
         &mut ignore,
     )?;
-    series::export(&mut tx, &user.username, &mut |item| {
-        sink.item(Collection::Series, item)
-    })?;
-    if options.include_ephemeral {
-        ephemeral::export(&mut tx, &user.username, &mut |c, item| sink.item(c, item))?;
+    let mut measurements = series::Measurements::default();
+    let mut emit = |item: &Item| sink.item(Collection::Series, item);
+    read += cursors
+        .series
+        .take(tx, n, &mut |row| measurements.push(row, 1, &mut emit))?;
+    measurements.finish(&mut emit)?;
+    if include_ephemeral {
+        ephemeral::export(tx, &user.username, &mut |c, item| sink.item(c, item))?;
     }
-    tx.commit()?;
-    Ok(())
+    Ok(read)
 }
 
-/// Streams one table's rows of the user to the sink as items of `collection`, in `order`
-/// (SQL, default: by key); `seen` watches every item sent.
+/// Streams one table's rows of user `n` to the sink as items of `collection`; `seen`
+/// watches every item sent. Returns how many rows were read.
 #[allow(clippy::too_many_arguments)]
 fn emit_rows(
     tx: &mut Session<'_>,
+    cursor: &mut Cursor,
+    n: i64,
     sink: &mut dyn UserSink,
-    uid: &str,
     collection: Collection,
     table: &Table,
-    window: Option<&ExportWindow>,
-    order: Option<&str>,
+    window: &ExportWindow,
     convert: fn(RowValues) -> Item,
     seen: &mut dyn FnMut(&Item),
-) -> Result<()> {
-    let key_order = table.key.join(", ");
-    let order = order.unwrap_or(&key_order);
-    table.for_each_row_ordered(tx, uid, window, order, &mut |row| {
-        let item = convert(row);
-        if window.is_none_or(|w| w.includes(&item)) {
+) -> Result<u64> {
+    cursor.take(tx, n, &mut |row| {
+        let item = convert(table.read_row_from(row, 1)?);
+        if window.includes(&item) {
             seen(&item);
             sink.item(collection, &item)?;
         }
         Ok(())
     })
+}
+
+/// One query per table for the batch, read in step.
+struct Cursors {
+    streams: Cursor,
+    accesses: Cursor,
+    profile: Cursor,
+    webhooks: Cursor,
+    events: Cursor,
+    passwords: Cursor,
+    store_key_values: Cursor,
+    account_fields: Cursor,
+    audit: Cursor,
+    series: Cursor,
+}
+
+impl Cursors {
+    fn open(tx: &mut Session<'_>, users: &[(&UserRef, ExportOptions)]) -> Result<Cursors> {
+        let ids: Vec<&str> = users.iter().map(|(u, _)| u.user_id.as_str()).collect();
+        let since: Vec<Option<f64>> = users.iter().map(|(_, o)| o.window.since).collect();
+        let keys: Vec<String> = users
+            .iter()
+            .map(|(u, _)| series::user_key(&u.username))
+            .collect();
+        let params: [&(dyn ToSql + Sync); 3] = [&ids, &since, &keys];
+        let mut open = |inner: String| Cursor::open(tx, &inner, &params);
+        let windowed = |table: &Table, order: Option<&str>| {
+            table.export_query("b.uid", Some("b.since"), order)
+        };
+        let [passwords, store_key_values, account_fields] = account::queries("b.uid");
+        Ok(Cursors {
+            streams: open(windowed(&streams::TABLE, None))?,
+            accesses: open(windowed(&accesses::TABLE, None))?,
+            // Profile has no timestamps: always exported whole, as the core does.
+            profile: open(profile::TABLE.export_query("b.uid", None, None))?,
+            webhooks: open(windowed(&webhooks::TABLE, None))?,
+            events: open(windowed(&events::TABLE, Some(events::EXPORT_ORDER)))?,
+            passwords: open(passwords)?,
+            store_key_values: open(store_key_values)?,
+            account_fields: open(account_fields)?,
+            audit: open(windowed(&audit::TABLE, None))?,
+            series: open(series::query("b.ukey"))?,
+        })
+    }
+}
+
+/// A query's rows for the whole batch, each tagged with its user's rank (1 for the first),
+/// fetched a few at a time and taken one user after another.
+struct Cursor {
+    portal: Portal,
+    rows: VecDeque<Row>,
+    fetch: i32,
+    done: bool,
+}
+
+impl Cursor {
+    /// Runs `inner` (a user's query, naming it `b.uid`, `b.since`, `b.ukey`) for every user of
+    /// `params` (ids, change-time windows, series keys) in turn.
+    fn open(tx: &mut Session<'_>, inner: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Cursor> {
+        // The users in their order, each one's rows in the order of its own query: a nested
+        // loop over the list, which `take` checks as the rows come.
+        let sql = format!(
+            "SELECT b.n, t.* FROM unnest($1::text[], $2::float8[], $3::text[]) \
+             WITH ORDINALITY AS b(uid, since, ukey, n) CROSS JOIN LATERAL ({inner}) t"
+        );
+        let statement = tx.prepared(&sql)?;
+        let portal = tx.bind(&statement, params).map_err(super::PgError::from)?;
+        Ok(Cursor {
+            portal,
+            rows: VecDeque::new(),
+            fetch: FIRST_FETCH,
+            done: false,
+        })
+    }
+
+    /// Gives `each` the rows of user `n`; returns how many.
+    fn take(
+        &mut self,
+        tx: &mut Session<'_>,
+        n: i64,
+        each: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<u64> {
+        let mut taken = 0;
+        loop {
+            if self.rows.is_empty() && !self.done {
+                let rows = tx
+                    .query_portal(&self.portal, self.fetch)
+                    .map_err(super::PgError::from)?;
+                // Fewer rows than asked for: the portal is done, no need to ask again.
+                self.done = rows.len() < self.fetch as usize;
+                self.fetch = (self.fetch * 2).min(MAX_FETCH);
+                self.rows.extend(rows);
+            }
+            let Some(row) = self.rows.front() else {
+                return Ok(taken);
+            };
+            let rank: i64 = row.try_get(0).map_err(super::PgError::from)?;
+            if rank > n {
+                return Ok(taken);
+            }
+            if rank < n {
+                return Err(Error::Other(format!(
+                    "the database returned rows of the batch's user {rank} after those of user {n}: \
+                     no user was backed up from this read"
+                )));
+            }
+            if let Some(row) = self.rows.pop_front() {
+                each(&row)?;
+                taken += 1;
+            }
+        }
+    }
 }

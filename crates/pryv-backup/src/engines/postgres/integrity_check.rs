@@ -51,13 +51,13 @@ mod tests {
         to_item: fn(super::super::table::RowValues) -> Item,
         user_id: &str,
     ) -> Vec<(Item, String, integrity::Check)> {
-        let mut items = Vec::new();
-        table
-            .for_each_row(tx, user_id, None, &mut |row| {
-                items.push(to_item(row));
-                Ok(())
-            })
-            .unwrap();
+        let sql = table.export_query("$1", None, None);
+        let items: Vec<Item> = tx
+            .query_prepared(&sql, &[&user_id])
+            .unwrap()
+            .iter()
+            .map(|row| to_item(table.read_row_from(row, 0).unwrap()))
+            .collect();
         let mut from_rows = Vec::new();
         table
             .for_each_js_item(tx, user_id, kind.unhashed_fields(), &mut |value| {

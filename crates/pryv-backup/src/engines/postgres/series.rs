@@ -8,17 +8,14 @@
 //! `user_id = 'user.<username>'` and `event_id = 'event.<eventId>'`, and `delta_time` /
 //! `point_time` are nanoseconds relative to the event's time.
 
+use postgres::Row;
 use serde_json::{Map, Value};
 
-use super::pool::Session;
 use super::table::{Cell, Inserter, Kind::*};
 use super::values::{as_f64, json_from_text};
 use super::PgError;
 use crate::model::Item;
 use crate::series_time::{measurement_item, millis_from_nanos, TimeUnit};
-
-/// Points read per round trip.
-const BATCH: i32 = 2000;
 
 const EVENT_PREFIX: &str = "event.";
 
@@ -27,49 +24,55 @@ pub fn user_key(username: &str) -> String {
     format!("user.{username}")
 }
 
-/// Emits one item per measurement; points of one measurement are gathered in memory (one
-/// series item is one JSON line of the archive).
-pub fn export(
-    tx: &mut Session<'_>,
-    username: &str,
-    emit: &mut dyn FnMut(&Item) -> crate::Result<()>,
-) -> crate::Result<()> {
-    let statement = tx.prepared(
-        "SELECT event_id, delta_time, fields::text FROM series_data WHERE user_id = $1 \
-         ORDER BY event_id, delta_time, point_time",
-    )?;
-    let portal = tx
-        .bind(&statement, &[&user_key(username)])
-        .map_err(PgError::from)?;
-    let mut current: Option<(String, Vec<Value>)> = None;
-    loop {
-        let rows = tx.query_portal(&portal, BATCH).map_err(PgError::from)?;
-        let done = rows.len() < BATCH as usize;
-        for row in &rows {
-            let key: String = row.try_get(0).map_err(PgError::from)?;
-            let event_id = key.strip_prefix(EVENT_PREFIX).unwrap_or(&key).to_string();
-            let delta_time: i64 = row.try_get(1).map_err(PgError::from)?;
-            let fields: String = row.try_get(2).map_err(PgError::from)?;
-            let point = point(delta_time, &fields)?;
-            match &mut current {
-                Some((id, points)) if *id == event_id => points.push(point),
-                _ => {
-                    if let Some((id, points)) = current.take() {
-                        emit(&measurement(id, points))?;
-                    }
-                    current = Some((event_id, vec![point]));
+/// The points of the user whose key (see [`user_key`]) is the SQL expression `user`, in the
+/// order [`Measurements`] takes them.
+pub fn query(user: &str) -> String {
+    format!(
+        "SELECT event_id, delta_time, fields::text FROM series_data WHERE user_id = {user} \
+         ORDER BY event_id, delta_time, point_time"
+    )
+}
+
+/// Gathers a user's point rows into one item per measurement (one series item is one JSON
+/// line of the archive, so a measurement's points are held in memory).
+#[derive(Default)]
+pub struct Measurements {
+    current: Option<(String, Vec<Value>)>,
+}
+
+impl Measurements {
+    /// Takes the row of [`query`] whose values start at column `first`; emits the previous
+    /// measurement when this one begins another.
+    pub fn push(
+        &mut self,
+        row: &Row,
+        first: usize,
+        emit: &mut dyn FnMut(&Item) -> crate::Result<()>,
+    ) -> crate::Result<()> {
+        let key: &str = row.try_get(first).map_err(PgError::from)?;
+        let event_id = key.strip_prefix(EVENT_PREFIX).unwrap_or(key);
+        let delta_time: i64 = row.try_get(first + 1).map_err(PgError::from)?;
+        let fields: &str = row.try_get(first + 2).map_err(PgError::from)?;
+        let point = point(delta_time, fields)?;
+        match &mut self.current {
+            Some((id, points)) if id == event_id => points.push(point),
+            _ => {
+                if let Some((id, points)) = self.current.take() {
+                    emit(&measurement(id, points))?;
                 }
+                self.current = Some((event_id.to_string(), vec![point]));
             }
         }
-        // Fewer rows than asked for: the portal is done.
-        if done {
-            break;
+        Ok(())
+    }
+
+    /// Emits the last measurement.
+    pub fn finish(self, emit: &mut dyn FnMut(&Item) -> crate::Result<()>) -> crate::Result<()> {
+        match self.current {
+            Some((id, points)) => emit(&measurement(id, points)),
+            None => Ok(()),
         }
     }
-    if let Some((id, points)) = current {
-        emit(&measurement(id, points))?;
-    }
-    Ok(())
 }
 
 fn point(delta_time_ns: i64, fields: &str) -> Result<Value, PgError> {

@@ -81,9 +81,10 @@ impl Table {
             .join(", ")
     }
 
-    fn read_row(&self, row: &Row) -> Result<RowValues, PgError> {
+    /// The values of a row of [`Table::export_query`] whose columns start at `first`.
+    pub fn read_row_from(&self, row: &Row, first: usize) -> Result<RowValues, PgError> {
         let mut out = Vec::with_capacity(self.columns.len());
-        for (i, c) in self.columns.iter().enumerate() {
+        for (i, c) in (first..).zip(self.columns.iter()) {
             let value = match c.kind {
                 Kind::Text => row.try_get::<_, Option<String>>(i)?.map(Value::String),
                 Kind::Float => row.try_get::<_, Option<f64>>(i)?.map(float),
@@ -101,33 +102,6 @@ impl Table {
             out.push(value);
         }
         Ok(out)
-    }
-
-    /// Streams the user's rows (ordered by key) to `each`, a batch at a time; with a window,
-    /// only rows whose change time falls in it (the timestamp rule of [`ExportWindow`]).
-    pub fn for_each_row(
-        &self,
-        tx: &mut Session<'_>,
-        user_id: &str,
-        window: Option<&ExportWindow>,
-        each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
-    ) -> crate::Result<()> {
-        self.for_each_row_ordered(tx, user_id, window, &self.key.join(", "), each)
-    }
-
-    /// [`Table::for_each_row`] with rows in the order of the SQL `order_by` expression.
-    pub fn for_each_row_ordered(
-        &self,
-        tx: &mut Session<'_>,
-        user_id: &str,
-        window: Option<&ExportWindow>,
-        order_by: &str,
-        each: &mut dyn FnMut(RowValues) -> crate::Result<()>,
-    ) -> crate::Result<()> {
-        let select = Table::select_list(self.columns.iter());
-        self.for_each_pg_row(tx, user_id, window, &select, order_by, &mut |row| {
-            each(self.read_row(row)?)
-        })
     }
 
     /// Streams the user's rows (ordered by key) to `each` in the JavaScript form an integrity
@@ -185,6 +159,49 @@ impl Table {
         Ok(JsValue::Object(fields))
     }
 
+    /// The rows of the user whose id is the SQL expression `user`, in `order_by` (SQL, `None`:
+    /// by key); with `since` (an SQL expression, NULL for everything), only those changed
+    /// after it, by the timestamp rule of [`ExportWindow`].
+    pub fn export_query(&self, user: &str, since: Option<&str>, order_by: Option<&str>) -> String {
+        let select = Table::select_list(self.columns.iter());
+        let filter = since.and_then(|since| self.window_filter(since));
+        let key_order = self.key.join(", ");
+        self.query(
+            user,
+            &select,
+            filter.as_deref(),
+            order_by.unwrap_or(&key_order),
+        )
+    }
+
+    fn query(&self, user: &str, select: &str, filter: Option<&str>, order_by: &str) -> String {
+        let filter = filter.map(|f| format!(" AND {f}")).unwrap_or_default();
+        format!(
+            "SELECT {select} FROM {} WHERE user_id = {user}{filter} ORDER BY {order_by}",
+            self.name
+        )
+    }
+
+    /// The condition keeping rows changed after `since` (an SQL float8, NULL for all); `None`
+    /// for a table without change times.
+    fn window_filter(&self, since: &str) -> Option<String> {
+        let ts: Vec<String> = CHANGE_TIME_FIELDS
+            .iter()
+            .filter(|c| {
+                self.column(c)
+                    .is_some_and(|i| self.columns[i].kind == Kind::Float)
+            })
+            .map(|c| format!("NULLIF({c}, 0)"))
+            .collect();
+        if ts.is_empty() {
+            return None;
+        }
+        let ts = format!("COALESCE({})", ts.join(", "));
+        Some(format!(
+            "({ts} IS NULL OR {since} IS NULL OR {ts} > {since})"
+        ))
+    }
+
     /// The user's rows as they come, a batch per round trip.
     fn for_each_pg_row(
         &self,
@@ -195,26 +212,13 @@ impl Table {
         order_by: &str,
         each: &mut dyn FnMut(&Row) -> crate::Result<()>,
     ) -> crate::Result<()> {
-        let mut sql = format!("SELECT {select} FROM {} WHERE user_id = $1", self.name);
         let mut params: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(user_id.to_string())];
-        if let Some(w) = window {
-            let ts: Vec<String> = CHANGE_TIME_FIELDS
-                .iter()
-                .filter(|c| {
-                    self.column(c)
-                        .is_some_and(|i| self.columns[i].kind == Kind::Float)
-                })
-                .map(|c| format!("NULLIF({c}, 0)"))
-                .collect();
-            if !ts.is_empty() {
-                let ts = format!("COALESCE({})", ts.join(", "));
-                sql.push_str(&format!(
-                    " AND ({ts} IS NULL OR $2::float8 IS NULL OR {ts} > $2)"
-                ));
-                params.push(Box::new(w.since));
-            }
-        }
-        sql.push_str(&format!(" ORDER BY {order_by}"));
+        let filter = window.and_then(|w| {
+            let filter = self.window_filter("$2::float8")?;
+            params.push(Box::new(w.since));
+            Some(filter)
+        });
+        let sql = self.query("$1", select, filter.as_deref(), order_by);
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
         let statement = tx.prepared(&sql)?;
         let portal = tx.bind(&statement, &refs).map_err(PgError::from)?;
