@@ -927,8 +927,9 @@ fn prune_keeps_what_the_rules_and_the_chains_need() {
     cli().arg("verify").arg(&b2).assert().code(0);
 }
 
-/// A full backup killed before its manifest (SIGKILL while paused before bob, its second user,
-/// through the test-only pause) leaves its files and its in-progress marker: the next run
+/// A full backup killed before its manifest (SIGKILL while paused before carol's snapshot,
+/// through the test-only pause, once alice and bob are written: one job reads the sample's
+/// first two users in one batch) leaves its files and its in-progress marker: the next run
 /// into the same folder replaces them, says so, and its backup restores whole. Files in
 /// `users/` that no run marked as its own are still refused, and left as they are.
 #[test]
@@ -944,7 +945,8 @@ fn a_killed_full_backup_is_replaced_by_the_next_run_into_its_folder() {
         .arg("--output")
         .arg(&out)
         .arg("--include-ephemeral")
-        .env("PRYV_BACKUP_TEST_PAUSE_AT", "before-user:bob")
+        .args(["--jobs", "1"])
+        .env("PRYV_BACKUP_TEST_PAUSE_AT", "before-user:carol")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -953,13 +955,17 @@ fn a_killed_full_backup_is_replaced_by_the_next_run_into_its_folder() {
     let paused = stderr
         .lines()
         .map_while(|l| l.ok())
-        .any(|l| l.contains("paused at before-user:bob"));
+        .any(|l| l.contains("paused at before-user:carol"));
     assert!(paused, "the backup never reached its pause");
     killed.kill().unwrap();
     killed.wait().unwrap();
     assert!(!out.join("manifest.json").exists());
     assert!(out.join(".pryv-backup-in-progress").is_file());
-    assert!(out.join("users").read_dir().unwrap().next().is_some());
+    assert_eq!(
+        out.join("users").read_dir().unwrap().count(),
+        2,
+        "alice and bob written"
+    );
 
     let again = run_backup(&source, &out, &["--include-ephemeral"]);
     assert_exit_saying(

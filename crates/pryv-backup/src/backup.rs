@@ -585,15 +585,6 @@ impl<'a> BatchWriter<'a> {
         batch: &[UserRef],
         options: &dyn Fn(&UserRef) -> ExportOptions,
     ) -> std::result::Result<usize, (usize, Error)> {
-        for user in batch {
-            if let Some(hook) = self.hook {
-                hook(&BackupStep::BeforeUser(user));
-            }
-            crate::interrupt::pause_before_user(&user.username);
-        }
-        // Taken just before the engine opens the batch's snapshot: nothing the snapshot
-        // misses was changed before this time.
-        self.taken_ms = now_millis();
         let exported = engine.export_users(batch, options, self);
         let at = self.first + self.ended;
         match exported {
@@ -626,6 +617,19 @@ impl<'a> BatchWriter<'a> {
 }
 
 impl<'a> BatchSink for BatchWriter<'a> {
+    fn before_snapshot(&mut self, users: &[UserRef]) -> Result<()> {
+        for user in users {
+            if let Some(hook) = self.hook {
+                hook(&BackupStep::BeforeUser(user));
+            }
+            crate::interrupt::pause_before_user(&user.username);
+        }
+        // Taken just before the engine opens the snapshot: nothing the snapshot misses was
+        // changed before this time.
+        self.taken_ms = now_millis();
+        Ok(())
+    }
+
     fn begin(&mut self, user: &UserRef) -> Result<&mut dyn UserSink> {
         self.progress.user_started(user);
         let writer = self.writer.open_user(user)?;

@@ -83,6 +83,7 @@ impl Engine for Composite {
         }
         // Side stores come after each user's base data: one user at a time.
         for user in users {
+            out.before_snapshot(std::slice::from_ref(user))?;
             let sink = out.begin(user)?;
             let exported = self.export_user(user, &options(user), sink);
             out.end(user, exported)?;

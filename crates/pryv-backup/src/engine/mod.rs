@@ -76,6 +76,13 @@ pub struct ImportOptions {
 
 /// Where [`Engine::export_users`] sends several users, one after the other.
 pub trait BatchSink {
+    /// Called right before the engine opens the snapshot that `users` will be read from
+    /// (one call per snapshot: a batch's users at once, or each user alone): what happens
+    /// before it is in their backup. A backup dates the users' snapshot here and runs its
+    /// test hooks and pause points.
+    fn before_snapshot(&mut self, _users: &[UserRef]) -> Result<()> {
+        Ok(())
+    }
     /// The sink of `user`, whose data comes next.
     fn begin(&mut self, user: &UserRef) -> Result<&mut dyn UserSink>;
     /// `user` ended: exported, left out (`Error::UserDeleted`), or failed. An error returned
@@ -151,6 +158,7 @@ pub trait Engine: Send + Sync {
         out: &mut dyn BatchSink,
     ) -> Result<usize> {
         for user in users {
+            out.before_snapshot(std::slice::from_ref(user))?;
             let sink = out.begin(user)?;
             let exported = self.export_user(user, &options(user), sink);
             out.end(user, exported)?;

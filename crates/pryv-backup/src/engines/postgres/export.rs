@@ -76,6 +76,7 @@ pub fn export_users(
         return Ok(0);
     };
     let include_ephemeral = options(first).include_ephemeral;
+    out.before_snapshot(users)?;
     let mut client = engine.client()?;
     let mut tx = client.snapshot_session()?;
 
