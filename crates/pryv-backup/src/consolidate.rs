@@ -32,6 +32,12 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<ConsolidateReport> {
     let state = chain.latest_state();
+    // Looked up for every user: a search of the list each time is O(users²).
+    let latest_of: std::collections::HashMap<&str, &crate::archive::UserManifest> = state
+        .users
+        .iter()
+        .map(|u| (u.user_id.as_str(), u))
+        .collect();
     let users = chain.users();
     progress.start(users.len());
     let mut report = ConsolidateReport {
@@ -69,7 +75,7 @@ pub fn run(
         }
         let mut manifest = out.finish()?;
         // As of the newest generation holding the user: where its next increment starts.
-        if let Some(latest) = state.users.iter().find(|u| u.user_id == user.user_id) {
+        if let Some(latest) = latest_of.get(user.user_id.as_str()) {
             manifest.backup_timestamp = latest.backup_timestamp;
             if let Some(t) = latest.extra.get(SNAPSHOT_TIME) {
                 manifest.extra.insert(SNAPSHOT_TIME.into(), t.clone());

@@ -1,9 +1,9 @@
 //! Reading a backup directory written by pryv-backup or by open-pryv.io's bin/backup.js.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -28,6 +28,17 @@ pub struct ArchiveReader {
     root: PathBuf,
     manifest: Manifest,
     sealer: Option<Arc<dyn FileSealer>>,
+    /// Where each user and file is in the manifest, built on first use: a restore asks for
+    /// every user, and a search of the lists each time cost O(users x files) (90 s of CPU for
+    /// 20,000 users).
+    positions: OnceLock<Positions>,
+}
+
+/// Indexes in [`Manifest::users`] by userId and in [`Manifest::files`] by path (both unique:
+/// [`ArchiveReader::open_in`] refuses a manifest listing one twice).
+struct Positions {
+    users: HashMap<String, usize>,
+    files: HashMap<String, usize>,
 }
 
 impl ArchiveReader {
@@ -141,6 +152,7 @@ impl ArchiveReader {
             root: dir.to_path_buf(),
             manifest,
             sealer,
+            positions: OnceLock::new(),
         })
     }
 
@@ -156,24 +168,38 @@ impl ArchiveReader {
         &self.backend
     }
 
+    fn positions(&self) -> &Positions {
+        self.positions.get_or_init(|| Positions {
+            users: (self.manifest.users.iter().enumerate())
+                .map(|(i, u)| (u.user_id.clone(), i))
+                .collect(),
+            files: (self.manifest.files.iter().enumerate())
+                .map(|(i, f)| (f.path.clone(), i))
+                .collect(),
+        })
+    }
+
+    /// Whether the manifest lists this user.
+    pub fn has_user(&self, user_id: &str) -> bool {
+        self.positions().users.contains_key(user_id)
+    }
+
     pub fn user(&self, user_id: &str) -> Result<UserReader, ArchiveError> {
         let dir = layout::user_dir(&self.root, user_id)?;
-        let manifest = self
-            .manifest
+        let positions = self.positions();
+        let manifest = positions
             .users
-            .iter()
-            .find(|u| u.user_id == user_id)
-            .cloned()
+            .get(user_id)
+            .map(|&i| self.manifest.users[i].clone())
             .ok_or_else(|| {
                 ArchiveError::Invalid(format!("user {user_id} is not in this backup"))
             })?;
         // The root manifest lists the user manifest's own size and SHA-256.
         let listed_as = format!("{}/{user_id}/{USER_MANIFEST}", layout::USERS_DIR);
-        let manifest_file = self
-            .manifest
+        let manifest_file = positions
             .files
-            .iter()
-            .find(|f| f.path == listed_as)
+            .get(&listed_as)
+            .map(|&i| &self.manifest.files[i])
             .map(|f| FileEntry {
                 path: USER_MANIFEST.to_string(),
                 ..f.clone()

@@ -15,6 +15,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::archive::{ArchiveError, ArchiveReader, Backend, Manifest, UserReader};
 use crate::engine::{as_texts, ItemIter, TextIter, UserSource};
@@ -86,6 +87,9 @@ pub struct Chain {
     index: ChainIndex,
     /// Base first, then increments in sequence order (as `index.generations`).
     generations: Vec<ArchiveReader>,
+    /// [`Chain::present_users`], computed once (a restore asks it for every user); reset
+    /// when generations are dropped.
+    present: OnceLock<Option<HashSet<String>>>,
 }
 
 impl Chain {
@@ -107,6 +111,7 @@ impl Chain {
             dir: dir.to_path_buf(),
             index,
             generations,
+            present: OnceLock::new(),
         }))
     }
 
@@ -132,6 +137,7 @@ impl Chain {
             .count();
         self.generations.truncate(keep);
         self.index.generations.truncate(keep);
+        self.present = OnceLock::new();
         Ok(self)
     }
 
@@ -160,6 +166,7 @@ impl Chain {
         };
         self.generations.truncate(at + 1);
         self.index.generations.truncate(at + 1);
+        self.present = OnceLock::new();
         Ok(self)
     }
 
@@ -209,7 +216,13 @@ impl Chain {
     /// its install's users: the newest such set, plus the users of the generations after it
     /// (runs of chosen users, which may add a user but say nothing of the others). `None`
     /// when no generation records a set: every user of any generation is then held.
-    fn present_users(&self) -> Option<HashSet<String>> {
+    fn present_users(&self) -> Option<&HashSet<String>> {
+        self.present
+            .get_or_init(|| self.read_present_users())
+            .as_ref()
+    }
+
+    fn read_present_users(&self) -> Option<HashSet<String>> {
         let newest = self
             .index
             .generations
@@ -236,7 +249,7 @@ impl Chain {
         let mut users = Vec::new();
         for g in &self.generations {
             for u in &g.manifest().users {
-                if !is_present(present.as_ref(), &u.user_id) {
+                if !is_present(present, &u.user_id) {
                     continue;
                 }
                 if seen.insert(u.user_id.clone(), ()).is_none() {
@@ -301,7 +314,7 @@ impl Chain {
 
     /// The latest state of one user, across generations.
     pub fn user_source(&self, user_id: &str) -> Result<ChainUser> {
-        if !is_present(self.present_users().as_ref(), user_id) {
+        if !is_present(self.present_users(), user_id) {
             return Err(Error::Other(format!(
                 "user {user_id} was deleted from the install before the latest generation of \
                  this backup (restore --as-of a time before its deletion to get it back)"
@@ -309,7 +322,7 @@ impl Chain {
         }
         let mut readers = Vec::new();
         for g in &self.generations {
-            if g.manifest().users.iter().any(|u| u.user_id == user_id) {
+            if g.has_user(user_id) {
                 readers.push(g.user(user_id)?);
             }
         }
@@ -366,11 +379,7 @@ impl Chain {
         state.users.clear();
         for g in &self.generations {
             let m = g.manifest();
-            for u in m
-                .users
-                .iter()
-                .filter(|u| is_present(present.as_ref(), &u.user_id))
-            {
+            for u in m.users.iter().filter(|u| is_present(present, &u.user_id)) {
                 let since = changes_since_ms(u.backup_timestamp, m.snapshot_before);
                 match state.users.iter_mut().find(|s| s.user_id == u.user_id) {
                     Some(s) => {
