@@ -15,6 +15,12 @@ use crate::output::{print_json, UserBar};
 
 #[derive(Args, Debug)]
 #[command(group = clap::ArgGroup::new("after_success").args(["delete_on_success", "move_on_success"]))]
+// A partial restore (--stream, --from, --to) puts back part of one user already in the install.
+#[command(group = clap::ArgGroup::new("partial")
+    .args(["stream", "from", "to"])
+    .multiple(true)
+    .requires("user")
+    .conflicts_with_all(["overwrite", "skip_conflicts", "delete_on_success", "move_on_success"]))]
 pub struct RestoreArgs {
     /// The backup directory to restore, or `s3://bucket/prefix` (see `backup --output`),
     /// given as the other commands take it: `restore DIR`.
@@ -77,31 +83,14 @@ pub struct RestoreArgs {
     /// integrity hash of the user is checked before the commit. Try it with --dry-run first.
     ///
     /// Example: pryv-backup restore /backups/full --user alice --stream weight --dry-run
-    #[arg(
-        long,
-        value_name = "STREAM_ID",
-        requires = "user",
-        conflicts_with_all = ["overwrite", "skip_conflicts", "delete_on_success", "move_on_success"]
-    )]
+    #[arg(long, value_name = "STREAM_ID")]
     pub stream: Vec<String>,
     /// Partial restore of the events whose time is at or after this (same forms as --as-of;
     /// with --stream, the events of those streams only). Needs exactly one --user.
-    #[arg(
-        long,
-        value_name = "TIME",
-        value_parser = crate::when::parse_millis,
-        requires = "user",
-        conflicts_with_all = ["overwrite", "skip_conflicts", "delete_on_success", "move_on_success"]
-    )]
+    #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
     pub from: Option<u64>,
     /// Partial restore of the events whose time is before this (same forms as --as-of).
-    #[arg(
-        long,
-        value_name = "TIME",
-        value_parser = crate::when::parse_millis,
-        requires = "user",
-        conflicts_with_all = ["overwrite", "skip_conflicts", "delete_on_success", "move_on_success"]
-    )]
+    #[arg(long, value_name = "TIME", value_parser = crate::when::parse_millis)]
     pub to: Option<u64>,
     /// Where a partial restore keeps its copy of the user's current state while it runs (a
     /// private 0700 folder made there and removed at the end; as big as the user's data,
