@@ -88,7 +88,11 @@ fn passphrase_from_command(command: &str) -> Result<Zeroizing<String>> {
 /// A file holding a secret (passphrase, private key) that other users of the machine can
 /// read: said on stderr, with the command that fixes it. Used all the same.
 fn warn_if_readable_by_others(file: &Path) {
+    use std::collections::HashSet;
     use std::os::unix::fs::PermissionsExt;
+    use std::sync::{Mutex, PoisonError};
+    // Once per file and run: a chain opens the key for each of its generations.
+    static WARNED: Mutex<Option<HashSet<std::path::PathBuf>>> = Mutex::new(None);
     let Ok(metadata) = std::fs::metadata(file) else {
         // Reading it will say what is wrong.
         return;
@@ -100,6 +104,14 @@ fn warn_if_readable_by_others(file: &Path) {
         (false, true) => "others",
         (false, false) => return,
     };
+    let first = WARNED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get_or_insert_with(HashSet::new)
+        .insert(file.to_path_buf());
+    if !first {
+        return;
+    }
     eprintln!(
         "warning: {} holds a secret but can be read by {readers} (mode {mode:04o}): \
          run `chmod 600 {}`",
