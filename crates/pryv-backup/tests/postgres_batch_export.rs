@@ -13,8 +13,8 @@ use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::UserRef;
 use pryv_backup::{Error, Result};
 
-/// The live install's rows, every table its users' data is in, in a fresh database; its
-/// attachments on disk.
+/// The live install's rows, every table its users' data is in, in a fresh database with the
+/// core's indexes; its attachments on disk.
 fn live_postgres() -> (testbed::TestDb, PgEngine) {
     let mut db = testbed::pg_database();
     let files = FsAttachments::new(testbed::fixture("live-reference/source-files/users"));
@@ -37,6 +37,10 @@ fn live_postgres() -> (testbed::TestDb, PgEngine) {
     ] {
         testbed::load_live_table(db.client(), table);
     }
+    // A schema the engine creates gets its keys and indexes once the rows are in.
+    engine
+        .finish_restore(1, &pryv_backup::progress::Silent)
+        .unwrap();
     (db, engine)
 }
 
@@ -156,4 +160,82 @@ fn a_user_deleted_before_the_batch_snapshot_is_left_out_whole() {
             assert!(got == expected, "{}", user.username);
         }
     }
+}
+
+/// Sequential scans of `table` the server has counted, once every other session of the
+/// database has ended (a backend's counts reach the statistics when it exits).
+fn seq_scans(db: &mut testbed::TestDb, table: &str) -> i64 {
+    let client = db.client();
+    for _ in 0..100 {
+        let others: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if others == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    client
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .unwrap();
+    client
+        .query_one(
+            "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1",
+            &[&table],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_batch_reads_each_user_through_the_index_even_where_few_users_own_the_rows() {
+    let (mut db, engine) = live_postgres();
+    // Series points as the live core keys them ('user.<username>'), most of them one user's,
+    // beside many users without any: what a platform where a few users record series looks
+    // like, and statistics that put every user at a third of the table.
+    db.client()
+        .batch_execute(
+            "INSERT INTO series_data (user_id, event_id, point_time, delta_time, fields)
+               SELECT s.user_id, s.event_id, s.point_time + g * 100000, s.delta_time + g * 100000, s.fields
+               FROM (SELECT * FROM series_data WHERE user_id = (SELECT min(user_id) FROM series_data)) s,
+                    generate_series(1, 12) AS g;
+             INSERT INTO users_index (username, user_id)
+               SELECT 'small' || n, 'csmall' || n FROM generate_series(1, 150) AS n;
+             ANALYZE series_data; ANALYZE users_index;",
+        )
+        .unwrap();
+    let users = engine.users().unwrap();
+    assert!(users.len() > 150);
+    drop(engine);
+    let before = seq_scans(&mut db, "series_data");
+
+    let files = FsAttachments::new(testbed::fixture("live-reference/source-files/users"));
+    let engine = PgEngine::connect(db.conn_str(), Some(Arc::new(files))).unwrap();
+    let mut rest = &users[..];
+    while !rest.is_empty() {
+        let mut batch = Collected {
+            users: Vec::new(),
+            at_begin: &|_| {},
+        };
+        let done = engine
+            .export_users(rest, &|_| everything(), &mut batch)
+            .unwrap();
+        assert!(batch
+            .users
+            .iter()
+            .all(|(_, _, ended)| ended == &Some(Ok(()))));
+        rest = &rest[done..];
+    }
+    drop(engine);
+    let scans = seq_scans(&mut db, "series_data") - before;
+    assert!(
+        scans < 5,
+        "{scans} scans of the whole series_data table for {} users: one per user, not its index",
+        users.len()
+    );
 }
