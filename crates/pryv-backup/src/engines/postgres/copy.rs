@@ -13,33 +13,39 @@ use super::PgError;
 /// sent while the next ones are read from the backup.
 const SEND_BYTES: usize = 64 << 10;
 
-/// One open `COPY table (columns) FROM STDIN`: rows go out as they are pushed, in a single
-/// statement, so memory holds one small buffer whatever the number of rows.
-pub struct CopyIn<'a> {
+/// One `COPY table (columns) FROM STDIN`: rows go out as they are pushed, in a single
+/// statement, so memory holds one small buffer whatever the number of rows. The statement
+/// starts with the first rows sent: a table a user has no rows in costs no round trip (most
+/// users of a platform have no series points, many no audit).
+pub struct CopyIn<'a, 't> {
     encoder: Encoder,
+    /// Until the statement starts.
+    tx: Option<&'a mut Transaction<'t>>,
+    sql: String,
     writer: Option<CopyInWriter<'a>>,
     buf: Vec<u8>,
 }
 
-impl<'a> CopyIn<'a> {
+impl<'a, 't> CopyIn<'a, 't> {
     /// `defaults`: the text of each column's DEFAULT that a row may ask for with
     /// [`Cell::Default`] (COPY has no per-row DEFAULT).
     pub fn start(
-        tx: &'a mut Transaction<'_>,
+        tx: &'a mut Transaction<'t>,
         table: &str,
         columns: Vec<(&'static str, Kind)>,
         defaults: &'static [(&'static str, &'static str)],
     ) -> Result<Self, PgError> {
         let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
         let sql = format!("COPY {table} ({}) FROM STDIN", names.join(", "));
-        let writer = tx.copy_in(sql.as_str())?;
         Ok(CopyIn {
             encoder: Encoder {
                 table: table.to_string(),
                 columns,
                 defaults,
             },
-            writer: Some(writer),
+            tx: Some(tx),
+            sql,
+            writer: None,
             buf: Vec::with_capacity(SEND_BYTES * 2),
         })
     }
@@ -65,6 +71,9 @@ impl<'a> CopyIn<'a> {
 
     /// Sends what is left and ends the statement; returns the number of rows written.
     pub fn finish(mut self) -> Result<u64, PgError> {
+        if self.buf.is_empty() && self.tx.is_some() {
+            return Ok(0);
+        }
         self.send()?;
         match self.writer.take() {
             Some(writer) => Ok(writer.finish()?),
@@ -73,6 +82,9 @@ impl<'a> CopyIn<'a> {
     }
 
     fn send(&mut self) -> Result<(), PgError> {
+        if let Some(tx) = self.tx.take() {
+            self.writer = Some(tx.copy_in(self.sql.as_str())?);
+        }
         let Some(writer) = self.writer.as_mut() else {
             return Err(self.encoder.failed("the statement already ended"));
         };

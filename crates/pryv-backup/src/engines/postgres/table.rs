@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use postgres::types::ToSql;
+use postgres::types::{ToSql, Type};
 use postgres::{Row, Transaction};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -37,6 +37,17 @@ impl Kind {
             Kind::Int => "int4",
             Kind::BigInt => "int8",
             Kind::Json => "jsonb",
+        }
+    }
+
+    /// The type a value of this kind is sent as (JSON as text, cast by the statement).
+    fn param_type(self) -> Type {
+        match self {
+            Kind::Text | Kind::Json => Type::TEXT,
+            Kind::Float => Type::FLOAT8,
+            Kind::Bool => Type::BOOL,
+            Kind::Int => Type::INT4,
+            Kind::BigInt => Type::INT8,
         }
     }
 }
@@ -640,7 +651,7 @@ impl RowWriter for Inserter<'_> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut params: Vec<(Box<dyn ToSql + Sync>, Type)> = Vec::new();
         let mut tuples = Vec::with_capacity(self.rows.len());
         for row in self.rows.drain(..) {
             let mut cells = Vec::with_capacity(row.len());
@@ -660,7 +671,7 @@ impl RowWriter for Inserter<'_> {
                     Cell::Int(i) => Box::new(i),
                     Cell::BigInt(i) => Box::new(i),
                 };
-                params.push(param);
+                params.push((param, kind.param_type()));
                 // JSON travels as text, then PostgreSQL parses it.
                 cells.push(match kind {
                     Kind::Json => format!("${}::text::jsonb", params.len()),
@@ -693,8 +704,13 @@ impl RowWriter for Inserter<'_> {
             tuples.join(", "),
             on_conflict
         );
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        tx.execute(sql.as_str(), &refs)?;
+        let refs: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|(p, t)| (p.as_ref(), t.clone()))
+            .collect();
+        // Typed parameters: one round trip, where a statement the server must describe first
+        // takes two (the text differs with the number of rows, so it is never prepared once).
+        tx.execute_typed(sql.as_str(), &refs)?;
         Ok(())
     }
 }

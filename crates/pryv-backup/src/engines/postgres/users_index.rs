@@ -1,5 +1,6 @@
 //! `users_index` (username ↔ userId) and `alias_index`.
 
+use postgres::types::Type;
 use postgres::{GenericClient, Transaction};
 
 use super::PgError;
@@ -28,10 +29,11 @@ pub fn conflict(
     user: &UserRef,
 ) -> Result<Option<String>, PgError> {
     let mut reasons = Vec::new();
-    let rows = client.query(
+    // Typed parameters: one round trip, none to have the statement described first.
+    let rows = client.query_typed(
         "SELECT username, user_id FROM users_index WHERE username = $1 OR user_id = $2 \
          ORDER BY username = $1 DESC",
-        &[&user.username, &user.user_id],
+        &[(&user.username, Type::TEXT), (&user.user_id, Type::TEXT)],
     )?;
     for row in rows {
         let (username, user_id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
@@ -83,9 +85,9 @@ pub fn exists(client: &mut impl GenericClient, user_id: &str) -> Result<bool, Pg
 /// Registers the user (a row already there for the same pair is fine). Returns whether
 /// the user was not registered before.
 pub fn register(tx: &mut Transaction<'_>, user: &UserRef) -> Result<bool, PgError> {
-    let added = tx.execute(
+    let added = tx.execute_typed(
         "INSERT INTO users_index (username, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        &[&user.username, &user.user_id],
+        &[(&user.username, Type::TEXT), (&user.user_id, Type::TEXT)],
     )?;
     Ok(added == 1)
 }
