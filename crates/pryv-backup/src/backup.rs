@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -198,14 +199,15 @@ pub fn run(
 
     progress.phase("backing up the users");
     progress.start(users.len());
+    let stored_bytes = AtomicU64::new(0);
     let (manifests, left_out, failed_users) = export_users(
         engine,
         &writer,
         &users,
         options,
         &since,
-        options.clock_skew,
         progress,
+        &stored_bytes,
     )?;
 
     let gone: Vec<UserRef> = left_out.iter().map(|l| l.user.clone()).collect();
@@ -251,11 +253,7 @@ pub fn run(
         .filter_map(|m| m.stats.get("attachments"))
         .sum();
     let missing_attachments = manifests.iter().flat_map(missing_in).collect();
-    let bytes = manifests
-        .iter()
-        .flat_map(|m| &m.files)
-        .map(|f| f.size)
-        .sum();
+    let bytes = stored_bytes.into_inner();
     let backup_timestamp = now_millis();
     let record = GenerationRecord {
         v: RECORD_VERSION,
@@ -426,8 +424,8 @@ fn export_users(
     users: &[UserRef],
     options: &BackupOptions,
     since: &HashMap<String, f64>,
-    clock_skew: f64,
     progress: &dyn Progress,
+    stored_bytes: &AtomicU64,
 ) -> Result<(Vec<UserManifest>, Vec<LeftOutUser>, Vec<FailedUser>)> {
     let batches = Batches::new(users.len(), options.jobs);
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(users.iter().map(|_| None).collect());
@@ -453,13 +451,14 @@ fn export_users(
                         writer,
                         users,
                         first: range.start,
-                        clock_skew,
+                        clock_skew: options.clock_skew,
                         hook: options.hook.as_ref().map(|h| h.0.as_ref()),
                         progress,
                         taken_ms: 0,
                         current: None,
                         ended: 0,
                         outcomes: &outcomes,
+                        stored_bytes,
                     };
                     let batch = &users[range.clone()];
                     match sink.run(engine, batch, &export_options) {
@@ -574,6 +573,8 @@ struct BatchWriter<'a> {
     /// Users of the batch ended so far.
     ended: usize,
     outcomes: &'a Mutex<Vec<Option<Outcome>>>,
+    /// Bytes of the users' files as written, summed as each user ends.
+    stored_bytes: &'a AtomicU64,
 }
 
 impl<'a> BatchWriter<'a> {
@@ -650,6 +651,11 @@ impl<'a> BatchSink for BatchWriter<'a> {
         let outcome = match (exported, export) {
             (Ok(()), Some(export)) => {
                 let mut manifest = export.writer.finish()?;
+                // The list stays in the user's own manifest (see `ArchiveWriter::finish`):
+                // held for every user until the end, it was most of a backup's memory.
+                let files = std::mem::take(&mut manifest.files);
+                self.stored_bytes
+                    .fetch_add(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
                 manifest.extra.insert(
                     SNAPSHOT_TIME.into(),
                     crate::json::number_from_f64(self.taken_ms as f64 / 1000.0),

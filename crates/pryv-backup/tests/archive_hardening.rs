@@ -57,10 +57,11 @@ fn write_archive(dir: &Path, compress: bool) {
 
 fn events_error(dir: &Path) -> ArchiveError {
     let r = ArchiveReader::open(dir, None).unwrap();
-    let u = r.user("u").unwrap();
-    let result: Result<Vec<Value>, ArchiveError> = u
-        .items(Collection::Events)
-        .and_then(|items| items.collect());
+    // Opening the user reads its own manifest: a linked user folder is refused there.
+    let result: Result<Vec<Value>, ArchiveError> = r.user("u").and_then(|u| {
+        u.items(Collection::Events)
+            .and_then(|items| items.collect())
+    });
     result.unwrap_err()
 }
 
@@ -517,4 +518,95 @@ proptest! {
             let _ = precheck(tmp.path());
         }
     }
+}
+
+/// The SHA-256 (hex) of a file's bytes.
+fn sha256_of(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(fs::read(path).unwrap()))
+}
+
+/// Replaces the first events chunk of user `u` with other events, valid and as many: only a
+/// hash tells it apart. Returns its path relative to the user folder.
+fn swap_first_chunk(dir: &Path) -> String {
+    use std::io::Write;
+    let user_manifest: Value =
+        serde_json::from_slice(&fs::read(dir.join("users/u/user-manifest.json")).unwrap()).unwrap();
+    let name = user_manifest["chunks"]["events"][0].as_str().unwrap();
+    let path = dir.join("users/u/events").join(name);
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&fs::read(&path).unwrap()[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut item: Value = serde_json::from_str(line).unwrap();
+            item["content"] = json!("planted");
+            serde_json::to_string(&item).unwrap()
+        })
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(format!("{}\n", lines.join("\n")).as_bytes())
+        .unwrap();
+    fs::write(&path, gz.finish().unwrap()).unwrap();
+    format!("events/{name}")
+}
+
+/// A user's files are listed once, in its own manifest, and the root manifest's hash of that
+/// manifest proves the list: the root manifest stays small with many users, and neither a
+/// swapped chunk nor a user manifest edited to match it is restored.
+#[test]
+fn a_users_files_are_listed_in_its_own_manifest_which_the_root_hash_proves() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let root: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        root["users"][0].get("files").is_none(),
+        "the root manifest repeats no user's file list"
+    );
+    assert!(precheck(dir.path()).is_ok());
+
+    let chunk = swap_first_chunk(dir.path());
+    let err = precheck(dir.path()).unwrap_err().to_string();
+    assert!(err.contains(&chunk) && err.contains("SHA-256"), "{err}");
+
+    // The user's manifest edited to list the swapped chunk's hash and size.
+    let own_path = dir.path().join("users/u/user-manifest.json");
+    let mut own: Value = serde_json::from_slice(&fs::read(&own_path).unwrap()).unwrap();
+    let swapped = dir.path().join("users/u").join(&chunk);
+    for entry in own["files"].as_array_mut().unwrap() {
+        if entry["path"] == json!(chunk) {
+            entry["sha256"] = json!(sha256_of(&swapped));
+            entry["size"] = json!(fs::metadata(&swapped).unwrap().len());
+        }
+    }
+    fs::write(&own_path, serde_json::to_vec_pretty(&own).unwrap()).unwrap();
+    let err = precheck(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("user-manifest.json") && err.contains("cannot be trusted"),
+        "{err}"
+    );
+    let report = verify(dir.path(), None).unwrap();
+    assert!(!report.is_ok());
+}
+
+/// Backups written before the user lists left the root manifest (which held each user's list
+/// as well) read as they did: their lists are proven by the root manifest itself.
+#[test]
+fn a_root_manifest_that_lists_each_users_files_still_proves_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let own: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("users/u/user-manifest.json")).unwrap())
+            .unwrap();
+    edit_manifest(dir.path(), |m| {
+        m["users"][0]["files"] = own["files"].clone();
+    });
+    assert!(precheck(dir.path()).is_ok());
+    assert!(verify(dir.path(), None).unwrap().is_ok());
+    let chunk = swap_first_chunk(dir.path());
+    let err = precheck(dir.path()).unwrap_err().to_string();
+    assert!(err.contains(&chunk) && err.contains("SHA-256"), "{err}");
 }

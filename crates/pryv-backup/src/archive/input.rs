@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
+use sha2::{Digest, Sha256};
 
 use super::{ArchiveError, Backend, FileSealer};
 
@@ -98,6 +99,25 @@ impl<R: Read> Read for BombGuard<R> {
         }
         Ok(n)
     }
+}
+
+/// Size and SHA-256 (hex) of a file's bytes; `None` when it does not exist.
+pub fn digest(backend: &Backend, path: &Path) -> Result<Option<(u64, String)>, ArchiveError> {
+    let Some(mut file) = backend.open(path)? else {
+        return Ok(None);
+    };
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| ArchiveError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok(Some((size, hex::encode(hasher.finalize()))))
 }
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ impl ArchiveReader {
     pub fn user(&self, user_id: &str) -> Result<UserReader, ArchiveError> {
         let dir = layout::user_dir(&self.root, user_id)?;
         let positions = self.positions();
-        let manifest = positions
+        let mut manifest = positions
             .users
             .get(user_id)
             .map(|&i| self.manifest.users[i].clone())
@@ -204,15 +204,48 @@ impl ArchiveReader {
                 path: USER_MANIFEST.to_string(),
                 ..f.clone()
             });
+        // The root manifest of a recent backup leaves the user's files to the user's own
+        // manifest (each of its entries was ~1 KB per user there); the hash the root records
+        // of that manifest proves its list as the root's own list did.
+        let mut manifest_proven = false;
+        if let Some(entry) = manifest_file.as_ref().filter(|f| f.sha256.is_some()) {
+            if manifest.files.is_empty() {
+                manifest.files = self.proven_files(&dir.join(USER_MANIFEST), entry)?;
+                manifest_proven = true;
+            }
+        }
         Ok(UserReader {
             backend: self.backend.clone(),
             root: self.root.clone(),
             dir,
             manifest,
             manifest_file,
+            manifest_proven,
             compressed: self.manifest.compressed,
             sealer: self.sealer.clone(),
         })
+    }
+
+    /// The files a user manifest lists, once its bytes are those `entry` records.
+    fn proven_files(&self, path: &Path, entry: &FileEntry) -> Result<Vec<FileEntry>, ArchiveError> {
+        let (size, sha256) = input::digest(&self.backend, path)?
+            .ok_or_else(|| ArchiveError::corrupt(path, "missing"))?;
+        let expected = entry.sha256.as_deref().unwrap_or_default();
+        if size != entry.size || !sha256.eq_ignore_ascii_case(expected) {
+            return Err(ArchiveError::corrupt(
+                path,
+                format!(
+                    "size {size} bytes and SHA-256 {sha256}, the manifest says {} bytes and {expected}: \
+                     the user's files cannot be trusted",
+                    entry.size
+                ),
+            ));
+        }
+        let input = input::open(&self.backend, path, false, self.sealer.as_ref())?
+            .ok_or_else(|| ArchiveError::corrupt(path, "missing"))?;
+        let own: UserManifest = serde_json::from_reader(BufReader::new(input))
+            .map_err(|e| ArchiveError::corrupt(path, format!("unreadable user manifest: {e}")))?;
+        Ok(own.files)
     }
 
     /// `platform/platform.jsonl[.gz]`; nothing when absent.
@@ -251,6 +284,9 @@ pub struct UserReader {
     manifest: UserManifest,
     /// `user-manifest.json` as the root manifest lists it (path relative to `dir`).
     manifest_file: Option<FileEntry>,
+    /// `user-manifest.json` was read and found as `manifest_file` records it (its list of
+    /// files is the one in `manifest`).
+    manifest_proven: bool,
     pub(super) compressed: bool,
     pub(super) sealer: Option<Arc<dyn FileSealer>>,
 }
@@ -263,6 +299,11 @@ impl UserReader {
 
     pub(crate) fn manifest_file(&self) -> Option<&FileEntry> {
         self.manifest_file.as_ref()
+    }
+
+    /// Whether `user-manifest.json` was already read and proven by its recorded hash.
+    pub(crate) fn manifest_proven(&self) -> bool {
+        self.manifest_proven
     }
 
     pub fn dir(&self) -> &Path {

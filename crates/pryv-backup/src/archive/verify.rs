@@ -3,14 +3,13 @@
 //! and parsing, item counts matching the manifests. All problems are collected, per file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::IgnoredAny;
-use sha2::{Digest, Sha256};
 
-use super::input;
+use super::input::{self, digest};
 use super::jsonl::JsonlLines;
 use super::layout::{self, ACCOUNT, ATTACHMENTS_DIR, PLATFORM_DIR, USER_MANIFEST};
 use super::manifest::{FileEntry, UserManifest};
@@ -82,7 +81,7 @@ pub fn verify_in(
             break;
         }
         match reader.user(&user.user_id) {
-            Ok(user_reader) => check.user(&user_reader, user),
+            Ok(user_reader) => check.user(&user_reader, user_reader.manifest()),
             Err(e) => check.failed(&dir.join(layout::USERS_DIR), e),
         }
     }
@@ -118,8 +117,9 @@ impl UserReader {
             proven: Some(HashSet::new()),
             outage: None,
         };
-        // A whole-backup verify checks it with the other root-level files.
-        if let Some(entry) = self.manifest_file() {
+        // A whole-backup verify checks it with the other root-level files; opening the user
+        // may have proven it already.
+        if let Some(entry) = self.manifest_file().filter(|_| !self.manifest_proven()) {
             check.recorded(self.dir(), entry);
         }
         check.user(self, self.manifest());
@@ -187,13 +187,20 @@ impl Checker {
             Err(e) => return self.failed(dir, e),
         }
         let user_manifest = dir.join(USER_MANIFEST);
-        match input::open(&self.backend, &user_manifest, false, self.sealer.as_ref()) {
-            Ok(Some(r)) => {
+        // Opening the user read it whole already when it proved it.
+        let opened = if reader.manifest_proven() {
+            Ok(None)
+        } else {
+            input::open(&self.backend, &user_manifest, false, self.sealer.as_ref()).map(Some)
+        };
+        match opened {
+            Ok(None) => {}
+            Ok(Some(Some(r))) => {
                 if let Err(e) = serde_json::from_reader::<_, UserManifest>(io::BufReader::new(r)) {
                     self.problem(&user_manifest, format!("unreadable user manifest: {e}"));
                 }
             }
-            Ok(None) => self.problem(&user_manifest, "missing".into()),
+            Ok(Some(None)) => self.problem(&user_manifest, "missing".into()),
             Err(e) => self.failed(&user_manifest, e),
         }
         for entry in &manifest.files {
@@ -393,23 +400,4 @@ impl Checker {
             Err(e) => self.failed(&path, e),
         }
     }
-}
-
-/// Size and SHA-256 (hex) of a file's bytes; `None` when it does not exist.
-fn digest(backend: &Backend, path: &Path) -> Result<Option<(u64, String)>, ArchiveError> {
-    let Some(mut file) = backend.open(path)? else {
-        return Ok(None);
-    };
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| ArchiveError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok(Some((size, hex::encode(hasher.finalize()))))
 }

@@ -440,7 +440,20 @@ pub fn listed_files_of(g: &ArchiveReader) -> Result<Vec<PathBuf>> {
             .join(layout::jsonl_name("servers", compressed)),
     );
     for u in &g.manifest().users {
-        let user = g.user(&u.user_id)?;
+        let user = match g.user(&u.user_id) {
+            Ok(user) => user,
+            // A user manifest that does not prove out lists nothing to trust: the user's
+            // folder is the layout's, and what it holds is the user's.
+            Err(ArchiveError::Corrupt { .. }) => {
+                walk_files(
+                    g.backend(),
+                    &layout::user_dir(root, &u.user_id)?,
+                    &mut files,
+                )?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let dir = user.dir().to_path_buf();
         files.push(dir.join(layout::USER_MANIFEST));
         files.push(dir.join(layout::jsonl_name(layout::ACCOUNT, compressed)));
@@ -454,7 +467,7 @@ pub fn listed_files_of(g: &ArchiveReader) -> Result<Vec<PathBuf>> {
         for id in user.attachment_ids()? {
             files.push(dir.join(layout::ATTACHMENTS_DIR).join(id));
         }
-        files.extend(u.files.iter().map(|f| dir.join(&f.path)));
+        files.extend(user.manifest().files.iter().map(|f| dir.join(&f.path)));
     }
     files.extend(g.manifest().files.iter().map(|f| root.join(&f.path)));
     files.sort();
@@ -467,13 +480,6 @@ pub fn listed_files_of(g: &ArchiveReader) -> Result<Vec<PathBuf>> {
 /// `platform/` and `register/`. For removing a generation whose manifests cannot be opened.
 pub fn layout_files(backend: &Backend, root: &Path) -> Result<Vec<PathBuf>> {
     use crate::archive::layout;
-    fn walk(backend: &Backend, dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
-        files.extend(backend.list_files(dir)?.into_iter().map(|f| dir.join(f)));
-        for sub in backend.list_dirs(dir)? {
-            walk(backend, &dir.join(sub), files)?;
-        }
-        Ok(())
-    }
     let mut files: Vec<PathBuf> = [layout::MANIFEST, layout::ENVELOPE, layout::CHAIN_RECORD]
         .iter()
         .map(|f| root.join(f))
@@ -483,11 +489,20 @@ pub fn layout_files(backend: &Backend, root: &Path) -> Result<Vec<PathBuf>> {
         layout::PLATFORM_DIR,
         layout::REGISTER_DIR,
     ] {
-        walk(backend, &root.join(dir), &mut files)?;
+        walk_files(backend, &root.join(dir), &mut files)?;
     }
     files.sort();
     files.dedup();
     Ok(files)
+}
+
+/// Every file under `dir`, found by listing it.
+fn walk_files(backend: &Backend, dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    files.extend(backend.list_files(dir)?.into_iter().map(|f| dir.join(f)));
+    for sub in backend.list_dirs(dir)? {
+        walk_files(backend, &dir.join(sub), files)?;
+    }
+    Ok(())
 }
 
 /// A generation's clear record must be the one sealed in its manifest (when either exists).
