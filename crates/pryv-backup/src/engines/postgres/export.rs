@@ -95,14 +95,19 @@ pub fn export_users(
         .map(|r| r.try_get(0))
         .collect::<std::result::Result<_, _>>()
         .map_err(super::PgError::from)?;
+    // A batch's queries look costly enough for the JIT (on in Debian's PostgreSQL), which
+    // compiled each of them anew: more of the server's time than the reads.
+    tx.batch_execute("SET LOCAL jit = off")
+        .map_err(super::PgError::from)?;
     // Every query below reads one user's rows at a time through an index led by its user
     // column. A table whose rows few users own (series points, often) has statistics that
     // put each user at a large share of it, and the planner then scans the whole table for
-    // every user of the batch: 20,000 scans of series_data in a backup of 20,000 users.
-    // A batch's queries also look costly enough for the JIT (on in Debian's PostgreSQL),
-    // which compiled each of them anew: more of the server's time than the reads.
-    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL jit = off")
-        .map_err(super::PgError::from)?;
+    // every user of the batch: 20,000 scans of series_data in a backup of 20,000 users. A
+    // batch of one user (a big one) keeps the planner's choice: one scan at most.
+    if users.len() > 1 {
+        tx.batch_execute("SET LOCAL enable_seqscan = off")
+            .map_err(super::PgError::from)?;
+    }
     let present: Vec<(&UserRef, ExportOptions)> = users
         .iter()
         .enumerate()
