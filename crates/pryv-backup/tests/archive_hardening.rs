@@ -610,3 +610,18 @@ fn a_root_manifest_that_lists_each_users_files_still_proves_them() {
     let err = precheck(dir.path()).unwrap_err().to_string();
     assert!(err.contains(&chunk) && err.contains("SHA-256"), "{err}");
 }
+
+/// A generation whose user manifest no longer proves out is still removed whole (prune,
+/// `--delete-on-success`): the user's files are then those its folder holds.
+#[test]
+fn a_user_whose_manifest_does_not_prove_out_still_has_its_files_listed_for_removal() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let held = user_files(dir.path());
+    fs::write(dir.path().join("users/u/user-manifest.json"), b"{}").unwrap();
+    let reader = ArchiveReader::open(dir.path(), None).unwrap();
+    let listed = pryv_backup::chain::listed_files_of(&reader).unwrap();
+    for file in &held {
+        assert!(listed.contains(file), "{} is not listed", file.display());
+    }
+}

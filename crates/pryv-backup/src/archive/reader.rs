@@ -204,9 +204,9 @@ impl ArchiveReader {
                 path: USER_MANIFEST.to_string(),
                 ..f.clone()
             });
-        // The root manifest of a recent backup leaves the user's files to the user's own
-        // manifest (each of its entries was ~1 KB per user there); the hash the root records
-        // of that manifest proves its list as the root's own list did.
+        // Our backups list a user's files in the user's own manifest only (the root manifest,
+        // which every reader holds whole, stays small); the size and SHA-256 the root records
+        // of that manifest prove its list. Older ones list them in the root's entry too.
         let mut manifest_proven = false;
         if let Some(entry) = manifest_file.as_ref().filter(|f| f.sha256.is_some()) {
             if manifest.files.is_empty() {
