@@ -82,13 +82,7 @@ impl Engine for Composite {
             return self.base.export_users(users, options, out);
         }
         // Side stores come after each user's base data: one user at a time.
-        for user in users {
-            out.before_snapshot(std::slice::from_ref(user))?;
-            let sink = out.begin(user)?;
-            let exported = self.export_user(user, &options(user), sink);
-            out.end(user, exported)?;
-        }
-        Ok(users.len())
+        super::export_each(self, users, options, out)
     }
 
     fn find_conflict(&self, user: &UserRef) -> Result<Option<String>> {

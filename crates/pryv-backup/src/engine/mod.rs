@@ -157,13 +157,7 @@ pub trait Engine: Send + Sync {
         options: &dyn Fn(&UserRef) -> ExportOptions,
         out: &mut dyn BatchSink,
     ) -> Result<usize> {
-        for user in users {
-            out.before_snapshot(std::slice::from_ref(user))?;
-            let sink = out.begin(user)?;
-            let exported = self.export_user(user, &options(user), sink);
-            out.end(user, exported)?;
-        }
-        Ok(users.len())
+        export_each(self, users, options, out)
     }
 
     /// Why restoring this user would clash with what the install holds (the username
@@ -270,6 +264,23 @@ pub trait PlatformStore: Send + Sync {
     fn import(&self, items: &mut dyn Iterator<Item = Result<Item>>) -> Result<()>;
     /// See [`Engine::platform_values`].
     fn values(&self, keys: &[String]) -> Result<Vec<(String, String)>>;
+}
+
+/// [`Engine::export_users`] for an engine that reads each user in a snapshot of its own: the
+/// users one after another, all of them.
+pub fn export_each<E: Engine + ?Sized>(
+    engine: &E,
+    users: &[UserRef],
+    options: &dyn Fn(&UserRef) -> ExportOptions,
+    out: &mut dyn BatchSink,
+) -> Result<usize> {
+    for user in users {
+        out.before_snapshot(std::slice::from_ref(user))?;
+        let sink = out.begin(user)?;
+        let exported = engine.export_user(user, &options(user), sink);
+        out.end(user, exported)?;
+    }
+    Ok(users.len())
 }
 
 #[cfg(test)]
