@@ -12,7 +12,6 @@ use crate::model::{Collection, Item, UserRef};
 use crate::platform::{is_index_row, IndexRebuild, PlatformOwners, DEFAULT_CORE_ID};
 use crate::platform_plan::{unique_field_of, PlatformPlan};
 use crate::progress::Progress;
-use crate::workers::per_user;
 use crate::{Error, Result};
 
 #[derive(Clone, Debug, Default)]
@@ -561,9 +560,17 @@ fn find_conflicts(
     Ok(conflicts)
 }
 
+/// Users with at most this many items are restored in batches ([`Engine::import_users_together`]):
+/// their cost is in the statements per user, not in their rows.
+const SMALL_USER_ITEMS: u64 = 1_000;
+/// A batch's bounds: its rows are the memory held, and one user at fault makes every user
+/// of its batch restore again alone.
+const BATCH_ITEMS: u64 = 20_000;
+const BATCH_USERS: usize = 200;
+
 /// Imports `users`, the ones with the most items first (`items_of`), so that a big user
-/// does not start last and leave the other jobs idle at the end. Results are in `users`'
-/// order.
+/// does not start last and leave the other jobs idle at the end; the small ones in batches.
+/// Results are in `users`' order.
 fn import_users(
     engine: &dyn Engine,
     chain: &Chain,
@@ -575,44 +582,59 @@ fn import_users(
 ) -> Vec<Result<()>> {
     let mut order: Vec<usize> = (0..users.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(items_of(&users[i])));
-    let biggest_first: Vec<UserRef> = order.iter().map(|&i| users[i].clone()).collect();
-    let import = |user: &UserRef| {
-        let source = chain.user_source(&user.user_id)?;
-        // Nothing of a user whose files do not match the manifests is written. Integrity
-        // hashes (--verify-integrity) are checked by the engine on what it wrote, before its
-        // commit: a tampered backup writes nothing either, and the backup is read once.
-        source.check()?;
-        if !has_account_data(source.account()?.as_ref()) {
-            return Err(Error::NoAccount);
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    // Whether the last unit is a batch of small users, and its items.
+    let (mut batching, mut batch_items) = (false, 0);
+    for &i in &order {
+        let items = items_of(&users[i]);
+        let small = items <= SMALL_USER_ITEMS;
+        match units.last_mut() {
+            Some(unit)
+                if small
+                    && batching
+                    && unit.len() < BATCH_USERS
+                    && batch_items + items <= BATCH_ITEMS =>
+            {
+                unit.push(i);
+                batch_items += items;
+            }
+            _ => {
+                units.push(vec![i]);
+                (batching, batch_items) = (small, items);
+            }
         }
-        engine.import_user(
-            user,
-            &CountingSource {
-                inner: &source,
-                progress,
-            },
-            options,
-        )
-    };
-    // A local backup folder gone mid-run makes every file read as missing: that is its
-    // outage, not the user's damage.
-    let work = |user: &UserRef| {
-        import(user).map_err(|e| {
-            if e.is_unreachable() {
-                return e;
-            }
-            match crate::archive::ArchiveError::folder_gone(chain.backend(), chain.dir()) {
-                Some(gone) => gone.into(),
-                None => e,
-            }
-        })
+    }
+    let restore = UserRestore {
+        engine,
+        chain,
+        options,
+        progress,
     };
     let mut results: Vec<Option<Result<()>>> = users.iter().map(|_| None).collect();
     // An unreachable store stops the taking of new users: each would only wait for it.
-    match per_user(&biggest_first, jobs, Error::is_unreachable, progress, work) {
+    let done = crate::workers::in_parallel(
+        &units,
+        jobs,
+        |_: &Vec<Option<Result<()>>>| true,
+        |unit: &Vec<usize>| {
+            let unit_users: Vec<&UserRef> = unit.iter().map(|&i| &users[i]).collect();
+            let outcomes = restore.unit(&unit_users);
+            if outcomes.iter().any(is_outage) {
+                Err(outcomes)
+            } else {
+                Ok(outcomes)
+            }
+        },
+    );
+    match done {
         Ok(slots) => {
-            for (&i, slot) in order.iter().zip(slots) {
-                results[i] = slot;
+            for (unit, slot) in units.iter().zip(slots) {
+                let Some(Ok(outcomes) | Err(outcomes)) = slot else {
+                    continue;
+                };
+                for (&i, outcome) in unit.iter().zip(outcomes) {
+                    results[i] = outcome;
+                }
             }
         }
         Err(e) => {
@@ -625,6 +647,154 @@ fn import_users(
         .into_iter()
         .map(|s| s.unwrap_or_else(|| Err(Error::Other("not restored: a worker stopped".into()))))
         .collect()
+}
+
+/// A user's result that stops the run: the store became unreachable.
+fn is_outage(result: &Option<Result<()>>) -> bool {
+    matches!(result, Some(Err(e)) if e.is_unreachable())
+}
+
+/// What restores users, alone or in a batch.
+struct UserRestore<'a> {
+    engine: &'a dyn Engine,
+    chain: &'a Chain,
+    options: &'a ImportOptions,
+    progress: &'a dyn Progress,
+}
+
+impl UserRestore<'_> {
+    /// Restores a unit of users (one, or a batch of small ones), telling the progress of
+    /// each; the results are in `users`' order, `None` for a user not taken (the store
+    /// became unreachable, or a stop was asked for): nothing of it was written.
+    fn unit(&self, users: &[&UserRef]) -> Vec<Option<Result<()>>> {
+        let results = match users {
+            [user] => {
+                self.progress.user_started(user);
+                vec![Some(self.alone(user))]
+            }
+            _ => self.together(users),
+        };
+        for (user, result) in users.iter().zip(&results) {
+            // A user cut short by a stop request did not fail: the run's stop message says so.
+            if let Some(result) = result {
+                if result.is_ok() || crate::interrupt::requested().is_none() {
+                    self.progress.user_finished(user, result.is_ok());
+                }
+            }
+        }
+        results
+    }
+
+    fn alone(&self, user: &UserRef) -> Result<()> {
+        self.opened(user)
+            .and_then(|source| self.import_one(user, &source))
+            .map_err(|e| self.outage_of(e))
+    }
+
+    /// The user's backup, checked: nothing of a user whose files do not match the
+    /// manifests is written. Integrity hashes (--verify-integrity) are checked by the engine
+    /// on what it wrote, before its commit: a tampered backup writes nothing either, and the
+    /// backup is read once.
+    fn opened(&self, user: &UserRef) -> Result<crate::chain::ChainUser> {
+        let source = self.chain.user_source(&user.user_id)?;
+        source.check()?;
+        if !has_account_data(source.account()?.as_ref()) {
+            return Err(Error::NoAccount);
+        }
+        Ok(source)
+    }
+
+    fn import_one(&self, user: &UserRef, source: &dyn UserSource) -> Result<()> {
+        self.engine.import_user(
+            user,
+            &CountingSource {
+                inner: source,
+                progress: self.progress,
+            },
+            self.options,
+        )
+    }
+
+    /// A batch: the users whose backup opens are restored together when the engine can;
+    /// when that fails, nothing of them was written, and each is restored alone. An
+    /// unreachable store ends the batch at once: the users it reaches are not taken.
+    fn together(&self, users: &[&UserRef]) -> Vec<Option<Result<()>>> {
+        let mut results: Vec<Option<Result<()>>> = users.iter().map(|_| None).collect();
+        let mut opened = Vec::with_capacity(users.len());
+        for (at, user) in users.iter().enumerate() {
+            if crate::interrupt::requested().is_some() {
+                return results;
+            }
+            self.progress.user_started(user);
+            match self.opened(user).map_err(|e| self.outage_of(e)) {
+                Ok(source) => opened.push((at, source)),
+                Err(e) => {
+                    let outage = e.is_unreachable();
+                    results[at] = Some(Err(e));
+                    if outage {
+                        return results;
+                    }
+                }
+            }
+        }
+        let counting: Vec<CountingSource<'_>> = opened
+            .iter()
+            .map(|(_, source)| CountingSource {
+                inner: source,
+                progress: self.progress,
+            })
+            .collect();
+        let batch: Vec<(&UserRef, &dyn UserSource)> = opened
+            .iter()
+            .zip(&counting)
+            .map(|((at, _), source)| (users[*at], source as &dyn UserSource))
+            .collect();
+        let together = match batch.len() {
+            0 => Ok(Some(Vec::new())),
+            _ => self.engine.import_users_together(&batch, self.options),
+        };
+        match together.map_err(|e| self.outage_of(e)) {
+            Ok(Some(outcomes)) => {
+                for ((at, _), outcome) in opened.iter().zip(outcomes) {
+                    results[*at] = Some(outcome.map_err(|e| self.outage_of(e)));
+                }
+            }
+            // Said once, for the batch's first user: the others were not written either.
+            Err(e) if e.is_unreachable() => {
+                if let Some((at, _)) = opened.first() {
+                    results[*at] = Some(Err(e));
+                }
+            }
+            Ok(None) | Err(_) => {
+                for (at, source) in &opened {
+                    if crate::interrupt::requested().is_some() {
+                        break;
+                    }
+                    let result = self
+                        .import_one(users[*at], source)
+                        .map_err(|e| self.outage_of(e));
+                    let outage = result.as_ref().is_err_and(Error::is_unreachable);
+                    results[*at] = Some(result);
+                    if outage {
+                        break;
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    /// A local backup folder gone mid-run makes every file read as missing: that is its
+    /// outage, not the user's damage.
+    fn outage_of(&self, e: Error) -> Error {
+        if e.is_unreachable() {
+            return e;
+        }
+        match crate::archive::ArchiveError::folder_gone(self.chain.backend(), self.chain.dir()) {
+            Some(gone) => gone.into(),
+            None => e,
+        }
+    }
 }
 
 /// Whether a user's account object holds anything (a password, an account field, a

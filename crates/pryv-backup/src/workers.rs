@@ -1,32 +1,9 @@
-//! Users processed in parallel by a few worker threads, for backup and restore alike.
+//! Work shared among a few worker threads (users, batches of users), for backup and restore.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::model::UserRef;
-use crate::progress::Progress;
 use crate::{Error, Result};
-
-/// Runs `work` for every user on up to `jobs` threads, telling `progress`. Slot `i` holds
-/// user `i`'s result; users not started once one failed with an error that `stops_all`
-/// accepts stay `None`.
-pub(crate) fn per_user<R: Send>(
-    users: &[UserRef],
-    jobs: usize,
-    stops_all: impl Fn(&Error) -> bool + Sync,
-    progress: &dyn Progress,
-    work: impl Fn(&UserRef) -> Result<R> + Sync,
-) -> Result<Vec<Option<Result<R>>>> {
-    in_parallel(users, jobs, stops_all, |user| {
-        progress.user_started(user);
-        let result = work(user);
-        // A user cut short by a stop request did not fail: the run's stop message says so.
-        if result.is_ok() || crate::interrupt::requested().is_none() {
-            progress.user_finished(user, result.is_ok());
-        }
-        result
-    })
-}
 
 /// Runs `work` for every item on up to `jobs` threads, each taking the next item not yet
 /// started; a signal stops the taking of new items, and the run then fails as interrupted.

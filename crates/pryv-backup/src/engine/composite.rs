@@ -31,6 +31,26 @@ impl Composite {
         .into_iter()
         .filter_map(|(c, s)| s.as_deref().map(|s| (c, s)))
     }
+
+    /// A user's collections kept in the side stores, once its base data is committed.
+    fn import_side_stores(
+        &self,
+        user: &UserRef,
+        source: &dyn UserSource,
+        options: &ImportOptions,
+    ) -> Result<()> {
+        for (collection, store) in self.side_stores() {
+            let what = match collection {
+                Collection::Audit => "audit records",
+                _ => "series",
+            };
+            source
+                .items(collection)
+                .and_then(|mut items| store.import_user(user, &mut items, options.overwrite))
+                .map_err(crate::Error::after_commit(what))?;
+        }
+        Ok(())
+    }
 }
 
 impl Engine for Composite {
@@ -108,17 +128,36 @@ impl Engine for Composite {
             },
             options,
         )?;
-        for (collection, store) in self.side_stores() {
-            let what = match collection {
-                Collection::Audit => "audit records",
-                _ => "series",
-            };
-            source
-                .items(collection)
-                .and_then(|mut items| store.import_user(user, &mut items, options.overwrite))
-                .map_err(crate::Error::after_commit(what))?;
+        self.import_side_stores(user, source, options)
+    }
+
+    fn import_users_together(
+        &self,
+        users: &[(&UserRef, &dyn UserSource)],
+        options: &ImportOptions,
+    ) -> Result<Option<Vec<Result<()>>>> {
+        let hidden: Vec<Collection> = self.side_stores().map(|(c, _)| c).collect();
+        let hiding: Vec<Hiding<'_>> = users
+            .iter()
+            .map(|(_, source)| Hiding {
+                inner: *source,
+                hidden: &hidden,
+            })
+            .collect();
+        let base: Vec<(&UserRef, &dyn UserSource)> = users
+            .iter()
+            .zip(&hiding)
+            .map(|((user, _), source)| (*user, source as &dyn UserSource))
+            .collect();
+        let Some(mut results) = self.base.import_users_together(&base, options)? else {
+            return Ok(None);
+        };
+        for (result, (user, source)) in results.iter_mut().zip(users) {
+            if result.is_ok() {
+                *result = self.import_side_stores(user, *source, options);
+            }
         }
-        Ok(())
+        Ok(Some(results))
     }
 
     fn finish_restore(&self, jobs: usize, progress: &dyn crate::progress::Progress) -> Result<()> {

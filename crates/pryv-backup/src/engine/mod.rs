@@ -175,6 +175,21 @@ pub trait Engine: Send + Sync {
         options: &ImportOptions,
     ) -> Result<()>;
 
+    /// Restores several users together, all of them or none, where the engine can do that
+    /// for less than one by one (PostgreSQL: users new to a schema this restore created, in
+    /// one transaction). `Ok(None)`: the engine does not take these users together; restore
+    /// each with [`Engine::import_user`]. An error: nothing of them was written (restoring
+    /// each alone finds whose data is at fault). `Ok(Some(results))`: every user is
+    /// committed; a user's result is an error only for what comes after its commit
+    /// ([`crate::Error::AfterCommit`]), in `users`' order.
+    fn import_users_together(
+        &self,
+        _users: &[(&UserRef, &dyn UserSource)],
+        _options: &ImportOptions,
+    ) -> Result<Option<Vec<Result<()>>>> {
+        Ok(None)
+    }
+
     /// Platform-wide entries (unique and indexed account fields, ...), one item each.
     fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()>;
 

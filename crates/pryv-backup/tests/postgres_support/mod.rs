@@ -3,9 +3,12 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use pryv_backup::engine::{
     Engine, ExportOptions, ExportWindow, ImportOptions, ItemIter, MemoryUser, UserSource,
 };
+use pryv_backup::engines::filesystem::FsAttachments;
 use pryv_backup::engines::postgres::PgEngine;
 use pryv_backup::model::{Collection, Item, UserRef};
 use pryv_backup::Error;
@@ -18,6 +21,37 @@ pub fn everything() -> ExportOptions {
         window: ExportWindow::everything(),
         include_ephemeral: true,
     }
+}
+
+/// The live install's rows, every table its users' data is in, in a fresh database with the
+/// core's indexes; its attachments on disk.
+pub fn live_postgres() -> (testbed::TestDb, PgEngine) {
+    let mut db = testbed::pg_database();
+    let files = FsAttachments::new(testbed::fixture("live-reference/source-files/users"));
+    let engine = PgEngine::connect(db.conn_str(), Some(Arc::new(files))).unwrap();
+    engine.ensure_schema().unwrap();
+    for table in [
+        "users_index",
+        "streams",
+        "events",
+        "accesses",
+        "profile",
+        "webhooks",
+        "passwords",
+        "store_key_values",
+        "account_fields",
+        "audit_events",
+        "series_data",
+        "sessions",
+        "password_resets",
+    ] {
+        testbed::load_live_table(db.client(), table);
+    }
+    // A schema the engine creates gets its keys and indexes once the rows are in.
+    engine
+        .finish_restore(1, &pryv_backup::progress::Silent)
+        .unwrap();
+    (db, engine)
 }
 
 /// A new empty database, and an engine on it.

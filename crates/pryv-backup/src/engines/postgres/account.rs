@@ -71,6 +71,60 @@ fn json_column(text: Option<String>) -> Result<Value, PgError> {
 /// Writes the account object back. Accepts the snake_case spellings the core also accepts
 /// (`created_by`, `store_id`).
 pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result<(), PgError> {
+    let mut tables = inserters();
+    rows(user_id, account, &mut |table, row| {
+        tables[table].push(tx, row)
+    })?;
+    for table in &mut tables {
+        table.flush(tx)?;
+    }
+    Ok(())
+}
+
+/// The three tables of an account object, in the order [`rows`] numbers them.
+pub fn inserters() -> [Inserter<'static>; 3] {
+    [
+        Inserter::new(
+            "passwords",
+            vec![
+                ("user_id", Text),
+                ("time", Float),
+                ("hash", Text),
+                ("created_by", Text),
+            ],
+            vec!["user_id", "time"],
+        ),
+        Inserter::new(
+            "store_key_values",
+            vec![
+                ("user_id", Text),
+                ("store_id", Text),
+                ("key", Text),
+                ("value", Json),
+            ],
+            vec!["user_id", "store_id", "key"],
+        ),
+        Inserter::new(
+            "account_fields",
+            vec![
+                ("user_id", Text),
+                ("field", Text),
+                ("value", Json),
+                ("time", Float),
+                ("created_by", Text),
+            ],
+            vec!["user_id", "field", "time"],
+        ),
+    ]
+}
+
+/// The rows [`import`] writes, given to `push` with the index of their table in
+/// [`inserters`].
+pub fn rows(
+    user_id: &str,
+    account: &Item,
+    push: &mut dyn FnMut(usize, Vec<Cell<'static>>) -> Result<(), PgError>,
+) -> Result<(), PgError> {
     let bad = |reason: String| PgError::Item {
         collection: "account",
         id: user_id.to_string(),
@@ -110,16 +164,6 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
     };
     let user = || Cell::Text(user_id.to_string().into());
 
-    let mut passwords = Inserter::new(
-        "passwords",
-        vec![
-            ("user_id", Text),
-            ("time", Float),
-            ("hash", Text),
-            ("created_by", Text),
-        ],
-        vec!["user_id", "time"],
-    );
     for p in list("passwords")? {
         let row = vec![
             user(),
@@ -127,20 +171,8 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
             text(p, &["hash"])?,
             text(p, &["createdBy", "created_by"])?,
         ];
-        passwords.push(tx, row)?;
+        push(0, row)?;
     }
-    passwords.flush(tx)?;
-
-    let mut kvs = Inserter::new(
-        "store_key_values",
-        vec![
-            ("user_id", Text),
-            ("store_id", Text),
-            ("key", Text),
-            ("value", Json),
-        ],
-        vec!["user_id", "store_id", "key"],
-    );
     for kv in list("storeKeyValues")? {
         let value = kv
             .get("value")
@@ -152,21 +184,8 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
             text(kv, &["key"])?,
             value,
         ];
-        kvs.push(tx, row)?;
+        push(1, row)?;
     }
-    kvs.flush(tx)?;
-
-    let mut fields = Inserter::new(
-        "account_fields",
-        vec![
-            ("user_id", Text),
-            ("field", Text),
-            ("value", Json),
-            ("time", Float),
-            ("created_by", Text),
-        ],
-        vec!["user_id", "field", "time"],
-    );
     for f in list("accountFields")? {
         let value = f
             .get("value")
@@ -179,8 +198,7 @@ pub fn import(tx: &mut Transaction<'_>, user_id: &str, account: &Item) -> Result
             time(f)?,
             text(f, &["createdBy", "created_by"])?,
         ];
-        fields.push(tx, row)?;
+        push(2, row)?;
     }
-    fields.flush(tx)?;
     Ok(())
 }

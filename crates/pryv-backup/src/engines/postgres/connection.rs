@@ -366,6 +366,14 @@ impl Engine for PgEngine {
         import::import_user(self, user, source, options)
     }
 
+    fn import_users_together(
+        &self,
+        users: &[(&UserRef, &dyn UserSource)],
+        options: &ImportOptions,
+    ) -> Result<Option<Vec<Result<()>>>> {
+        import::import_new_users(self, users, options)
+    }
+
     fn export_platform(&self, out: &mut dyn FnMut(&Item) -> Result<()>) -> Result<()> {
         let mut client = self.client()?;
         let mut tx = client

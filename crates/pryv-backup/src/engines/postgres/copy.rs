@@ -102,6 +102,63 @@ impl<'a, 't> CopyIn<'a, 't> {
     }
 }
 
+/// Rows of one table held as COPY text, for rows of several users written by one statement
+/// (see `new_users`): [`CopyText::send`] runs the COPY and empties the text.
+pub struct CopyText {
+    encoder: Encoder,
+    text: Vec<u8>,
+}
+
+impl CopyText {
+    /// See [`CopyIn::start`] for `defaults`.
+    pub fn new(
+        table: &str,
+        columns: Vec<(&'static str, Kind)>,
+        defaults: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        CopyText {
+            encoder: Encoder {
+                table: table.to_string(),
+                columns,
+                defaults,
+            },
+            text: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<Cell<'_>>) -> Result<(), PgError> {
+        self.encoder.encode(&mut self.text, row)
+    }
+
+    /// A row of text fields.
+    pub fn push_fields(&mut self, fields: &[&str]) {
+        text_row(&mut self.text, fields);
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Writes the rows held, in one COPY (none when there are none).
+    pub fn send(&mut self, tx: &mut Transaction<'_>) -> Result<(), PgError> {
+        if self.text.is_empty() {
+            return Ok(());
+        }
+        let encoder = &self.encoder;
+        let mut copy = CopyIn::start(
+            tx,
+            &encoder.table,
+            encoder.columns.clone(),
+            encoder.defaults,
+        )?;
+        copy.push_text(&self.text)?;
+        copy.finish()?;
+        self.text.clear();
+        Ok(())
+    }
+}
+
 /// Rows as COPY text lines.
 struct Encoder {
     table: String,

@@ -1,5 +1,6 @@
-//! Restoring one user: everything in one transaction (all or nothing), derived tables
-//! (`users_index`, `event_streams`, `alias_index`) filled as the core maintains them.
+//! Restoring users: each in one transaction (all or nothing), or a batch of new ones in one
+//! transaction (see `import_new_users`), derived tables (`users_index`, `event_streams`,
+//! `alias_index`) filled as the core maintains them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -7,15 +8,15 @@ use postgres::Transaction;
 use serde_json::Value;
 
 use super::connection::PgEngine;
-use super::copy::{self, CopyIn};
+use super::copy::{self, CopyIn, CopyText};
 use super::key_guard::{KeyGuard, Proof};
 use super::pool::Session;
-use super::table::{Cell, Inserter, RowWriter, Table};
+use super::table::{Cell, Inserter, Kind, RowWriter, Table};
 use super::{
     accesses, account, attachments, audit, ephemeral, events, integrity_check, profile, schema,
     series, streams, users_index, webhooks, PgError,
 };
-use crate::engine::{ImportOptions, UserSource};
+use crate::engine::{AttachmentImport, ImportOptions, UserSource};
 use crate::model::{Collection, Item, UserRef};
 use crate::{Error, Result};
 
@@ -435,4 +436,285 @@ fn stream_paths(tx: &mut Transaction<'_>, uid: &str) -> Result<HashMap<String, S
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<_, postgres::Error>>()
         .map_err(PgError::from)
+}
+
+// Several new users at once.
+//
+// Into a schema this restore created, none of the users has a row anywhere, so every row is
+// new: one transaction holds a batch of users and each table's rows go in one COPY, where
+// `import_user` spends about a dozen statements on each user (on a platform of many small
+// accounts those statements, not the rows, are most of the work). All of them or none: on
+// any error nothing of them is written, and the caller restores each user alone, which finds
+// whose data is at fault and keeps the others.
+
+/// COPY text held before it is written: a batch's rows are sent whenever the tables hold
+/// this much, so memory stays bounded whatever the users hold.
+const HELD_BYTES: usize = 16 << 20;
+
+/// Restores `users` together when the schema is this restore's own (see above);
+/// `Ok(None)` when it is not (each user is then restored alone). `Ok(Some(results))`: every
+/// user's base data is committed; a user's result is an error only for what comes after the
+/// commit (its staged attachments).
+pub fn import_new_users(
+    engine: &PgEngine,
+    users: &[(&UserRef, &dyn UserSource)],
+    options: &ImportOptions,
+) -> Result<Option<Vec<Result<()>>>> {
+    engine.ensure_schema_with_keys(&keys_needed(engine, options))?;
+    if !engine.created_schema() {
+        return Ok(None);
+    }
+    let mut client = engine.client()?;
+    let mut tx = client.session()?;
+    // As for one user: the restore's last commit flushes this one (`finish_restore`).
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .map_err(PgError::from)?;
+    engine.commits_to_flush();
+
+    let mut tables = BatchTables::new();
+    for (user, _) in users {
+        // A user already registered (by a core writing to this install meanwhile) makes
+        // this COPY fail: each user alone then finds the conflict.
+        tables
+            .users_index
+            .push_fields(&[&user.username, &user.user_id]);
+    }
+
+    let mut guards: Vec<(String, KeyGuard)> = Vec::new();
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    let mut staged: Vec<(usize, Box<dyn AttachmentImport + '_>)> = Vec::new();
+    for (at, (user, source)) in users.iter().enumerate() {
+        let uid = user.user_id.as_str();
+        let stream_items: Vec<Item> = source.items(Collection::Streams)?.collect::<Result<_>>()?;
+        let paths = streams::rows(uid, &stream_items, &HashMap::new(), &mut |row| {
+            tables.streams.push(row)
+        })?;
+        drop(stream_items);
+        for item in source.items(Collection::Accesses)? {
+            let item = item?;
+            if let Some(alias) = accesses::live_alias(&item) {
+                aliases.push((alias.to_string(), uid.to_string()));
+            }
+            tables.push_user_row(SmallTable::Accesses, uid, accesses::to_row(&item)?)?;
+        }
+        for item in source.items(Collection::Profile)? {
+            tables.push_user_row(SmallTable::Profile, uid, profile::to_row(&item?)?)?;
+        }
+        for item in source.items(Collection::Webhooks)? {
+            tables.push_user_row(SmallTable::Webhooks, uid, webhooks::to_row(&item?)?)?;
+        }
+
+        let mut events_guard = guard(engine, events::TABLE.name, &events::TABLE);
+        let mut files = Vec::new();
+        for text in source.texts(Collection::Events)? {
+            let text = text?;
+            let (mut row, links) = events::from_text(&text)?;
+            row.insert(0, Cell::Text(uid.into()));
+            if let Some(guard) = events_guard.as_mut() {
+                guard.observe(&row)?;
+            }
+            tables.events.push(row)?;
+            files.extend(links.attachment_ids());
+            for (event_id, stream_id, path) in links.stream_rows(&paths) {
+                tables
+                    .event_streams
+                    .push_fields(&[uid, event_id, stream_id, &path]);
+            }
+            tables.send_if_full(&mut tx)?;
+        }
+        guards.extend(events_guard.map(|g| (uid.to_string(), g)));
+        for (event_id, file_id) in &files {
+            let Some(mut data) = source.attachment(file_id)? else {
+                tracing::warn!(
+                    "user {} ({uid}): the backup has no bytes for attachment {file_id} of event {event_id}",
+                    user.username
+                );
+                continue;
+            };
+            match engine.attachment_store() {
+                Some(store) => {
+                    if staged.last().is_none_or(|(of, _)| *of != at) {
+                        staged.push((at, store.begin_user_import(uid, options.overwrite)?));
+                    }
+                    if let Some((_, import)) = staged.last_mut() {
+                        import.write(event_id, file_id, &mut data)?;
+                    }
+                }
+                None => attachments::write_file(&mut tx, uid, event_id, file_id, &mut data)?,
+            }
+        }
+
+        if let Some(account) = source.account()? {
+            account::rows(uid, &account, &mut |table, row| {
+                tables.account[table].push(row)
+            })?;
+        }
+        let mut audit_guard = guard(engine, audit::TABLE.name, &audit::TABLE);
+        let mut reader = audit::AuditReader::default();
+        for text in source.texts(Collection::Audit)? {
+            let text = text?;
+            let mut row = reader.row(&text)?;
+            row.insert(0, Cell::Text(uid.into()));
+            if let Some(guard) = audit_guard.as_mut() {
+                guard.observe(&row)?;
+            }
+            tables.audit.push(row)?;
+            tables.send_if_full(&mut tx)?;
+        }
+        guards.extend(audit_guard.map(|g| (uid.to_string(), g)));
+        let series_key = series::user_key(&user.username);
+        let mut series_guard = engine
+            .key_absent("series_data")
+            .then(|| KeyGuard::for_inserter(&series::inserter()));
+        for item in source.items(Collection::Series)? {
+            series::rows(&user.username, &item?, &mut |row| {
+                if let Some(guard) = series_guard.as_mut() {
+                    guard.observe(&row)?;
+                }
+                tables.series.push(row)
+            })?;
+            tables.send_if_full(&mut tx)?;
+        }
+        guards.extend(series_guard.map(|g| (series_key, g)));
+
+        for item in source.items(Collection::Sessions)? {
+            ephemeral::import_session(&mut tx, &item?)?;
+        }
+        for item in source.items(Collection::PasswordResets)? {
+            ephemeral::import_password_reset(&mut tx, &item?)?;
+        }
+        tables.send_if_full(&mut tx)?;
+    }
+    tables.send(&mut tx)?;
+
+    let mut unordered = false;
+    for (user_key, guard) in guards {
+        unordered |= guard.finish(&mut tx, &user_key)? == Proof::ByDatabase;
+    }
+    for (alias, uid) in &aliases {
+        users_index::add_alias(&mut tx, alias, uid)?;
+    }
+    if options.verify_integrity {
+        for (user, _) in users {
+            integrity_check::verify_user_integrity(&mut tx, user)?;
+        }
+    }
+    tx.commit()?;
+    if unordered {
+        engine.note_unordered_rows();
+    }
+    // The database is committed first, as for one user: a failure here leaves that user's
+    // rows in place, and a restore with overwrite repairs its files.
+    let mut results: Vec<Result<()>> = users.iter().map(|_| Ok(())).collect();
+    for (at, import) in staged {
+        results[at] = import.commit().map_err(Error::after_commit("attachments"));
+    }
+    Ok(Some(results))
+}
+
+/// A guard for a table loaded without its key (see `key_guard`).
+fn guard(engine: &PgEngine, table: &str, of: &Table) -> Option<KeyGuard> {
+    engine
+        .key_absent(table)
+        .then(|| KeyGuard::for_inserter(&Inserter::for_table(of)))
+}
+
+#[derive(Clone, Copy)]
+enum SmallTable {
+    Accesses,
+    Profile,
+    Webhooks,
+}
+
+/// The batch's rows, table by table, as COPY text.
+struct BatchTables {
+    users_index: CopyText,
+    streams: CopyText,
+    accesses: CopyText,
+    profile: CopyText,
+    webhooks: CopyText,
+    events: CopyText,
+    event_streams: CopyText,
+    account: [CopyText; 3],
+    audit: CopyText,
+    series: CopyText,
+}
+
+impl BatchTables {
+    fn new() -> Self {
+        let of = |table: &Table, defaults| {
+            CopyText::new(table.name, Inserter::for_table(table).columns(), defaults)
+        };
+        let like =
+            |inserter: Inserter<'_>| CopyText::new(inserter.table(), inserter.columns(), &[]);
+        BatchTables {
+            users_index: CopyText::new(
+                "users_index",
+                vec![("username", Kind::Text), ("user_id", Kind::Text)],
+                &[],
+            ),
+            streams: of(&streams::TABLE, streams::COPY_DEFAULTS),
+            accesses: of(&accesses::TABLE, &[]),
+            profile: of(&profile::TABLE, &[]),
+            webhooks: of(&webhooks::TABLE, webhooks::COPY_DEFAULTS),
+            events: of(&events::TABLE, events::COPY_DEFAULTS),
+            event_streams: CopyText::new(
+                "event_streams",
+                events::EVENT_STREAMS_COLUMNS.to_vec(),
+                &[],
+            ),
+            account: account::inserters().map(like),
+            audit: like(Inserter::for_table(&audit::TABLE)),
+            series: like(series::inserter()),
+        }
+    }
+
+    fn push_user_row<'a>(
+        &mut self,
+        table: SmallTable,
+        uid: &'a str,
+        mut row: Vec<Cell<'a>>,
+    ) -> Result<(), PgError> {
+        row.insert(0, Cell::Text(uid.into()));
+        match table {
+            SmallTable::Accesses => self.accesses.push(row),
+            SmallTable::Profile => self.profile.push(row),
+            SmallTable::Webhooks => self.webhooks.push(row),
+        }
+    }
+
+    fn all(&mut self) -> impl Iterator<Item = &mut CopyText> {
+        let [passwords, key_values, fields] = &mut self.account;
+        [
+            &mut self.users_index,
+            &mut self.streams,
+            &mut self.accesses,
+            &mut self.profile,
+            &mut self.webhooks,
+            &mut self.events,
+            &mut self.event_streams,
+            passwords,
+            key_values,
+            fields,
+            &mut self.audit,
+            &mut self.series,
+        ]
+        .into_iter()
+    }
+
+    fn send_if_full(&mut self, tx: &mut postgres::Transaction<'_>) -> Result<(), PgError> {
+        let held: usize = self.all().map(|t| t.len()).sum();
+        if held >= HELD_BYTES {
+            self.send(tx)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every row held, users_index first.
+    fn send(&mut self, tx: &mut postgres::Transaction<'_>) -> Result<(), PgError> {
+        for table in self.all() {
+            table.send(tx)?;
+        }
+        Ok(())
+    }
 }

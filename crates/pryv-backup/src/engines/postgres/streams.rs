@@ -67,6 +67,19 @@ pub fn import(
     items: &[Item],
     existing: &HashMap<String, String>,
 ) -> Result<HashMap<String, String>, PgError> {
+    let mut inserter = Inserter::for_table(&TABLE);
+    let written = rows(user_id, items, existing, &mut |row| inserter.push(tx, row))?;
+    inserter.flush(tx)?;
+    Ok(written)
+}
+
+/// The rows [`import`] writes (`user_id` first), given to `push`; returns the same paths.
+pub fn rows(
+    user_id: &str,
+    items: &[Item],
+    existing: &HashMap<String, String>,
+    push: &mut dyn FnMut(Vec<Cell<'static>>) -> Result<(), PgError>,
+) -> Result<HashMap<String, String>, PgError> {
     let mut seen: HashSet<&str> = HashSet::new();
     for item in items {
         let id = item
@@ -85,7 +98,6 @@ pub fn import(
         id: e.id.clone(),
         reason: "its parentId chain loops".into(),
     })?;
-    let mut inserter = Inserter::for_table(&TABLE);
     let path_col = TABLE.column("path").unwrap_or(3);
     let mut written = HashMap::with_capacity(items.len());
     for item in items {
@@ -95,15 +107,17 @@ pub fn import(
         let path = paths.get(id).cloned().unwrap_or_else(|| format!("{id}/"));
         row[path_col] = Cell::Text(path.clone().into());
         row.insert(0, Cell::Text(user_id.to_string().into()));
-        inserter.push(tx, row)?;
+        push(row)?;
         written.insert(id.to_string(), path);
     }
-    inserter.flush(tx)?;
     Ok(written)
 }
 
 /// What an absent field becomes: the core's defaults for live streams; a deletion
 /// leaves `trashed` NULL, as the core's delete does.
+/// What [`Cell::Default`] stands for in a bulk copy (the schema's defaults).
+pub const COPY_DEFAULTS: &[(&str, &str)] = &[("single_activity", "f"), ("trashed", "f")];
+
 fn absent(column: &str, deleted: bool) -> Cell<'static> {
     match column {
         "single_activity" => Cell::Default,

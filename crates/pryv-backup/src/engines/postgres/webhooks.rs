@@ -35,6 +35,13 @@ pub fn to_item(values: RowValues) -> Item {
     Value::Object(TABLE.to_item(values, &[]))
 }
 
+/// What [`Cell::Default`] stands for in a bulk copy (the schema's defaults).
+pub const COPY_DEFAULTS: &[(&str, &str)] = &[
+    ("run_count", "0"),
+    ("fail_count", "0"),
+    ("current_retries", "0"),
+];
+
 /// Counters absent from a live webhook take their default (0); the core's deletion clears
 /// them, so a deleted webhook gets NULLs.
 pub fn to_row(item: &Item) -> Result<Vec<Cell<'static>>, PgError> {
