@@ -695,13 +695,14 @@ impl UserRestore<'_> {
     /// manifests is written. Integrity hashes (--verify-integrity) are checked by the engine
     /// on what it wrote, before its commit: a tampered backup writes nothing either, and the
     /// backup is read once.
-    fn opened(&self, user: &UserRef) -> Result<crate::chain::ChainUser> {
+    fn opened(&self, user: &UserRef) -> Result<OpenedUser> {
         let source = self.chain.user_source(&user.user_id)?;
         source.check()?;
-        if !has_account_data(source.account()?.as_ref()) {
+        let account = source.account()?;
+        if !has_account_data(account.as_ref()) {
             return Err(Error::NoAccount);
         }
-        Ok(source)
+        Ok(OpenedUser { source, account })
     }
 
     fn import_one(&self, user: &UserRef, source: &dyn UserSource) -> Result<()> {
@@ -811,6 +812,31 @@ fn has_account_data(account: Option<&Item>) -> bool {
                     .is_some_and(|items| !items.is_empty())
             })
     })
+}
+
+/// A user's backup once checked, with its account object, read for the check, kept for
+/// the engine.
+struct OpenedUser {
+    source: crate::chain::ChainUser,
+    account: Option<Item>,
+}
+
+impl UserSource for OpenedUser {
+    fn items(&self, collection: Collection) -> Result<crate::engine::ItemIter<'_>> {
+        self.source.items(collection)
+    }
+
+    fn texts(&self, collection: Collection) -> Result<crate::engine::TextIter<'_>> {
+        self.source.texts(collection)
+    }
+
+    fn account(&self) -> Result<Option<Item>> {
+        Ok(self.account.clone())
+    }
+
+    fn attachment(&self, file_id: &str) -> Result<Option<Box<dyn std::io::Read + '_>>> {
+        self.source.attachment(file_id)
+    }
 }
 
 /// Passes a user's backup on to the engine, telling the progress how much was read.

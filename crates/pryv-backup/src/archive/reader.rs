@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use super::input;
 use super::jsonl::JsonlLines;
@@ -226,12 +227,25 @@ impl ArchiveReader {
         })
     }
 
-    /// The files a user manifest lists, once its bytes are those `entry` records.
+    /// The files a user manifest lists, once its bytes are those `entry` records. The bytes
+    /// are read once (at most one more than recorded), hashed, and parsed from memory: what is
+    /// parsed is what was proven.
     fn proven_files(&self, path: &Path, entry: &FileEntry) -> Result<Vec<FileEntry>, ArchiveError> {
-        let (size, sha256) = input::digest(&self.backend, path)?
+        let file = self
+            .backend
+            .open(path)?
             .ok_or_else(|| ArchiveError::corrupt(path, "missing"))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+        file.take(entry.size.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| ArchiveError::io(path, e))?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let expected = entry.sha256.as_deref().unwrap_or_default();
-        if size != entry.size || !sha256.eq_ignore_ascii_case(expected) {
+        if bytes.len() as u64 != entry.size || !sha256.eq_ignore_ascii_case(expected) {
+            let size = match bytes.len() as u64 {
+                read if read > entry.size => format!("over {}", entry.size),
+                read => read.to_string(),
+            };
             return Err(ArchiveError::corrupt(
                 path,
                 format!(
@@ -241,8 +255,12 @@ impl ArchiveReader {
                 ),
             ));
         }
-        let input = input::open(&self.backend, path, false, self.sealer.as_ref())?
-            .ok_or_else(|| ArchiveError::corrupt(path, "missing"))?;
+        let input: Box<dyn Read + Send> = match self.sealer.as_ref() {
+            Some(sealer) => sealer
+                .open(Box::new(io::Cursor::new(bytes)))
+                .map_err(|e| ArchiveError::reading(path, e))?,
+            None => Box::new(io::Cursor::new(bytes)),
+        };
         let own: UserManifest = serde_json::from_reader(BufReader::new(input))
             .map_err(|e| ArchiveError::corrupt(path, format!("unreadable user manifest: {e}")))?;
         Ok(own.files)
