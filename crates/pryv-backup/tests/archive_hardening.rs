@@ -625,3 +625,41 @@ fn a_user_whose_manifest_does_not_prove_out_still_has_its_files_listed_for_remov
         assert!(listed.contains(file), "{} is not listed", file.display());
     }
 }
+
+/// What a restore imports is what its check before the import proved: a small file is read
+/// once, by the check, and the import takes those bytes, so a file changed in between (by
+/// whoever can write into the backup folder) is not what goes in.
+#[test]
+fn a_restore_imports_the_bytes_its_check_proved_not_a_file_changed_since() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let chain = Chain::open(&Backend::Local, dir.path(), &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })
+    .unwrap()
+    .unwrap();
+    let user = chain.user_source("u").unwrap();
+    user.check().unwrap();
+    swap_first_chunk(dir.path());
+    fs::write(dir.path().join("users/u/attachments/f1"), b"swapped").unwrap();
+
+    let source: &dyn pryv_backup::engine::UserSource = &user;
+    let events: Vec<Value> = source
+        .items(Collection::Events)
+        .unwrap()
+        .collect::<pryv_backup::Result<_>>()
+        .unwrap();
+    assert_eq!(events.len(), 40);
+    assert!(
+        events.iter().all(|e| e["content"] != json!("planted")),
+        "the import read the chunk changed after the check"
+    );
+    let mut blob = Vec::new();
+    source
+        .attachment("f1")
+        .unwrap()
+        .unwrap()
+        .read_to_end(&mut blob)
+        .unwrap();
+    assert_eq!(blob, b"blob");
+}

@@ -27,11 +27,21 @@ pub fn open(
     let Some(file) = backend.open(path)? else {
         return Ok(None);
     };
+    decoded(file, path, gzip, sealer).map(Some)
+}
+
+/// A file's stored bytes (`stored`, read from `path`) opened as [`open`] opens them.
+pub fn decoded(
+    stored: Box<dyn Read + Send>,
+    path: &Path,
+    gzip: bool,
+    sealer: Option<&Arc<dyn FileSealer>>,
+) -> Result<Box<dyn Read + Send>, ArchiveError> {
     let opened: Box<dyn Read + Send> = match sealer {
-        Some(s) => s.open(file).map_err(|e| ArchiveError::reading(path, e))?,
-        None => file,
+        Some(s) => s.open(stored).map_err(|e| ArchiveError::reading(path, e))?,
+        None => stored,
     };
-    Ok(Some(if gzip { gunzip(opened, path) } else { opened }))
+    Ok(if gzip { gunzip(opened, path) } else { opened })
 }
 
 /// Inflates a gzip stream (several members allowed, as Node's gunzip does), refusing

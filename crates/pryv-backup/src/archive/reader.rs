@@ -224,6 +224,7 @@ impl ArchiveReader {
             manifest_proven,
             compressed: self.manifest.compressed,
             sealer: self.sealer.clone(),
+            kept: OnceLock::new(),
         })
     }
 
@@ -255,12 +256,12 @@ impl ArchiveReader {
                 ),
             ));
         }
-        let input: Box<dyn Read + Send> = match self.sealer.as_ref() {
-            Some(sealer) => sealer
-                .open(Box::new(io::Cursor::new(bytes)))
-                .map_err(|e| ArchiveError::reading(path, e))?,
-            None => Box::new(io::Cursor::new(bytes)),
-        };
+        let input = input::decoded(
+            Box::new(io::Cursor::new(bytes)),
+            path,
+            false,
+            self.sealer.as_ref(),
+        )?;
         let own: UserManifest = serde_json::from_reader(BufReader::new(input))
             .map_err(|e| ArchiveError::corrupt(path, format!("unreadable user manifest: {e}")))?;
         Ok(own.files)
@@ -307,7 +308,14 @@ pub struct UserReader {
     manifest_proven: bool,
     pub(super) compressed: bool,
     pub(super) sealer: Option<Arc<dyn FileSealer>>,
+    /// Small files whose stored bytes the check before a restore read and proved: the
+    /// restore reads them from here, so what it imports is what was proven, without opening
+    /// them again.
+    pub(super) kept: OnceLock<Arc<KeptFiles>>,
 }
+
+/// Stored bytes of proven files, by path.
+pub(super) type KeptFiles = HashMap<PathBuf, Arc<[u8]>>;
 
 // Its check before a restore (`check`) is in verify.rs, which reads through this reader.
 impl UserReader {
@@ -366,12 +374,15 @@ impl UserReader {
     /// [`UserReader::items`] as their JSON text, not parsed.
     pub fn texts(&self, collection: Collection) -> Result<Texts<'_>, ArchiveError> {
         let files = self.collection_files(collection)?;
-        Ok(Box::new(ItemFiles::new(
-            self.backend.clone(),
-            files,
-            self.compressed,
-            self.sealer.clone(),
-        )))
+        Ok(Box::new(
+            ItemFiles::new(
+                self.backend.clone(),
+                files,
+                self.compressed,
+                self.sealer.clone(),
+            )
+            .with_kept(self.kept.get().cloned()),
+        ))
     }
 
     /// The account data object, when the backup has one.
@@ -382,7 +393,8 @@ impl UserReader {
             vec![(path, false)],
             self.compressed,
             self.sealer.clone(),
-        );
+        )
+        .with_kept(self.kept.get().cloned());
         items.next().map(|text| Ok(text?.item()?)).transpose()
     }
 
@@ -395,10 +407,16 @@ impl UserReader {
             .dir
             .join(ATTACHMENTS_DIR)
             .join(layout::safe_name("attachment file id", file_id)?);
-        Ok(
-            input::open(&self.backend, &path, false, self.sealer.as_ref())?
-                .map(|inner| Box::new(Named { inner, path }) as Box<dyn Read + Send>),
-        )
+        let opened = match self.kept.get().and_then(|kept| kept.get(&path)) {
+            Some(bytes) => Some(input::decoded(
+                Box::new(io::Cursor::new(Arc::clone(bytes))),
+                &path,
+                false,
+                self.sealer.as_ref(),
+            )?),
+            None => input::open(&self.backend, &path, false, self.sealer.as_ref())?,
+        };
+        Ok(opened.map(|inner| Box::new(Named { inner, path }) as Box<dyn Read + Send>))
     }
 
     /// File ids of the attachments present, sorted.
@@ -484,6 +502,7 @@ struct ItemFiles {
     current: Option<JsonlLines>,
     compressed: bool,
     sealer: Option<Arc<dyn FileSealer>>,
+    kept: Option<Arc<KeptFiles>>,
 }
 
 impl ItemFiles {
@@ -499,6 +518,24 @@ impl ItemFiles {
             current: None,
             compressed,
             sealer,
+            kept: None,
+        }
+    }
+
+    /// Files read from `kept` when there, instead of from the store.
+    fn with_kept(mut self, kept: Option<Arc<KeptFiles>>) -> Self {
+        self.kept = kept;
+        self
+    }
+
+    fn open(&self, path: &Path) -> Result<Option<Box<dyn Read + Send>>, ArchiveError> {
+        let sealer = self.sealer.as_ref();
+        match self.kept.as_ref().and_then(|kept| kept.get(path)) {
+            Some(bytes) => {
+                let stored = Box::new(io::Cursor::new(Arc::clone(bytes)));
+                input::decoded(stored, path, self.compressed, sealer).map(Some)
+            }
+            None => input::open(&self.backend, path, self.compressed, sealer),
         }
     }
 }
@@ -527,7 +564,7 @@ impl Iterator for ItemFiles {
                 }
             }
             let (path, required) = self.pending.pop_front()?;
-            match input::open(&self.backend, &path, self.compressed, self.sealer.as_ref()) {
+            match self.open(&path) {
                 Ok(Some(input)) => self.current = Some(JsonlLines::new(input, &path)),
                 Ok(None) if !required => {}
                 Ok(None) => {

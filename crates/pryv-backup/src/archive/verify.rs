@@ -3,17 +3,18 @@
 //! and parsing, item counts matching the manifests. All problems are collected, per file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::IgnoredAny;
+use sha2::{Digest, Sha256};
 
 use super::input::{self, digest};
 use super::jsonl::JsonlLines;
 use super::layout::{self, ACCOUNT, ATTACHMENTS_DIR, PLATFORM_DIR, USER_MANIFEST};
 use super::manifest::{FileEntry, UserManifest};
-use super::reader::{ArchiveReader, UserReader};
+use super::reader::{ArchiveReader, KeptFiles, UserReader};
 use super::{ArchiveError, Backend, FileSealer};
 use crate::model::Collection;
 
@@ -68,6 +69,8 @@ pub fn verify_in(
         report: VerifyReport::default(),
         proven: None,
         outage: None,
+        kept: None,
+        kept_bytes: 0,
     };
     for entry in &reader.manifest().files {
         check.recorded(dir, entry);
@@ -116,6 +119,8 @@ impl UserReader {
             report: VerifyReport::default(),
             proven: Some(HashSet::new()),
             outage: None,
+            kept: Some(KeptFiles::new()),
+            kept_bytes: 0,
         };
         // A whole-backup verify checks it with the other root-level files; opening the user
         // may have proven it already.
@@ -124,6 +129,12 @@ impl UserReader {
         }
         check.user(self, self.manifest());
         check.outage(&self.backend, &self.root)?;
+        if check.problems.is_empty() {
+            // Set once: a second check of the same reader proves the same bytes.
+            let _ = self
+                .kept
+                .set(Arc::new(check.kept.take().unwrap_or_default()));
+        }
         Ok(check
             .problems
             .into_iter()
@@ -143,6 +154,33 @@ struct Checker {
     proven: Option<HashSet<PathBuf>>,
     /// The store became unreachable: what remains is not checked, nothing is called damaged.
     outage: Option<ArchiveError>,
+    /// Small proven files' stored bytes, kept for the restore that follows the check (see
+    /// [`KEPT_FILE_BYTES`]); `None` in a whole-backup verify.
+    kept: Option<KeptFiles>,
+    kept_bytes: usize,
+}
+
+/// Files of at most this size that a check before a restore proves are kept in memory for
+/// the restore, up to [`KEPT_USER_BYTES`] per user: a small user's files are then opened once
+/// (a batch of 200 users holds at most 12.8 MB of them).
+const KEPT_FILE_BYTES: u64 = 16 << 10;
+const KEPT_USER_BYTES: usize = 64 << 10;
+
+/// A stored file's size and SHA-256, with its bytes when they were kept.
+struct Stored {
+    size: u64,
+    sha: String,
+    bytes: Option<Arc<[u8]>>,
+}
+
+impl Stored {
+    fn hashed((size, sha): (u64, String)) -> Self {
+        Stored {
+            size,
+            sha,
+            bytes: None,
+        }
+    }
 }
 
 impl Checker {
@@ -362,6 +400,27 @@ impl Checker {
     }
 
     /// Checks a file a manifest records: present, same size, same SHA-256 of its bytes.
+    /// A file's stored bytes, their count and SHA-256, when it holds at most `size` bytes
+    /// (a longer one is hashed as it streams, not held); `None` when it does not exist.
+    fn stored_bytes(&self, path: &Path, size: u64) -> Result<Option<Stored>, ArchiveError> {
+        let Some(file) = self.backend.open(path)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.take(size.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| ArchiveError::io(path, e))?;
+        if bytes.len() as u64 > size {
+            return Ok(digest(&self.backend, path)?.map(Stored::hashed));
+        }
+        let sha = hex::encode(Sha256::digest(&bytes));
+        Ok(Some(Stored {
+            size: bytes.len() as u64,
+            sha,
+            bytes: Some(bytes.into()),
+        }))
+    }
+
     fn recorded(&mut self, base: &Path, entry: &FileEntry) {
         let mut path = base.to_path_buf();
         for part in entry.path.split('/') {
@@ -371,9 +430,18 @@ impl Checker {
             }
             path.push(part);
         }
-        match digest(&self.backend, &path) {
+        let keep = self.kept.is_some()
+            && entry.sha256.is_some()
+            && entry.size <= KEPT_FILE_BYTES
+            && self.kept_bytes + entry.size as usize <= KEPT_USER_BYTES;
+        let read = if keep {
+            self.stored_bytes(&path, entry.size)
+        } else {
+            digest(&self.backend, &path).map(|d| d.map(Stored::hashed))
+        };
+        match read {
             Ok(None) => self.problem(&path, "missing".into()),
-            Ok(Some((size, sha))) => {
+            Ok(Some(Stored { size, sha, bytes })) => {
                 let mut matches = true;
                 if size != entry.size {
                     matches = false;
@@ -390,6 +458,10 @@ impl Checker {
                         );
                     }
                     Some(_) if matches => {
+                        if let (Some(kept), Some(bytes)) = (self.kept.as_mut(), bytes) {
+                            self.kept_bytes += bytes.len();
+                            kept.insert(path.clone(), bytes);
+                        }
                         if let Some(proven) = self.proven.as_mut() {
                             proven.insert(path);
                         }
