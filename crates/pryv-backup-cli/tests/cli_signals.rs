@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::*;
+use pryv_backup::engine::Engine;
 
 /// `pryv-backup` with `args`, run under umask 022, paused at `pause` when given.
 fn spawn(args: &[&std::ffi::OsStr], pause: Option<(&str, &Path)>, tmpdir: &Path) -> Child {
@@ -708,4 +709,39 @@ fn a_kill_after_a_new_users_commit_keeps_the_user() {
         "{}",
         text(&output)
     );
+}
+
+/// SIGTERM while a batch of small users is written into an empty database and not yet
+/// committed: the run stops (143) with none of them in the database, and the next run
+/// restores them all as they were.
+#[test]
+fn a_restore_stopped_inside_a_batch_of_users_leaves_none_of_them() {
+    let (source, work, out) = sample_backed_up("batch-signal");
+    let target = Install::empty();
+    let mut args: Vec<std::ffi::OsString> = vec!["restore".into()];
+    args.extend(target.args());
+    args.extend(["--restore".into(), out.clone().into_os_string()]);
+    let users = "SELECT count(*) FROM users_index";
+
+    let (output, during) = signalled(
+        &refs(&args),
+        "restore-batch-written",
+        libc::SIGTERM,
+        work.path(),
+        || target.count(users),
+    );
+    assert_eq!(output.status.code(), Some(143), "{}", text(&output));
+    assert_eq!(during, 0, "another session saw the batch before its commit");
+    assert_eq!(target.count(users), 0, "{}", text(&output));
+    assert_eq!(target.count("SELECT count(*) FROM events"), 0);
+
+    let output = run(&refs(&args), work.path());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let (expected, restored) = (source.dump(), target.dump());
+    for user in source.engine().users().unwrap() {
+        assert_same(
+            &user_rows(&expected, &user.user_id),
+            &user_rows(&restored, &user.user_id),
+        );
+    }
 }

@@ -599,6 +599,9 @@ pub fn import_new_users(
             integrity_check::verify_user_integrity(&mut tx, user)?;
         }
     }
+    // Tests stop the run here, the batch written and not committed: nothing of it stays.
+    crate::interrupt::pause_point("restore-batch-written");
+    crate::interrupt::check()?;
     tx.commit()?;
     if unordered {
         engine.note_unordered_rows();
