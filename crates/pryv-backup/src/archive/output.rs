@@ -503,9 +503,10 @@ fn written(
 /// made durable with the backup's files (see [`sync_filesystem`]). Folders of an object store
 /// need no creating.
 pub fn ensure_dir(backend: &Backend, dir: &Path) -> Result<(), ArchiveError> {
-    if !backend.is_local() || dir.is_dir() {
+    if !backend.is_local() {
         return Ok(());
     }
+    // A folder already there is found by the creation itself (one system call for a new one).
     crate::private_fs::create_dir_all(dir).map_err(|e| ArchiveError::io(dir, e))
 }
 

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -64,6 +65,8 @@ struct Shared {
     files: Mutex<Vec<FileEntry>>,
     opened_users: Mutex<HashSet<String>>,
     platform_opened: Mutex<bool>,
+    /// The `users` folder exists: each user's writer need not make sure of it again.
+    users_dir_made: AtomicBool,
 }
 
 impl Shared {
@@ -167,6 +170,7 @@ impl ArchiveWriter {
                 files: Mutex::new(Vec::new()),
                 opened_users: Mutex::new(HashSet::new()),
                 platform_opened: Mutex::new(false),
+                users_dir_made: AtomicBool::new(false),
             }),
             replaced_unfinished,
         })
@@ -192,11 +196,15 @@ impl ArchiveWriter {
             )));
         }
         let backend = &self.shared.options.backend;
-        ensure_dir(backend, &self.shared.root.join(USERS_DIR))?;
+        if !self.shared.users_dir_made.load(Ordering::Acquire) {
+            ensure_dir(backend, &self.shared.root.join(USERS_DIR))?;
+            self.shared.users_dir_made.store(true, Ordering::Release);
+        }
         ensure_dir(backend, &dir)?;
         Ok(UserWriter {
             shared: Arc::clone(&self.shared),
             user: user.clone(),
+            made_dirs: vec![dir.clone()],
             dir,
             current: None,
             done: HashSet::new(),
@@ -409,6 +417,8 @@ pub struct UserWriter {
     shared: Arc<Shared>,
     user: UserRef,
     dir: PathBuf,
+    /// Folders of the user this writer made sure of (a few), not looked at again per file.
+    made_dirs: Vec<PathBuf>,
     current: Option<Current>,
     done: HashSet<Collection>,
     stats: IndexMap<String, u64>,
@@ -421,7 +431,25 @@ pub struct UserWriter {
     bytes_written: u64,
 }
 
+/// Makes sure of a folder of a user not yet in `made` (the ones its writer made sure of).
+fn ensure_user_dir(
+    backend: &Backend,
+    made: &mut Vec<PathBuf>,
+    dir: &Path,
+) -> Result<(), ArchiveError> {
+    if !made.iter().any(|m| m == dir) {
+        ensure_dir(backend, dir)?;
+        made.push(dir.to_path_buf());
+    }
+    Ok(())
+}
+
 impl UserWriter {
+    /// Makes sure of one of the user's folders, once per writer.
+    fn ensure_dir(&mut self, dir: &Path) -> Result<(), ArchiveError> {
+        ensure_user_dir(&self.shared.options.backend, &mut self.made_dirs, dir)
+    }
+
     /// Raw (pre-compression) bytes of the items and attachments written so far.
     pub fn bytes_written(&self) -> u64 {
         self.bytes_written
@@ -484,7 +512,7 @@ impl UserWriter {
     pub fn attachment(&mut self, file_id: &str, data: &mut dyn Read) -> Result<(), ArchiveError> {
         let file_id = layout::safe_name("attachment file id", file_id)?;
         let dir = self.dir.join(ATTACHMENTS_DIR);
-        ensure_dir(&self.shared.options.backend, &dir)?;
+        self.ensure_dir(&dir)?;
         let relative = format!("{ATTACHMENTS_DIR}/{file_id}");
         if self.files.iter().any(|f| f.path == relative) {
             return Err(ArchiveError::Invalid(format!(
@@ -623,7 +651,11 @@ impl UserWriter {
             };
             let path = self.dir.join(&relative);
             let backend = &self.shared.options.backend;
-            ensure_dir(backend, path.parent().unwrap_or(&self.dir))?;
+            ensure_user_dir(
+                backend,
+                &mut self.made_dirs,
+                path.parent().unwrap_or(&self.dir),
+            )?;
             current.out = Some(OutputFile::create(
                 backend,
                 &path,
