@@ -6,7 +6,7 @@
 mod archive_support;
 mod postgres_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use archive_support::{backup_into, backup_options, open_local_chain};
 use postgres_support::{export_all, live_postgres};
@@ -29,10 +29,23 @@ fn writing_transactions(client: &mut postgres::Client, table: &str) -> i64 {
         .get(0)
 }
 
-/// Restores the backup at `out` (these users; all when empty) into `target`, one job.
-fn restore_of(target: &PgEngine, out: &Path, users: Vec<String>) -> RestoreReport {
-    restore::run(
-        target,
+/// A full backup of `source` in `dir`/backup.
+fn backed_up(source: &dyn Engine, engine_name: &str, dir: &Path) -> PathBuf {
+    let out = dir.join("backup");
+    backup_into(
+        source,
+        &out,
+        &backup_options(engine_name, "https://batch.example"),
+    );
+    out
+}
+
+/// `users` of the backup at `out` (all when empty) restored into a new database, one job.
+fn restored_into_new(out: &Path, users: Vec<String>) -> (testbed::TestDb, PgEngine, RestoreReport) {
+    let db = testbed::pg_database();
+    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
+    let report = restore::run(
+        &engine,
         &open_local_chain(out),
         out,
         &RestoreOptions {
@@ -42,32 +55,17 @@ fn restore_of(target: &PgEngine, out: &Path, users: Vec<String>) -> RestoreRepor
         },
         &Silent,
     )
-    .unwrap()
-}
-
-/// A new database holding `users` of the backup at `out`, restored completely.
-fn restored_from(out: &Path, users: Vec<String>) -> (testbed::TestDb, PgEngine) {
-    let db = testbed::pg_database();
-    let engine = PgEngine::connect(db.conn_str(), None).unwrap();
-    let report = restore_of(&engine, out, users);
-    assert!(report.is_complete(), "{report:?}");
-    (db, engine)
+    .unwrap();
+    (db, engine, report)
 }
 
 #[test]
 fn the_live_installs_users_restore_in_one_transaction_with_every_item_as_before() {
     let (_source_db, source) = live_postgres();
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("backup");
-    backup_into(
-        &source,
-        &out,
-        &backup_options("postgresql", "https://batch.example"),
-    );
+    let out = backed_up(&source, "postgresql", tmp.path());
 
-    let mut target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
-    let report = restore_of(&target, &out, Vec::new());
+    let (mut target_db, target, report) = restored_into_new(&out, Vec::new());
     assert!(report.is_complete(), "{report:?}");
     let users = source.users().unwrap();
     assert_eq!(report.restored.len(), users.len());
@@ -111,16 +109,9 @@ fn a_user_postgresql_refuses_in_a_batch_fails_alone_and_the_others_restore() {
             .import_user(user, data, &ImportOptions::default())
             .unwrap();
     }
-    let out = tmp.path().join("backup");
-    backup_into(
-        &source,
-        &out,
-        &backup_options("sqlite", "https://batch.example"),
-    );
+    let out = backed_up(&source, "sqlite", tmp.path());
 
-    let mut target_db = testbed::pg_database();
-    let target = PgEngine::connect(target_db.conn_str(), None).unwrap();
-    let report = restore_of(&target, &out, Vec::new());
+    let (mut target_db, target, report) = restored_into_new(&out, Vec::new());
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert_eq!(report.failed[0].user, refused);
     assert_eq!(report.restored.len(), platform.len() - 1, "{report:?}");
@@ -139,7 +130,7 @@ fn a_user_postgresql_refuses_in_a_batch_fails_alone_and_the_others_restore() {
         assert_eq!(rows, 0, "{table} holds rows of the refused user");
     }
     // The others as a restore of them alone (in one batch) leaves them.
-    let (_others_db, others) = restored_from(
+    let (_others_db, others, report) = restored_into_new(
         &out,
         platform
             .iter()
@@ -147,6 +138,7 @@ fn a_user_postgresql_refuses_in_a_batch_fails_alone_and_the_others_restore() {
             .filter(|id| *id != refused.user_id)
             .collect(),
     );
+    assert!(report.is_complete(), "{report:?}");
     assert!(
         restored == export_all(&others),
         "the other users' items differ"

@@ -111,6 +111,23 @@ impl<R: Read> Read for BombGuard<R> {
     }
 }
 
+/// A file's stored bytes, read whole when it holds at most `size` of them (one more is read
+/// to tell a longer file, which then holds more than `size`); `None` when it does not exist.
+pub fn stored_bytes(
+    backend: &Backend,
+    path: &Path,
+    size: u64,
+) -> Result<Option<Vec<u8>>, ArchiveError> {
+    let Some(file) = backend.open(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(size.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| ArchiveError::io(path, e))?;
+    Ok(Some(bytes))
+}
+
 /// Size and SHA-256 (hex) of a file's bytes; `None` when it does not exist.
 pub fn digest(backend: &Backend, path: &Path) -> Result<Option<(u64, String)>, ArchiveError> {
     let Some(mut file) = backend.open(path)? else {

@@ -232,14 +232,8 @@ impl ArchiveReader {
     /// are read once (at most one more than recorded), hashed, and parsed from memory: what is
     /// parsed is what was proven.
     fn proven_files(&self, path: &Path, entry: &FileEntry) -> Result<Vec<FileEntry>, ArchiveError> {
-        let file = self
-            .backend
-            .open(path)?
+        let bytes = input::stored_bytes(&self.backend, path, entry.size)?
             .ok_or_else(|| ArchiveError::corrupt(path, "missing"))?;
-        let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
-        file.take(entry.size.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| ArchiveError::io(path, e))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let expected = entry.sha256.as_deref().unwrap_or_default();
         if bytes.len() as u64 != entry.size || !sha256.eq_ignore_ascii_case(expected) {
@@ -407,15 +401,8 @@ impl UserReader {
             .dir
             .join(ATTACHMENTS_DIR)
             .join(layout::safe_name("attachment file id", file_id)?);
-        let opened = match self.kept.get().and_then(|kept| kept.get(&path)) {
-            Some(bytes) => Some(input::decoded(
-                Box::new(io::Cursor::new(Arc::clone(bytes))),
-                &path,
-                false,
-                self.sealer.as_ref(),
-            )?),
-            None => input::open(&self.backend, &path, false, self.sealer.as_ref())?,
-        };
+        let kept = self.kept.get().map(Arc::as_ref);
+        let opened = open_kept(&self.backend, kept, &path, false, self.sealer.as_ref())?;
         Ok(opened.map(|inner| Box::new(Named { inner, path }) as Box<dyn Read + Send>))
     }
 
@@ -529,14 +516,31 @@ impl ItemFiles {
     }
 
     fn open(&self, path: &Path) -> Result<Option<Box<dyn Read + Send>>, ArchiveError> {
-        let sealer = self.sealer.as_ref();
-        match self.kept.as_ref().and_then(|kept| kept.get(path)) {
-            Some(bytes) => {
-                let stored = Box::new(io::Cursor::new(Arc::clone(bytes)));
-                input::decoded(stored, path, self.compressed, sealer).map(Some)
-            }
-            None => input::open(&self.backend, path, self.compressed, sealer),
+        let kept = self.kept.as_deref();
+        open_kept(
+            &self.backend,
+            kept,
+            path,
+            self.compressed,
+            self.sealer.as_ref(),
+        )
+    }
+}
+
+/// A file opened as [`input::open`] opens it, from its bytes in `kept` when they are there.
+fn open_kept(
+    backend: &Backend,
+    kept: Option<&KeptFiles>,
+    path: &Path,
+    gzip: bool,
+    sealer: Option<&Arc<dyn FileSealer>>,
+) -> Result<Option<Box<dyn Read + Send>>, ArchiveError> {
+    match kept.and_then(|kept| kept.get(path)) {
+        Some(bytes) => {
+            let stored = Box::new(io::Cursor::new(Arc::clone(bytes)));
+            input::decoded(stored, path, gzip, sealer).map(Some)
         }
+        None => input::open(backend, path, gzip, sealer),
     }
 }
 

@@ -3,7 +3,7 @@
 //! and parsing, item counts matching the manifests. All problems are collected, per file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -402,14 +402,10 @@ impl Checker {
     /// Checks a file a manifest records: present, same size, same SHA-256 of its bytes.
     /// A file's stored bytes, their count and SHA-256, when it holds at most `size` bytes
     /// (a longer one is hashed as it streams, not held); `None` when it does not exist.
-    fn stored_bytes(&self, path: &Path, size: u64) -> Result<Option<Stored>, ArchiveError> {
-        let Some(file) = self.backend.open(path)? else {
+    fn stored(&self, path: &Path, size: u64) -> Result<Option<Stored>, ArchiveError> {
+        let Some(bytes) = input::stored_bytes(&self.backend, path, size)? else {
             return Ok(None);
         };
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.take(size.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| ArchiveError::io(path, e))?;
         if bytes.len() as u64 > size {
             return Ok(digest(&self.backend, path)?.map(Stored::hashed));
         }
@@ -435,7 +431,7 @@ impl Checker {
             && entry.size <= KEPT_FILE_BYTES
             && self.kept_bytes + entry.size as usize <= KEPT_USER_BYTES;
         let read = if keep {
-            self.stored_bytes(&path, entry.size)
+            self.stored(&path, entry.size)
         } else {
             digest(&self.backend, &path).map(|d| d.map(Stored::hashed))
         };

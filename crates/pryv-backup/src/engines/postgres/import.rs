@@ -113,14 +113,9 @@ pub fn import_user(
         &mut webhooks::to_row,
     )?;
 
-    let guard_of = |inserter: &Inserter<'_>| {
-        engine
-            .key_absent(inserter.table())
-            .then(|| KeyGuard::for_inserter(inserter))
-    };
     // Set when a guard had to ask the database: the next users' loads then keep the keys.
     let mut unordered = false;
-    let events_guard = guard_of(&Inserter::for_table(&events::TABLE));
+    let events_guard = key_guard(engine, &Inserter::for_table(&events::TABLE));
     let files = import_events(
         &mut tx,
         source,
@@ -130,25 +125,13 @@ pub fn import_user(
         events_guard,
         &mut unordered,
     )?;
-    for (event_id, file_id) in &files {
-        let Some(mut data) = source.attachment(file_id)? else {
-            tracing::warn!(
-                "user {} ({uid}): the backup has no bytes for attachment {file_id} of event {event_id}",
-                user.username
-            );
-            continue;
-        };
-        match staged.as_mut() {
-            Some(staged) => staged.write(event_id, file_id, &mut data)?,
-            None => attachments::write_file(&mut tx, uid, event_id, file_id, &mut data)?,
-        }
-    }
+    write_attachments(&mut tx, user, source, &files, staged.as_deref_mut())?;
 
     if let Some(account) = source.account()? {
         account::import(&mut tx, uid, &account)?;
     }
     let audit_rows = Inserter::for_table(&audit::TABLE);
-    let audit_guard = guard_of(&audit_rows);
+    let audit_guard = key_guard(engine, &audit_rows);
     write_rows(
         &mut tx,
         uid,
@@ -169,7 +152,7 @@ pub fn import_user(
     )?;
     let series_key = series::user_key(&user.username);
     let series_rows = series::inserter();
-    let series_guard = guard_of(&series_rows);
+    let series_guard = key_guard(engine, &series_rows);
     write_rows(
         &mut tx,
         &series_key,
@@ -205,6 +188,33 @@ pub fn import_user(
         staged
             .commit()
             .map_err(Error::after_commit("attachments"))?;
+    }
+    Ok(())
+}
+
+/// Writes the attachments `files` lists ((event id, file id)): into `staged` when the
+/// attachments have a store of their own, else into the transaction. A file the backup
+/// lacks is said, and the event kept.
+fn write_attachments(
+    tx: &mut Transaction<'_>,
+    user: &UserRef,
+    source: &dyn UserSource,
+    files: &[(String, String)],
+    mut staged: Option<&mut (dyn AttachmentImport + '_)>,
+) -> Result<()> {
+    let uid = user.user_id.as_str();
+    for (event_id, file_id) in files {
+        let Some(mut data) = source.attachment(file_id)? else {
+            tracing::warn!(
+                "user {} ({uid}): the backup has no bytes for attachment {file_id} of event {event_id}",
+                user.username
+            );
+            continue;
+        };
+        match staged.as_deref_mut() {
+            Some(staged) => staged.write(event_id, file_id, &mut data)?,
+            None => attachments::write_file(tx, uid, event_id, file_id, &mut data)?,
+        }
     }
     Ok(())
 }
@@ -495,16 +505,22 @@ pub fn import_new_users(
             if let Some(alias) = accesses::live_alias(&item) {
                 aliases.push((alias.to_string(), uid.to_string()));
             }
-            tables.push_user_row(SmallTable::Accesses, uid, accesses::to_row(&item)?)?;
+            tables
+                .accesses
+                .push(with_user(uid, accesses::to_row(&item)?))?;
         }
         for item in source.items(Collection::Profile)? {
-            tables.push_user_row(SmallTable::Profile, uid, profile::to_row(&item?)?)?;
+            tables
+                .profile
+                .push(with_user(uid, profile::to_row(&item?)?))?;
         }
         for item in source.items(Collection::Webhooks)? {
-            tables.push_user_row(SmallTable::Webhooks, uid, webhooks::to_row(&item?)?)?;
+            tables
+                .webhooks
+                .push(with_user(uid, webhooks::to_row(&item?)?))?;
         }
 
-        let mut events_guard = guard(engine, events::TABLE.name, &events::TABLE);
+        let mut events_guard = key_guard(engine, &Inserter::for_table(&events::TABLE));
         let mut files = Vec::new();
         for text in source.texts(Collection::Events)? {
             let text = text?;
@@ -523,33 +539,22 @@ pub fn import_new_users(
             tables.send_if_full(&mut tx)?;
         }
         guards.extend(events_guard.map(|g| (uid.to_string(), g)));
-        for (event_id, file_id) in &files {
-            let Some(mut data) = source.attachment(file_id)? else {
-                tracing::warn!(
-                    "user {} ({uid}): the backup has no bytes for attachment {file_id} of event {event_id}",
-                    user.username
-                );
-                continue;
-            };
-            match engine.attachment_store() {
-                Some(store) => {
-                    if staged.last().is_none_or(|(of, _)| *of != at) {
-                        staged.push((at, store.begin_user_import(uid, options.overwrite)?));
-                    }
-                    if let Some((_, import)) = staged.last_mut() {
-                        import.write(event_id, file_id, &mut data)?;
-                    }
-                }
-                None => attachments::write_file(&mut tx, uid, event_id, file_id, &mut data)?,
+        // Staged, as for one user, when the attachments have a store of their own.
+        let mut user_staged = match engine.attachment_store() {
+            Some(store) if !files.is_empty() => {
+                Some(store.begin_user_import(uid, options.overwrite)?)
             }
-        }
+            _ => None,
+        };
+        write_attachments(&mut tx, user, *source, &files, user_staged.as_deref_mut())?;
+        staged.extend(user_staged.map(|import| (at, import)));
 
         if let Some(account) = source.account()? {
             account::rows(uid, &account, &mut |table, row| {
                 tables.account[table].push(row)
             })?;
         }
-        let mut audit_guard = guard(engine, audit::TABLE.name, &audit::TABLE);
+        let mut audit_guard = key_guard(engine, &Inserter::for_table(&audit::TABLE));
         let mut reader = audit::AuditReader::default();
         for text in source.texts(Collection::Audit)? {
             let text = text?;
@@ -563,9 +568,7 @@ pub fn import_new_users(
         }
         guards.extend(audit_guard.map(|g| (uid.to_string(), g)));
         let series_key = series::user_key(&user.username);
-        let mut series_guard = engine
-            .key_absent("series_data")
-            .then(|| KeyGuard::for_inserter(&series::inserter()));
+        let mut series_guard = key_guard(engine, &series::inserter());
         for item in source.items(Collection::Series)? {
             series::rows(&user.username, &item?, &mut |row| {
                 if let Some(guard) = series_guard.as_mut() {
@@ -615,18 +618,18 @@ pub fn import_new_users(
     Ok(Some(results))
 }
 
-/// A guard for a table loaded without its key (see `key_guard`).
-fn guard(engine: &PgEngine, table: &str, of: &Table) -> Option<KeyGuard> {
+/// A guard for the rows `inserter` describes, when their table is loaded without its key
+/// (see `key_guard`).
+fn key_guard(engine: &PgEngine, inserter: &Inserter<'_>) -> Option<KeyGuard> {
     engine
-        .key_absent(table)
-        .then(|| KeyGuard::for_inserter(&Inserter::for_table(of)))
+        .key_absent(inserter.table())
+        .then(|| KeyGuard::for_inserter(inserter))
 }
 
-#[derive(Clone, Copy)]
-enum SmallTable {
-    Accesses,
-    Profile,
-    Webhooks,
+/// A row of a per-user table: `user_id` first.
+fn with_user<'a>(uid: &'a str, mut row: Vec<Cell<'a>>) -> Vec<Cell<'a>> {
+    row.insert(0, Cell::Text(uid.into()));
+    row
 }
 
 /// The batch's rows, table by table, as COPY text.
@@ -669,20 +672,6 @@ impl BatchTables {
             account: account::inserters().map(like),
             audit: like(Inserter::for_table(&audit::TABLE)),
             series: like(series::inserter()),
-        }
-    }
-
-    fn push_user_row<'a>(
-        &mut self,
-        table: SmallTable,
-        uid: &'a str,
-        mut row: Vec<Cell<'a>>,
-    ) -> Result<(), PgError> {
-        row.insert(0, Cell::Text(uid.into()));
-        match table {
-            SmallTable::Accesses => self.accesses.push(row),
-            SmallTable::Profile => self.profile.push(row),
-            SmallTable::Webhooks => self.webhooks.push(row),
         }
     }
 
