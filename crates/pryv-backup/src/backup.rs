@@ -20,6 +20,7 @@ use crate::engine::{BatchSink, Engine, ExportOptions, ExportWindow, UserSink};
 use crate::model::{Collection, Item, UserRef};
 use crate::platform::PlatformOwners;
 use crate::progress::Progress;
+use crate::series_append::{self, SeriesMark, SeriesWrite};
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -82,6 +83,11 @@ struct UserExport<'a> {
     reported: u64,
     hook: Option<&'a HookFn>,
     current: Option<Collection>,
+    /// By measurement digest, the chain's marks of the user's measurements, when only its
+    /// changes are exported: a measurement that only grew is written as its new points.
+    series_before: HashMap<String, SeriesMark>,
+    /// The marks the new generation records for the user.
+    series_marks: Vec<SeriesMark>,
 }
 
 impl UserExport<'_> {
@@ -89,6 +95,28 @@ impl UserExport<'_> {
         let bytes = self.writer.bytes_written();
         self.progress.items_done(items, bytes - self.reported);
         self.reported = bytes;
+    }
+
+    /// A measurement: whole, only its new points, or nothing (see [`crate::series_append`]).
+    fn series(&mut self, item: &Item) -> Result<()> {
+        let before = item
+            .get("measurement")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|id| {
+                self.series_before
+                    .get(&series_append::measurement_digest(id))
+            });
+        let (write, mark) = series_append::plan(item, before);
+        self.series_marks.extend(mark);
+        match write {
+            SeriesWrite::Unchanged => {}
+            SeriesWrite::Append(append) => {
+                UserSink::item(&mut self.writer, Collection::Series, &append)?
+            }
+            SeriesWrite::Whole => UserSink::item(&mut self.writer, Collection::Series, item)?,
+        }
+        self.report(1);
+        Ok(())
     }
 }
 
@@ -103,6 +131,9 @@ impl UserSink for UserExport<'_> {
                 });
             }
             self.current = Some(collection);
+        }
+        if collection == Collection::Series {
+            return self.series(item);
         }
         UserSink::item(&mut self.writer, collection, item)?;
         self.report(1);
@@ -200,7 +231,7 @@ pub fn run(
     progress.phase("backing up the users");
     progress.start(users.len());
     let stored_bytes = AtomicU64::new(0);
-    let (manifests, left_out, failed_users) = export_users(
+    let (exported, left_out, failed_users) = export_users(
         engine,
         &writer,
         &users,
@@ -210,6 +241,14 @@ pub fn run(
         &stored_bytes,
     )?;
 
+    let mut manifests = Vec::with_capacity(exported.len());
+    let mut series_marks = HashMap::new();
+    for Exported { manifest, series } in exported {
+        if !series.is_empty() {
+            series_marks.insert(manifest.user_id.clone(), series);
+        }
+        manifests.push(manifest);
+    }
     let gone: Vec<UserRef> = left_out.iter().map(|l| l.user.clone()).collect();
     let users: Vec<UserRef> = users
         .into_iter()
@@ -263,7 +302,7 @@ pub fn run(
         snapshot_before,
         clock_stepped_back: clock_stepped_back.clone(),
         encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
-        users: user_records(&manifests, Some(snapshot_before)),
+        users: user_records(&manifests, Some(snapshot_before), &mut series_marks),
         // A run of every user knows who the install holds: a user absent is deleted.
         install_users: all_users.then(|| users.iter().map(|u| user_digest(&u.user_id)).collect()),
     };
@@ -297,9 +336,11 @@ pub fn run(
 }
 
 /// Each user of a generation as its record names it (see [`crate::chain::UserRecord`]).
+/// `series_marks` (by userId) are taken into the users' records.
 pub(crate) fn user_records(
     users: &[UserManifest],
     snapshot_before: Option<f64>,
+    series_marks: &mut HashMap<String, Vec<SeriesMark>>,
 ) -> Vec<UserRecord> {
     users
         .iter()
@@ -307,6 +348,7 @@ pub(crate) fn user_records(
             Some(UserRecord {
                 user: user_digest(&u.user_id),
                 since: user_since(u, snapshot_before)?,
+                series: series_marks.remove(&u.user_id).unwrap_or_default(),
             })
         })
         .collect()
@@ -416,7 +458,14 @@ const BATCH_USERS: usize = 200;
 
 /// What became of one user: its manifest, `None` when deleted during the backup, or why its
 /// data could not be read.
-type Outcome = std::result::Result<Option<UserManifest>, Error>;
+type Outcome = std::result::Result<Option<Exported>, Error>;
+
+/// A user written into the backup.
+struct Exported {
+    manifest: UserManifest,
+    /// Its measurements' marks for the generation record.
+    series: Vec<SeriesMark>,
+}
 
 fn export_users(
     engine: &dyn Engine,
@@ -426,7 +475,7 @@ fn export_users(
     since: &HashMap<String, f64>,
     progress: &dyn Progress,
     stored_bytes: &AtomicU64,
-) -> Result<(Vec<UserManifest>, Vec<LeftOutUser>, Vec<FailedUser>)> {
+) -> Result<(Vec<Exported>, Vec<LeftOutUser>, Vec<FailedUser>)> {
     let batches = Batches::new(users.len(), options.jobs);
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(users.iter().map(|_| None).collect());
     let fatal: Mutex<Option<(usize, Error)>> = Mutex::new(None);
@@ -459,6 +508,8 @@ fn export_users(
                         ended: 0,
                         outcomes: &outcomes,
                         stored_bytes,
+                        previous: options.previous.as_ref(),
+                        since,
                     };
                     let batch = &users[range.clone()];
                     match sink.run(engine, batch, &export_options) {
@@ -491,7 +542,7 @@ fn export_users(
     let mut failed = Vec::new();
     for (user, outcome) in users.iter().zip(outcomes) {
         match outcome {
-            Some(Ok(Some(m))) => manifests.push(m),
+            Some(Ok(Some(exported))) => manifests.push(exported),
             Some(Ok(None)) => {
                 progress.note(&format!(
                     "left out {} ({}): {DELETED_DURING_BACKUP}",
@@ -575,6 +626,9 @@ struct BatchWriter<'a> {
     outcomes: &'a Mutex<Vec<Option<Outcome>>>,
     /// Bytes of the users' files as written, summed as each user ends.
     stored_bytes: &'a AtomicU64,
+    previous: Option<&'a PreviousState>,
+    /// The users of which only changes are exported (see [`since_times`]).
+    since: &'a HashMap<String, f64>,
 }
 
 impl<'a> BatchWriter<'a> {
@@ -634,12 +688,23 @@ impl<'a> BatchSink for BatchWriter<'a> {
     fn begin(&mut self, user: &UserRef) -> Result<&mut dyn UserSink> {
         self.progress.user_started(user);
         let writer = self.writer.open_user(user)?;
+        // Exported whole (new, or the clock stepped back): every measurement goes whole.
+        let series_before = match self.previous {
+            Some(previous) if self.since.contains_key(&user.user_id) => previous
+                .series_of(&user.user_id)
+                .iter()
+                .map(|m| (m.measurement.clone(), m.clone()))
+                .collect(),
+            _ => HashMap::new(),
+        };
         let export = self.current.insert(UserExport {
             writer,
             progress: self.progress,
             reported: 0,
             hook: self.hook,
             current: None,
+            series_before,
+            series_marks: Vec::new(),
         });
         Ok(export)
     }
@@ -650,6 +715,7 @@ impl<'a> BatchSink for BatchWriter<'a> {
         let export = self.current.take();
         let outcome = match (exported, export) {
             (Ok(()), Some(export)) => {
+                let series = export.series_marks;
                 let mut manifest = export.writer.finish()?;
                 // The list stays in the user's own manifest (see `ArchiveWriter::finish`):
                 // held for every user until the end, it was most of a backup's memory.
@@ -665,7 +731,7 @@ impl<'a> BatchSink for BatchWriter<'a> {
                 manifest.backup_timestamp = self
                     .taken_ms
                     .saturating_sub((self.clock_skew * 1000.0) as u64);
-                Ok(Some(manifest))
+                Ok(Some(Exported { manifest, series }))
             }
             (Err(Error::UserDeleted { .. }), export) => {
                 if let Some(export) = export {

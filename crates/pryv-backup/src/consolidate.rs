@@ -102,7 +102,7 @@ pub fn run(
         snapshot_before: chain.previous_state().latest_snapshot.unwrap_or(0.0),
         clock_stepped_back: None,
         encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
-        users: crate::backup::user_records(&manifests, None),
+        users: crate::backup::user_records(&manifests, None, &mut Default::default()),
         // The merged state holds exactly these users: the deleted ones are left out.
         install_users: Some(
             manifests

@@ -10,7 +10,8 @@
 //!    restore creates in an install's data folders: the folder's owner and mode),
 //!    [`open_files`] (the processes holding files open under a folder).
 //! 2. [`model`]: the vocabulary shared by everything (items, collections, users), and
-//!    [`series_time`] (the unit of HF series points in an archive).
+//!    [`series_time`] (the unit of HF series points in an archive), [`series_append`] (an
+//!    increment's series: only the points added since the chain's last generation).
 //! 3. [`lock`]: the locks that keep two runs apart.
 //! 4. [`progress`], `workers` (users in parallel), [`stream_tree`] (stream paths and
 //!    parents-first order), [`integrity`] (event/access integrity hashes), [`config`]
@@ -71,6 +72,7 @@ pub mod restore;
 pub mod s3;
 pub mod sample;
 pub mod scratch_postgres;
+pub mod series_append;
 pub mod series_time;
 pub mod state;
 pub mod stream_tree;

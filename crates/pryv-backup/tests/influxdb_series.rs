@@ -299,3 +299,72 @@ fn influxdb_points_are_written_as_the_cores_import_reads_them_and_old_ones_still
     import(&store, &again, &exported, false);
     assert_same(&export(&store, &again), &exported);
 }
+
+/// Writes line-protocol `lines` into the user's database as the core does (database
+/// `user.<username>`, measurement `event.<eventId>`, nanosecond timestamps).
+fn write_lines(url: &str, user: &UserRef, lines: &str) {
+    let db = format!("user.{}", user.username);
+    let agent = ureq::agent();
+    agent
+        .post(&format!("{url}/query"))
+        .send_form(&[("q", &format!("CREATE DATABASE \"{db}\""))])
+        .expect("create database");
+    // A database created a moment ago may not take writes yet (404): retry, bounded.
+    let mut attempts = 0;
+    while let Err(e) = agent
+        .post(&format!("{url}/write"))
+        .query("db", &db)
+        .send_string(lines)
+    {
+        attempts += 1;
+        assert!(
+            matches!(e, ureq::Error::Status(404, _)) && attempts < 50,
+            "write: {e}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Points of `event.ev-grow` on the core's 500 ms step, `from..to`.
+fn grow_lines(from: u64, to: u64) -> String {
+    (from..to)
+        .map(|i| {
+            format!(
+                "event.ev-grow value={} {}\n",
+                60.0 + i as f64 / 8.0,
+                i * 500_000_000
+            )
+        })
+        .collect()
+}
+
+/// What an increment of a series kept in InfluxDB carries (pryv-backup's series_append):
+/// read back after points were added, the measurement's first points are the ones read
+/// before, so only the new ones go; a point sent again with another value (InfluxDB keeps
+/// the last value written at a time) sends the measurement whole.
+#[test]
+fn a_series_grown_in_influxdb_goes_into_an_increment_as_its_new_points() {
+    use pryv_backup::series_append::{append_points, plan, SeriesWrite};
+
+    let server = testbed::influx::influxdb();
+    let store = InfluxSeries::from_url(server.url());
+    let u = user("grow");
+    write_lines(server.url(), &u, &grow_lines(0, 1_200));
+    let before = export(&store, &u);
+    assert_eq!(before.len(), 1);
+    let mark = plan(&before[0], None).1.expect("1,200 points get a mark");
+
+    write_lines(server.url(), &u, &grow_lines(1_200, 1_210));
+    let after = export(&store, &u);
+    let SeriesWrite::Append(append) = plan(&after[0], Some(&mark)).0 else {
+        panic!("expected only the new points");
+    };
+    assert_eq!(append["points"].as_array().map(Vec::len), Some(10));
+    let mut merged = before[0].clone();
+    append_points(&mut merged, &append).expect("the new points follow the old");
+    assert_eq!(merged.to_string(), after[0].to_string());
+
+    write_lines(server.url(), &u, "event.ev-grow value=-1 3500000000\n");
+    let edited = export(&store, &u);
+    assert_eq!(plan(&edited[0], Some(&mark)).0, SeriesWrite::Whole);
+}

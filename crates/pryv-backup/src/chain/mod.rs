@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use crate::archive::{ArchiveError, ArchiveReader, Backend, Manifest, UserReader};
 use crate::engine::{as_texts, ItemIter, TextIter, UserSource};
 use crate::model::{Collection, Item, UserRef};
+use crate::series_append;
 use crate::{Error, Result};
 
 mod record;
@@ -622,20 +623,33 @@ impl ChainUser {
 impl UserSource for ChainUser {
     fn items(&self, collection: Collection) -> Result<ItemIter<'_>> {
         if self.readers.len() == 1 {
-            return Ok(Box::new(
-                self.readers[0]
-                    .items(collection)?
-                    .map(|r| r.map_err(Error::from)),
-            ));
+            return Ok(Box::new(self.readers[0].items(collection)?.map(|r| {
+                let item = r?;
+                match series_append::append_target(&item) {
+                    Some((to, _)) => Err(Error::Damaged(format!(
+                        "series {to}: this backup holds only the points added to it since \
+                         the generation before, which it lacks (restore the whole backup \
+                         folder, not one of its increments)"
+                    ))),
+                    None => Ok(item),
+                }
+            })));
         }
         // key → newest generation holding it, over the increments only (they are small);
-        // and event key → newest generation where that event is a tombstone.
+        // and event key → newest generation where that event is a tombstone; and series
+        // key → the points added after its newest generation, in order.
         let mut newest: HashMap<String, usize> = HashMap::new();
         let mut deleted_in: HashMap<String, usize> = HashMap::new();
+        let mut appended: HashMap<String, Vec<Item>> = HashMap::new();
         for (g, reader) in self.readers.iter().enumerate().skip(1) {
             for item in reader.items(collection)? {
                 let item = item?;
+                if let Some((to, _)) = series_append::append_target(&item) {
+                    appended.entry(to.to_string()).or_default().push(item);
+                    continue;
+                }
                 if let Some(key) = item_key(collection, &item) {
+                    appended.remove(&key);
                     if collection == Collection::Events && is_deleted_head(&item) {
                         deleted_in.insert(key.clone(), g);
                     }
@@ -645,12 +659,16 @@ impl UserSource for ChainUser {
         }
         let newest = std::rc::Rc::new(newest);
         let deleted_in = std::rc::Rc::new(deleted_in);
-        let mut parts: Vec<ItemIter<'_>> = Vec::with_capacity(self.readers.len());
+        let appended = std::rc::Rc::new(std::cell::RefCell::new(appended));
+        let mut parts: Vec<ItemIter<'_>> = Vec::with_capacity(self.readers.len() + 1);
         for (g, reader) in self.readers.iter().enumerate() {
             let (newest, deleted_in) = (newest.clone(), deleted_in.clone());
+            let appended = appended.clone();
             let items = reader.items(collection)?.filter_map(move |r| match r {
                 Err(e) => Some(Err(Error::from(e))),
-                Ok(item) => {
+                // Put onto the measurement it extends, below.
+                Ok(item) if series_append::append_target(&item).is_some() => None,
+                Ok(mut item) => {
                     let superseded = item_key(collection, &item)
                         .and_then(|key| newest.get(&key).copied())
                         .is_some_and(|n| n != g);
@@ -663,17 +681,44 @@ impl UserSource for ChainUser {
                             .filter(|h| !h.is_null())
                             .and_then(|h| deleted_in.get(&h.to_string()))
                             .is_some_and(|&d| d > g);
-                    (!superseded && !head_deleted_later).then_some(Ok(item))
+                    if superseded || head_deleted_later {
+                        return None;
+                    }
+                    let appends = item_key(collection, &item)
+                        .and_then(|key| appended.borrow_mut().remove(&key));
+                    for append in appends.iter().flatten() {
+                        if let Err(e) = series_append::append_points(&mut item, append) {
+                            return Some(Err(Error::Damaged(format!(
+                                "series {}: {e}",
+                                item_key(collection, &item).unwrap_or_default()
+                            ))));
+                        }
+                    }
+                    Some(Ok(item))
                 }
             });
             parts.push(Box::new(items));
         }
+        // Points added to a measurement no generation before holds: never silently dropped.
+        let mut checked = false;
+        parts.push(Box::new(std::iter::from_fn(move || {
+            if std::mem::replace(&mut checked, true) {
+                return None;
+            }
+            let appended = appended.borrow();
+            let orphan = appended.keys().next()?;
+            Some(Err(Error::Damaged(format!(
+                "series {orphan}: an increment adds points to it, but no generation before \
+                 holds it"
+            ))))
+        })));
         Ok(Box::new(parts.into_iter().flatten()))
     }
 
     fn texts(&self, collection: Collection) -> Result<TextIter<'_>> {
         match self.readers.as_slice() {
-            [only] => Ok(Box::new(
+            // Series are read as items: an increment's new points must not pass for a series.
+            [only] if collection != Collection::Series => Ok(Box::new(
                 only.texts(collection)?.map(|r| r.map_err(Error::from)),
             )),
             // Generations are merged on parsed items.

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::archive::layout::{CHAIN_RECORD, MANIFEST};
 use crate::archive::{ArchiveReader, Backend};
+use crate::series_append::SeriesMark;
 use crate::{Error, Result};
 
 /// The version of `chain.json` this program writes; unknown fields are ignored when read.
@@ -104,6 +105,10 @@ pub struct UserRecord {
     pub user: String,
     /// Seconds (host clock) after which this user's changes are not in the chain yet.
     pub since: f64,
+    /// The user's measurements the chain holds as the next increment may extend them
+    /// (see [`crate::series_append`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<SeriesMark>,
 }
 
 /// Hex SHA-256 of a userId, as records name users.
@@ -135,6 +140,9 @@ pub struct PreviousState {
     pub sequence: u32,
     /// The generation the new one is made after.
     pub previous: Option<PreviousLink>,
+    /// [`user_digest`] → the marks of the user's measurements in the newest generation
+    /// holding the user (see [`crate::series_append`]).
+    pub series: HashMap<String, Vec<SeriesMark>>,
 }
 
 impl PreviousState {
@@ -157,6 +165,13 @@ impl PreviousState {
     /// The time after which the changes of `user_id` are new, if the chain holds it.
     pub fn since_of(&self, user_id: &str) -> Option<f64> {
         self.since.get(&user_digest(user_id)).copied()
+    }
+
+    /// The marks of the user's measurements as the chain holds them (none if unknown).
+    pub fn series_of(&self, user_id: &str) -> &[SeriesMark] {
+        self.series
+            .get(&user_digest(user_id))
+            .map_or(&[], Vec::as_slice)
     }
 }
 
@@ -321,6 +336,7 @@ impl ChainIndex {
             // time is earlier than an older one's (a clock stepped back).
             for u in &record.users {
                 state.since.insert(u.user.clone(), u.since);
+                state.series.insert(u.user.clone(), u.series.clone());
             }
             state.latest_snapshot = Some(record.snapshot_before);
         }
