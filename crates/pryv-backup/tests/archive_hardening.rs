@@ -663,3 +663,40 @@ fn a_restore_imports_the_bytes_its_check_proved_not_a_file_changed_since() {
         .unwrap();
     assert_eq!(blob, b"blob");
 }
+
+/// Files the user's manifests leave out are not opened one by one (a restore no longer looks
+/// for the series, sessions and password-reset files a user has none of), but one planted
+/// there is still found: by `verify` and by the check before a restore, which refuses the
+/// user, and the user's series read nothing of it.
+#[test]
+fn a_collection_file_planted_beside_the_listed_ones_is_reported_and_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), false);
+    let udir = dir.path().join("users/u");
+    fs::create_dir(udir.join("series")).unwrap();
+    fs::write(
+        udir.join("series/series.jsonl"),
+        "{\"measurement\":\"ev\",\"timeUnit\":\"ms\",\"points\":[{\"time\":0,\"value\":1}]}\n",
+    )
+    .unwrap();
+    fs::write(udir.join("sessions.jsonl"), "{\"id\":\"planted\"}\n").unwrap();
+
+    let report = verify(dir.path(), None).unwrap();
+    let text = format!("{:#?}", report.problems);
+    for planted in ["series/series.jsonl", "sessions.jsonl"] {
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.path.ends_with(planted) && p.problems[0].contains("not listed")),
+            "{planted}: {text}"
+        );
+    }
+    let refused = precheck(dir.path()).unwrap_err().to_string();
+    assert!(refused.contains("series.jsonl"), "{refused}");
+
+    let r = ArchiveReader::open(dir.path(), None).unwrap();
+    let user = r.user("u").unwrap();
+    assert_eq!(user.items(Collection::Series).unwrap().count(), 0);
+    assert_eq!(user.items(Collection::Sessions).unwrap().count(), 0);
+}

@@ -262,8 +262,9 @@ impl Backend {
             .collect())
     }
 
-    /// Direct children of a folder, each with whether it is a file.
-    fn list(&self, dir: &Path) -> Result<Vec<(String, bool)>, ArchiveError> {
+    /// Direct children of a folder, each with whether it is a file; none when it does not
+    /// exist.
+    pub(crate) fn list(&self, dir: &Path) -> Result<Vec<(String, bool)>, ArchiveError> {
         match self {
             Backend::Local => {
                 let entries = match fs::read_dir(dir) {

@@ -219,11 +219,19 @@ impl Checker {
     fn user(&mut self, reader: &UserReader, manifest: &UserManifest) {
         self.report.users_checked += 1;
         let dir = reader.dir();
-        match self.backend.is_dir(dir) {
-            Ok(true) => {}
-            Ok(false) => return self.problem(dir, "user folder is missing".into()),
+        // What the user's folder holds, looked at once: the files its manifests leave out are
+        // looked for here rather than opened one by one.
+        let present: HashSet<String> = match self.backend.list(dir) {
+            Ok(entries) if !entries.is_empty() => {
+                entries.into_iter().map(|(name, _)| name).collect()
+            }
+            Ok(_) => match self.backend.is_dir(dir) {
+                Ok(true) => HashSet::new(),
+                Ok(false) => return self.problem(dir, "user folder is missing".into()),
+                Err(e) => return self.failed(dir, e),
+            },
             Err(e) => return self.failed(dir, e),
-        }
+        };
         let user_manifest = dir.join(USER_MANIFEST);
         // Opening the user read it whole already when it proved it.
         let opened = if reader.manifest_proven() {
@@ -258,6 +266,8 @@ impl Checker {
             };
             if layout::is_chunked(collection) {
                 self.unlisted_chunks(dir, collection, &files);
+            } else if files.is_empty() {
+                self.unlisted_file(reader, collection, &present);
             }
             // A proven file's count is the writer's, recorded with it.
             if files.iter().any(|(path, _)| self.is_proven(path)) {
@@ -288,16 +298,48 @@ impl Checker {
                 self.problem(&account, format!("holds {n} items, expected exactly 1"));
             }
         }
-        self.attachments(reader, manifest);
+        self.attachments(reader, manifest, present.contains(ATTACHMENTS_DIR));
     }
 
-    fn attachments(&mut self, reader: &UserReader, manifest: &UserManifest) {
+    /// A collection's file that the user's manifests do not list (and count nothing of):
+    /// present, it is a file the reference tool would restore and ours ignores.
+    fn unlisted_file(
+        &mut self,
+        reader: &UserReader,
+        collection: Collection,
+        present: &HashSet<String>,
+    ) {
+        let relative = layout::single_file(collection, self.compressed);
+        let top = relative
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .unwrap_or_default();
+        if !present.contains(top) {
+            return;
+        }
+        let path = reader.dir().join(&relative);
+        match self.backend.is_file(&path) {
+            Ok(false) => {}
+            Ok(true) => self.problem(
+                &path,
+                "not listed in the user manifest (the reference tool would restore it)".into(),
+            ),
+            Err(e) => self.failed(&path, e),
+        }
+    }
+
+    /// `folder_present`: the user's folder holds an attachments folder.
+    fn attachments(&mut self, reader: &UserReader, manifest: &UserManifest, folder_present: bool) {
         if self.outage.is_some() {
             return;
         }
-        let ids = match reader.attachment_ids() {
-            Ok(ids) => ids,
-            Err(e) => return self.failed(reader.dir(), e),
+        let ids = match folder_present {
+            false => Vec::new(),
+            true => match reader.attachment_ids() {
+                Ok(ids) => ids,
+                Err(e) => return self.failed(reader.dir(), e),
+            },
         };
         let expected = manifest.stat("attachments");
         if ids.len() as u64 != expected {
