@@ -41,7 +41,8 @@ pub struct BackupArgs {
     /// is sealed as the chain is: its passphrase (either passphrase flag), or
     /// --recipient-pubkey with its public key (no private key needed). Key rotation is
     /// refused. A host clock found stepped back makes every user go whole, with a warning.
-    /// Restore such a folder with pryv-backup: open-pryv.io's `bin/backup.js --restore`
+    /// A series of 1,000 points or more goes as the points it gained (every point is still
+    /// read to find them). Restore such a folder with pryv-backup: open-pryv.io's `bin/backup.js --restore`
     /// reads only its base and silently leaves every increment out (`pryv-backup
     /// consolidate` makes one full backup of it that bin/backup.js restores whole).
     #[arg(long)]

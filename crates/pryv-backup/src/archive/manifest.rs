@@ -190,7 +190,9 @@ impl<'de> Deserialize<'de> for UserManifest {
             stats: take(&mut m, "stats", false)?,
             chunks: take(&mut m, "chunks", false)?,
             files: take(&mut m, "files", false)?,
-            extra: m,
+            // Rebuilt: the object read kept room for every field taken out of it, ~730 bytes
+            // per user held until the end of a restore.
+            extra: m.into_iter().collect(),
         })
     }
 }
