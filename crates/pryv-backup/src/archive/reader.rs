@@ -35,11 +35,32 @@ pub struct ArchiveReader {
     positions: OnceLock<Positions>,
 }
 
-/// Indexes in [`Manifest::users`] by userId and in [`Manifest::files`] by path (both unique:
-/// [`ArchiveReader::open_in`] refuses a manifest listing one twice).
+/// Indexes in [`Manifest::users`] sorted by userId and in [`Manifest::files`] sorted by path
+/// (both unique: [`ArchiveReader::open_in`] refuses a manifest listing one twice), searched by
+/// bisection: 4 bytes an entry, where maps of copied names took ~90 (18 MB at 100,000 users).
 struct Positions {
-    users: HashMap<String, usize>,
-    files: HashMap<String, usize>,
+    users: Vec<u32>,
+    files: Vec<u32>,
+}
+
+/// The indexes of `items` sorted by `key`.
+fn sorted_by<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..items.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| key(&items[a as usize]).cmp(key(&items[b as usize])));
+    order
+}
+
+/// The item of `items` whose `key` is `wanted`, through `order` (see [`sorted_by`]).
+fn find<'a, T>(
+    items: &'a [T],
+    order: &[u32],
+    key: impl Fn(&T) -> &str,
+    wanted: &str,
+) -> Option<&'a T> {
+    let at = order
+        .binary_search_by(|&i| key(&items[i as usize]).cmp(wanted))
+        .ok()?;
+    Some(&items[order[at] as usize])
 }
 
 impl ArchiveReader {
@@ -171,37 +192,31 @@ impl ArchiveReader {
 
     fn positions(&self) -> &Positions {
         self.positions.get_or_init(|| Positions {
-            users: (self.manifest.users.iter().enumerate())
-                .map(|(i, u)| (u.user_id.clone(), i))
-                .collect(),
-            files: (self.manifest.files.iter().enumerate())
-                .map(|(i, f)| (f.path.clone(), i))
-                .collect(),
+            users: sorted_by(&self.manifest.users, |u| &u.user_id),
+            files: sorted_by(&self.manifest.files, |f| &f.path),
         })
+    }
+
+    fn listed_user(&self, user_id: &str) -> Option<&UserManifest> {
+        let users = &self.positions().users;
+        find(&self.manifest.users, users, |u| &u.user_id, user_id)
     }
 
     /// Whether the manifest lists this user.
     pub fn has_user(&self, user_id: &str) -> bool {
-        self.positions().users.contains_key(user_id)
+        self.listed_user(user_id).is_some()
     }
 
     pub fn user(&self, user_id: &str) -> Result<UserReader, ArchiveError> {
         let dir = layout::user_dir(&self.root, user_id)?;
-        let positions = self.positions();
-        let mut manifest = positions
-            .users
-            .get(user_id)
-            .map(|&i| self.manifest.users[i].clone())
-            .ok_or_else(|| {
-                ArchiveError::Invalid(format!("user {user_id} is not in this backup"))
-            })?;
+        let mut manifest = self.listed_user(user_id).cloned().ok_or_else(|| {
+            ArchiveError::Invalid(format!("user {user_id} is not in this backup"))
+        })?;
         // The root manifest lists the user manifest's own size and SHA-256.
         let listed_as = format!("{}/{user_id}/{USER_MANIFEST}", layout::USERS_DIR);
-        let manifest_file = positions
-            .files
-            .get(&listed_as)
-            .map(|&i| &self.manifest.files[i])
-            .map(|f| FileEntry {
+        let files = &self.positions().files;
+        let manifest_file =
+            find(&self.manifest.files, files, |f| &f.path, &listed_as).map(|f| FileEntry {
                 path: USER_MANIFEST.to_string(),
                 ..f.clone()
             });
