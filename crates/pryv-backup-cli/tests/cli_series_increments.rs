@@ -212,10 +212,10 @@ fn a_month_of_increments_holds_only_new_points_and_restores_every_point_at_any_n
 }
 
 /// An increment restored on its own (an operator giving `increments/0001` for the backup)
-/// holds only the new points of a grown series: the user fails with the reason instead of
-/// being restored with those few points for the whole series.
+/// holds only the new points of a grown series, and no folder at all of the users with
+/// nothing new: the restore refuses it and says which folder to give; nothing is written.
 #[test]
-fn an_increment_restored_alone_does_not_pass_its_new_points_for_the_series() {
+fn an_increment_restored_alone_is_refused_and_names_the_backup_to_give() {
     let source = live_install();
     let big_key: String = source
         .db
@@ -237,14 +237,14 @@ fn an_increment_restored_alone_does_not_pass_its_new_points_for_the_series() {
     let said = text(&output);
     assert!(!output.status.success(), "{said}");
     assert!(
-        said.contains("holds only the points added") && said.contains("not one of its increments"),
+        said.contains("is increment 0001 of a backup") && said.contains("holding `increments/`"),
         "{said}"
     );
-    let big = big_key.as_str();
     assert_eq!(
-        target.count(&format!(
-            "SELECT count(*) FROM series_data WHERE event_id = '{big}'"
-        )),
-        0
+        target.count(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        ),
+        0,
+        "nothing is written, not even the schema"
     );
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use sha2::Digest;
 
 use crate::archive::{ArchiveWriter, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS};
 use crate::chain::{
@@ -88,9 +89,57 @@ struct UserExport<'a> {
     series_before: HashMap<String, SeriesMark>,
     /// The marks the new generation records for the user.
     series_marks: Vec<SeriesMark>,
+    /// The account object and profile items, written once the user's export ends: left out
+    /// when they are what the chain holds (`account_before`, when only changes are exported).
+    account: Option<Item>,
+    profile: Vec<Item>,
+    account_before: Option<String>,
+}
+
+/// Hex SHA-256 of a user's account object and profile items as exported, when the account
+/// holds a password hash: with it, the digest cannot be guessed from the few values an
+/// account or profile may otherwise hold (the digest is in the clear record).
+fn account_mark(account: Option<&Item>, profile: &[Item]) -> Option<String> {
+    let account = account?;
+    let has_hash = account
+        .get("passwords")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|passwords| {
+            passwords.iter().any(|p| {
+                p.get("hash")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|h| h.len() >= 32)
+            })
+        });
+    if !has_hash {
+        return None;
+    }
+    let mut hasher = sha2::Sha256::new();
+    for item in std::iter::once(account).chain(profile) {
+        // Serializing a JSON value into memory cannot fail.
+        hasher.update(serde_json::to_vec(item).unwrap_or_default());
+        hasher.update(b"\n");
+    }
+    Some(hex::encode(hasher.finalize()))
 }
 
 impl UserExport<'_> {
+    /// Writes the account object and profile unless they are what the chain holds; returns
+    /// their mark for the new generation's record.
+    fn write_account_and_profile(&mut self) -> Result<Option<String>> {
+        let mark = account_mark(self.account.as_ref(), &self.profile);
+        if mark.is_some() && mark == self.account_before {
+            return Ok(mark);
+        }
+        if let Some(account) = self.account.take() {
+            UserSink::account(&mut self.writer, &account)?;
+        }
+        for item in std::mem::take(&mut self.profile) {
+            UserSink::item(&mut self.writer, Collection::Profile, &item)?;
+        }
+        Ok(mark)
+    }
+
     fn report(&mut self, items: u64) {
         let bytes = self.writer.bytes_written();
         self.progress.items_done(items, bytes - self.reported);
@@ -132,16 +181,24 @@ impl UserSink for UserExport<'_> {
             }
             self.current = Some(collection);
         }
-        if collection == Collection::Series {
-            return self.series(item);
+        match collection {
+            Collection::Series => return self.series(item),
+            Collection::Profile => self.profile.push(item.clone()),
+            _ => UserSink::item(&mut self.writer, collection, item)?,
         }
-        UserSink::item(&mut self.writer, collection, item)?;
         self.report(1);
         Ok(())
     }
 
     fn account(&mut self, account: &Item) -> Result<()> {
-        UserSink::account(&mut self.writer, account)
+        if self.account.is_some() {
+            return Err(Error::Other(format!(
+                "account data of user {} given twice",
+                self.writer.user().user_id
+            )));
+        }
+        self.account = Some(account.clone());
+        Ok(())
     }
 
     fn attachment(&mut self, event_id: &str, file_id: &str, data: &mut dyn Read) -> Result<()> {
@@ -163,6 +220,9 @@ pub struct BackupReport {
     pub users: Vec<UserRef>,
     /// Users for which only changes were exported.
     pub incremental_users: usize,
+    /// Of those, the users with nothing new: the increment records where they stand and
+    /// holds no folder of theirs (the generations before hold all of their data).
+    pub unchanged_users: usize,
     pub platform_entries: u64,
     pub items: u64,
     pub attachments: u64,
@@ -242,13 +302,17 @@ pub fn run(
     )?;
 
     let mut manifests = Vec::with_capacity(exported.len());
-    let mut series_marks = HashMap::new();
-    for Exported { manifest, series } in exported {
-        if !series.is_empty() {
-            series_marks.insert(manifest.user_id.clone(), series);
-        }
-        manifests.push(manifest);
+    let mut records = Vec::with_capacity(exported.len());
+    for e in exported {
+        records.push(UserRecord {
+            user: user_digest(&e.user_id),
+            since: e.since,
+            series: e.series,
+            account: e.account,
+        });
+        manifests.extend(e.manifest);
     }
+    let unchanged_users = records.len() - manifests.len();
     let gone: Vec<UserRef> = left_out.iter().map(|l| l.user.clone()).collect();
     let users: Vec<UserRef> = users
         .into_iter()
@@ -302,7 +366,7 @@ pub fn run(
         snapshot_before,
         clock_stepped_back: clock_stepped_back.clone(),
         encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
-        users: user_records(&manifests, Some(snapshot_before), &mut series_marks),
+        users: records,
         // A run of every user knows who the install holds: a user absent is deleted.
         install_users: all_users.then(|| users.iter().map(|u| user_digest(&u.user_id)).collect()),
     };
@@ -324,6 +388,7 @@ pub fn run(
         backup_type: backup_type.to_string(),
         users,
         incremental_users,
+        unchanged_users,
         platform_entries,
         items,
         attachments,
@@ -336,11 +401,10 @@ pub fn run(
 }
 
 /// Each user of a generation as its record names it (see [`crate::chain::UserRecord`]).
-/// `series_marks` (by userId) are taken into the users' records.
+/// (A consolidated backup records no marks: the increments after it write whole.)
 pub(crate) fn user_records(
     users: &[UserManifest],
     snapshot_before: Option<f64>,
-    series_marks: &mut HashMap<String, Vec<SeriesMark>>,
 ) -> Vec<UserRecord> {
     users
         .iter()
@@ -348,7 +412,8 @@ pub(crate) fn user_records(
             Some(UserRecord {
                 user: user_digest(&u.user_id),
                 since: user_since(u, snapshot_before)?,
-                series: series_marks.remove(&u.user_id).unwrap_or_default(),
+                series: Vec::new(),
+                account: None,
             })
         })
         .collect()
@@ -462,9 +527,15 @@ type Outcome = std::result::Result<Option<Exported>, Error>;
 
 /// A user written into the backup.
 struct Exported {
-    manifest: UserManifest,
-    /// Its measurements' marks for the generation record.
+    user_id: String,
+    /// `None` for a user of an increment with nothing new: its record says where it stands,
+    /// and the generations before hold all of it.
+    manifest: Option<UserManifest>,
+    /// When its snapshot was taken (s): its next increment starts from there.
+    since: f64,
+    /// Its measurements' and account's marks for the generation record.
     series: Vec<SeriesMark>,
+    account: Option<String>,
 }
 
 fn export_users(
@@ -662,6 +733,25 @@ impl<'a> BatchWriter<'a> {
         }
     }
 
+    /// Writes the user's manifest; returns its entry of the backup's manifest.
+    fn finish_user(&self, writer: UserWriter, since: f64) -> Result<UserManifest> {
+        let mut manifest = writer.finish()?;
+        // The list stays in the user's own manifest (see `ArchiveWriter::finish`): held for
+        // every user until the end, it was most of a backup's memory.
+        let files = std::mem::take(&mut manifest.files);
+        self.stored_bytes
+            .fetch_add(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
+        manifest
+            .extra
+            .insert(SNAPSHOT_TIME.into(), crate::json::number_from_f64(since));
+        // bin/backup.js's --incremental takes changes after a user's backupTimestamp: dated
+        // before the snapshot (less the margin), a later run of it misses nothing.
+        manifest.backup_timestamp = self
+            .taken_ms
+            .saturating_sub((self.clock_skew * 1000.0) as u64);
+        Ok(manifest)
+    }
+
     fn is_fatal(&self, e: &Error) -> bool {
         matches!(e, Error::Archive(_) | Error::Interrupted(_))
     }
@@ -688,7 +778,14 @@ impl<'a> BatchSink for BatchWriter<'a> {
     fn begin(&mut self, user: &UserRef) -> Result<&mut dyn UserSink> {
         self.progress.user_started(user);
         let writer = self.writer.open_user(user)?;
-        // Exported whole (new, or the clock stepped back): every measurement goes whole.
+        // Exported whole (new, or the clock stepped back): every measurement goes whole, and
+        // the account and profile are written.
+        let account_before = match self.previous {
+            Some(previous) if self.since.contains_key(&user.user_id) => {
+                previous.account_of(&user.user_id).map(str::to_string)
+            }
+            _ => None,
+        };
         let series_before = match self.previous {
             Some(previous) if self.since.contains_key(&user.user_id) => previous
                 .series_of(&user.user_id)
@@ -705,6 +802,9 @@ impl<'a> BatchSink for BatchWriter<'a> {
             current: None,
             series_before,
             series_marks: Vec::new(),
+            account: None,
+            profile: Vec::new(),
+            account_before,
         });
         Ok(export)
     }
@@ -714,24 +814,27 @@ impl<'a> BatchSink for BatchWriter<'a> {
         self.ended += 1;
         let export = self.current.take();
         let outcome = match (exported, export) {
-            (Ok(()), Some(export)) => {
-                let series = export.series_marks;
-                let mut manifest = export.writer.finish()?;
-                // The list stays in the user's own manifest (see `ArchiveWriter::finish`):
-                // held for every user until the end, it was most of a backup's memory.
-                let files = std::mem::take(&mut manifest.files);
-                self.stored_bytes
-                    .fetch_add(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
-                manifest.extra.insert(
-                    SNAPSHOT_TIME.into(),
-                    crate::json::number_from_f64(self.taken_ms as f64 / 1000.0),
-                );
-                // bin/backup.js's --incremental takes changes after a user's backupTimestamp:
-                // dated before the snapshot (less the margin), a later run of it misses nothing.
-                manifest.backup_timestamp = self
-                    .taken_ms
-                    .saturating_sub((self.clock_skew * 1000.0) as u64);
-                Ok(Some(Exported { manifest, series }))
+            (Ok(()), Some(mut export)) => {
+                let account = export.write_account_and_profile()?;
+                let series = std::mem::take(&mut export.series_marks);
+                let since = self.taken_ms as f64 / 1000.0;
+                // Nothing new since the chain's last generation: no folder, only the record.
+                let unchanged =
+                    self.since.contains_key(&user.user_id) && export.writer.wrote_nothing();
+                let manifest = match unchanged {
+                    true => {
+                        export.writer.discard_unwritten()?;
+                        None
+                    }
+                    false => Some(self.finish_user(export.writer, since)?),
+                };
+                Ok(Some(Exported {
+                    user_id: user.user_id.clone(),
+                    manifest,
+                    since,
+                    series,
+                    account,
+                }))
             }
             (Err(Error::UserDeleted { .. }), export) => {
                 if let Some(export) = export {

@@ -31,6 +31,7 @@ pub fn run(
     writer: ArchiveWriter,
     progress: &dyn Progress,
 ) -> Result<ConsolidateReport> {
+    chain.refuse_lone_increment()?;
     let state = chain.latest_state();
     // Looked up for every user: a search of the list each time is O(users²).
     let latest_of: std::collections::HashMap<&str, &crate::archive::UserManifest> = state
@@ -102,7 +103,7 @@ pub fn run(
         snapshot_before: chain.previous_state().latest_snapshot.unwrap_or(0.0),
         clock_stepped_back: None,
         encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
-        users: crate::backup::user_records(&manifests, None, &mut Default::default()),
+        users: crate::backup::user_records(&manifests, None),
         // The merged state holds exactly these users: the deleted ones are left out.
         install_users: Some(
             manifests

@@ -144,6 +144,7 @@ pub fn run(
     options: &PartialOptions,
     progress: &dyn Progress,
 ) -> Result<PartialReport> {
+    chain.refuse_lone_increment()?;
     if options.scope.is_empty() {
         return Err(Error::Other(
             "a partial restore needs --stream or --from/--to".into(),

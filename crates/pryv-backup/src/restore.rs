@@ -124,6 +124,7 @@ pub fn run(
     options: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
+    chain.refuse_lone_increment()?;
     if options.skip_conflicts && options.on_success == OnSuccess::Keep {
         return Err(Error::Other(
             "--skip-conflicts needs --delete-on-success or --move-on-success (as bin/backup.js requires)".into(),

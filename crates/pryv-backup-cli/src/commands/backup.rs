@@ -295,6 +295,13 @@ pub fn run(
             seconds,
             report.items as f64 / seconds.max(0.001)
         );
+        if report.unchanged_users > 0 {
+            println!(
+                "{} of them with nothing new since the previous generation: recorded, no folder \
+                 written (the generations before hold their data)",
+                report.unchanged_users
+            );
+        }
         if let Some(step) = &report.clock_stepped_back {
             println!(
                 "warning: this host's clock ({:.3} s) read earlier than the previous backup's \

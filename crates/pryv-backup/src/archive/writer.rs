@@ -527,14 +527,18 @@ impl UserWriter {
         Ok(())
     }
 
+    /// Whether nothing of the user was written yet.
+    pub fn wrote_nothing(&self) -> bool {
+        self.current.is_none()
+            && self.done.is_empty()
+            && !self.account_written
+            && self.files.is_empty()
+    }
+
     /// Drops a user nothing was written for (left out of the backup): its folder goes, so
     /// the backup holds no trace of it.
     pub fn discard_unwritten(self) -> Result<(), ArchiveError> {
-        let written = self.current.is_some()
-            || !self.done.is_empty()
-            || self.account_written
-            || !self.files.is_empty();
-        if written {
+        if !self.wrote_nothing() {
             return Err(ArchiveError::Invalid(format!(
                 "user {} ({}) cannot be left out of the backup: some of its data is written",
                 self.user.username, self.user.user_id

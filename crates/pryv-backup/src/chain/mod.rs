@@ -116,6 +116,26 @@ impl Chain {
         }))
     }
 
+    /// Refuses a folder that is one increment of a backup, opened on its own: it holds only
+    /// what changed since the generation before it (users with nothing new not at all, a
+    /// series as its new points), so what it would restore is not the users' data.
+    pub fn refuse_lone_increment(&self) -> Result<()> {
+        let base = &self.index.generations[0];
+        match base
+            .record
+            .as_ref()
+            .and_then(|r| r.previous.as_ref().map(|_| r.sequence))
+        {
+            None => Ok(()),
+            Some(sequence) => Err(Error::Other(format!(
+                "{} is increment {sequence:04} of a backup, not a backup: it holds only what \
+                 changed since the generation before it. Give the backup's own folder (the one \
+                 holding `increments/`) to restore its latest state, with --as-of for this one's",
+                self.dir.display()
+            ))),
+        }
+    }
+
     /// The chain as its clear files show it.
     pub fn index(&self) -> &ChainIndex {
         &self.index

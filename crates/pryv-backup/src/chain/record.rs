@@ -109,6 +109,11 @@ pub struct UserRecord {
     /// (see [`crate::series_append`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<SeriesMark>,
+    /// Hex SHA-256 of the user's account object and profile as the chain holds them, when
+    /// the account carries a password hash: an increment leaves them out while they match,
+    /// and a user with nothing else new out altogether (see docs/archive-format.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 /// Hex SHA-256 of a userId, as records name users.
@@ -143,6 +148,9 @@ pub struct PreviousState {
     /// [`user_digest`] → the marks of the user's measurements in the newest generation
     /// holding the user (see [`crate::series_append`]).
     pub series: HashMap<String, Vec<SeriesMark>>,
+    /// [`user_digest`] → the mark of the user's account and profile in the newest
+    /// generation holding the user (see [`UserRecord::account`]).
+    pub accounts: HashMap<String, String>,
 }
 
 impl PreviousState {
@@ -165,6 +173,11 @@ impl PreviousState {
     /// The time after which the changes of `user_id` are new, if the chain holds it.
     pub fn since_of(&self, user_id: &str) -> Option<f64> {
         self.since.get(&user_digest(user_id)).copied()
+    }
+
+    /// The mark of the user's account and profile as the chain holds them, if any.
+    pub fn account_of(&self, user_id: &str) -> Option<&str> {
+        self.accounts.get(&user_digest(user_id)).map(String::as_str)
     }
 
     /// The marks of the user's measurements as the chain holds them (none if unknown).
@@ -337,6 +350,10 @@ impl ChainIndex {
             for u in &record.users {
                 state.since.insert(u.user.clone(), u.since);
                 state.series.insert(u.user.clone(), u.series.clone());
+                match &u.account {
+                    Some(mark) => state.accounts.insert(u.user.clone(), mark.clone()),
+                    None => state.accounts.remove(&u.user),
+                };
             }
             state.latest_snapshot = Some(record.snapshot_before);
         }
