@@ -521,11 +521,11 @@ pub(crate) fn select_users(all: Vec<UserRef>, wanted: &[String]) -> Result<Vec<U
 /// them (see [`Engine::export_users`]).
 const BATCH_USERS: usize = 200;
 
-/// What became of one user: its manifest, `None` when deleted during the backup, or why its
-/// data could not be read.
+/// What became of one user: what was backed up of it, `None` when deleted during the backup,
+/// or why its data could not be read.
 type Outcome = std::result::Result<Option<Exported>, Error>;
 
-/// A user written into the backup.
+/// A user backed up: written, or (in an increment, with nothing new) recorded only.
 struct Exported {
     user_id: String,
     /// `None` for a user of an increment with nothing new: its record says where it stands,
@@ -608,12 +608,12 @@ fn export_users(
     let outcomes = outcomes
         .into_inner()
         .map_err(|_| Error::Other("a worker thread panicked".into()))?;
-    let mut manifests = Vec::with_capacity(users.len());
+    let mut exported = Vec::with_capacity(users.len());
     let mut left_out = Vec::new();
     let mut failed = Vec::new();
     for (user, outcome) in users.iter().zip(outcomes) {
         match outcome {
-            Some(Ok(Some(exported))) => manifests.push(exported),
+            Some(Ok(Some(user))) => exported.push(user),
             Some(Ok(None)) => {
                 progress.note(&format!(
                     "left out {} ({}): {DELETED_DURING_BACKUP}",
@@ -633,7 +633,7 @@ fn export_users(
             None => continue,
         }
     }
-    Ok((manifests, left_out, failed))
+    Ok((exported, left_out, failed))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
