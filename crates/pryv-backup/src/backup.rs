@@ -816,6 +816,7 @@ impl<'a> BatchSink for BatchWriter<'a> {
         let outcome = match (exported, export) {
             (Ok(()), Some(mut export)) => {
                 let account = export.write_account_and_profile()?;
+                export.report(0);
                 let series = std::mem::take(&mut export.series_marks);
                 let since = self.taken_ms as f64 / 1000.0;
                 // Nothing new since the chain's last generation: no folder, only the record.

@@ -41,10 +41,13 @@ pub struct BackupArgs {
     /// is sealed as the chain is: its passphrase (either passphrase flag), or
     /// --recipient-pubkey with its public key (no private key needed). Key rotation is
     /// refused. A host clock found stepped back makes every user go whole, with a warning.
-    /// A series of 1,000 points or more goes as the points it gained (every point is still
-    /// read to find them). Restore such a folder with pryv-backup: open-pryv.io's `bin/backup.js --restore`
-    /// reads only its base and silently leaves every increment out (`pryv-backup
-    /// consolidate` makes one full backup of it that bin/backup.js restores whole).
+    /// A user with nothing new gets no folder in it (only its line in the generation
+    /// record); its account and profile go in when they changed; a series of 1,000 points or
+    /// more as the points it gained (every point is still read to find them). Restore such a
+    /// folder (never one of its increments alone) with pryv-backup: open-pryv.io's
+    /// `bin/backup.js --restore` reads only its base and silently leaves every increment out
+    /// (`pryv-backup consolidate` makes one full backup of it that bin/backup.js restores
+    /// whole).
     #[arg(long)]
     pub incremental: bool,
     /// With --incremental: how far (seconds) the clocks of the cores and of this host may
