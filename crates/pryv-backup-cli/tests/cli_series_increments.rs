@@ -37,6 +37,23 @@ fn live_install() -> Install {
     install
 }
 
+/// The live install with its first measurement (key returned) grown from 200 points to
+/// 1,200: past the 1,000 points from which increments carry only new points.
+fn grown_live_install() -> (Install, String) {
+    let source = live_install();
+    let big_key: String = source
+        .db
+        .connect()
+        .query_one(
+            "SELECT event_id FROM series_data ORDER BY event_id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    grow(&source, &big_key, 1_000);
+    (source, big_key)
+}
+
 /// `n` points after the last one of `event_key`, on the core's 500 ms step.
 fn grow(install: &Install, event_key: &str, n: u32) {
     install.sql(&format!(
@@ -105,18 +122,8 @@ fn restored_series(dir: &Path, extra: &[&str]) -> Vec<String> {
 
 #[test]
 fn a_month_of_increments_holds_only_new_points_and_restores_every_point_at_any_night() {
-    let source = live_install();
-    let big_key: String = source
-        .db
-        .connect()
-        .query_one(
-            "SELECT event_id FROM series_data ORDER BY event_id LIMIT 1",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let (source, big_key) = grown_live_install();
     let big = big_key.trim_start_matches("event.").to_string();
-    grow(&source, &big_key, 1_000);
     let mut points = 1_200;
 
     let work = tempfile::tempdir().unwrap();
@@ -216,17 +223,7 @@ fn a_month_of_increments_holds_only_new_points_and_restores_every_point_at_any_n
 /// nothing new: the restore refuses it and says which folder to give; nothing is written.
 #[test]
 fn an_increment_restored_alone_is_refused_and_names_the_backup_to_give() {
-    let source = live_install();
-    let big_key: String = source
-        .db
-        .connect()
-        .query_one(
-            "SELECT event_id FROM series_data ORDER BY event_id LIMIT 1",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    grow(&source, &big_key, 1_000);
+    let (source, big_key) = grown_live_install();
     let work = tempfile::tempdir().unwrap();
     let chain = work.path().join("chain");
     backup(&source, &chain, &["--no-compress"]);

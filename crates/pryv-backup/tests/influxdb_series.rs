@@ -228,31 +228,12 @@ fn influxdb_reads_points_as_the_core_wrote_them() {
     let server = testbed::influx::influxdb();
     let store = InfluxSeries::from_url(server.url());
     let u = user("dave");
-    let db = format!("user.{}", u.username);
-    let agent = ureq::agent();
-    agent
-        .post(&format!("{}/query", server.url()))
-        .send_form(&[("q", &format!("CREATE DATABASE \"{db}\""))])
-        .expect("create database");
     let lines = "event.ev-1 value=36.4 0\n\
                  event.ev-1 value=0.1 299999999\n\
                  event.ev-1 value=-12 1500000000\n\
                  event.ev-2,unit=kg value=70.5,count=3i 250000000\n\
                  legacy value=1 1000000000";
-    // A database created a moment ago may not take writes yet (404): retry, bounded.
-    let mut attempts = 0;
-    while let Err(e) = agent
-        .post(&format!("{}/write", server.url()))
-        .query("db", &db)
-        .send_string(lines)
-    {
-        attempts += 1;
-        assert!(
-            matches!(e, ureq::Error::Status(404, _)) && attempts < 50,
-            "write: {e}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    write_lines(server.url(), &u, lines);
     let got: Vec<String> = export(&store, &u).iter().map(Value::to_string).collect();
     assert_eq!(
         got,
