@@ -116,9 +116,7 @@ fn account_mark(account: Option<&Item>, profile: &[Item]) -> Option<String> {
     }
     let mut hasher = sha2::Sha256::new();
     for item in std::iter::once(account).chain(profile) {
-        // Serializing a JSON value into memory cannot fail.
-        hasher.update(serde_json::to_vec(item).unwrap_or_default());
-        hasher.update(b"\n");
+        crate::json::digest_line(&mut hasher, item);
     }
     Some(hex::encode(hasher.finalize()))
 }

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::json::digest_line;
 use crate::model::Item;
 
 /// Measurements with fewer points get no mark and go whole into every increment.
@@ -90,7 +91,7 @@ pub fn plan(item: &Item, previous: Option<&SeriesMark>) -> (SeriesWrite, Option<
                 write = after_prefix(&hasher, mark, item, &points[known..]);
             }
         }
-        hash_value(&mut hasher, point);
+        digest_line(&mut hasher, point);
     }
     if let Some((known, mark)) = follows {
         if known == points.len() {
@@ -137,16 +138,10 @@ fn hash_header(hasher: &mut Sha256, item: &Item) {
         if key != POINTS {
             hasher.update(key.as_bytes());
             hasher.update(b"\0");
-            hash_value(hasher, value);
+            digest_line(hasher, value);
         }
     }
     hasher.update(b"\0points\0");
-}
-
-fn hash_value(hasher: &mut Sha256, value: &Value) {
-    // Serializing a JSON value into memory cannot fail.
-    hasher.update(serde_json::to_vec(value).unwrap_or_default());
-    hasher.update(b"\n");
 }
 
 /// The measurement an append item extends (its `appendTo` value) and how many points that

@@ -700,3 +700,57 @@ fn a_collection_file_planted_beside_the_listed_ones_is_reported_and_never_read()
     assert_eq!(user.items(Collection::Series).unwrap().count(), 0);
     assert_eq!(user.items(Collection::Sessions).unwrap().count(), 0);
 }
+
+/// One generation holding user `x` with these series items (no record: an older chain's
+/// shape, which readers take as it is).
+fn generation_with_series(dir: &Path, series: &[Value]) {
+    let w = ArchiveWriter::create(dir, WriterOptions::default()).unwrap();
+    let mut u = w
+        .open_user(&UserRef {
+            user_id: "x".into(),
+            username: "xavier".into(),
+        })
+        .unwrap();
+    for item in series {
+        u.item(Collection::Series, item).unwrap();
+    }
+    let m = u.finish().unwrap();
+    w.finish(ManifestInfo {
+        core_version: "2.0.0".into(),
+        config: json!({}),
+        backup_type: "incremental".into(),
+        backup_timestamp: 1,
+        snapshot_before: None,
+        users: vec![m],
+    })
+    .unwrap();
+}
+
+/// Points an increment adds to a series that no older generation of the user holds (its
+/// oldest generation is that increment: the base lost the user) are an error naming the
+/// series, never dropped: the chain must not read as if the user had no such points.
+#[test]
+fn new_points_in_a_users_oldest_generation_are_an_error_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path(), true);
+    let append = json!({"appendTo": "ev-grow", "after": 1000, "timeUnit": "ms",
+                        "points": [{"time": 1, "value": 2}]});
+    generation_with_series(&dir.path().join("increments/0001"), &[append]);
+    generation_with_series(&dir.path().join("increments/0002"), &[]);
+
+    let chain = Chain::open(&Backend::Local, dir.path(), &|d| {
+        ArchiveReader::open(d, None).map_err(|e| e.to_string())
+    })
+    .unwrap()
+    .unwrap();
+    let user = chain.user_source("x").unwrap();
+    let read: pryv_backup::Result<Vec<Value>> =
+        pryv_backup::engine::UserSource::items(&user, Collection::Series)
+            .unwrap()
+            .collect();
+    let err = read.expect_err("points following nothing").to_string();
+    assert!(
+        err.contains("ev-grow") && err.contains("no generation before"),
+        "{err}"
+    );
+}

@@ -602,6 +602,15 @@ fn item_key(collection: Collection, item: &Item) -> Option<String> {
     item.get(id_field(collection)).map(|v| v.to_string())
 }
 
+/// New points of a series (an append item) that no older generation of the user holds the
+/// series for: an error, never taken for the series nor dropped.
+fn points_following_nothing(measurement: &dyn std::fmt::Display) -> Error {
+    Error::Damaged(format!(
+        "series {measurement}: an increment adds points to it, but no generation before holds \
+         it (restore the whole backup folder, not one of its increments alone)"
+    ))
+}
+
 /// An event tombstone: `deleted` set on a head (not a history version).
 fn is_deleted_head(item: &Item) -> bool {
     item.get("deleted").is_some_and(|d| !d.is_null())
@@ -646,11 +655,7 @@ impl UserSource for ChainUser {
             return Ok(Box::new(self.readers[0].items(collection)?.map(|r| {
                 let item = r?;
                 match series_append::append_target(&item) {
-                    Some((to, _)) => Err(Error::Damaged(format!(
-                        "series {to}: this backup holds only the points added to it since \
-                         the generation before, which it lacks (restore the whole backup \
-                         folder, not one of its increments)"
-                    ))),
+                    Some((to, _)) => Err(points_following_nothing(to)),
                     None => Ok(item),
                 }
             })));
@@ -686,8 +691,11 @@ impl UserSource for ChainUser {
             let appended = appended.clone();
             let items = reader.items(collection)?.filter_map(move |r| match r {
                 Err(e) => Some(Err(Error::from(e))),
-                // Put onto the measurement it extends, below.
-                Ok(item) if series_append::append_target(&item).is_some() => None,
+                // Put onto the measurement it extends, below; the user's oldest generation
+                // has nothing before it (the first pass reads the increments only).
+                Ok(item) if series_append::append_target(&item).is_some() => {
+                    (g == 0).then(|| Err(points_following_nothing(&item[series_append::APPEND_TO])))
+                }
                 Ok(mut item) => {
                     let superseded = item_key(collection, &item)
                         .and_then(|key| newest.get(&key).copied())
@@ -727,10 +735,7 @@ impl UserSource for ChainUser {
             }
             let appended = appended.borrow();
             let orphan = appended.keys().next()?;
-            Some(Err(Error::Damaged(format!(
-                "series {orphan}: an increment adds points to it, but no generation before \
-                 holds it"
-            ))))
+            Some(Err(points_following_nothing(orphan)))
         })));
         Ok(Box::new(parts.into_iter().flatten()))
     }
