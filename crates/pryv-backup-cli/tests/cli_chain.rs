@@ -486,3 +486,59 @@ fn a_chain_for_a_recipient_key_grows_prunes_and_inspects_without_the_private_key
     assert_exit(&output, 0);
     assert!(has_alice_event(&target, "ev-hybrid-1"));
 }
+
+/// No table of the install holds a row (a restore refused before writing).
+fn assert_nothing_restored(target: &Install) {
+    let rows = target.count("SELECT coalesce(sum(n_live_tup), 0)::bigint FROM pg_stat_user_tables");
+    assert_eq!(rows, 0, "nothing written");
+}
+
+/// The clear record (`chain.json`, which increments are planned from) must be the one
+/// sealed in its generation's manifest: edited, removed or planted, every restore of the
+/// chain refuses it by name and writes nothing. The edit moves a user's `since` back, what
+/// a tamperer would do to make the next increment re-read a user's history.
+#[test]
+fn an_altered_missing_or_planted_clear_record_is_refused_by_name() {
+    let source = Install::sample();
+    let work = tempfile::tempdir().unwrap();
+    let chain = chain_of_four(&source, work.path(), "record");
+    let record = chain.join("increments/0002/chain.json");
+    let original = std::fs::read(&record).unwrap();
+    let refused = |what: &str| {
+        let (target, output) = restore_into_new(&chain, &[]);
+        assert_exit_saying(&output, 1, "increments/0002");
+        assert_exit_saying(&output, 1, what);
+        assert_nothing_restored(&target);
+    };
+
+    let mut edited: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    edited["users"][0]["since"] = serde_json::json!(1);
+    std::fs::write(&record, serde_json::to_vec_pretty(&edited).unwrap()).unwrap();
+    refused("altered");
+
+    std::fs::remove_file(&record).unwrap();
+    refused("has no chain.json");
+
+    // A manifest that seals no record (the newest: nothing links to it): the clear one
+    // beside it was put there.
+    std::fs::write(&record, &original).unwrap();
+    let newest = chain.join("increments/0003/manifest.json");
+    let sealed = std::fs::read(&newest).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&sealed).unwrap();
+    assert!(manifest
+        .as_object_mut()
+        .unwrap()
+        .shift_remove("chain")
+        .is_some());
+    std::fs::write(&newest, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let (target, output) = restore_into_new(&chain, &[]);
+    assert_exit_saying(&output, 1, "increments/0003");
+    assert_exit_saying(&output, 1, "planted");
+    assert_nothing_restored(&target);
+
+    // Put back as written, the chain restores.
+    std::fs::write(&newest, &sealed).unwrap();
+    let (target, output) = restore_into_new(&chain, &[]);
+    assert_exit(&output, 0);
+    assert!(has_alice_event(&target, "ev-record-3"));
+}

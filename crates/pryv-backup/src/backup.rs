@@ -346,7 +346,7 @@ pub fn run(
     let items = manifests
         .iter()
         .flat_map(|m| m.stats.iter())
-        .filter(|(name, _)| name.as_str() != "attachments")
+        .filter(|(name, _)| *name != "attachments")
         .map(|(_, n)| n)
         .sum();
     let attachments = manifests

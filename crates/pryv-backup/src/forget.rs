@@ -27,10 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::archive::layout::{self, CHAIN_RECORD, MANIFEST, PLATFORM_DIR, REGISTER_DIR, USERS_DIR};
 use crate::archive::output::{sync_filesystem, write_file, write_file_durable, OutputFile};
 use crate::archive::{ArchiveReader, Backend, ChangeLock, FileEntry, FileSealer, Items};
-use crate::chain::{
-    increment_dirs, user_digest, ChainIndex, GenerationRecord, Opener, BASE_NAME,
-    MANIFEST_RECORD_FIELD,
-};
+use crate::chain::{increment_dirs, user_digest, ChainIndex, GenerationRecord, Opener, BASE_NAME};
 use crate::config::PiiKey;
 use crate::model::UserRef;
 use crate::platform::owners::owner_of;
@@ -622,8 +619,8 @@ fn rewrite_manifest(
             None => manifest.files.push(entry),
         }
     }
-    if let Some(value) = manifest.extra.get(MANIFEST_RECORD_FIELD) {
-        let mut record: GenerationRecord = serde_json::from_value(value.clone()).map_err(|e| {
+    if let Some(text) = &manifest.record {
+        let mut record: GenerationRecord = serde_json::from_str(text.get()).map_err(|e| {
             Error::Other(format!(
                 "{}: its record cannot be read ({e})",
                 label(&g.name)
@@ -637,10 +634,9 @@ fn rewrite_manifest(
         if let (Some(link), Some(digest)) = (record.previous.as_mut(), previous_digest) {
             link.manifest_sha256 = digest;
         }
-        let value = serde_json::to_value(&record)
-            .map_err(|e| Error::Other(format!("cannot encode a record: {e}")))?;
-        let text = serde_json::to_vec_pretty(&value)
-            .map_err(|e| Error::Other(format!("cannot encode a record: {e}")))?;
+        let encode = |e: serde_json::Error| Error::Other(format!("cannot encode a record: {e}"));
+        let compact = serde_json::value::to_raw_value(&record).map_err(encode)?;
+        let text = serde_json::to_vec_pretty(&record).map_err(encode)?;
         write_file(
             backend,
             &g.dir.join(CHAIN_RECORD),
@@ -648,7 +644,7 @@ fn rewrite_manifest(
             None,
             CHAIN_RECORD.into(),
         )?;
-        manifest.extra.insert(MANIFEST_RECORD_FIELD.into(), value);
+        manifest.record = Some(compact);
     }
     let text = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| Error::Other(format!("cannot encode a manifest: {e}")))?;

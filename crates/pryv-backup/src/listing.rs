@@ -148,7 +148,7 @@ fn generation_row(
                     .users
                     .iter()
                     .flat_map(|u| u.stats.iter())
-                    .filter(|(name, _)| name.as_str() != "attachments")
+                    .filter(|(name, _)| *name != "attachments")
                     .map(|(_, count)| count)
                     .sum(),
             );

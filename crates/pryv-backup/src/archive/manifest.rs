@@ -4,12 +4,18 @@
 //! Deserialization goes through [`serde_json::Value`] by hand: serde's `flatten` does not
 //! work together with serde_json's `arbitrary_precision` numbers.
 
-use indexmap::IndexMap;
-use serde::de::{Error as _, MapAccess, Visitor};
+use std::borrow::Cow;
+
+use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
+use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub const FORMAT_VERSION: u64 = 1;
+/// Our addition: the generation record (see the `chain` module), sealed with the manifest so
+/// that a reader holding the key can tell its clear copy (`chain.json`) was not altered.
+pub const RECORD_FIELD: &str = "chain";
 pub const TOOL_NAME: &str = "pryv-backup";
 
 /// What the caller knows about the whole backup when it ends.
@@ -73,6 +79,10 @@ pub struct Manifest {
     /// Fields this version does not know, kept as read.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The generation record ([`RECORD_FIELD`]), kept as its text: read as a JSON value it
+    /// took ~700 bytes per user of the install in every reader's memory.
+    #[serde(rename = "chain", skip_serializing_if = "Option::is_none")]
+    pub record: Option<Box<RawValue>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -82,9 +92,9 @@ pub struct UserManifest {
     pub username: String,
     pub backup_timestamp: u64,
     /// Item counts per collection, plus `attachments`.
-    pub stats: IndexMap<String, u64>,
+    pub stats: SmallMap<u64>,
     /// Chunk file names of `events` and `audit`, in order.
-    pub chunks: IndexMap<String, Vec<String>>,
+    pub chunks: SmallMap<Vec<String>>,
     /// Our addition: every file of the user folder but `user-manifest.json`, path relative
     /// to the user folder. Empty when absent (reference backups).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -100,6 +110,102 @@ impl UserManifest {
     }
 }
 
+/// A small JSON object kept in its order: a user entry's `stats` and `chunks`. Held for
+/// every user of a backup while it is read, so a vector with the format's names shared
+/// rather than a map of owned strings (which took ~3 times the room).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SmallMap<V>(Vec<(Cow<'static, str>, V)>);
+
+impl<V> SmallMap<V> {
+    pub fn new() -> Self {
+        SmallMap(Vec::new())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key`, in its place when present, else last.
+    pub fn insert(&mut self, key: &str, value: V) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((shared_name(key), value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The format's names are shared; any other is owned.
+fn shared_name(key: &str) -> Cow<'static, str> {
+    match crate::model::Collection::from_name(key) {
+        Some(c) => Cow::Borrowed(c.name()),
+        None if key == "attachments" => Cow::Borrowed("attachments"),
+        None => Cow::Owned(key.to_string()),
+    }
+}
+
+impl<V> std::ops::Index<&str> for SmallMap<V> {
+    type Output = V;
+
+    /// Panics when `key` is absent, as maps do.
+    fn index(&self, key: &str) -> &V {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no `{key}` in this object"))
+    }
+}
+
+impl<V: Serialize> Serialize for SmallMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k.as_ref(), v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, V: DeserializeOwned> Deserialize<'de> for SmallMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<V>(std::marker::PhantomData<V>);
+        impl<'de, V: DeserializeOwned> Visitor<'de> for Entries<V> {
+            type Value = SmallMap<V>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SmallMap<V>, A::Error> {
+                let mut out = SmallMap::new();
+                while let Some(key) = map.next_key::<Cow<'_, str>>()? {
+                    out.insert(&key, map.next_value()?);
+                }
+                out.0.shrink_to_fit();
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
 fn js_seconds<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(x) => crate::json::number_from_f64(*x).serialize(s),
@@ -109,7 +215,7 @@ fn js_seconds<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Erro
 
 /// Takes a field out of a JSON object and converts it; missing or null gives the default
 /// when `required` is false.
-fn take<T: serde::de::DeserializeOwned + Default, E: serde::de::Error>(
+fn take<T: DeserializeOwned + Default, E: serde::de::Error>(
     map: &mut Map<String, Value>,
     key: &str,
     required: bool,
@@ -140,6 +246,7 @@ impl<'de> Deserialize<'de> for Manifest {
                 Map<String, Value>,
                 Option<Vec<UserManifest>>,
                 Option<Vec<FileEntry>>,
+                Option<Box<RawValue>>,
             );
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -147,20 +254,29 @@ impl<'de> Deserialize<'de> for Manifest {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let (mut rest, mut users, mut files) = (Map::new(), None, None);
+                let (mut rest, mut users, mut files, mut record) = (Map::new(), None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
-                        "users" => users = Some(map.next_value()?),
-                        "files" => files = map.next_value::<Option<Vec<FileEntry>>>()?,
+                        // Shrunk: grown by doubling, up to half of each was spare room.
+                        "users" => {
+                            let mut list: Vec<UserManifest> = map.next_value()?;
+                            list.shrink_to_fit();
+                            users = Some(list);
+                        }
+                        "files" => {
+                            files = map.next_value::<Option<Vec<FileEntry>>>()?;
+                            files.iter_mut().for_each(Vec::shrink_to_fit);
+                        }
+                        RECORD_FIELD => record = Some(map.next_value()?),
                         _ => {
                             rest.insert(key, map.next_value()?);
                         }
                     }
                 }
-                Ok((rest, users, files))
+                Ok((rest, users, files, record))
             }
         }
-        let (mut m, users, files) = d
+        let (mut m, users, files, record) = d
             .deserialize_map(Fields)
             .map_err(|e| D::Error::custom(format!("manifest: {e}")))?;
         Ok(Manifest {
@@ -176,6 +292,7 @@ impl<'de> Deserialize<'de> for Manifest {
             writer: take(&mut m, "writer", false)?,
             files: files.unwrap_or_default(),
             extra: m,
+            record,
         })
     }
 }
@@ -188,7 +305,14 @@ impl<'de> Deserialize<'de> for UserManifest {
             username: take(&mut m, "username", false)?,
             backup_timestamp: take(&mut m, "backupTimestamp", false)?,
             stats: take(&mut m, "stats", false)?,
-            chunks: take(&mut m, "chunks", false)?,
+            chunks: {
+                let mut chunks: SmallMap<Vec<String>> = take(&mut m, "chunks", false)?;
+                chunks
+                    .0
+                    .iter_mut()
+                    .for_each(|(_, list)| list.shrink_to_fit());
+                chunks
+            },
             files: take(&mut m, "files", false)?,
             // Rebuilt: the object read kept room for every field taken out of it, ~730 bytes
             // per user held until the end of a restore.
@@ -209,5 +333,20 @@ mod tests {
         assert_eq!(m.snapshot_before, Some(1763989999.0));
         let back = serde_json::to_string(&m).unwrap();
         assert_eq!(back, text, "key order, number text and unknown fields kept");
+    }
+
+    #[test]
+    fn the_record_is_kept_as_written() {
+        let text = r#"{"formatVersion":1,"users":[],"compressed":true,"later":2,"chain":{"v":1,"users":[{"user":"ab","since":1.50}]}}"#;
+        let m: Manifest = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            m.record.as_deref().map(RawValue::get),
+            Some(r#"{"v":1,"users":[{"user":"ab","since":1.50}]}"#)
+        );
+        let back = serde_json::to_string(&m).unwrap();
+        assert!(
+            back.ends_with(r#""later":2,"chain":{"v":1,"users":[{"user":"ab","since":1.50}]}}"#),
+            "{back}"
+        );
     }
 }

@@ -22,7 +22,8 @@ pub use backend::{Backend, ChangeLock, S3_SCHEME};
 pub use error::ArchiveError;
 pub use jsonl::{JsonlLines, MAX_LINE_BYTES};
 pub use manifest::{
-    FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION, TOOL_NAME,
+    FileEntry, Manifest, ManifestInfo, SmallMap, UserManifest, WriterInfo, FORMAT_VERSION,
+    RECORD_FIELD, TOOL_NAME,
 };
 pub use reader::{ArchiveReader, Items, UserReader};
 pub use sealer::{FileSealer, SealedWrite};

@@ -182,6 +182,13 @@ impl ArchiveReader {
         &self.manifest
     }
 
+    /// Takes the generation record out of the manifest (see [`Manifest::record`]): a chain
+    /// checks it once on opening, then holds the record parsed; the text, a line per user
+    /// of the install in every generation, is not kept beside it.
+    pub fn take_record(&mut self) -> Option<Box<serde_json::value::RawValue>> {
+        self.manifest.record.take()
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

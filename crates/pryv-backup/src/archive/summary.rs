@@ -17,8 +17,8 @@ pub fn summary(manifest: &Manifest) -> Summary {
     let mut users = Vec::new();
     let mut user_lines = Vec::new();
     for user in &manifest.users {
-        for (name, n) in &user.stats {
-            *totals.entry(name.clone()).or_insert(0) += n;
+        for (name, n) in user.stats.iter() {
+            *totals.entry(name.to_string()).or_insert(0) += n;
         }
         let chunk_files: usize = user.chunks.values().map(Vec::len).sum();
         let counts: Vec<String> = user.stats.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -19,7 +19,7 @@ use super::layout::{
     USERS_DIR, USER_MANIFEST,
 };
 use super::manifest::{
-    FileEntry, Manifest, ManifestInfo, UserManifest, WriterInfo, FORMAT_VERSION,
+    FileEntry, Manifest, ManifestInfo, SmallMap, UserManifest, WriterInfo, FORMAT_VERSION,
 };
 use super::output::{
     ensure_dir, remove_stale_temp_files, sync_filesystem, write_file, write_file_durable,
@@ -265,8 +265,9 @@ impl ArchiveWriter {
     }
 
     /// [`ArchiveWriter::finish`], with a generation record (see the `chain` module): written in
-    /// the clear as `chain.json` before the manifest, and as the manifest's `chain` field,
-    /// sealed with it, so that a reader holding the key can tell the clear copy was not altered.
+    /// the clear as `chain.json` before the manifest, and as the manifest's `chain` field
+    /// (compact), sealed with it, so that a reader holding the key can tell the clear copy
+    /// was not altered.
     pub fn finish_with_record(
         self,
         info: ManifestInfo,
@@ -302,6 +303,7 @@ impl ArchiveWriter {
             writer: Some(WriterInfo::this_tool()),
             files,
             extra: Map::new(),
+            record: None,
         };
         if let Some(record) = record {
             let text = serde_json::to_vec_pretty(&record).map_err(|e| {
@@ -314,7 +316,10 @@ impl ArchiveWriter {
                 None,
                 CHAIN_RECORD.to_string(),
             )?;
-            manifest.extra.insert("chain".into(), record);
+            let compact = serde_json::value::to_raw_value(&record).map_err(|e| {
+                ArchiveError::Invalid(format!("cannot encode the generation record: {e}"))
+            })?;
+            manifest.record = Some(compact);
         }
         // Every file the manifest lists is on disk before the manifest says it is complete.
         sync_filesystem(&self.shared.options.backend, &self.shared.root)?;
@@ -567,7 +572,7 @@ impl UserWriter {
                 self.files.push(out.commit(relative)?);
             }
         }
-        let mut stats = IndexMap::new();
+        let mut stats = SmallMap::new();
         for name in [
             "streams",
             "accesses",
@@ -578,21 +583,21 @@ impl UserWriter {
             "series",
             "attachments",
         ] {
-            stats.insert(name.to_string(), self.stats.get(name).copied().unwrap_or(0));
+            stats.insert(name, self.stats.get(name).copied().unwrap_or(0));
         }
         // Ephemeral collections are counted only when present, as their files.
         for collection in [Collection::Sessions, Collection::PasswordResets] {
             if let Some(n) = self.stats.get(collection.name()) {
-                stats.insert(collection.name().to_string(), *n);
+                stats.insert(collection.name(), *n);
             }
         }
-        let mut chunks = IndexMap::new();
+        let mut chunks = SmallMap::new();
         for collection in [Collection::Events, Collection::Audit] {
             let list = self
                 .chunks
                 .shift_remove(collection.name())
                 .unwrap_or_default();
-            chunks.insert(collection.name().to_string(), list);
+            chunks.insert(collection.name(), list);
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         let mut extra = Map::new();

@@ -35,8 +35,6 @@ pub use since::SNAPSHOT_TIME;
 pub(crate) use since::{changes_since_ms, user_since};
 
 pub const INCREMENTS_DIR: &str = "increments";
-/// The manifest field holding the generation's record, sealed with it.
-pub const MANIFEST_RECORD_FIELD: &str = "chain";
 
 /// Opens one generation directory (the caller knows the secrets).
 pub type Opener<'a> = dyn Fn(&Path) -> std::result::Result<ArchiveReader, String> + 'a;
@@ -103,8 +101,9 @@ impl Chain {
         };
         let mut generations = Vec::with_capacity(index.generations.len());
         for g in &index.generations {
-            let reader = open(&g.dir).map_err(|e| Error::Other(format!("{}: {e}", g.label())))?;
-            check_sealed_record(g, reader.manifest())?;
+            let mut reader =
+                open(&g.dir).map_err(|e| Error::Other(format!("{}: {e}", g.label())))?;
+            check_sealed_record(g, reader.take_record())?;
             generations.push(reader);
         }
         Ok(Some(Chain {
@@ -325,7 +324,7 @@ impl Chain {
             let items: u64 = user
                 .stats
                 .iter()
-                .filter(|(name, _)| name.as_str() != "attachments")
+                .filter(|(name, _)| *name != "attachments")
                 .map(|(_, n)| n)
                 .sum();
             *counts.entry(user.user_id.clone()).or_default() += items;
@@ -527,11 +526,14 @@ fn walk_files(backend: &Backend, dir: &Path, files: &mut Vec<PathBuf>) -> Result
 }
 
 /// A generation's clear record must be the one sealed in its manifest (when either exists).
-fn check_sealed_record(g: &GenerationInfo, manifest: &Manifest) -> Result<()> {
-    let sealed = match manifest.extra.get(MANIFEST_RECORD_FIELD) {
+fn check_sealed_record(
+    g: &GenerationInfo,
+    sealed: Option<Box<serde_json::value::RawValue>>,
+) -> Result<()> {
+    let sealed = match sealed {
         None => None,
-        Some(v) => Some(
-            serde_json::from_value::<GenerationRecord>(v.clone()).map_err(|e| {
+        Some(text) => Some(
+            serde_json::from_str::<GenerationRecord>(text.get()).map_err(|e| {
                 Error::Other(format!(
                     "{}: the record in its manifest.json cannot be read ({e})",
                     g.label()

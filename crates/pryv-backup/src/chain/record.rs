@@ -605,7 +605,7 @@ pub fn relink_clear_copy(out: &Path) -> Result<()> {
         let mut manifest: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| Error::Other(format!("{}: not JSON ({e})", path.display())))?;
         let mut bytes = bytes;
-        if let Some(value) = manifest.get_mut(super::MANIFEST_RECORD_FIELD) {
+        if let Some(value) = manifest.get_mut(crate::archive::RECORD_FIELD) {
             let mut record: GenerationRecord =
                 serde_json::from_value(value.clone()).map_err(|e| {
                     Error::Other(format!("{}: record unreadable ({e})", path.display()))
