@@ -149,7 +149,7 @@ fn an_increment_holds_only_the_users_with_something_new_and_the_chain_restores_t
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output));
-    let carol_digest = pryv_backup::chain::user_digest(CAROL);
+    let carol_digest = pryv_backup::chain::user_digest(CAROL).to_string();
     for generation in [chain.clone(), first, chain.join("increments/0002"), third] {
         let record = std::fs::read_to_string(generation.join("chain.json")).unwrap();
         assert!(!record.contains(&carol_digest), "{}", generation.display());

@@ -13,7 +13,7 @@ use sha2::Digest;
 use crate::archive::{ArchiveWriter, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS};
 use crate::chain::{
     user_digest, user_since, ClockStep, EncryptionRecord, GenerationRecord, PreviousState,
-    UserRecord, RECORD_VERSION, SNAPSHOT_TIME,
+    Sha256Hex, UserRecord, RECORD_VERSION, SNAPSHOT_TIME,
 };
 // Re-exported where callers (the CLI's tests among them) have always found it.
 pub use crate::clock::now_millis;
@@ -93,13 +93,13 @@ struct UserExport<'a> {
     /// when they are what the chain holds (`account_before`, when only changes are exported).
     account: Option<Item>,
     profile: Vec<Item>,
-    account_before: Option<String>,
+    account_before: Option<Sha256Hex>,
 }
 
 /// Hex SHA-256 of a user's account object and profile items as exported, when the account
 /// holds a password hash: with it, the digest cannot be guessed from the few values an
 /// account or profile may otherwise hold (the digest is in the clear record).
-fn account_mark(account: Option<&Item>, profile: &[Item]) -> Option<String> {
+fn account_mark(account: Option<&Item>, profile: &[Item]) -> Option<Sha256Hex> {
     let account = account?;
     let has_hash = account
         .get("passwords")
@@ -118,13 +118,13 @@ fn account_mark(account: Option<&Item>, profile: &[Item]) -> Option<String> {
     for item in std::iter::once(account).chain(profile) {
         crate::json::digest_line(&mut hasher, item);
     }
-    Some(hex::encode(hasher.finalize()))
+    Some(Sha256Hex::finish(hasher))
 }
 
 impl UserExport<'_> {
     /// Writes the account object and profile unless they are what the chain holds; returns
     /// their mark for the new generation's record.
-    fn write_account_and_profile(&mut self) -> Result<Option<String>> {
+    fn write_account_and_profile(&mut self) -> Result<Option<Sha256Hex>> {
         let mark = account_mark(self.account.as_ref(), &self.profile);
         if mark.is_some() && mark == self.account_before {
             return Ok(mark);
@@ -533,7 +533,7 @@ struct Exported {
     since: f64,
     /// Its measurements' and account's marks for the generation record.
     series: Vec<SeriesMark>,
-    account: Option<String>,
+    account: Option<Sha256Hex>,
 }
 
 fn export_users(
@@ -741,7 +741,7 @@ impl<'a> BatchWriter<'a> {
             .fetch_add(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
         manifest
             .extra
-            .insert(SNAPSHOT_TIME.into(), crate::json::number_from_f64(since));
+            .insert(SNAPSHOT_TIME, crate::json::number_from_f64(since));
         // bin/backup.js's --incremental takes changes after a user's backupTimestamp: dated
         // before the snapshot (less the margin), a later run of it misses nothing.
         manifest.backup_timestamp = self
@@ -780,7 +780,7 @@ impl<'a> BatchSink for BatchWriter<'a> {
         // the account and profile are written.
         let account_before = match self.previous {
             Some(previous) if self.since.contains_key(&user.user_id) => {
-                previous.account_of(&user.user_id).map(str::to_string)
+                previous.account_of(&user.user_id)
             }
             _ => None,
         };

@@ -79,7 +79,7 @@ pub fn run(
         if let Some(latest) = latest_of.get(user.user_id.as_str()) {
             manifest.backup_timestamp = latest.backup_timestamp;
             if let Some(t) = latest.extra.get(SNAPSHOT_TIME) {
-                manifest.extra.insert(SNAPSHOT_TIME.into(), t.clone());
+                manifest.extra.insert(SNAPSHOT_TIME, t.clone());
             }
         }
         manifests.push(manifest);

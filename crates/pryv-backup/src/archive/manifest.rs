@@ -99,8 +99,9 @@ pub struct UserManifest {
     /// to the user folder. Empty when absent (reference backups).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileEntry>,
+    /// Other fields (ours, such as `snapshotTime`, or unknown), kept as read.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: SmallMap<Value>,
 }
 
 impl UserManifest {
@@ -154,12 +155,29 @@ impl<V> SmallMap<V> {
     }
 }
 
+/// Names found in every user entry besides the collections' own: `attachments` (a count),
+/// `snapshotTime` (pryv-backup's time of the user's snapshot).
+const ENTRY_NAMES: [&str; 2] = ["attachments", "snapshotTime"];
+
 /// The format's names are shared; any other is owned.
 fn shared_name(key: &str) -> Cow<'static, str> {
     match crate::model::Collection::from_name(key) {
         Some(c) => Cow::Borrowed(c.name()),
-        None if key == "attachments" => Cow::Borrowed("attachments"),
-        None => Cow::Owned(key.to_string()),
+        None => match ENTRY_NAMES.iter().find(|n| **n == key) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(key.to_string()),
+        },
+    }
+}
+
+impl<V> FromIterator<(String, V)> for SmallMap<V> {
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(items: I) -> Self {
+        let mut map = SmallMap::new();
+        for (k, v) in items {
+            map.insert(&k, v);
+        }
+        map.0.shrink_to_fit();
+        map
     }
 }
 
@@ -314,8 +332,6 @@ impl<'de> Deserialize<'de> for UserManifest {
                 chunks
             },
             files: take(&mut m, "files", false)?,
-            // Rebuilt: the object read kept room for every field taken out of it, ~730 bytes
-            // per user held until the end of a restore.
             extra: m.into_iter().collect(),
         })
     }

@@ -600,12 +600,12 @@ impl UserWriter {
             chunks.insert(collection.name(), list);
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut extra = Map::new();
+        let mut extra = SmallMap::new();
         if !self.missing_attachments.is_empty() {
             let missing = self.missing_attachments.iter().map(
                 |(event_id, file_id)| serde_json::json!({ "eventId": event_id, "fileId": file_id }),
             );
-            extra.insert(MISSING_ATTACHMENTS.into(), Value::Array(missing.collect()));
+            extra.insert(MISSING_ATTACHMENTS, Value::Array(missing.collect()));
         }
         let manifest = UserManifest {
             user_id: self.user.user_id.clone(),

@@ -28,8 +28,8 @@ mod since;
 
 pub use record::{
     check_increment_sealing, relink_clear_copy, user_digest, ChainIndex, ClockStep,
-    EncryptionRecord, GenerationInfo, GenerationRecord, PreviousLink, PreviousState, UserRecord,
-    BASE_NAME, RECORD_VERSION,
+    EncryptionRecord, GenerationInfo, GenerationRecord, PreviousLink, PreviousState, Sha256Hex,
+    UserRecord, BASE_NAME, RECORD_VERSION,
 };
 pub use since::SNAPSHOT_TIME;
 pub(crate) use since::{changes_since_ms, user_since};
@@ -88,7 +88,7 @@ pub struct Chain {
     generations: Vec<ArchiveReader>,
     /// [`Chain::present_users`], computed once (a restore asks it for every user); reset
     /// when generations are dropped.
-    present: OnceLock<Option<HashSet<String>>>,
+    present: OnceLock<Option<HashSet<Sha256Hex>>>,
 }
 
 impl Chain {
@@ -236,19 +236,19 @@ impl Chain {
     /// its install's users: the newest such set, plus the users of the generations after it
     /// (runs of chosen users, which may add a user but say nothing of the others). `None`
     /// when no generation records a set: every user of any generation is then held.
-    fn present_users(&self) -> Option<&HashSet<String>> {
+    fn present_users(&self) -> Option<&HashSet<Sha256Hex>> {
         self.present
             .get_or_init(|| self.read_present_users())
             .as_ref()
     }
 
-    fn read_present_users(&self) -> Option<HashSet<String>> {
+    fn read_present_users(&self) -> Option<HashSet<Sha256Hex>> {
         let newest = self
             .index
             .generations
             .iter()
             .rposition(|g| g.record.as_ref().is_some_and(|r| r.install_users.is_some()))?;
-        let mut present: HashSet<String> = self.index.generations[newest]
+        let mut present: HashSet<Sha256Hex> = self.index.generations[newest]
             .record
             .as_ref()
             .and_then(|r| r.install_users.clone())
@@ -408,7 +408,7 @@ impl Chain {
                         // A later generation's snapshot is the newer one: the next increment
                         // starts from it, not from the base's.
                         if let Some(t) = u.extra.get(SNAPSHOT_TIME) {
-                            s.extra.insert(SNAPSHOT_TIME.into(), t.clone());
+                            s.extra.insert(SNAPSHOT_TIME, t.clone());
                         }
                     }
                     None => {
@@ -436,7 +436,7 @@ impl Chain {
 }
 
 /// Whether the latest state holds `user_id`, given [`Chain::present_users`].
-fn is_present(present: Option<&HashSet<String>>, user_id: &str) -> bool {
+fn is_present(present: Option<&HashSet<Sha256Hex>>, user_id: &str) -> bool {
     present.is_none_or(|p| p.contains(&user_digest(user_id)))
 }
 

@@ -49,7 +49,7 @@ pub struct GenerationRecord {
     /// when the run read them all (changed or not): a user absent from it was deleted
     /// before. `None` for a run of chosen users and in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub install_users: Option<Vec<String>>,
+    pub install_users: Option<Vec<Sha256Hex>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,8 +101,8 @@ impl EncryptionRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRecord {
-    /// Hex SHA-256 of the userId.
-    pub user: String,
+    /// SHA-256 of the userId.
+    pub user: Sha256Hex,
     /// Seconds (host clock) after which this user's changes are not in the chain yet.
     pub since: f64,
     /// The user's measurements the chain holds as the next increment may extend them
@@ -113,12 +113,52 @@ pub struct UserRecord {
     /// the account carries a password hash: an increment leaves them out while they match,
     /// and a user with nothing else new out altogether (see docs/archive-format.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    pub account: Option<Sha256Hex>,
 }
 
-/// Hex SHA-256 of a userId, as records name users.
-pub fn user_digest(user_id: &str) -> String {
-    hex::encode(Sha256::digest(user_id.as_bytes()))
+/// SHA-256 of a userId, as records name users.
+pub fn user_digest(user_id: &str) -> Sha256Hex {
+    Sha256Hex(Sha256::digest(user_id.as_bytes()).into())
+}
+
+/// A SHA-256 that records write as 64 hex digits, held as its 32 bytes: each generation's
+/// record names every user of the install (twice, with the install's list) and a chain
+/// holds the records of all its generations; as hex strings they took ~100 bytes each.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256Hex(pub [u8; 32]);
+
+impl Sha256Hex {
+    pub fn finish(hasher: Sha256) -> Sha256Hex {
+        Sha256Hex(hasher.finalize().into())
+    }
+}
+
+impl std::fmt::Display for Sha256Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl std::fmt::Debug for Sha256Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Sha256Hex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256Hex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text.as_bytes(), &mut bytes)
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a SHA-256 in hex")))?;
+        Ok(Sha256Hex(bytes))
+    }
 }
 
 fn envelope_mode(envelope: Option<&serde_json::Value>) -> String {
@@ -137,7 +177,7 @@ fn envelope_mode(envelope: Option<&serde_json::Value>) -> String {
 pub struct PreviousState {
     /// [`user_digest`] → seconds after which that user's changes are new (before the
     /// clock-skew margin). Users not in it are exported whole.
-    pub since: HashMap<String, f64>,
+    pub since: HashMap<Sha256Hex, f64>,
     /// The latest snapshot time the chain records (s): a run whose clock reads earlier has
     /// seen the clock step back.
     pub latest_snapshot: Option<f64>,
@@ -147,10 +187,10 @@ pub struct PreviousState {
     pub previous: Option<PreviousLink>,
     /// [`user_digest`] → the marks of the user's measurements in the newest generation
     /// holding the user (see [`crate::series_append`]).
-    pub series: HashMap<String, Vec<SeriesMark>>,
+    pub series: HashMap<Sha256Hex, Vec<SeriesMark>>,
     /// [`user_digest`] → the mark of the user's account and profile in the newest
     /// generation holding the user (see [`UserRecord::account`]).
-    pub accounts: HashMap<String, String>,
+    pub accounts: HashMap<Sha256Hex, Sha256Hex>,
 }
 
 impl PreviousState {
@@ -176,8 +216,8 @@ impl PreviousState {
     }
 
     /// The mark of the user's account and profile as the chain holds them, if any.
-    pub fn account_of(&self, user_id: &str) -> Option<&str> {
-        self.accounts.get(&user_digest(user_id)).map(String::as_str)
+    pub fn account_of(&self, user_id: &str) -> Option<Sha256Hex> {
+        self.accounts.get(&user_digest(user_id)).copied()
     }
 
     /// The marks of the user's measurements as the chain holds them (none if unknown).
@@ -308,7 +348,7 @@ impl ChainIndex {
     /// The [`user_digest`]s of the users older generations hold that the latest state does
     /// not (deleted from the install before the newest generation recording its users),
     /// from the records alone: no key needed. Empty when no generation records its users.
-    pub fn deleted_users(&self) -> Vec<String> {
+    pub fn deleted_users(&self) -> Vec<Sha256Hex> {
         let Some(newest) = self
             .generations
             .iter()
@@ -316,18 +356,17 @@ impl ChainIndex {
         else {
             return Vec::new();
         };
-        let mut present: std::collections::HashSet<&str> = self.generations[newest]
+        let mut present: std::collections::HashSet<Sha256Hex> = self.generations[newest]
             .record
             .as_ref()
             .and_then(|r| r.install_users.as_ref())
             .into_iter()
             .flatten()
-            .map(String::as_str)
+            .copied()
             .collect();
         present.extend(users_of(&self.generations[newest + 1..]));
-        let mut deleted: Vec<String> = users_of(&self.generations[..newest])
+        let mut deleted: Vec<Sha256Hex> = users_of(&self.generations[..newest])
             .filter(|d| !present.contains(d))
-            .map(String::from)
             .collect();
         deleted.sort();
         deleted.dedup();
@@ -348,10 +387,10 @@ impl ChainIndex {
             // The newest generation holding a user says where it stands, even when its
             // time is earlier than an older one's (a clock stepped back).
             for u in &record.users {
-                state.since.insert(u.user.clone(), u.since);
-                state.series.insert(u.user.clone(), u.series.clone());
-                match &u.account {
-                    Some(mark) => state.accounts.insert(u.user.clone(), mark.clone()),
+                state.since.insert(u.user, u.since);
+                state.series.insert(u.user, u.series.clone());
+                match u.account {
+                    Some(mark) => state.accounts.insert(u.user, mark),
                     None => state.accounts.remove(&u.user),
                 };
             }
@@ -371,11 +410,11 @@ impl ChainIndex {
 }
 
 /// The user digests the records of `generations` list.
-fn users_of(generations: &[GenerationInfo]) -> impl Iterator<Item = &str> {
+fn users_of(generations: &[GenerationInfo]) -> impl Iterator<Item = Sha256Hex> + '_ {
     generations
         .iter()
         .filter_map(|g| g.record.as_ref())
-        .flat_map(|r| r.users.iter().map(|u| u.user.as_str()))
+        .flat_map(|r| r.users.iter().map(|u| u.user))
 }
 
 fn read_generation(backend: &Backend, dir: &Path, name: &str) -> Result<GenerationInfo> {
@@ -635,4 +674,29 @@ pub fn relink_clear_copy(out: &Path) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Digests read from a record are written back as they were (lowercase hex, as every
+    /// record this program writes); anything else is not a digest and not read as one.
+    #[test]
+    fn a_records_digests_read_back_as_written_and_only_digests_are_read() {
+        let digest = user_digest("cksamplealice0001");
+        let text = serde_json::to_string(&digest).unwrap();
+        assert_eq!(text.len(), 66, "{text}");
+        assert_eq!(serde_json::from_str::<Sha256Hex>(&text).unwrap(), digest);
+        assert_eq!(format!("\"{digest}\""), text);
+        for bad in ["\"abc\"", "\"zz\"", "12", &format!("\"{digest}00\"")] {
+            let e = serde_json::from_str::<Sha256Hex>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("is not a SHA-256 in hex") || e.contains("invalid type"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }
