@@ -96,7 +96,7 @@ struct UserExport<'a> {
     account_before: Option<Sha256Hex>,
 }
 
-/// Hex SHA-256 of a user's account object and profile items as exported, when the account
+/// SHA-256 of a user's account object and profile items as exported, when the account
 /// holds a password hash: with it, the digest cannot be guessed from the few values an
 /// account or profile may otherwise hold (the digest is in the clear record).
 fn account_mark(account: Option<&Item>, profile: &[Item]) -> Option<Sha256Hex> {

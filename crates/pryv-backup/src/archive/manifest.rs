@@ -111,9 +111,9 @@ impl UserManifest {
     }
 }
 
-/// A small JSON object kept in its order: a user entry's `stats` and `chunks`. Held for
-/// every user of a backup while it is read, so a vector with the format's names shared
-/// rather than a map of owned strings (which took ~3 times the room).
+/// A small JSON object kept in its order: a user entry's `stats`, `chunks` and other fields.
+/// Held for every user of a backup while it is read, so a vector with the format's names
+/// shared rather than a map of owned strings (which took ~3 times the room).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SmallMap<V>(Vec<(Cow<'static, str>, V)>);
 
@@ -144,14 +144,6 @@ impl<V> SmallMap<V> {
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

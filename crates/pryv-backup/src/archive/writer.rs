@@ -200,11 +200,14 @@ impl ArchiveWriter {
             ensure_dir(backend, &self.shared.root.join(USERS_DIR))?;
             self.shared.users_dir_made.store(true, Ordering::Release);
         }
-        ensure_dir(backend, &dir)?;
+        // The user's folder is made with its first file: an increment leaves a user with
+        // nothing new out, and making then removing its folder cost two system calls and,
+        // on a filesystem mounted with `discard`, a synchronous discard per user.
         Ok(UserWriter {
             shared: Arc::clone(&self.shared),
             user: user.clone(),
-            made_dirs: vec![dir.clone()],
+            made_dirs: Vec::new(),
+            folder_made: false,
             dir,
             current: None,
             done: HashSet::new(),
@@ -424,6 +427,8 @@ pub struct UserWriter {
     dir: PathBuf,
     /// Folders of the user this writer made sure of (a few), not looked at again per file.
     made_dirs: Vec<PathBuf>,
+    /// Whether `dir` itself is among them.
+    folder_made: bool,
     current: Option<Current>,
     done: HashSet<Collection>,
     stats: IndexMap<String, u64>,
@@ -450,9 +455,20 @@ fn ensure_user_dir(
 }
 
 impl UserWriter {
-    /// Makes sure of one of the user's folders, once per writer.
+    /// Makes sure of one of the user's folders (its own first), once per writer.
     fn ensure_dir(&mut self, dir: &Path) -> Result<(), ArchiveError> {
+        self.ensure_folder()?;
         ensure_user_dir(&self.shared.options.backend, &mut self.made_dirs, dir)
+    }
+
+    /// Makes sure of the user's own folder, before its first file (asked before every item:
+    /// one flag looked at).
+    fn ensure_folder(&mut self) -> Result<(), ArchiveError> {
+        if !self.folder_made {
+            ensure_user_dir(&self.shared.options.backend, &mut self.made_dirs, &self.dir)?;
+            self.folder_made = true;
+        }
+        Ok(())
     }
 
     /// Raw (pre-compression) bytes of the items and attachments written so far.
@@ -505,6 +521,7 @@ impl UserWriter {
             )));
         }
         self.close_current()?;
+        self.ensure_folder()?;
         let name = layout::jsonl_name(ACCOUNT, self.shared.options.compress);
         let mut out = self.output(&self.dir.join(&name), self.shared.options.compress)?;
         write_line(&mut out, account)?;
@@ -549,8 +566,13 @@ impl UserWriter {
                 self.user.username, self.user.user_id
             )));
         }
-        if self.shared.options.backend.is_local() {
-            std::fs::remove_dir(&self.dir).map_err(|e| ArchiveError::io(&self.dir, e))?;
+        // Only folders it made (none when nothing was written), the deepest first.
+        let mut made = self.made_dirs;
+        made.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for dir in made {
+            if self.shared.options.backend.is_local() {
+                std::fs::remove_dir(&dir).map_err(|e| ArchiveError::io(&dir, e))?;
+            }
         }
         Ok(())
     }
@@ -559,6 +581,7 @@ impl UserWriter {
     /// [`WriterOptions::empty_files`] is off), then `user-manifest.json`.
     pub fn finish(mut self) -> Result<UserManifest, ArchiveError> {
         self.close_current()?;
+        self.ensure_folder()?;
         let compress = self.shared.options.compress;
         for collection in [
             Collection::Streams,
@@ -637,6 +660,7 @@ impl UserWriter {
 
     /// The open file of the current collection, opening the next one (chunk) when needed.
     fn current_output(&mut self) -> Result<&mut OutputFile, ArchiveError> {
+        self.ensure_folder()?;
         let compress = self.shared.options.compress;
         let Some(current) = self.current.as_mut() else {
             return Err(ArchiveError::Invalid(
