@@ -162,16 +162,18 @@ fn shared_name(key: &str) -> Cow<'static, str> {
     }
 }
 
-impl<V> FromIterator<(String, V)> for SmallMap<V> {
-    fn from_iter<I: IntoIterator<Item = (String, V)>>(items: I) -> Self {
-        let mut map = SmallMap::new();
-        for (k, v) in items {
-            map.insert(&k, v);
-        }
-        map.0.shrink_to_fit();
-        map
+impl From<Map<String, Value>> for SmallMap<Value> {
+    /// A JSON object's fields, in order (its keys are unique already).
+    fn from(fields: Map<String, Value>) -> Self {
+        let mut entries = Vec::with_capacity(fields.len());
+        entries.extend(fields.into_iter().map(|(k, v)| (shared_name(&k), v)));
+        SmallMap(entries)
     }
 }
+
+/// Keys looked for one by one up to this many; past it (never in an entry the writers
+/// make), through an index, so that a doctored object of many keys is read in linear time.
+const KEYS_SEARCHED: usize = 16;
 
 impl<V> std::ops::Index<&str> for SmallMap<V> {
     type Output = V;
@@ -205,8 +207,27 @@ impl<'de, V: DeserializeOwned> Deserialize<'de> for SmallMap<V> {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SmallMap<V>, A::Error> {
                 let mut out = SmallMap::new();
+                let mut index: Option<std::collections::HashMap<String, usize>> = None;
                 while let Some(key) = map.next_key::<Cow<'_, str>>()? {
-                    out.insert(&key, map.next_value()?);
+                    let value = map.next_value()?;
+                    if index.is_none() && out.0.len() < KEYS_SEARCHED {
+                        out.insert(&key, value);
+                        continue;
+                    }
+                    let index = index.get_or_insert_with(|| {
+                        (out.0.iter().enumerate())
+                            .map(|(i, (k, _))| (k.to_string(), i))
+                            .collect()
+                    });
+                    // A key given twice keeps its place and takes the later value, as
+                    // `insert` does.
+                    match index.get(key.as_ref()) {
+                        Some(&at) => out.0[at].1 = value,
+                        None => {
+                            index.insert(key.to_string(), out.0.len());
+                            out.0.push((shared_name(&key), value));
+                        }
+                    }
                 }
                 out.0.shrink_to_fit();
                 Ok(out)
@@ -324,7 +345,7 @@ impl<'de> Deserialize<'de> for UserManifest {
                 chunks
             },
             files: take(&mut m, "files", false)?,
-            extra: m.into_iter().collect(),
+            extra: m.into(),
         })
     }
 }
@@ -341,6 +362,24 @@ mod tests {
         assert_eq!(m.snapshot_before, Some(1763989999.0));
         let back = serde_json::to_string(&m).unwrap();
         assert_eq!(back, text, "key order, number text and unknown fields kept");
+    }
+
+    /// An object of many keys, one given twice, reads as JSON maps do: every key once, in
+    /// its first place, with its later value (past the keys searched one by one).
+    #[test]
+    fn an_object_of_many_keys_reads_as_a_map() {
+        let mut text = String::from("{");
+        for i in 0..40_000 {
+            text.push_str(&format!("\"k{i}\":{i},"));
+        }
+        text.push_str("\"k3\":-3,\"k20000\":-20000,\"events\":7}");
+        let m: SmallMap<i64> = serde_json::from_str(&text).unwrap();
+        assert_eq!(m.iter().count(), 40_001);
+        assert_eq!(m.get("k3"), Some(&-3));
+        assert_eq!(m.get("k20000"), Some(&-20000));
+        assert_eq!(m.iter().nth(3), Some(("k3", &-3)));
+        assert_eq!(m.iter().nth(20_000), Some(("k20000", &-20000)));
+        assert_eq!(m.iter().last(), Some(("events", &7)));
     }
 
     #[test]
