@@ -778,20 +778,16 @@ impl<'a> BatchSink for BatchWriter<'a> {
         let writer = self.writer.open_user(user)?;
         // Exported whole (new, or the clock stepped back): every measurement goes whole, and
         // the account and profile are written.
-        let account_before = match self.previous {
-            Some(previous) if self.since.contains_key(&user.user_id) => {
-                previous.account_of(&user.user_id)
-            }
-            _ => None,
-        };
-        let series_before = match self.previous {
-            Some(previous) if self.since.contains_key(&user.user_id) => previous
-                .series_of(&user.user_id)
-                .iter()
-                .map(|m| (m.measurement.clone(), m.clone()))
-                .collect(),
-            _ => HashMap::new(),
-        };
+        let previous = self
+            .previous
+            .filter(|_| self.since.contains_key(&user.user_id));
+        let account_before = previous.and_then(|p| p.account_of(&user.user_id));
+        let series_before = previous
+            .map(|p| p.series_of(&user.user_id))
+            .unwrap_or_default()
+            .iter()
+            .map(|m| (m.measurement.clone(), m.clone()))
+            .collect();
         let export = self.current.insert(UserExport {
             writer,
             progress: self.progress,
@@ -820,12 +816,11 @@ impl<'a> BatchSink for BatchWriter<'a> {
                 // Nothing new since the chain's last generation: no folder, only the record.
                 let unchanged =
                     self.since.contains_key(&user.user_id) && export.writer.wrote_nothing();
-                let manifest = match unchanged {
-                    true => {
-                        export.writer.discard_unwritten()?;
-                        None
-                    }
-                    false => Some(self.finish_user(export.writer, since)?),
+                let manifest = if unchanged {
+                    export.writer.discard_unwritten()?;
+                    None
+                } else {
+                    Some(self.finish_user(export.writer, since)?)
                 };
                 Ok(Some(Exported {
                     user_id: user.user_id.clone(),

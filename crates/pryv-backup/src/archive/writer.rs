@@ -557,22 +557,14 @@ impl UserWriter {
             && self.files.is_empty()
     }
 
-    /// Drops a user nothing was written for (left out of the backup): its folder goes, so
-    /// the backup holds no trace of it.
+    /// Drops a user nothing was written for (left out of the backup): its folder is made
+    /// with its first file, so the backup holds no trace of it.
     pub fn discard_unwritten(self) -> Result<(), ArchiveError> {
         if !self.wrote_nothing() {
             return Err(ArchiveError::Invalid(format!(
                 "user {} ({}) cannot be left out of the backup: some of its data is written",
                 self.user.username, self.user.user_id
             )));
-        }
-        // Only folders it made (none when nothing was written), the deepest first.
-        let mut made = self.made_dirs;
-        made.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        for dir in made {
-            if self.shared.options.backend.is_local() {
-                std::fs::remove_dir(&dir).map_err(|e| ArchiveError::io(&dir, e))?;
-            }
         }
         Ok(())
     }

@@ -251,9 +251,10 @@ impl Chain {
         let mut present: HashSet<Sha256Hex> = self.index.generations[newest]
             .record
             .as_ref()
-            .and_then(|r| r.install_users.clone())
-            .unwrap_or_default()
+            .and_then(|r| r.install_users.as_ref())
             .into_iter()
+            .flatten()
+            .copied()
             .collect();
         for g in &self.generations[newest + 1..] {
             present.extend(g.manifest().users.iter().map(|u| user_digest(&u.user_id)));
