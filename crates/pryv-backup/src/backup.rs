@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::archive::{ArchiveWriter, ManifestInfo, UserManifest, UserWriter, MISSING_ATTACHMENTS};
+use crate::archive::{
+    ArchiveWriter, ManifestInfo, UserEntries, UserManifest, UserWriter, MISSING_ATTACHMENTS,
+};
 use crate::chain::{
     user_digest, user_since, ClockStep, EncryptionRecord, GenerationRecord, PreviousState,
     Sha256Hex, UserRecord, RECORD_VERSION, SNAPSHOT_TIME,
@@ -378,7 +380,7 @@ pub fn run(
             backup_type: backup_type.to_string(),
             backup_timestamp,
             snapshot_before: Some(snapshot_before),
-            users: manifests,
+            users: UserEntries::from_vec(manifests)?,
         },
         Some(record),
     )?;
@@ -398,23 +400,16 @@ pub fn run(
     })
 }
 
-/// Each user of a generation as its record names it (see [`crate::chain::UserRecord`]).
-/// (A consolidated backup records no marks: the increments after it write whole.)
-pub(crate) fn user_records(
-    users: &[UserManifest],
-    snapshot_before: Option<f64>,
-) -> Vec<UserRecord> {
-    users
-        .iter()
-        .filter_map(|u| {
-            Some(UserRecord {
-                user: user_digest(&u.user_id),
-                since: user_since(u, snapshot_before)?,
-                series: Vec::new(),
-                account: None,
-            })
-        })
-        .collect()
+/// A user of a generation as its record names it (see [`crate::chain::UserRecord`]); `None`
+/// when its entry says nothing of when it was taken. (A consolidated backup records no
+/// marks: the increments after it write whole.)
+pub(crate) fn user_record(user: &UserManifest, snapshot_before: Option<f64>) -> Option<UserRecord> {
+    Some(UserRecord {
+        user: user_digest(&user.user_id),
+        since: user_since(user, snapshot_before)?,
+        series: Vec::new(),
+        account: None,
+    })
 }
 
 fn missing_in(user: &UserManifest) -> Vec<MissingAttachment> {

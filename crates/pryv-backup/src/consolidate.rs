@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::archive::{ArchiveWriter, ManifestInfo};
+use crate::archive::{ArchiveWriter, ManifestInfo, UserEntriesBuilder};
 use crate::chain::SNAPSHOT_TIME;
 use crate::chain::{Chain, EncryptionRecord, GenerationRecord, RECORD_VERSION};
 use crate::engine::UserSource;
@@ -32,12 +32,13 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<ConsolidateReport> {
     chain.refuse_lone_increment()?;
-    let state = chain.latest_state();
+    let state = chain.latest_state()?;
     // Looked up for every user: a search of the list each time is O(users²).
-    let latest_of: std::collections::HashMap<&str, &crate::archive::UserManifest> = state
+    let latest_of: std::collections::HashMap<&str, usize> = state
         .users
-        .iter()
-        .map(|u| (u.user_id.as_str(), u))
+        .ids()
+        .enumerate()
+        .map(|(i, (user_id, _))| (user_id, i))
         .collect();
     let users = chain.users();
     progress.start(users.len());
@@ -46,7 +47,9 @@ pub fn run(
         users: users.len(),
         ..Default::default()
     };
-    let mut manifests = Vec::with_capacity(users.len());
+    let mut manifests = UserEntriesBuilder::new();
+    let mut records = Vec::with_capacity(users.len());
+    let mut install_users = Vec::with_capacity(users.len());
     for user in &users {
         progress.user_started(user);
         let source = chain.user_source(&user.user_id)?;
@@ -76,13 +79,16 @@ pub fn run(
         }
         let mut manifest = out.finish()?;
         // As of the newest generation holding the user: where its next increment starts.
-        if let Some(latest) = latest_of.get(user.user_id.as_str()) {
+        if let Some(&latest) = latest_of.get(user.user_id.as_str()) {
+            let latest = state.users.get(latest)?;
             manifest.backup_timestamp = latest.backup_timestamp;
             if let Some(t) = latest.extra.get(SNAPSHOT_TIME) {
                 manifest.extra.insert(SNAPSHOT_TIME, t.clone());
             }
         }
-        manifests.push(manifest);
+        records.extend(crate::backup::user_record(&manifest, None));
+        install_users.push(crate::chain::user_digest(&manifest.user_id));
+        manifests.push(manifest)?;
         progress.user_finished(user, true);
     }
 
@@ -100,17 +106,12 @@ pub fn run(
         sequence: 0,
         previous: None,
         backup_timestamp: newest,
-        snapshot_before: chain.previous_state().latest_snapshot.unwrap_or(0.0),
+        snapshot_before: chain.previous_state()?.latest_snapshot.unwrap_or(0.0),
         clock_stepped_back: None,
         encryption: EncryptionRecord::of(writer.sealer().map(|s| s.as_ref())),
-        users: crate::backup::user_records(&manifests, None),
+        users: records,
         // The merged state holds exactly these users: the deleted ones are left out.
-        install_users: Some(
-            manifests
-                .iter()
-                .map(|m| crate::chain::user_digest(&m.user_id))
-                .collect(),
-        ),
+        install_users: Some(install_users),
     };
     let record = serde_json::to_value(&record)
         .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;
@@ -121,7 +122,7 @@ pub fn run(
             backup_type: "full".into(),
             backup_timestamp: newest,
             snapshot_before: None,
-            users: manifests,
+            users: manifests.finish()?,
         },
         Some(record),
     )?;

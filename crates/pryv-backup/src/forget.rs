@@ -233,13 +233,13 @@ pub fn deleted_before(
                     continue;
                 }
             };
-            for u in &reader.manifest().users {
+            for (user_id, username) in reader.manifest().users.ids() {
                 // A set beside the list: searching the list for each user of each generation
                 // took 23 s per generation of 100,000 users.
-                if seen.insert(u.user_id.clone()) {
+                if seen.insert(user_id.to_string()) {
                     held.push(UserRef {
-                        user_id: u.user_id.clone(),
-                        username: u.username.clone(),
+                        user_id: user_id.to_string(),
+                        username: username.to_string(),
                     });
                 }
             }
@@ -335,12 +335,12 @@ fn forget_in_backup(
 
     let mut users = marker.as_ref().map(|m| m.users.clone()).unwrap_or_default();
     for g in &generations {
-        for u in &g.reader.manifest().users {
-            let asked = wanted.contains(&u.user_id) || wanted.contains(&u.username);
-            if asked && !users.iter().any(|x: &UserRef| x.user_id == u.user_id) {
+        for (user_id, username) in g.reader.manifest().users.ids() {
+            let asked = wanted.iter().any(|w| w == user_id || w == username);
+            if asked && !users.iter().any(|x: &UserRef| x.user_id == user_id) {
                 users.push(UserRef {
-                    user_id: u.user_id.clone(),
-                    username: u.username.clone(),
+                    user_id: user_id.to_string(),
+                    username: username.to_string(),
                 });
             }
         }
@@ -364,12 +364,7 @@ fn forget_in_backup(
         };
         for u in &users {
             let files = user_files(backend, &g.dir, &u.user_id)?;
-            let listed = g
-                .reader
-                .manifest()
-                .users
-                .iter()
-                .any(|m| m.user_id == u.user_id);
+            let listed = g.reader.has_user(&u.user_id);
             if listed || !files.is_empty() {
                 change.users.push(u.user_id.clone());
             }
@@ -612,7 +607,7 @@ fn rewrite_manifest(
 ) -> Result<String> {
     let backend = g.reader.backend();
     let mut manifest = g.reader.manifest().clone();
-    manifest.users.retain(|u| !ids.contains(u.user_id.as_str()));
+    manifest.users = manifest.users.retain_ids(|id| !ids.contains(id))?;
     let in_user_folder = |path: &str| {
         ids.iter()
             .any(|id| path.starts_with(&format!("{USERS_DIR}/{id}/")))

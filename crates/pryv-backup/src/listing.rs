@@ -143,15 +143,22 @@ fn generation_row(
             row.backup_timestamp
                 .get_or_insert(manifest.backup_timestamp);
             row.users.get_or_insert(manifest.users.len());
-            row.items = Some(
-                manifest
-                    .users
-                    .iter()
-                    .flat_map(|u| u.stats.iter())
-                    .filter(|(name, _)| *name != "attachments")
-                    .map(|(_, count)| count)
-                    .sum(),
-            );
+            let mut items = 0;
+            for u in manifest.users.iter() {
+                match u {
+                    Ok(u) => {
+                        items += (u.stats.iter())
+                            .filter(|(name, _)| *name != "attachments")
+                            .map(|(_, count)| count)
+                            .sum::<u64>();
+                    }
+                    Err(e) => {
+                        row.note = Some(format!("items unknown ({e})"));
+                        break;
+                    }
+                }
+            }
+            row.items = row.note.is_none().then_some(items);
         }
         Err(e) if g.encryption != "none" => {
             row.note = Some(format!("items need the backup's key ({e})"));

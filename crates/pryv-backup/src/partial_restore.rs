@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::archive::{ArchiveReader, ArchiveWriter, ManifestInfo, UserReader, WriterOptions};
+use crate::archive::{
+    ArchiveReader, ArchiveWriter, ManifestInfo, UserEntries, UserReader, WriterOptions,
+};
 use crate::chain::{Chain, ChainUser};
 use crate::engine::{
     as_texts, Engine, ExportOptions, ExportWindow, ImportOptions, ItemIter, TextIter, UserSource,
@@ -274,7 +276,7 @@ fn export_current(engine: &dyn Engine, user: &UserRef, scratch: &Path) -> Result
         backup_type: "full".into(),
         backup_timestamp: crate::clock::now_millis(),
         snapshot_before: None,
-        users: vec![user_manifest],
+        users: UserEntries::from_vec(vec![user_manifest])?,
     })?;
     Ok(ArchiveReader::open(&dir, None)?.user(&user.user_id)?)
 }

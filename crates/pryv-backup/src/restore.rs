@@ -201,7 +201,7 @@ pub fn run(
     }
     progress.phase("restoring the users");
     progress.start(to_restore.len());
-    let item_counts = chain.item_counts();
+    let item_counts = chain.item_counts()?;
     let items_of = |u: &UserRef| item_counts.get(&u.user_id).copied().unwrap_or(0);
     progress.expect_items(to_restore.iter().map(items_of).sum());
     let import = ImportOptions {

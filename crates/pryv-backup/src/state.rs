@@ -73,7 +73,7 @@ pub fn select(users: Vec<UserRef>, wanted: &[String]) -> Result<Vec<UserRef>> {
 /// chain's order. Reads every item of those users, one at a time.
 pub fn user_states(chain: &Chain, wanted: &[String]) -> Result<Vec<UserState>> {
     let users = select(chain.users(), wanted)?;
-    let snapshots = snapshot_times(chain);
+    let snapshots = snapshot_times(chain)?;
     users
         .iter()
         .map(|user| {
@@ -85,19 +85,20 @@ pub fn user_states(chain: &Chain, wanted: &[String]) -> Result<Vec<UserState>> {
 
 /// userId → when its newest snapshot was taken (ms): our `snapshotTime`, else the time its
 /// newest generation is complete up to.
-fn snapshot_times(chain: &Chain) -> HashMap<String, u64> {
-    chain
-        .latest_state()
+fn snapshot_times(chain: &Chain) -> Result<HashMap<String, u64>> {
+    let state = chain.latest_state()?;
+    state
         .users
-        .into_iter()
+        .iter()
         .map(|u| {
+            let u = u?;
             let snapshot = u
                 .extra
                 .get(SNAPSHOT_TIME)
                 .and_then(serde_json::Value::as_f64)
                 .filter(|t| t.is_finite() && *t > 0.0)
                 .map_or(u.backup_timestamp, |t| (t * 1000.0).round() as u64);
-            (u.user_id, snapshot)
+            Ok((u.user_id, snapshot))
         })
         .collect()
 }

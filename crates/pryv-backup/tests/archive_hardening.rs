@@ -8,7 +8,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use pryv_backup::archive::{
     read_jsonl, verify, ArchiveError, ArchiveReader, ArchiveWriter, Backend, JsonlLines,
-    ManifestInfo, WriterOptions,
+    ManifestInfo, UserEntries, WriterOptions,
 };
 use pryv_backup::chain::Chain;
 use pryv_backup::model::{Collection, UserRef};
@@ -50,7 +50,7 @@ fn write_archive(dir: &Path, compress: bool) {
         backup_type: "full".into(),
         backup_timestamp: 1,
         snapshot_before: None,
-        users: vec![m],
+        users: UserEntries::from_vec(vec![m]).unwrap(),
     })
     .unwrap();
 }
@@ -721,7 +721,7 @@ fn generation_with_series(dir: &Path, series: &[Value]) {
         backup_type: "incremental".into(),
         backup_timestamp: 1,
         snapshot_before: None,
-        users: vec![m],
+        users: UserEntries::from_vec(vec![m]).unwrap(),
     })
     .unwrap();
 }

@@ -10,7 +10,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use pryv_backup::archive::{
-    verify_in, ArchiveReader, ArchiveWriter, Backend, ManifestInfo, WriterOptions,
+    verify_in, ArchiveReader, ArchiveWriter, Backend, ManifestInfo, UserEntries, WriterOptions,
 };
 use pryv_backup::model::{Collection, UserRef};
 use pryv_backup::s3::{Bucket, S3Settings};
@@ -135,7 +135,7 @@ fn roundtrip(backend: &Backend, root: &Path, raw_target: u64, attachment: u64, c
         backup_type: "full".into(),
         backup_timestamp: 0,
         snapshot_before: None,
-        users: vec![m],
+        users: UserEntries::from_vec(vec![m]).unwrap(),
     })
     .unwrap();
     let after_write = peak_rss_kib();

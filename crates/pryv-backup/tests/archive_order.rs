@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use archive_support::*;
-use pryv_backup::archive::{ArchiveWriter, Manifest, WriterOptions};
+use pryv_backup::archive::{ArchiveWriter, Manifest, UserEntries, WriterOptions};
 use pryv_backup::backup::{self, BackupOptions};
 use pryv_backup::chain::PreviousState;
 use pryv_backup::engine::Engine;
@@ -32,7 +32,9 @@ const CHUNK: u64 = 4000;
 fn options(previous: Option<Manifest>) -> BackupOptions {
     BackupOptions {
         users: Vec::new(),
-        previous: previous.as_ref().map(PreviousState::from_manifest),
+        previous: previous
+            .as_ref()
+            .map(|m| PreviousState::from_manifest(m).expect("previous state")),
         include_ephemeral: false,
         jobs: 2,
         engine_name: "test".into(),
@@ -159,7 +161,7 @@ fn source() -> Source {
 fn assert_read_faithfully(dir: &Path, manifest: &Manifest, pathless_tombstones: &[&str]) {
     let source = source();
     assert_eq!(manifest.users.len(), 3);
-    for user in &manifest.users {
+    for user in manifest.users.to_vec().unwrap() {
         let uid = &user.user_id;
         let chunks = user.chunks.get("events").cloned().unwrap_or_default();
         assert!(chunks.len() > 1, "{uid}: events should span several chunks");
@@ -209,13 +211,15 @@ fn a_postgres_backup_reads_right_in_the_reference_readers_file_order() {
     // An incremental export (since just before `journal` was renamed, `archive` trashed and
     // `labo-tmp` deleted) keeps the same order among what it holds.
     let mut previous = manifest.clone();
-    for user in &mut previous.users {
+    let mut users = manifest.users.to_vec().unwrap();
+    for user in &mut users {
         user.backup_timestamp = 1_796_194_656_000;
     }
+    previous.users = UserEntries::from_vec(users).unwrap();
     let inc = work.path().join("inc");
     let inc_manifest = write_backup(&engine, &inc, Some(previous));
     assert_eq!(inc_manifest.backup_type, "incremental");
-    for user in &inc_manifest.users {
+    for user in inc_manifest.users.to_vec().unwrap() {
         assert_order(
             &inc.join("users").join(&user.user_id),
             &user.chunks["events"],

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use pryv_backup::archive::{
-    verify, ArchiveReader, ArchiveWriter, FileSealer, ManifestInfo, SealedWrite, UserManifest,
-    WriterOptions,
+    verify, ArchiveReader, ArchiveWriter, FileSealer, ManifestInfo, SealedWrite, UserEntries,
+    UserManifest, WriterOptions,
 };
 use pryv_backup::model::{Collection, Item, UserRef};
 use serde_json::{json, Value};
@@ -25,7 +25,7 @@ fn info(users: Vec<UserManifest>) -> ManifestInfo {
         backup_type: "full".into(),
         backup_timestamp: 1763990000123,
         snapshot_before: Some(1763989999.0),
-        users,
+        users: UserEntries::from_vec(users).unwrap(),
     }
 }
 
@@ -88,9 +88,10 @@ fn archive_round_trip_keeps_json_exact() {
         u.attachment("file-1", &mut &b"\x00\x01binary\xff"[..])
             .unwrap();
         let m = w.finish(info(vec![u.finish().unwrap()])).unwrap();
-        assert_eq!(m.users[0].stat("events"), 1);
-        assert_eq!(m.users[0].stat("sessions"), 1);
-        assert!(!m.users[0].stats.contains_key("passwordResets"));
+        let user = m.users.get(0).unwrap();
+        assert_eq!(user.stat("events"), 1);
+        assert_eq!(user.stat("sessions"), 1);
+        assert!(!user.stats.contains_key("passwordResets"));
 
         let r = ArchiveReader::open(dir.path(), None).unwrap();
         assert_eq!(r.manifest().compressed, compress);

@@ -70,7 +70,12 @@ fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
     let chain = open_local_chain(&chain_dir);
     assert_eq!(chain.generation_count(), 2);
     assert!(chain.users().iter().all(|u| u.user_id != BOB));
-    assert!(chain.latest_state().users.iter().all(|u| u.user_id != BOB));
+    assert!(chain
+        .latest_state()
+        .unwrap()
+        .users
+        .ids()
+        .all(|(id, _)| id != BOB));
     let latest = restored_users(&chain, &chain_dir);
     assert_eq!(latest.len(), 3, "{latest:?}");
     assert!(!latest.iter().any(|u| u == BOB));
@@ -90,7 +95,7 @@ fn a_user_deleted_from_a_sqlite_install_leaves_the_latest_state_only() {
         .generation_manifest(0)
         .unwrap()
         .users
-        .iter()
-        .all(|u| u.user_id != BOB));
+        .ids()
+        .all(|(id, _)| id != BOB));
     assert_eq!(restored_users(&merged, &merged_dir).len(), 3);
 }

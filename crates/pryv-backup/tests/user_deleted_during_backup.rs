@@ -44,12 +44,7 @@ fn assert_bob_left_out(report: &BackupReport, out: &Path) {
     assert_eq!(report.left_out[0].reason, "deleted during the backup");
     assert_eq!(ids(&report.users), [ALICE, CAROL, DAVE]);
     let reader = ArchiveReader::open(out, None).unwrap();
-    let in_manifest: Vec<&str> = reader
-        .manifest()
-        .users
-        .iter()
-        .map(|u| u.user_id.as_str())
-        .collect();
+    let in_manifest: Vec<&str> = reader.manifest().users.ids().map(|(id, _)| id).collect();
     assert_eq!(in_manifest, [ALICE, CAROL, DAVE]);
     assert!(
         !out.join("users").join(BOB).exists(),

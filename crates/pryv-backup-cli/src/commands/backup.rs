@@ -169,7 +169,8 @@ pub fn run(
                     })
                     .with_context(unreadable)?
                     .with_context(unreadable)?
-                    .previous_state(),
+                    .previous_state()
+                    .with_context(unreadable)?,
                 };
                 let next = chain::next_generation_dir(&backend, &output)?;
                 (next, Some(state), sealer)

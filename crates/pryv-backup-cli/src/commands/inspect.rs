@@ -87,7 +87,7 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
             chain
                 .generation_manifest(0)
                 .context("a chain has its base")?,
-        ),
+        )?,
         None => clear_summary(base),
     };
     let mut increments = Vec::new();
@@ -97,7 +97,10 @@ pub fn run(args: &InspectArgs, json: bool) -> Result<u8> {
         let (backup_type, time, users, changed) = match &opened {
             Some(chain) => {
                 let m = chain.generation_manifest(g).context("opened above")?;
-                let changed: u64 = m.users.iter().flat_map(|u| u.stats.values()).sum();
+                let mut changed: u64 = 0;
+                for u in m.users.iter() {
+                    changed += u?.stats.values().sum::<u64>();
+                }
                 (
                     m.backup_type.clone(),
                     m.backup_timestamp,

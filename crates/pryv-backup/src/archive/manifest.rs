@@ -12,6 +12,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+#[cfg(doc)]
+use super::user_entries::UserEntriesBuilder;
+use super::user_entries::{EntriesSeed, UserEntries};
+
 pub const FORMAT_VERSION: u64 = 1;
 /// Our addition: the generation record (see the `chain` module), sealed with the manifest so
 /// that a reader holding the key can tell its clear copy (`chain.json`) was not altered.
@@ -29,7 +33,10 @@ pub struct ManifestInfo {
     pub backup_timestamp: u64,
     /// Consistency cutoff, seconds since the epoch.
     pub snapshot_before: Option<f64>,
-    pub users: Vec<UserManifest>,
+    /// The users' entries, which hold no `files` ([`UserEntriesBuilder::push`]): each user's
+    /// files are listed in its own manifest, which the root's `files` lists with its hash
+    /// (repeated here they made this manifest ~1.9 KB per user, 4 x the reference's).
+    pub users: UserEntries,
 }
 
 /// The program that wrote a backup (our addition: `"writer": {"name", "version"}`).
@@ -68,7 +75,8 @@ pub struct Manifest {
     pub backup_timestamp: u64,
     #[serde(serialize_with = "js_seconds")]
     pub snapshot_before: Option<f64>,
-    pub users: Vec<UserManifest>,
+    /// One entry per user, spooled (see [`UserEntries`]).
+    pub users: UserEntries,
     pub compressed: bool,
     /// Our addition; absent from reference backups.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -251,7 +259,8 @@ fn take<T: DeserializeOwned + Default, E: serde::de::Error>(
     key: &str,
     required: bool,
 ) -> Result<T, E> {
-    match map.remove(key) {
+    // Shifted out, not swapped: the fields after it keep their order.
+    match map.shift_remove(key) {
         None | Some(Value::Null) if !required => Ok(T::default()),
         None => Err(E::custom(format!("missing field `{key}`"))),
         Some(v) => serde_json::from_value(v).map_err(|e| E::custom(format!("field `{key}`: {e}"))),
@@ -267,7 +276,7 @@ fn object<'de, D: Deserializer<'de>>(d: D, what: &str) -> Result<Map<String, Val
 
 impl<'de> Deserialize<'de> for Manifest {
     /// `users` and `files`, which grow with the users, are read straight into their types
-    /// (each user through a small JSON value); the other fields through one JSON object. The
+    /// (each user through a small JSON value, then spooled); the other fields through one JSON object. The
     /// whole manifest read as one JSON value first took several times its size in memory (a
     /// restore of 20,000 users peaked at 173 MB so, at 142 MB without).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -275,7 +284,7 @@ impl<'de> Deserialize<'de> for Manifest {
         impl<'de> Visitor<'de> for Fields {
             type Value = (
                 Map<String, Value>,
-                Option<Vec<UserManifest>>,
+                Option<UserEntries>,
                 Option<Vec<FileEntry>>,
                 Option<Box<RawValue>>,
             );
@@ -288,12 +297,8 @@ impl<'de> Deserialize<'de> for Manifest {
                 let (mut rest, mut users, mut files, mut record) = (Map::new(), None, None, None);
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
-                        // Shrunk: grown by doubling, up to half of each was spare room.
-                        "users" => {
-                            let mut list: Vec<UserManifest> = map.next_value()?;
-                            list.shrink_to_fit();
-                            users = Some(list);
-                        }
+                        "users" => users = Some(map.next_value_seed(EntriesSeed)?),
+                        // Shrunk: grown by doubling, up to half of it was spare room.
                         "files" => {
                             files = map.next_value::<Option<Vec<FileEntry>>>()?;
                             files.iter_mut().for_each(Vec::shrink_to_fit);
@@ -358,7 +363,7 @@ mod tests {
     fn reference_manifest_fields_round_trip_with_unknown_fields_kept() {
         let text = r#"{"formatVersion":1,"coreVersion":"2.0.0","config":{"a":1},"backupType":"full","backupTimestamp":1763990000123,"snapshotBefore":1763989999,"users":[{"userId":"u1","username":"x","backupTimestamp":5,"stats":{"streams":0,"events":3},"chunks":{"events":["events-0001.jsonl.gz"],"audit":[]},"future":[1.50]}],"compressed":true,"later":{"k":1e+400}}"#;
         let m: Manifest = serde_json::from_str(text).unwrap();
-        assert_eq!(m.users[0].stat("events"), 3);
+        assert_eq!(m.users.get(0).unwrap().stat("events"), 3);
         assert_eq!(m.snapshot_before, Some(1763989999.0));
         let back = serde_json::to_string(&m).unwrap();
         assert_eq!(back, text, "key order, number text and unknown fields kept");

@@ -3,7 +3,7 @@
 //!
 //! By concern: `layout` (names and paths), `output` (one file written atomically through
 //! gzip and the sealer), `writer`, `input` + `jsonl` (one file read back, guarded),
-//! `reader`, `manifest`, `verify` and `summary`.
+//! `reader`, `manifest` (its user entries spooled by `user_entries`), `verify` and `summary`.
 
 mod backend;
 mod error;
@@ -15,6 +15,7 @@ pub(crate) mod output;
 mod reader;
 mod sealer;
 mod summary;
+mod user_entries;
 mod verify;
 mod writer;
 
@@ -28,6 +29,7 @@ pub use manifest::{
 pub use reader::{ArchiveReader, Items, UserReader};
 pub use sealer::{FileSealer, SealedWrite};
 pub use summary::{summary, Summary};
+pub use user_entries::{UserEntries, UserEntriesBuilder};
 pub use verify::{verify, verify_in, FileProblem, VerifyReport};
 pub use writer::{
     ArchiveWriter, JsonlWriter, UserWriter, WriterOptions, DEFAULT_MAX_CHUNK_SIZE,

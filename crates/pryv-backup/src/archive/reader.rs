@@ -43,24 +43,19 @@ struct Positions {
     files: Vec<u32>,
 }
 
-/// The indexes of `items` sorted by `key`.
-fn sorted_by<T>(items: &[T], key: impl Fn(&T) -> &str) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..items.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| key(&items[a as usize]).cmp(key(&items[b as usize])));
+/// The indexes `0..count` sorted by `key`.
+fn sorted_by<'a>(count: usize, key: impl Fn(usize) -> &'a str) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..count as u32).collect();
+    order.sort_unstable_by(|&a, &b| key(a as usize).cmp(key(b as usize)));
     order
 }
 
-/// The item of `items` whose `key` is `wanted`, through `order` (see [`sorted_by`]).
-fn find<'a, T>(
-    items: &'a [T],
-    order: &[u32],
-    key: impl Fn(&T) -> &str,
-    wanted: &str,
-) -> Option<&'a T> {
+/// The index whose `key` is `wanted`, through `order` (see [`sorted_by`]).
+fn find<'a>(order: &[u32], key: impl Fn(usize) -> &'a str, wanted: &str) -> Option<usize> {
     let at = order
-        .binary_search_by(|&i| key(&items[i as usize]).cmp(wanted))
+        .binary_search_by(|&i| key(i as usize).cmp(wanted))
         .ok()?;
-    Some(&items[order[at] as usize])
+    Some(order[at] as usize)
 }
 
 impl ArchiveReader {
@@ -157,10 +152,10 @@ impl ArchiveReader {
         }
         // A user listed twice would be restored from two folders merged into one: refused.
         let mut seen = std::collections::HashSet::new();
-        for user in &manifest.users {
-            layout::safe_name("user id", &user.user_id)?;
-            for (what, name) in [("user id", &user.user_id), ("username", &user.username)] {
-                if !seen.insert((what, name.as_str())) {
+        for (user_id, username) in manifest.users.ids() {
+            layout::safe_name("user id", user_id)?;
+            for (what, name) in [("user id", user_id), ("username", username)] {
+                if !seen.insert((what, name)) {
                     return Err(ArchiveError::Invalid(format!(
                         "{}: {what} {name} is listed twice: the manifest was edited or damaged, \
                          and this backup cannot be trusted as it is",
@@ -199,14 +194,17 @@ impl ArchiveReader {
 
     fn positions(&self) -> &Positions {
         self.positions.get_or_init(|| Positions {
-            users: sorted_by(&self.manifest.users, |u| &u.user_id),
-            files: sorted_by(&self.manifest.files, |f| &f.path),
+            users: sorted_by(self.manifest.users.len(), |i| {
+                self.manifest.users.user_id(i)
+            }),
+            files: sorted_by(self.manifest.files.len(), |i| &self.manifest.files[i].path),
         })
     }
 
-    fn listed_user(&self, user_id: &str) -> Option<&UserManifest> {
+    /// The index of this user's entry in the manifest.
+    fn listed_user(&self, user_id: &str) -> Option<usize> {
         let users = &self.positions().users;
-        find(&self.manifest.users, users, |u| &u.user_id, user_id)
+        find(users, |i| self.manifest.users.user_id(i), user_id)
     }
 
     /// Whether the manifest lists this user.
@@ -216,16 +214,17 @@ impl ArchiveReader {
 
     pub fn user(&self, user_id: &str) -> Result<UserReader, ArchiveError> {
         let dir = layout::user_dir(&self.root, user_id)?;
-        let mut manifest = self.listed_user(user_id).cloned().ok_or_else(|| {
+        let listed = self.listed_user(user_id).ok_or_else(|| {
             ArchiveError::Invalid(format!("user {user_id} is not in this backup"))
         })?;
+        let mut manifest = self.manifest.users.get(listed)?;
         // The root manifest lists the user manifest's own size and SHA-256.
         let listed_as = format!("{}/{user_id}/{USER_MANIFEST}", layout::USERS_DIR);
         let files = &self.positions().files;
         let manifest_file =
-            find(&self.manifest.files, files, |f| &f.path, &listed_as).map(|f| FileEntry {
+            find(files, |i| &self.manifest.files[i].path, &listed_as).map(|i| FileEntry {
                 path: USER_MANIFEST.to_string(),
-                ..f.clone()
+                ..self.manifest.files[i].clone()
             });
         // Our backups list a user's files in the user's own manifest only (the root manifest,
         // which every reader holds whole, stays small); the size and SHA-256 the root records

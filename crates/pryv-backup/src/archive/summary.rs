@@ -4,6 +4,7 @@ use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 use super::manifest::Manifest;
+use super::ArchiveError;
 
 /// A backup described for people (`text`) and for scripts (`json`).
 #[derive(Clone, Debug)]
@@ -12,11 +13,12 @@ pub struct Summary {
     pub json: Value,
 }
 
-pub fn summary(manifest: &Manifest) -> Summary {
+pub fn summary(manifest: &Manifest) -> Result<Summary, ArchiveError> {
     let mut totals: IndexMap<String, u64> = IndexMap::new();
     let mut users = Vec::new();
     let mut user_lines = Vec::new();
-    for user in &manifest.users {
+    for user in manifest.users.iter() {
+        let user = user?;
         for (name, n) in user.stats.iter() {
             *totals.entry(name.to_string()).or_insert(0) += n;
         }
@@ -76,7 +78,7 @@ pub fn summary(manifest: &Manifest) -> Summary {
         "totals": totals,
         "users": users,
     });
-    Summary { text, json }
+    Ok(Summary { text, json })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the epoch.

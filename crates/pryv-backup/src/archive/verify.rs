@@ -79,11 +79,11 @@ pub fn verify_in(
         .join(PLATFORM_DIR)
         .join(layout::jsonl_name("platform", check.compressed));
     check.items(&platform, false);
-    for user in &reader.manifest().users {
+    for user_id in reader.manifest().users.ids().map(|(id, _)| id) {
         if check.outage.is_some() {
             break;
         }
-        match reader.user(&user.user_id) {
+        match reader.user(user_id) {
             Ok(user_reader) => check.user(&user_reader, user_reader.manifest()),
             Err(e) => check.failed(&dir.join(layout::USERS_DIR), e),
         }

@@ -291,17 +291,7 @@ impl ArchiveWriter {
             backup_type: info.backup_type,
             backup_timestamp: info.backup_timestamp,
             snapshot_before: info.snapshot_before,
-            // Each user's files are listed in its own manifest, which `files` lists with its
-            // hash: repeated here they made this manifest ~1.9 KB per user, 4 x the
-            // reference's, held whole in memory by every reader.
-            users: info
-                .users
-                .into_iter()
-                .map(|mut user| {
-                    user.files = Vec::new();
-                    user
-                })
-                .collect(),
+            users: info.users,
             compressed: self.shared.options.compress,
             writer: Some(WriterInfo::this_tool()),
             files,

@@ -17,7 +17,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::archive::{ArchiveError, ArchiveReader, Backend, Manifest, UserReader};
+use crate::archive::{
+    ArchiveError, ArchiveReader, Backend, Manifest, UserEntriesBuilder, UserReader,
+};
 use crate::engine::{as_texts, ItemIter, TextIter, UserSource};
 use crate::model::{Collection, Item, UserRef};
 use crate::series_append;
@@ -192,9 +194,9 @@ impl Chain {
 
     /// What the next increment starts from: the records when every generation has one,
     /// else the manifests (chains written before records existed).
-    pub fn previous_state(&self) -> PreviousState {
+    pub fn previous_state(&self) -> Result<PreviousState> {
         if let Some(state) = self.index.state_from_records() {
-            return state;
+            return Ok(state);
         }
         let (sequence, link) = self.index.next_link();
         let mut state = PreviousState {
@@ -204,8 +206,9 @@ impl Chain {
         };
         for g in &self.generations {
             let m = g.manifest();
-            for u in &m.users {
-                if let Some(since) = user_since(u, m.snapshot_before) {
+            for u in m.users.iter() {
+                let u = u?;
+                if let Some(since) = user_since(&u, m.snapshot_before) {
                     state.since.insert(user_digest(&u.user_id), since);
                 }
             }
@@ -216,7 +219,7 @@ impl Chain {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        state
+        Ok(state)
     }
 
     /// The folder (or S3 prefix) of the base backup.
@@ -257,7 +260,7 @@ impl Chain {
             .copied()
             .collect();
         for g in &self.generations[newest + 1..] {
-            present.extend(g.manifest().users.iter().map(|u| user_digest(&u.user_id)));
+            present.extend(g.manifest().users.ids().map(|(id, _)| user_digest(id)));
         }
         Some(present)
     }
@@ -269,14 +272,14 @@ impl Chain {
         let mut seen = HashMap::new();
         let mut users = Vec::new();
         for g in &self.generations {
-            for u in &g.manifest().users {
-                if !is_present(present, &u.user_id) {
+            for (user_id, username) in g.manifest().users.ids() {
+                if !is_present(present, user_id) {
                     continue;
                 }
-                if seen.insert(u.user_id.clone(), ()).is_none() {
+                if seen.insert(user_id, ()).is_none() {
                     users.push(UserRef {
-                        user_id: u.user_id.clone(),
-                        username: u.username.clone(),
+                        user_id: user_id.to_string(),
+                        username: username.to_string(),
                     });
                 }
             }
@@ -294,16 +297,16 @@ impl Chain {
         let mut deleted: Vec<(UserRef, u64)> = Vec::new();
         for g in &self.generations {
             let time = g.manifest().backup_timestamp;
-            for u in &g.manifest().users {
-                if present.contains(&user_digest(&u.user_id)) {
+            for (user_id, username) in g.manifest().users.ids() {
+                if present.contains(&user_digest(user_id)) {
                     continue;
                 }
-                match deleted.iter_mut().find(|(d, _)| d.user_id == u.user_id) {
+                match deleted.iter_mut().find(|(d, _)| d.user_id == user_id) {
                     Some((_, last)) => *last = time,
                     None => deleted.push((
                         UserRef {
-                            user_id: u.user_id.clone(),
-                            username: u.username.clone(),
+                            user_id: user_id.to_string(),
+                            username: username.to_string(),
                         },
                         time,
                     )),
@@ -315,22 +318,23 @@ impl Chain {
 
     /// How many items the generations hold for each user, by userId (an item changed in
     /// several generations counts once in each): what restoring the user reads.
-    pub fn item_counts(&self) -> HashMap<String, u64> {
+    pub fn item_counts(&self) -> Result<HashMap<String, u64>> {
         let mut counts: HashMap<String, u64> = HashMap::new();
         for user in self
             .generations
             .iter()
             .flat_map(|g| g.manifest().users.iter())
         {
+            let user = user?;
             let items: u64 = user
                 .stats
                 .iter()
                 .filter(|(name, _)| *name != "attachments")
                 .map(|(_, n)| n)
                 .sum();
-            *counts.entry(user.user_id.clone()).or_default() += items;
+            *counts.entry(user.user_id).or_default() += items;
         }
-        counts
+        Ok(counts)
     }
 
     /// The latest state of one user, across generations.
@@ -394,34 +398,65 @@ impl Chain {
     /// newest generation holding it is complete (its cutoff, see
     /// [`changes_since_ms`]), as that user's `backupTimestamp`. The result's
     /// `snapshotBefore` is cleared: the cutoffs are already applied, generation by generation.
-    pub fn latest_state(&self) -> Manifest {
+    pub fn latest_state(&self) -> Result<Manifest> {
         let present = self.present_users();
-        let mut state = self.generations[0].manifest().clone();
-        state.users.clear();
-        for g in &self.generations {
+        /// A user of the latest state: where it is first listed, and what newer generations
+        /// holding it change of that entry.
+        struct Latest {
+            generation: usize,
+            entry: usize,
+            backup_timestamp: u64,
+            snapshot_time: Option<serde_json::Value>,
+        }
+        let mut latest: Vec<Latest> = Vec::new();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (generation, g) in self.generations.iter().enumerate() {
             let m = g.manifest();
-            for u in m.users.iter().filter(|u| is_present(present, &u.user_id)) {
-                let since = changes_since_ms(u.backup_timestamp, m.snapshot_before);
-                match state.users.iter_mut().find(|s| s.user_id == u.user_id) {
-                    Some(s) => {
-                        // The newest generation's, even if dated earlier (a clock stepped back).
-                        s.backup_timestamp = since;
+            for entry in 0..m.users.len() {
+                let user_id = m.users.user_id(entry);
+                if !is_present(present, user_id) {
+                    continue;
+                }
+                let u = m.users.get(entry)?;
+                // The newest generation's, even if dated earlier (a clock stepped back).
+                let backup_timestamp = changes_since_ms(u.backup_timestamp, m.snapshot_before);
+                match seen.get(user_id) {
+                    Some(&at) => {
+                        latest[at].backup_timestamp = backup_timestamp;
                         // A later generation's snapshot is the newer one: the next increment
                         // starts from it, not from the base's.
                         if let Some(t) = u.extra.get(SNAPSHOT_TIME) {
-                            s.extra.insert(SNAPSHOT_TIME, t.clone());
+                            latest[at].snapshot_time = Some(t.clone());
                         }
                     }
                     None => {
-                        let mut u = u.clone();
-                        u.backup_timestamp = since;
-                        state.users.push(u);
+                        seen.insert(user_id, latest.len());
+                        latest.push(Latest {
+                            generation,
+                            entry,
+                            backup_timestamp,
+                            snapshot_time: None,
+                        });
                     }
                 }
             }
         }
+        let mut users = UserEntriesBuilder::new();
+        for l in latest {
+            let mut u = self.generations[l.generation]
+                .manifest()
+                .users
+                .get(l.entry)?;
+            u.backup_timestamp = l.backup_timestamp;
+            if let Some(t) = l.snapshot_time {
+                u.extra.insert(SNAPSHOT_TIME, t);
+            }
+            users.push(u)?;
+        }
+        let mut state = self.generations[0].manifest().clone();
+        state.users = users.finish()?;
         state.snapshot_before = None;
-        state
+        Ok(state)
     }
 
     /// Where the next increment goes: `increments/NNNN` after the highest existing number
@@ -460,17 +495,13 @@ pub fn listed_files_of(g: &ArchiveReader) -> Result<Vec<PathBuf>> {
         root.join(layout::REGISTER_DIR)
             .join(layout::jsonl_name("servers", compressed)),
     );
-    for u in &g.manifest().users {
-        let user = match g.user(&u.user_id) {
+    for (user_id, _) in g.manifest().users.ids() {
+        let user = match g.user(user_id) {
             Ok(user) => user,
             // A user manifest that does not prove out lists nothing to trust: the user's
             // folder is the layout's, and what it holds is the user's.
             Err(ArchiveError::Corrupt { .. }) => {
-                walk_files(
-                    g.backend(),
-                    &layout::user_dir(root, &u.user_id)?,
-                    &mut files,
-                )?;
+                walk_files(g.backend(), &layout::user_dir(root, user_id)?, &mut files)?;
                 continue;
             }
             Err(e) => return Err(e.into()),

@@ -195,19 +195,20 @@ pub struct PreviousState {
 
 impl PreviousState {
     /// From a manifest alone (a backup that is not part of a chain this program reads).
-    pub fn from_manifest(manifest: &crate::archive::Manifest) -> Self {
+    pub fn from_manifest(manifest: &crate::archive::Manifest) -> Result<Self> {
         let mut state = PreviousState {
             sequence: 1,
             latest_snapshot: manifest.snapshot_before,
             ..Default::default()
         };
-        for u in &manifest.users {
-            if let Some(since) = super::user_since(u, manifest.snapshot_before) {
+        for u in manifest.users.iter() {
+            let u = u?;
+            if let Some(since) = super::user_since(&u, manifest.snapshot_before) {
                 state.since.insert(user_digest(&u.user_id), since);
                 state.latest_snapshot = Some(state.latest_snapshot.unwrap_or(0.0).max(since));
             }
         }
-        state
+        Ok(state)
     }
 
     /// The time after which the changes of `user_id` are new, if the chain holds it.

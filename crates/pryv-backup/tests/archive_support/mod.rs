@@ -56,7 +56,7 @@ pub fn back_up_next_generation(engine: &dyn Engine, chain_dir: &Path, engine_nam
         None => (chain_dir.to_path_buf(), None),
         Some(chain) => (
             chain.next_generation_dir().expect("next"),
-            Some(chain.previous_state()),
+            Some(chain.previous_state().expect("previous state")),
         ),
     };
     let mut options = backup_options(engine_name, "https://chain.example");

@@ -118,7 +118,7 @@ pub fn full_backup(engine: &dyn Engine, out: &Path, hook: BackupHook) -> BackupR
 pub fn incremental_backup(engine: &dyn Engine, out: &Path) {
     let chain = open_chain(out);
     let mut incremental = options("test", None);
-    incremental.previous = Some(chain.previous_state());
+    incremental.previous = Some(chain.previous_state().unwrap());
     backup::run(
         engine,
         ArchiveWriter::create(
