@@ -101,7 +101,7 @@ pub fn run(
         .generation(chain.generation_count() - 1)
         .map_or(0, |(_, t)| t);
     // A new base: its record starts a chain where the merged one stood.
-    let record = GenerationRecord {
+    let record = serde_json::value::to_raw_value(&GenerationRecord {
         v: RECORD_VERSION,
         sequence: 0,
         previous: None,
@@ -112,9 +112,8 @@ pub fn run(
         users: records,
         // The merged state holds exactly these users: the deleted ones are left out.
         install_users: Some(install_users),
-    };
-    let record = serde_json::to_value(&record)
-        .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;
+    })
+    .map_err(|e| Error::Other(format!("cannot encode the generation record: {e}")))?;
     writer.finish_with_record(
         ManifestInfo {
             core_version: state.core_version.clone(),

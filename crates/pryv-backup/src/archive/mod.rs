@@ -29,7 +29,7 @@ pub use manifest::{
 pub use reader::{ArchiveReader, Items, UserReader};
 pub use sealer::{FileSealer, SealedWrite};
 pub use summary::{summary, Summary};
-pub use user_entries::{UserEntries, UserEntriesBuilder};
+pub use user_entries::{EncodedEntry, UserEntries, UserEntriesBuilder};
 pub use verify::{verify, verify_in, FileProblem, VerifyReport};
 pub use writer::{
     ArchiveWriter, JsonlWriter, UserWriter, WriterOptions, DEFAULT_MAX_CHUNK_SIZE,

@@ -179,6 +179,27 @@ impl Serialize for UserEntries {
     }
 }
 
+/// A writer's entry encoded as [`UserEntriesBuilder::push`] keeps it, for a writer that
+/// lists its users in their order once all are done: a third of the room of the parsed entry.
+pub struct EncodedEntry {
+    user_id: Box<str>,
+    username: Box<str>,
+    text: Box<[u8]>,
+}
+
+impl EncodedEntry {
+    pub fn new(mut user: UserManifest) -> Result<Self, ArchiveError> {
+        user.files = Vec::new();
+        let text = serde_json::to_vec(&user)
+            .map_err(|e| ArchiveError::Invalid(format!("cannot encode a user entry: {e}")))?;
+        Ok(EncodedEntry {
+            user_id: user.user_id.into(),
+            username: user.username.into(),
+            text: text.into(),
+        })
+    }
+}
+
 /// Builds [`UserEntries`] one entry at a time.
 pub struct UserEntriesBuilder {
     entries: UserEntries,
@@ -222,6 +243,10 @@ impl UserEntriesBuilder {
     pub fn push(&mut self, mut user: UserManifest) -> Result<(), ArchiveError> {
         user.files = Vec::new();
         self.push_as_read(&user)
+    }
+
+    pub fn push_encoded(&mut self, entry: &EncodedEntry) -> Result<(), ArchiveError> {
+        self.push_text(&entry.user_id, &entry.username, &entry.text)
     }
 
     /// Adds an entry as read, whatever it holds.

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::IndexMap;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::layout::{
@@ -267,14 +268,15 @@ impl ArchiveWriter {
         self.finish_with_record(info, None)
     }
 
-    /// [`ArchiveWriter::finish`], with a generation record (see the `chain` module): written in
-    /// the clear as `chain.json` before the manifest, and as the manifest's `chain` field
-    /// (compact), sealed with it, so that a reader holding the key can tell the clear copy
-    /// was not altered.
+    /// [`ArchiveWriter::finish`], with a generation record (see the `chain` module), given as
+    /// its compact text (a line per user of the install: held once, never as a JSON value):
+    /// written in the clear as `chain.json` before the manifest, and as the manifest's `chain`
+    /// field, sealed with it, so that a reader holding the key can tell the clear copy was not
+    /// altered.
     pub fn finish_with_record(
         self,
         info: ManifestInfo,
-        record: Option<Value>,
+        record: Option<Box<RawValue>>,
     ) -> Result<Manifest, ArchiveError> {
         let mut files = std::mem::take(
             &mut *self
@@ -299,20 +301,14 @@ impl ArchiveWriter {
             record: None,
         };
         if let Some(record) = record {
-            let text = serde_json::to_vec_pretty(&record).map_err(|e| {
-                ArchiveError::Invalid(format!("cannot encode the generation record: {e}"))
-            })?;
             write_file(
                 &self.shared.options.backend,
                 &self.shared.root.join(CHAIN_RECORD),
-                &text,
+                record.get().as_bytes(),
                 None,
                 CHAIN_RECORD.to_string(),
             )?;
-            let compact = serde_json::value::to_raw_value(&record).map_err(|e| {
-                ArchiveError::Invalid(format!("cannot encode the generation record: {e}"))
-            })?;
-            manifest.record = Some(compact);
+            manifest.record = Some(record);
         }
         // Every file the manifest lists is on disk before the manifest says it is complete.
         sync_filesystem(&self.shared.options.backend, &self.shared.root)?;
