@@ -2,6 +2,7 @@
 # Benchmarks pryv-backup against pg_dump/pg_restore on generated PostgreSQL platforms.
 #
 #   scripts/bench.sh [--events 200000,1000000] [--users N[,N...]] [--seed 1] [--repeat 1] [--keep]
+#                    [--reference CORE]
 #
 # For each size (with --users: each number of users, at the one --events size): a fresh database is generated (pryv-backup-bench generate), then on that same
 # database: pryv-backup backup (full), pg_dump -Fc, pg_dump -Fd -j 2, pryv-backup restore into
@@ -17,6 +18,15 @@
 # --users 20,20000,100000 --events 200000 spreads the same events over each number of users
 # (without it: events/1000 users, at least 10), and prints each step's time per user added
 # between successive shapes: the per-user overhead, in microseconds.
+# --reference CORE also times the core's own tool on the same source database: CORE is an
+# open-pryv.io checkout with its dependencies installed, run with $PRYV_BENCH_NODE (default
+# `node`; the core wants Node 24). reference-backup is `bin/backup.js --output`,
+# reference-restore is `bin/backup.js --restore` of that archive into a new database that the
+# core's `bin/migrate.js up` prepared first (untimed: tables and migrations, as a first boot of
+# the core leaves them); its digest is compared like the others, and the ratios
+# backup/reference backup and restore/reference restore are printed. bin/backup.js takes no
+# --config, so a config file named pryv-backup-bench-<pid>-config.yml is written into
+# CORE/config/ for NODE_ENV to pick, and removed when this script exits, whatever the outcome.
 # Uses PRYV_BACKUP_TEST_PG (a postgresql:// URL without query string) or 127.0.0.1:5432.
 # Work files go to $PRYV_BENCH_DIR (default /tmp/pryv-bench); --keep keeps them and the databases.
 set -euo pipefail
@@ -28,6 +38,7 @@ SEED=1
 KEEP=
 REPEAT=1
 USERS=
+REFERENCE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) SIZES=$2; shift 2 ;;
@@ -35,9 +46,31 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --users) USERS=$2; shift 2 ;;
-    *) log "unknown option $1 (use --events N[,N...], --users N[,N...], --seed S, --repeat N, --keep)"; exit 2 ;;
+    --reference) REFERENCE=$2; shift 2 ;;
+    *) log "unknown option $1 (use --events N[,N...], --users N[,N...], --seed S, --repeat N, --keep, --reference CORE)"; exit 2 ;;
   esac
 done
+
+if [ -n "$REFERENCE" ]; then
+  # Absolute: the steps run from the repository, and bin/backup.js is given by path.
+  REFERENCE=$(cd "$REFERENCE" && pwd)
+  REF_NODE=${PRYV_BENCH_NODE:-node}
+  [ -f "$REFERENCE/bin/backup.js" ] && [ -f "$REFERENCE/bin/migrate.js" ] && [ -d "$REFERENCE/node_modules" ] \
+    || { log "--reference $REFERENCE: not an open-pryv.io checkout with its dependencies installed"; exit 2; }
+  ref_node_version=$("$REF_NODE" --version) || { log "PRYV_BENCH_NODE=$REF_NODE does not run"; exit 2; }
+  # The core loads its .ts files as they are: a node without type stripping fails every step.
+  "$REF_NODE" -e 'process.exit(process.features.typescript ? 0 : 1)' \
+    || { log "node $ref_node_version cannot load the core's TypeScript: set PRYV_BENCH_NODE to a Node 24"; exit 2; }
+  log "reference: $REFERENCE with node $ref_node_version"
+  # The pid keeps two benches on one checkout apart; the name says whose file it is.
+  REF_ENV=pryv-backup-bench-$$
+  REF_CONFIG=$REFERENCE/config/$REF_ENV-config.yml
+  # The config file goes into someone's checkout: it must not outlive the run, even a failed
+  # or interrupted one (INT and TERM go through exit so that the EXIT trap runs).
+  trap 'rm -f "$REF_CONFIG"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+fi
 
 ensure_build_tools
 ensure_postgres
@@ -50,6 +83,7 @@ source scripts/lib/bench.sh
 WORK=${PRYV_BENCH_DIR:-/tmp/pryv-bench}
 rm -rf "$WORK"; mkdir -p "$WORK/core/config"  # an install with no config file: defaults + overrides
 RESULTS=$WORK/results.tsv
+if [ -n "$REFERENCE" ]; then reference_config_yaml "$WORK/reference" >"$REF_CONFIG"; fi
 printf 'events\tstep\twall_s\tMB_per_s\toutput_MB\tpeak_rss_MB\tstatus\n' >"$RESULTS"
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
@@ -73,6 +107,13 @@ measure() {
   rate=$(awk -v r="$RAW" -v w="$wall" 'BEGIN { printf "%.1f", (r / 1e6) / (w > 0 ? w : 1) }')
   [ "$status" = ok ] || log "$step failed: see $WORK/$size-$step.log"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$size" "$step" "$wall" "$rate" "$out" "${rss:--}" "$status" >>"$RESULTS"
+}
+
+# reference_command DATABASE SCRIPT: the command running the core's bin/SCRIPT on DATABASE, one
+# word a line (for mapfile, as pryv_storage_args): a command, not a function, so that measure's
+# /usr/bin/time can run it; env execs node, so the peak RSS is node's.
+reference_command() {
+  printf '%s\n' env "NODE_ENV=$REF_ENV" "storages__engines__postgresql__database=$1" "$REF_NODE" "$REFERENCE/bin/$2"
 }
 
 compare_digests() { # SIZE STEP SOURCE_DB TARGET_DB
@@ -103,7 +144,7 @@ for shape in "${shapes[@]}"; do
   read -r events users <<<"$shape"
   size=$events; [ -n "$USERS" ] && size=${events}x${users}u
   src=pryvbench_src_$size; rst=pryvbench_rst_$size; pgr=pryvbench_pgr_$size
-  rsv=pryvbench_rsv_$size; pgj=pryvbench_pgj_$size
+  rsv=pryvbench_rsv_$size; pgj=pryvbench_pgj_$size; ref=pryvbench_ref_$size
   fresh_db "$src"; fresh_db "$rst"; fresh_db "$pgr"; fresh_db "$rsv"; fresh_db "$pgj"
   RAW=0
   log "$size events: generating ($users users)"
@@ -120,9 +161,14 @@ for shape in "${shapes[@]}"; do
   mapfile -t src_args < <(pryv_storage_args "$src")
   mapfile -t rst_args < <(pryv_storage_args "$rst")
   mapfile -t rsv_args < <(pryv_storage_args "$rsv")
+  if [ -n "$REFERENCE" ]; then
+    mapfile -t ref_backup < <(reference_command "$src" backup.js)
+    mapfile -t ref_restore < <(reference_command "$ref" backup.js)
+    mapfile -t ref_migrate < <(reference_command "$ref" migrate.js)
+  fi
   for run in $(seq "$REPEAT"); do
     [ "$REPEAT" -gt 1 ] && log "$size events: run $run of $REPEAT"
-    rm -rf "$WORK/$size-backup" "$WORK/$size.dump" "$WORK/$size.dumpdir"
+    rm -rf "$WORK/$size-backup" "$WORK/$size.dump" "$WORK/$size.dumpdir" "$WORK/$size-refbackup"
     [ "$run" -gt 1 ] && { fresh_db "$rst"; fresh_db "$rsv"; fresh_db "$pgr"; fresh_db "$pgj"; }
     log "$size events: pryv-backup backup"
     measure "$size" pryv-backup "$WORK/$size-backup" "$PRYV" backup --output "$WORK/$size-backup" "${src_args[@]}"
@@ -138,11 +184,25 @@ for shape in "${shapes[@]}"; do
     measure "$size" pg_restore "" pg_restore -d "$(db_url "$pgr")" "$WORK/$size.dump"
     log "$size events: pg_restore -j 2"
     measure "$size" pg_restore-j2 "" pg_restore -j 2 -d "$(db_url "$pgj")" "$WORK/$size.dumpdir"
+    if [ -n "$REFERENCE" ]; then
+      log "$size events: reference bin/backup.js backup"
+      measure "$size" reference-backup "$WORK/$size-refbackup" "${ref_backup[@]}" --output "$WORK/$size-refbackup"
+      # The core restores into the install it runs on: a database with its tables and its
+      # migrations applied, as its first boot leaves it (bin/backup.js would make the tables
+      # itself but no schema_migrations). Done by the core's own tool, and not timed.
+      fresh_db "$ref"
+      log "$size events: preparing $ref with the reference bin/migrate.js up"
+      "${ref_migrate[@]}" up >"$WORK/$size-reference-migrate.log" 2>&1 \
+        || log "reference migrate.js failed: see $WORK/$size-reference-migrate.log"
+      log "$size events: reference bin/backup.js restore"
+      measure "$size" reference-restore "" "${ref_restore[@]}" --restore "$WORK/$size-refbackup"
+    fi
   done
   compare_digests "$size" pryv-restore "$src" "$rst"
   compare_digests "$size" pryv-restore-verify "$src" "$rsv"
   compare_digests "$size" pg_restore "$src" "$pgr"
   compare_digests "$size" pg_restore-j2 "$src" "$pgj"
+  [ -z "$REFERENCE" ] || compare_digests "$size" reference-restore "$src" "$ref"
 
   log "$size events: changing 1% of the events"
   "$BENCH" touch --pg "$(db_url "$src")" --percent 1 >"$WORK/$size-touch.log"
@@ -157,8 +217,8 @@ for shape in "${shapes[@]}"; do
     '$1 == s && $2 == "pryv-incremental" { $5 = a } { print }' "$RESULTS" >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 
   if [ -z "$KEEP" ]; then
-    for db in "$src" "$rst" "$pgr" "$rsv" "$pgj"; do psql_admin "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
-    rm -rf "$WORK/$size-backup" "$WORK/$size-incr" "$WORK/$size.dump" "$WORK/$size.dumpdir"
+    for db in "$src" "$rst" "$pgr" "$rsv" "$pgj" "$ref"; do psql_admin "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+    rm -rf "$WORK/$size-backup" "$WORK/$size-incr" "$WORK/$size.dump" "$WORK/$size.dumpdir" "$WORK/$size-refbackup"
   fi
 done
 
@@ -207,6 +267,10 @@ awk -F'\t' '
         ratio(wall[s, "pryv-restore"], wall[s, "pg_restore"]), ratio(wall[s, "pryv-restore-verify"], wall[s, "pg_restore"]),
         ratio(wall[s, "pryv-restore"], wall[s, "pg_restore-j2"])
       printf "  %s events: incremental/full backup time %s\n", s, ratio(wall[s, "pryv-incremental"], wall[s, "pryv-backup"])
+      if ((s, "reference-backup") in ok)
+        printf "  %s events: backup/reference backup time %s, size %s; restore/reference restore time %s\n", s,
+          ratio(wall[s, "pryv-backup"], wall[s, "reference-backup"]), ratio(out[s, "pryv-backup"], out[s, "reference-backup"]),
+          ratio(wall[s, "pryv-restore"], wall[s, "reference-restore"])
       if (ok[s, "pryv-backup"] != "ok" || ok[s, "pryv-restore"] != "ok")
         printf "  %s events: a pryv-backup step FAILED (see its log): its ratios are n/a\n", s
     }
@@ -220,8 +284,8 @@ if [ -n "$USERS" ]; then
     END {
       for (i = 2; i <= n; i++) {
         a = order[i - 1]; b = order[i]; line = sprintf("  %s -> %s users:", users[a], users[b])
-        split("pryv-backup pg_dump pryv-restore pg_restore", names, " ")
-        for (j = 1; j <= 4; j++) {
+        k = split("pryv-backup pg_dump pryv-restore pg_restore reference-backup reference-restore", names, " ")
+        for (j = 1; j <= k; j++) {
           s = names[j]
           if ((a, s) in wall && (b, s) in wall)
             line = line sprintf(" %s %.0f", s, (wall[b, s] - wall[a, s]) / (users[b] - users[a]) * 1e6)

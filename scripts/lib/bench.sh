@@ -1,7 +1,8 @@
 # Shared by scripts/bench.sh and scripts/bench-memory.sh, sourced after ensure_postgres:
 # the PostgreSQL server's coordinates, fresh databases, the release binaries, and the
 # install configuration pryv-backup reads (everything in one database; $WORK/core holds no
-# config file, so defaults + these overrides).
+# config file, so defaults + these overrides), and that install's config file for the core's
+# own tool (bench.sh --reference).
 
 ADMIN_URL=$PRYV_BACKUP_TEST_PG
 URL_BASE=${ADMIN_URL%/*}
@@ -25,4 +26,29 @@ pryv_storage_args() {
     --storages:platform:engine=postgresql \
     "--storages:engines:postgresql:host=$pg_host" "--storages:engines:postgresql:port=$pg_port" \
     "--storages:engines:postgresql:user=$pg_user" "--storages:engines:postgresql:database=$1"
+}
+
+# reference_config_yaml DATA_DIR: the same install as the core itself reads it (bench.sh
+# --reference), minus the database, which each step gives through the environment
+# (storages__engines__postgresql__database: boiler reads `__`-separated variables above the
+# NODE_ENV file), so that one file serves every source and target. Cleartext platform keys:
+# the generator writes them so, and the core's default (hashed) would also want a key.
+# DATA_DIR only holds the per-user folders the core makes at start: every storage, attachments
+# included, is in PostgreSQL.
+reference_config_yaml() {
+  cat <<YAML
+# Written by pryv-backup's scripts/bench.sh --reference; removed when it exits.
+platform:
+  piiMode: cleartext
+storages:
+  base: { engine: postgresql }
+  platform: { engine: postgresql }
+  series: { engine: postgresql }
+  audit: { engine: postgresql }
+  file: { engine: postgresql }
+  engines:
+    postgresql: { host: '$pg_host', port: $pg_port, user: '$pg_user' }
+    sqlite: { path: '$1/users' }
+    filesystem: { previewsDirPath: '$1/previews' }
+YAML
 }
