@@ -29,10 +29,10 @@ impl Progress for Starts {
 fn the_users_with_the_most_items_are_restored_first() {
     let archive = testbed::fixture("live-reference/backup-by-reference");
     let chain = open_local_chain(&archive);
-    let counts: HashMap<String, u64> = chain.item_counts().unwrap();
+    let counts: HashMap<&str, u64> = chain.item_counts().unwrap();
     let in_backup: Vec<String> = chain.users().into_iter().map(|u| u.user_id).collect();
     let mut biggest_first = in_backup.clone();
-    biggest_first.sort_by_key(|id| std::cmp::Reverse(counts[id]));
+    biggest_first.sort_by_key(|id| std::cmp::Reverse(counts[id.as_str()]));
     assert_ne!(
         biggest_first, in_backup,
         "the fixture's users must not already be in that order"

@@ -43,6 +43,9 @@ pub fn run(args: &VerifyArgs, json: bool, metrics: &mut Metrics) -> Result<u8> {
         }
         incomplete.extend(chain.index().leftovers.iter().map(|n| format!("{n}/")));
     }
+    // Each generation is opened again below, one at a time: the chain's copy of every
+    // manifest is not kept beside it.
+    drop(opened);
     let mut total = archive::VerifyReport::default();
     for (generation, prefix) in &generations {
         let sealer = match ArchiveReader::envelope_in(&backend, generation)? {

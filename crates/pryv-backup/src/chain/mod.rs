@@ -318,21 +318,19 @@ impl Chain {
 
     /// How many items the generations hold for each user, by userId (an item changed in
     /// several generations counts once in each): what restoring the user reads.
-    pub fn item_counts(&self) -> Result<HashMap<String, u64>> {
-        let mut counts: HashMap<String, u64> = HashMap::new();
-        for user in self
-            .generations
-            .iter()
-            .flat_map(|g| g.manifest().users.iter())
-        {
-            let user = user?;
-            let items: u64 = user
-                .stats
-                .iter()
-                .filter(|(name, _)| *name != "attachments")
-                .map(|(_, n)| n)
-                .sum();
-            *counts.entry(user.user_id).or_default() += items;
+    pub fn item_counts(&self) -> Result<HashMap<&str, u64>> {
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        for users in self.generations.iter().map(|g| &g.manifest().users) {
+            for at in 0..users.len() {
+                let user = users.get(at)?;
+                let items: u64 = user
+                    .stats
+                    .iter()
+                    .filter(|(name, _)| *name != "attachments")
+                    .map(|(_, n)| n)
+                    .sum();
+                *counts.entry(users.user_id(at)).or_default() += items;
+            }
         }
         Ok(counts)
     }

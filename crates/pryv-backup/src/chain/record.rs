@@ -9,7 +9,6 @@
 //! next increment starts from. Nothing in it is more than the backup host itself can read.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -427,34 +426,39 @@ fn read_generation(backend: &Backend, dir: &Path, name: &str) -> Result<Generati
         ))
     };
     let manifest_path = dir.join(MANIFEST);
-    let manifest =
-        read_all(backend, &manifest_path)?.ok_or_else(|| unreadable(MANIFEST, &"it is missing"))?;
-    let record = match read_all(backend, &dir.join(CHAIN_RECORD))? {
+    let manifest_sha256 = digest_of(backend, &manifest_path)?
+        .ok_or_else(|| unreadable(MANIFEST, &"it is missing"))?;
+    // Both read as they stream: they grow with the users (70 MB of manifest at 100,000).
+    let record = match backend.open(&dir.join(CHAIN_RECORD))? {
         None => None,
-        Some(bytes) => Some(
-            serde_json::from_slice::<GenerationRecord>(&bytes)
-                .map_err(|e| unreadable(CHAIN_RECORD, &e))?,
-        ),
+        Some(input) => {
+            let mut record: GenerationRecord =
+                serde_json::from_reader(std::io::BufReader::new(input))
+                    .map_err(|e| unreadable(CHAIN_RECORD, &e))?;
+            // Grown by doubling, up to half of each was spare room.
+            record.users.shrink_to_fit();
+            record.install_users.iter_mut().for_each(Vec::shrink_to_fit);
+            Some(record)
+        }
     };
     let envelope = ArchiveReader::envelope_in(backend, dir)?;
     Ok(GenerationInfo {
         dir: dir.to_path_buf(),
         name: name.to_string(),
-        manifest_sha256: hex::encode(Sha256::digest(&manifest)),
+        manifest_sha256,
         encryption: envelope_mode(envelope.as_ref()),
         record,
     })
 }
 
-fn read_all(backend: &Backend, path: &Path) -> Result<Option<Vec<u8>>> {
+/// Hex SHA-256 of a file's stored bytes; `None` when it is absent.
+fn digest_of(backend: &Backend, path: &Path) -> Result<Option<String>> {
     let Some(mut input) = backend.open(path)? else {
         return Ok(None);
     };
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    Ok(Some(bytes))
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut input, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok(Some(hex::encode(hasher.finalize())))
 }
 
 /// Each recorded generation names the one before it, by name and manifest digest.
