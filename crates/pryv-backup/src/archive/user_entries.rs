@@ -120,6 +120,12 @@ impl UserEntries {
 
     /// Entry `i`, parsed.
     pub fn get(&self, i: usize) -> Result<UserManifest, ArchiveError> {
+        if i >= self.len() {
+            return Err(ArchiveError::Invalid(format!(
+                "no user entry {i}: the manifest lists {}",
+                self.len()
+            )));
+        }
         serde_json::from_slice(&self.text(i)?)
             .map_err(|e| spool_error(format!("entry {i} reads back unlike it was kept: {e}")))
     }
@@ -245,6 +251,7 @@ impl UserEntriesBuilder {
         self.push_as_read(&user)
     }
 
+    /// Adds an entry [`EncodedEntry::new`] encoded.
     pub fn push_encoded(&mut self, entry: &EncodedEntry) -> Result<(), ArchiveError> {
         self.push_text(&entry.user_id, &entry.username, &entry.text)
     }
@@ -272,7 +279,8 @@ impl UserEntriesBuilder {
         let id_end = u32::try_from(names.len()).map_err(|_| too_many())?;
         names.push_str(username);
         let name_end = u32::try_from(names.len()).map_err(|_| too_many())?;
-        let len = u32::try_from(text.len()).map_err(|_| too_many())?;
+        let len = u32::try_from(text.len())
+            .map_err(|_| spool_error(format!("the entry of user {user_id} is over 4 GiB")))?;
         if self.spool.is_none() && self.memory.len() + text.len() > KEPT_IN_MEMORY {
             self.spill()?;
         }
@@ -396,6 +404,7 @@ mod tests {
                 count > 1_000
             );
             assert_eq!(entries.len(), count);
+            assert!(entries.get(count).is_err());
             for (i, user) in users.iter().enumerate() {
                 assert_eq!(entries.user_id(i), user.user_id);
                 assert_eq!(entries.username(i), user.username);
