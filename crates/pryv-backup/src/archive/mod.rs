@@ -21,6 +21,7 @@ mod writer;
 
 pub use backend::{Backend, ChangeLock, S3_SCHEME};
 pub use error::ArchiveError;
+pub use input::digest as file_digest;
 pub use jsonl::{JsonlLines, MAX_LINE_BYTES};
 pub use manifest::{
     FileEntry, Manifest, ManifestInfo, SmallMap, UserManifest, WriterInfo, FORMAT_VERSION,

@@ -193,11 +193,17 @@ pub struct EncodedEntry {
     text: Box<[u8]>,
 }
 
+/// An entry's text as the spool keeps it (compact JSON), appended to `out`.
+fn encode(user: &UserManifest, out: &mut Vec<u8>) -> Result<(), ArchiveError> {
+    serde_json::to_writer(out, user)
+        .map_err(|e| ArchiveError::Invalid(format!("cannot encode a user entry: {e}")))
+}
+
 impl EncodedEntry {
     pub fn new(mut user: UserManifest) -> Result<Self, ArchiveError> {
         user.files = Vec::new();
-        let text = serde_json::to_vec(&user)
-            .map_err(|e| ArchiveError::Invalid(format!("cannot encode a user entry: {e}")))?;
+        let mut text = Vec::new();
+        encode(&user, &mut text)?;
         Ok(EncodedEntry {
             user_id: user.user_id.into(),
             username: user.username.into(),
@@ -260,8 +266,7 @@ impl UserEntriesBuilder {
     fn push_as_read(&mut self, user: &UserManifest) -> Result<(), ArchiveError> {
         let mut text = std::mem::take(&mut self.scratch);
         text.clear();
-        serde_json::to_writer(&mut text, user)
-            .map_err(|e| ArchiveError::Invalid(format!("cannot encode a user entry: {e}")))?;
+        encode(user, &mut text)?;
         let pushed = self.push_text(&user.user_id, &user.username, &text);
         self.scratch = text;
         pushed

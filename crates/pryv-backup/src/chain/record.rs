@@ -426,7 +426,7 @@ fn read_generation(backend: &Backend, dir: &Path, name: &str) -> Result<Generati
         ))
     };
     let manifest_path = dir.join(MANIFEST);
-    let manifest_sha256 = digest_of(backend, &manifest_path)?
+    let (_, manifest_sha256) = crate::archive::file_digest(backend, &manifest_path)?
         .ok_or_else(|| unreadable(MANIFEST, &"it is missing"))?;
     // Both read as they stream: they grow with the users (70 MB of manifest at 100,000).
     let record = match backend.open(&dir.join(CHAIN_RECORD))? {
@@ -449,16 +449,6 @@ fn read_generation(backend: &Backend, dir: &Path, name: &str) -> Result<Generati
         encryption: envelope_mode(envelope.as_ref()),
         record,
     })
-}
-
-/// Hex SHA-256 of a file's stored bytes; `None` when it is absent.
-fn digest_of(backend: &Backend, path: &Path) -> Result<Option<String>> {
-    let Some(mut input) = backend.open(path)? else {
-        return Ok(None);
-    };
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut input, &mut hasher).map_err(|e| Error::io(path, e))?;
-    Ok(Some(hex::encode(hasher.finalize())))
 }
 
 /// Each recorded generation names the one before it, by name and manifest digest.
