@@ -14,6 +14,7 @@ use super::layout::{
     self, ACCOUNT, ATTACHMENTS_DIR, ENVELOPE, MANIFEST, PLATFORM_DIR, REGISTER_DIR, USER_MANIFEST,
 };
 use super::manifest::{FileEntry, Manifest, UserManifest, FORMAT_VERSION};
+use super::user_entries;
 use super::{ArchiveError, Backend, FileSealer};
 use crate::model::{Collection, Item, ItemText};
 
@@ -141,8 +142,11 @@ impl ArchiveReader {
             Err(e @ ArchiveError::Io { .. }) => return Err(e),
             Err(e) => return Err(unreadable(&e)),
         };
-        let manifest: Manifest =
-            serde_json::from_reader(BufReader::new(input)).map_err(|e| unreadable(&e))?;
+        // A manifest that reads but whose entries cannot be kept (no room in the temporary
+        // folder) is neither damaged nor opened with the wrong key: said as it is.
+        user_entries::keeping_failure();
+        let manifest: Manifest = serde_json::from_reader(BufReader::new(input))
+            .map_err(|e| user_entries::keeping_failure().unwrap_or_else(|| unreadable(&e)))?;
         if manifest.format_version != FORMAT_VERSION {
             return Err(ArchiveError::Invalid(format!(
                 "{}: format version {} is not supported (this tool reads version {FORMAT_VERSION}); use a newer pryv-backup",

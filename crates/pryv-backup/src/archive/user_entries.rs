@@ -360,6 +360,19 @@ impl Spool {
     }
 }
 
+thread_local! {
+    /// Why the entries being read could not be kept (the temporary folder, say): serde
+    /// carries only text out of a parse, and the reader must not take this for damage or a
+    /// wrong key.
+    static KEEPING_FAILED: std::cell::RefCell<Option<ArchiveError>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Why the last manifest read on this thread could not keep its entries, if it could not.
+pub(super) fn keeping_failure() -> Option<ArchiveError> {
+    KEEPING_FAILED.with(|f| f.borrow_mut().take())
+}
+
 /// Reads a manifest's `users` array straight into [`UserEntries`], an entry at a time.
 pub(super) struct EntriesSeed;
 
@@ -376,11 +389,16 @@ impl<'de> DeserializeSeed<'de> for EntriesSeed {
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UserEntries, A::Error> {
+                let kept = |e: ArchiveError| {
+                    let error = A::Error::custom(&e);
+                    KEEPING_FAILED.with(|f| *f.borrow_mut() = Some(e));
+                    error
+                };
                 let mut entries = UserEntriesBuilder::new();
                 while let Some(user) = seq.next_element::<UserManifest>()? {
-                    entries.push_as_read(&user).map_err(A::Error::custom)?;
+                    entries.push_as_read(&user).map_err(kept)?;
                 }
-                entries.finish().map_err(A::Error::custom)
+                entries.finish().map_err(kept)
             }
         }
         d.deserialize_seq(Entries)
